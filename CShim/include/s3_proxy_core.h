@@ -1,0 +1,110 @@
+/*
+ * The boundary between ngx_http_s3_proxy_module (C) and its Swift core.
+ *
+ * This header is the single source of truth: the nginx module includes it,
+ * and Swift implements each function with @c @implementation, so the
+ * compiler rejects any drift between the two.
+ *
+ * Rules of the boundary:
+ * - C owns all memory.  Swift reads the inputs and writes into buffers that
+ *   C allocated from the request pool; no Swift allocation crosses over.
+ * - The clock is an argument (nginx's cached time); Swift never reads it.
+ * - Every function returns a small status; nothing traps on input.
+ */
+
+#ifndef S3_PROXY_CORE_H
+#define S3_PROXY_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/* A byte string; the same layout as nginx's ngx_str_t. */
+typedef struct {
+    size_t           len;
+    const uint8_t   *data;
+} s3p_str_t;
+
+
+/*
+ * What the operator configured, resolved at configuration time.
+ * The last two fields are a per-worker cache written by Swift: the SigV4
+ * signing key of one UTC day (derived at most once a day per worker).
+ */
+typedef struct {
+    s3p_str_t        access_key;
+    s3p_str_t        secret_key;
+    s3p_str_t        session_token;   /* empty: none */
+    s3p_str_t        region;
+    s3p_str_t        host;            /* proxied requests: "host[:port]" */
+    s3p_str_t        external_host;   /* redirects: "host[:port]" */
+    s3p_str_t        scheme;          /* "http" or "https" */
+    uint32_t         expires;         /* presigned URL lifetime, seconds */
+
+    uint8_t          key_date[8];     /* "YYYYMMDD" of signing_key */
+    uint8_t          signing_key[32];
+} s3p_config_t;
+
+
+/* One client request, as nginx received it. */
+typedef struct {
+    s3p_str_t        method;          /* "GET", "HEAD", ... */
+    s3p_str_t        path;            /* raw path, before any '?' */
+    s3p_str_t        query;           /* raw query, without the '?' */
+    int64_t          now;             /* Unix time, seconds */
+} s3p_request_t;
+
+
+/* What to do with a request. */
+typedef enum {
+    S3P_ACTION_REFUSE = 0,            /* answer `status`, contact nothing */
+    S3P_ACTION_REDIRECT = 1,          /* 307 to `location` */
+    S3P_ACTION_PROXY = 2              /* proxy_pass to `url`, signed */
+} s3p_action_t;
+
+
+/*
+ * The answer for one request: slices of the caller's output buffer.
+ * For a redirect, `url` is the presigned Location.  For a proxied request,
+ * `url` is what proxy_pass fetches (scheme://host/path?query, exactly as
+ * signed), and `authorization` and `amz_date` are its signed headers.
+ */
+typedef struct {
+    s3p_action_t     action;
+    int32_t          status;          /* HTTP status when refused */
+    s3p_str_t        bucket;
+    s3p_str_t        key;             /* decoded object key */
+    s3p_str_t        url;
+    s3p_str_t        authorization;
+    s3p_str_t        amz_date;
+} s3p_result_t;
+
+
+/* Status codes of the functions below. */
+#define S3P_OK           0
+#define S3P_E_CONFIG    -1            /* a configuration value is invalid */
+#define S3P_E_SPACE     -2            /* the output buffer is too small */
+#define S3P_E_CRYPTO    -3            /* libcrypto failed */
+
+
+/*
+ * The size of output buffer that s3p_handle() may need for `req`.
+ */
+size_t s3p_output_bound(const s3p_config_t *conf, const s3p_request_t *req);
+
+/*
+ * Decides what `req` gets and, when it is redirected or proxied, signs it.
+ * Writes into `out` (capacity `cap`); the slices of `result` point into it.
+ * Refusals are not errors: they return S3P_OK with action REFUSE.
+ */
+int s3p_handle(s3p_config_t *conf, const s3p_request_t *req,
+    uint8_t *out, size_t cap, s3p_result_t *result);
+
+/*
+ * Checks the configuration once, at `nginx -t` time.  On failure writes a
+ * message naming the setting into `err` (capacity `cap`, NUL-terminated)
+ * and returns S3P_E_CONFIG.
+ */
+int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
+
+#endif /* S3_PROXY_CORE_H */

@@ -1,0 +1,76 @@
+# s3-proxy: ngx_http_s3_proxy_module for Debian's stock nginx.
+#
+#   make          build build/ngx_http_s3_proxy_module.so
+#   make run      nginx with the module (a local demo S3 without AWS settings)
+#   make test     every test: Swift unit tests and the real nginx end to end
+#   make help     all targets
+
+PORT        ?= 8080
+WORKERS     ?= auto
+LOG_LEVEL   ?= notice
+DEMO_S3_PORT ?= 9000
+
+SWIFT       ?= swift
+SWIFT_STATIC ?= $(dir $(shell readlink -f $$(command -v $(SWIFT)) 2>/dev/null))../lib/swift_static/linux
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+PYTHON      ?= python3
+
+BUILD       := build
+MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
+SWIFT_LIB   := .build/release/libS3ProxyCore.a
+SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.h Sources/*/*.modulemap)
+C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
+
+.PHONY: all help deps swift run test test-unit test-module test-integration bench clean
+
+all: $(MODULE)
+
+help:
+	@echo "make            build $(MODULE) against Debian's nginx-dev"
+	@echo "make run        run /usr/sbin/nginx with the module on PORT=$(PORT)"
+	@echo "                (no AWS_ACCESS_KEY_ID: a local demo S3 on DEMO_S3_PORT=$(DEMO_S3_PORT))"
+	@echo "make test       install what tests need, then unit, module and integration tests"
+	@echo "make test-unit  swift test only"
+	@echo "make deps       install Debian and PyPI packages the build and tests use"
+	@echo "make clean      remove build outputs"
+	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC SWIFT"
+
+deps:
+	@scripts/deps.sh
+
+# The Swift core as a static library, position-independent for the .so.
+$(SWIFT_LIB): $(SWIFT_SRCS)
+	$(SWIFT) build -c release --product S3ProxyCore -Xswiftc -static-stdlib
+	@touch $@
+
+swift: $(SWIFT_LIB)
+
+# nginx's build of the dynamic module, configured with the packaged
+# nginx's own flags so that the module loads into /usr/sbin/nginx.
+$(MODULE): $(SWIFT_LIB) $(C_SRCS)
+	@test -f $(NGINX_SRC)/conf_flags || scripts/deps.sh
+	@mkdir -p $(BUILD)
+	rm -rf $(BUILD)/nginx-src && cp -r $(NGINX_SRC) $(BUILD)/nginx-src
+	cd $(BUILD)/nginx-src && S3P_SWIFT_LIB=$(CURDIR)/$(SWIFT_LIB) \
+	    S3P_SWIFT_STATIC=$(SWIFT_STATIC) bash -c \
+	    '. ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	        --add-dynamic-module=$(CURDIR)/nginx' > ../configure.log
+	$(MAKE) -C $(BUILD)/nginx-src -f objs/Makefile modules > $(BUILD)/make-modules.log
+	scripts/check-module.sh $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so
+	cp $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so $@
+
+run: $(MODULE)
+	@PORT=$(PORT) WORKERS=$(WORKERS) LOG_LEVEL=$(LOG_LEVEL) \
+	    DEMO_S3_PORT=$(DEMO_S3_PORT) NGINX_BIN=$(NGINX_BIN) scripts/run.sh
+
+test: deps $(MODULE)
+	$(SWIFT) test
+	scripts/check-module.sh $(MODULE)
+	$(PYTHON) -m pytest -q -p no:cacheprovider demo/test_s3server.py Tests/integration
+
+test-unit:
+	$(SWIFT) test
+
+clean:
+	rm -rf $(BUILD) .build

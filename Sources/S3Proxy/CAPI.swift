@@ -1,0 +1,183 @@
+// The C entry points declared in CShim/include/s3_proxy_core.h.  Each one
+// stays thin: it copies the inputs out of C memory, calls internal Swift
+// code, and writes the answer into the buffer the caller allocated.
+
+internal import CShim
+
+@c @implementation
+func s3p_output_bound(
+    _ conf: UnsafePointer<s3p_config_t>?, _ req: UnsafePointer<s3p_request_t>?
+) -> Int {
+    guard let conf = conf?.pointee, let req = req?.pointee else { return 0 }
+    return OutputBound.bytes(
+        pathLength: req.path.len, queryLength: req.query.len,
+        settingsLength: conf.access_key.len + conf.session_token.len
+            + conf.region.len + conf.host.len + conf.external_host.len
+            + conf.scheme.len)
+}
+
+@c @implementation
+func s3p_handle(
+    _ conf: UnsafeMutablePointer<s3p_config_t>?,
+    _ req: UnsafePointer<s3p_request_t>?,
+    _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
+    _ result: UnsafeMutablePointer<s3p_result_t>?
+) -> Int32 {
+    guard let conf, let req = req?.pointee, let out, let result else {
+        return S3P_E_CONFIG
+    }
+    result.pointee = s3p_result_t()
+
+    let route = Router.route(method: req.method.bytes[...],
+                             path: req.path.bytes[...],
+                             query: req.query.bytes[...])
+    let method = HTTPMethod(req.method.bytes)
+    let target: S3Target
+    switch route {
+    case .refuse(let status):
+        result.pointee.action = S3P_ACTION_REFUSE
+        result.pointee.status = status
+        return S3P_OK
+    case .redirect(let t), .proxy(let t):
+        target = t
+    }
+    guard let method else { return S3P_E_CONFIG }
+
+    let settings = Settings(conf.pointee)
+    let date = AmzDate(unixTime: req.now)
+    guard let signingKey = SigningKeyCache.key(conf, settings: settings, date: date)
+    else {
+        return S3P_E_CRYPTO
+    }
+    let signer = Signer(settings: settings, signingKey: signingKey, date: date)
+
+    var writer = OutputWriter(base: out, capacity: cap)
+    result.pointee.bucket = writer.write(target.bucket)
+    result.pointee.key = writer.write(target.key)
+    switch route {
+    case .refuse:
+        return S3P_OK
+    case .redirect:
+        guard let url = signer.presignedURL(method: method, target: target) else {
+            return S3P_E_CRYPTO
+        }
+        result.pointee.action = S3P_ACTION_REDIRECT
+        result.pointee.status = 307
+        result.pointee.url = writer.write(url)
+    case .proxy:
+        guard let authorization = signer.authorization(method: method, target: target)
+        else {
+            return S3P_E_CRYPTO
+        }
+        result.pointee.action = S3P_ACTION_PROXY
+        result.pointee.url = writer.write(signer.upstreamURL(target: target))
+        result.pointee.authorization = writer.write(authorization)
+        result.pointee.amz_date = writer.write(date.timestamp)
+    }
+    return writer.overflowed ? S3P_E_SPACE : S3P_OK
+}
+
+@c @implementation
+func s3p_config_check(
+    _ conf: UnsafePointer<s3p_config_t>?, _ err: UnsafeMutablePointer<UInt8>?,
+    _ cap: Int
+) -> Int32 {
+    guard let conf = conf?.pointee else { return S3P_E_CONFIG }
+    guard let problem = Settings(conf).problem() else { return S3P_OK }
+    if let err, cap > 0 {
+        var message = Array(problem.utf8)
+        if message.count > cap - 1 {
+            message.removeLast(message.count - (cap - 1))
+        }
+        message.append(0)
+        err.update(from: message, count: message.count)
+    }
+    return S3P_E_CONFIG
+}
+
+// MARK: - Moving bytes across the boundary
+
+extension s3p_str_t {
+    /// A copy of the bytes (empty for a NULL pointer).
+    var bytes: [UInt8] {
+        guard let data, len > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: data, count: len))
+    }
+}
+
+extension Settings {
+    init(_ conf: s3p_config_t) {
+        self.init(accessKey: conf.access_key.bytes,
+                  secretKey: conf.secret_key.bytes,
+                  sessionToken: conf.session_token.bytes,
+                  region: conf.region.bytes,
+                  host: conf.host.bytes,
+                  externalHost: conf.external_host.bytes,
+                  scheme: conf.scheme.bytes,
+                  expires: conf.expires)
+    }
+}
+
+/// The signing key of one UTC day, kept in the configuration (each worker
+/// process has its own copy) and derived again when the day changes.
+enum SigningKeyCache {
+    static func key(
+        _ conf: UnsafeMutablePointer<s3p_config_t>, settings: Settings,
+        date: AmzDate
+    ) -> [UInt8]? {
+        let cached = withUnsafeBytes(of: conf.pointee.key_date) { Array($0) }
+        if cached.elementsEqual(date.date) {
+            return withUnsafeBytes(of: conf.pointee.signing_key) { Array($0) }
+        }
+        guard let key = SigningKey.derive(secret: settings.secretKey,
+                                          date: date.date,
+                                          region: settings.region)
+        else {
+            return nil
+        }
+        withUnsafeMutableBytes(of: &conf.pointee.signing_key) {
+            $0.copyBytes(from: key)
+        }
+        withUnsafeMutableBytes(of: &conf.pointee.key_date) {
+            $0.copyBytes(from: date.date)
+        }
+        return key
+    }
+}
+
+/// Appends byte strings to the caller's buffer and hands back slices of it.
+struct OutputWriter {
+    let base: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    private(set) var used = 0
+    private(set) var overflowed = false
+
+    init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    mutating func write(_ bytes: [UInt8]) -> s3p_str_t {
+        guard !overflowed, bytes.count <= capacity - used else {
+            overflowed = true
+            return s3p_str_t()
+        }
+        let start = base + used
+        start.update(from: bytes, count: bytes.count)
+        used += bytes.count
+        return s3p_str_t(len: bytes.count, data: UnsafePointer(start))
+    }
+}
+
+/// How large a buffer s3p_handle() may need, from input lengths alone.
+enum OutputBound {
+    static func bytes(pathLength: Int, queryLength: Int, settingsLength: Int) -> Int {
+        // bucket and key (decoding never grows; "index.html" may be added),
+        // the canonical path (encoding at most triples each byte), the
+        // query (at most four bytes out per byte in), settings that appear
+        // encoded, and the fixed SigV4 parts (algorithm, scope, dates,
+        // signature, header names).
+        let path = pathLength + Router.indexDocument.count
+        return 2 * path + 3 * path + 4 * queryLength + 3 * settingsLength + 1024
+    }
+}

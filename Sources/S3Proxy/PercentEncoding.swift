@@ -1,0 +1,74 @@
+// Percent-encoding as SigV4 defines it, and percent-decoding of what
+// clients send.
+//
+// https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
+// ("UriEncode"): every byte except the unreserved characters
+// `A-Z a-z 0-9 - . _ ~` is written as `%XX` with uppercase hex digits; in a
+// path `/` is kept, in a query it is encoded too.
+
+enum PercentEncoding {
+    /// Whether `byte` passes through UriEncode unchanged.
+    @inline(__always)
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"),
+             UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+             UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Appends UriEncode(`bytes`) to `out`; `/` is kept when `keepSlash`.
+    static func encode<C: Collection<UInt8>>(
+        _ bytes: C, keepSlash: Bool, into out: inout [UInt8]
+    ) {
+        for byte in bytes {
+            if isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
+                out.append(byte)
+            } else {
+                out.append(UInt8(ascii: "%"))
+                out.append(Hex.upper[Int(byte >> 4)])
+                out.append(Hex.upper[Int(byte & 0x0f)])
+            }
+        }
+    }
+
+    /// The largest number of bytes that encoding `count` bytes produces.
+    @inline(__always)
+    static func encodedBound(_ count: Int) -> Int {
+        count &* 3
+    }
+
+    /// Decodes `%XX` escapes once; with `plusIsSpace` (query strings, as
+    /// HTML forms and S3 read them) a raw `+` is a space.  Returns nil for
+    /// a malformed escape (`%`, `%4`, `%zz`).
+    static func decode(
+        _ bytes: ArraySlice<UInt8>, plusIsSpace: Bool
+    ) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "%") {
+                guard bytes.endIndex - i >= 3,
+                      let high = Hex.value(bytes[i + 1]),
+                      let low = Hex.value(bytes[i + 2])
+                else {
+                    return nil
+                }
+                out.append(high << 4 | low)
+                i += 3
+                continue
+            }
+            out.append(plusIsSpace && byte == UInt8(ascii: "+")
+                ? UInt8(ascii: " ") : byte)
+            i += 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,181 @@
+// Where a request goes: refused, redirected to a presigned URL, or proxied
+// with signed headers.  Everything here works on the raw request line, so
+// the answer cannot depend on how nginx normalised the URI ($uri merges
+// slashes and resolves dot segments; S3 does neither).
+//
+// Path-style addressing: /<bucket>/<key>.
+// - GET /<bucket> and GET /<bucket>/ with listing parameters: a listing
+//   (ListObjects V1 or V2), proxied.
+// - A key whose last segment is `index.html`, or a path ending in `/`
+//   (served as <path>index.html): proxied, so relative links in the page
+//   resolve against the proxy.
+// - Any other object: a 307 to a presigned URL for the request's method.
+// - Other methods: 405; no bucket: 403; malformed input: 400.
+
+/// A request that passed routing: which object or listing it reaches, and
+/// the canonical path and query that are signed and sent.
+struct S3Target {
+    var bucket: [UInt8]
+    /// The decoded key; empty for a listing.
+    var key: [UInt8]
+    /// `/<bucket>/<UriEncode(key)>`, or the bucket path for a listing.
+    var canonicalPath: [UInt8]
+    var query: CanonicalQuery
+}
+
+enum Route {
+    case refuse(status: Int32)
+    case redirect(S3Target)
+    case proxy(S3Target)
+}
+
+enum HTTPMethod {
+    case get
+    case head
+
+    init?<C: Collection<UInt8>>(_ name: C) {
+        if name.elementsEqual("GET".utf8) {
+            self = .get
+        } else if name.elementsEqual("HEAD".utf8) {
+            self = .head
+        } else {
+            return nil
+        }
+    }
+
+    var name: StaticString {
+        switch self {
+        case .get: return "GET"
+        case .head: return "HEAD"
+        }
+    }
+}
+
+enum Router {
+    /// ListObjects (V1 and V2) parameters: the only query a listing
+    /// forwards.
+    static let listingParameters: [[UInt8]] = [
+        "list-type", "prefix", "delimiter", "marker", "continuation-token",
+        "start-after", "max-keys", "encoding-type", "fetch-owner",
+    ].map { Array($0.utf8) }
+
+    /// Parameters that SDKs add for their own bookkeeping and S3 ignores;
+    /// they are dropped, never signed or forwarded.
+    static let ignoredParameters: [[UInt8]] = [
+        Array("x-id".utf8),
+    ]
+
+    static let indexDocument: [UInt8] = Array("index.html".utf8)
+
+    static func route(
+        method: ArraySlice<UInt8>, path: ArraySlice<UInt8>,
+        query: ArraySlice<UInt8>
+    ) -> Route {
+        guard HTTPMethod(method) != nil else {
+            return .refuse(status: 405)
+        }
+        guard path.first == UInt8(ascii: "/") else {
+            return .refuse(status: 400)
+        }
+
+        // Split the raw path at the slash after the bucket before decoding,
+        // so that an encoded `%2F` cannot move the bucket boundary.
+        let afterSlash = path.dropFirst()
+        let bucketEnd = afterSlash.firstIndex(of: UInt8(ascii: "/"))
+        let rawBucket = afterSlash[..<(bucketEnd ?? afterSlash.endIndex)]
+        if rawBucket.isEmpty && bucketEnd == nil {
+            // GET /: ListBuckets would disclose every bucket of the account.
+            return .refuse(status: 403)
+        }
+        guard let bucket = PercentEncoding.decode(rawBucket, plusIsSpace: false),
+              BucketName.isValid(bucket)
+        else {
+            return .refuse(status: 400)
+        }
+
+        var key: [UInt8] = []
+        if let bucketEnd {
+            let rawKey = afterSlash[(bucketEnd + 1)...]
+            guard let decoded = PercentEncoding.decode(rawKey, plusIsSpace: false),
+                  UTF8Validation.isValid(decoded)
+            else {
+                return .refuse(status: 400)
+            }
+            key = decoded
+        }
+
+        guard let parameters = CanonicalQuery.parse(query) else {
+            return .refuse(status: 400)
+        }
+
+        if key.isEmpty {
+            let isListing = bucketEnd == nil || parameters.contains {
+                listingParameters.contains($0.name)
+            }
+            if isListing {
+                return listing(bucket: bucket, withSlash: bucketEnd != nil,
+                               parameters: parameters)
+            }
+            // GET /<bucket>/ without listing parameters: the bucket's
+            // index page.
+        }
+
+        // Objects take no parameters: sub-resources such as ?acl, ?tagging
+        // or ?versions would read more than the object itself.
+        if parameters.contains(where: { !ignoredParameters.contains($0.name) }) {
+            return .refuse(status: 403)
+        }
+
+        let isIndex = key.isEmpty || key.last == UInt8(ascii: "/")
+        if isIndex {
+            key.append(contentsOf: indexDocument)
+        }
+        let target = S3Target(bucket: bucket, key: key,
+                              canonicalPath: canonicalPath(bucket, key),
+                              query: CanonicalQuery())
+        if isIndex || lastSegment(of: key).elementsEqual(indexDocument) {
+            return .proxy(target)
+        }
+        return .redirect(target)
+    }
+
+    private static func listing(
+        bucket: [UInt8], withSlash: Bool, parameters: [QueryParameter]
+    ) -> Route {
+        var query = CanonicalQuery()
+        for parameter in parameters {
+            if ignoredParameters.contains(parameter.name) {
+                continue
+            }
+            guard listingParameters.contains(parameter.name) else {
+                return .refuse(status: 403)
+            }
+            query.append(name: parameter.name, value: parameter.value)
+        }
+        var path: [UInt8] = [UInt8(ascii: "/")]
+        PercentEncoding.encode(bucket, keepSlash: false, into: &path)
+        if withSlash {
+            path.append(UInt8(ascii: "/"))
+        }
+        return .proxy(S3Target(bucket: bucket, key: [], canonicalPath: path,
+                               query: query))
+    }
+
+    /// `/<bucket>/<UriEncode(key) keeping '/'>`.
+    static func canonicalPath(_ bucket: [UInt8], _ key: [UInt8]) -> [UInt8] {
+        var path: [UInt8] = []
+        path.reserveCapacity(2 + bucket.count + PercentEncoding.encodedBound(key.count))
+        path.append(UInt8(ascii: "/"))
+        PercentEncoding.encode(bucket, keepSlash: false, into: &path)
+        path.append(UInt8(ascii: "/"))
+        PercentEncoding.encode(key, keepSlash: true, into: &path)
+        return path
+    }
+
+    private static func lastSegment(of key: [UInt8]) -> ArraySlice<UInt8> {
+        if let slash = key.lastIndex(of: UInt8(ascii: "/")) {
+            return key[(slash + 1)...]
+        }
+        return key[...]
+    }
+}

@@ -1,0 +1,106 @@
+// s3p-sign: answers one request exactly as ngx_http_s3_proxy_module would,
+// through the same C entry points, and prints the result.
+//
+//   s3p-sign [--time UNIX_SECONDS] METHOD RAW_PATH [RAW_QUERY]
+//
+// Settings come from the same environment variables as the module
+// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+// AWS_DEFAULT_REGION, AWS_ENDPOINT_HOST, AWS_ENDPOINT_HOST_EXTERNAL,
+// AWS_ENDPOINT_SCHEME) plus S3_PROXY_EXPIRES.  The output is one
+// `name=value` line per field, for the tests that compare it with botocore
+// and for checking a signature by hand.
+
+import CShim
+import Glibc
+
+func environment(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    return String(cString: value)
+}
+
+func fail(_ message: String) -> Never {
+    print("s3p-sign: \(message)")
+    exit(2)
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var now = Int64(time(nil))
+if arguments.first == "--time" {
+    guard arguments.count >= 2, let value = Int64(arguments[1]) else {
+        fail("--time needs a Unix time in seconds")
+    }
+    now = value
+    arguments.removeFirst(2)
+}
+guard (2...3).contains(arguments.count) else {
+    fail("usage: s3p-sign [--time UNIX_SECONDS] METHOD RAW_PATH [RAW_QUERY]")
+}
+
+let region = environment("AWS_DEFAULT_REGION") ?? "us-east-1"
+let host = environment("AWS_ENDPOINT_HOST") ?? "s3.\(region).amazonaws.com"
+let fields: [String] = [
+    environment("AWS_ACCESS_KEY_ID") ?? "",
+    environment("AWS_SECRET_ACCESS_KEY") ?? "",
+    environment("AWS_SESSION_TOKEN") ?? "",
+    region,
+    host,
+    environment("AWS_ENDPOINT_HOST_EXTERNAL") ?? host,
+    environment("AWS_ENDPOINT_SCHEME") ?? "https",
+    arguments[0],
+    arguments[1],
+    arguments.count > 2 ? arguments[2] : "",
+]
+let expires = UInt32(environment("S3_PROXY_EXPIRES") ?? "300") ?? 0
+
+// Keep every input alive in one buffer while C views point into it.
+var storage: [UInt8] = fields.flatMap { Array($0.utf8) }
+storage.withUnsafeBufferPointer { buffer in
+    var offset = 0
+    var views: [s3p_str_t] = []
+    for field in fields {
+        let count = field.utf8.count
+        views.append(s3p_str_t(len: count, data: buffer.baseAddress.map { $0 + offset }))
+        offset += count
+    }
+    var conf = s3p_config_t()
+    conf.access_key = views[0]
+    conf.secret_key = views[1]
+    conf.session_token = views[2]
+    conf.region = views[3]
+    conf.host = views[4]
+    conf.external_host = views[5]
+    conf.scheme = views[6]
+    conf.expires = expires
+
+    var message = [UInt8](repeating: 0, count: 256)
+    if s3p_config_check(&conf, &message, message.count) != S3P_OK {
+        fail(String(decoding: message.prefix { $0 != 0 }, as: UTF8.self))
+    }
+
+    var request = s3p_request_t(method: views[7], path: views[8],
+                                query: views[9], now: now)
+    let bound = s3p_output_bound(&conf, &request)
+    var out = [UInt8](repeating: 0, count: bound)
+    var result = s3p_result_t()
+    let status = out.withUnsafeMutableBufferPointer {
+        s3p_handle(&conf, &request, $0.baseAddress, $0.count, &result)
+    }
+    guard status == S3P_OK else { fail("s3p_handle returned \(status)") }
+
+    func text(_ s: s3p_str_t) -> String {
+        guard let data = s.data else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: data, count: s.len),
+                      as: UTF8.self)
+    }
+    switch result.action {
+    case S3P_ACTION_REDIRECT: print("action=redirect")
+    case S3P_ACTION_PROXY: print("action=proxy")
+    default: print("action=refuse")
+    }
+    print("status=\(result.status)")
+    print("bucket=\(text(result.bucket))")
+    print("key=\(text(result.key))")
+    print("url=\(text(result.url))")
+    print("authorization=\(text(result.authorization))")
+    print("amz_date=\(text(result.amz_date))")
+}

@@ -1,0 +1,810 @@
+/*
+ * ngx_http_s3_proxy_module: authenticated, read-only access to private S3
+ * buckets.
+ *
+ * At the precontent phase (after access checks such as auth_basic and
+ * auth_request) each request of a location with "s3_proxy on" is handed
+ * to the Swift core, which decides its route and signs it:
+ *
+ *   - refuse:   answer the status (405 with Allow, 403, 400), contact nothing;
+ *   - redirect: answer 307 with a presigned URL on the external endpoint;
+ *   - proxy:    store the signed URL and headers in the request context and
+ *               decline, so that proxy_pass (from the shipped s3_proxy.conf
+ *               snippet) fetches them through $s3_proxy_* variables.
+ *
+ * This file holds no signing logic: it moves bytes between nginx and Swift
+ * (CShim/include/s3_proxy_core.h).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "s3_proxy_core.h"
+
+
+#define NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES  300
+
+
+/* Settings read from the environment once per configuration cycle. */
+typedef struct {
+    ngx_str_t                  access_key;
+    ngx_str_t                  secret_key;
+    ngx_str_t                  session_token;
+    ngx_str_t                  region;
+    ngx_str_t                  host;
+    ngx_str_t                  external_host;
+    ngx_str_t                  scheme;
+} ngx_http_s3_proxy_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                 enable;
+    time_t                     expires;
+
+    /* resolved settings handed to Swift; NULL where disabled */
+    s3p_config_t              *core;
+} ngx_http_s3_proxy_loc_conf_t;
+
+
+/* What the Swift core answered for one request. */
+typedef struct {
+    s3p_result_t               result;
+} ngx_http_s3_proxy_ctx_t;
+
+
+static ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
+    s3p_request_t *req);
+static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+
+static ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
+    ngx_str_t *value);
+static void ngx_http_s3_proxy_wipe(void *data);
+static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
+
+
+static ngx_command_t  ngx_http_s3_proxy_commands[] = {
+
+    { ngx_string("s3_proxy"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_s3_proxy,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("s3_proxy_expires"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_expires,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, expires),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_s3_proxy_module_ctx = {
+    ngx_http_s3_proxy_add_variables,       /* preconfiguration */
+    ngx_http_s3_proxy_init,                /* postconfiguration */
+
+    ngx_http_s3_proxy_create_main_conf,    /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_s3_proxy_create_loc_conf,     /* create location configuration */
+    ngx_http_s3_proxy_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_s3_proxy_module = {
+    NGX_MODULE_V1,
+    &ngx_http_s3_proxy_module_ctx,         /* module context */
+    ngx_http_s3_proxy_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+enum {
+    ngx_http_s3_proxy_var_url = 0,
+    ngx_http_s3_proxy_var_authorization,
+    ngx_http_s3_proxy_var_date,
+    ngx_http_s3_proxy_var_bucket,
+    ngx_http_s3_proxy_var_key
+};
+
+
+enum {
+    ngx_http_s3_proxy_var_host = 0,
+    ngx_http_s3_proxy_var_content_sha256,
+    ngx_http_s3_proxy_var_security_token
+};
+
+
+static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
+
+    { ngx_string("s3_proxy_url"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_url,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_authorization"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_authorization,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_date"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_date,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_bucket"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_bucket,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("s3_proxy_key"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_key,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("s3_proxy_action"), NULL,
+      ngx_http_s3_proxy_action_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("s3_proxy_host"), NULL,
+      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_host,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_content_sha256"), NULL,
+      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_content_sha256,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_security_token"), NULL,
+      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_security_token,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* SHA-256 of the empty payload of a GET or HEAD. */
+static ngx_str_t  ngx_http_s3_proxy_empty_sha256 =
+    ngx_string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+
+/* The request phase */
+
+static ngx_int_t
+ngx_http_s3_proxy_handler(ngx_http_request_t *r)
+{
+    u_char                        *out;
+    size_t                         bound;
+    ngx_int_t                      rc;
+    s3p_request_t                  req;
+    ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    if (!slcf->enable || slcf->core == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx != NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_s3_proxy_request_target(r, &req) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    bound = s3p_output_bound(slcf->core, &req);
+
+    out = ngx_pnalloc(r->pool, bound);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = s3p_handle(slcf->core, &req, out, bound, &ctx->result);
+
+    if (rc != S3P_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: signing failed (%i)", rc);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+
+    switch (ctx->result.action) {
+
+    case S3P_ACTION_REDIRECT:
+        return ngx_http_s3_proxy_redirect(r, ctx);
+
+    case S3P_ACTION_PROXY:
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "s3 proxy: proxy \"%*s\"",
+                       ctx->result.url.len, ctx->result.url.data);
+
+        /* the content phase handler, proxy_pass, takes it from here */
+        return NGX_DECLINED;
+
+    default:
+        return ngx_http_s3_proxy_refuse(r, ctx);
+    }
+}
+
+
+/*
+ * The request target as the client sent it: the raw path and query of the
+ * request line.  S3 does not normalise paths, so $uri (slashes merged, dot
+ * segments resolved) is not what the client asked for.  After an internal
+ * redirect the raw line no longer applies, and the new URI is escaped back.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
+{
+    u_char     *p, *q;
+    size_t      len;
+    uintptr_t   escape;
+
+    req->method.data = r->method_name.data;
+    req->method.len = r->method_name.len;
+    req->now = (int64_t) ngx_time();
+
+    if (r->valid_unparsed_uri && r == r->main) {
+        p = r->unparsed_uri.data;
+        len = r->unparsed_uri.len;
+
+        q = ngx_strlchr(p, p + len, '?');
+
+        req->path.data = p;
+        req->path.len = (q ? q : p + len) - p;
+        req->query.data = q ? q + 1 : p + len;
+        req->query.len = q ? (size_t) (p + len - q - 1) : 0;
+
+        return NGX_OK;
+    }
+
+    escape = 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
+                                NGX_ESCAPE_URI);
+
+    p = ngx_pnalloc(r->pool, r->uri.len + escape);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (escape) {
+        q = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len,
+                                      NGX_ESCAPE_URI);
+    } else {
+        q = ngx_cpymem(p, r->uri.data, r->uri.len);
+    }
+
+    req->path.data = p;
+    req->path.len = q - p;
+    req->query.data = r->args.data;
+    req->query.len = r->args.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "s3 proxy: redirect \"%*s\"",
+                   ctx->result.key.len, ctx->result.key.data);
+
+    ngx_http_clear_location(r);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Location");
+    h->value.data = (u_char *) ctx->result.url.data;
+    h->value.len = ctx->result.url.len;
+
+    r->headers_out.location = h;
+
+    return NGX_HTTP_TEMPORARY_REDIRECT;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "s3 proxy: refused with %D", ctx->result.status);
+
+    if (ctx->result.status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Allow");
+        ngx_str_set(&h->value, "GET, HEAD");
+    }
+
+    if (ctx->result.status < NGX_HTTP_BAD_REQUEST
+        || ctx->result.status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ctx->result.status;
+}
+
+
+/* Variables */
+
+static ngx_int_t
+ngx_http_s3_proxy_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_s3_proxy_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_s3_proxy_set_variable(ngx_http_variable_value_t *v,
+    const uint8_t *data, size_t len)
+{
+    if (len == 0) {
+        v->not_found = 1;
+        return;
+    }
+
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = (u_char *) data;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    s3p_str_t                 *s;
+    ngx_http_s3_proxy_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case ngx_http_s3_proxy_var_url:
+        s = &ctx->result.url;
+        break;
+
+    case ngx_http_s3_proxy_var_authorization:
+        s = &ctx->result.authorization;
+        break;
+
+    case ngx_http_s3_proxy_var_date:
+        s = &ctx->result.amz_date;
+        break;
+
+    case ngx_http_s3_proxy_var_bucket:
+        s = &ctx->result.bucket;
+        break;
+
+    default: /* ngx_http_s3_proxy_var_key */
+        s = &ctx->result.key;
+        break;
+    }
+
+    /* the URL and signed headers exist for proxied requests only */
+
+    if (data != ngx_http_s3_proxy_var_bucket
+        && data != ngx_http_s3_proxy_var_key
+        && ctx->result.action != S3P_ACTION_PROXY)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_s3_proxy_set_variable(v, s->data, s->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 action;
+    ngx_http_s3_proxy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (ctx->result.action) {
+
+    case S3P_ACTION_REDIRECT:
+        ngx_str_set(&action, "redirect");
+        break;
+
+    case S3P_ACTION_PROXY:
+        ngx_str_set(&action, "proxy");
+        break;
+
+    default:
+        ngx_str_set(&action, "refuse");
+        break;
+    }
+
+    ngx_http_s3_proxy_set_variable(v, action.data, action.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    s3p_str_t                     *s;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    if (slcf->core == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case ngx_http_s3_proxy_var_host:
+        s = &slcf->core->host;
+        break;
+
+    case ngx_http_s3_proxy_var_content_sha256:
+        ngx_http_s3_proxy_set_variable(v, ngx_http_s3_proxy_empty_sha256.data,
+                                       ngx_http_s3_proxy_empty_sha256.len);
+        return NGX_OK;
+
+    default: /* ngx_http_s3_proxy_var_security_token */
+        s = &slcf->core->session_token;
+        break;
+    }
+
+    ngx_http_s3_proxy_set_variable(v, s->data, s->len);
+
+    return NGX_OK;
+}
+
+
+/* Configuration */
+
+static void *
+ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_s3_proxy_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * The environment is read once per configuration cycle; nginx keeps
+     * the master's environment, so a changed credential takes a restart.
+     */
+
+    if (ngx_http_s3_proxy_getenv(cf, "AWS_ACCESS_KEY_ID", &smcf->access_key)
+        != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_SECRET_ACCESS_KEY",
+                                    &smcf->secret_key)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_SESSION_TOKEN",
+                                    &smcf->session_token)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_DEFAULT_REGION", &smcf->region)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_ENDPOINT_HOST", &smcf->host)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_ENDPOINT_HOST_EXTERNAL",
+                                    &smcf->external_host)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_ENDPOINT_SCHEME", &smcf->scheme)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (smcf->region.len == 0) {
+        ngx_str_set(&smcf->region, "us-east-1");
+    }
+
+    if (smcf->host.len == 0) {
+        smcf->host.len = sizeof("s3..amazonaws.com") - 1 + smcf->region.len;
+        smcf->host.data = ngx_pnalloc(cf->pool, smcf->host.len);
+        if (smcf->host.data == NULL) {
+            return NULL;
+        }
+
+        ngx_sprintf(smcf->host.data, "s3.%V.amazonaws.com", &smcf->region);
+    }
+
+    if (smcf->external_host.len == 0) {
+        smcf->external_host = smcf->host;
+    }
+
+    if (smcf->scheme.len == 0) {
+        ngx_str_set(&smcf->scheme, "https");
+    }
+
+    return smcf;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, ngx_str_t *value)
+{
+    char                *env;
+    ngx_pool_cleanup_t  *cln;
+
+    env = getenv(name);
+
+    if (env == NULL || *env == '\0') {
+        ngx_str_null(value);
+        return NGX_OK;
+    }
+
+    value->len = ngx_strlen(env);
+    value->data = ngx_pnalloc(cf->pool, value->len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value->data, env, value->len);
+
+    /* credentials are wiped when the configuration is released */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_s3_proxy_wipe;
+    cln->data = value;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_s3_proxy_wipe(void *data)
+{
+    ngx_str_t  *value = data;
+
+    ngx_explicit_memzero(value->data, value->len);
+}
+
+
+static void *
+ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->core = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->expires = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_s3_proxy_loc_conf_t *prev = parent;
+    ngx_http_s3_proxy_loc_conf_t *conf = child;
+
+    u_char                          err[256];
+    s3p_config_t                   *core;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_sec_value(conf->expires, prev->expires,
+                             NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy\" in location \"%V\" needs proxy_pass: "
+                           "add \"include s3_proxy.conf;\" to it",
+                           &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
+
+    core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
+    if (core == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    core->access_key.len = smcf->access_key.len;
+    core->access_key.data = smcf->access_key.data;
+    core->secret_key.len = smcf->secret_key.len;
+    core->secret_key.data = smcf->secret_key.data;
+    core->session_token.len = smcf->session_token.len;
+    core->session_token.data = smcf->session_token.data;
+    core->region.len = smcf->region.len;
+    core->region.data = smcf->region.data;
+    core->host.len = smcf->host.len;
+    core->host.data = smcf->host.data;
+    core->external_host.len = smcf->external_host.len;
+    core->external_host.data = smcf->external_host.data;
+    core->scheme.len = smcf->scheme.len;
+    core->scheme.data = smcf->scheme.data;
+    core->expires = (uint32_t) conf->expires;
+
+    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy\": %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    conf->core = core;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                           *rv;
+    ngx_http_s3_proxy_loc_conf_t   *slcf = conf;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK || !slcf->enable) {
+        return rv;
+    }
+
+    /* name the missing credential where the directive stands */
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
+
+    if (smcf->access_key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy\" requires AWS_ACCESS_KEY_ID "
+                           "in the environment");
+        return NGX_CONF_ERROR;
+    }
+
+    if (smcf->secret_key.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy\" requires AWS_SECRET_ACCESS_KEY "
+                           "in the environment");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                          *rv;
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    rv = ngx_conf_set_sec_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (slcf->expires < 1 || slcf->expires > 604800) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy_expires\" must be between 1s and 7d");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* after the access phase, so that auth_basic and friends come first */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_s3_proxy_handler;
+
+    return NGX_OK;
+}
