@@ -66,8 +66,10 @@ run: $(MODULE)
 
 test: deps $(MODULE)
 	$(SWIFT) test
+	$(SWIFT) build --product s3p-sign
 	scripts/check-module.sh $(MODULE)
-	$(PYTHON) -m pytest -q -p no:cacheprovider demo/test_s3server.py Tests/integration
+	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider demo/test_s3server.py Tests/integration
 
 test-unit:
 	$(SWIFT) test
