@@ -33,6 +33,7 @@ help:
 	@echo "make test       install what tests need, then unit, module and integration tests"
 	@echo "make test-unit  swift test only"
 	@echo "make deps       install Debian and PyPI packages the build and tests use"
+	@echo "make bench      wrk: the module next to plain nginx return 307 and proxy_pass"
 	@echo "make clean      remove build outputs"
 	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC SWIFT"
 
@@ -76,3 +77,6 @@ test-unit:
 
 clean:
 	rm -rf $(BUILD) .build
+
+bench: $(MODULE)
+	scripts/bench.sh

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# make bench: requests per second of the module's paths next to the plain
+# nginx configurations that bound them, in one run on loopback:
+#   (a) `return 307` with a fixed URL of presigned length
+#   (b) a plain, unsigned proxy_pass to a fast local upstream (nginx
+#       serving files)
+#   (c) this module in front of that same upstream
+# Every side has the same workers and logging.  Several interleaved wrk
+# rounds; the median of each is printed, with the ratios (c)/(a), (c)/(b).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-1}
+WORKERS=${WORKERS:-1}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+dir=$(mktemp -d /tmp/s3p-bench.XXXXXX)
+chmod 755 "$dir"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -n "${KEEP:-}" ] || rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# The fast upstream: nginx serving files, laid out like a bucket, which
+# accepts any signature (it stands for S3 and costs the same on each side).
+mkdir -p "$dir/up/bkt/dir"
+echo '<html><body>index</body></html>' > "$dir/up/bkt/dir/index.html"
+printf '<?xml version="1.0"?><ListBucketResult></ListBucketResult>' > "$dir/up/listing.xml"
+
+common="worker_processes $WORKERS; error_log $dir/error.log warn;
+events { worker_connections 4096; }"
+http_common="access_log off; keepalive_requests 1000000;
+client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
+fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;"
+mkdir -p "$dir/tmp"
+
+url=$(printf 'http://127.0.0.1:19100/bkt/dir/file.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDS3PROXYBENCH%%2F20260101%%2Fus-east-1%%2Fs3%%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=%064d' 0)
+
+cat > "$dir/upstream.conf" <<CONF
+$common
+pid $dir/upstream.pid;
+http { $http_common
+  server { listen 127.0.0.1:19100;
+    location /bkt { root $dir/up; }
+    location = /bkt { default_type application/xml; alias $dir/up/listing.xml; }
+  }
+}
+CONF
+cat > "$dir/plain.conf" <<CONF
+$common
+pid $dir/plain.pid;
+http { $http_common
+  server { listen 127.0.0.1:19101;
+    location /bkt/dir/file.bin { return 307 "$url"; }
+    location / { proxy_pass http://127.0.0.1:19100; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; }
+  }
+}
+CONF
+cat > "$dir/module.conf" <<CONF
+load_module $top/build/ngx_http_s3_proxy_module.so;
+$common
+pid $dir/module.pid;
+http { $http_common
+  server { listen 127.0.0.1:19102;
+    location / { s3_proxy on; include $top/nginx/s3_proxy.conf; }
+  }
+}
+CONF
+
+for name in upstream plain; do
+    "$NGINX_BIN" -e "$dir/error.log" -p "$dir" -c "$dir/$name.conf" -g 'daemon off;' &
+    pids+=($!)
+done
+AWS_ACCESS_KEY_ID=AKIDS3PROXYBENCH AWS_SECRET_ACCESS_KEY=bench-secret \
+AWS_ENDPOINT_HOST=127.0.0.1:19100 AWS_ENDPOINT_SCHEME=http \
+    "$NGINX_BIN" -e "$dir/error.log" -p "$dir" -c "$dir/module.conf" -g 'daemon off;' &
+pids+=($!)
+sleep 1
+
+# Sanity: each side answers what it stands for.
+curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:19101/bkt/dir/file.bin | grep -q 307
+curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:19102/bkt/dir/file.bin | grep -q 307
+curl -sf http://127.0.0.1:19101/bkt/dir/index.html | grep -q index
+curl -sf http://127.0.0.1:19102/bkt/dir/index.html | grep -q index
+curl -sf 'http://127.0.0.1:19102/bkt?list-type=2&prefix=dir/' | grep -q ListBucketResult
+
+run() { # port path -> requests/s and p50 latency
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$2" |
+        awk '/Requests\/sec/ {rps=$2} /^ +50%/ {lat=$2} END {print rps, lat}'
+}
+
+declare -A results
+cases=("redirect-plain 19101 /bkt/dir/file.bin"
+       "redirect-module 19102 /bkt/dir/file.bin"
+       "index-plain 19101 /bkt/dir/index.html"
+       "index-module 19102 /bkt/dir/index.html"
+       "listing-plain 19101 /bkt?list-type=2&prefix=dir/"
+       "listing-module 19102 /bkt?list-type=2&prefix=dir/")
+for round in $(seq 1 "$ROUNDS"); do
+    for c in "${cases[@]}"; do
+        set -- $c
+        results[$1]+="$(run "$2" "$3") "
+    done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+rps() { echo "${results[$1]}" | tr ' ' '\n' | awk 'NR%2==1' | median; }
+lat() { echo "${results[$1]}" | tr ' ' '\n' | awk 'NR%2==0' | tr '\n' ' ' ; }
+
+echo "s3-proxy bench: workers=$WORKERS connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS (median req/s; p50 latency per round)"
+for pair in redirect index listing; do
+    p=$(rps "$pair-plain"); m=$(rps "$pair-module")
+    printf '%-9s plain %10.0f req/s  module %10.0f req/s  ratio %.2f   (p50 plain: %s module: %s)\n' \
+        "$pair" "$p" "$m" "$(echo "$m / $p" | bc -l)" "$(lat "$pair-plain")" "$(lat "$pair-module")"
+done
+if grep -E '\[(alert|emerg|crit)\]|exited on signal' "$dir/error.log"; then
+    echo "bench: the error log has alerts" >&2; exit 1
+fi
