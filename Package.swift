@@ -26,6 +26,6 @@ let package = Package(
             dependencies: ["CShim", "COpenSSL"]
         ),
         .executableTarget(name: "s3p-sign", dependencies: ["S3Proxy"]),
-        .testTarget(name: "S3ProxyTests", dependencies: ["S3Proxy"]),
+        .testTarget(name: "S3ProxyTests", dependencies: ["S3Proxy", "CShim"]),
     ]
 )

@@ -1,0 +1,488 @@
+// The C boundary (CShim/include/s3_proxy_core.h), called through its C
+// signatures with memory laid out as the nginx module lays it out.
+//
+// Source of the expectations: the header's contract (C owns all memory;
+// results are slices of the caller's buffer; refusals are S3P_OK with
+// action REFUSE; S3P_E_SPACE when the buffer is too small; the per-day
+// signing key cache in key_date/signing_key), AWS's SigV4 examples in
+// /work/shared/sigv4-vectors.md for the signing key of 20130524, and the
+// Swift Signer (pinned to AWS's examples in SignerTests) for the signed
+// values.
+
+import CShim
+import Testing
+@testable import S3Proxy
+
+/// C memory owned by a test: every string lives as long as this object.
+final class CMemory {
+    private var allocations: [UnsafeMutableBufferPointer<UInt8>] = []
+
+    func str(_ string: String) -> s3p_str_t {
+        str(bytes(string))
+    }
+
+    func str(_ value: [UInt8]) -> s3p_str_t {
+        if value.isEmpty {
+            return s3p_str_t(len: 0, data: nil)
+        }
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: value.count)
+        _ = buffer.initialize(from: value)
+        allocations.append(buffer)
+        return s3p_str_t(len: value.count, data: UnsafePointer(buffer.baseAddress))
+    }
+
+    deinit {
+        for buffer in allocations { buffer.deallocate() }
+    }
+}
+
+/// What one s3p_handle call gave, copied out of the output buffer.
+struct Outcome {
+    var status: Int32
+    var action: s3p_action_t
+    var httpStatus: Int32
+    var bucket: String
+    var key: String
+    var url: String
+    var authorization: String
+    var amzDate: String
+    /// The end of the last slice: the bytes of the buffer in use.
+    var used: Int
+}
+
+@Suite struct CAPITests {
+
+    static let host = "s3.internal:9000"
+    static let externalHost = "files.example.com"
+
+    /// A configuration built from Swift arrays: AWS's example credentials,
+    /// us-east-1, an internal and an external host.
+    static func config(_ memory: CMemory, sessionToken: String = "") -> s3p_config_t {
+        var conf = s3p_config_t()
+        conf.access_key = memory.str(AWSExample.accessKey)
+        conf.secret_key = memory.str(AWSExample.secretKey)
+        conf.session_token = memory.str(sessionToken)
+        conf.region = memory.str(AWSExample.region)
+        conf.host = memory.str(host)
+        conf.external_host = memory.str(externalHost)
+        conf.scheme = memory.str("https")
+        conf.expires = 300
+        return conf
+    }
+
+    static func request(_ memory: CMemory, _ method: String, _ path: String,
+                        _ query: String = "",
+                        now: Int64 = AWSExample.unixTime) -> s3p_request_t
+    {
+        s3p_request_t(method: memory.str(method), path: memory.str(path),
+                      query: memory.str(query), now: now)
+    }
+
+    /// The Swift signer the C entry point should agree with.
+    static func signer(unixTime: Int64 = AWSExample.unixTime,
+                       sessionToken: String = "",
+                       signingKey: [UInt8]? = nil) -> Signer
+    {
+        let date = AmzDate(unixTime: unixTime)
+        let settings = Settings(
+            accessKey: bytes(AWSExample.accessKey),
+            secretKey: bytes(AWSExample.secretKey),
+            sessionToken: bytes(sessionToken), region: bytes(AWSExample.region),
+            host: bytes(host), externalHost: bytes(externalHost),
+            scheme: bytes("https"), expires: 300)
+        let key = signingKey ?? SigningKey.derive(
+            secret: settings.secretKey, date: date.date, region: settings.region)!
+        return Signer(settings: settings, signingKey: key, date: date)
+    }
+
+    /// Calls s3p_handle with a buffer of `cap` bytes followed by a guard
+    /// region, checks that the guard is intact and that every slice lies
+    /// inside the first `cap` bytes, and copies the slices out.
+    static func handle(_ conf: inout s3p_config_t, _ req: s3p_request_t,
+                       cap: Int = 8192) -> Outcome
+    {
+        let guardSize = 256
+        let pattern: UInt8 = 0xA5
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: cap + guardSize)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: pattern)
+        var result = s3p_result_t()
+        var request = req
+        let status = s3p_handle(&conf, &request, buffer.baseAddress, cap, &result)
+
+        #expect(buffer[cap...].allSatisfy { $0 == pattern },
+                "s3p_handle wrote past cap \(cap)")
+        let start = UnsafePointer(buffer.baseAddress!)
+        var used = 0
+        func copy(_ slice: s3p_str_t) -> String {
+            guard slice.len > 0 else { return "" }
+            guard let data = slice.data else {
+                Issue.record("slice of \(slice.len) bytes without data")
+                return ""
+            }
+            let offset = data - start
+            guard offset >= 0, offset + slice.len <= cap else {
+                Issue.record("slice [\(offset), +\(slice.len)) outside cap \(cap)")
+                return ""
+            }
+            used = max(used, offset + slice.len)
+            return text(UnsafeBufferPointer(start: data, count: slice.len))
+        }
+        return Outcome(
+            status: status, action: result.action, httpStatus: result.status,
+            bucket: copy(result.bucket), key: copy(result.key),
+            url: copy(result.url), authorization: copy(result.authorization),
+            amzDate: copy(result.amz_date), used: used)
+    }
+
+    static func keyDate(_ conf: s3p_config_t) -> String {
+        withUnsafeBytes(of: conf.key_date) { text($0) }
+    }
+
+    static func signingKey(_ conf: s3p_config_t) -> [UInt8] {
+        withUnsafeBytes(of: conf.signing_key) { Array($0) }
+    }
+
+    // MARK: Results
+
+    @Test func redirect() throws {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        let outcome = Self.handle(&conf, Self.request(memory, "GET", "/bkt/dir/a%20b.txt"))
+        #expect(outcome.status == S3P_OK)
+        #expect(outcome.action == S3P_ACTION_REDIRECT)
+        #expect(outcome.httpStatus == 307)
+        #expect(outcome.bucket == "bkt")
+        #expect(outcome.key == "dir/a b.txt")
+        #expect(outcome.authorization == "")
+        #expect(outcome.amzDate == "")
+
+        let key = bytes("dir/a b.txt")
+        let target = S3Target(bucket: bytes("bkt"), key: key,
+                              canonicalPath: Router.canonicalPath(bytes("bkt"), key),
+                              query: CanonicalQuery())
+        let expected = try #require(Self.signer().presignedURL(method: .get, target: target))
+        #expect(outcome.url == text(expected))
+        #expect(outcome.url.hasPrefix("https://files.example.com/bkt/dir/a%20b.txt?"
+            + "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            + "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
+            + "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
+            + "&X-Amz-Signature="))
+    }
+
+    // A HEAD is presigned for HEAD: a different signature from GET.
+    @Test func redirectHeadSignsHead() throws {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        let get = Self.handle(&conf, Self.request(memory, "GET", "/bkt/x"))
+        let head = Self.handle(&conf, Self.request(memory, "HEAD", "/bkt/x"))
+        #expect(head.action == S3P_ACTION_REDIRECT)
+        #expect(head.url != get.url)
+        let target = S3Target(bucket: bytes("bkt"), key: bytes("x"),
+                              canonicalPath: bytes("/bkt/x"), query: CanonicalQuery())
+        #expect(head.url
+            == text(try #require(Self.signer().presignedURL(method: .head, target: target))))
+    }
+
+    @Test func proxy() throws {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        let outcome = Self.handle(&conf, Self.request(
+            memory, "GET", "/bkt/", "prefix=dir/&delimiter=/"))
+        #expect(outcome.status == S3P_OK)
+        #expect(outcome.action == S3P_ACTION_PROXY)
+        #expect(outcome.bucket == "bkt")
+        #expect(outcome.key == "")
+        #expect(outcome.url == "https://s3.internal:9000/bkt/?delimiter=%2F&prefix=dir%2F")
+        #expect(outcome.amzDate == "20130524T000000Z")
+
+        var query = CanonicalQuery()
+        query.append(name: bytes("delimiter"), value: bytes("/"))
+        query.append(name: bytes("prefix"), value: bytes("dir/"))
+        let target = S3Target(bucket: bytes("bkt"), key: [],
+                              canonicalPath: bytes("/bkt/"), query: query)
+        let expected = try #require(Self.signer().authorization(method: .get, target: target))
+        #expect(outcome.authorization == text(expected))
+        #expect(outcome.authorization.hasPrefix("AWS4-HMAC-SHA256 "
+            + "Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            + "SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="))
+    }
+
+    @Test func proxyIndexWithSessionToken() throws {
+        let memory = CMemory()
+        var conf = Self.config(memory, sessionToken: "tok/en+1")
+        let outcome = Self.handle(&conf, Self.request(memory, "HEAD", "/bkt/dir/"))
+        #expect(outcome.status == S3P_OK)
+        #expect(outcome.action == S3P_ACTION_PROXY)
+        #expect(outcome.key == "dir/index.html")
+        #expect(outcome.url == "https://s3.internal:9000/bkt/dir/index.html")
+        let target = S3Target(bucket: bytes("bkt"), key: bytes("dir/index.html"),
+                              canonicalPath: bytes("/bkt/dir/index.html"),
+                              query: CanonicalQuery())
+        let expected = try #require(Self.signer(sessionToken: "tok/en+1")
+            .authorization(method: .head, target: target))
+        #expect(outcome.authorization == text(expected))
+        #expect(outcome.authorization.contains(
+            "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"))
+    }
+
+    struct RefusalCase: Sendable, CustomTestStringConvertible {
+        let method: String
+        let path: String
+        let query: String
+        let status: Int32
+        var testDescription: String { "\(method) \(path)?\(query) -> \(status)" }
+    }
+
+    // Source: the routing rules (RouteTests); here only that a refusal
+    // crosses the boundary as S3P_OK + REFUSE + status, writes nothing and
+    // does not touch the key cache, even with no room at all.
+    @Test(arguments: [
+        RefusalCase(method: "POST", path: "/bkt/x", query: "", status: 405),
+        RefusalCase(method: "GET", path: "/", query: "", status: 403),
+        RefusalCase(method: "GET", path: "/bkt/x", query: "acl", status: 403),
+        RefusalCase(method: "GET", path: "/bkt/%zz", query: "", status: 400),
+        RefusalCase(method: "GET", path: "/bkt%2Fc/x", query: "", status: 400),
+    ])
+    func refusal(_ refusal: RefusalCase) {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        let request = Self.request(memory, refusal.method, refusal.path, refusal.query)
+        for cap in [0, 8192] {
+            let outcome = Self.handle(&conf, request, cap: cap)
+            #expect(outcome.status == S3P_OK)
+            #expect(outcome.action == S3P_ACTION_REFUSE)
+            #expect(outcome.httpStatus == refusal.status)
+            #expect(outcome.used == 0)
+            #expect(outcome.url == "")
+        }
+        #expect(Self.keyDate(conf) == String(repeating: "\0", count: 8))
+    }
+
+    // MARK: Buffer space
+
+    struct SpaceCase: Sendable, CustomTestStringConvertible {
+        let name: String
+        let method: String
+        let path: String
+        let query: String
+        let sessionToken: String
+        var testDescription: String { name }
+    }
+
+    // Every cap below what a request needs gives S3P_E_SPACE and writes
+    // nothing past cap; the exact need gives S3P_OK with the same answer
+    // as a large buffer; s3p_output_bound() is at least the need.
+    @Test(arguments: [
+        SpaceCase(name: "redirect", method: "GET", path: "/bkt/a%20b.txt",
+                  query: "", sessionToken: ""),
+        SpaceCase(name: "redirect with token", method: "GET", path: "/bkt/!!!!",
+                  query: "x-id=GetObject", sessionToken: "tok/en+1"),
+        SpaceCase(name: "proxied listing", method: "GET", path: "/bkt",
+                  query: "prefix=++++&delimiter=/&marker&&start-after=!!", sessionToken: ""),
+        SpaceCase(name: "proxied listing, valueless", method: "GET", path: "/bkt",
+                  query: "prefix&marker&delimiter&max-keys", sessionToken: "t"),
+        SpaceCase(name: "proxied index", method: "GET", path: "/bkt/d/",
+                  query: "", sessionToken: ""),
+        SpaceCase(name: "proxied index of an encoded dir", method: "GET",
+                  path: "/bkt/()()()()/", query: "", sessionToken: "tok"),
+    ])
+    func tooSmallBuffer(_ space: SpaceCase) {
+        let memory = CMemory()
+        var conf = Self.config(memory, sessionToken: space.sessionToken)
+        var request = Self.request(memory, space.method, space.path, space.query)
+        let full = Self.handle(&conf, request)
+        #expect(full.status == S3P_OK)
+        #expect(full.action != S3P_ACTION_REFUSE, "refused \(full.httpStatus)")
+        let need = full.used
+        #expect(need > 0)
+        let bound = s3p_output_bound(&conf, &request)
+        #expect(bound >= need, "bound \(bound) < need \(need)")
+
+        for cap in 0..<need {
+            let outcome = Self.handle(&conf, request, cap: cap)
+            #expect(outcome.status == S3P_E_SPACE, "cap \(cap)")
+            if outcome.status != S3P_E_SPACE { break }
+        }
+        let exact = Self.handle(&conf, request, cap: need)
+        #expect(exact.status == S3P_OK)
+        #expect(exact.url == full.url)
+        #expect(exact.authorization == full.authorization)
+        #expect(exact.used == need)
+    }
+
+    // Property: with a buffer of s3p_output_bound() bytes, no request that
+    // routes to a redirect or a proxy gets S3P_E_SPACE.  Random paths and
+    // listing queries drawn from bytes that grow the most when encoded
+    // (sub-delims, `+` that becomes %20, value-less parameters that gain
+    // `=`); seeded, so a failure names a reproducible seed.
+    @Test(arguments: [UInt64(7), 42, 0xB0B])
+    func outputBoundSuffices(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        let memory = CMemory()
+        var conf = Self.config(memory, sessionToken: "t/+=")
+        let pathBytes = bytes("!*'()+$&=:@,;a/~")
+        let queryBytes = bytes("!*'()+$:@,;/=&a")
+        let names = ["prefix", "delimiter", "marker", "start-after",
+                     "continuation-token", "max-keys"]
+        var checked = 0
+        for _ in 0..<300 {
+            let pathLength = Int.random(in: 0...40, using: &random)
+            var path = "/bkt/" + text((0..<pathLength).map { _ in
+                pathBytes.randomElement(using: &random)! })
+            var query = ""
+            if Bool.random(using: &random) {
+                // A listing: the bucket path with listing parameters.
+                path = Bool.random(using: &random) ? "/bkt" : "/bkt/"
+                for index in 0..<Int.random(in: 1...6, using: &random) {
+                    if index > 0 { query += "&" }
+                    query += names.randomElement(using: &random)!
+                    let valueLength = Int.random(in: 0...12, using: &random)
+                    if valueLength > 0 {
+                        query += "=" + text((0..<valueLength).map { _ in
+                            queryBytes.randomElement(using: &random)! })
+                    }
+                }
+            }
+            var request = Self.request(memory, "GET", path, query)
+            let bound = s3p_output_bound(&conf, &request)
+            let outcome = Self.handle(&conf, request, cap: bound)
+            if outcome.action == S3P_ACTION_REFUSE { continue }
+            checked += 1
+            #expect(outcome.status == S3P_OK,
+                    "seed \(seed): GET \(path)?\(query), bound \(bound)")
+        }
+        #expect(checked > 100)
+    }
+
+    // Source: the header ("Every function returns a small status; nothing
+    // traps on input"): NULL arguments are errors, not crashes.
+    @Test func nullArguments() {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        var request = Self.request(memory, "GET", "/bkt/x")
+        var result = s3p_result_t()
+        var buffer = [UInt8](repeating: 0, count: 16)
+        #expect(s3p_output_bound(nil, &request) == 0)
+        #expect(s3p_output_bound(&conf, nil) == 0)
+        #expect(s3p_handle(nil, &request, &buffer, buffer.count, &result) == S3P_E_CONFIG)
+        #expect(s3p_handle(&conf, nil, &buffer, buffer.count, &result) == S3P_E_CONFIG)
+        #expect(s3p_handle(&conf, &request, nil, 0, &result) == S3P_E_CONFIG)
+        #expect(s3p_handle(&conf, &request, &buffer, buffer.count, nil) == S3P_E_CONFIG)
+        #expect(s3p_config_check(nil, &buffer, buffer.count) == S3P_E_CONFIG)
+    }
+
+    // MARK: Signing key cache
+
+    // The first request fills key_date and signing_key with the key of its
+    // day (sigv4-vectors.md: dbb893... for 20130524).
+    @Test func cacheIsFilled() {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        #expect(Self.keyDate(conf) == String(repeating: "\0", count: 8))
+        let outcome = Self.handle(&conf, Self.request(memory, "GET", "/bkt/"))
+        #expect(outcome.status == S3P_OK)
+        #expect(Self.keyDate(conf) == "20130524")
+        #expect(hex(Self.signingKey(conf)) == AWSExample.signingKeyHex)
+    }
+
+    // A later request of the same day uses the cached key instead of
+    // deriving it again: with the cached key replaced, the Authorization
+    // is the one that key gives.
+    @Test func cacheIsReused() throws {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        let request = Self.request(memory, "GET", "/bkt/")
+        let first = Self.handle(&conf, request)
+
+        let planted = [UInt8](repeating: 0x42, count: 32)
+        withUnsafeMutableBytes(of: &conf.signing_key) { $0.copyBytes(from: planted) }
+        let later = Self.handle(&conf, Self.request(
+            memory, "GET", "/bkt/", now: AWSExample.unixTime + 3_600))
+        #expect(later.authorization != first.authorization)
+        let target = S3Target(bucket: bytes("bkt"), key: bytes("index.html"),
+                              canonicalPath: bytes("/bkt/index.html"),
+                              query: CanonicalQuery())
+        let expected = try #require(
+            Self.signer(unixTime: AWSExample.unixTime + 3_600, signingKey: planted)
+                .authorization(method: .get, target: target))
+        #expect(later.authorization == text(expected))
+        #expect(Self.keyDate(conf) == "20130524")
+        #expect(Self.signingKey(conf) == planted)
+    }
+
+    // On another UTC day the key is derived again: a different
+    // Authorization for the same request, and the cache holds the new day.
+    @Test func cacheIsRefreshedOnANewDay() throws {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        let first = Self.handle(&conf, Self.request(memory, "GET", "/bkt/"))
+        #expect(Self.keyDate(conf) == "20130524")
+        let firstKey = Self.signingKey(conf)
+
+        // 2013-05-25T00:00:00Z (date -u -d '2013-05-25' +%s).
+        let nextDay: Int64 = 1_369_440_000
+        let second = Self.handle(&conf, Self.request(memory, "GET", "/bkt/", now: nextDay))
+        #expect(second.status == S3P_OK)
+        #expect(second.amzDate == "20130525T000000Z")
+        #expect(second.authorization != first.authorization)
+        #expect(second.authorization.contains("/20130525/us-east-1/s3/aws4_request"))
+        #expect(Self.keyDate(conf) == "20130525")
+        let expectedKey = try #require(SigningKey.derive(
+            secret: bytes(AWSExample.secretKey), date: bytes("20130525")[...],
+            region: bytes(AWSExample.region)))
+        #expect(Self.signingKey(conf) == expectedKey)
+        #expect(Self.signingKey(conf) != firstKey)
+
+        let target = S3Target(bucket: bytes("bkt"), key: bytes("index.html"),
+                              canonicalPath: bytes("/bkt/index.html"),
+                              query: CanonicalQuery())
+        let expected = try #require(Self.signer(unixTime: nextDay)
+            .authorization(method: .get, target: target))
+        #expect(second.authorization == text(expected))
+
+        // And back to the first day: derived again, same answer as before.
+        let third = Self.handle(&conf, Self.request(memory, "GET", "/bkt/"))
+        #expect(third.authorization == first.authorization)
+        #expect(Self.keyDate(conf) == "20130524")
+    }
+
+    // MARK: s3p_config_check
+
+    @Test func configCheckAcceptsAValidConfig() {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        var message = [UInt8](repeating: 0xA5, count: 64)
+        #expect(s3p_config_check(&conf, &message, message.count) == S3P_OK)
+        #expect(message.allSatisfy { $0 == 0xA5 })
+    }
+
+    @Test func configCheckNamesTheSetting() throws {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        conf.scheme = memory.str("ftp")
+        var message = [UInt8](repeating: 0xA5, count: 256)
+        #expect(s3p_config_check(&conf, &message, message.count) == S3P_E_CONFIG)
+        let end = try #require(message.firstIndex(of: 0))
+        #expect(text(message[..<end])
+            == "AWS_ENDPOINT_SCHEME must be \"http\" or \"https\"")
+    }
+
+    // A short buffer gets a truncated, NUL-terminated message and nothing
+    // past cap; cap 0 writes nothing.
+    @Test(arguments: [0, 1, 2, 10])
+    func configCheckTruncates(cap: Int) {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        conf.access_key = memory.str("")
+        var message = [UInt8](repeating: 0xA5, count: cap + 16)
+        #expect(s3p_config_check(&conf, &message, cap) == S3P_E_CONFIG)
+        #expect(message[cap...].allSatisfy { $0 == 0xA5 })
+        if cap > 0 {
+            #expect(message[cap - 1] == 0)
+            #expect(text(message[..<(cap - 1)])
+                == String("AWS_ACCESS_KEY_ID is empty".prefix(cap - 1)))
+        }
+        #expect(s3p_config_check(&conf, nil, 16) == S3P_E_CONFIG)
+    }
+}
