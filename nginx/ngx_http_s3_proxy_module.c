@@ -35,15 +35,21 @@ typedef struct {
     ngx_str_t                  host;
     ngx_str_t                  external_host;
     ngx_str_t                  scheme;
+    ngx_array_t               *buckets;    /* S3_PROXY_BUCKETS, of ngx_str_t */
 } ngx_http_s3_proxy_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                 enable;
     time_t                     expires;
+    ngx_array_t               *buckets;    /* of ngx_str_t */
+    ngx_array_t               *params;     /* of ngx_str_t */
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
+
+    /* the location's own content handler: proxy_pass from s3_proxy.conf */
+    ngx_http_handler_pt        proxy_handler;
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -54,6 +60,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_content_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     s3p_request_t *req);
 static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
@@ -77,8 +84,14 @@ static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
     ngx_str_t *value);
+static ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
+static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
+    ngx_array_t *a);
+static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
 static void ngx_http_s3_proxy_wipe(void *data);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
@@ -99,8 +112,25 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       offsetof(ngx_http_s3_proxy_loc_conf_t, expires),
       NULL },
 
+    { ngx_string("s3_proxy_buckets"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_s3_proxy_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, buckets),
+      NULL },
+
+    { ngx_string("s3_proxy_allow_params"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_s3_proxy_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, params),
+      NULL },
+
       ngx_null_command
 };
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 
 
 static ngx_http_module_t  ngx_http_s3_proxy_module_ctx = {
@@ -263,6 +293,37 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     default:
         return ngx_http_s3_proxy_refuse(r, ctx);
     }
+}
+
+
+/*
+ * The location's content handler, proxy_pass, wrapped: with a session token
+ * configured, nginx's debug log would otherwise dump it with the signed
+ * request headers.  Debug logging pauses while proxy_pass builds the
+ * upstream request, which it does before it first returns.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     level;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+        return slcf->proxy_handler(r);
+    }
+
+    level = r->connection->log->log_level;
+    r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
+
+    rc = slcf->proxy_handler(r);
+
+    r->connection->log->log_level = level;
+
+    return rc;
 }
 
 
@@ -545,6 +606,8 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
 static void *
 ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 {
+    char                           *env;
+    ngx_str_t                       value;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_main_conf_t));
@@ -598,6 +661,24 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 
     if (smcf->scheme.len == 0) {
         ngx_str_set(&smcf->scheme, "https");
+    }
+
+    /* the default bucket allowlist, as `make run` passes it */
+
+    env = getenv("S3_PROXY_BUCKETS");
+
+    if (env != NULL && *env != '\0') {
+        smcf->buckets = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (smcf->buckets == NULL) {
+            return NULL;
+        }
+
+        value.data = (u_char *) env;
+        value.len = ngx_strlen(env);
+
+        if (ngx_http_s3_proxy_split(smcf->buckets, &value) != NGX_OK) {
+            return NULL;
+        }
     }
 
     return smcf;
@@ -666,6 +747,8 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->expires = NGX_CONF_UNSET;
+    conf->buckets = NGX_CONF_UNSET_PTR;
+    conf->params = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -686,6 +769,11 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->expires, prev->expires,
                              NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES);
 
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
+
+    ngx_conf_merge_ptr_value(conf->buckets, prev->buckets, smcf->buckets);
+    ngx_conf_merge_ptr_value(conf->params, prev->params, NULL);
+
     if (!conf->enable) {
         return NGX_CONF_OK;
     }
@@ -700,7 +788,10 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
+    if (clcf->handler != ngx_http_s3_proxy_content_handler) {
+        conf->proxy_handler = clcf->handler;
+        clcf->handler = ngx_http_s3_proxy_content_handler;
+    }
 
     core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
     if (core == NULL) {
@@ -722,6 +813,24 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     core->scheme.len = smcf->scheme.len;
     core->scheme.data = smcf->scheme.data;
     core->expires = (uint32_t) conf->expires;
+
+    if (conf->buckets != NULL) {
+        core->buckets = ngx_http_s3_proxy_str_list(cf, conf->buckets);
+        if (core->buckets == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        core->nbuckets = conf->buckets->nelts;
+    }
+
+    if (conf->params != NULL) {
+        core->params = ngx_http_s3_proxy_str_list(cf, conf->params);
+        if (core->params == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        core->nparams = conf->params->nelts;
+    }
 
     if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy\": %s", err);
@@ -768,6 +877,110 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* s3_proxy_buckets and s3_proxy_allow_params: names, space- or comma-separated */
+
+static char *
+ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
+
+    a = (ngx_array_t **) (p + cmd->offset);
+
+    if (*a != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+    if (*a == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_http_s3_proxy_split(*a, &value[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if ((*a)->nelts == 0) {
+        return "needs at least one name";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value)
+{
+    u_char     *p, *last, *start;
+    ngx_str_t  *name;
+
+    p = value->data;
+    last = p + value->len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+            p++;
+        }
+
+        if (p == start) {
+            break;
+        }
+
+        name = ngx_array_push(a);
+        if (name == NULL) {
+            return NGX_ERROR;
+        }
+
+        name->len = p - start;
+        name->data = ngx_pnalloc(a->pool, name->len);
+        if (name->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(name->data, start, name->len);
+    }
+
+    return NGX_OK;
+}
+
+
+static s3p_str_t *
+ngx_http_s3_proxy_str_list(ngx_conf_t *cf, ngx_array_t *a)
+{
+    ngx_str_t   *names;
+    s3p_str_t   *list;
+    ngx_uint_t   i;
+
+    list = ngx_pcalloc(cf->pool, (a->nelts + 1) * sizeof(s3p_str_t));
+    if (list == NULL) {
+        return NULL;
+    }
+
+    names = a->elts;
+
+    for (i = 0; i < a->nelts; i++) {
+        list[i].len = names[i].len;
+        list[i].data = names[i].data;
+    }
+
+    return list;
+}
+
+
 static char *
 ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -806,5 +1019,76 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
 
     *h = ngx_http_s3_proxy_handler;
 
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_s3_proxy_header_filter;
+
     return NGX_OK;
+}
+
+
+/*
+ * S3's own x-amz-* and x-amzn-* response headers (request ids, encryption,
+ * version ids, metadata) stay behind the proxy.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, level;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h;
+    ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL || ctx->result.action == S3P_ACTION_REFUSE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ctx->result.action == S3P_ACTION_REDIRECT) {
+        slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+        if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        /* the header filter's debug dump would show the token */
+
+        level = r->connection->log->log_level;
+        r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
+
+        rc = ngx_http_next_header_filter(r);
+
+        r->connection->log->log_level = level;
+
+        return rc;
+    }
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len >= sizeof("x-amz") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amz",
+                               sizeof("x-amz") - 1)
+               == 0)
+        {
+            h[i].hash = 0;
+        }
+    }
+
+    return ngx_http_next_header_filter(r);
 }

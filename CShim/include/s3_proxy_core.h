@@ -41,6 +41,11 @@ typedef struct {
     s3p_str_t        scheme;          /* "http" or "https" */
     uint32_t         expires;         /* presigned URL lifetime, seconds */
 
+    const s3p_str_t *buckets;         /* buckets clients may reach; */
+    size_t           nbuckets;        /*   none listed: any */
+    const s3p_str_t *params;          /* query parameters requests may */
+    size_t           nparams;         /*   carry besides listing ones */
+
     uint8_t          key_date[8];     /* "YYYYMMDD" of signing_key */
     uint8_t          signing_key[32];
 } s3p_config_t;

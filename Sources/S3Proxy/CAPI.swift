@@ -30,7 +30,8 @@ func s3p_handle(
 
     let route = Router.route(method: req.method.bytes[...],
                              path: req.path.bytes[...],
-                             query: req.query.bytes[...])
+                             query: req.query.bytes[...],
+                             policy: Policy(conf.pointee))
     let method = HTTPMethod(req.method.bytes)
     let target: S3Target
     switch route {
@@ -114,7 +115,23 @@ extension Settings {
                   host: conf.host.bytes,
                   externalHost: conf.external_host.bytes,
                   scheme: conf.scheme.bytes,
-                  expires: conf.expires)
+                  expires: conf.expires,
+                  policy: Policy(conf))
+    }
+}
+
+extension Policy {
+    init(_ conf: s3p_config_t) {
+        self.init(buckets: s3p_str_t.list(conf.buckets, conf.nbuckets),
+                  parameters: s3p_str_t.list(conf.params, conf.nparams))
+    }
+}
+
+extension s3p_str_t {
+    /// Copies of a C array of strings (empty for NULL).
+    static func list(_ items: UnsafePointer<s3p_str_t>?, _ count: Int) -> [[UInt8]] {
+        guard let items, count > 0 else { return [] }
+        return UnsafeBufferPointer(start: items, count: count).map { $0.bytes }
     }
 }
 

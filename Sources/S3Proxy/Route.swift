@@ -69,7 +69,7 @@ enum Router {
 
     static func route(
         method: ArraySlice<UInt8>, path: ArraySlice<UInt8>,
-        query: ArraySlice<UInt8>
+        query: ArraySlice<UInt8>, policy: Policy = Policy()
     ) -> Route {
         guard HTTPMethod(method) != nil else {
             return .refuse(status: 405)
@@ -92,6 +92,9 @@ enum Router {
         else {
             return .refuse(status: 400)
         }
+        guard policy.allows(bucket: bucket) else {
+            return .refuse(status: 403)
+        }
 
         var key: [UInt8] = []
         if let bucketEnd {
@@ -103,27 +106,32 @@ enum Router {
             }
             key = decoded
         }
+        guard staysInBucket(key) else {
+            // `/ok/../other/x`: S3 reads the key literally, but any client
+            // or server that resolves dot segments would leave the bucket.
+            return .refuse(status: 403)
+        }
 
         guard let parameters = CanonicalQuery.parse(query) else {
             return .refuse(status: 400)
         }
 
-        if key.isEmpty {
-            let isListing = bucketEnd == nil || parameters.contains {
-                listingParameters.contains($0.name)
-            }
-            if isListing {
-                return listing(bucket: bucket, withSlash: bucketEnd != nil,
-                               parameters: parameters)
-            }
-            // GET /<bucket>/ without listing parameters: the bucket's
-            // index page.
+        let forwarded = parameters.filter { !ignoredParameters.contains($0.name) }
+        if key.isEmpty && (bucketEnd == nil || !forwarded.isEmpty) {
+            return listing(bucket: bucket, withSlash: bucketEnd != nil,
+                           parameters: forwarded, policy: policy)
         }
+        // GET /<bucket>/ without parameters is the bucket's index page.
 
-        // Objects take no parameters: sub-resources such as ?acl, ?tagging
-        // or ?versions would read more than the object itself.
-        if parameters.contains(where: { !ignoredParameters.contains($0.name) }) {
-            return .refuse(status: 403)
+        // Objects take only the parameters the operator allowed:
+        // sub-resources such as ?acl, ?tagging or ?versions would read more
+        // than the object itself.
+        var query = CanonicalQuery()
+        for parameter in forwarded {
+            guard policy.allows(parameter: parameter.name) else {
+                return .refuse(status: 403)
+            }
+            query.append(name: parameter.name, value: parameter.value)
         }
 
         let isIndex = key.isEmpty || key.last == UInt8(ascii: "/")
@@ -132,7 +140,7 @@ enum Router {
         }
         let target = S3Target(bucket: bucket, key: key,
                               canonicalPath: canonicalPath(bucket, key),
-                              query: CanonicalQuery())
+                              query: query)
         if isIndex || lastSegment(of: key).elementsEqual(indexDocument) {
             return .proxy(target)
         }
@@ -140,14 +148,14 @@ enum Router {
     }
 
     private static func listing(
-        bucket: [UInt8], withSlash: Bool, parameters: [QueryParameter]
+        bucket: [UInt8], withSlash: Bool, parameters: [QueryParameter],
+        policy: Policy
     ) -> Route {
         var query = CanonicalQuery()
         for parameter in parameters {
-            if ignoredParameters.contains(parameter.name) {
-                continue
-            }
-            guard listingParameters.contains(parameter.name) else {
+            guard listingParameters.contains(parameter.name)
+                || policy.allows(parameter: parameter.name)
+            else {
                 return .refuse(status: 403)
             }
             query.append(name: parameter.name, value: parameter.value)
@@ -170,6 +178,24 @@ enum Router {
         path.append(UInt8(ascii: "/"))
         PercentEncoding.encode(key, keepSlash: true, into: &path)
         return path
+    }
+
+    /// Whether resolving the key's dot segments (as RFC 3986 clients and
+    /// some servers do) keeps it below the bucket.  Empty segments are not
+    /// counted, as nginx's merge_slashes would drop them.
+    static func staysInBucket(_ key: [UInt8]) -> Bool {
+        var depth = 0
+        for segment in key.split(separator: UInt8(ascii: "/"),
+                                 omittingEmptySubsequences: true)
+        {
+            if segment.elementsEqual("..".utf8) {
+                depth -= 1
+                if depth < 0 { return false }
+            } else if !segment.elementsEqual(".".utf8) {
+                depth += 1
+            }
+        }
+        return true
     }
 
     private static func lastSegment(of key: [UInt8]) -> ArraySlice<UInt8> {

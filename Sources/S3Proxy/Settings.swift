@@ -10,6 +10,7 @@ struct Settings {
     var externalHost: [UInt8]
     var scheme: [UInt8]
     var expires: UInt32
+    var policy = Policy()
 
     /// The longest presigned URL lifetime SigV4 allows: 7 days.
     static let maxExpires: UInt32 = 604_800
@@ -47,6 +48,16 @@ struct Settings {
         }
         if expires < 1 || expires > Settings.maxExpires {
             return "the presigned URL expiry must be between 1 second and 7 days"
+        }
+        for bucket in policy.buckets where !BucketName.isValid(bucket) {
+            return "the allowed bucket \"" + String(decoding: bucket, as: UTF8.self)
+                + "\" is not a valid bucket name"
+        }
+        for name in policy.parameters {
+            if let problem = Policy.parameterProblem(name) {
+                return "the allowed query parameter \""
+                    + String(decoding: name, as: UTF8.self) + "\" " + problem
+            }
         }
         return nil
     }
