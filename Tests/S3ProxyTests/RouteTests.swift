@@ -169,10 +169,20 @@ import Testing
              .redirect("bkt", "/double", "/bkt//double")),
         Case("./ is kept", "/bkt/./x",
              .redirect("bkt", "./x", "/bkt/./x")),
-        Case("../ is not normalised", "/bkt/../x",
-             .redirect("bkt", "../x", "/bkt/../x")),
-        Case("key .. alone", "/bkt/..",
-             .redirect("bkt", "..", "/bkt/..")),
+        Case("../ inside the bucket is not normalised", "/bkt/a/../x",
+             .redirect("bkt", "a/../x", "/bkt/a/../x")),
+        Case("a/b/../../x stays in the bucket", "/bkt/a/b/../../x",
+             .redirect("bkt", "a/b/../../x", "/bkt/a/b/../../x")),
+
+        // MARK: Dot segments that would leave the bucket are 403
+        Case("../ right after the bucket", "/bkt/../x", .refuse(403)),
+        Case("key .. alone", "/bkt/..", .refuse(403)),
+        Case("encoded dots", "/bkt/%2e%2e/other/x", .refuse(403)),
+        Case("encoded dots and slash", "/bkt/..%2fother/x", .refuse(403)),
+        Case("climbing past the bucket", "/bkt/a/../../other/x", .refuse(403)),
+        Case("empty segments do not count", "/bkt/a//../../x", .refuse(403)),
+        Case("./.. still climbs", "/bkt/./../x", .refuse(403)),
+        Case("index path climbing", "/bkt/../", .refuse(403)),
 
         // MARK: Malformed input is 400
         Case("encoded slash in the bucket", "/bkt%2Fc/x", .refuse(400)),
