@@ -1,4 +1,5 @@
 # s3-proxy: ngx_http_s3_proxy_module for Debian's stock nginx.
+SHELL := /bin/bash
 #
 #   make          build build/ngx_http_s3_proxy_module.so
 #   make run      nginx with the module (a local demo S3 without AWS settings)
@@ -11,6 +12,7 @@ LOG_LEVEL   ?= notice
 DEMO_S3_PORT ?= 9000
 
 SWIFT       ?= swift
+SWIFTC      ?= swiftc
 SWIFT_STATIC ?= $(dir $(shell readlink -f $$(command -v $(SWIFT)) 2>/dev/null))../lib/swift_static/linux
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
@@ -22,7 +24,10 @@ SWIFT_LIB   := .build/release/libS3ProxyCore.a
 SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.h Sources/*/*.modulemap)
 C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
 
-.PHONY: all help deps swift run test test-unit test-module test-integration bench clean
+.PHONY: all help deps swift run test test-unit bench fuzz clean
+
+FUZZ_SECONDS ?= 60
+FUZZER      := $(BUILD)/fuzz/fuzz-request
 
 all: $(MODULE)
 
@@ -33,6 +38,7 @@ help:
 	@echo "make test       install what tests need, then unit, module and integration tests"
 	@echo "make test-unit  swift test only"
 	@echo "make deps       install Debian and PyPI packages the build and tests use"
+	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make bench      wrk: the module next to plain nginx return 307 and proxy_pass"
 	@echo "make clean      remove build outputs"
 	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC SWIFT"
@@ -69,11 +75,28 @@ test: deps $(MODULE)
 	$(SWIFT) test
 	$(SWIFT) build --product s3p-sign
 	scripts/check-module.sh $(MODULE)
+	$(MAKE) fuzz FUZZ_SECONDS=15
 	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign $(PYTHON) -m pytest -q \
 	    -p no:cacheprovider demo/test_s3server.py Tests/integration
 
 test-unit:
 	$(SWIFT) test
+
+# libFuzzer + AddressSanitizer over s3p_handle(), from the committed seed
+# corpus (Tests/Fuzz/corpus) plus what earlier runs found (build/fuzz/corpus).
+$(FUZZER): $(SWIFT_SRCS) $(wildcard Tests/Fuzz/*.swift)
+	@mkdir -p $(BUILD)/fuzz
+	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
+	    -I CShim/include -I Sources/COpenSSL Sources/S3Proxy/*.swift \
+	    Tests/Fuzz/*.swift -lcrypto -o $@ 2> $(BUILD)/fuzz/build.log || \
+	    { cat $(BUILD)/fuzz/build.log; exit 1; }
+
+fuzz: $(FUZZER)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus Tests/Fuzz/corpus 2>&1 | \
+	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR)|SUMMARY|crash-' ; \
+	    test $${PIPESTATUS[0]} -eq 0
 
 clean:
 	rm -rf $(BUILD) .build

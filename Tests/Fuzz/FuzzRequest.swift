@@ -1,0 +1,113 @@
+// libFuzzer entry point: everything a client controls (method, raw path,
+// raw query) goes through the same C entry point nginx calls, s3p_handle(),
+// with a configuration that has a session token, a port, a bucket
+// allowlist and allowed parameters.  Built with `make fuzz`:
+//   swiftc -sanitize=fuzzer,address Sources/S3Proxy/*.swift Tests/Fuzz/*.swift
+//
+// Input layout: METHOD \n PATH \n QUERY (missing parts are empty).
+// Beyond "does not crash", each answer is checked for what must hold:
+// - it fits the buffer s3p_output_bound() promised;
+// - the Location and upstream URL hold only printable ASCII without spaces
+//   (no CR, LF, NUL or raw UTF-8 can reach a response header);
+// - a redirect or proxy names an allowed bucket, for GET or HEAD only;
+// - the canonical key decodes back to the decoded key.
+
+internal import CShim
+
+nonisolated(unsafe) var fuzzStorage: [UInt8] = []
+
+private func view(_ base: UnsafePointer<UInt8>, _ offset: Int, _ count: Int) -> s3p_str_t {
+    s3p_str_t(len: count, data: base + offset)
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    let input = Array(UnsafeBufferPointer(start: data, count: size))
+    let parts = input.split(separator: UInt8(ascii: "\n"), maxSplits: 2,
+                            omittingEmptySubsequences: false)
+    let method = parts.count > 0 ? Array(parts[0]) : []
+    let path = parts.count > 1 ? Array(parts[1]) : []
+    let query = parts.count > 2 ? Array(parts[2]) : []
+
+    let settings: [[UInt8]] = [
+        Array("AKIDFUZZ".utf8), Array("fuzz-secret/+key".utf8),
+        Array("token/with+chars==".utf8), Array("eu-west-3".utf8),
+        Array("127.0.0.1:9000".utf8), Array("s3.example.com:8443".utf8),
+        Array("https".utf8), Array("okay".utf8), Array("okay.two".utf8),
+        Array("versionId".utf8), method, path, query,
+    ]
+    fuzzStorage = settings.flatMap { $0 }
+    fuzzStorage.withUnsafeBufferPointer { storage in
+        guard let base = storage.baseAddress ?? UnsafePointer(bitPattern: 1) else { return }
+        var views: [s3p_str_t] = []
+        var offset = 0
+        for field in settings {
+            views.append(view(base, offset, field.count))
+            offset += field.count
+        }
+        views.withUnsafeBufferPointer { v in
+            var conf = s3p_config_t()
+            conf.access_key = v[0]
+            conf.secret_key = v[1]
+            conf.session_token = v[2]
+            conf.region = v[3]
+            conf.host = v[4]
+            conf.external_host = v[5]
+            conf.scheme = v[6]
+            conf.expires = 300
+            conf.buckets = v.baseAddress! + 7
+            conf.nbuckets = 2
+            conf.params = v.baseAddress! + 9
+            conf.nparams = 1
+            var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
+                                        now: 1_700_000_000)
+            let bound = s3p_output_bound(&conf, &request)
+            let guardBytes = 64
+            var out = [UInt8](repeating: 0xA5, count: bound + guardBytes)
+            var result = s3p_result_t()
+            let status = out.withUnsafeMutableBufferPointer {
+                s3p_handle(&conf, &request, $0.baseAddress, bound, &result)
+            }
+            precondition(status == S3P_OK, "s3p_handle failed: \(status)")
+            precondition(out[bound...].allSatisfy { $0 == 0xA5 }, "wrote past the bound")
+            check(result, method: method)
+        }
+    }
+    return 0
+}
+
+private func bytes(_ s: s3p_str_t) -> [UInt8] {
+    guard let data = s.data, s.len > 0 else { return [] }
+    return Array(UnsafeBufferPointer(start: data, count: s.len))
+}
+
+private func check(_ result: s3p_result_t, method: [UInt8]) {
+    switch result.action {
+    case S3P_ACTION_REFUSE:
+        precondition([400, 403, 405].contains(result.status), "status \(result.status)")
+        return
+    case S3P_ACTION_REDIRECT, S3P_ACTION_PROXY:
+        break
+    default:
+        preconditionFailure("unknown action")
+    }
+    precondition(method == Array("GET".utf8) || method == Array("HEAD".utf8))
+    let bucket = bytes(result.bucket)
+    precondition(bucket == Array("okay".utf8) || bucket == Array("okay.two".utf8),
+                 "bucket outside the allowlist")
+    let url = bytes(result.url)
+    precondition(url.allSatisfy { $0 > 0x20 && $0 < 0x7f }, "unsafe byte in URL")
+    let header = bytes(result.authorization)
+    precondition(header.allSatisfy { $0 >= 0x20 && $0 < 0x7f }, "unsafe byte in header")
+
+    // The path of the URL decodes back to /<bucket>/<key>.
+    let afterScheme = url.firstRange(of: Array("://".utf8))!.upperBound
+    let pathStart = url[afterScheme...].firstIndex(of: UInt8(ascii: "/"))!
+    let pathEnd = url[pathStart...].firstIndex(of: UInt8(ascii: "?")) ?? url.endIndex
+    let decoded = PercentEncoding.decode(url[pathStart..<pathEnd], plusIsSpace: false)
+    precondition(decoded == Array("/".utf8) + bucket + Array("/".utf8) + bytes(result.key)
+                 || (bytes(result.key).isEmpty
+                     && (decoded == Array("/".utf8) + bucket
+                         || decoded == Array("/".utf8) + bucket + Array("/".utf8))),
+                 "URL path does not name the key")
+}
