@@ -760,7 +760,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_loc_conf_t *prev = parent;
     ngx_http_s3_proxy_loc_conf_t *conf = child;
 
-    u_char                          err[256];
+    u_char                          err[256], *hosts;
     s3p_config_t                   *core;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
@@ -834,6 +834,18 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy\": %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    hosts = ngx_pnalloc(cf->pool, core->host.len + core->external_host.len);
+    if (hosts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (s3p_config_normalize(core, hosts,
+                             core->host.len + core->external_host.len)
+        != S3P_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

@@ -112,4 +112,13 @@ int s3p_handle(s3p_config_t *conf, const s3p_request_t *req,
  */
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
+/*
+ * Rewrites the endpoint hosts the way clients write a Host header, so that
+ * what is signed is what arrives: lowercase, and without the scheme's
+ * default port (":443" for https, ":80" for http).  Writes into `out`
+ * (capacity at least host.len + external_host.len) and points `host` and
+ * `external_host` at it.  Call once, after s3p_config_check() succeeded.
+ */
+int s3p_config_normalize(s3p_config_t *conf, uint8_t *out, size_t cap);
+
 #endif /* S3_PROXY_CORE_H */

@@ -96,6 +96,27 @@ func s3p_config_check(
     return S3P_E_CONFIG
 }
 
+@c @implementation
+func s3p_config_normalize(
+    _ conf: UnsafeMutablePointer<s3p_config_t>?,
+    _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let conf, let out else { return S3P_E_CONFIG }
+    let scheme = conf.pointee.scheme.bytes
+    let host = Settings.canonicalHost(conf.pointee.host.bytes, scheme: scheme)
+    let external = Settings.canonicalHost(conf.pointee.external_host.bytes,
+                                          scheme: scheme)
+    var writer = OutputWriter(base: out, capacity: cap)
+    let hostView = writer.write(host)
+    let externalView = writer.write(external)
+    if writer.overflowed {
+        return S3P_E_SPACE
+    }
+    conf.pointee.host = hostView
+    conf.pointee.external_host = externalView
+    return S3P_OK
+}
+
 // MARK: - Moving bytes across the boundary
 
 extension s3p_str_t {

@@ -83,6 +83,23 @@ struct Settings {
         }
     }
 
+    /// `host` as clients write it in a Host header: lowercase, and without
+    /// the scheme's default port.  Signing anything else would not match
+    /// what S3 receives.
+    static func canonicalHost(_ host: [UInt8], scheme: [UInt8]) -> [UInt8] {
+        var lowered = host.map { byte in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+        }
+        let defaultPort: [UInt8] = scheme == Array("http".utf8)
+            ? Array(":80".utf8) : Array(":443".utf8)
+        if lowered.count > defaultPort.count
+            && lowered.suffix(defaultPort.count).elementsEqual(defaultPort)
+        {
+            lowered.removeLast(defaultPort.count)
+        }
+        return lowered
+    }
+
     /// Why `host` is not `name[:port]` or `[v6]:port`, or nil when it is.
     static func hostProblem(_ host: [UInt8]) -> String? {
         if host.isEmpty {

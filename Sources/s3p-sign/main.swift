@@ -76,6 +76,11 @@ storage.withUnsafeBufferPointer { buffer in
     if s3p_config_check(&conf, &message, message.count) != S3P_OK {
         fail(String(decoding: message.prefix { $0 != 0 }, as: UTF8.self))
     }
+    var hosts = [UInt8](repeating: 0, count: conf.host.len + conf.external_host.len)
+    let normalized = hosts.withUnsafeMutableBufferPointer {
+        s3p_config_normalize(&conf, $0.baseAddress, $0.count)
+    }
+    guard normalized == S3P_OK else { fail("s3p_config_normalize returned \(normalized)") }
 
     var request = s3p_request_t(method: views[7], path: views[8],
                                 query: views[9], now: now)

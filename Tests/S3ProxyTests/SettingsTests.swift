@@ -182,3 +182,23 @@ import Testing
         #expect(settings.problem() == "AWS_SECRET_ACCESS_KEY is empty")
     }
 }
+
+// Hosts as clients send them back in the Host header (RFC 9110 §7.2: a
+// default port is omitted; host names are case-insensitive and clients such
+// as urllib3 and browsers lowercase them); botocore signs that form.
+@Suite struct CanonicalHostTests {
+    @Test(arguments: [
+        ("s3.example.com:443", "https", "s3.example.com"),
+        ("s3.example.com:80", "http", "s3.example.com"),
+        ("s3.example.com:80", "https", "s3.example.com:80"),
+        ("s3.example.com:443", "http", "s3.example.com:443"),
+        ("S3.Example.COM", "https", "s3.example.com"),
+        ("127.0.0.1:9000", "http", "127.0.0.1:9000"),
+        ("[::1]:443", "https", "[::1]"),
+        ("[::1]:9000", "https", "[::1]:9000"),
+        ("h:4430", "https", "h:4430"),
+    ])
+    func canonicalHost(_ host: String, _ scheme: String, _ expected: String) {
+        #expect(Settings.canonicalHost(bytes(host), scheme: bytes(scheme)) == bytes(expected))
+    }
+}
