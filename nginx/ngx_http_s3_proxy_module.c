@@ -44,6 +44,7 @@ typedef struct {
     time_t                     expires;
     ngx_array_t               *buckets;    /* of ngx_str_t */
     ngx_array_t               *params;     /* of ngx_str_t */
+    ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
@@ -86,6 +87,8 @@ static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
     ngx_str_t *value);
 static ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
@@ -124,6 +127,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, params),
+      NULL },
+
+    { ngx_string("s3_proxy_stream_agents"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_s3_proxy_stream_agents,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, stream),
       NULL },
 
       ngx_null_command
@@ -344,6 +354,15 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
     req->method.data = r->method_name.data;
     req->method.len = r->method_name.len;
     req->now = (int64_t) ngx_time();
+
+    if (r->headers_in.user_agent) {
+        req->user_agent.data = r->headers_in.user_agent->value.data;
+        req->user_agent.len = r->headers_in.user_agent->value.len;
+
+    } else {
+        req->user_agent.data = NULL;
+        req->user_agent.len = 0;
+    }
 
     if (r->valid_unparsed_uri && r == r->main) {
         p = r->unparsed_uri.data;
@@ -749,6 +768,7 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
     conf->expires = NGX_CONF_UNSET;
     conf->buckets = NGX_CONF_UNSET_PTR;
     conf->params = NGX_CONF_UNSET_PTR;
+    conf->stream = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -773,6 +793,10 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->buckets, prev->buckets, smcf->buckets);
     ngx_conf_merge_ptr_value(conf->params, prev->params, NULL);
+
+    if (conf->stream == NGX_CONF_UNSET_PTR) {
+        conf->stream = prev->stream;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -830,6 +854,22 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         core->nparams = conf->params->nelts;
+    }
+
+    if (conf->stream == NGX_CONF_UNSET_PTR) {
+        core->stream = S3P_STREAM_DEFAULT;
+
+    } else if (conf->stream == NULL) {
+        core->stream = S3P_STREAM_OFF;
+
+    } else {
+        core->stream = S3P_STREAM_LIST;
+        core->stream_agents = ngx_http_s3_proxy_str_list(cf, conf->stream);
+        if (core->stream_agents == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        core->nstream_agents = conf->stream->nelts;
     }
 
     if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
@@ -921,6 +961,51 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if ((*a)->nelts == 0) {
         return "needs at least one name";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* s3_proxy_stream_agents off | substring ... */
+
+static char *
+ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    ngx_str_t    *value, *agent;
+    ngx_uint_t    i;
+
+    if (slcf->stream != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        slcf->stream = NULL;
+        return NGX_CONF_OK;
+    }
+
+    slcf->stream = ngx_array_create(cf->pool, cf->args->nelts,
+                                    sizeof(ngx_str_t));
+    if (slcf->stream == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len == 0) {
+            return "takes no empty User-Agent substring";
+        }
+
+        agent = ngx_array_push(slcf->stream);
+        if (agent == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *agent = value[i];
     }
 
     return NGX_CONF_OK;

@@ -26,6 +26,14 @@ typedef struct {
 } s3p_str_t;
 
 
+/* Which clients get objects streamed through the proxy, not redirected. */
+typedef enum {
+    S3P_STREAM_DEFAULT = 0,           /* S3 SDKs and CLIs (the core's list) */
+    S3P_STREAM_OFF = 1,               /* nobody: every object redirects */
+    S3P_STREAM_LIST = 2               /* User-Agents containing an entry */
+} s3p_stream_t;
+
+
 /*
  * What the operator configured, resolved at configuration time.
  * The last two fields are a per-worker cache written by Swift: the SigV4
@@ -45,6 +53,9 @@ typedef struct {
     size_t           nbuckets;        /*   none listed: any */
     const s3p_str_t *params;          /* query parameters requests may */
     size_t           nparams;         /*   carry besides listing ones */
+    s3p_stream_t     stream;
+    const s3p_str_t *stream_agents;   /* with S3P_STREAM_LIST: substrings, */
+    size_t           nstream_agents;  /*   matched case-insensitively */
 
     uint8_t          key_date[8];     /* "YYYYMMDD" of signing_key */
     uint8_t          signing_key[32];
@@ -56,6 +67,7 @@ typedef struct {
     s3p_str_t        method;          /* "GET", "HEAD", ... */
     s3p_str_t        path;            /* raw path, before any '?' */
     s3p_str_t        query;           /* raw query, without the '?' */
+    s3p_str_t        user_agent;      /* empty: none sent */
     int64_t          now;             /* Unix time, seconds */
 } s3p_request_t;
 

@@ -31,7 +31,8 @@ func s3p_handle(
     let route = Router.route(method: req.method.bytes[...],
                              path: req.path.bytes[...],
                              query: req.query.bytes[...],
-                             policy: Policy(conf.pointee))
+                             policy: Policy(conf.pointee),
+                             userAgent: req.user_agent.bytes[...])
     let method = HTTPMethod(req.method.bytes)
     let target: S3Target
     switch route {
@@ -145,6 +146,15 @@ extension Policy {
     init(_ conf: s3p_config_t) {
         self.init(buckets: s3p_str_t.list(conf.buckets, conf.nbuckets),
                   parameters: s3p_str_t.list(conf.params, conf.nparams))
+        switch conf.stream {
+        case S3P_STREAM_OFF:
+            streamAgents = []
+        case S3P_STREAM_LIST:
+            streamAgents = s3p_str_t.list(conf.stream_agents, conf.nstream_agents)
+                .map { ASCII.lowercased($0) }
+        default:
+            break
+        }
     }
 }
 

@@ -7,6 +7,19 @@ struct Policy {
     /// Query parameters that requests may carry and that are signed and
     /// forwarded (for example `versionId`, `response-content-disposition`).
     var parameters: [[UInt8]] = []
+    /// Lowercased User-Agent substrings of clients whose object requests
+    /// are streamed through the proxy instead of redirected: S3 SDKs and
+    /// CLIs do not follow a 307 for GetObject and HeadObject.
+    var streamAgents: [[UInt8]] = Policy.sdkAgents
+
+    /// botocore and everything built on it (boto3, the aws CLI, s3transfer),
+    /// the AWS SDKs (`aws-sdk-java`, `aws-sdk-go`, `aws-sdk-js`,
+    /// `aws-sdk-dotnet`, `aws-sdk-rust`, ...), MinIO's clients and mc,
+    /// s3cmd and rclone.
+    static let sdkAgents: [[UInt8]] = [
+        "botocore/", "boto3/", "aws-cli/", "aws-sdk-", "minio", "s3cmd/",
+        "rclone/",
+    ].map { Array($0.utf8) }
 
     /// Bucket names compare exactly: S3 bucket names are case-sensitive, so
     /// `/OK/` is not `/ok/`.
@@ -18,14 +31,21 @@ struct Policy {
         parameters.contains(name)
     }
 
+    /// Whether a client with this User-Agent gets objects streamed.
+    func streams(userAgent: ArraySlice<UInt8>) -> Bool {
+        guard !userAgent.isEmpty else { return false }
+        let lowered = ASCII.lowercased(userAgent)
+        return streamAgents.contains { agent in
+            ASCII.contains(lowered, agent)
+        }
+    }
+
     /// Why an allowed-parameter name cannot be allowed, or nil.
     static func parameterProblem(_ name: [UInt8]) -> String? {
         if name.isEmpty {
             return "is empty"
         }
-        let lowered = name.map { byte in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
-        }
+        let lowered = ASCII.lowercased(name)
         if lowered.starts(with: "x-amz-".utf8) {
             return "is an authentication parameter"
         }

@@ -9,7 +9,9 @@
 // - A key whose last segment is `index.html`, or a path ending in `/`
 //   (served as <path>index.html): proxied, so relative links in the page
 //   resolve against the proxy.
-// - Any other object: a 307 to a presigned URL for the request's method.
+// - Any other object: a 307 to a presigned URL for the request's method,
+//   except for S3 SDKs and CLIs (by User-Agent), which cannot follow it:
+//   their GetObject and HeadObject are proxied.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 
 /// A request that passed routing: which object or listing it reaches, and
@@ -69,7 +71,8 @@ enum Router {
 
     static func route(
         method: ArraySlice<UInt8>, path: ArraySlice<UInt8>,
-        query: ArraySlice<UInt8>, policy: Policy = Policy()
+        query: ArraySlice<UInt8>, policy: Policy = Policy(),
+        userAgent: ArraySlice<UInt8> = []
     ) -> Route {
         guard HTTPMethod(method) != nil else {
             return .refuse(status: 405)
@@ -141,7 +144,9 @@ enum Router {
         let target = S3Target(bucket: bucket, key: key,
                               canonicalPath: canonicalPath(bucket, key),
                               query: query)
-        if isIndex || lastSegment(of: key).elementsEqual(indexDocument) {
+        if isIndex || lastSegment(of: key).elementsEqual(indexDocument)
+            || policy.streams(userAgent: userAgent)
+        {
             return .proxy(target)
         }
         return .redirect(target)

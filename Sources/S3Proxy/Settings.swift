@@ -87,9 +87,7 @@ struct Settings {
     /// the scheme's default port.  Signing anything else would not match
     /// what S3 receives.
     static func canonicalHost(_ host: [UInt8], scheme: [UInt8]) -> [UInt8] {
-        var lowered = host.map { byte in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
-        }
+        var lowered = ASCII.lowercased(host)
         let defaultPort: [UInt8] = scheme == Array("http".utf8)
             ? Array(":80".utf8) : Array(":443".utf8)
         if lowered.count > defaultPort.count

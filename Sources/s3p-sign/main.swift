@@ -1,7 +1,7 @@
 // s3p-sign: answers one request exactly as ngx_http_s3_proxy_module would,
 // through the same C entry points, and prints the result.
 //
-//   s3p-sign [--time UNIX_SECONDS] METHOD RAW_PATH [RAW_QUERY]
+//   s3p-sign [--time UNIX_SECONDS] [--user-agent UA] METHOD RAW_PATH [RAW_QUERY]
 //
 // Settings come from the same environment variables as the module
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
@@ -32,8 +32,14 @@ if arguments.first == "--time" {
     now = value
     arguments.removeFirst(2)
 }
+var userAgent = ""
+if arguments.first == "--user-agent" {
+    guard arguments.count >= 2 else { fail("--user-agent needs a value") }
+    userAgent = arguments[1]
+    arguments.removeFirst(2)
+}
 guard (2...3).contains(arguments.count) else {
-    fail("usage: s3p-sign [--time UNIX_SECONDS] METHOD RAW_PATH [RAW_QUERY]")
+    fail("usage: s3p-sign [--time UNIX_SECONDS] [--user-agent UA] METHOD RAW_PATH [RAW_QUERY]")
 }
 
 let region = environment("AWS_DEFAULT_REGION") ?? "us-east-1"
@@ -49,6 +55,7 @@ let fields: [String] = [
     arguments[0],
     arguments[1],
     arguments.count > 2 ? arguments[2] : "",
+    userAgent,
 ]
 let expires = UInt32(environment("S3_PROXY_EXPIRES") ?? "300") ?? 0
 
@@ -83,7 +90,7 @@ storage.withUnsafeBufferPointer { buffer in
     guard normalized == S3P_OK else { fail("s3p_config_normalize returned \(normalized)") }
 
     var request = s3p_request_t(method: views[7], path: views[8],
-                                query: views[9], now: now)
+                                query: views[9], user_agent: views[10], now: now)
     let bound = s3p_output_bound(&conf, &request)
     var out = [UInt8](repeating: 0, count: bound)
     var result = s3p_result_t()

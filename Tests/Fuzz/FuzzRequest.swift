@@ -4,7 +4,8 @@
 // allowlist and allowed parameters.  Built with `make fuzz`:
 //   swiftc -sanitize=fuzzer,address Sources/S3Proxy/*.swift Tests/Fuzz/*.swift
 //
-// Input layout: METHOD \n PATH \n QUERY (missing parts are empty).
+// Input layout: METHOD \n PATH \n QUERY \n USER-AGENT (missing parts are
+// empty).
 // Beyond "does not crash", each answer is checked for what must hold:
 // - it fits the buffer s3p_output_bound() promised;
 // - the Location and upstream URL hold only printable ASCII without spaces
@@ -23,18 +24,19 @@ private func view(_ base: UnsafePointer<UInt8>, _ offset: Int, _ count: Int) -> 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Array(UnsafeBufferPointer(start: data, count: size))
-    let parts = input.split(separator: UInt8(ascii: "\n"), maxSplits: 2,
+    let parts = input.split(separator: UInt8(ascii: "\n"), maxSplits: 3,
                             omittingEmptySubsequences: false)
     let method = parts.count > 0 ? Array(parts[0]) : []
     let path = parts.count > 1 ? Array(parts[1]) : []
     let query = parts.count > 2 ? Array(parts[2]) : []
+    let userAgent = parts.count > 3 ? Array(parts[3]) : []
 
     let settings: [[UInt8]] = [
         Array("AKIDFUZZ".utf8), Array("fuzz-secret/+key".utf8),
         Array("token/with+chars==".utf8), Array("eu-west-3".utf8),
         Array("127.0.0.1:9000".utf8), Array("s3.example.com:8443".utf8),
         Array("https".utf8), Array("okay".utf8), Array("okay.two".utf8),
-        Array("versionId".utf8), method, path, query,
+        Array("versionId".utf8), method, path, query, userAgent,
     ]
     fuzzStorage = settings.flatMap { $0 }
     fuzzStorage.withUnsafeBufferPointer { storage in
@@ -60,7 +62,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             conf.params = v.baseAddress! + 9
             conf.nparams = 1
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
-                                        now: 1_700_000_000)
+                                        user_agent: v[13], now: 1_700_000_000)
             let bound = s3p_output_bound(&conf, &request)
             let guardBytes = 64
             var out = [UInt8](repeating: 0xA5, count: bound + guardBytes)

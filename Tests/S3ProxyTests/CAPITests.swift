@@ -75,7 +75,7 @@ struct Outcome {
                         now: Int64 = AWSExample.unixTime) -> s3p_request_t
     {
         s3p_request_t(method: memory.str(method), path: memory.str(path),
-                      query: memory.str(query), now: now)
+                      query: memory.str(query), user_agent: s3p_str_t(), now: now)
     }
 
     /// The Swift signer the C entry point should agree with.

@@ -94,3 +94,77 @@ import Testing
         #expect(settings.problem()?.contains("X-Amz-Credential") == true)
     }
 }
+
+// Streaming for clients that cannot follow a 307 (S3 SDKs and CLIs, by
+// User-Agent). Agents as these clients send them: botocore's
+// `Boto3/x md/Botocore#x`, the aws CLI's `aws-cli/x ... botocore/x`,
+// `aws-sdk-java/2.x`, `aws-sdk-go-v2/x`, `aws-sdk-js/3.x`, MinIO's
+// `MinIO (linux; amd64) minio-go/v7`, `s3cmd/2.3.0`, `rclone/v1.60.1`.
+@Suite struct StreamingTests {
+    static func route(_ path: String, agent: String, policy: Policy = Policy(),
+                      method: String = "GET") -> Route {
+        Router.route(method: bytes(method)[...], path: bytes(path)[...], query: [],
+                     policy: policy, userAgent: bytes(agent)[...])
+    }
+
+    @Test(arguments: [
+        "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 os/linux#6 lang/python#3.11.7",
+        "aws-cli/1.45.11 md/Botocore#1.43.11 ua/2.1 os/linux botocore/1.43.11",
+        "aws-sdk-java/2.25.0 Linux/6.1 OpenJDK_64-Bit_Server_VM/17",
+        "aws-sdk-go-v2/1.30.0 os/linux lang/go#1.22",
+        "aws-sdk-js/3.600.0 ua/2.0 os/linux",
+        "aws-sdk-dotnet-coreclr/3.7.0", "aws-sdk-rust/1.3.0 os/linux",
+        "MinIO (linux; amd64) minio-go/v7.0.70 mc/RELEASE.2024",
+        "s3cmd/2.3.0", "rclone/v1.60.1",
+    ])
+    func sdksAreStreamed(_ agent: String) {
+        for method in ["GET", "HEAD"] {
+            guard case .proxy(let target) = StreamingTests.route("/bkt/big.bin",
+                                                                 agent: agent,
+                                                                 method: method)
+            else {
+                Issue.record("\(agent) \(method) should be streamed")
+                return
+            }
+            #expect(target.key == bytes("big.bin"))
+        }
+    }
+
+    @Test(arguments: [
+        "", "curl/7.88.1", "Wget/1.21.3",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0",
+        "python-requests/2.31.0", "Go-http-client/1.1",
+    ])
+    func othersAreRedirected(_ agent: String) {
+        guard case .redirect = StreamingTests.route("/bkt/big.bin", agent: agent) else {
+            Issue.record("\(agent) should be redirected")
+            return
+        }
+    }
+
+    @Test func streamingOffRedirectsEveryone() {
+        let policy = Policy(streamAgents: [])
+        guard case .redirect = StreamingTests.route("/bkt/x", agent: "Boto3/1.43",
+                                                    policy: policy)
+        else {
+            Issue.record("streaming off should redirect SDKs")
+            return
+        }
+    }
+
+    @Test func allowlistsStillApplyToStreamedRequests() {
+        let policy = Policy(buckets: [bytes("okay")])
+        guard case .refuse(403) = StreamingTests.route("/other/x", agent: "Boto3/1.43",
+                                                       policy: policy)
+        else {
+            Issue.record("a streamed request for another bucket must be 403")
+            return
+        }
+        guard case .refuse(405) = StreamingTests.route("/okay/x", agent: "Boto3/1.43",
+                                                       policy: policy, method: "PUT")
+        else {
+            Issue.record("a streamed PUT must be 405")
+            return
+        }
+    }
+}
