@@ -33,48 +33,67 @@ enum Digest {
         return context
     }()
 
+    /// One digest context per process (nginx workers are single-threaded),
+    /// re-initialised for each use instead of allocated.
+    private nonisolated(unsafe) static let sha256Context: OpaquePointer? = EVP_MD_CTX_new()
+
     /// SHA-256 of `data`; nil only if libcrypto fails.
     static func sha256(_ data: [UInt8]) -> [UInt8]? {
-        guard let algorithm = sha256Algorithm else { return nil }
+        guard let algorithm = sha256Algorithm, let context = sha256Context else {
+            return nil
+        }
         var out = [UInt8](repeating: 0, count: length)
+        var written: UInt32 = 0
         let ok = data.withUnsafeBytes { input in
             out.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count,
-                    output.baseAddress, nil, algorithm, nil) == 1
+                EVP_DigestInit_ex2(context, algorithm, nil) == 1
+                    && EVP_DigestUpdate(context, input.baseAddress, input.count) == 1
+                    && EVP_DigestFinal_ex(context, output.baseAddress, &written) == 1
             }
         }
-        return ok ? out : nil
+        return ok && written == length ? out : nil
     }
+
+    /// The context keyed most recently, and its key.  SigV4 signs every
+    /// request of a day with the same signing key, so re-initialising this
+    /// context with the key it already holds (EVP_MAC_init with no key)
+    /// skips the key schedule and any allocation.
+    private nonisolated(unsafe) static var keyedContext: OpaquePointer?
+    private nonisolated(unsafe) static var keyedWith: [UInt8] = []
 
     /// HMAC-SHA256 of `data` under `key`; nil only if libcrypto fails.
     static func hmac<K: Collection<UInt8>, D: Collection<UInt8>>(
         key: K, data: D
     ) -> [UInt8]? {
-        guard let template = hmacTemplate,
-              let context = EVP_MAC_CTX_dup(template)
-        else {
-            return nil
-        }
-        defer { EVP_MAC_CTX_free(context) }
-
         let keyBytes = Array(key)
-        let dataBytes = Array(data)
+        if keyedContext == nil {
+            guard let template = hmacTemplate else { return nil }
+            keyedContext = EVP_MAC_CTX_dup(template)
+        }
+        guard let context = keyedContext else { return nil }
+        let sameKey = keyBytes == keyedWith
+
         var out = [UInt8](repeating: 0, count: length)
         var written = 0
-        let ok = keyBytes.withUnsafeBytes { key in
-            dataBytes.withUnsafeBytes { data in
+        func run(_ data: UnsafeBufferPointer<UInt8>) -> Bool {
+            keyBytes.withUnsafeBufferPointer { key in
                 out.withUnsafeMutableBufferPointer { output in
-                    EVP_MAC_init(context,
-                        key.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                        key.count, nil) == 1
-                    && EVP_MAC_update(context,
-                        data.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                        data.count) == 1
+                    (sameKey
+                        ? EVP_MAC_init(context, nil, 0, nil) == 1
+                        : EVP_MAC_init(context, key.baseAddress, key.count, nil) == 1)
+                    && EVP_MAC_update(context, data.baseAddress, data.count) == 1
                     && EVP_MAC_final(context, output.baseAddress,
                         &written, output.count) == 1
                 }
             }
         }
-        return ok && written == length ? out : nil
+        let ok = data.withContiguousStorageIfAvailable(run)
+            ?? Array(data).withUnsafeBufferPointer(run)
+        if !ok {
+            keyedWith = []
+            return nil
+        }
+        keyedWith = keyBytes
+        return written == length ? out : nil
     }
 }
