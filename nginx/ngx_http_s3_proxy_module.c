@@ -25,6 +25,9 @@
 
 #define NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES  300
 
+/* the largest listing page rendered: S3 sends at most 1,000 keys a page */
+#define NGX_HTTP_S3_PROXY_MAX_LISTING      (8 * 1024 * 1024)
+
 
 /* Settings read from the environment once per configuration cycle. */
 typedef struct {
@@ -45,6 +48,8 @@ typedef struct {
     ngx_array_t               *buckets;    /* of ngx_str_t */
     ngx_array_t               *params;     /* of ngx_str_t */
     ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
+    ngx_flag_t                 listing;
+    ngx_str_t                  index;
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
@@ -57,6 +62,12 @@ typedef struct {
 /* What the Swift core answered for one request. */
 typedef struct {
     s3p_result_t               result;
+
+    /* a listing page being rendered: S3's XML, collected */
+    u_char                    *xml;
+    size_t                     xml_len;
+    size_t                     xml_cap;
+    unsigned                   rendering:1;
 } ngx_http_s3_proxy_ctx_t;
 
 
@@ -95,6 +106,14 @@ static ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
 static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
     ngx_array_t *a);
 static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_int_t ngx_http_s3_proxy_fallback_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r,
+    ngx_str_t *uri);
 static void ngx_http_s3_proxy_wipe(void *data);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
@@ -136,11 +155,26 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       offsetof(ngx_http_s3_proxy_loc_conf_t, stream),
       NULL },
 
+    { ngx_string("s3_proxy_listing"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, listing),
+      NULL },
+
+    { ngx_string("s3_proxy_index"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, index),
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_http_module_t  ngx_http_s3_proxy_module_ctx = {
@@ -226,6 +260,10 @@ static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
 
     { ngx_string("s3_proxy_security_token"), NULL,
       ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_security_token,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_fallback"), NULL,
+      ngx_http_s3_proxy_fallback_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
       ngx_http_null_variable
@@ -318,20 +356,49 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
     ngx_uint_t                     level;
+    ngx_http_upstream_conf_t      *ucf;
+    ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
     if (slcf->core == NULL || slcf->core->session_token.len == 0) {
-        return slcf->proxy_handler(r);
+        rc = slcf->proxy_handler(r);
+
+    } else {
+        level = r->connection->log->log_level;
+        r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
+
+        rc = slcf->proxy_handler(r);
+
+        r->connection->log->log_level = level;
     }
 
-    level = r->connection->log->log_level;
-    r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
+    /*
+     * A folder's index page, with built-in listings on: S3's 404 goes to
+     * error_page ($s3_proxy_fallback in s3_proxy.conf) instead of the
+     * client.  Only this request's copy of the upstream settings changes;
+     * every other answer from S3 passes through untouched.
+     */
 
-    rc = slcf->proxy_handler(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    r->connection->log->log_level = level;
+    if (ctx != NULL
+        && ctx->result.fallback.len
+        && slcf->core != NULL
+        && slcf->core->listings
+        && r->upstream != NULL
+        && !r->upstream->conf->intercept_errors)
+    {
+        ucf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
+        if (ucf == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ucf = *r->upstream->conf;
+        ucf->intercept_errors = 1;
+        r->upstream->conf = ucf;
+    }
 
     return rc;
 }
@@ -349,7 +416,7 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
 {
     u_char     *p, *q;
     size_t      len;
-    uintptr_t   escape;
+    ngx_str_t   uri;
 
     req->method.data = r->method_name.data;
     req->method.len = r->method_name.len;
@@ -362,6 +429,29 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
     } else {
         req->user_agent.data = NULL;
         req->user_agent.len = 0;
+    }
+
+    req->fallback = 0;
+
+    /*
+     * The fallback pass: S3 answered 404 for a folder's index page, and
+     * error_page brought the request back to the folder path the module
+     * gave it, already encoded.
+     */
+
+    if (r->internal
+        && r->args.len == sizeof(S3P_FALLBACK_MARKER) - 1
+        && ngx_strncmp(r->args.data, S3P_FALLBACK_MARKER,
+                       sizeof(S3P_FALLBACK_MARKER) - 1)
+           == 0)
+    {
+        req->fallback = 1;
+        req->path.data = r->uri.data;
+        req->path.len = r->uri.len;
+        req->query.data = NULL;
+        req->query.len = 0;
+
+        return NGX_OK;
     }
 
     if (r->valid_unparsed_uri && r == r->main) {
@@ -378,6 +468,27 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
         return NGX_OK;
     }
 
+    if (ngx_http_s3_proxy_escaped_uri(r, &uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    req->path.data = uri.data;
+    req->path.len = uri.len;
+    req->query.data = r->args.data;
+    req->query.len = r->args.len;
+
+    return NGX_OK;
+}
+
+
+/* $uri, decoded and normalised by nginx, escaped back into a path */
+
+static ngx_int_t
+ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
+{
+    u_char     *p, *q;
+    uintptr_t   escape;
+
     escape = 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
                                 NGX_ESCAPE_URI);
 
@@ -393,10 +504,8 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
         q = ngx_cpymem(p, r->uri.data, r->uri.len);
     }
 
-    req->path.data = p;
-    req->path.len = q - p;
-    req->query.data = r->args.data;
-    req->query.len = r->args.len;
+    uri->data = p;
+    uri->len = q - p;
 
     return NGX_OK;
 }
@@ -620,6 +729,47 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
 }
 
 
+static ngx_int_t
+ngx_http_s3_proxy_fallback_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                   *p;
+    ngx_str_t                 uri;
+    ngx_http_s3_proxy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx != NULL && ctx->result.fallback.len) {
+        ngx_http_s3_proxy_set_variable(v, ctx->result.fallback.data,
+                                       ctx->result.fallback.len);
+        return NGX_OK;
+    }
+
+    /* any other 404 of nginx's own comes back as a plain 404 */
+
+    if (ngx_http_s3_proxy_escaped_uri(r, &uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, uri.len + sizeof("?" S3P_FALLBACK_MARKER) - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    p = ngx_cpymem(p, uri.data, uri.len);
+    p = ngx_cpymem(p, "?" S3P_FALLBACK_MARKER,
+                   sizeof("?" S3P_FALLBACK_MARKER) - 1);
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
 /* Configuration */
 
 static void *
@@ -769,6 +919,7 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
     conf->buckets = NGX_CONF_UNSET_PTR;
     conf->params = NGX_CONF_UNSET_PTR;
     conf->stream = NGX_CONF_UNSET_PTR;
+    conf->listing = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -796,6 +947,21 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->stream == NGX_CONF_UNSET_PTR) {
         conf->stream = prev->stream;
+    }
+
+    ngx_conf_merge_value(conf->listing, prev->listing, 0);
+    ngx_conf_merge_str_value(conf->index, prev->index, "index.html");
+
+    if (conf->index.len == 0
+        || ngx_strlchr(conf->index.data, conf->index.data + conf->index.len,
+                       '/')
+        || ngx_strcmp(conf->index.data, ".") == 0
+        || ngx_strcmp(conf->index.data, "..") == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy_index\" must be a file name, "
+                           "not \"%V\"", &conf->index);
+        return NGX_CONF_ERROR;
     }
 
     if (!conf->enable) {
@@ -837,6 +1003,9 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     core->scheme.len = smcf->scheme.len;
     core->scheme.data = smcf->scheme.data;
     core->expires = (uint32_t) conf->expires;
+    core->index.len = conf->index.len;
+    core->index.data = conf->index.data;
+    core->listings = conf->listing ? 1 : 0;
 
     if (conf->buckets != NULL) {
         core->buckets = ngx_http_s3_proxy_str_list(cf, conf->buckets);
@@ -1119,6 +1288,9 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_s3_proxy_header_filter;
 
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_s3_proxy_body_filter;
+
     return NGX_OK;
 }
 
@@ -1187,5 +1359,183 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         }
     }
 
-    return ngx_http_next_header_filter(r);
+    if (ctx->result.render == S3P_RENDER_NONE
+        || r->headers_out.status != NGX_HTTP_OK)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /*
+     * A folder listing: the page is S3's XML turned into HTML, so its
+     * headers wait for the body (see the body filter).
+     */
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    r->headers_out.content_type_len = sizeof("text/html") - 1;
+    ngx_str_set(&r->headers_out.content_type, "text/html");
+    ngx_str_set(&r->headers_out.charset, "utf-8");
+    r->headers_out.content_type_lowcase = NULL;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Content-Security-Policy");
+    h->value.data = (u_char *) s3p_listing_csp();
+    h->value.len = ngx_strlen(h->value.data);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Content-Type-Options");
+    ngx_str_set(&h->value, "nosniff");
+
+    if (r->header_only) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->rendering = 1;
+    r->filter_need_in_memory = 1;
+
+    return NGX_OK;
+}
+
+
+/* Collects one listing page of XML, then sends the rendered HTML. */
+
+static ngx_int_t
+ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    u_char                   *xml;
+    size_t                    size, cap;
+    ngx_uint_t                last;
+    ngx_chain_t              *cl;
+    ngx_http_s3_proxy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL || !ctx->rendering) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        size = cl->buf->last - cl->buf->pos;
+
+        if (size && ctx->xml_len + size > NGX_HTTP_S3_PROXY_MAX_LISTING) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "s3 proxy: listing page larger than %uz bytes",
+                          (size_t) NGX_HTTP_S3_PROXY_MAX_LISTING);
+            ctx->rendering = 0;
+            return NGX_ERROR;
+        }
+
+        if (size && ctx->xml_len + size > ctx->xml_cap) {
+            cap = ngx_max(2 * ctx->xml_cap, ctx->xml_len + size);
+            cap = ngx_max(cap, 16384);
+
+            xml = ngx_pnalloc(r->pool, cap);
+            if (xml == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (ctx->xml_len) {
+                ngx_memcpy(xml, ctx->xml, ctx->xml_len);
+            }
+
+            ctx->xml = xml;
+            ctx->xml_cap = cap;
+        }
+
+        if (size) {
+            ngx_memcpy(ctx->xml + ctx->xml_len, cl->buf->pos, size);
+            ctx->xml_len += size;
+        }
+
+        cl->buf->pos = cl->buf->last;
+
+        if (cl->buf->last_buf || cl->buf->last_in_chain) {
+            last = 1;
+        }
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    ctx->rendering = 0;
+
+    return ngx_http_s3_proxy_render(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
+{
+    size_t        bound, len;
+    int32_t       status;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    bound = s3p_render_bound(&ctx->result, ctx->xml_len);
+
+    b = ngx_create_temp_buf(r->pool, bound);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (s3p_render_listing(&ctx->result, ctx->xml, ctx->xml_len, b->pos,
+                           bound, &len, &status)
+        != S3P_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: rendering a listing failed");
+        return NGX_ERROR;
+    }
+
+    /* a prefix that holds no objects is not a folder */
+
+    if (status == NGX_HTTP_NOT_FOUND) {
+        r->headers_out.status = NGX_HTTP_NOT_FOUND;
+        ngx_str_null(&r->headers_out.status_line);
+        ngx_str_set(&r->headers_out.content_type, "text/html");
+        r->headers_out.content_type_len = sizeof("text/html") - 1;
+
+        b->last = ngx_cpymem(b->pos,
+                             "<!DOCTYPE html><html><head><title>404 Not Found"
+                             "</title></head><body><h1>404 Not Found</h1>"
+                             "</body></html>\n",
+                             sizeof("<!DOCTYPE html><html><head><title>404 "
+                                    "Not Found</title></head><body><h1>404 "
+                                    "Not Found</h1></body></html>\n") - 1);
+    } else {
+        b->last = b->pos + len;
+    }
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
 }

@@ -56,6 +56,8 @@ typedef struct {
     s3p_stream_t     stream;
     const s3p_str_t *stream_agents;   /* with S3P_STREAM_LIST: substrings, */
     size_t           nstream_agents;  /*   matched case-insensitively */
+    s3p_str_t        index;           /* a folder's page: "index.html" */
+    int32_t          listings;        /* 1: built-in folder listings */
 
     uint8_t          key_date[8];     /* "YYYYMMDD" of signing_key */
     uint8_t          signing_key[32];
@@ -69,7 +71,17 @@ typedef struct {
     s3p_str_t        query;           /* raw query, without the '?' */
     s3p_str_t        user_agent;      /* empty: none sent */
     int64_t          now;             /* Unix time, seconds */
+    int32_t          fallback;        /* 1: S3 answered 404 for this */
+                                      /*   path's index page */
 } s3p_request_t;
+
+
+/* How a proxied answer reaches the client. */
+typedef enum {
+    S3P_RENDER_NONE = 0,              /* S3's answer, unchanged */
+    S3P_RENDER_LISTING = 1,           /* a folder listing's first page */
+    S3P_RENDER_LISTING_MORE = 2       /* a later page of it */
+} s3p_render_t;
 
 
 /* What to do with a request. */
@@ -85,6 +97,8 @@ typedef enum {
  * For a redirect, `url` is the presigned Location.  For a proxied request,
  * `url` is what proxy_pass fetches (scheme://host/path?query, exactly as
  * signed), and `authorization` and `amz_date` are its signed headers.
+ * For a folder's index page, `fallback` is where nginx comes back if S3
+ * answers 404 (the folder path with the fallback marker as its query).
  */
 typedef struct {
     s3p_action_t     action;
@@ -94,7 +108,13 @@ typedef struct {
     s3p_str_t        url;
     s3p_str_t        authorization;
     s3p_str_t        amz_date;
+    s3p_str_t        fallback;
+    s3p_render_t     render;
 } s3p_result_t;
+
+
+/* The query of the fallback pass: the URI nginx comes back to carries it. */
+#define S3P_FALLBACK_MARKER  "s3-proxy-fallback"
 
 
 /* Status codes of the functions below. */
@@ -132,5 +152,25 @@ int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
  * `external_host` at it.  Call once, after s3p_config_check() succeeded.
  */
 int s3p_config_normalize(s3p_config_t *conf, uint8_t *out, size_t cap);
+
+/*
+ * The size of output buffer that s3p_render_listing() may need for a
+ * listing answer of `xml_len` bytes.
+ */
+size_t s3p_render_bound(const s3p_result_t *result, size_t xml_len);
+
+/*
+ * Renders a ListObjectsV2 answer (`xml`, one page) as the HTML listing of
+ * the folder named by `result` (its bucket and key).  Writes the page into
+ * `out` and its length into `out_len`, and the status to answer with into
+ * `status`: 200, or 404 when the first page of a folder holds nothing (a
+ * prefix without objects is not a folder).
+ */
+int s3p_render_listing(const s3p_result_t *result, const uint8_t *xml,
+    size_t xml_len, uint8_t *out, size_t cap, size_t *out_len,
+    int32_t *status);
+
+/* The Content-Security-Policy of rendered listings, NUL-terminated. */
+const char *s3p_listing_csp(void);
 
 #endif /* S3_PROXY_CORE_H */

@@ -13,7 +13,8 @@ func s3p_output_bound(
         pathLength: req.path.len, queryLength: req.query.len,
         settingsLength: conf.access_key.len + conf.session_token.len
             + conf.region.len + conf.host.len + conf.external_host.len
-            + conf.scheme.len)
+            + conf.scheme.len,
+        indexLength: max(conf.index.len, Policy().indexDocument.count))
 }
 
 @c @implementation
@@ -32,7 +33,8 @@ func s3p_handle(
                              path: req.path.bytes[...],
                              query: req.query.bytes[...],
                              policy: Policy(conf.pointee),
-                             userAgent: req.user_agent.bytes[...])
+                             userAgent: req.user_agent.bytes[...],
+                             fallback: req.fallback != 0)
     let method = HTTPMethod(req.method.bytes)
     let target: S3Target
     switch route {
@@ -75,6 +77,15 @@ func s3p_handle(
         result.pointee.url = writer.write(signer.upstreamURL(target: target))
         result.pointee.authorization = writer.write(authorization)
         result.pointee.amz_date = writer.write(date.timestamp)
+        switch target.rendering {
+        case .none: result.pointee.render = S3P_RENDER_NONE
+        case .listingFirstPage: result.pointee.render = S3P_RENDER_LISTING
+        case .listingLaterPage: result.pointee.render = S3P_RENDER_LISTING_MORE
+        }
+        if !target.folderPath.isEmpty {
+            result.pointee.fallback = writer.write(
+                target.folderPath + Array("?".utf8) + Array(S3P_FALLBACK_MARKER.utf8))
+        }
     }
     return writer.overflowed ? S3P_E_SPACE : S3P_OK
 }
@@ -118,6 +129,55 @@ func s3p_config_normalize(
     return S3P_OK
 }
 
+@c @implementation
+func s3p_render_bound(_ result: UnsafePointer<s3p_result_t>?, _ xmlLen: Int) -> Int {
+    guard let result = result?.pointee else { return 0 }
+    // Per byte of XML at most: a key's href (3 bytes each) and its text
+    // (6 bytes each, "&quot;"), plus each entry's fixed markup, which is
+    // smaller than the XML that carried the entry.
+    return 16 * xmlLen + 12 * (result.bucket.len + result.key.len) + 8192
+}
+
+@c @implementation
+func s3p_render_listing(
+    _ result: UnsafePointer<s3p_result_t>?, _ xml: UnsafePointer<UInt8>?,
+    _ xmlLen: Int, _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
+    _ outLen: UnsafeMutablePointer<Int>?, _ status: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let result = result?.pointee, let out, let outLen, let status else {
+        return S3P_E_CONFIG
+    }
+    let page = ListingPage(xml: UnsafeBufferPointer(start: xml, count: xml == nil ? 0 : xmlLen))
+    if page.isEmpty && result.render == S3P_RENDER_LISTING {
+        status.pointee = 404
+        outLen.pointee = 0
+        return S3P_OK
+    }
+    let html = ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes)
+        .render(page)
+    guard html.count <= cap else { return S3P_E_SPACE }
+    out.update(from: html, count: html.count)
+    outLen.pointee = html.count
+    status.pointee = 200
+    return S3P_OK
+}
+
+@c @implementation
+func s3p_listing_csp() -> UnsafePointer<CChar>? {
+    ListingCSP.pointer
+}
+
+/// The policy as a NUL-terminated C string that lives as long as the
+/// process.
+enum ListingCSP {
+    nonisolated(unsafe) static let pointer: UnsafePointer<CChar>? = {
+        let bytes = Array(ListingHTML.contentSecurityPolicy.utf8CString)
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        buffer.initialize(from: bytes, count: bytes.count)
+        return UnsafePointer(buffer)
+    }()
+}
+
 // MARK: - Moving bytes across the boundary
 
 extension s3p_str_t {
@@ -146,6 +206,10 @@ extension Policy {
     init(_ conf: s3p_config_t) {
         self.init(buckets: s3p_str_t.list(conf.buckets, conf.nbuckets),
                   parameters: s3p_str_t.list(conf.params, conf.nparams))
+        if conf.index.len > 0 {
+            indexDocument = conf.index.bytes
+        }
+        listings = conf.listings != 0
         switch conf.stream {
         case S3P_STREAM_OFF:
             streamAgents = []
@@ -219,13 +283,16 @@ struct OutputWriter {
 
 /// How large a buffer s3p_handle() may need, from input lengths alone.
 enum OutputBound {
-    static func bytes(pathLength: Int, queryLength: Int, settingsLength: Int) -> Int {
-        // bucket and key (decoding never grows; "index.html" may be added),
+    static func bytes(
+        pathLength: Int, queryLength: Int, settingsLength: Int, indexLength: Int
+    ) -> Int {
+        // bucket and key (decoding never grows; the index name may be added),
         // the canonical path (encoding at most triples each byte), the
         // query (at most four bytes out per byte in), settings that appear
         // encoded, and the fixed SigV4 parts (algorithm, scope, dates,
         // signature, header names).
-        let path = pathLength + Router.indexDocument.count
-        return 2 * path + 3 * path + 4 * queryLength + 3 * settingsLength + 1024
+        // and the fallback path (the folder path again, and its marker).
+        let path = pathLength + indexLength
+        return 2 * path + 6 * path + 4 * queryLength + 3 * settingsLength + 1024
     }
 }

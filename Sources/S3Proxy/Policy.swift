@@ -11,6 +11,10 @@ struct Policy {
     /// are streamed through the proxy instead of redirected: S3 SDKs and
     /// CLIs do not follow a 307 for GetObject and HeadObject.
     var streamAgents: [[UInt8]] = Policy.sdkAgents
+    /// The page a path ending in `/` serves.
+    var indexDocument: [UInt8] = Array("index.html".utf8)
+    /// Whether a folder without an index page gets the built-in listing.
+    var listings = false
 
     /// botocore and everything built on it (boto3, the aws CLI, s3transfer),
     /// the AWS SDKs (`aws-sdk-java`, `aws-sdk-go`, `aws-sdk-js`,

@@ -12,6 +12,10 @@
 // - Any other object: a 307 to a presigned URL for the request's method,
 //   except for S3 SDKs and CLIs (by User-Agent), which cannot follow it:
 //   their GetObject and HeadObject are proxied.
+// - Built-in listings (when on): when S3 answers 404 for a folder's index
+//   page, nginx comes back (the fallback pass) and the folder is proxied as
+//   a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
+//   on a folder path asks for a later page directly.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 
 /// A request that passed routing: which object or listing it reaches, and
@@ -23,6 +27,18 @@ struct S3Target {
     /// `/<bucket>/<UriEncode(key)>`, or the bucket path for a listing.
     var canonicalPath: [UInt8]
     var query: CanonicalQuery
+    /// How the answer is rendered: S3's bytes as they are, or the HTML
+    /// listing of the folder `key`.
+    var rendering: Rendering = .none
+    /// For a folder's index page: the folder path (`/<bucket>/<folder>/`,
+    /// encoded), where the fallback pass comes back to if S3 answers 404.
+    var folderPath: [UInt8] = []
+}
+
+enum Rendering {
+    case none
+    case listingFirstPage
+    case listingLaterPage
 }
 
 enum Route {
@@ -67,12 +83,10 @@ enum Router {
         Array("x-id".utf8),
     ]
 
-    static let indexDocument: [UInt8] = Array("index.html".utf8)
-
     static func route(
         method: ArraySlice<UInt8>, path: ArraySlice<UInt8>,
         query: ArraySlice<UInt8>, policy: Policy = Policy(),
-        userAgent: ArraySlice<UInt8> = []
+        userAgent: ArraySlice<UInt8> = [], fallback: Bool = false
     ) -> Route {
         guard HTTPMethod(method) != nil else {
             return .refuse(status: 405)
@@ -120,6 +134,21 @@ enum Router {
         }
 
         let forwarded = parameters.filter { !ignoredParameters.contains($0.name) }
+        let isFolder = bucketEnd != nil && (key.isEmpty || key.last == UInt8(ascii: "/"))
+
+        if fallback {
+            // S3 answered 404 for this path's index page.
+            guard isFolder && policy.listings else {
+                return .refuse(status: 404)
+            }
+            return folderListing(bucket: bucket, folder: key, token: nil)
+        }
+        if isFolder && policy.listings && forwarded.count == 1
+            && forwarded[0].name == ListingHTML.pageParameter
+        {
+            return folderListing(bucket: bucket, folder: key, token: forwarded[0].value)
+        }
+
         if key.isEmpty && (bucketEnd == nil || !forwarded.isEmpty) {
             return listing(bucket: bucket, withSlash: bucketEnd != nil,
                            parameters: forwarded, policy: policy)
@@ -137,14 +166,16 @@ enum Router {
             query.append(name: parameter.name, value: parameter.value)
         }
 
-        let isIndex = key.isEmpty || key.last == UInt8(ascii: "/")
+        let isIndex = isFolder
+        var folderPath: [UInt8] = []
         if isIndex {
-            key.append(contentsOf: indexDocument)
+            folderPath = canonicalPath(bucket, key)
+            key.append(contentsOf: policy.indexDocument)
         }
         let target = S3Target(bucket: bucket, key: key,
                               canonicalPath: canonicalPath(bucket, key),
-                              query: query)
-        if isIndex || lastSegment(of: key).elementsEqual(indexDocument)
+                              query: query, folderPath: folderPath)
+        if isIndex || lastSegment(of: key).elementsEqual(policy.indexDocument)
             || policy.streams(userAgent: userAgent)
         {
             return .proxy(target)
@@ -172,6 +203,26 @@ enum Router {
         }
         return .proxy(S3Target(bucket: bucket, key: [], canonicalPath: path,
                                query: query))
+    }
+
+    /// The ListObjectsV2 page (delimiter `/`) of a folder, to be rendered
+    /// as HTML.
+    private static func folderListing(
+        bucket: [UInt8], folder: [UInt8], token: [UInt8]?
+    ) -> Route {
+        var query = CanonicalQuery()
+        query.append(name: "list-type".utf8, value: "2".utf8)
+        query.append(name: "delimiter".utf8, value: "/".utf8)
+        query.append(name: "prefix".utf8, value: folder)
+        if let token {
+            query.append(name: "continuation-token".utf8, value: token)
+        }
+        var path: [UInt8] = [UInt8(ascii: "/")]
+        PercentEncoding.encode(bucket, keepSlash: false, into: &path)
+        return .proxy(S3Target(bucket: bucket, key: folder, canonicalPath: path,
+                               query: query,
+                               rendering: token == nil ? .listingFirstPage
+                                                       : .listingLaterPage))
     }
 
     /// `/<bucket>/<UriEncode(key) keeping '/'>`.

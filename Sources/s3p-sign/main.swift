@@ -90,7 +90,8 @@ storage.withUnsafeBufferPointer { buffer in
     guard normalized == S3P_OK else { fail("s3p_config_normalize returned \(normalized)") }
 
     var request = s3p_request_t(method: views[7], path: views[8],
-                                query: views[9], user_agent: views[10], now: now)
+                                query: views[9], user_agent: views[10], now: now,
+                                fallback: 0)
     let bound = s3p_output_bound(&conf, &request)
     var out = [UInt8](repeating: 0, count: bound)
     var result = s3p_result_t()

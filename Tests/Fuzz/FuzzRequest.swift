@@ -62,7 +62,8 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             conf.params = v.baseAddress! + 9
             conf.nparams = 1
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
-                                        user_agent: v[13], now: 1_700_000_000)
+                                        user_agent: v[13], now: 1_700_000_000,
+                                        fallback: 0)
             let bound = s3p_output_bound(&conf, &request)
             let guardBytes = 64
             var out = [UInt8](repeating: 0xA5, count: bound + guardBytes)

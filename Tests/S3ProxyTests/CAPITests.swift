@@ -46,6 +46,8 @@ struct Outcome {
     var url: String
     var authorization: String
     var amzDate: String
+    /// Where nginx comes back if S3 answers 404 for a folder's index page.
+    var fallback: String
     /// The end of the last slice: the bytes of the buffer in use.
     var used: Int
 }
@@ -75,7 +77,8 @@ struct Outcome {
                         now: Int64 = AWSExample.unixTime) -> s3p_request_t
     {
         s3p_request_t(method: memory.str(method), path: memory.str(path),
-                      query: memory.str(query), user_agent: s3p_str_t(), now: now)
+                      query: memory.str(query), user_agent: s3p_str_t(), now: now,
+                      fallback: 0)
     }
 
     /// The Swift signer the C entry point should agree with.
@@ -132,7 +135,8 @@ struct Outcome {
             status: status, action: result.action, httpStatus: result.status,
             bucket: copy(result.bucket), key: copy(result.key),
             url: copy(result.url), authorization: copy(result.authorization),
-            amzDate: copy(result.amz_date), used: used)
+            amzDate: copy(result.amz_date), fallback: copy(result.fallback),
+            used: used)
     }
 
     static func keyDate(_ conf: s3p_config_t) -> String {

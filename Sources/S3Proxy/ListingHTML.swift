@@ -1,0 +1,150 @@
+// The built-in folder listing: one ListObjectsV2 page (delimiter `/`) as
+// an HTML page that works without JavaScript.  A breadcrumb, the
+// sub-folders, then the files with size and last-modified, in S3's order;
+// every link goes through the proxy (folders to their listing, files to
+// the object path, where the redirect rule applies), and a "next page"
+// link carries the continuation token.
+//
+// Keys are untrusted: hrefs are built with SigV4's percent-encoding (which
+// leaves only unreserved characters and `/`), and text is HTML-escaped.
+
+struct ListingHTML {
+    let bucket: [UInt8]
+    /// The folder: "" for the bucket's root, otherwise ending in `/`.
+    let prefix: [UInt8]
+
+    /// The query parameter that carries the continuation token of the
+    /// next page.
+    static let pageParameter: [UInt8] = Array("page".utf8)
+
+    /// The Content-Security-Policy sent with the page: nothing but its own
+    /// inline style may load or run.
+    static let contentSecurityPolicy =
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
+        + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+    func render(_ page: ListingPage) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(1024 + (page.folders.count + page.objects.count) * 200)
+        let title = Array("/".utf8) + bucket + Array("/".utf8) + prefix
+
+        out += Array("""
+            <!DOCTYPE html>
+            <html><head><meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Index of 
+            """.utf8)
+        ListingHTML.escape(title, into: &out)
+        out += Array("""
+            </title>
+            <style>
+            body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+            table{border-collapse:collapse}td,th{padding:.2em 1em;text-align:left}
+            td.size{text-align:right;font-variant-numeric:tabular-nums}
+            a{text-decoration:none}a:hover{text-decoration:underline}
+            </style></head>
+            <body>
+            <h1>Index of 
+            """.utf8)
+        breadcrumb(into: &out)
+        out += Array("</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th>".utf8)
+        out += Array("<th>Last modified</th></tr></thead>\n<tbody>\n".utf8)
+
+        if !prefix.isEmpty {
+            out += Array("<tr><td><a href=\"".utf8)
+            link(to: parent(of: prefix), into: &out)
+            out += Array("\">../</a></td><td class=\"size\"></td><td></td></tr>\n".utf8)
+        }
+        for folder in page.folders where folder.starts(with: prefix) {
+            out += Array("<tr><td><a href=\"".utf8)
+            link(to: folder, into: &out)
+            out += Array("\">".utf8)
+            ListingHTML.escape(folder[prefix.count...], into: &out)
+            out += Array("</a></td><td class=\"size\">-</td><td></td></tr>\n".utf8)
+        }
+        for object in page.objects where object.key.starts(with: prefix) {
+            let name = object.key[prefix.count...]
+            if name.isEmpty {
+                continue  // the folder's own marker object
+            }
+            out += Array("<tr><td><a href=\"".utf8)
+            link(to: object.key, into: &out)
+            out += Array("\">".utf8)
+            ListingHTML.escape(name, into: &out)
+            out += Array("</a></td><td class=\"size\">".utf8)
+            ListingHTML.escape(object.size, into: &out)
+            out += Array("</td><td>".utf8)
+            ListingHTML.escape(ListingHTML.shortDate(object.lastModified), into: &out)
+            out += Array("</td></tr>\n".utf8)
+        }
+        out += Array("</tbody>\n</table>\n".utf8)
+
+        if page.isTruncated && !page.nextToken.isEmpty {
+            out += Array("<p><a rel=\"next\" href=\"?page=".utf8)
+            PercentEncoding.encode(page.nextToken, keepSlash: false, into: &out)
+            out += Array("\">Next page</a></p>\n".utf8)
+        }
+        out += Array("</body></html>\n".utf8)
+        return out
+    }
+
+    /// `bucket / dir / sub /`, each part linking to its listing.
+    private func breadcrumb(into out: inout [UInt8]) {
+        out += Array("<a href=\"".utf8)
+        link(to: [], into: &out)
+        out += Array("\">".utf8)
+        ListingHTML.escape(bucket, into: &out)
+        out += Array("</a>/".utf8)
+        var start = 0
+        for (index, byte) in prefix.enumerated() where byte == UInt8(ascii: "/") {
+            out += Array("<a href=\"".utf8)
+            link(to: Array(prefix[0...index]), into: &out)
+            out += Array("\">".utf8)
+            ListingHTML.escape(prefix[start..<index], into: &out)
+            out += Array("</a>/".utf8)
+            start = index + 1
+        }
+    }
+
+    /// An absolute href through the proxy: `/<bucket>/<encoded key>`.
+    private func link(to key: [UInt8], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "/"))
+        PercentEncoding.encode(bucket, keepSlash: false, into: &out)
+        out.append(UInt8(ascii: "/"))
+        PercentEncoding.encode(key, keepSlash: true, into: &out)
+    }
+
+    /// `a/b/` -> `a/`, `a/` -> ``.
+    private func parent(of folder: [UInt8]) -> [UInt8] {
+        let trimmed = folder.dropLast()
+        guard let slash = trimmed.lastIndex(of: UInt8(ascii: "/")) else { return [] }
+        return Array(folder[...slash])
+    }
+
+    /// `2026-11-29T01:19:20.000Z` -> `2026-11-29 01:19:20 UTC`.
+    static func shortDate(_ iso: [UInt8]) -> [UInt8] {
+        guard iso.count >= 19, iso[10] == UInt8(ascii: "T") else { return iso }
+        var out = Array(iso[0..<10])
+        out.append(UInt8(ascii: " "))
+        out += iso[11..<19]
+        out += Array(" UTC".utf8)
+        return out
+    }
+
+    /// HTML-escapes text for element content and quoted attributes.
+    static func escape<C: Collection<UInt8>>(_ text: C, into out: inout [UInt8]) {
+        for byte in text {
+            switch byte {
+            case UInt8(ascii: "&"): out += Array("&amp;".utf8)
+            case UInt8(ascii: "<"): out += Array("&lt;".utf8)
+            case UInt8(ascii: ">"): out += Array("&gt;".utf8)
+            case UInt8(ascii: "\""): out += Array("&quot;".utf8)
+            case UInt8(ascii: "'"): out += Array("&#39;".utf8)
+            case 0..<0x20, 0x7f:
+                // Control bytes in a key: shown as U+FFFD, never raw.
+                out += [0xEF, 0xBF, 0xBD]
+            default: out.append(byte)
+            }
+        }
+    }
+}
