@@ -24,7 +24,7 @@ SWIFT_LIB   := .build/release/libS3ProxyCore.a
 SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.h Sources/*/*.modulemap)
 C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
 
-.PHONY: all help deps swift run test test-unit bench fuzz clean
+.PHONY: all help deps swift run test test-unit bench fuzz clean deb install test-package
 
 FUZZ_SECONDS ?= 60
 FUZZER      := $(BUILD)/fuzz/fuzz-request
@@ -40,6 +40,13 @@ help:
 	@echo "make deps       install Debian and PyPI packages the build and tests use"
 	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make bench      wrk: the module next to plain nginx return 307 and proxy_pass"
+	@echo "make deb        Debian package build/libnginx-mod-http-s3-proxy_<version>_<arch>.deb"
+	@echo "make install    module, modules-available conf and s3_proxy.conf into DESTDIR"
+	@echo "                (Debian's paths; PREFIX SYSCONFDIR NGINX_MODULES_DIR"
+	@echo "                NGINX_MODULES_AVAILABLE NGINX_CONF_DIR; ENABLE=1 also links"
+	@echo "                NGINX_MODULES_ENABLED/50-mod-http-s3-proxy.conf)"
+	@echo "make test-package  install/remove the .deb on this machine (root), reloads,"
+	@echo "                upstream failures (Tests/integration/test_package.py, test_operations.py)"
 	@echo "make clean      remove build outputs"
 	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC SWIFT"
 
@@ -65,7 +72,9 @@ $(MODULE): $(SWIFT_LIB) $(C_SRCS)
 	        --add-dynamic-module=$(CURDIR)/nginx' > ../configure.log
 	$(MAKE) -C $(BUILD)/nginx-src -f objs/Makefile modules > $(BUILD)/make-modules.log
 	scripts/check-module.sh $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so
-	cp $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so $@
+	# a new file, not an overwrite: running nginx processes map the old one
+	cp $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so $@.new
+	mv -f $@.new $@
 
 run: $(MODULE)
 	@PORT=$(PORT) WORKERS=$(WORKERS) LOG_LEVEL=$(LOG_LEVEL) \
@@ -103,3 +112,31 @@ clean:
 
 bench: $(MODULE)
 	scripts/bench.sh
+
+# The Debian package, built by dpkg-buildpackage + debhelper (nginx-dev's
+# dh-sequence-nginx) from a copy of the sources in build/deb-src.
+deb:
+	scripts/deb.sh
+
+# The package's layout without the package, for hosts that do not take the
+# .deb.  Debian's paths by default; nothing enabled unless ENABLE=1.
+PREFIX      ?= /usr
+SYSCONFDIR  ?= /etc
+NGINX_MODULES_DIR       ?= $(PREFIX)/lib/nginx/modules
+NGINX_MODULES_AVAILABLE ?= $(PREFIX)/share/nginx/modules-available
+NGINX_CONF_DIR          ?= $(SYSCONFDIR)/nginx
+NGINX_MODULES_ENABLED   ?= $(NGINX_CONF_DIR)/modules-enabled
+ENABLE      ?= 0
+
+install: $(MODULE)
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+	    NGINX_MODULES_DIR="$(NGINX_MODULES_DIR)" \
+	    NGINX_MODULES_AVAILABLE="$(NGINX_MODULES_AVAILABLE)" \
+	    NGINX_CONF_DIR="$(NGINX_CONF_DIR)" NGINX_MODULES_ENABLED="$(NGINX_MODULES_ENABLED)" \
+	    ENABLE="$(ENABLE)" MODULE="$(MODULE)" scripts/install.sh
+
+# The package installed and removed on this machine (as root: it changes
+# /etc/nginx and /usr/lib/nginx), and the operations tests.
+test-package: $(MODULE)
+	S3P_PACKAGE_TEST=1 $(PYTHON) -m pytest -q -p no:cacheprovider \
+	    Tests/integration/test_package.py Tests/integration/test_operations.py
