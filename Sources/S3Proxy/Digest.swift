@@ -33,13 +33,13 @@ enum Digest {
         return context
     }()
 
-    /// One digest context per process (nginx workers are single-threaded),
-    /// re-initialised for each use instead of allocated.
-    private nonisolated(unsafe) static let sha256Context: OpaquePointer? = EVP_MD_CTX_new()
-
     /// SHA-256 of `data`; nil only if libcrypto fails.
     static func sha256(_ data: [UInt8]) -> [UInt8]? {
-        guard let algorithm = sha256Algorithm, let context = sha256Context else {
+        let cache = s3p_crypto_cache()
+        if cache.pointee.digest == nil {
+            cache.pointee.digest = EVP_MD_CTX_new()
+        }
+        guard let algorithm = sha256Algorithm, let context = cache.pointee.digest else {
             return nil
         }
         var out = [UInt8](repeating: 0, count: length)
@@ -54,24 +54,27 @@ enum Digest {
         return ok && written == length ? out : nil
     }
 
-    /// The context keyed most recently, and its key.  SigV4 signs every
-    /// request of a day with the same signing key, so re-initialising this
-    /// context with the key it already holds (EVP_MAC_init with no key)
-    /// skips the key schedule and any allocation.
-    private nonisolated(unsafe) static var keyedContext: OpaquePointer?
-    private nonisolated(unsafe) static var keyedWith: [UInt8] = []
-
     /// HMAC-SHA256 of `data` under `key`; nil only if libcrypto fails.
+    ///
+    /// SigV4 signs every request of a day with the same signing key, so the
+    /// thread's HMAC context keeps the key it was last given, and a call
+    /// with that key re-initialises it (EVP_MAC_init without a key) instead
+    /// of redoing the key schedule.
     static func hmac<K: Collection<UInt8>, D: Collection<UInt8>>(
         key: K, data: D
     ) -> [UInt8]? {
-        let keyBytes = Array(key)
-        if keyedContext == nil {
+        let cache = s3p_crypto_cache()
+        if cache.pointee.mac == nil {
             guard let template = hmacTemplate else { return nil }
-            keyedContext = EVP_MAC_CTX_dup(template)
+            cache.pointee.mac = EVP_MAC_CTX_dup(template)
         }
-        guard let context = keyedContext else { return nil }
-        let sameKey = keyBytes == keyedWith
+        guard let context = cache.pointee.mac else { return nil }
+
+        let keyBytes = Array(key)
+        let sameKey = !keyBytes.isEmpty && keyBytes.count == cache.pointee.key_len
+            && withUnsafeBytes(of: cache.pointee.key) { cached in
+                cached.prefix(keyBytes.count).elementsEqual(keyBytes)
+            }
 
         var out = [UInt8](repeating: 0, count: length)
         var written = 0
@@ -89,11 +92,15 @@ enum Digest {
         }
         let ok = data.withContiguousStorageIfAvailable(run)
             ?? Array(data).withUnsafeBufferPointer(run)
-        if !ok {
-            keyedWith = []
-            return nil
+
+        // Remember the key the context now holds (if it fits).
+        cache.pointee.key_len = 0
+        if ok && keyBytes.count <= MemoryLayout.size(ofValue: cache.pointee.key) {
+            withUnsafeMutableBytes(of: &cache.pointee.key) { cached in
+                cached.copyBytes(from: keyBytes)
+            }
+            cache.pointee.key_len = keyBytes.count
         }
-        keyedWith = keyBytes
-        return written == length ? out : nil
+        return ok && written == length ? out : nil
     }
 }
