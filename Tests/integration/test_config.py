@@ -1,0 +1,274 @@
+"""What `nginx -t` says about the module's settings, and that the secret
+never reaches nginx's output or logs."""
+
+import types
+import urllib.parse
+
+import pytest
+import requests
+
+from harness import ACCESS_KEY, SECRET_KEY, Nginx, s3_environment
+
+# An endpoint nothing listens on: `nginx -t` contacts nothing anyway.
+NOWHERE = types.SimpleNamespace(host="127.0.0.1:9", session_token=None)
+
+NO_INCLUDE = """
+        location / {
+            s3_proxy on;
+        }
+"""
+
+AT_SERVER_LEVEL = """
+        s3_proxy on;
+        location / {
+            include s3_proxy.conf;
+        }
+"""
+
+
+@pytest.fixture
+def check():
+    """check(env=None, **Nginx kwargs) -> (exit code, output) of `nginx -t`."""
+    made = []
+
+    def run(env=None, **kwargs):
+        nginx = Nginx(env if env is not None else s3_environment(NOWHERE), **kwargs)
+        made.append(nginx)
+        return nginx.check()
+
+    yield run
+    for nginx in made:
+        nginx.cleanup()
+
+
+def env_with(**overrides):
+    return s3_environment(NOWHERE, **overrides)
+
+
+def assert_fails(result, *words):
+    code, output = result
+    assert code != 0, output
+    assert "[emerg]" in output, output
+    assert "test failed" in output, output
+    for word in words:
+        assert word in output, output
+
+
+def assert_passes(result):
+    code, output = result
+    assert code == 0, output
+    assert "test is successful" in output, output
+
+
+# --------------------------------------------------------------------------
+# failures
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+def test_missing_credential_fails_naming_it(check, name):
+    assert_fails(check(env_with(**{name: None})), name)
+
+
+@pytest.mark.parametrize("name", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+def test_empty_credential_fails_naming_it(check, name):
+    assert_fails(check(env_with(**{name: ""})), name)
+
+
+@pytest.mark.parametrize("name,value", [
+    ("AWS_ACCESS_KEY_ID", "AKID WITH SPACE"),
+    ("AWS_SECRET_ACCESS_KEY", "secret with\tcontrol"),
+    ("AWS_SESSION_TOKEN", "token with space"),
+])
+def test_credential_with_bad_character_fails_without_echoing_it(check, name, value):
+    code, output = check(env_with(**{name: value}))
+    assert_fails((code, output), name)
+    assert value not in output
+
+
+def test_region_that_is_not_a_region_name_fails(check):
+    assert_fails(check(env_with(AWS_DEFAULT_REGION="US East")),
+                 "AWS_DEFAULT_REGION", '"US East"')
+
+
+@pytest.mark.parametrize("host,words", [
+    ("https://s3.amazonaws.com", ["without a scheme"]),
+    ("s3.amazonaws.com/bucket", ["without a scheme, credentials or a path"]),
+    ("user@s3.amazonaws.com", ["credentials"]),
+    ("s3.amazonaws.com:http", ["port"]),
+    ("s3.amazonaws.com:70000", ["port outside 1-65535"]),
+    ("s3.amazonaws.com:0", ["port outside 1-65535"]),
+    ("s3.amazonaws.com:", ["empty port"]),
+    ("[::1", ["unclosed"]),
+    ("s3 .amazonaws.com", ["host name"]),
+])
+def test_bad_endpoint_host_fails_naming_it(check, host, words):
+    assert_fails(check(env_with(AWS_ENDPOINT_HOST=host)), "AWS_ENDPOINT_HOST ", *words)
+
+
+@pytest.mark.parametrize("host", ["https://cdn.example.com", "cdn.example.com/s3",
+                                  "cdn.example.com:99999"])
+def test_bad_external_host_fails_naming_it(check, host):
+    assert_fails(check(env_with(AWS_ENDPOINT_HOST_EXTERNAL=host)),
+                 "AWS_ENDPOINT_HOST_EXTERNAL")
+
+
+@pytest.mark.parametrize("scheme", ["ftp", "HTTPS", "http://"])
+def test_scheme_other_than_http_or_https_fails(check, scheme):
+    assert_fails(check(env_with(AWS_ENDPOINT_SCHEME=scheme)),
+                 "AWS_ENDPOINT_SCHEME", '"http" or "https"')
+
+
+@pytest.mark.parametrize("expires", ["0", "0s", "8d", "604801s"])
+def test_expires_outside_1s_to_7d_fails(check, expires):
+    assert_fails(check(http_extra=f"s3_proxy_expires {expires};"),
+                 "s3_proxy_expires", "between 1s and 7d")
+
+
+def test_expires_that_is_not_a_time_fails(check):
+    assert_fails(check(http_extra="s3_proxy_expires soon;"), "s3_proxy_expires")
+
+
+def test_s3_proxy_without_the_include_fails_naming_the_include(check):
+    assert_fails(check(locations=NO_INCLUDE), "needs proxy_pass",
+                 'include s3_proxy.conf;')
+
+
+def test_s3_proxy_at_server_level_is_not_allowed(check):
+    assert_fails(check(locations=AT_SERVER_LEVEL),
+                 '"s3_proxy" directive is not allowed here')
+
+
+def test_s3_proxy_at_http_level_is_not_allowed(check):
+    assert_fails(check(http_extra="s3_proxy on;"),
+                 '"s3_proxy" directive is not allowed here')
+
+
+# --------------------------------------------------------------------------
+# good configurations
+# --------------------------------------------------------------------------
+
+def defaults_only_env(**extra):
+    env = {"PATH": "/usr/sbin:/usr/bin:/bin", "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+           "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    env.update(extra)
+    return env
+
+
+def test_just_the_two_keys_pass(check):
+    assert_passes(check(defaults_only_env()))
+
+
+@pytest.mark.parametrize("region,host", [
+    (None, "s3.us-east-1.amazonaws.com"),
+    ("eu-central-2", "s3.eu-central-2.amazonaws.com"),
+])
+def test_defaults_point_redirects_at_aws_regional_https_endpoint(
+        make_nginx, region, host):
+    """A redirect contacts nothing, so the defaults can be served here."""
+    extra = {"AWS_DEFAULT_REGION": region} if region else {}
+    nginx = make_nginx(defaults_only_env(**extra))
+    r = requests.get(nginx.url + "/demo/files/hello.txt", allow_redirects=False,
+                     timeout=10)
+    assert r.status_code == 307
+    url = urllib.parse.urlsplit(r.headers["Location"])
+    assert (url.scheme, url.netloc, url.path) == ("https", host, "/demo/files/hello.txt")
+    query = dict(urllib.parse.parse_qsl(url.query))
+    credential = query["X-Amz-Credential"].split("/")
+    assert credential[0] == ACCESS_KEY
+    assert credential[2:] == [region or "us-east-1", "s3", "aws4_request"]
+    assert query["X-Amz-Expires"] == "300"
+
+
+@pytest.mark.parametrize("name", ["AWS_DEFAULT_REGION", "AWS_ENDPOINT_HOST",
+                                  "AWS_ENDPOINT_HOST_EXTERNAL",
+                                  "AWS_ENDPOINT_SCHEME", "AWS_SESSION_TOKEN"])
+def test_empty_optional_setting_means_its_default(check, name):
+    assert_passes(check(env_with(**{name: ""})))
+
+
+@pytest.mark.parametrize("host", ["s3.example.com:9000", "minio.internal:1",
+                                  "[::1]:9000", "[::1]", "10.0.0.1:65535",
+                                  "s3.eu-west-1.amazonaws.com"])
+def test_good_endpoint_hosts_pass(check, host):
+    assert_passes(check(env_with(AWS_ENDPOINT_HOST=host)))
+
+
+def test_ipv6_endpoint_appears_bracketed_in_the_location(make_nginx):
+    nginx = make_nginx(env_with(AWS_ENDPOINT_HOST="[::1]:9000"))
+    r = requests.get(nginx.url + "/demo/files/hello.txt", allow_redirects=False,
+                     timeout=10)
+    assert r.status_code == 307
+    assert r.headers["Location"].startswith("http://[::1]:9000/demo/files/hello.txt?")
+
+
+@pytest.mark.parametrize("expires", ["1s", "60s", "5m", "7d", "604800"])
+def test_expires_within_1s_to_7d_passes(check, expires):
+    assert_passes(check(http_extra=f"s3_proxy_expires {expires};"))
+
+
+def test_s3_proxy_off_needs_no_credentials(check):
+    env = {"PATH": "/usr/sbin:/usr/bin:/bin"}
+    assert_passes(check(env, locations="""
+        location / {
+            s3_proxy off;
+            return 204;
+        }
+"""))
+
+
+# --------------------------------------------------------------------------
+# the secret stays secret
+# --------------------------------------------------------------------------
+
+def secret_forms():
+    return [SECRET_KEY, urllib.parse.quote(SECRET_KEY, safe=""),
+            urllib.parse.quote_plus(SECRET_KEY), "AWS4" + SECRET_KEY,
+            SECRET_KEY.split("/")[0] + "/", "Key+42"]
+
+
+def assert_no_secret(text):
+    for form in secret_forms():
+        assert form not in text, f"secret ({form!r}) found"
+
+
+def test_secret_never_appears_in_nginx_t_output(check):
+    code, output = check(log_level="debug")
+    assert code == 0, output
+    assert_no_secret(output)
+    code, output = check(env_with(AWS_DEFAULT_REGION="Bad Region"), log_level="debug")
+    assert code != 0
+    assert_no_secret(output)
+
+
+def test_secret_never_appears_in_debug_error_log(s3, make_nginx):
+    nginx = make_nginx(s3_environment(s3), log_level="debug")
+    sdk = {"User-Agent": "Boto3/1.0 md/Botocore#1.0"}
+
+    def get(path, method="GET", **kwargs):
+        return requests.request(method, nginx.url + path, allow_redirects=False,
+                                timeout=10, **kwargs).status_code
+
+    # redirects
+    assert get("/demo/files/hello.txt") == 307
+    assert get("/demo/files/data.bin", "HEAD") == 307
+    assert get("/demo/files/with%20space.txt") == 307
+    # proxied: index pages, listings, a missing page, SDK object reads
+    assert get("/demo/") == 200
+    assert get("/demo/docs/index.html", "HEAD") == 200
+    assert get("/demo?list-type=2&prefix=docs/") == 200
+    assert get("/demo/?delimiter=/") == 200
+    assert get("/demo/files/") == 404
+    # streamed to SDKs by default; a redirect would do for this test too
+    assert get("/demo/files/hello.txt", headers=sdk) in (200, 307)
+    # refused
+    assert get("/demo/files/hello.txt", "POST", data=b"x") == 405
+    assert get("/") == 403
+    assert get("/demo/files/hello.txt?acl") == 403
+    assert get("/Bad_Bucket!/x") == 400
+
+    log = nginx.log_text()
+    assert "[debug]" in log  # debug logging really was on
+    assert "s3 proxy" in log
+    assert_no_secret(log)
+    with open(nginx.access_log) as f:
+        assert_no_secret(f.read())
