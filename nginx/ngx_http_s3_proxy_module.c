@@ -546,6 +546,16 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "s3 proxy: refused with %D", ctx->result.status);
 
+    /*
+     * A refused request's body is never read: a client that announced one
+     * (with "Expect: 100-continue" it never sends it) gets the connection
+     * closed, so that nginx cannot take the next request for that body.
+     */
+
+    if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+        r->keepalive = 0;
+    }
+
     if (ctx->result.status == NGX_HTTP_NOT_ALLOWED) {
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
@@ -1399,7 +1409,9 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     ngx_str_set(&h->key, "X-Content-Type-Options");
     ngx_str_set(&h->value, "nosniff");
 
-    if (r->header_only) {
+    /* HEAD: S3 sends no listing to render; the headers are the answer */
+
+    if (r->header_only || r->method == NGX_HTTP_HEAD) {
         return ngx_http_next_header_filter(r);
     }
 

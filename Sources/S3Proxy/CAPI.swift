@@ -28,66 +28,83 @@ func s3p_handle(
         return S3P_E_CONFIG
     }
     result.pointee = s3p_result_t()
-
-    let route = Router.route(method: req.method.bytes[...],
-                             path: req.path.bytes[...],
-                             query: req.query.bytes[...],
-                             policy: Policy(conf.pointee),
-                             userAgent: req.user_agent.bytes[...],
-                             fallback: req.fallback != 0)
-    let method = HTTPMethod(req.method.bytes)
-    let target: S3Target
-    switch route {
-    case .refuse(let status):
-        result.pointee.action = S3P_ACTION_REFUSE
-        result.pointee.status = status
-        return S3P_OK
-    case .redirect(let t), .proxy(let t):
-        target = t
+    if let status = FastRedirect.handle(conf: conf, request: req, out: out, cap: cap,
+                                        result: result)
+    {
+        return status
     }
-    guard let method else { return S3P_E_CONFIG }
+    result.pointee = s3p_result_t()
+    return RequestHandler.handle(conf: conf, request: req, out: out, cap: cap,
+                                 result: result)
+}
 
-    let settings = Settings(conf.pointee)
-    let date = AmzDate(unixTime: req.now)
-    guard let signingKey = SigningKeyCache.key(conf, settings: settings, date: date)
-    else {
-        return S3P_E_CRYPTO
-    }
-    let signer = Signer(settings: settings, signingKey: signingKey, date: date)
-
-    var writer = OutputWriter(base: out, capacity: cap)
-    result.pointee.bucket = writer.write(target.bucket)
-    result.pointee.key = writer.write(target.key)
-    switch route {
-    case .refuse:
-        return S3P_OK
-    case .redirect:
-        guard let url = signer.presignedURL(method: method, target: target) else {
-            return S3P_E_CRYPTO
+/// The general path of s3p_handle(): every route, with Router and Signer.
+enum RequestHandler {
+    static func handle(
+        conf: UnsafeMutablePointer<s3p_config_t>, request req: s3p_request_t,
+        out: UnsafeMutablePointer<UInt8>, cap: Int,
+        result: UnsafeMutablePointer<s3p_result_t>
+    ) -> Int32 {
+        let route = Router.route(method: req.method.bytes[...],
+                                 path: req.path.bytes[...],
+                                 query: req.query.bytes[...],
+                                 policy: Policy(conf.pointee),
+                                 userAgent: req.user_agent.bytes[...],
+                                 fallback: req.fallback != 0)
+        let method = HTTPMethod(req.method.bytes)
+        let target: S3Target
+        switch route {
+        case .refuse(let status):
+            result.pointee.action = S3P_ACTION_REFUSE
+            result.pointee.status = status
+            return S3P_OK
+        case .redirect(let t), .proxy(let t):
+            target = t
         }
-        result.pointee.action = S3P_ACTION_REDIRECT
-        result.pointee.status = 307
-        result.pointee.url = writer.write(url)
-    case .proxy:
-        guard let authorization = signer.authorization(method: method, target: target)
+        guard let method else { return S3P_E_CONFIG }
+
+        let settings = Settings(conf.pointee)
+        let date = AmzDate(unixTime: req.now)
+        guard let signingKey = SigningKeyCache.key(conf, settings: settings, date: date)
         else {
             return S3P_E_CRYPTO
         }
-        result.pointee.action = S3P_ACTION_PROXY
-        result.pointee.url = writer.write(signer.upstreamURL(target: target))
-        result.pointee.authorization = writer.write(authorization)
-        result.pointee.amz_date = writer.write(date.timestamp)
-        switch target.rendering {
-        case .none: result.pointee.render = S3P_RENDER_NONE
-        case .listingFirstPage: result.pointee.render = S3P_RENDER_LISTING
-        case .listingLaterPage: result.pointee.render = S3P_RENDER_LISTING_MORE
+        let signer = Signer(settings: settings, signingKey: signingKey, date: date)
+
+        var writer = OutputWriter(base: out, capacity: cap)
+        result.pointee.bucket = writer.write(target.bucket)
+        result.pointee.key = writer.write(target.key)
+        switch route {
+        case .refuse:
+            return S3P_OK
+        case .redirect:
+            guard let url = signer.presignedURL(method: method, target: target) else {
+                return S3P_E_CRYPTO
+            }
+            result.pointee.action = S3P_ACTION_REDIRECT
+            result.pointee.status = 307
+            result.pointee.url = writer.write(url)
+        case .proxy:
+            guard let authorization = signer.authorization(method: method, target: target)
+            else {
+                return S3P_E_CRYPTO
+            }
+            result.pointee.action = S3P_ACTION_PROXY
+            result.pointee.url = writer.write(signer.upstreamURL(target: target))
+            result.pointee.authorization = writer.write(authorization)
+            result.pointee.amz_date = writer.write(date.timestamp)
+            switch target.rendering {
+            case .none: result.pointee.render = S3P_RENDER_NONE
+            case .listingFirstPage: result.pointee.render = S3P_RENDER_LISTING
+            case .listingLaterPage: result.pointee.render = S3P_RENDER_LISTING_MORE
+            }
+            if !target.folderPath.isEmpty {
+                result.pointee.fallback = writer.write(
+                    target.folderPath + Array("?".utf8) + Array(S3P_FALLBACK_MARKER.utf8))
+            }
         }
-        if !target.folderPath.isEmpty {
-            result.pointee.fallback = writer.write(
-                target.folderPath + Array("?".utf8) + Array(S3P_FALLBACK_MARKER.utf8))
-        }
+        return writer.overflowed ? S3P_E_SPACE : S3P_OK
     }
-    return writer.overflowed ? S3P_E_SPACE : S3P_OK
 }
 
 @c @implementation
@@ -134,8 +151,13 @@ func s3p_render_bound(_ result: UnsafePointer<s3p_result_t>?, _ xmlLen: Int) -> 
     guard let result = result?.pointee else { return 0 }
     // Per byte of XML at most: a key's href (3 bytes each) and its text
     // (6 bytes each, "&quot;"), plus each entry's fixed markup, which is
-    // smaller than the XML that carried the entry.
-    return 16 * xmlLen + 12 * (result.bucket.len + result.key.len) + 8192
+    // smaller than the XML that carried the entry.  The breadcrumb links
+    // every ancestor folder with its whole path: one encoded path (3 bytes
+    // a byte) and some markup per folder level.
+    let folder = result.key.bytes
+    let levels = folder.reduce(1) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) }
+    let path = result.bucket.len + folder.count
+    return 16 * xmlLen + 12 * path + levels * (3 * path + 64) + 8192
 }
 
 @c @implementation

@@ -104,3 +104,92 @@ enum Digest {
         return ok && written == length ? out : nil
     }
 }
+
+// MARK: - Streaming forms, for the allocation-free redirect path
+
+/// Feeds a digest or MAC context piece by piece.
+struct DigestFeeder {
+    fileprivate let update: (UnsafeRawBufferPointer) -> Bool
+    fileprivate(set) var ok = true
+
+    mutating func feed(_ bytes: UnsafeRawBufferPointer) {
+        if ok && bytes.count > 0 { ok = update(bytes) }
+    }
+
+    mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>) {
+        feed(UnsafeRawBufferPointer(bytes))
+    }
+
+    mutating func feed(_ string: StaticString) {
+        string.withUTF8Buffer { feed(UnsafeRawBufferPointer($0)) }
+    }
+}
+
+extension Digest {
+    /// SHA-256 of what `body` feeds, written to `output` (32 bytes).
+    static func sha256(
+        into output: UnsafeMutablePointer<UInt8>, _ body: (inout DigestFeeder) -> Void
+    ) -> Bool {
+        let cache = s3p_crypto_cache()
+        if cache.pointee.digest == nil {
+            cache.pointee.digest = EVP_MD_CTX_new()
+        }
+        guard let algorithm = sha256Algorithm, let context = cache.pointee.digest,
+              EVP_DigestInit_ex2(context, algorithm, nil) == 1
+        else {
+            return false
+        }
+        return withoutActuallyEscaping({ (bytes: UnsafeRawBufferPointer) -> Bool in
+            EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1
+        }) { update in
+            var feeder = DigestFeeder(update: update)
+            body(&feeder)
+            var written: UInt32 = 0
+            return feeder.ok && EVP_DigestFinal_ex(context, output, &written) == 1
+                && written == UInt32(length)
+        }
+    }
+
+    /// HMAC-SHA256 under `key` of what `body` feeds, written to `output`
+    /// (32 bytes).  Re-uses the thread's context when it holds `key`.
+    static func hmac(
+        key: UnsafeRawBufferPointer, into output: UnsafeMutablePointer<UInt8>,
+        _ body: (inout DigestFeeder) -> Void
+    ) -> Bool {
+        let cache = s3p_crypto_cache()
+        if cache.pointee.mac == nil {
+            guard let template = hmacTemplate else { return false }
+            cache.pointee.mac = EVP_MAC_CTX_dup(template)
+        }
+        guard let context = cache.pointee.mac,
+              key.count > 0, key.count <= MemoryLayout.size(ofValue: cache.pointee.key)
+        else {
+            return false
+        }
+        let sameKey = key.count == cache.pointee.key_len
+            && withUnsafeBytes(of: cache.pointee.key) { cached in
+                cached.prefix(key.count).elementsEqual(key)
+            }
+        let initialised = sameKey
+            ? EVP_MAC_init(context, nil, 0, nil) == 1
+            : EVP_MAC_init(context, key.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                           key.count, nil) == 1
+        cache.pointee.key_len = 0
+        guard initialised else { return false }
+        withUnsafeMutableBytes(of: &cache.pointee.key) { cached in
+            cached.copyMemory(from: key)
+        }
+        cache.pointee.key_len = key.count
+
+        return withoutActuallyEscaping({ (bytes: UnsafeRawBufferPointer) -> Bool in
+            EVP_MAC_update(context, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                           bytes.count) == 1
+        }) { update in
+            var feeder = DigestFeeder(update: update)
+            body(&feeder)
+            var written = 0
+            return feeder.ok && EVP_MAC_final(context, output, &written, length) == 1
+                && written == length
+        }
+    }
+}

@@ -239,19 +239,35 @@ enum Router {
     /// Whether resolving the key's dot segments (as RFC 3986 clients and
     /// some servers do) keeps it below the bucket.  Empty segments are not
     /// counted, as nginx's merge_slashes would drop them.
-    static func staysInBucket(_ key: [UInt8]) -> Bool {
+    static func staysInBucket<C: Collection<UInt8>>(_ key: C) -> Bool {
         var depth = 0
-        for segment in key.split(separator: UInt8(ascii: "/"),
-                                 omittingEmptySubsequences: true)
-        {
-            if segment.elementsEqual("..".utf8) {
+        var length = 0
+        var onlyDots = true
+        // Closes the segment just read; false when it climbs too far.
+        func close() -> Bool {
+            defer {
+                length = 0
+                onlyDots = true
+            }
+            if length == 0 || (onlyDots && length == 1) {
+                return true
+            }
+            if onlyDots && length == 2 {
                 depth -= 1
-                if depth < 0 { return false }
-            } else if !segment.elementsEqual(".".utf8) {
-                depth += 1
+                return depth >= 0
+            }
+            depth += 1
+            return true
+        }
+        for byte in key {
+            if byte == UInt8(ascii: "/") {
+                if !close() { return false }
+            } else {
+                length += 1
+                onlyDots = onlyDots && byte == UInt8(ascii: ".")
             }
         }
-        return true
+        return close()
     }
 
     private static func lastSegment(of key: [UInt8]) -> ArraySlice<UInt8> {

@@ -3,7 +3,7 @@
 // `%C0%AF`, surrogates and code points past U+10FFFF) is refused.
 
 enum UTF8Validation {
-    static func isValid(_ bytes: [UInt8]) -> Bool {
+    static func isValid<C: Collection<UInt8>>(_ bytes: C) -> Bool {
         var iterator = bytes.makeIterator()
         var decoder = UTF8()
         while true {

@@ -1,0 +1,121 @@
+// The allocation-free redirect path (FastRedirect) must answer exactly what
+// the general path (Router + Signer) answers: a differential test over
+// generated requests, with allowlists, session tokens, index names and
+// User-Agents.  The general path is the reference: it is the one pinned
+// to AWS's examples and to botocore.
+
+import Testing
+@testable import S3Proxy
+import CShim
+
+@Suite struct FastRedirectTests {
+    struct Answer: Equatable {
+        var status: Int32
+        var action: s3p_action_t
+        var httpStatus: Int32
+        var bucket: [UInt8]
+        var key: [UInt8]
+        var url: [UInt8]
+    }
+
+    static func copy(_ s: s3p_str_t) -> [UInt8] {
+        guard let data = s.data, s.len > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: data, count: s.len))
+    }
+
+    static func answer(
+        fast: Bool, conf: inout s3p_config_t, request: s3p_request_t
+    ) -> Answer? {
+        var request = request
+        let bound = s3p_output_bound(&conf, &request)
+        var out = [UInt8](repeating: 0, count: bound)
+        var result = s3p_result_t()
+        let status: Int32? = out.withUnsafeMutableBufferPointer { buffer in
+            withUnsafeMutablePointer(to: &conf) { conf in
+                withUnsafeMutablePointer(to: &result) { result in
+                    fast
+                        ? FastRedirect.handle(conf: conf, request: request,
+                                              out: buffer.baseAddress!, cap: bound,
+                                              result: result)
+                        : RequestHandler.handle(conf: conf, request: request,
+                                                out: buffer.baseAddress!, cap: bound,
+                                                result: result)
+                }
+            }
+        }
+        guard let status else { return nil }
+        return Answer(status: status, action: result.action, httpStatus: result.status,
+                      bucket: copy(result.bucket), key: copy(result.key),
+                      url: copy(result.url))
+    }
+
+    /// A deterministic generator (SplitMix64).
+    struct Generator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
+    }
+
+    static let pieces = [
+        "a", "b", "dir", "file.txt", "/", "/", "/", ".", "..", "%20", "%2F", "%2f", "+",
+        "%", "%zz", "%C3%A9", "é", "%C0%AF", "%00", "%0D%0A", "~", "!*'()", "index.html",
+        "index.htm", "#", "?", " ", "%E2%82%AC", "%FF", "//",
+    ]
+    static let buckets = ["bkt", "okay", "okay.two", "Okay", "ab", "b%6Bt", "my-bucket_1"]
+
+    @Test(arguments: [1, 2, 3, 4])
+    func fastPathAnswersLikeTheGeneralPath(seed: UInt64) {
+        let memory = CMemory()
+        var generator = Generator(state: seed)
+        var fastAnswers = 0
+        for round in 0..<5000 {
+            var conf = CAPITests.config(memory, sessionToken: round % 3 == 0 ? "tok/en+=" : "")
+            if round % 4 == 1 {
+                let list = [memory.str("okay"), memory.str("bkt")]
+                let storage = UnsafeMutablePointer<s3p_str_t>.allocate(capacity: 2)
+                storage.initialize(from: list, count: 2)
+                conf.buckets = UnsafePointer(storage)
+                conf.nbuckets = 2
+            }
+            if round % 5 == 2 { conf.index = memory.str("index.htm") }
+            if round % 7 == 3 { conf.stream = S3P_STREAM_OFF }
+            if round % 11 == 4 {
+                let agents = UnsafeMutablePointer<s3p_str_t>.allocate(capacity: 1)
+                agents.initialize(to: memory.str("mytool"))
+                conf.stream = S3P_STREAM_LIST
+                conf.stream_agents = UnsafePointer(agents)
+                conf.nstream_agents = 1
+            }
+            var path = "/" + generator.pick(FastRedirectTests.buckets)
+                + (round % 4 == 0 ? "" : "/")
+            for _ in 0..<Int(generator.next() % 6) {
+                path += generator.pick(FastRedirectTests.pieces)
+            }
+            let method = generator.pick(["GET", "GET", "HEAD", "POST", "get"])
+            let agent = generator.pick(["", "curl/7.88.1", "Boto3/1.43 md/Botocore#1.43",
+                                        "MyTool/2", "AWS-SDK-Java/2"])
+            let query = generator.pick(["", "", "", "x-id=GetObject", "acl"])
+            let request = s3p_request_t(
+                method: memory.str(method), path: memory.str(path),
+                query: memory.str(query), user_agent: memory.str(agent),
+                now: 1_369_353_600 + Int64(generator.next() % 200_000),
+                fallback: 0)
+
+            let general = FastRedirectTests.answer(fast: false, conf: &conf, request: request)
+            guard let fast = FastRedirectTests.answer(fast: true, conf: &conf, request: request)
+            else {
+                continue
+            }
+            fastAnswers += 1
+            #expect(fast == general, "\(method) \(path) ua=\(agent)")
+        }
+        // The fast path must actually be exercised.
+        #expect(fastAnswers > 150, "only \(fastAnswers) fast answers")
+    }
+}
