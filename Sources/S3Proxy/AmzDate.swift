@@ -11,22 +11,37 @@ struct AmzDate {
 
     /// Formats Unix time `seconds` (clamped to years 1970...9999).
     init(unixTime seconds: Int64) {
+        var out = [UInt8](repeating: 0, count: 16)
+        out.withUnsafeMutableBytes { AmzDate.format(unixTime: seconds, into: $0) }
+        timestamp = out
+    }
+
+    /// Writes the 16-byte timestamp of `seconds` into `out` (at least 16
+    /// bytes), without allocating.
+    static func format(unixTime seconds: Int64, into out: UnsafeMutableRawBufferPointer) {
+        guard out.count >= 16 else { return }
         let clamped = min(max(seconds, 0), 253_402_300_799)
         let days = clamped / 86_400
         let secondsOfDay = clamped % 86_400
         let (year, month, day) = AmzDate.civil(fromDays: days)
-
-        var out: [UInt8] = []
-        out.reserveCapacity(16)
-        AmzDate.append(year, digits: 4, to: &out)
-        AmzDate.append(month, digits: 2, to: &out)
-        AmzDate.append(day, digits: 2, to: &out)
-        out.append(UInt8(ascii: "T"))
-        AmzDate.append(secondsOfDay / 3600, digits: 2, to: &out)
-        AmzDate.append(secondsOfDay / 60 % 60, digits: 2, to: &out)
-        AmzDate.append(secondsOfDay % 60, digits: 2, to: &out)
-        out.append(UInt8(ascii: "Z"))
-        timestamp = out
+        var at = 0
+        func digits(_ value: Int64, _ count: Int) {
+            var rest = value
+            for index in stride(from: at + count - 1, through: at, by: -1) {
+                out[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            }
+            at += count
+        }
+        digits(year, 4)
+        digits(month, 2)
+        digits(day, 2)
+        out[at] = UInt8(ascii: "T")
+        at += 1
+        digits(secondsOfDay / 3600, 2)
+        digits(secondsOfDay / 60 % 60, 2)
+        digits(secondsOfDay % 60, 2)
+        out[at] = UInt8(ascii: "Z")
     }
 
     /// Year, month and day of `days` since 1970-01-01 in the proleptic
@@ -44,18 +59,5 @@ struct AmzDate {
         let month = mp < 10 ? mp + 3 : mp - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
         return (year, month, day)
-    }
-
-    private static func append(
-        _ value: Int64, digits: Int, to out: inout [UInt8]
-    ) {
-        var divisor: Int64 = 1
-        for _ in 1..<digits { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            out.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / divisor))
-            rest %= divisor
-            divisor /= 10
-        }
     }
 }

@@ -55,10 +55,16 @@ enum FastRedirect {
 
         // The signing key of the day (derived by the general code, once a
         // day per worker).
-        let date = AmzDate(unixTime: request.now)
-        let today = withUnsafeBytes(of: conf.pointee.key_date) { $0.elementsEqual(date.date) }
+        var stamp: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &stamp) {
+            AmzDate.format(unixTime: request.now, into: $0)
+        }
+        let today = withUnsafeBytes(of: conf.pointee.key_date) {
+            $0.loadUnaligned(as: UInt64.self) == stamp.0
+        }
         if !today {
             let settings = Settings(conf.pointee)
+            let date = AmzDate(unixTime: request.now)
             guard SigningKeyCache.key(conf, settings: settings, date: date) != nil else {
                 return S3P_E_CRYPTO
             }
@@ -80,11 +86,13 @@ enum FastRedirect {
         writer.write("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=")
         writer.writeEncoded(conf.pointee.access_key, keepSlash: false)
         writer.write("%2F")
-        writer.write(date.date)
+        withUnsafeBytes(of: stamp) {
+            writer.write(UnsafeBufferPointer(rebasing: $0.bindMemory(to: UInt8.self)[0..<8]))
+        }
         writer.write("%2F")
         writer.writeEncoded(conf.pointee.region, keepSlash: false)
         writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
-        writer.write(date.timestamp)
+        withUnsafeBytes(of: stamp) { writer.write($0.bindMemory(to: UInt8.self)) }
         writer.write("&X-Amz-Expires=")
         writer.writeDecimal(conf.pointee.expires)
         if conf.pointee.session_token.len > 0 {
@@ -126,10 +134,10 @@ enum FastRedirect {
                 return withUnsafeBytes(of: conf.pointee.signing_key) { signingKey in
                     Digest.hmac(key: signingKey, into: macBytes) { feeder in
                         feeder.feed("AWS4-HMAC-SHA256\n")
-                        date.timestamp.withUnsafeBufferPointer { feeder.feed($0) }
-                        feeder.feed("\n")
-                        date.timestamp.withUnsafeBufferPointer {
-                            feeder.feed(UnsafeBufferPointer(rebasing: $0[0..<8]))
+                        withUnsafeBytes(of: stamp) { stamp in
+                            feeder.feed(stamp)
+                            feeder.feed("\n")
+                            feeder.feed(UnsafeRawBufferPointer(rebasing: stamp[0..<8]))
                         }
                         feeder.feed("/")
                         feeder.feed(view(conf.pointee.region)
@@ -245,15 +253,21 @@ struct BufferWriter {
         count += 1
     }
 
+    @discardableResult
     mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) -> s3p_str_t {
         let start = count
-        for byte in bytes { write(byte) }
+        if let source = bytes.baseAddress, bytes.count <= capacity - count {
+            (base + count).update(from: source, count: bytes.count)
+            count += bytes.count
+        } else {
+            for byte in bytes { write(byte) }
+        }
         return str(start, count)
     }
 
     mutating func write(_ s: s3p_str_t) {
         guard let data = s.data else { return }
-        for byte in UnsafeBufferPointer(start: data, count: s.len) { write(byte) }
+        write(UnsafeBufferPointer(start: data, count: s.len))
     }
 
     mutating func write(_ bytes: [UInt8]) {
@@ -265,7 +279,7 @@ struct BufferWriter {
     }
 
     mutating func write(_ string: StaticString) {
-        string.withUTF8Buffer { for byte in $0 { write(byte) } }
+        string.withUTF8Buffer { write($0) }
     }
 
     mutating func skip(_ n: Int) {
