@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "S3ProxyCore", type: .static, targets: ["S3Proxy"]),
         .executable(name: "s3p-sign", targets: ["s3p-sign"]),
+        .executable(name: "s3p-bench", targets: ["s3p-bench"]),
     ],
     targets: [
         // The one C header that declares the boundary between the nginx
@@ -26,6 +27,9 @@ let package = Package(
             dependencies: ["CShim", "COpenSSL"]
         ),
         .executableTarget(name: "s3p-sign", dependencies: ["S3Proxy"]),
+        // The signer micro-benchmark; counts allocations by defining malloc.
+        .target(name: "CAllocCounter"),
+        .executableTarget(name: "s3p-bench", dependencies: ["S3Proxy", "CShim", "CAllocCounter"]),
         .testTarget(name: "S3ProxyTests", dependencies: ["S3Proxy", "CShim"]),
     ]
 )

@@ -2,7 +2,15 @@
 #ifndef S3P_COPENSSL_H
 #define S3P_COPENSSL_H
 
+/*
+ * SHA-256 uses the low-level SHA256_Init/Update/Final on a context the
+ * caller keeps on its stack: EVP_DigestInit allocates a provider context
+ * on every call in OpenSSL 3.0.  They are deprecated in 3.0 but present.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <string.h>
+#include <openssl/sha.h>
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
@@ -15,7 +23,6 @@
  * context without redoing the key schedule.
  */
 typedef struct {
-    EVP_MD_CTX     *digest;
     EVP_MAC_CTX    *mac;
     size_t          key_len;          /* 0: no key, or one too long */
     unsigned char   key[64];

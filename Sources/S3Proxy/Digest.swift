@@ -9,9 +9,6 @@ internal import COpenSSL
 enum Digest {
     static let length = 32
 
-    private nonisolated(unsafe) static let sha256Algorithm: OpaquePointer? =
-        EVP_MD_fetch(nil, "SHA256", nil)
-
     /// An HMAC context with its digest set to SHA-256 and no key yet.
     private nonisolated(unsafe) static let hmacTemplate: OpaquePointer? = {
         guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { return nil }
@@ -35,23 +32,14 @@ enum Digest {
 
     /// SHA-256 of `data`; nil only if libcrypto fails.
     static func sha256(_ data: [UInt8]) -> [UInt8]? {
-        let cache = s3p_crypto_cache()
-        if cache.pointee.digest == nil {
-            cache.pointee.digest = EVP_MD_CTX_new()
-        }
-        guard let algorithm = sha256Algorithm, let context = cache.pointee.digest else {
-            return nil
-        }
         var out = [UInt8](repeating: 0, count: length)
-        var written: UInt32 = 0
         let ok = data.withUnsafeBytes { input in
             out.withUnsafeMutableBufferPointer { output in
-                EVP_DigestInit_ex2(context, algorithm, nil) == 1
-                    && EVP_DigestUpdate(context, input.baseAddress, input.count) == 1
-                    && EVP_DigestFinal_ex(context, output.baseAddress, &written) == 1
+                guard let output = output.baseAddress else { return false }
+                return sha256(into: output) { $0.feed(input) }
             }
         }
-        return ok && written == length ? out : nil
+        return ok ? out : nil
     }
 
     /// HMAC-SHA256 of `data` under `key`; nil only if libcrypto fails.
@@ -107,13 +95,25 @@ enum Digest {
 
 // MARK: - Streaming forms, for the allocation-free redirect path
 
-/// Feeds a digest or MAC context piece by piece.
+/// Feeds a SHA-256 or HMAC context piece by piece.
 struct DigestFeeder {
-    fileprivate let update: (UnsafeRawBufferPointer) -> Bool
+    fileprivate enum Context {
+        case sha256(UnsafeMutablePointer<SHA256_CTX>)
+        case mac(OpaquePointer)
+    }
+
+    fileprivate let context: Context
     fileprivate(set) var ok = true
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        if ok && bytes.count > 0 { ok = update(bytes) }
+        guard ok, bytes.count > 0 else { return }
+        switch context {
+        case .sha256(let sha):
+            ok = SHA256_Update(sha, bytes.baseAddress, bytes.count) == 1
+        case .mac(let mac):
+            ok = EVP_MAC_update(mac, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                                bytes.count) == 1
+        }
     }
 
     mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -126,27 +126,17 @@ struct DigestFeeder {
 }
 
 extension Digest {
-    /// SHA-256 of what `body` feeds, written to `output` (32 bytes).
+    /// SHA-256 of what `body` feeds, written to `output` (32 bytes).  The
+    /// context lives on the stack: nothing is allocated.
     static func sha256(
         into output: UnsafeMutablePointer<UInt8>, _ body: (inout DigestFeeder) -> Void
     ) -> Bool {
-        let cache = s3p_crypto_cache()
-        if cache.pointee.digest == nil {
-            cache.pointee.digest = EVP_MD_CTX_new()
-        }
-        guard let algorithm = sha256Algorithm, let context = cache.pointee.digest,
-              EVP_DigestInit_ex2(context, algorithm, nil) == 1
-        else {
-            return false
-        }
-        return withoutActuallyEscaping({ (bytes: UnsafeRawBufferPointer) -> Bool in
-            EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1
-        }) { update in
-            var feeder = DigestFeeder(update: update)
+        var context = SHA256_CTX()
+        return withUnsafeMutablePointer(to: &context) { context in
+            guard SHA256_Init(context) == 1 else { return false }
+            var feeder = DigestFeeder(context: .sha256(context))
             body(&feeder)
-            var written: UInt32 = 0
-            return feeder.ok && EVP_DigestFinal_ex(context, output, &written) == 1
-                && written == UInt32(length)
+            return feeder.ok && SHA256_Final(output, context) == 1
         }
     }
 
@@ -181,15 +171,10 @@ extension Digest {
         }
         cache.pointee.key_len = key.count
 
-        return withoutActuallyEscaping({ (bytes: UnsafeRawBufferPointer) -> Bool in
-            EVP_MAC_update(context, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                           bytes.count) == 1
-        }) { update in
-            var feeder = DigestFeeder(update: update)
-            body(&feeder)
-            var written = 0
-            return feeder.ok && EVP_MAC_final(context, output, &written, length) == 1
-                && written == length
-        }
+        var feeder = DigestFeeder(context: .mac(context))
+        body(&feeder)
+        var written = 0
+        return feeder.ok && EVP_MAC_final(context, output, &written, length) == 1
+            && written == length
     }
 }

@@ -87,12 +87,12 @@ enum FastRedirect {
         writer.writeEncoded(conf.pointee.access_key, keepSlash: false)
         writer.write("%2F")
         withUnsafeBytes(of: stamp) {
-            writer.write(UnsafeBufferPointer(rebasing: $0.bindMemory(to: UInt8.self)[0..<8]))
+            _ = writer.write(UnsafeBufferPointer(rebasing: $0.bindMemory(to: UInt8.self)[0..<8]))
         }
         writer.write("%2F")
         writer.writeEncoded(conf.pointee.region, keepSlash: false)
         writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
-        withUnsafeBytes(of: stamp) { writer.write($0.bindMemory(to: UInt8.self)) }
+        withUnsafeBytes(of: stamp) { _ = writer.write($0.bindMemory(to: UInt8.self)) }
         writer.write("&X-Amz-Expires=")
         writer.writeDecimal(conf.pointee.expires)
         if conf.pointee.session_token.len > 0 {
@@ -279,7 +279,7 @@ struct BufferWriter {
     }
 
     mutating func write(_ string: StaticString) {
-        string.withUTF8Buffer { write($0) }
+        string.withUTF8Buffer { _ = write($0) }
     }
 
     mutating func skip(_ n: Int) {
