@@ -116,6 +116,7 @@ clean:
 	rm -rf $(BUILD) .build
 
 bench: $(MODULE)
+	$(SWIFT) build -c release --product s3p-bench
 	scripts/bench.sh
 
 # The Debian package, built by dpkg-buildpackage + debhelper (nginx-dev's

@@ -5,7 +5,9 @@
 #   (b) a plain, unsigned proxy_pass to a fast local upstream (nginx
 #       serving files)
 #   (c) this module in front of that same upstream
-# Every side has the same workers and logging.  Several interleaved wrk
+# Every side has the same workers and logging.  Then the worker memory of
+# (b) and (c), idle and loaded, and the module worker's growth across a
+# million more redirects; and the signer alone (s3p-bench).  Several interleaved wrk
 # rounds; the median of each is printed, with the ratios (c)/(a), (c)/(b).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -92,6 +94,18 @@ curl -sf http://127.0.0.1:19101/bkt/dir/index.html | grep -q index
 curl -sf http://127.0.0.1:19102/bkt/dir/index.html | grep -q index
 curl -sf 'http://127.0.0.1:19102/bkt?list-type=2&prefix=dir/' | grep -q ListBucketResult
 
+# Worker memory: RSS and private dirty pages (kB) of a master's workers.
+memory() { # pidfile -> "rss_kB private_dirty_kB"
+    local rss=0 dirty=0 pid
+    for pid in $(pgrep -P "$(cat "$1")"); do
+        rss=$((rss + $(awk '/^Rss:/ {print $2}' /proc/$pid/smaps_rollup)))
+        dirty=$((dirty + $(awk '/^Private_Dirty:/ {print $2}' /proc/$pid/smaps_rollup)))
+    done
+    echo "$rss $dirty"
+}
+idle_plain=$(memory "$dir/plain.pid")
+idle_module=$(memory "$dir/module.pid")
+
 run() { # port path -> requests/s and p50 latency
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$2" |
         awk '/Requests\/sec/ {rps=$2} /^ +50%/ {lat=$2} END {print rps, lat}'
@@ -121,6 +135,27 @@ for pair in redirect index listing; do
     printf '%-9s plain %10.0f req/s  module %10.0f req/s  ratio %.2f   (p50 plain: %s module: %s)\n' \
         "$pair" "$p" "$m" "$(echo "$m / $p" | bc -l)" "$(lat "$pair-plain")" "$(lat "$pair-module")"
 done
+
+# Memory with and without the module, idle and after the rounds; then a
+# long redirect run (a million requests or more) must not grow the worker.
+loaded_plain=$(memory "$dir/plain.pid")
+loaded_module=$(memory "$dir/module.pid")
+printf 'memory    worker RSS / private dirty (kB): plain idle %s / %s, loaded %s / %s\n' \
+    $idle_plain $loaded_plain
+printf '          module idle %s / %s, loaded %s / %s\n' $idle_module $loaded_module
+before=$(memory "$dir/module.pid")
+total=0
+while [ "$total" -lt "${MILLION:-1000000}" ]; do
+    n=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d5s http://127.0.0.1:19102/bkt/dir/file.bin |
+        awk '/requests in/ {print $1}')
+    total=$((total + n))
+done
+after=$(memory "$dir/module.pid")
+printf 'growth    %d redirects more: module worker RSS %s -> %s kB, private dirty %s -> %s kB\n' \
+    "$total" "${before% *}" "${after% *}" "${before#* }" "${after#* }"
+
 if grep -E '\[(alert|emerg|crit)\]|exited on signal' "$dir/error.log"; then
     echo "bench: the error log has alerts" >&2; exit 1
 fi
+
+"$top/.build/release/s3p-bench" "${SIGNER_ITERATIONS:-200000}"
