@@ -79,6 +79,8 @@ static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,
+    const char *key, u_char *value, size_t len);
 
 static ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
@@ -522,15 +524,12 @@ ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 
     ngx_http_clear_location(r);
 
-    h = ngx_list_push(&r->headers_out.headers);
+    h = ngx_http_s3_proxy_add_header(r, "Location",
+                                     (u_char *) ctx->result.url.data,
+                                     ctx->result.url.len);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Location");
-    h->value.data = (u_char *) ctx->result.url.data;
-    h->value.len = ctx->result.url.len;
 
     r->headers_out.location = h;
 
@@ -557,14 +556,11 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
     }
 
     if (ctx->result.status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_list_push(&r->headers_out.headers);
+        h = ngx_http_s3_proxy_add_header(r, "Allow", (u_char *) "GET, HEAD",
+                                         sizeof("GET, HEAD") - 1);
         if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "Allow");
-        ngx_str_set(&h->value, "GET, HEAD");
     }
 
     if (ctx->result.status < NGX_HTTP_BAD_REQUEST
@@ -574,6 +570,27 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
     }
 
     return ctx->result.status;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return h;
 }
 
 
@@ -1390,24 +1407,17 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     ngx_str_set(&r->headers_out.charset, "utf-8");
     r->headers_out.content_type_lowcase = NULL;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_s3_proxy_add_header(r, "Content-Security-Policy",
+                                     (u_char *) s3p_listing_csp(),
+                                     ngx_strlen(s3p_listing_csp()))
+        == NULL
+        || ngx_http_s3_proxy_add_header(r, "X-Content-Type-Options",
+                                        (u_char *) "nosniff",
+                                        sizeof("nosniff") - 1)
+           == NULL)
+    {
         return NGX_ERROR;
     }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Content-Security-Policy");
-    h->value.data = (u_char *) s3p_listing_csp();
-    h->value.len = ngx_strlen(h->value.data);
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Content-Type-Options");
-    ngx_str_set(&h->value, "nosniff");
 
     /* HEAD: S3 sends no listing to render; the headers are the answer */
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing s3-proxy needs, when it is missing:
 # Debian's nginx and its module build tree, OpenSSL's headers and the test
-# clients; from PyPI the local S3 server (moto) and the AWS SDK and CLI.
+# clients (curl, wget, lynx, rclone, headless Chromium, wrk); from PyPI the
+# local S3 server (moto) and the AWS SDK and CLI.
 set -euo pipefail
 
-debs=(nginx-core nginx-dev libssl-dev jq curl)
+debs=(nginx-core nginx-dev libssl-dev jq curl wget lynx wrk rclone chromium)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
