@@ -337,6 +337,17 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
                        "s3 proxy: proxy \"%*s\"",
                        ctx->result.url.len, ctx->result.url.data);
 
+        /*
+         * S3 gets no request body (proxy_pass_request_body off), so none is
+         * read: proxy_pass then builds the upstream request at once, while
+         * the content handler below holds debug logging of the signed
+         * headers, instead of after a body that a client trickles in.
+         */
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         /* the content phase handler, proxy_pass, takes it from here */
         return NGX_DECLINED;
 
@@ -357,7 +368,7 @@ static ngx_int_t
 ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_uint_t                     level;
+    ngx_uint_t                     level, intercept, in_memory;
     ngx_http_upstream_conf_t      *ucf;
     ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
@@ -385,20 +396,34 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    if (ctx != NULL
-        && ctx->result.fallback.len
-        && slcf->core != NULL
-        && slcf->core->listings
-        && r->upstream != NULL
-        && !r->upstream->conf->intercept_errors)
-    {
+    if (ctx == NULL || r->upstream == NULL || slcf->core == NULL) {
+        return rc;
+    }
+
+    intercept = ctx->result.fallback.len && slcf->core->listings
+                && !r->upstream->conf->intercept_errors;
+
+    /* a listing to render is read in memory, never from a temporary file */
+
+    in_memory = ctx->result.render != S3P_RENDER_NONE
+                && r->upstream->conf->max_temp_file_size != 0;
+
+    if (intercept || in_memory) {
         ucf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
         if (ucf == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         *ucf = *r->upstream->conf;
-        ucf->intercept_errors = 1;
+
+        if (intercept) {
+            ucf->intercept_errors = 1;
+        }
+
+        if (in_memory) {
+            ucf->max_temp_file_size = 0;
+        }
+
         r->upstream->conf = ucf;
     }
 
@@ -442,6 +467,7 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
      */
 
     if (r->internal
+        && r->error_page
         && r->args.len == sizeof(S3P_FALLBACK_MARKER) - 1
         && ngx_strncmp(r->args.data, S3P_FALLBACK_MARKER,
                        sizeof(S3P_FALLBACK_MARKER) - 1)
@@ -997,7 +1023,17 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (clcf->handler == NULL) {
+    if (clcf->handler == NULL && clcf->noname && prev->proxy_handler) {
+
+        /*
+         * An "if" block inside the location: at run time it keeps the
+         * location's content handler, this module's wrapper, which then
+         * reads the block's configuration.
+         */
+
+        conf->proxy_handler = prev->proxy_handler;
+
+    } else if (clcf->handler == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"s3_proxy\" in location \"%V\" needs proxy_pass: "
                            "add \"include s3_proxy.conf;\" to it",
@@ -1005,7 +1041,9 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (clcf->handler != ngx_http_s3_proxy_content_handler) {
+    if (clcf->handler != NULL
+        && clcf->handler != ngx_http_s3_proxy_content_handler)
+    {
         conf->proxy_handler = clcf->handler;
         clcf->handler = ngx_http_s3_proxy_content_handler;
     }
@@ -1033,6 +1071,12 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     core->index.len = conf->index.len;
     core->index.data = conf->index.data;
     core->listings = conf->listing ? 1 : 0;
+
+    if (conf->buckets != NULL && conf->buckets->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy\": S3_PROXY_BUCKETS names no bucket");
+        return NGX_CONF_ERROR;
+    }
 
     if (conf->buckets != NULL) {
         core->buckets = ngx_http_s3_proxy_str_list(cf, conf->buckets);

@@ -153,9 +153,11 @@ func s3p_render_bound(_ result: UnsafePointer<s3p_result_t>?, _ xmlLen: Int) -> 
     // (6 bytes each, "&quot;"), plus each entry's fixed markup, which is
     // smaller than the XML that carried the entry.  The breadcrumb links
     // every ancestor folder with its whole path: one encoded path (3 bytes
-    // a byte) and some markup per folder level.
+    // a byte) and some markup per folder level it links.
+    // The breadcrumb links at most ListingHTML.breadcrumbLevels folders.
     let folder = result.key.bytes
-    let levels = folder.reduce(1) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) }
+    let levels = min(folder.reduce(1) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) },
+                     ListingHTML.breadcrumbLevels + 1)
     let path = result.bucket.len + folder.count
     return 16 * xmlLen + 12 * path + levels * (3 * path + 64) + 8192
 }

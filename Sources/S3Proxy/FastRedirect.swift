@@ -46,7 +46,8 @@ enum FastRedirect {
         let keyStart = writer.count
         guard writer.writeDecoded(rawKey), !writer.overflowed else { return nil }
         let key = writer.slice(from: keyStart)
-        guard UTF8Validation.isValid(key), Router.staysInBucket(key),
+        guard key.count <= Router.maxKeyLength,
+              UTF8Validation.isValid(key), Router.staysInBucket(key),
               key.last != UInt8(ascii: "/"),
               !isIndexPage(key, conf: conf.pointee)
         else {

@@ -88,6 +88,11 @@ struct ListingHTML {
         return out
     }
 
+    /// The most folder levels the breadcrumb links: a deeper folder shows
+    /// the first and the last ones around an ellipsis, so that the page
+    /// stays linear in the folder's length.
+    static let breadcrumbLevels = 12
+
     /// `bucket / dir / sub /`, each part linking to its listing.
     private func breadcrumb(into out: inout [UInt8]) {
         out += Array("<a href=\"".utf8)
@@ -95,14 +100,23 @@ struct ListingHTML {
         out += Array("\">".utf8)
         ListingHTML.escape(bucket, into: &out)
         out += Array("</a>/".utf8)
+        let ends = prefix.indices.filter { prefix[$0] == UInt8(ascii: "/") }
+        let keepFirst = ListingHTML.breadcrumbLevels / 2
+        let keepLast = ListingHTML.breadcrumbLevels - keepFirst
         var start = 0
-        for (index, byte) in prefix.enumerated() where byte == UInt8(ascii: "/") {
+        for (level, end) in ends.enumerated() {
+            defer { start = end + 1 }
+            if ends.count > ListingHTML.breadcrumbLevels
+                && level >= keepFirst && level < ends.count - keepLast
+            {
+                if level == keepFirst { out += Array("&hellip;/".utf8) }
+                continue
+            }
             out += Array("<a href=\"".utf8)
-            link(to: Array(prefix[0...index]), into: &out)
+            link(to: Array(prefix[0...end]), into: &out)
             out += Array("\">".utf8)
-            ListingHTML.escape(prefix[start..<index], into: &out)
+            ListingHTML.escape(prefix[start..<end], into: &out)
             out += Array("</a>/".utf8)
-            start = index + 1
         }
     }
 

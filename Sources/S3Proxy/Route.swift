@@ -83,6 +83,9 @@ enum Router {
         Array("x-id".utf8),
     ]
 
+    /// S3's limit on a key: 1,024 bytes of UTF-8.
+    static let maxKeyLength = 1024
+
     static func route(
         method: ArraySlice<UInt8>, path: ArraySlice<UInt8>,
         query: ArraySlice<UInt8>, policy: Policy = Policy(),
@@ -122,6 +125,10 @@ enum Router {
                 return .refuse(status: 400)
             }
             key = decoded
+        }
+        guard key.count <= maxKeyLength else {
+            // S3 refuses longer keys (KeyTooLongError) before anything else.
+            return .refuse(status: 400)
         }
         guard staysInBucket(key) else {
             // `/ok/../other/x`: S3 reads the key literally, but any client
