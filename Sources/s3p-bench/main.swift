@@ -38,10 +38,11 @@ let storage: [UInt8] = fields.flatMap { Array($0.utf8) }
 
 print("s3p-bench: \(iterations) calls each, signing key cached")
 storage.withUnsafeBufferPointer { buffer in
+    guard let base = buffer.baseAddress else { return }
     var offset = 0
     var views: [s3p_str_t] = []
     for field in fields {
-        views.append(s3p_str_t(len: field.utf8.count, data: buffer.baseAddress! + offset))
+        views.append(s3p_str_t(len: field.utf8.count, data: base + offset))
         offset += field.utf8.count
     }
     var conf = s3p_config_t()
