@@ -120,6 +120,10 @@ static void ngx_http_s3_proxy_wipe(void *data);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
+/* marks s3_proxy_allow_params: its names are parameters, not buckets */
+static ngx_uint_t  ngx_http_s3_proxy_params_post;
+
+
 static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy"),
@@ -148,7 +152,7 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, params),
-      NULL },
+      &ngx_http_s3_proxy_params_post },
 
     { ngx_string("s3_proxy_stream_agents"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -1176,7 +1180,8 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    ngx_str_t     *value;
+    s3p_str_t      item;
+    ngx_str_t     *value, *name;
     ngx_uint_t     i;
     ngx_array_t  **a;
 
@@ -1201,6 +1206,30 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if ((*a)->nelts == 0) {
         return "needs at least one name";
+    }
+
+    /* each name is checked here, so that nginx -t points at this line */
+
+    name = (*a)->elts;
+
+    for (i = 0; i < (*a)->nelts; i++) {
+        item.len = name[i].len;
+        item.data = name[i].data;
+
+        if (cmd->post == NULL) {
+            if (s3p_check_bucket_name(&item) != S3P_OK) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"%V\": \"%V\" is not a valid bucket name",
+                                   &cmd->name, &name[i]);
+                return NGX_CONF_ERROR;
+            }
+
+        } else if (s3p_check_parameter_name(&item) != S3P_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\": \"%V\" cannot be allowed",
+                               &cmd->name, &name[i]);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;

@@ -145,6 +145,14 @@ int s3p_handle(s3p_config_t *conf, const s3p_request_t *req,
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
 /*
+ * Checks one name of an allowlist directive where the directive stands:
+ * S3P_OK for a valid bucket name (s3_proxy_buckets) or query parameter
+ * name (s3_proxy_allow_params), S3P_E_CONFIG otherwise.
+ */
+int s3p_check_bucket_name(const s3p_str_t *name);
+int s3p_check_parameter_name(const s3p_str_t *name);
+
+/*
  * Rewrites the endpoint hosts the way clients write a Host header, so that
  * what is signed is what arrives: lowercase, and without the scheme's
  * default port (":443" for https, ":80" for http).  Writes into `out`

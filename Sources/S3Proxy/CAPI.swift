@@ -126,6 +126,22 @@ func s3p_config_check(
 }
 
 @c @implementation
+func s3p_check_bucket_name(_ name: UnsafePointer<s3p_str_t>?) -> Int32 {
+    guard let name = name?.pointee, BucketName.isValid(name.bytes) else {
+        return S3P_E_CONFIG
+    }
+    return S3P_OK
+}
+
+@c @implementation
+func s3p_check_parameter_name(_ name: UnsafePointer<s3p_str_t>?) -> Int32 {
+    guard let name = name?.pointee, Policy.parameterProblem(name.bytes) == nil else {
+        return S3P_E_CONFIG
+    }
+    return S3P_OK
+}
+
+@c @implementation
 func s3p_config_normalize(
     _ conf: UnsafeMutablePointer<s3p_config_t>?,
     _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int

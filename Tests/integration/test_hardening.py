@@ -104,3 +104,21 @@ def test_the_fallback_marker_from_a_client_is_an_ordinary_parameter(s3, make_ngi
     assert r.status_code == 403
     r = requests.get(nginx.url + "/demo/docs/?s3-proxy-fallback", timeout=10)
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("directive,name", [
+    ("s3_proxy_buckets", "Not_A/Bucket"),
+    ("s3_proxy_buckets", "ab"),
+    ("s3_proxy_allow_params", "X-Amz-Date"),
+])
+def test_allowlist_names_are_checked_where_they_stand(s3, directive, name):
+    # Even at http level, with no location using the module yet, nginx -t
+    # names the directive, the bad name and its line.
+    nginx = Nginx(s3_environment(s3), locations="location /x/ { root /tmp; }",
+                  http_extra=f"{directive} {name};")
+    try:
+        code, output = nginx.check()
+    finally:
+        nginx.cleanup()
+    assert code != 0
+    assert directive in output and name in output and "nginx.conf:" in output
