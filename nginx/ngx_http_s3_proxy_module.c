@@ -1180,6 +1180,8 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
+    int            rc;
+    u_char         err[128];
     s3p_str_t      item;
     ngx_str_t     *value, *name;
     ngx_uint_t     i;
@@ -1216,18 +1218,13 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         item.len = name[i].len;
         item.data = name[i].data;
 
-        if (cmd->post == NULL) {
-            if (s3p_check_bucket_name(&item) != S3P_OK) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"%V\": \"%V\" is not a valid bucket name",
-                                   &cmd->name, &name[i]);
-                return NGX_CONF_ERROR;
-            }
+        rc = (cmd->post == NULL)
+             ? s3p_check_bucket_name(&item, err, sizeof(err))
+             : s3p_check_parameter_name(&item, err, sizeof(err));
 
-        } else if (s3p_check_parameter_name(&item) != S3P_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\": \"%V\" cannot be allowed",
-                               &cmd->name, &name[i]);
+        if (rc != S3P_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": \"%V\" %s",
+                               &cmd->name, &name[i], err);
             return NGX_CONF_ERROR;
         }
     }

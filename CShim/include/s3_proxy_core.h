@@ -147,10 +147,12 @@ int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 /*
  * Checks one name of an allowlist directive where the directive stands:
  * S3P_OK for a valid bucket name (s3_proxy_buckets) or query parameter
- * name (s3_proxy_allow_params), S3P_E_CONFIG otherwise.
+ * name (s3_proxy_allow_params); otherwise S3P_E_CONFIG, with why in `err`
+ * (capacity `cap`, NUL-terminated).
  */
-int s3p_check_bucket_name(const s3p_str_t *name);
-int s3p_check_parameter_name(const s3p_str_t *name);
+int s3p_check_bucket_name(const s3p_str_t *name, uint8_t *err, size_t cap);
+int s3p_check_parameter_name(const s3p_str_t *name, uint8_t *err,
+    size_t cap);
 
 /*
  * Rewrites the endpoint hosts the way clients write a Host header, so that

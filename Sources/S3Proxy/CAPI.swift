@@ -114,31 +114,42 @@ func s3p_config_check(
 ) -> Int32 {
     guard let conf = conf?.pointee else { return S3P_E_CONFIG }
     guard let problem = Settings(conf).problem() else { return S3P_OK }
-    if let err, cap > 0 {
-        var message = Array(problem.utf8)
+    ErrorMessage.write(problem, into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
+@c @implementation
+func s3p_check_bucket_name(
+    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    if let name = name?.pointee, BucketName.isValid(name.bytes) {
+        return S3P_OK
+    }
+    ErrorMessage.write("is not a valid bucket name", into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
+@c @implementation
+func s3p_check_parameter_name(
+    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let name = name?.pointee else { return S3P_E_CONFIG }
+    guard let problem = Policy.parameterProblem(name.bytes) else { return S3P_OK }
+    ErrorMessage.write(problem, into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
+/// A message for C: truncated to the buffer and NUL-terminated.
+enum ErrorMessage {
+    static func write(_ text: String, into err: UnsafeMutablePointer<UInt8>?, cap: Int) {
+        guard let err, cap > 0 else { return }
+        var message = Array(text.utf8)
         if message.count > cap - 1 {
             message.removeLast(message.count - (cap - 1))
         }
         message.append(0)
         err.update(from: message, count: message.count)
     }
-    return S3P_E_CONFIG
-}
-
-@c @implementation
-func s3p_check_bucket_name(_ name: UnsafePointer<s3p_str_t>?) -> Int32 {
-    guard let name = name?.pointee, BucketName.isValid(name.bytes) else {
-        return S3P_E_CONFIG
-    }
-    return S3P_OK
-}
-
-@c @implementation
-func s3p_check_parameter_name(_ name: UnsafePointer<s3p_str_t>?) -> Int32 {
-    guard let name = name?.pointee, Policy.parameterProblem(name.bytes) == nil else {
-        return S3P_E_CONFIG
-    }
-    return S3P_OK
 }
 
 @c @implementation

@@ -1171,7 +1171,7 @@ FAKE_S3 = type("FakeS3", (), {"host": "127.0.0.1:9", "session_token": None})
 
 
 @pytest.mark.parametrize("directives,env,expected", [
-    ("s3_proxy_buckets Not_A/Bucket;", {}, ['"s3_proxy"', '"Not_A/Bucket"']),
+    ("s3_proxy_buckets Not_A/Bucket;", {}, ['"s3_proxy_buckets"', '"Not_A/Bucket"']),
     ("s3_proxy_buckets ab;", {}, ['"ab"', "not a valid bucket name"]),
     ("s3_proxy_buckets demo,ab;", {}, ['"ab"', "not a valid bucket name"]),
     ("s3_proxy_buckets -demo;", {}, ['"-demo"', "not a valid bucket name"]),
