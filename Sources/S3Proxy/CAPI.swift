@@ -71,7 +71,7 @@ enum RequestHandler {
         }
         let signer = Signer(settings: settings, signingKey: signingKey, date: date)
 
-        var writer = OutputWriter(base: out, capacity: cap)
+        var writer = BufferWriter(base: out, capacity: cap)
         result.pointee.bucket = writer.write(target.bucket)
         result.pointee.key = writer.write(target.key)
         switch route {
@@ -162,7 +162,7 @@ func s3p_config_normalize(
     let host = Settings.canonicalHost(conf.pointee.host.bytes, scheme: scheme)
     let external = Settings.canonicalHost(conf.pointee.external_host.bytes,
                                           scheme: scheme)
-    var writer = OutputWriter(base: out, capacity: cap)
+    var writer = BufferWriter(base: out, capacity: cap)
     let hostView = writer.write(host)
     let externalView = writer.write(external)
     if writer.overflowed {
@@ -305,30 +305,6 @@ enum SigningKeyCache {
             $0.copyBytes(from: date.date)
         }
         return key
-    }
-}
-
-/// Appends byte strings to the caller's buffer and hands back slices of it.
-struct OutputWriter {
-    let base: UnsafeMutablePointer<UInt8>
-    let capacity: Int
-    private(set) var used = 0
-    private(set) var overflowed = false
-
-    init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
-        self.base = base
-        self.capacity = capacity
-    }
-
-    mutating func write(_ bytes: [UInt8]) -> s3p_str_t {
-        guard !overflowed, bytes.count <= capacity - used else {
-            overflowed = true
-            return s3p_str_t()
-        }
-        let start = base + used
-        start.update(from: bytes, count: bytes.count)
-        used += bytes.count
-        return s3p_str_t(len: bytes.count, data: UnsafePointer(start))
     }
 }
 

@@ -1,0 +1,118 @@
+// Writing into the buffer nginx allocated from the request pool.
+
+internal import CShim
+
+/// Writes into the caller's buffer and hands back slices of it; past its
+/// capacity it only counts, and `overflowed` tells the caller to answer
+/// S3P_E_SPACE.
+struct BufferWriter {
+    let base: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+    private(set) var count = 0
+    var overflowed: Bool { count > capacity }
+
+    init(base: UnsafeMutablePointer<UInt8>, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
+
+    @inline(__always)
+    mutating func write(_ byte: UInt8) {
+        if count < capacity { base[count] = byte }
+        count += 1
+    }
+
+    @discardableResult
+    mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) -> s3p_str_t {
+        let start = count
+        if let source = bytes.baseAddress, bytes.count <= capacity - count {
+            (base + count).update(from: source, count: bytes.count)
+            count += bytes.count
+        } else {
+            for byte in bytes { write(byte) }
+        }
+        return str(start, count)
+    }
+
+    mutating func write(_ s: s3p_str_t) {
+        guard let data = s.data else { return }
+        write(UnsafeBufferPointer(start: data, count: s.len))
+    }
+
+    @discardableResult
+    mutating func write(_ bytes: [UInt8]) -> s3p_str_t {
+        bytes.withUnsafeBufferPointer { write($0) }
+    }
+
+    mutating func write(_ bytes: ArraySlice<UInt8>) {
+        for byte in bytes { write(byte) }
+    }
+
+    mutating func write(_ string: StaticString) {
+        string.withUTF8Buffer { _ = write($0) }
+    }
+
+    mutating func skip(_ n: Int) {
+        count += n
+    }
+
+    mutating func writeDecimal(_ value: UInt32) {
+        var divisor: UInt32 = 1
+        while value / divisor >= 10 { divisor *= 10 }
+        while divisor > 0 {
+            write(UInt8(ascii: "0") &+ UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    mutating func writeEncoded(_ bytes: UnsafeBufferPointer<UInt8>, keepSlash: Bool) {
+        for byte in bytes {
+            if PercentEncoding.isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
+                write(byte)
+            } else {
+                write(UInt8(ascii: "%"))
+                write(Hex.upper[Int(byte >> 4)])
+                write(Hex.upper[Int(byte & 0x0f)])
+            }
+        }
+    }
+
+    mutating func writeEncoded(_ s: s3p_str_t, keepSlash: Bool) {
+        guard let data = s.data else { return }
+        writeEncoded(UnsafeBufferPointer(start: data, count: s.len), keepSlash: keepSlash)
+    }
+
+    /// Decodes `%XX` escapes once; false for a malformed escape.
+    mutating func writeDecoded(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        while i < raw.count {
+            let byte = raw[i]
+            if byte == UInt8(ascii: "%") {
+                guard i + 2 < raw.count,
+                      let high = Hex.value(raw[i + 1]), let low = Hex.value(raw[i + 2])
+                else {
+                    return false
+                }
+                write(high << 4 | low)
+                i += 3
+            } else {
+                write(byte)
+                i += 1
+            }
+        }
+        return true
+    }
+
+    /// The bytes written from `start` to now (within capacity).
+    func slice(from start: Int) -> UnsafeBufferPointer<UInt8> {
+        slice(start, count)
+    }
+
+    func slice(_ start: Int, _ end: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: base + start, count: min(end, capacity) - start)
+    }
+
+    func str(_ start: Int, _ end: Int) -> s3p_str_t {
+        s3p_str_t(len: min(end, capacity) - start, data: UnsafePointer(base + start))
+    }
+}
