@@ -28,7 +28,7 @@ func s3p_handle(
         return S3P_E_CONFIG
     }
     result.pointee = s3p_result_t()
-    if let status = FastRedirect.handle(conf: conf, request: req, out: out, cap: cap,
+    if let status = FastPath.handle(conf: conf, request: req, out: out, cap: cap,
                                         result: result)
     {
         return status

@@ -1,5 +1,6 @@
-// The allocation-free redirect path (FastRedirect) must answer exactly what
-// the general path (Router + Signer) answers: a differential test over
+// The allocation-free path (FastPath: plain redirects, and proxied index
+// pages and streamed objects) must answer exactly what the general path
+// (Router + Signer) answers: a differential test over
 // generated requests, with allowlists, session tokens, index names and
 // User-Agents.  The general path is the reference: it is the one pinned
 // to AWS's examples and to botocore.
@@ -8,7 +9,7 @@ import Testing
 @testable import S3Proxy
 import CShim
 
-@Suite struct FastRedirectTests {
+@Suite struct FastPathTests {
     struct Answer: Equatable {
         var status: Int32
         var action: s3p_action_t
@@ -16,6 +17,10 @@ import CShim
         var bucket: [UInt8]
         var key: [UInt8]
         var url: [UInt8]
+        var authorization: [UInt8]
+        var amzDate: [UInt8]
+        var fallback: [UInt8]
+        var render: s3p_render_t
     }
 
     static func copy(_ s: s3p_str_t) -> [UInt8] {
@@ -34,7 +39,7 @@ import CShim
             withUnsafeMutablePointer(to: &conf) { conf in
                 withUnsafeMutablePointer(to: &result) { result in
                     fast
-                        ? FastRedirect.handle(conf: conf, request: request,
+                        ? FastPath.handle(conf: conf, request: request,
                                               out: buffer.baseAddress!, cap: bound,
                                               result: result)
                         : RequestHandler.handle(conf: conf, request: request,
@@ -46,7 +51,9 @@ import CShim
         guard let status else { return nil }
         return Answer(status: status, action: result.action, httpStatus: result.status,
                       bucket: copy(result.bucket), key: copy(result.key),
-                      url: copy(result.url))
+                      url: copy(result.url), authorization: copy(result.authorization),
+                      amzDate: copy(result.amz_date), fallback: copy(result.fallback),
+                      render: result.render)
     }
 
     /// SplitMix64 (TestSupport.swift), with a pick from a table.
@@ -69,6 +76,7 @@ import CShim
         let memory = CMemory()
         var generator = Generator(state: seed)
         var fastAnswers = 0
+        var fastProxies = 0
         for round in 0..<5000 {
             var conf = CAPITests.config(memory, sessionToken: round % 3 == 0 ? "tok/en+=" : "")
             if round % 4 == 1 {
@@ -87,10 +95,10 @@ import CShim
                 conf.stream_agents = UnsafePointer(agents)
                 conf.nstream_agents = 1
             }
-            var path = "/" + generator.pick(FastRedirectTests.buckets)
+            var path = "/" + generator.pick(FastPathTests.buckets)
                 + (round % 4 == 0 ? "" : "/")
             for _ in 0..<Int(generator.next() % 6) {
-                path += generator.pick(FastRedirectTests.pieces)
+                path += generator.pick(FastPathTests.pieces)
             }
             let method = generator.pick(["GET", "GET", "HEAD", "POST", "get"])
             let agent = generator.pick(["", "curl/7.88.1", "Boto3/1.43 md/Botocore#1.43",
@@ -102,15 +110,21 @@ import CShim
                 now: 1_369_353_600 + Int64(generator.next() % 200_000),
                 fallback: 0)
 
-            let general = FastRedirectTests.answer(fast: false, conf: &conf, request: request)
-            guard let fast = FastRedirectTests.answer(fast: true, conf: &conf, request: request)
+            let general = FastPathTests.answer(fast: false, conf: &conf, request: request)
+            guard let fast = FastPathTests.answer(fast: true, conf: &conf, request: request)
             else {
                 continue
             }
             fastAnswers += 1
+            if fast.action == S3P_ACTION_PROXY { fastProxies += 1 }
             #expect(fast == general, "\(method) \(path) ua=\(agent)")
         }
-        // The fast path must actually be exercised.
+        // The fast path must actually be exercised, both ways.
         #expect(fastAnswers > 150, "only \(fastAnswers) fast answers")
+        #expect(fastProxies > 30, "only \(fastProxies) fast proxied answers")
     }
+}
+
+@Test func fallbackMarkerMatchesTheHeader() {
+    #expect(FastPath.fallbackMarker.description == S3P_FALLBACK_MARKER)
 }

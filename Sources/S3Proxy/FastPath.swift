@@ -1,0 +1,404 @@
+// The common requests, written straight into the caller's buffer with no
+// allocation: the redirect of a plain object, and the proxied request of
+// an index page or of an object streamed to an SDK.
+//
+// It answers exactly what Router + Signer answer for the same request (a
+// differential test and the fuzzer hold it to that), but only for the
+// common case: GET or HEAD of `/<bucket>/<key>` with no query, no
+// percent-escape in the bucket, on a first pass.  Everything else (queries,
+// listings, refusals, fallbacks) returns nil and takes the general path.
+
+internal import CShim
+
+enum FastPath {
+    static func handle(
+        conf: UnsafeMutablePointer<s3p_config_t>, request: s3p_request_t,
+        out: UnsafeMutablePointer<UInt8>, cap: Int,
+        result: UnsafeMutablePointer<s3p_result_t>
+    ) -> Int32? {
+        guard request.fallback == 0, request.query.len == 0,
+              let method = view(request.method), let path = view(request.path),
+              let signedMethod = methodName(method)
+        else {
+            return nil
+        }
+
+        // /<bucket>/<key>
+        guard path.count > 2, path[0] == UInt8(ascii: "/"),
+              let slash = path[1...].firstIndex(of: UInt8(ascii: "/")),
+              slash + 1 < path.count
+        else {
+            return nil
+        }
+        let bucket = UnsafeBufferPointer(rebasing: path[1..<slash])
+        let rawKey = UnsafeBufferPointer(rebasing: path[(slash + 1)...])
+        guard !bucket.contains(UInt8(ascii: "%")), BucketName.isValid(bucket),
+              allowed(bucket: bucket, conf: conf.pointee)
+        else {
+            return nil
+        }
+
+        var writer = BufferWriter(base: out, capacity: cap)
+        let bucketSlice = writer.write(bucket)
+
+        // The key, decoded once.
+        let keyStart = writer.count
+        guard writer.writeDecoded(rawKey), !writer.overflowed else { return nil }
+        let decoded = writer.slice(from: keyStart)
+        guard decoded.count <= Router.maxKeyLength,
+              UTF8Validation.isValid(decoded), Router.staysInBucket(decoded)
+        else {
+            return nil
+        }
+        let isFolder = decoded.last == UInt8(ascii: "/")
+        let proxied = isFolder || isIndexPage(decoded, conf: conf.pointee)
+            || streamed(request.user_agent, conf: conf.pointee)
+        if isFolder {
+            writer.write(index(conf.pointee))
+        }
+        let keyEnd = writer.count
+        if writer.overflowed { return S3P_E_SPACE }
+
+        // The timestamp, and the signing key of the day (derived by the
+        // general code, once a day per worker).
+        var stamp: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &stamp) {
+            AmzDate.format(unixTime: request.now, into: $0)
+        }
+        let today = withUnsafeBytes(of: conf.pointee.key_date) {
+            $0.loadUnaligned(as: UInt64.self) == stamp.0
+        }
+        if !today {
+            let settings = Settings(conf.pointee)
+            let date = AmzDate(unixTime: request.now)
+            guard SigningKeyCache.key(conf, settings: settings, date: date) != nil else {
+                return S3P_E_CRYPTO
+            }
+        }
+
+        var fast = Fast(conf: conf, out: out, writer: writer, stamp: stamp,
+                        method: signedMethod, bucket: bucket,
+                        key: UnsafeBufferPointer(start: out + keyStart,
+                                                 count: keyEnd - keyStart))
+        let status = proxied
+            ? fast.proxy(result: result, folderKeyLength: isFolder ? decoded.count : nil)
+            : fast.redirect(result: result)
+        if status == S3P_OK {
+            result.pointee.bucket = bucketSlice
+            result.pointee.key = s3p_str_t(len: keyEnd - keyStart,
+                                           data: UnsafePointer(out + keyStart))
+        }
+        return status
+    }
+
+    /// The state of one answer being written.
+    private struct Fast {
+        let conf: UnsafeMutablePointer<s3p_config_t>
+        let out: UnsafeMutablePointer<UInt8>
+        var writer: BufferWriter
+        let stamp: (UInt64, UInt64)
+        let method: StaticString
+        let bucket: UnsafeBufferPointer<UInt8>
+        let key: UnsafeBufferPointer<UInt8>
+
+        /// `/<bucket>/<UriEncode(key)>`, written; returns its bounds.
+        mutating func writePath(_ key: UnsafeBufferPointer<UInt8>) -> (Int, Int) {
+            let start = writer.count
+            writer.write("/")
+            writer.write(bucket)
+            writer.write("/")
+            writer.writeEncoded(key, keepSlash: true)
+            return (start, writer.count)
+        }
+
+        mutating func writeStamp(dateOnly: Bool = false) {
+            withUnsafeBytes(of: stamp) {
+                let bytes = $0.bindMemory(to: UInt8.self)
+                _ = writer.write(dateOnly ? UnsafeBufferPointer(rebasing: bytes[0..<8]) : bytes)
+            }
+        }
+
+        // MARK: Presigned redirect
+
+        mutating func redirect(result: UnsafeMutablePointer<s3p_result_t>) -> Int32 {
+            // <scheme>://<external host>/<bucket>/<UriEncode(key)>?<X-Amz-*>
+            let urlStart = writer.count
+            writer.write(conf.pointee.scheme)
+            writer.write("://")
+            writer.write(conf.pointee.external_host)
+            let (pathStart, pathEnd) = writePath(key)
+            writer.write("?")
+            let queryStart = writer.count
+            writer.write("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=")
+            writer.writeEncoded(conf.pointee.access_key, keepSlash: false)
+            writer.write("%2F")
+            writeStamp(dateOnly: true)
+            writer.write("%2F")
+            writer.writeEncoded(conf.pointee.region, keepSlash: false)
+            writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
+            writeStamp()
+            writer.write("&X-Amz-Expires=")
+            writer.writeDecimal(conf.pointee.expires)
+            if conf.pointee.session_token.len > 0 {
+                writer.write("&X-Amz-Security-Token=")
+                writer.writeEncoded(conf.pointee.session_token, keepSlash: false)
+            }
+            writer.write("&X-Amz-SignedHeaders=host")
+            let queryEnd = writer.count
+            writer.write("&X-Amz-Signature=")
+            let signatureAt = writer.count
+            writer.skip(64)
+            if writer.overflowed { return S3P_E_SPACE }
+
+            let path = writer.slice(pathStart, pathEnd)
+            let query = writer.slice(queryStart, queryEnd)
+            let host = FastPath.view(conf.pointee.external_host) ?? FastPath.empty
+            let method = self.method
+            guard sign(into: out + signatureAt, { feeder in
+                feeder.feed(method)
+                feeder.feed("\n")
+                feeder.feed(path)
+                feeder.feed("\n")
+                feeder.feed(query)
+                feeder.feed("\nhost:")
+                feeder.feed(host)
+                feeder.feed("\n\nhost\nUNSIGNED-PAYLOAD")
+            }) else {
+                return S3P_E_CRYPTO
+            }
+
+            result.pointee.action = S3P_ACTION_REDIRECT
+            result.pointee.status = 307
+            result.pointee.url = writer.str(urlStart, writer.count)
+            return S3P_OK
+        }
+
+        // MARK: Proxied request (header auth)
+
+        mutating func proxy(
+            result: UnsafeMutablePointer<s3p_result_t>, folderKeyLength: Int?
+        ) -> Int32 {
+            // <scheme>://<host>/<bucket>/<UriEncode(key)>
+            let urlStart = writer.count
+            writer.write(conf.pointee.scheme)
+            writer.write("://")
+            writer.write(conf.pointee.host)
+            let (pathStart, pathEnd) = writePath(key)
+            let urlEnd = writer.count
+
+            // AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...
+            let token = conf.pointee.session_token.len > 0
+            writer.write("AWS4-HMAC-SHA256 Credential=")
+            writer.write(conf.pointee.access_key)
+            writer.write("/")
+            writeStamp(dateOnly: true)
+            writer.write("/")
+            writer.write(conf.pointee.region)
+            writer.write("/s3/aws4_request, SignedHeaders=")
+            let signedStart = writer.count
+            writer.write(token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+                               : "host;x-amz-content-sha256;x-amz-date")
+            let signedEnd = writer.count
+            writer.write(", Signature=")
+            let signatureAt = writer.count
+            writer.skip(64)
+            let authorizationEnd = writer.count
+            let dateStart = writer.count
+            writeStamp()
+
+            // The folder's own path, where nginx comes back on S3's 404.
+            var fallbackStart = 0
+            if let folderKeyLength {
+                fallbackStart = writer.count
+                _ = writePath(UnsafeBufferPointer(rebasing: key[0..<folderKeyLength]))
+                writer.write("?")
+                writer.write(FastPath.fallbackMarker)
+            }
+            let fallbackEnd = writer.count
+            if writer.overflowed { return S3P_E_SPACE }
+
+            let path = writer.slice(pathStart, pathEnd)
+            let signedHeaders = writer.slice(signedStart, signedEnd)
+            let stampBytes = writer.slice(dateStart, dateStart + 16)
+            let host = FastPath.view(conf.pointee.host) ?? FastPath.empty
+            let tokenBytes = FastPath.view(conf.pointee.session_token) ?? FastPath.empty
+            let method = self.method
+            guard sign(into: out + signatureAt, { feeder in
+                feeder.feed(method)
+                feeder.feed("\n")
+                feeder.feed(path)
+                feeder.feed("\n\nhost:")
+                feeder.feed(host)
+                feeder.feed("\nx-amz-content-sha256:")
+                feeder.feed(FastPath.emptyPayloadHash)
+                feeder.feed("\nx-amz-date:")
+                feeder.feed(stampBytes)
+                if token {
+                    feeder.feed("\nx-amz-security-token:")
+                    feeder.feed(tokenBytes)
+                }
+                feeder.feed("\n\n")
+                feeder.feed(signedHeaders)
+                feeder.feed("\n")
+                feeder.feed(FastPath.emptyPayloadHash)
+            }) else {
+                return S3P_E_CRYPTO
+            }
+
+            result.pointee.action = S3P_ACTION_PROXY
+            result.pointee.url = writer.str(urlStart, urlEnd)
+            result.pointee.authorization = writer.str(urlEnd, authorizationEnd)
+            result.pointee.amz_date = writer.str(dateStart, dateStart + 16)
+            if folderKeyLength != nil {
+                result.pointee.fallback = writer.str(fallbackStart, fallbackEnd)
+            }
+            result.pointee.render = S3P_RENDER_NONE
+            return S3P_OK
+        }
+
+        // MARK: Signature
+
+        /// Hashes the canonical request `feed` writes, signs the string to
+        /// sign with the day's key, and writes the 64 hex digits at `at`.
+        func sign(
+            into at: UnsafeMutablePointer<UInt8>,
+            _ feed: (inout DigestFeeder) -> Void
+        ) -> Bool {
+            var hash: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            var mac: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            let stamp = self.stamp
+            let region = FastPath.view(conf.pointee.region) ?? FastPath.empty
+            let signed = withUnsafeMutableBytes(of: &hash) { hash -> Bool in
+                guard let hashBytes = hash.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                      Digest.sha256(into: hashBytes, feed)
+                else {
+                    return false
+                }
+                return withUnsafeMutableBytes(of: &mac) { mac -> Bool in
+                    guard let macBytes = mac.baseAddress?.assumingMemoryBound(to: UInt8.self)
+                    else {
+                        return false
+                    }
+                    return withUnsafeBytes(of: conf.pointee.signing_key) { signingKey in
+                        Digest.hmac(key: signingKey, into: macBytes) { feeder in
+                            feeder.feed("AWS4-HMAC-SHA256\n")
+                            withUnsafeBytes(of: stamp) { stamp in
+                                feeder.feed(stamp)
+                                feeder.feed("\n")
+                                feeder.feed(UnsafeRawBufferPointer(rebasing: stamp[0..<8]))
+                            }
+                            feeder.feed("/")
+                            feeder.feed(region)
+                            feeder.feed("/s3/aws4_request\n")
+                            var hex: (UInt64, UInt64, UInt64, UInt64,
+                                      UInt64, UInt64, UInt64, UInt64)
+                                = (0, 0, 0, 0, 0, 0, 0, 0)
+                            withUnsafeMutableBytes(of: &hex) { hex in
+                                FastPath.writeHex(UnsafeRawBufferPointer(hash), into: hex)
+                                feeder.feed(UnsafeRawBufferPointer(hex))
+                            }
+                        }
+                    }
+                }
+            }
+            guard signed else { return false }
+            withUnsafeBytes(of: mac) { mac in
+                FastPath.writeHex(mac, into: UnsafeMutableRawBufferPointer(start: at, count: 64))
+            }
+            return true
+        }
+    }
+
+    static var empty: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: nil, count: 0) }
+    static let emptyPayloadHash: StaticString =
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    /// S3P_FALLBACK_MARKER of the C header, as a static string.
+    static let fallbackMarker: StaticString = "s3-proxy-fallback"
+
+    /// Lowercase hex of `bytes` into `out` (twice as long).
+    static func writeHex(
+        _ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer
+    ) {
+        for (index, byte) in bytes.enumerated() {
+            out[2 * index] = Hex.lower[Int(byte >> 4)]
+            out[2 * index + 1] = Hex.lower[Int(byte & 0x0f)]
+        }
+    }
+
+    /// The page a folder serves.
+    private static func index(_ conf: s3p_config_t) -> UnsafeBufferPointer<UInt8> {
+        if conf.index.len > 0, let index = view(conf.index) { return index }
+        return defaultIndex.withUTF8Buffer { $0 }
+    }
+
+    private static let defaultIndex: StaticString = "index.html"
+
+    static func view(_ s: s3p_str_t) -> UnsafeBufferPointer<UInt8>? {
+        guard let data = s.data else { return s.len == 0 ? UnsafeBufferPointer(start: nil, count: 0) : nil }
+        return UnsafeBufferPointer(start: data, count: s.len)
+    }
+
+    private static func methodName(_ method: UnsafeBufferPointer<UInt8>) -> StaticString? {
+        if method.elementsEqual("GET".utf8) { return "GET" }
+        if method.elementsEqual("HEAD".utf8) { return "HEAD" }
+        return nil
+    }
+
+    private static func allowed(bucket: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {
+        guard conf.nbuckets > 0, let buckets = conf.buckets else { return true }
+        for entry in UnsafeBufferPointer(start: buckets, count: conf.nbuckets) {
+            if let name = view(entry), name.elementsEqual(bucket) { return true }
+        }
+        return false
+    }
+
+    /// Whether the client is one whose objects are streamed (Policy's
+    /// rule, read straight from the configuration).
+    private static func streamed(_ agent: s3p_str_t, conf: s3p_config_t) -> Bool {
+        guard conf.stream != S3P_STREAM_OFF, let agent = view(agent), agent.count > 0 else {
+            return false
+        }
+        if conf.stream == S3P_STREAM_LIST {
+            guard let agents = conf.stream_agents else { return false }
+            for entry in UnsafeBufferPointer(start: agents, count: conf.nstream_agents) {
+                if let pattern = view(entry), containsIgnoringCase(agent, pattern) {
+                    return true
+                }
+            }
+            return false
+        }
+        for pattern in Policy.sdkAgents {
+            let found = pattern.withUnsafeBufferPointer { containsIgnoringCase(agent, $0) }
+            if found { return true }
+        }
+        return false
+    }
+
+    /// Whether `needle` (non-empty) occurs in `haystack`, ignoring ASCII case.
+    private static func containsIgnoringCase(
+        _ haystack: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
+        guard !needle.isEmpty, needle.count <= haystack.count else { return false }
+        var start = 0
+        while start + needle.count <= haystack.count {
+            var offset = 0
+            while offset < needle.count
+                && ASCII.lowercased(haystack[start + offset]) == ASCII.lowercased(needle[offset])
+            {
+                offset += 1
+            }
+            if offset == needle.count { return true }
+            start += 1
+        }
+        return false
+    }
+
+    private static func isIndexPage(_ key: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {
+        let segmentStart = (key.lastIndex(of: UInt8(ascii: "/")) ?? -1) + 1
+        let segment = key[segmentStart...]
+        if conf.index.len > 0, let index = view(conf.index) {
+            return segment.elementsEqual(index)
+        }
+        return segment.elementsEqual("index.html".utf8)
+    }
+}
