@@ -206,3 +206,23 @@ http {{
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+def client_env(home, **extra):
+    """The environment of a client tool (the aws CLI, rclone, a shell
+    recipe): no credentials, no metadata service, a dummy region, an empty
+    HOME.  Built from scratch: nothing of the test runner's AWS_* (or
+    AWS_CA_BUNDLE, which rclone 1.60 cannot use over plain HTTP) leaks in."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    for name in ("PYENV_ROOT", "PYENV_VERSION"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(extra)
+    return env

@@ -17,7 +17,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-from harness import S3Server, s3_environment
+from harness import client_env, S3Server, s3_environment
 from s3server import DEMO_OBJECTS, LISTING_COUNT, listing_objects
 
 SESSION_TOKEN = "FQoGZXIvYXdzE//token+with/slashes=="
@@ -50,23 +50,6 @@ def workdir():
     path = tempfile.mkdtemp(prefix="s3p-client-")
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def client_env(home, **extra):
-    """No credentials, no metadata service, a dummy region, an empty HOME."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "PYTHONIOENCODING": "utf-8",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    for name in ("PYENV_ROOT", "PYENV_VERSION"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    env.update(extra)
-    return env
 
 
 def aws(proxy_url, home, *args):

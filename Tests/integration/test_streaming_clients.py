@@ -21,7 +21,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-from harness import ACCESS_KEY, REGION, SECRET_KEY, s3_environment
+from harness import client_env, ACCESS_KEY, REGION, SECRET_KEY, s3_environment
 from s3server import DEMO_OBJECTS, LISTING_COUNT, listing_objects
 
 FILES_KEYS = sorted(k for k in DEMO_OBJECTS if k.startswith("files/"))
@@ -63,25 +63,6 @@ def workdir():
     path = tempfile.mkdtemp(prefix="s3p-stream-")
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def client_env(home, **extra):
-    """No credentials, no metadata service, a dummy region, an empty HOME.
-    Built from scratch: nothing of the test runner's AWS_* (or
-    AWS_CA_BUNDLE, which rclone 1.60 cannot use over plain HTTP) leaks in."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "PYTHONIOENCODING": "utf-8",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    for name in ("PYENV_ROOT", "PYENV_VERSION"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    env.update(extra)
-    return env
 
 
 def run(args, home, timeout=60, **extra_env):
