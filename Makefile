@@ -76,7 +76,7 @@ $(MODULE): $(SWIFT_LIB) $(C_SRCS)
 	cp $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so $@.new
 	mv -f $@.new $@
 
-run: $(MODULE)
+run: deps $(MODULE)
 	@PORT=$(PORT) WORKERS=$(WORKERS) LOG_LEVEL=$(LOG_LEVEL) \
 	    DEMO_S3_PORT=$(DEMO_S3_PORT) NGINX_BIN=$(NGINX_BIN) scripts/run.sh
 
