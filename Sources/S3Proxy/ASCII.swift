@@ -11,17 +11,24 @@ enum ASCII {
         bytes.map(lowercased)
     }
 
-    /// Whether `needle` (non-empty) occurs in `haystack`.  (The standard
-    /// library's `firstRange(of:)` lives in _StringProcessing, which the
-    /// module does not link.)
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    /// Whether `needle` (non-empty) occurs in `haystack`, ignoring ASCII
+    /// case, without allocating.  (The standard library's
+    /// `firstRange(of:)` lives in _StringProcessing, which the module does
+    /// not link.)
+    static func containsIgnoringCase(
+        _ haystack: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
         guard !needle.isEmpty, needle.count <= haystack.count else { return false }
-        for start in 0...(haystack.count - needle.count)
-            where haystack[start] == needle[0]
-        {
-            if haystack[start..<(start + needle.count)].elementsEqual(needle) {
-                return true
+        var start = 0
+        while start + needle.count <= haystack.count {
+            var offset = 0
+            while offset < needle.count
+                && lowercased(haystack[start + offset]) == lowercased(needle[offset])
+            {
+                offset += 1
             }
+            if offset == needle.count { return true }
+            start += 1
         }
         return false
     }

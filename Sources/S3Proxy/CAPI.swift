@@ -266,7 +266,6 @@ extension Policy {
             streamAgents = []
         case S3P_STREAM_LIST:
             streamAgents = s3p_str_t.list(conf.stream_agents, conf.nstream_agents)
-                .map { ASCII.lowercased($0) }
         default:
             break
         }

@@ -361,34 +361,15 @@ enum FastPath {
         if conf.stream == S3P_STREAM_LIST {
             guard let agents = conf.stream_agents else { return false }
             for entry in UnsafeBufferPointer(start: agents, count: conf.nstream_agents) {
-                if let pattern = view(entry), containsIgnoringCase(agent, pattern) {
+                if let pattern = view(entry), ASCII.containsIgnoringCase(agent, pattern) {
                     return true
                 }
             }
             return false
         }
         for pattern in Policy.sdkAgents {
-            let found = pattern.withUnsafeBufferPointer { containsIgnoringCase(agent, $0) }
+            let found = pattern.withUnsafeBufferPointer { ASCII.containsIgnoringCase(agent, $0) }
             if found { return true }
-        }
-        return false
-    }
-
-    /// Whether `needle` (non-empty) occurs in `haystack`, ignoring ASCII case.
-    private static func containsIgnoringCase(
-        _ haystack: UnsafeBufferPointer<UInt8>, _ needle: UnsafeBufferPointer<UInt8>
-    ) -> Bool {
-        guard !needle.isEmpty, needle.count <= haystack.count else { return false }
-        var start = 0
-        while start + needle.count <= haystack.count {
-            var offset = 0
-            while offset < needle.count
-                && ASCII.lowercased(haystack[start + offset]) == ASCII.lowercased(needle[offset])
-            {
-                offset += 1
-            }
-            if offset == needle.count { return true }
-            start += 1
         }
         return false
     }

@@ -7,7 +7,7 @@ struct Policy {
     /// Query parameters that requests may carry and that are signed and
     /// forwarded (for example `versionId`, `response-content-disposition`).
     var parameters: [[UInt8]] = []
-    /// Lowercased User-Agent substrings of clients whose object requests
+    /// User-Agent substrings (any case) of clients whose object requests
     /// are streamed through the proxy instead of redirected: S3 SDKs and
     /// CLIs do not follow a 307 for GetObject and HeadObject.
     var streamAgents: [[UInt8]] = Policy.sdkAgents
@@ -37,10 +37,10 @@ struct Policy {
 
     /// Whether a client with this User-Agent gets objects streamed.
     func streams(userAgent: ArraySlice<UInt8>) -> Bool {
-        guard !userAgent.isEmpty else { return false }
-        let lowered = ASCII.lowercased(userAgent)
-        return streamAgents.contains { agent in
-            ASCII.contains(lowered, agent)
+        userAgent.withUnsafeBufferPointer { agent in
+            streamAgents.contains { pattern in
+                pattern.withUnsafeBufferPointer { ASCII.containsIgnoringCase(agent, $0) }
+            }
         }
     }
 

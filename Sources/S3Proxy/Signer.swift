@@ -86,9 +86,6 @@ struct Signer {
     /// valid for `settings.expires` seconds, signed for `method` with
     /// `SignedHeaders=host` and `UNSIGNED-PAYLOAD`.
     func presignedURL(method: HTTPMethod, target: S3Target) -> [UInt8]? {
-        if target.query.isEmpty {
-            return presignedURLWithoutParameters(method: method, target: target)
-        }
         var query = target.query
         query.appendEncoded(name: Array("X-Amz-Algorithm".utf8), value: Signer.algorithm)
         var credential = settings.accessKey
@@ -124,60 +121,6 @@ struct Signer {
         query.write(to: &url)
         url.append(contentsOf: "&X-Amz-Signature=".utf8)
         url.append(contentsOf: signature)
-        return url
-    }
-
-    /// The common case, an object without parameters of its own: the
-    /// X-Amz-* parameters are already in canonical order, so the query,
-    /// the canonical request and the URL are each written once, without a
-    /// CanonicalQuery.
-    private func presignedURLWithoutParameters(
-        method: HTTPMethod, target: S3Target
-    ) -> [UInt8]? {
-        let scope = credentialScope
-        var query: [UInt8] = []
-        query.reserveCapacity(200 + 3 * (settings.accessKey.count
-            + scope.count + settings.sessionToken.count))
-        query += Array("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=".utf8)
-        PercentEncoding.encode(settings.accessKey, keepSlash: false, into: &query)
-        query += Array("%2F".utf8)
-        PercentEncoding.encode(scope, keepSlash: false, into: &query)
-        query += Array("&X-Amz-Date=".utf8)
-        query += date.timestamp
-        query += Array("&X-Amz-Expires=".utf8)
-        query += Signer.decimal(settings.expires)
-        if !settings.sessionToken.isEmpty {
-            query += Array("&X-Amz-Security-Token=".utf8)
-            PercentEncoding.encode(settings.sessionToken, keepSlash: false, into: &query)
-        }
-        query += Array("&X-Amz-SignedHeaders=host".utf8)
-
-        var canonical: [UInt8] = []
-        canonical.reserveCapacity(64 + target.canonicalPath.count + query.count
-            + settings.externalHost.count)
-        Signer.append(method.name, to: &canonical)
-        canonical.append(UInt8(ascii: "\n"))
-        canonical += target.canonicalPath
-        canonical.append(UInt8(ascii: "\n"))
-        canonical += query
-        canonical += Array("\nhost:".utf8)
-        canonical += settings.externalHost
-        canonical += Array("\n\nhost\nUNSIGNED-PAYLOAD".utf8)
-        guard let signature = signature(canonicalRequest: canonical) else {
-            return nil
-        }
-
-        var url: [UInt8] = []
-        url.reserveCapacity(settings.scheme.count + 3 + settings.externalHost.count
-            + target.canonicalPath.count + query.count + 85)
-        url += settings.scheme
-        url += Array("://".utf8)
-        url += settings.externalHost
-        url += target.canonicalPath
-        url.append(UInt8(ascii: "?"))
-        url += query
-        url += Array("&X-Amz-Signature=".utf8)
-        url += signature
         return url
     }
 
