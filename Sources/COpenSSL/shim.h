@@ -1,40 +1,62 @@
-/* OpenSSL's libcrypto, as the Swift core uses it: SHA-256 and HMAC. */
+/* OpenSSL's libcrypto, as the Swift core uses it: SHA-256. */
 #ifndef S3P_COPENSSL_H
 #define S3P_COPENSSL_H
 
 /*
  * SHA-256 uses the low-level SHA256_Init/Update/Final on a context the
  * caller keeps on its stack: EVP_DigestInit allocates a provider context
- * on every call in OpenSSL 3.0.  They are deprecated in 3.0 but present.
+ * on every call in OpenSSL 3.0, and EVP_MAC allocates on every init.
+ * They are deprecated in 3.0 but present, and go straight to the
+ * SHA-NI/AVX block functions.  HMAC is built on them (Digest.swift).
  */
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 
+#include <stdint.h>
 #include <string.h>
 #include <openssl/sha.h>
-#include <openssl/evp.h>
-#include <openssl/core_names.h>
-#include <openssl/params.h>
 
 
 /*
- * Contexts kept between calls, one set per thread: nginx workers sign on
- * one thread, and the tests sign on many at once.  `key` is the key the
- * HMAC context holds, so that a call with the same key re-initialises the
- * context without redoing the key schedule.
+ * What one thread keeps between signatures.  nginx workers sign every
+ * request of a day with the same key and every request of a second with
+ * the same timestamp, so a request copies states instead of recomputing
+ * them.  One per thread: nginx workers sign on one thread, the tests on
+ * many.
+ *
+ * - `inner`/`outer`: the HMAC pad states of `key` (SHA-256 after key ^
+ *   ipad, key ^ opad).
+ * - `prefixed`: `inner` after also hashing `prefix` (the start of the
+ *   string to sign: algorithm, timestamp, scope).
+ * - `stamp`: the SigV4 timestamp of Unix time `stamp_time`.
  */
 typedef struct {
-    EVP_MAC_CTX    *mac;
-    size_t          key_len;          /* 0: no key, or one too long */
+    SHA256_CTX      inner;
+    SHA256_CTX      outer;
+    size_t          key_len;          /* 0: none */
     unsigned char   key[64];
-} s3p_crypto_cache_t;
+
+    SHA256_CTX      prefixed;
+    size_t          prefix_len;       /* 0: none */
+    unsigned char   prefix[128];
+
+    int64_t         stamp_time;
+    unsigned char   stamp[16];        /* stamp[0] == 0: none */
+} s3p_thread_cache_t;
 
 
-static inline s3p_crypto_cache_t * _Nonnull
-s3p_crypto_cache(void)
+static inline s3p_thread_cache_t * _Nonnull
+s3p_thread_cache(void)
 {
-    static _Thread_local s3p_crypto_cache_t  cache;
+    static _Thread_local s3p_thread_cache_t  cache;
 
     return &cache;
+}
+
+
+static inline int
+s3p_same_bytes(const void * _Nonnull a, const void * _Nonnull b, size_t n)
+{
+    return memcmp(a, b, n) == 0;
 }
 
 #endif

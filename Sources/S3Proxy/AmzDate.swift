@@ -2,6 +2,8 @@
 // bytes, the date of the credential scope.  Both come from one clock
 // reading per request, which the caller passes in.
 
+internal import COpenSSL
+
 struct AmzDate {
     /// `YYYYMMDDTHHMMSSZ`, 16 ASCII bytes.
     let timestamp: [UInt8]
@@ -24,24 +26,46 @@ struct AmzDate {
         let days = clamped / 86_400
         let secondsOfDay = clamped % 86_400
         let (year, month, day) = AmzDate.civil(fromDays: days)
-        var at = 0
-        func digits(_ value: Int64, _ count: Int) {
-            var rest = value
-            for index in stride(from: at + count - 1, through: at, by: -1) {
-                out[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            }
-            at += count
+        digits(year, 4, at: 0, in: out)
+        digits(month, 2, at: 4, in: out)
+        digits(day, 2, at: 6, in: out)
+        out[8] = UInt8(ascii: "T")
+        digits(secondsOfDay / 3600, 2, at: 9, in: out)
+        digits(secondsOfDay / 60 % 60, 2, at: 11, in: out)
+        digits(secondsOfDay % 60, 2, at: 13, in: out)
+        out[15] = UInt8(ascii: "Z")
+    }
+
+    /// Writes `value` as `count` decimal digits (zero-padded) at `at`.
+    @inline(__always)
+    private static func digits(
+        _ value: Int64, _ count: Int, at: Int, in out: UnsafeMutableRawBufferPointer
+    ) {
+        var rest = value
+        for index in stride(from: at + count - 1, through: at, by: -1) {
+            out[index] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
         }
-        digits(year, 4)
-        digits(month, 2)
-        digits(day, 2)
-        out[at] = UInt8(ascii: "T")
-        at += 1
-        digits(secondsOfDay / 3600, 2)
-        digits(secondsOfDay / 60 % 60, 2)
-        digits(secondsOfDay % 60, 2)
-        out[at] = UInt8(ascii: "Z")
+    }
+
+    /// The timestamp of `seconds` as 16 bytes in two words.  The thread
+    /// keeps the last one: nginx passes its cached time, the same for every
+    /// request of a second.
+    static func threadStamp(unixTime seconds: Int64) -> (UInt64, UInt64) {
+        let cache = s3p_thread_cache()
+        var stamp: (UInt64, UInt64) = (0, 0)
+        if cache.pointee.stamp.0 != 0 && cache.pointee.stamp_time == seconds {
+            withUnsafeMutableBytes(of: &stamp) { stamp in
+                withUnsafeBytes(of: cache.pointee.stamp) { stamp.copyMemory(from: $0) }
+            }
+            return stamp
+        }
+        withUnsafeMutableBytes(of: &stamp) { format(unixTime: seconds, into: $0) }
+        withUnsafeMutableBytes(of: &cache.pointee.stamp) { cached in
+            withUnsafeBytes(of: stamp) { cached.copyMemory(from: $0) }
+        }
+        cache.pointee.stamp_time = seconds
+        return stamp
     }
 
     /// Year, month and day of `days` since 1970-01-01 in the proleptic

@@ -71,8 +71,8 @@ struct BufferWriter {
                 write(byte)
             } else {
                 write(UInt8(ascii: "%"))
-                write(Hex.upper[Int(byte >> 4)])
-                write(Hex.upper[Int(byte & 0x0f)])
+                write(Hex.upper(byte >> 4))
+                write(Hex.upper(byte & 0x0f))
             }
         }
     }

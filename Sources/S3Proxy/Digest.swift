@@ -1,34 +1,16 @@
-// SHA-256 and HMAC-SHA256 from OpenSSL's libcrypto.
+// SHA-256 from OpenSSL's libcrypto, and HMAC-SHA256 (RFC 2104) built on it.
 //
-// OpenSSL 3 fetches an algorithm implementation on every one-shot call;
-// the algorithms are fetched once per process here and an HMAC context
-// with the digest already set is duplicated for each use.
+// OpenSSL 3's one-shot HMAC() and EVP_Digest() fetch their algorithm on
+// every call, and EVP_MAC_init allocates.  Here SHA-256 runs on a context
+// on the caller's stack, and HMAC keeps the pad states of the thread's
+// last key: signing a request copies two contexts and hashes its data,
+// with nothing allocated.
 
 internal import COpenSSL
 
 enum Digest {
     static let length = 32
-
-    /// An HMAC context with its digest set to SHA-256 and no key yet.
-    private nonisolated(unsafe) static let hmacTemplate: OpaquePointer? = {
-        guard let mac = EVP_MAC_fetch(nil, "HMAC", nil) else { return nil }
-        defer { EVP_MAC_free(mac) }
-        guard let context = EVP_MAC_CTX_new(mac) else { return nil }
-        var name = Array("SHA256".utf8CString)
-        let ok = name.withUnsafeMutableBufferPointer { name -> Bool in
-            var params = [
-                OSSL_PARAM_construct_utf8_string(
-                    OSSL_MAC_PARAM_DIGEST, name.baseAddress, 0),
-                OSSL_PARAM_construct_end(),
-            ]
-            return EVP_MAC_CTX_set_params(context, &params) == 1
-        }
-        guard ok else {
-            EVP_MAC_CTX_free(context)
-            return nil
-        }
-        return context
-    }()
+    static let blockSize = 64
 
     /// SHA-256 of `data`; nil only if libcrypto fails.
     static func sha256(_ data: [UInt8]) -> [UInt8]? {
@@ -43,77 +25,46 @@ enum Digest {
     }
 
     /// HMAC-SHA256 of `data` under `key`; nil only if libcrypto fails.
-    ///
-    /// SigV4 signs every request of a day with the same signing key, so the
-    /// thread's HMAC context keeps the key it was last given, and a call
-    /// with that key re-initialises it (EVP_MAC_init without a key) instead
-    /// of redoing the key schedule.
     static func hmac<K: Collection<UInt8>, D: Collection<UInt8>>(
         key: K, data: D
     ) -> [UInt8]? {
-        let cache = s3p_crypto_cache()
-        if cache.pointee.mac == nil {
-            guard let template = hmacTemplate else { return nil }
-            cache.pointee.mac = EVP_MAC_CTX_dup(template)
-        }
-        guard let context = cache.pointee.mac else { return nil }
-
-        let keyBytes = Array(key)
-        let sameKey = !keyBytes.isEmpty && keyBytes.count == cache.pointee.key_len
-            && withUnsafeBytes(of: cache.pointee.key) { cached in
-                cached.prefix(keyBytes.count).elementsEqual(keyBytes)
-            }
-
         var out = [UInt8](repeating: 0, count: length)
-        var written = 0
-        func run(_ data: UnsafeBufferPointer<UInt8>) -> Bool {
-            keyBytes.withUnsafeBufferPointer { key in
+        let keyBytes = Array(key)
+        let dataBytes = Array(data)
+        let ok = keyBytes.withUnsafeBytes { key in
+            dataBytes.withUnsafeBytes { data in
                 out.withUnsafeMutableBufferPointer { output in
-                    (sameKey
-                        ? EVP_MAC_init(context, nil, 0, nil) == 1
-                        : EVP_MAC_init(context, key.baseAddress, key.count, nil) == 1)
-                    && EVP_MAC_update(context, data.baseAddress, data.count) == 1
-                    && EVP_MAC_final(context, output.baseAddress,
-                        &written, output.count) == 1
+                    guard let output = output.baseAddress else { return false }
+                    return hmac(key: key, into: output) { $0.feed(data) }
                 }
             }
         }
-        let ok = data.withContiguousStorageIfAvailable(run)
-            ?? Array(data).withUnsafeBufferPointer(run)
-
-        // Remember the key the context now holds (if it fits).
-        cache.pointee.key_len = 0
-        if ok && keyBytes.count <= MemoryLayout.size(ofValue: cache.pointee.key) {
-            withUnsafeMutableBytes(of: &cache.pointee.key) { cached in
-                cached.copyBytes(from: keyBytes)
-            }
-            cache.pointee.key_len = keyBytes.count
-        }
-        return ok && written == length ? out : nil
+        return ok ? out : nil
     }
 }
 
-// MARK: - Streaming forms, for the allocation-free redirect path
+// MARK: - Streaming forms, for the allocation-free paths
 
-/// Feeds a SHA-256 or HMAC context piece by piece.
+/// Feeds a SHA-256 context piece by piece.  Small pieces gather in a
+/// buffer on the caller's stack and reach libcrypto a block run at a time.
 struct DigestFeeder {
-    fileprivate enum Context {
-        case sha256(UnsafeMutablePointer<SHA256_CTX>)
-        case mac(OpaquePointer)
-    }
-
-    fileprivate let context: Context
+    fileprivate let context: UnsafeMutablePointer<SHA256_CTX>
+    fileprivate let buffer: UnsafeMutableRawBufferPointer
+    fileprivate var used = 0
     fileprivate(set) var ok = true
 
     mutating func feed(_ bytes: UnsafeRawBufferPointer) {
-        guard ok, bytes.count > 0 else { return }
-        switch context {
-        case .sha256(let sha):
-            ok = SHA256_Update(sha, bytes.baseAddress, bytes.count) == 1
-        case .mac(let mac):
-            ok = EVP_MAC_update(mac, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                                bytes.count) == 1
+        guard bytes.count > 0 else { return }
+        if used + bytes.count > buffer.count {
+            flush()
+            if bytes.count >= buffer.count {
+                ok = ok && SHA256_Update(context, bytes.baseAddress, bytes.count) == 1
+                return
+            }
         }
+        (buffer.baseAddress! + used).copyMemory(from: bytes.baseAddress!,
+                                                byteCount: bytes.count)
+        used += bytes.count
     }
 
     mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -122,6 +73,13 @@ struct DigestFeeder {
 
     mutating func feed(_ string: StaticString) {
         string.withUTF8Buffer { feed(UnsafeRawBufferPointer($0)) }
+    }
+
+    fileprivate mutating func flush() {
+        if used > 0 {
+            ok = ok && SHA256_Update(context, buffer.baseAddress, used) == 1
+            used = 0
+        }
     }
 }
 
@@ -132,49 +90,114 @@ extension Digest {
         into output: UnsafeMutablePointer<UInt8>, _ body: (inout DigestFeeder) -> Void
     ) -> Bool {
         var context = SHA256_CTX()
-        return withUnsafeMutablePointer(to: &context) { context in
-            guard SHA256_Init(context) == 1 else { return false }
-            var feeder = DigestFeeder(context: .sha256(context))
-            body(&feeder)
-            return feeder.ok && SHA256_Final(output, context) == 1
+        guard SHA256_Init(&context) == 1 else { return false }
+        return finish(&context, into: output, body)
+    }
+
+    /// HMAC-SHA256 under `key` of `prefix` followed by what `body` feeds,
+    /// written to `output` (32 bytes):
+    /// SHA-256((K ^ opad) || SHA-256((K ^ ipad) || data)), where K is the
+    /// key padded to a block, or its hash if it is longer.
+    ///
+    /// The thread keeps the pad states of the key, and the inner state
+    /// after the prefix, for the next call with the same key and prefix.
+    static func hmac(
+        key: UnsafeRawBufferPointer, prefix: UnsafeRawBufferPointer = .init(start: nil, count: 0),
+        into output: UnsafeMutablePointer<UInt8>,
+        _ body: (inout DigestFeeder) -> Void
+    ) -> Bool {
+        let cache = s3p_thread_cache()
+        let sameKey = key.count > 0 && key.count == cache.pointee.key_len
+            && withUnsafeBytes(of: cache.pointee.key) { stored in
+                s3p_same_bytes(stored.baseAddress!, key.baseAddress!, key.count) != 0
+            }
+        if !sameKey {
+            cache.pointee.prefix_len = 0
+            guard keyPads(key, cache) else { return false }
+        }
+
+        // The inner hash starts from the key's state after the prefix.
+        var inner: SHA256_CTX
+        let samePrefix = sameKey && prefix.count > 0
+            && prefix.count == cache.pointee.prefix_len
+            && withUnsafeBytes(of: cache.pointee.prefix) { stored in
+                s3p_same_bytes(stored.baseAddress!, prefix.baseAddress!, prefix.count) != 0
+            }
+        if samePrefix {
+            inner = cache.pointee.prefixed
+        } else {
+            inner = cache.pointee.inner
+            guard prefix.count == 0
+                || SHA256_Update(&inner, prefix.baseAddress, prefix.count) == 1
+            else {
+                return false
+            }
+            let stored = MemoryLayout.size(ofValue: cache.pointee.prefix)
+            if cache.pointee.key_len > 0 && prefix.count > 0 && prefix.count <= stored {
+                cache.pointee.prefixed = inner
+                withUnsafeMutableBytes(of: &cache.pointee.prefix) {
+                    $0.copyMemory(from: prefix)
+                }
+                cache.pointee.prefix_len = prefix.count
+            }
+        }
+
+        var innerHash: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var outer = cache.pointee.outer
+        return withUnsafeMutableBytes(of: &innerHash) { innerHash in
+            let hash = innerHash.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            return finish(&inner, into: hash, body)
+                && finish(&outer, into: output) { $0.feed(UnsafeRawBufferPointer(innerHash)) }
         }
     }
 
-    /// HMAC-SHA256 under `key` of what `body` feeds, written to `output`
-    /// (32 bytes).  Re-uses the thread's context when it holds `key`.
-    static func hmac(
-        key: UnsafeRawBufferPointer, into output: UnsafeMutablePointer<UInt8>,
+    /// Computes the pad states of `key` into the thread's cache.
+    private static func keyPads(
+        _ key: UnsafeRawBufferPointer, _ cache: UnsafeMutablePointer<s3p_thread_cache_t>
+    ) -> Bool {
+        cache.pointee.key_len = 0
+        var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+            = (0, 0, 0, 0, 0, 0, 0, 0)
+        let ok = withUnsafeMutableBytes(of: &block) { block -> Bool in
+            if key.count > blockSize {
+                let start = block.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                guard sha256(into: start, { $0.feed(key) }) else { return false }
+            } else if key.count > 0 {
+                block.copyMemory(from: key)
+            }
+            for index in block.indices { block[index] ^= 0x36 }
+            guard SHA256_Init(&cache.pointee.inner) == 1,
+                  SHA256_Update(&cache.pointee.inner, block.baseAddress, blockSize) == 1
+            else {
+                return false
+            }
+            for index in block.indices { block[index] ^= 0x36 ^ 0x5c }
+            let done = SHA256_Init(&cache.pointee.outer) == 1
+                && SHA256_Update(&cache.pointee.outer, block.baseAddress, blockSize) == 1
+            for index in block.indices { block[index] = 0 }
+            return done
+        }
+        guard ok else { return false }
+        if key.count > 0 && key.count <= blockSize {
+            withUnsafeMutableBytes(of: &cache.pointee.key) { $0.copyMemory(from: key) }
+            cache.pointee.key_len = key.count
+        }
+        return true
+    }
+
+    /// Feeds `context` what `body` gives, through a stack buffer, and
+    /// writes the digest to `output`.
+    private static func finish(
+        _ context: inout SHA256_CTX, into output: UnsafeMutablePointer<UInt8>,
         _ body: (inout DigestFeeder) -> Void
     ) -> Bool {
-        let cache = s3p_crypto_cache()
-        if cache.pointee.mac == nil {
-            guard let template = hmacTemplate else { return false }
-            cache.pointee.mac = EVP_MAC_CTX_dup(template)
-        }
-        guard let context = cache.pointee.mac,
-              key.count > 0, key.count <= MemoryLayout.size(ofValue: cache.pointee.key)
-        else {
-            return false
-        }
-        let sameKey = key.count == cache.pointee.key_len
-            && withUnsafeBytes(of: cache.pointee.key) { cached in
-                cached.prefix(key.count).elementsEqual(key)
+        withUnsafeMutablePointer(to: &context) { context in
+            withUnsafeTemporaryAllocation(byteCount: 256, alignment: 16) { buffer in
+                var feeder = DigestFeeder(context: context, buffer: buffer)
+                body(&feeder)
+                feeder.flush()
+                return feeder.ok && SHA256_Final(output, context) == 1
             }
-        let initialised = sameKey
-            ? EVP_MAC_init(context, nil, 0, nil) == 1
-            : EVP_MAC_init(context, key.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                           key.count, nil) == 1
-        cache.pointee.key_len = 0
-        guard initialised else { return false }
-        withUnsafeMutableBytes(of: &cache.pointee.key) { cached in
-            cached.copyMemory(from: key)
         }
-        cache.pointee.key_len = key.count
-
-        var feeder = DigestFeeder(context: .mac(context))
-        body(&feeder)
-        var written = 0
-        return feeder.ok && EVP_MAC_final(context, output, &written, length) == 1
-            && written == length
     }
 }

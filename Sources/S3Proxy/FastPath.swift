@@ -61,10 +61,7 @@ enum FastPath {
 
         // The timestamp, and the signing key of the day (derived by the
         // general code, once a day per worker).
-        var stamp: (UInt64, UInt64) = (0, 0)
-        withUnsafeMutableBytes(of: &stamp) {
-            AmzDate.format(unixTime: request.now, into: $0)
-        }
+        let stamp = AmzDate.threadStamp(unixTime: request.now)
         let today = withUnsafeBytes(of: conf.pointee.key_date) {
             $0.loadUnaligned(as: UInt64.self) == stamp.0
         }
@@ -265,47 +262,55 @@ enum FastPath {
             _ feed: (inout DigestFeeder) -> Void
         ) -> Bool {
             var hash: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-            var mac: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-            let stamp = self.stamp
+            let hashed = withUnsafeMutableBytes(of: &hash) { hash in
+                Digest.sha256(into: hash.baseAddress!.assumingMemoryBound(to: UInt8.self), feed)
+            }
+            guard hashed else { return false }
+
+            // The string to sign: a prefix that every request of this second
+            // shares (the thread keeps the HMAC state after it), then the
+            // hash of the canonical request.
             let region = FastPath.view(conf.pointee.region) ?? FastPath.empty
-            let signed = withUnsafeMutableBytes(of: &hash) { hash -> Bool in
-                guard let hashBytes = hash.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                      Digest.sha256(into: hashBytes, feed)
-                else {
-                    return false
+            let capacity = 64 + region.count
+            return withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 8) { scratch in
+                var prefix = BufferWriter(
+                    base: scratch.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    capacity: capacity)
+                prefix.write("AWS4-HMAC-SHA256\n")
+                withUnsafeBytes(of: stamp) { stamp in
+                    let bytes = stamp.bindMemory(to: UInt8.self)
+                    prefix.write(bytes)
+                    prefix.write("\n")
+                    prefix.write(UnsafeBufferPointer(rebasing: bytes[0..<8]))
                 }
-                return withUnsafeMutableBytes(of: &mac) { mac -> Bool in
-                    guard let macBytes = mac.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                    else {
-                        return false
-                    }
-                    return withUnsafeBytes(of: conf.pointee.signing_key) { signingKey in
-                        Digest.hmac(key: signingKey, into: macBytes) { feeder in
-                            feeder.feed("AWS4-HMAC-SHA256\n")
-                            withUnsafeBytes(of: stamp) { stamp in
-                                feeder.feed(stamp)
-                                feeder.feed("\n")
-                                feeder.feed(UnsafeRawBufferPointer(rebasing: stamp[0..<8]))
-                            }
-                            feeder.feed("/")
-                            feeder.feed(region)
-                            feeder.feed("/s3/aws4_request\n")
-                            var hex: (UInt64, UInt64, UInt64, UInt64,
-                                      UInt64, UInt64, UInt64, UInt64)
-                                = (0, 0, 0, 0, 0, 0, 0, 0)
-                            withUnsafeMutableBytes(of: &hex) { hex in
-                                FastPath.writeHex(UnsafeRawBufferPointer(hash), into: hex)
-                                feeder.feed(UnsafeRawBufferPointer(hex))
+                prefix.write("/")
+                prefix.write(region)
+                prefix.write("/s3/aws4_request\n")
+                guard !prefix.overflowed else { return false }
+
+                return withUnsafeBytes(of: conf.pointee.signing_key) { signingKey in
+                    withUnsafeBytes(of: hash) { hash in
+                        var mac: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+                        let signed = withUnsafeMutableBytes(of: &mac) { mac in
+                            Digest.hmac(
+                                key: signingKey,
+                                prefix: UnsafeRawBufferPointer(prefix.slice(from: 0)),
+                                into: mac.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            ) { feeder in
+                                withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) {
+                                    hex in
+                                    let digits = hex.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                                    Hex.writeLower(hash, to: digits)
+                                    feeder.feed(UnsafeRawBufferPointer(hex))
+                                }
                             }
                         }
+                        guard signed else { return false }
+                        withUnsafeBytes(of: mac) { Hex.writeLower($0, to: at) }
+                        return true
                     }
                 }
             }
-            guard signed else { return false }
-            withUnsafeBytes(of: mac) { mac in
-                FastPath.writeHex(mac, into: UnsafeMutableRawBufferPointer(start: at, count: 64))
-            }
-            return true
         }
     }
 
@@ -315,23 +320,11 @@ enum FastPath {
     /// S3P_FALLBACK_MARKER of the C header, as a static string.
     static let fallbackMarker: StaticString = "s3-proxy-fallback"
 
-    /// Lowercase hex of `bytes` into `out` (twice as long).
-    static func writeHex(
-        _ bytes: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer
-    ) {
-        for (index, byte) in bytes.enumerated() {
-            out[2 * index] = Hex.lower[Int(byte >> 4)]
-            out[2 * index + 1] = Hex.lower[Int(byte & 0x0f)]
-        }
-    }
-
     /// The page a folder serves.
     private static func index(_ conf: s3p_config_t) -> UnsafeBufferPointer<UInt8> {
         if conf.index.len > 0, let index = view(conf.index) { return index }
-        return defaultIndex.withUTF8Buffer { $0 }
+        return Policy.defaultIndex.withUTF8Buffer { $0 }
     }
-
-    private static let defaultIndex: StaticString = "index.html"
 
     static func view(_ s: s3p_str_t) -> UnsafeBufferPointer<UInt8>? {
         guard let data = s.data else { return s.len == 0 ? UnsafeBufferPointer(start: nil, count: 0) : nil }
@@ -376,10 +369,6 @@ enum FastPath {
 
     private static func isIndexPage(_ key: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {
         let segmentStart = (key.lastIndex(of: UInt8(ascii: "/")) ?? -1) + 1
-        let segment = key[segmentStart...]
-        if conf.index.len > 0, let index = view(conf.index) {
-            return segment.elementsEqual(index)
-        }
-        return segment.elementsEqual("index.html".utf8)
+        return key[segmentStart...].elementsEqual(index(conf))
     }
 }

@@ -1,8 +1,29 @@
 // Hexadecimal digits, both ways.
 
 enum Hex {
-    static let upper: [UInt8] = Array("0123456789ABCDEF".utf8)
-    static let lower: [UInt8] = Array("0123456789abcdef".utf8)
+    /// The uppercase digit of `nibble` (0...15), as UriEncode writes it.
+    @inline(__always)
+    static func upper(_ nibble: UInt8) -> UInt8 {
+        nibble &+ (nibble < 10 ? UInt8(ascii: "0") : UInt8(ascii: "A") &- 10)
+    }
+
+    /// The lowercase digit of `nibble` (0...15), as hashes are written.
+    @inline(__always)
+    static func lower(_ nibble: UInt8) -> UInt8 {
+        nibble &+ (nibble < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10)
+    }
+
+    /// Writes the lowercase hex of `bytes` at `out` (twice as many bytes).
+    static func writeLower(
+        _ bytes: UnsafeRawBufferPointer, to out: UnsafeMutablePointer<UInt8>
+    ) {
+        var at = out
+        for byte in bytes {
+            at[0] = lower(byte >> 4)
+            at[1] = lower(byte & 0x0f)
+            at += 2
+        }
+    }
 
     /// The value of one hex digit, either case; nil for any other byte.
     @inline(__always)
@@ -25,8 +46,8 @@ enum Hex {
         _ bytes: C, to out: inout [UInt8]
     ) {
         for byte in bytes {
-            out.append(lower[Int(byte >> 4)])
-            out.append(lower[Int(byte & 0x0f)])
+            out.append(lower(byte >> 4))
+            out.append(lower(byte & 0x0f))
         }
     }
 }

@@ -31,8 +31,8 @@ enum PercentEncoding {
                 out.append(byte)
             } else {
                 out.append(UInt8(ascii: "%"))
-                out.append(Hex.upper[Int(byte >> 4)])
-                out.append(Hex.upper[Int(byte & 0x0f)])
+                out.append(Hex.upper(byte >> 4))
+                out.append(Hex.upper(byte & 0x0f))
             }
         }
     }
