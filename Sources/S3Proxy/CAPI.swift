@@ -14,7 +14,7 @@ func s3p_output_bound(
         settingsLength: conf.access_key.len + conf.session_token.len
             + conf.region.len + conf.host.len + conf.external_host.len
             + conf.scheme.len,
-        indexLength: max(conf.index.len, Policy().indexDocument.count))
+        indexLength: max(conf.index.len, Policy.defaultIndex.utf8CodeUnitCount))
 }
 
 @c @implementation

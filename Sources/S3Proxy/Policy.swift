@@ -12,9 +12,12 @@ struct Policy {
     /// CLIs do not follow a 307 for GetObject and HeadObject.
     var streamAgents: [[UInt8]] = Policy.sdkAgents
     /// The page a path ending in `/` serves.
-    var indexDocument: [UInt8] = Array("index.html".utf8)
+    var indexDocument: [UInt8] = Policy.defaultIndex.withUTF8Buffer { Array($0) }
     /// Whether a folder without an index page gets the built-in listing.
     var listings = false
+
+    /// The index page when s3_proxy_index is not set.
+    static let defaultIndex: StaticString = "index.html"
 
     /// botocore and everything built on it (boto3, the aws CLI, s3transfer),
     /// the AWS SDKs (`aws-sdk-java`, `aws-sdk-go`, `aws-sdk-js`,

@@ -248,33 +248,27 @@ enum Router {
     /// counted, as nginx's merge_slashes would drop them.
     static func staysInBucket<C: Collection<UInt8>>(_ key: C) -> Bool {
         var depth = 0
-        var length = 0
-        var onlyDots = true
-        // Closes the segment just read; false when it climbs too far.
-        func close() -> Bool {
-            defer {
+        var length = 0              // of the segment being read
+        var dots = 0                // of its bytes, how many are '.'
+        var index = key.startIndex
+        while true {
+            let end = index == key.endIndex
+            if end || key[index] == UInt8(ascii: "/") {
+                if length == 2 && dots == 2 {
+                    depth -= 1
+                    if depth < 0 { return false }
+                } else if length > 0 && !(length == 1 && dots == 1) {
+                    depth += 1
+                }
+                if end { return true }
                 length = 0
-                onlyDots = true
-            }
-            if length == 0 || (onlyDots && length == 1) {
-                return true
-            }
-            if onlyDots && length == 2 {
-                depth -= 1
-                return depth >= 0
-            }
-            depth += 1
-            return true
-        }
-        for byte in key {
-            if byte == UInt8(ascii: "/") {
-                if !close() { return false }
+                dots = 0
             } else {
                 length += 1
-                onlyDots = onlyDots && byte == UInt8(ascii: ".")
+                if key[index] == UInt8(ascii: ".") { dots += 1 }
             }
+            index = key.index(after: index)
         }
-        return close()
     }
 
     private static func lastSegment(of key: [UInt8]) -> ArraySlice<UInt8> {

@@ -3,7 +3,7 @@
 // heap allocations per call, for a presigned redirect, a proxied index page
 // (header signature) and a listing.  Part of `make bench`.
 //
-//   s3p-bench [ITERATIONS]
+//   s3p-bench [ITERATIONS [CASE]]     (CASE: a word of a case's name)
 
 import CAllocCounter
 import CShim
@@ -23,6 +23,7 @@ let cases = [
          query: "list-type=2&prefix=dir/&delimiter=/"),
 ]
 let iterations = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 200_000
+let only = CommandLine.arguments.dropFirst(2).first
 
 func now() -> Double {
     var t = timespec()
@@ -57,7 +58,8 @@ storage.withUnsafeBufferPointer { buffer in
     var out = [UInt8](repeating: 0, count: 1 << 16)
     var result = s3p_result_t()
 
-    for (index, benchCase) in cases.enumerated() {
+    for (index, benchCase) in cases.enumerated()
+    where only.map(benchCase.name.contains) ?? true {
         let base = settings.count + 3 * index
         var request = s3p_request_t(method: views[base], path: views[base + 1],
                                     query: views[base + 2], user_agent: s3p_str_t(),
