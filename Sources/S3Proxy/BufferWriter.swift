@@ -56,6 +56,18 @@ struct BufferWriter {
         count += n
     }
 
+    /// Replaces what was written from `start` on with its UriEncode
+    /// (`/` encoded too), written just past it and moved down.
+    mutating func encodeInPlace(from start: Int) {
+        let decodedEnd = count
+        writeEncoded(slice(start, decodedEnd), keepSlash: false)
+        guard !overflowed else { return }
+        let length = count - decodedEnd
+        UnsafeMutableRawPointer(base + start)
+            .copyMemory(from: base + decodedEnd, byteCount: length)
+        count = start + length
+    }
+
     mutating func writeDecimal(_ value: UInt32) {
         var divisor: UInt32 = 1
         while value / divisor >= 10 { divisor *= 10 }
@@ -82,12 +94,18 @@ struct BufferWriter {
         writeEncoded(UnsafeBufferPointer(start: data, count: s.len), keepSlash: keepSlash)
     }
 
-    /// Decodes `%XX` escapes once; false for a malformed escape.
-    mutating func writeDecoded(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// Decodes `%XX` escapes once (and, in a query, `+` as a space);
+    /// false for a malformed escape.
+    mutating func writeDecoded(
+        _ raw: UnsafeBufferPointer<UInt8>, plusIsSpace: Bool = false
+    ) -> Bool {
         var i = 0
         while i < raw.count {
             let byte = raw[i]
-            if byte == UInt8(ascii: "%") {
+            if plusIsSpace && byte == UInt8(ascii: "+") {
+                write(UInt8(ascii: " "))
+                i += 1
+            } else if byte == UInt8(ascii: "%") {
                 guard i + 2 < raw.count,
                       let high = Hex.value(raw[i + 1]), let low = Hex.value(raw[i + 2])
                 else {

@@ -312,13 +312,14 @@ enum OutputBound {
     static func bytes(
         pathLength: Int, queryLength: Int, settingsLength: Int, indexLength: Int
     ) -> Int {
-        // bucket and key (decoding never grows; the index name may be added),
-        // the canonical path (encoding at most triples each byte), the
-        // query (at most four bytes out per byte in), settings that appear
-        // encoded, and the fixed SigV4 parts (algorithm, scope, dates,
-        // signature, header names).
-        // and the fallback path (the folder path again, and its marker).
+        // Bucket and key (decoding never grows; the index name may be
+        // added), the canonical path (encoding at most triples each byte)
+        // and the fallback path (the folder path again, and its marker);
+        // the query (at most four bytes out per byte in, seven on the fast
+        // listing path, which stages the encoded items); settings that
+        // appear encoded; and the fixed SigV4 parts (algorithm, scope,
+        // dates, signature, header names).
         let path = pathLength + indexLength
-        return 2 * path + 6 * path + 4 * queryLength + 3 * settingsLength + 1024
+        return 2 * path + 6 * path + 7 * queryLength + 3 * settingsLength + 1024
     }
 }

@@ -1,12 +1,14 @@
 // The common requests, written straight into the caller's buffer with no
-// allocation: the redirect of a plain object, and the proxied request of
-// an index page or of an object streamed to an SDK.
+// allocation: the redirect of a plain object, the proxied request of an
+// index page or of an object streamed to an SDK, and (FastListing.swift) a
+// bucket listing.
 //
 // It answers exactly what Router + Signer answer for the same request (a
 // differential test and the fuzzer hold it to that), but only for the
-// common case: GET or HEAD of `/<bucket>/<key>` with no query, no
-// percent-escape in the bucket, on a first pass.  Everything else (queries,
-// listings, refusals, fallbacks) returns nil and takes the general path.
+// common cases: GET or HEAD of `/<bucket>/<key>` with no query, or of
+// `/<bucket>[/]` with listing parameters; no percent-escape in the bucket;
+// on a first pass.  Everything else (other queries, folder listings,
+// refusals, fallbacks) returns nil and takes the general path.
 
 internal import CShim
 
@@ -16,11 +18,16 @@ enum FastPath {
         out: UnsafeMutablePointer<UInt8>, cap: Int,
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32? {
-        guard request.fallback == 0, request.query.len == 0,
+        guard request.fallback == 0,
               let method = view(request.method), let path = view(request.path),
               let signedMethod = methodName(method)
         else {
             return nil
+        }
+        if request.query.len > 0 {
+            guard let query = view(request.query) else { return nil }
+            return listing(conf: conf, request: request, method: signedMethod,
+                           path: path, query: query, out: out, cap: cap, result: result)
         }
 
         // /<bucket>/<key>
@@ -59,19 +66,7 @@ enum FastPath {
         let keyEnd = writer.count
         if writer.overflowed { return S3P_E_SPACE }
 
-        // The timestamp, and the signing key of the day (derived by the
-        // general code, once a day per worker).
-        let stamp = AmzDate.threadStamp(unixTime: request.now)
-        let today = withUnsafeBytes(of: conf.pointee.key_date) {
-            $0.loadUnaligned(as: UInt64.self) == stamp.0
-        }
-        if !today {
-            let settings = Settings(conf.pointee)
-            let date = AmzDate(unixTime: request.now)
-            guard SigningKeyCache.key(conf, settings: settings, date: date) != nil else {
-                return S3P_E_CRYPTO
-            }
-        }
+        guard let stamp = today(conf, request.now) else { return S3P_E_CRYPTO }
 
         var fast = Fast(conf: conf, out: out, writer: writer, stamp: stamp,
                         method: signedMethod, bucket: bucket,
@@ -88,8 +83,28 @@ enum FastPath {
         return status
     }
 
+    /// The timestamp of `now`, with the signing key of its day in `conf`
+    /// (derived by the general code, once a day per worker); nil if
+    /// libcrypto fails.
+    static func today(
+        _ conf: UnsafeMutablePointer<s3p_config_t>, _ now: Int64
+    ) -> (UInt64, UInt64)? {
+        let stamp = AmzDate.threadStamp(unixTime: now)
+        let current = withUnsafeBytes(of: conf.pointee.key_date) {
+            $0.loadUnaligned(as: UInt64.self) == stamp.0
+        }
+        if !current {
+            let settings = Settings(conf.pointee)
+            let date = AmzDate(unixTime: now)
+            guard SigningKeyCache.key(conf, settings: settings, date: date) != nil else {
+                return nil
+            }
+        }
+        return stamp
+    }
+
     /// The state of one answer being written.
-    private struct Fast {
+    struct Fast {
         let conf: UnsafeMutablePointer<s3p_config_t>
         let out: UnsafeMutablePointer<UInt8>
         var writer: BufferWriter
@@ -181,6 +196,20 @@ enum FastPath {
             writer.write("://")
             writer.write(conf.pointee.host)
             let (pathStart, pathEnd) = writePath(key)
+            return signHeaders(result: result, urlStart: urlStart,
+                               path: (pathStart, pathEnd), query: nil,
+                               folderKeyLength: folderKeyLength)
+        }
+
+        /// Writes the Authorization header and timestamp of a proxied
+        /// request whose URL (`<scheme>://<host><path>[?<query>]`, the
+        /// query canonical) was written from `urlStart` to here.
+        mutating func signHeaders(
+            result: UnsafeMutablePointer<s3p_result_t>, urlStart: Int,
+            path pathRange: (Int, Int), query queryRange: (Int, Int)?,
+            folderKeyLength: Int?
+        ) -> Int32 {
+            let (pathStart, pathEnd) = pathRange
             let urlEnd = writer.count
 
             // AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...
@@ -215,6 +244,7 @@ enum FastPath {
             if writer.overflowed { return S3P_E_SPACE }
 
             let path = writer.slice(pathStart, pathEnd)
+            let query = queryRange.map { writer.slice($0.0, $0.1) } ?? FastPath.empty
             let signedHeaders = writer.slice(signedStart, signedEnd)
             let stampBytes = writer.slice(dateStart, dateStart + 16)
             let host = FastPath.view(conf.pointee.host) ?? FastPath.empty
@@ -224,7 +254,9 @@ enum FastPath {
                 feeder.feed(method)
                 feeder.feed("\n")
                 feeder.feed(path)
-                feeder.feed("\n\nhost:")
+                feeder.feed("\n")
+                feeder.feed(query)
+                feeder.feed("\nhost:")
                 feeder.feed(host)
                 feeder.feed("\nx-amz-content-sha256:")
                 feeder.feed(FastPath.emptyPayloadHash)
@@ -331,13 +363,13 @@ enum FastPath {
         return UnsafeBufferPointer(start: data, count: s.len)
     }
 
-    private static func methodName(_ method: UnsafeBufferPointer<UInt8>) -> StaticString? {
+    static func methodName(_ method: UnsafeBufferPointer<UInt8>) -> StaticString? {
         if method.elementsEqual("GET".utf8) { return "GET" }
         if method.elementsEqual("HEAD".utf8) { return "HEAD" }
         return nil
     }
 
-    private static func allowed(bucket: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {
+    static func allowed(bucket: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {
         guard conf.nbuckets > 0, let buckets = conf.buckets else { return true }
         for entry in UnsafeBufferPointer(start: buckets, count: conf.nbuckets) {
             if let name = view(entry), name.elementsEqual(bucket) { return true }
