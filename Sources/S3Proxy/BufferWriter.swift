@@ -22,18 +22,19 @@ struct BufferWriter {
         count += 1
     }
 
-    @discardableResult
+    /// Past capacity nothing more is written, only counted: an overflowed
+    /// answer is never used.
+    @discardableResult @inline(__always)
     mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) -> s3p_str_t {
         let start = count
         if let source = bytes.baseAddress, bytes.count <= capacity - count {
             (base + count).update(from: source, count: bytes.count)
-            count += bytes.count
-        } else {
-            for byte in bytes { write(byte) }
         }
+        count += bytes.count
         return str(start, count)
     }
 
+    @inline(__always)
     mutating func write(_ s: s3p_str_t) {
         guard let data = s.data else { return }
         write(UnsafeBufferPointer(start: data, count: s.len))

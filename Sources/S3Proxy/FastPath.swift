@@ -364,9 +364,16 @@ enum FastPath {
     }
 
     static func methodName(_ method: UnsafeBufferPointer<UInt8>) -> StaticString? {
-        if method.elementsEqual("GET".utf8) { return "GET" }
-        if method.elementsEqual("HEAD".utf8) { return "HEAD" }
-        return nil
+        switch (method.count, method.first) {
+        case (3, UInt8(ascii: "G")) where method[1] == UInt8(ascii: "E")
+            && method[2] == UInt8(ascii: "T"):
+            return "GET"
+        case (4, UInt8(ascii: "H")) where method[1] == UInt8(ascii: "E")
+            && method[2] == UInt8(ascii: "A") && method[3] == UInt8(ascii: "D"):
+            return "HEAD"
+        default:
+            return nil
+        }
     }
 
     static func allowed(bucket: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {

@@ -4,6 +4,24 @@
 
 enum UTF8Validation {
     static func isValid<C: Collection<UInt8>>(_ bytes: C) -> Bool {
+        // ASCII, the common case, is valid as it stands.
+        let ascii = bytes.withContiguousStorageIfAvailable { buffer -> Bool in
+            var index = 0
+            if let base = UnsafeRawPointer(buffer.baseAddress) {
+                while index + 8 <= buffer.count {
+                    let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    if word & 0x8080_8080_8080_8080 != 0 { return false }
+                    index += 8
+                }
+            }
+            while index < buffer.count {
+                if buffer[index] >= 0x80 { return false }
+                index += 1
+            }
+            return true
+        }
+        if ascii == true { return true }
+
         var iterator = bytes.makeIterator()
         var decoder = UTF8()
         while true {
