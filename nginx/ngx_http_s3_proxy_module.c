@@ -988,7 +988,8 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_loc_conf_t *prev = parent;
     ngx_http_s3_proxy_loc_conf_t *conf = child;
 
-    u_char                          err[256], *hosts;
+    size_t                          len;
+    u_char                          err[256], *hosts, *prepared;
     s3p_config_t                   *core;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
@@ -1130,6 +1131,17 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              core->host.len + core->external_host.len)
         != S3P_OK)
     {
+        return NGX_CONF_ERROR;
+    }
+
+    len = s3p_config_prepare_bound(core);
+
+    prepared = ngx_pnalloc(cf->pool, len);
+    if (prepared == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (s3p_config_prepare(core, prepared, len) != S3P_OK) {
         return NGX_CONF_ERROR;
     }
 

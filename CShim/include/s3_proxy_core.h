@@ -59,6 +59,14 @@ typedef struct {
     s3p_str_t        index;           /* a folder's page: "index.html" */
     int32_t          listings;        /* 1: built-in folder listings */
 
+    /*
+     * Written by s3p_config_prepare(): the parts of every signed answer
+     * that depend on the fields above alone, so that a request adds only
+     * its path and time.  The layout is the Swift core's.  Empty: not
+     * prepared (every request then takes the slower general path).
+     */
+    s3p_str_t        prepared;
+
     uint8_t          key_date[8];     /* "YYYYMMDD" of signing_key */
     uint8_t          signing_key[32];
 } s3p_config_t;
@@ -162,6 +170,15 @@ int s3p_check_parameter_name(const s3p_str_t *name, uint8_t *err,
  * `external_host` at it.  Call once, after s3p_config_check() succeeded.
  */
 int s3p_config_normalize(s3p_config_t *conf, uint8_t *out, size_t cap);
+
+/*
+ * Prepares what every signed answer takes from the configuration alone:
+ * writes it into `out` (capacity at least s3p_config_prepare_bound(conf))
+ * and points `prepared` at it.  Call last, once the other fields are final
+ * (after s3p_config_normalize()).
+ */
+size_t s3p_config_prepare_bound(const s3p_config_t *conf);
+int s3p_config_prepare(s3p_config_t *conf, uint8_t *out, size_t cap);
 
 /*
  * The size of output buffer that s3p_render_listing() may need for a

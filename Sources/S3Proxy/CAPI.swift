@@ -174,6 +174,26 @@ func s3p_config_normalize(
 }
 
 @c @implementation
+func s3p_config_prepare_bound(_ conf: UnsafePointer<s3p_config_t>?) -> Int {
+    guard let conf = conf?.pointee else { return 0 }
+    return Prepared.bound(conf)
+}
+
+@c @implementation
+func s3p_config_prepare(
+    _ conf: UnsafeMutablePointer<s3p_config_t>?,
+    _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let conf, let out else { return S3P_E_CONFIG }
+    conf.pointee.prepared = s3p_str_t()
+    guard let prepared = Prepared.write(conf.pointee, into: out, cap: cap) else {
+        return S3P_E_SPACE
+    }
+    conf.pointee.prepared = prepared
+    return S3P_OK
+}
+
+@c @implementation
 func s3p_render_bound(_ result: UnsafePointer<s3p_result_t>?, _ xmlLen: Int) -> Int {
     guard let result = result?.pointee else { return 0 }
     // Per byte of XML at most: a key's href (3 bytes each) and its text

@@ -55,9 +55,7 @@ extension FastPath {
 
             // <scheme>://<host>/<bucket>[/]?<canonical query>
             let urlStart = writer.count
-            writer.write(conf.pointee.scheme)
-            writer.write("://")
-            writer.write(conf.pointee.host)
+            writer.write(Prepared.part(conf.pointee, .proxyBase))
             let pathStart = writer.count
             writer.write("/")
             writer.write(bucket)

@@ -18,7 +18,7 @@ enum FastPath {
         out: UnsafeMutablePointer<UInt8>, cap: Int,
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32? {
-        guard request.fallback == 0,
+        guard request.fallback == 0, Prepared.isPrepared(conf.pointee),
               let method = view(request.method), let path = view(request.path),
               let signedMethod = methodName(method)
         else {
@@ -113,12 +113,18 @@ enum FastPath {
         let bucket: UnsafeBufferPointer<UInt8>
         let key: UnsafeBufferPointer<UInt8>
 
+        /// A part of the prepared configuration.
+        @inline(__always)
+        func part(_ part: Prepared.Part) -> UnsafeBufferPointer<UInt8> {
+            Prepared.part(conf.pointee, part)
+        }
+
         /// `/<bucket>/<UriEncode(key)>`, written; returns its bounds.
         mutating func writePath(_ key: UnsafeBufferPointer<UInt8>) -> (Int, Int) {
             let start = writer.count
-            writer.write("/")
+            writer.write(UInt8(ascii: "/"))
             writer.write(bucket)
-            writer.write("/")
+            writer.write(UInt8(ascii: "/"))
             writer.writeEncoded(key, keepSlash: true)
             return (start, writer.count)
         }
@@ -135,27 +141,15 @@ enum FastPath {
         mutating func redirect(result: UnsafeMutablePointer<s3p_result_t>) -> Int32 {
             // <scheme>://<external host>/<bucket>/<UriEncode(key)>?<X-Amz-*>
             let urlStart = writer.count
-            writer.write(conf.pointee.scheme)
-            writer.write("://")
-            writer.write(conf.pointee.external_host)
+            writer.write(part(.redirectBase))
             let (pathStart, pathEnd) = writePath(key)
-            writer.write("?")
+            writer.write(UInt8(ascii: "?"))
             let queryStart = writer.count
-            writer.write("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=")
-            writer.writeEncoded(conf.pointee.access_key, keepSlash: false)
-            writer.write("%2F")
+            writer.write(part(.presignCredential))
             writeStamp(dateOnly: true)
-            writer.write("%2F")
-            writer.writeEncoded(conf.pointee.region, keepSlash: false)
-            writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
+            writer.write(part(.presignScope))
             writeStamp()
-            writer.write("&X-Amz-Expires=")
-            writer.writeDecimal(conf.pointee.expires)
-            if conf.pointee.session_token.len > 0 {
-                writer.write("&X-Amz-Security-Token=")
-                writer.writeEncoded(conf.pointee.session_token, keepSlash: false)
-            }
-            writer.write("&X-Amz-SignedHeaders=host")
+            writer.write(part(.presignTail))
             let queryEnd = writer.count
             writer.write("&X-Amz-Signature=")
             let signatureAt = writer.count
@@ -164,7 +158,7 @@ enum FastPath {
 
             let path = writer.slice(pathStart, pathEnd)
             let query = writer.slice(queryStart, queryEnd)
-            let host = FastPath.view(conf.pointee.external_host) ?? FastPath.empty
+            let headers = part(.presignHeaders)
             let method = self.method
             guard sign(into: out + signatureAt, { feeder in
                 feeder.feed(method)
@@ -172,9 +166,7 @@ enum FastPath {
                 feeder.feed(path)
                 feeder.feed("\n")
                 feeder.feed(query)
-                feeder.feed("\nhost:")
-                feeder.feed(host)
-                feeder.feed("\n\nhost\nUNSIGNED-PAYLOAD")
+                feeder.feed(headers)
             }) else {
                 return S3P_E_CRYPTO
             }
@@ -192,9 +184,7 @@ enum FastPath {
         ) -> Int32 {
             // <scheme>://<host>/<bucket>/<UriEncode(key)>
             let urlStart = writer.count
-            writer.write(conf.pointee.scheme)
-            writer.write("://")
-            writer.write(conf.pointee.host)
+            writer.write(part(.proxyBase))
             let (pathStart, pathEnd) = writePath(key)
             return signHeaders(result: result, urlStart: urlStart,
                                path: (pathStart, pathEnd), query: nil,
@@ -213,19 +203,9 @@ enum FastPath {
             let urlEnd = writer.count
 
             // AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...
-            let token = conf.pointee.session_token.len > 0
-            writer.write("AWS4-HMAC-SHA256 Credential=")
-            writer.write(conf.pointee.access_key)
-            writer.write("/")
+            writer.write(part(.authorizationCredential))
             writeStamp(dateOnly: true)
-            writer.write("/")
-            writer.write(conf.pointee.region)
-            writer.write("/s3/aws4_request, SignedHeaders=")
-            let signedStart = writer.count
-            writer.write(token ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
-                               : "host;x-amz-content-sha256;x-amz-date")
-            let signedEnd = writer.count
-            writer.write(", Signature=")
+            writer.write(part(.authorizationScope))
             let signatureAt = writer.count
             writer.skip(64)
             let authorizationEnd = writer.count
@@ -245,10 +225,9 @@ enum FastPath {
 
             let path = writer.slice(pathStart, pathEnd)
             let query = queryRange.map { writer.slice($0.0, $0.1) } ?? FastPath.empty
-            let signedHeaders = writer.slice(signedStart, signedEnd)
             let stampBytes = writer.slice(dateStart, dateStart + 16)
-            let host = FastPath.view(conf.pointee.host) ?? FastPath.empty
-            let tokenBytes = FastPath.view(conf.pointee.session_token) ?? FastPath.empty
+            let headers = part(.proxyHeaders)
+            let headersTail = part(.proxyHeadersTail)
             let method = self.method
             guard sign(into: out + signatureAt, { feeder in
                 feeder.feed(method)
@@ -256,20 +235,9 @@ enum FastPath {
                 feeder.feed(path)
                 feeder.feed("\n")
                 feeder.feed(query)
-                feeder.feed("\nhost:")
-                feeder.feed(host)
-                feeder.feed("\nx-amz-content-sha256:")
-                feeder.feed(FastPath.emptyPayloadHash)
-                feeder.feed("\nx-amz-date:")
+                feeder.feed(headers)
                 feeder.feed(stampBytes)
-                if token {
-                    feeder.feed("\nx-amz-security-token:")
-                    feeder.feed(tokenBytes)
-                }
-                feeder.feed("\n\n")
-                feeder.feed(signedHeaders)
-                feeder.feed("\n")
-                feeder.feed(FastPath.emptyPayloadHash)
+                feeder.feed(headersTail)
             }) else {
                 return S3P_E_CRYPTO
             }
@@ -302,8 +270,8 @@ enum FastPath {
             // The string to sign: a prefix that every request of this second
             // shares (the thread keeps the HMAC state after it), then the
             // hash of the canonical request.
-            let region = FastPath.view(conf.pointee.region) ?? FastPath.empty
-            let capacity = 64 + region.count
+            let scope = part(.scope)
+            let capacity = 64 + scope.count
             return withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 8) { scratch in
                 var prefix = BufferWriter(
                     base: scratch.baseAddress!.assumingMemoryBound(to: UInt8.self),
@@ -312,12 +280,10 @@ enum FastPath {
                 withUnsafeBytes(of: stamp) { stamp in
                     let bytes = stamp.bindMemory(to: UInt8.self)
                     prefix.write(bytes)
-                    prefix.write("\n")
+                    prefix.write(UInt8(ascii: "\n"))
                     prefix.write(UnsafeBufferPointer(rebasing: bytes[0..<8]))
                 }
-                prefix.write("/")
-                prefix.write(region)
-                prefix.write("/s3/aws4_request\n")
+                prefix.write(scope)
                 guard !prefix.overflowed else { return false }
 
                 return withUnsafeBytes(of: conf.pointee.signing_key) { signingKey in

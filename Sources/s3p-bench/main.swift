@@ -55,6 +55,12 @@ storage.withUnsafeBufferPointer { buffer in
     conf.external_host = views[5]
     conf.scheme = views[6]
     conf.expires = 300
+    let preparedBound = s3p_config_prepare_bound(&conf)
+    let prepared = UnsafeMutablePointer<UInt8>.allocate(capacity: preparedBound)
+    guard s3p_config_prepare(&conf, prepared, preparedBound) == S3P_OK else {
+        print("s3p-bench: s3p_config_prepare failed")
+        exit(1)
+    }
     var out = [UInt8](repeating: 0, count: 1 << 16)
     var result = s3p_result_t()
 

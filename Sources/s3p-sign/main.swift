@@ -88,6 +88,11 @@ storage.withUnsafeBufferPointer { buffer in
         s3p_config_normalize(&conf, $0.baseAddress, $0.count)
     }
     guard normalized == S3P_OK else { fail("s3p_config_normalize returned \(normalized)") }
+    let preparedBound = s3p_config_prepare_bound(&conf)
+    let prepared = UnsafeMutablePointer<UInt8>.allocate(capacity: preparedBound)
+    guard s3p_config_prepare(&conf, prepared, preparedBound) == S3P_OK else {
+        fail("s3p_config_prepare failed")
+    }
 
     var request = s3p_request_t(method: views[7], path: views[8],
                                 query: views[9], user_agent: views[10], now: now,

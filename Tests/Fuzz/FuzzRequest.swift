@@ -61,6 +61,11 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             conf.nbuckets = 2
             conf.params = v.baseAddress! + 9
             conf.nparams = 1
+            // As nginx does once its configuration is read.
+            let preparedBound = s3p_config_prepare_bound(&conf)
+            let prepared = UnsafeMutablePointer<UInt8>.allocate(capacity: preparedBound)
+            defer { prepared.deallocate() }
+            precondition(s3p_config_prepare(&conf, prepared, preparedBound) == S3P_OK)
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
                                         user_agent: v[13], now: 1_700_000_000,
                                         fallback: 0)

@@ -31,6 +31,20 @@ final class CMemory {
         return s3p_str_t(len: value.count, data: UnsafePointer(buffer.baseAddress))
     }
 
+    /// Uninitialised bytes that live as long as this object.
+    func buffer(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(count, 1))
+        buffer.initialize(repeating: 0)
+        allocations.append(buffer)
+        return buffer.baseAddress!
+    }
+
+    /// Prepares `conf` as nginx does once its configuration is read.
+    func prepare(_ conf: inout s3p_config_t) {
+        let bound = s3p_config_prepare_bound(&conf)
+        precondition(s3p_config_prepare(&conf, buffer(bound), bound) == S3P_OK)
+    }
+
     deinit {
         for buffer in allocations { buffer.deallocate() }
     }
@@ -69,6 +83,7 @@ struct Outcome {
         conf.external_host = memory.str(externalHost)
         conf.scheme = memory.str("https")
         conf.expires = 300
+        memory.prepare(&conf)
         return conf
     }
 

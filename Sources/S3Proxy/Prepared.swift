@@ -1,0 +1,146 @@
+// The parts of every signed answer that depend on the configuration alone:
+// URL bases, the credential and scope, the canonical headers.  They are
+// written once, where nginx reads its configuration (s3p_config_prepare),
+// into memory nginx allocated; a request on the fast paths copies them
+// and adds only its path and time.
+//
+// Layout of `conf.prepared`: a table of (offset, length) pairs, two
+// little-endian UInt32 per Part in Part order, then the bytes.
+
+internal import CShim
+
+enum Prepared {
+    enum Part: Int, CaseIterable {
+        /// `<scheme>://<external host>`
+        case redirectBase
+        /// `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=<key>%2F`
+        case presignCredential
+        /// `%2F<region>%2Fs3%2Faws4_request&X-Amz-Date=`
+        case presignScope
+        /// `&X-Amz-Expires=<n>[&X-Amz-Security-Token=<token>]&X-Amz-SignedHeaders=host`
+        case presignTail
+        /// `\nhost:<external host>\n\nhost\nUNSIGNED-PAYLOAD`: the end of a
+        /// presigned URL's canonical request.
+        case presignHeaders
+        /// `<scheme>://<host>`
+        case proxyBase
+        /// `AWS4-HMAC-SHA256 Credential=<key>/`
+        case authorizationCredential
+        /// `/<region>/s3/aws4_request, SignedHeaders=<names>, Signature=`
+        case authorizationScope
+        /// `\nhost:<host>\nx-amz-content-sha256:<empty hash>\nx-amz-date:`
+        case proxyHeaders
+        /// `[\nx-amz-security-token:<token>]\n\n<names>\n<empty hash>`
+        case proxyHeadersTail
+        /// `/<region>/s3/aws4_request\n`: the string to sign's scope after
+        /// its date.
+        case scope
+    }
+
+    static let tableSize = Part.allCases.count * 8
+
+    /// The room s3p_config_prepare() needs: each setting appears at most
+    /// four times as long as it is (twice, or UriEncoded), plus fixed text.
+    static func bound(_ conf: s3p_config_t) -> Int {
+        tableSize + 4 * (conf.access_key.len + conf.session_token.len + conf.region.len
+            + conf.host.len + conf.external_host.len + conf.scheme.len) + 1024
+    }
+
+    /// Writes the parts for `conf` into `out`; nil if `cap` is too small.
+    static func write(
+        _ conf: s3p_config_t, into out: UnsafeMutablePointer<UInt8>, cap: Int
+    ) -> s3p_str_t? {
+        var writer = BufferWriter(base: out, capacity: cap)
+        writer.skip(tableSize)
+        let token = conf.session_token.len > 0
+        let names: StaticString = token
+            ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+            : "host;x-amz-content-sha256;x-amz-date"
+        for part in Part.allCases {
+            let start = writer.count
+            switch part {
+            case .redirectBase:
+                writer.write(conf.scheme)
+                writer.write("://")
+                writer.write(conf.external_host)
+            case .presignCredential:
+                writer.write("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=")
+                writer.writeEncoded(conf.access_key, keepSlash: false)
+                writer.write("%2F")
+            case .presignScope:
+                writer.write("%2F")
+                writer.writeEncoded(conf.region, keepSlash: false)
+                writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
+            case .presignTail:
+                writer.write("&X-Amz-Expires=")
+                writer.writeDecimal(conf.expires)
+                if token {
+                    writer.write("&X-Amz-Security-Token=")
+                    writer.writeEncoded(conf.session_token, keepSlash: false)
+                }
+                writer.write("&X-Amz-SignedHeaders=host")
+            case .presignHeaders:
+                writer.write("\nhost:")
+                writer.write(conf.external_host)
+                writer.write("\n\nhost\nUNSIGNED-PAYLOAD")
+            case .proxyBase:
+                writer.write(conf.scheme)
+                writer.write("://")
+                writer.write(conf.host)
+            case .authorizationCredential:
+                writer.write("AWS4-HMAC-SHA256 Credential=")
+                writer.write(conf.access_key)
+                writer.write("/")
+            case .authorizationScope:
+                writer.write("/")
+                writer.write(conf.region)
+                writer.write("/s3/aws4_request, SignedHeaders=")
+                writer.write(names)
+                writer.write(", Signature=")
+            case .proxyHeaders:
+                writer.write("\nhost:")
+                writer.write(conf.host)
+                writer.write("\nx-amz-content-sha256:")
+                writer.write(FastPath.emptyPayloadHash)
+                writer.write("\nx-amz-date:")
+            case .proxyHeadersTail:
+                if token {
+                    writer.write("\nx-amz-security-token:")
+                    writer.write(conf.session_token)
+                }
+                writer.write("\n\n")
+                writer.write(names)
+                writer.write("\n")
+                writer.write(FastPath.emptyPayloadHash)
+            case .scope:
+                writer.write("/")
+                writer.write(conf.region)
+                writer.write("/s3/aws4_request\n")
+            }
+            guard !writer.overflowed, writer.count <= Int(UInt32.max) else { return nil }
+            let entry = UnsafeMutableRawPointer(out + 8 * part.rawValue)
+            entry.storeBytes(of: UInt32(start).littleEndian, as: UInt32.self)
+            entry.storeBytes(of: UInt32(writer.count - start).littleEndian,
+                             toByteOffset: 4, as: UInt32.self)
+        }
+        return writer.str(0, writer.count)
+    }
+
+    /// Whether `conf` was prepared.
+    @inline(__always)
+    static func isPrepared(_ conf: s3p_config_t) -> Bool {
+        conf.prepared.len >= tableSize && conf.prepared.data != nil
+    }
+
+    /// One part of a prepared configuration.
+    @inline(__always)
+    static func part(_ conf: s3p_config_t, _ part: Part) -> UnsafeBufferPointer<UInt8> {
+        let base = UnsafeRawPointer(conf.prepared.data!)
+        let entry = base + 8 * part.rawValue
+        let offset = Int(UInt32(littleEndian: entry.loadUnaligned(as: UInt32.self)))
+        let length = Int(UInt32(littleEndian: entry.loadUnaligned(fromByteOffset: 4,
+                                                                    as: UInt32.self)))
+        return UnsafeBufferPointer(
+            start: (base + offset).assumingMemoryBound(to: UInt8.self), count: length)
+    }
+}
