@@ -7,12 +7,13 @@
 #   (c) this module in front of that same upstream
 # Every side has the same workers and logging.  Then the worker memory of
 # (b) and (c), idle and loaded, and the module worker's growth across a
-# million more redirects; and the signer alone (s3p-bench).  Several interleaved wrk
-# rounds; the median of each is printed, with the ratios (c)/(a), (c)/(b).
+# million more redirects; and the signer alone (s3p-bench).  Several
+# interleaved wrk rounds; the median of each side is printed, with the
+# ratios (c)/(a) and (c)/(b) as the median of the rounds' ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
@@ -112,28 +113,35 @@ run() { # port path -> requests/s and p50 latency
 }
 
 declare -A results
-cases=("redirect-plain 19101 /bkt/dir/file.bin"
-       "redirect-module 19102 /bkt/dir/file.bin"
-       "index-plain 19101 /bkt/dir/index.html"
-       "index-module 19102 /bkt/dir/index.html"
-       "listing-plain 19101 /bkt?list-type=2&prefix=dir/"
-       "listing-module 19102 /bkt?list-type=2&prefix=dir/")
+pairs=("redirect /bkt/dir/file.bin"
+       "index /bkt/dir/index.html"
+       "listing /bkt?list-type=2&prefix=dir/")
 for round in $(seq 1 "$ROUNDS"); do
-    for c in "${cases[@]}"; do
-        set -- $c
-        results[$1]+="$(run "$2" "$3") "
+    for pair in "${pairs[@]}"; do
+        set -- $pair
+        # Each round measures both sides back to back, in alternating
+        # order, so that drift on a shared machine hits both alike.
+        if [ $((round % 2)) -eq 1 ]; then sides="plain module"; else sides="module plain"; fi
+        for side in $sides; do
+            port=19101; [ "$side" = module ] && port=19102
+            results[$1-$side]+="$(run "$port" "$2") "
+        done
     done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-rps() { echo "${results[$1]}" | tr ' ' '\n' | awk 'NR%2==1' | median; }
-lat() { echo "${results[$1]}" | tr ' ' '\n' | awk 'NR%2==0' | tr '\n' ' ' ; }
+column() { echo "${results[$1]}" | tr ' ' '\n' | grep -v '^$' | awk -v n="$2" 'NR%2==n'; }
+rps() { column "$1" 1 | median; }
+lat() { column "$1" 0 | tr '\n' ' '; }
+# The ratio of each round's pair, module over plain; the median of those.
+ratio() { paste <(column "$1-module" 1) <(column "$1-plain" 1) | awk '{print $1 / $2}' | median; }
 
-echo "s3-proxy bench: workers=$WORKERS connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS (median req/s; p50 latency per round)"
+echo "s3-proxy bench: workers=$WORKERS connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS"
+echo "(median req/s of each side; ratio: median of the rounds' module/plain ratios; p50 latency per round)"
 for pair in redirect index listing; do
-    p=$(rps "$pair-plain"); m=$(rps "$pair-module")
     printf '%-9s plain %10.0f req/s  module %10.0f req/s  ratio %.2f   (p50 plain: %s module: %s)\n' \
-        "$pair" "$p" "$m" "$(echo "$m / $p" | bc -l)" "$(lat "$pair-plain")" "$(lat "$pair-module")"
+        "$pair" "$(rps "$pair-plain")" "$(rps "$pair-module")" "$(ratio "$pair")" \
+        "$(lat "$pair-plain")" "$(lat "$pair-module")"
 done
 
 # Memory with and without the module, idle and after the rounds; then a
