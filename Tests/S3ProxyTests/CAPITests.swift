@@ -504,4 +504,46 @@ struct Outcome {
         }
         #expect(s3p_config_check(&conf, nil, 16) == S3P_E_CONFIG)
     }
+
+    // s3p_config_prepare(): too small a buffer is refused and leaves the
+    // configuration unprepared; its bound is enough, whatever the settings.
+    @Test(arguments: ["", "tok/en+=", String(repeating: "Zz9/+=", count: 300)])
+    func prepareNeedsItsBound(sessionToken: String) {
+        let memory = CMemory()
+        var conf = Self.config(memory, sessionToken: sessionToken)
+        conf.prepared = s3p_str_t()
+        conf.expires = 604_800
+        let bound = s3p_config_prepare_bound(&conf)
+        for cap in [0, 1, Prepared.tableSize, bound / 4] {
+            let out = memory.buffer(cap)
+            #expect(s3p_config_prepare(&conf, out, cap) == S3P_E_SPACE, "cap \(cap)")
+            #expect(conf.prepared.len == 0)
+        }
+        #expect(s3p_config_prepare(&conf, memory.buffer(bound), bound) == S3P_OK)
+        #expect(conf.prepared.len > Prepared.tableSize && conf.prepared.len <= bound)
+        #expect(s3p_config_prepare(nil, memory.buffer(bound), bound) == S3P_E_CONFIG)
+    }
+
+    // Preparing is an optimisation only: an unprepared configuration
+    // answers every request exactly as a prepared one.
+    @Test(arguments: ["", "tok/en+="])
+    func unpreparedAnswersAlike(sessionToken: String) {
+        let memory = CMemory()
+        var prepared = Self.config(memory, sessionToken: sessionToken)
+        var unprepared = prepared
+        unprepared.prepared = s3p_str_t()
+        for (method, path, query) in [
+            ("GET", "/bkt/a b/c.txt", ""), ("HEAD", "/bkt/dir/", ""),
+            ("GET", "/bkt/dir/index.html", ""), ("GET", "/bkt", "list-type=2&prefix=a/"),
+            ("GET", "/bkt/", "delimiter=/&prefix=x+y"), ("PUT", "/bkt/x", ""),
+        ] {
+            let request = Self.request(memory, method, path, query)
+            let fast = Self.handle(&prepared, request)
+            let general = Self.handle(&unprepared, request)
+            #expect(fast.status == general.status && fast.action == general.action
+                    && fast.url == general.url && fast.authorization == general.authorization
+                    && fast.amzDate == general.amzDate && fast.bucket == general.bucket
+                    && fast.key == general.key, "\(method) \(path)?\(query)")
+        }
+    }
 }
