@@ -13,6 +13,7 @@ DEMO_S3_PORT ?= 9000
 
 SWIFT       ?= swift
 SWIFTC      ?= swiftc
+CLANG       ?= $(dir $(shell readlink -f $$(command -v $(SWIFTC)) 2>/dev/null))clang
 SWIFT_STATIC ?= $(dir $(shell readlink -f $$(command -v $(SWIFT)) 2>/dev/null))../lib/swift_static/linux
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
@@ -21,7 +22,7 @@ PYTHON      ?= python3
 BUILD       := build
 MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
 SWIFT_LIB   := .build/release/libS3ProxyCore.a
-SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.h Sources/*/*.modulemap)
+SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap)
 C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
 
 .PHONY: all help deps swift run test test-unit bench fuzz clean deb install test-package
@@ -100,10 +101,12 @@ test-unit:
 # corpus (Tests/Fuzz/corpus) plus what earlier runs found (build/fuzz/corpus).
 $(FUZZER): $(SWIFT_SRCS) $(wildcard Tests/Fuzz/*.swift)
 	@mkdir -p $(BUILD)/fuzz
+	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include \
+	    -c Sources/COpenSSL/*.c -o $(BUILD)/fuzz/copenssl.o
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
-	    -I CShim/include -I Sources/COpenSSL Sources/S3Proxy/*.swift \
-	    Tests/Fuzz/*.swift -lcrypto -o $@ 2> $(BUILD)/fuzz/build.log || \
-	    { cat $(BUILD)/fuzz/build.log; exit 1; }
+	    -I CShim/include -I Sources/COpenSSL/include Sources/S3Proxy/*.swift \
+	    Tests/Fuzz/*.swift $(BUILD)/fuzz/copenssl.o -lcrypto -o $@ \
+	    2> $(BUILD)/fuzz/build.log || { cat $(BUILD)/fuzz/build.log; exit 1; }
 
 fuzz: $(FUZZER)
 	@mkdir -p $(BUILD)/fuzz/corpus
@@ -115,7 +118,7 @@ fuzz: $(FUZZER)
 clean:
 	rm -rf $(BUILD) .build
 
-bench: $(MODULE)
+bench: deps $(MODULE)
 	$(SWIFT) build -c release --product s3p-bench
 	scripts/bench.sh
 

@@ -20,8 +20,10 @@ let package = Package(
         // The one C header that declares the boundary between the nginx
         // module and Swift.
         .target(name: "CShim", path: "CShim"),
-        // OpenSSL's libcrypto: SHA-256 and HMAC.
-        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // OpenSSL's libcrypto (SHA-256), and the state each thread keeps
+        // between signatures.
+        .target(name: "COpenSSL", path: "Sources/COpenSSL",
+                linkerSettings: [.linkedLibrary("crypto")]),
         .target(
             name: "S3Proxy",
             dependencies: ["CShim", "COpenSSL"]
@@ -30,6 +32,6 @@ let package = Package(
         // The signer micro-benchmark; counts allocations by defining malloc.
         .target(name: "CAllocCounter"),
         .executableTarget(name: "s3p-bench", dependencies: ["S3Proxy", "CShim", "CAllocCounter"]),
-        .testTarget(name: "S3ProxyTests", dependencies: ["S3Proxy", "CShim"]),
+        .testTarget(name: "S3ProxyTests", dependencies: ["S3Proxy", "CShim", "COpenSSL"]),
     ]
 )

@@ -156,6 +156,7 @@ extension Digest {
         _ key: UnsafeRawBufferPointer, _ cache: UnsafeMutablePointer<s3p_thread_cache_t>
     ) -> Bool {
         cache.pointee.key_len = 0
+        cache.pointee.prefix_len = 0
         var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
             = (0, 0, 0, 0, 0, 0, 0, 0)
         let ok = withUnsafeMutableBytes(of: &block) { block -> Bool in
@@ -178,9 +179,14 @@ extension Digest {
             return done
         }
         guard ok else { return false }
-        if key.count > 0 && key.count <= blockSize {
-            withUnsafeMutableBytes(of: &cache.pointee.key) { $0.copyMemory(from: key) }
-            cache.pointee.key_len = key.count
+        // The whole slot is cleared first: a shorter key must not leave
+        // the tail of a longer one (such as "AWS4" + secret) behind.
+        withUnsafeMutableBytes(of: &cache.pointee.key) { stored in
+            stored.initializeMemory(as: UInt8.self, repeating: 0)
+            if key.count > 0 && key.count <= blockSize {
+                stored.copyMemory(from: key)
+                cache.pointee.key_len = key.count
+            }
         }
         return true
     }

@@ -2,6 +2,7 @@
 // vectors, and agreement with RFC 2104's construction written out plainly
 // here, across the thread cache of key pad states and prefix states.
 
+import COpenSSL
 import Testing
 @testable import S3Proxy
 
@@ -111,5 +112,28 @@ import Testing
             return await group.reduce(into: [Bool]()) { $0.append($1) }
         }
         #expect(results == [Bool](repeating: true, count: 8))
+    }
+
+    // The thread's state is one per thread for every file and module that
+    // reaches it (here, another module), and deriving a signing key leaves
+    // nothing of "AWS4" + secret in it.
+    @Test func oneThreadStateWithoutTheSecret() throws {
+        let secret = bytes(AWSExample.secretKey)
+        let key = try #require(SigningKey.derive(
+            secret: secret, date: bytes("20130524")[...], region: bytes("us-east-1")))
+        let cache = s3p_thread_cache()
+        #expect(cache.pointee.key_len == 32)
+        let stored = withUnsafeBytes(of: cache.pointee.key) { Array($0) }
+        #expect(stored[32...].allSatisfy { $0 == 0 })
+        #expect(!stored.indices.dropLast(3).contains { index in
+            stored[index..<index + 4].elementsEqual(secret.suffix(4))
+        })
+        _ = try #require(Digest.hmac(key: key, data: bytes("x")))
+        #expect(withUnsafeBytes(of: cache.pointee.key) { Array($0.prefix(32)) } == key)
+
+        let stamp = AmzDate.threadStamp(unixTime: AWSExample.unixTime)
+        #expect(cache.pointee.stamp_time == AWSExample.unixTime)
+        #expect(withUnsafeBytes(of: cache.pointee.stamp) { Array($0) }
+            == withUnsafeBytes(of: stamp) { Array($0) })
     }
 }

@@ -1,4 +1,7 @@
-/* OpenSSL's libcrypto, as the Swift core uses it: SHA-256. */
+/*
+ * OpenSSL's libcrypto, as the Swift core uses it: SHA-256, and the state
+ * each thread keeps between signatures.
+ */
 #ifndef S3P_COPENSSL_H
 #define S3P_COPENSSL_H
 
@@ -44,12 +47,14 @@ typedef struct {
 } s3p_thread_cache_t;
 
 
+/* Defined once, in thread_cache.c. */
+extern _Thread_local s3p_thread_cache_t  s3p_thread_cache_storage;
+
+
 static inline s3p_thread_cache_t * _Nonnull
 s3p_thread_cache(void)
 {
-    static _Thread_local s3p_thread_cache_t  cache;
-
-    return &cache;
+    return &s3p_thread_cache_storage;
 }
 
 

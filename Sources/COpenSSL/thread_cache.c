@@ -1,0 +1,9 @@
+/*
+ * The one definition of each thread's signing state (copenssl.h): in a
+ * C file, so that every Swift file that reaches it reaches the same one.
+ */
+
+#include "copenssl.h"
+
+
+_Thread_local s3p_thread_cache_t  s3p_thread_cache_storage;
