@@ -1142,6 +1142,8 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (s3p_config_prepare(core, prepared, len) != S3P_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy\": cannot prepare the signing settings");
         return NGX_CONF_ERROR;
     }
 

@@ -39,8 +39,10 @@ enum Prepared {
 
     static let tableSize = Part.allCases.count * 8
 
-    /// The room s3p_config_prepare() needs: each setting appears at most
-    /// four times as long as it is (twice, or UriEncoded), plus fixed text.
+    /// The room s3p_config_prepare() needs: no setting takes more than
+    /// four times its length (the hosts appear twice; the access key,
+    /// region and token once UriEncoded, at most three bytes a byte, and
+    /// once as they are), plus the fixed text.
     static func bound(_ conf: s3p_config_t) -> Int {
         tableSize + 4 * (conf.access_key.len + conf.session_token.len + conf.region.len
             + conf.host.len + conf.external_host.len + conf.scheme.len) + 1024
