@@ -134,14 +134,16 @@ column() { echo "${results[$1]}" | tr ' ' '\n' | grep -v '^$' | awk -v n="$2" 'N
 rps() { column "$1" 1 | median; }
 lat() { column "$1" 0 | tr '\n' ' '; }
 # The ratio of each round's pair, module over plain; the median of those.
-ratio() { paste <(column "$1-module" 1) <(column "$1-plain" 1) | awk '{print $1 / $2}' | median; }
+ratios() { paste <(column "$1-module" 1) <(column "$1-plain" 1) | awk '{print $1 / $2}'; }
+ratio() { ratios "$1" | median; }
+spread() { ratios "$1" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.2f-%.2f", lo, hi}'; }
 
 echo "s3-proxy bench: workers=$WORKERS connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS"
 echo "(median req/s of each side; ratio: median of the rounds' module/plain ratios; p50 latency per round)"
 for pair in redirect index listing; do
-    printf '%-9s plain %10.0f req/s  module %10.0f req/s  ratio %.2f   (p50 plain: %s module: %s)\n' \
+    printf '%-9s plain %10.0f req/s  module %10.0f req/s  ratio %.2f (rounds %s)   (p50 plain: %s module: %s)\n' \
         "$pair" "$(rps "$pair-plain")" "$(rps "$pair-module")" "$(ratio "$pair")" \
-        "$(lat "$pair-plain")" "$(lat "$pair-module")"
+        "$(spread "$pair")" "$(lat "$pair-plain")" "$(lat "$pair-module")"
 done
 
 # Memory with and without the module, idle and after the rounds; then a
