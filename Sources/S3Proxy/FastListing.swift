@@ -35,7 +35,7 @@ extension FastPath {
         let withSlash = path[path.count - 1] == UInt8(ascii: "/")
         let bucket = UnsafeBufferPointer(rebasing: path[1..<(withSlash ? path.count - 1 : path.count)])
         guard !bucket.contains(UInt8(ascii: "/")), !bucket.contains(UInt8(ascii: "%")),
-              BucketName.isValid(bucket), allowed(bucket: bucket, conf: conf.pointee)
+              BucketName.isValid(bucket), allowed(bucket: bucket, conf: conf)
         else {
             return nil
         }
@@ -46,7 +46,7 @@ extension FastPath {
         return withUnsafeTemporaryAllocation(
             of: EncodedParameter.self, capacity: maxParameters
         ) { parameters -> Int32? in
-            guard let count = encodeQuery(query, conf: conf.pointee, writer: &writer,
+            guard let count = encodeQuery(query, conf: conf, writer: &writer,
                                           into: parameters)
             else {
                 return nil
@@ -55,7 +55,7 @@ extension FastPath {
 
             // <scheme>://<host>/<bucket>[/]?<canonical query>
             let urlStart = writer.count
-            writer.write(Prepared.part(conf.pointee, .proxyBase))
+            writer.write(Prepared.part(conf.pointee.prepared, .proxyBase))
             let pathStart = writer.count
             writer.write("/")
             writer.write(bucket)
@@ -103,7 +103,7 @@ extension FastPath {
     /// its UriEncoded name and value; the number of parameters, or nil
     /// when the general path must answer.
     private static func encodeQuery(
-        _ query: UnsafeBufferPointer<UInt8>, conf: s3p_config_t,
+        _ query: UnsafeBufferPointer<UInt8>, conf: UnsafeMutablePointer<s3p_config_t>,
         writer: inout BufferWriter,
         into parameters: UnsafeMutableBufferPointer<EncodedParameter>
     ) -> Int? {
@@ -147,7 +147,7 @@ extension FastPath {
     /// A ListObjects parameter, or one the operator allowed (UTF-8); not
     /// one that Router drops or reads itself.
     private static func isListingName(
-        _ name: UnsafeBufferPointer<UInt8>, conf: s3p_config_t
+        _ name: UnsafeBufferPointer<UInt8>, conf: UnsafeMutablePointer<s3p_config_t>
     ) -> Bool {
         if name.elementsEqual(ListingHTML.pageParameter) { return false }
         for ignored in Router.ignoredParameters where ignored.elementsEqual(name) {
@@ -156,8 +156,8 @@ extension FastPath {
         for listing in Router.listingParameters where listing.elementsEqual(name) {
             return true
         }
-        guard UTF8Validation.isValid(name), let params = conf.params else { return false }
-        for entry in UnsafeBufferPointer(start: params, count: conf.nparams) {
+        guard UTF8Validation.isValid(name), let params = conf.pointee.params else { return false }
+        for entry in UnsafeBufferPointer(start: params, count: conf.pointee.nparams) {
             if let allowed = view(entry), allowed.elementsEqual(name) { return true }
         }
         return false

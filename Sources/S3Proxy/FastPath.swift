@@ -18,7 +18,7 @@ enum FastPath {
         out: UnsafeMutablePointer<UInt8>, cap: Int,
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32? {
-        guard request.fallback == 0, Prepared.isPrepared(conf.pointee),
+        guard request.fallback == 0, Prepared.isPrepared(conf.pointee.prepared),
               let method = view(request.method), let path = view(request.path),
               let signedMethod = methodName(method)
         else {
@@ -40,7 +40,7 @@ enum FastPath {
         let bucket = UnsafeBufferPointer(rebasing: path[1..<slash])
         let rawKey = UnsafeBufferPointer(rebasing: path[(slash + 1)...])
         guard !bucket.contains(UInt8(ascii: "%")), BucketName.isValid(bucket),
-              allowed(bucket: bucket, conf: conf.pointee)
+              allowed(bucket: bucket, conf: conf)
         else {
             return nil
         }
@@ -58,10 +58,10 @@ enum FastPath {
             return nil
         }
         let isFolder = decoded.last == UInt8(ascii: "/")
-        let proxied = isFolder || isIndexPage(decoded, conf: conf.pointee)
-            || streamed(request.user_agent, conf: conf.pointee)
+        let proxied = isFolder || isIndexPage(decoded, conf: conf)
+            || streamed(request.user_agent, conf: conf)
         if isFolder {
-            writer.write(index(conf.pointee))
+            writer.write(index(conf))
         }
         let keyEnd = writer.count
         if writer.overflowed { return S3P_E_SPACE }
@@ -90,17 +90,23 @@ enum FastPath {
         _ conf: UnsafeMutablePointer<s3p_config_t>, _ now: Int64
     ) -> (UInt64, UInt64)? {
         let stamp = AmzDate.threadStamp(unixTime: now)
-        let current = withUnsafeBytes(of: conf.pointee.key_date) {
-            $0.loadUnaligned(as: UInt64.self) == stamp.0
+        let keyDate = withUnsafeMutablePointer(to: &conf.pointee.key_date) {
+            UnsafeRawPointer($0).loadUnaligned(as: UInt64.self)
         }
-        if !current {
-            let settings = Settings(conf.pointee)
-            let date = AmzDate(unixTime: now)
-            guard SigningKeyCache.key(conf, settings: settings, date: date) != nil else {
-                return nil
-            }
+        if keyDate != stamp.0 && !deriveSigningKey(conf, now) {
+            return nil
         }
         return stamp
+    }
+
+    /// Once a day per worker: the general code derives the day's key.
+    @inline(never)
+    private static func deriveSigningKey(
+        _ conf: UnsafeMutablePointer<s3p_config_t>, _ now: Int64
+    ) -> Bool {
+        let settings = Settings(conf.pointee)
+        let date = AmzDate(unixTime: now)
+        return SigningKeyCache.key(conf, settings: settings, date: date) != nil
     }
 
     /// The state of one answer being written.
@@ -116,7 +122,7 @@ enum FastPath {
         /// A part of the prepared configuration.
         @inline(__always)
         func part(_ part: Prepared.Part) -> UnsafeBufferPointer<UInt8> {
-            Prepared.part(conf.pointee, part)
+            Prepared.part(conf.pointee.prepared, part)
         }
 
         /// `/<bucket>/<UriEncode(key)>`, written; returns its bounds.
@@ -318,9 +324,15 @@ enum FastPath {
     /// S3P_FALLBACK_MARKER of the C header, as a static string.
     static let fallbackMarker: StaticString = "s3-proxy-fallback"
 
+    // The helpers below take the configuration by pointer: s3p_config_t
+    // is 256 bytes, and passing it by value copies it on every call.
+
     /// The page a folder serves.
-    private static func index(_ conf: s3p_config_t) -> UnsafeBufferPointer<UInt8> {
-        if conf.index.len > 0, let index = view(conf.index) { return index }
+    private static func index(_ conf: UnsafeMutablePointer<s3p_config_t>)
+        -> UnsafeBufferPointer<UInt8>
+    {
+        let index = conf.pointee.index
+        if index.len > 0, let name = view(index) { return name }
         return Policy.defaultIndex.withUTF8Buffer { $0 }
     }
 
@@ -342,9 +354,12 @@ enum FastPath {
         }
     }
 
-    static func allowed(bucket: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {
-        guard conf.nbuckets > 0, let buckets = conf.buckets else { return true }
-        for entry in UnsafeBufferPointer(start: buckets, count: conf.nbuckets) {
+    static func allowed(
+        bucket: UnsafeBufferPointer<UInt8>, conf: UnsafeMutablePointer<s3p_config_t>
+    ) -> Bool {
+        let count = conf.pointee.nbuckets
+        guard count > 0, let buckets = conf.pointee.buckets else { return true }
+        for entry in UnsafeBufferPointer(start: buckets, count: count) {
             if let name = view(entry), name.elementsEqual(bucket) { return true }
         }
         return false
@@ -352,13 +367,16 @@ enum FastPath {
 
     /// Whether the client is one whose objects are streamed (Policy's
     /// rule, read straight from the configuration).
-    private static func streamed(_ agent: s3p_str_t, conf: s3p_config_t) -> Bool {
-        guard conf.stream != S3P_STREAM_OFF, let agent = view(agent), agent.count > 0 else {
+    private static func streamed(
+        _ agent: s3p_str_t, conf: UnsafeMutablePointer<s3p_config_t>
+    ) -> Bool {
+        let stream = conf.pointee.stream
+        guard stream != S3P_STREAM_OFF, let agent = view(agent), agent.count > 0 else {
             return false
         }
-        if conf.stream == S3P_STREAM_LIST {
-            guard let agents = conf.stream_agents else { return false }
-            for entry in UnsafeBufferPointer(start: agents, count: conf.nstream_agents) {
+        if stream == S3P_STREAM_LIST {
+            guard let agents = conf.pointee.stream_agents else { return false }
+            for entry in UnsafeBufferPointer(start: agents, count: conf.pointee.nstream_agents) {
                 if let pattern = view(entry), ASCII.containsIgnoringCase(agent, pattern) {
                     return true
                 }
@@ -372,7 +390,9 @@ enum FastPath {
         return false
     }
 
-    private static func isIndexPage(_ key: UnsafeBufferPointer<UInt8>, conf: s3p_config_t) -> Bool {
+    private static func isIndexPage(
+        _ key: UnsafeBufferPointer<UInt8>, conf: UnsafeMutablePointer<s3p_config_t>
+    ) -> Bool {
         let segmentStart = (key.lastIndex(of: UInt8(ascii: "/")) ?? -1) + 1
         return key[segmentStart...].elementsEqual(index(conf))
     }

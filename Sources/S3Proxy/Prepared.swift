@@ -128,16 +128,16 @@ enum Prepared {
         return writer.str(0, writer.count)
     }
 
-    /// Whether `conf` was prepared.
+    /// Whether a configuration's `prepared` was written.
     @inline(__always)
-    static func isPrepared(_ conf: s3p_config_t) -> Bool {
-        conf.prepared.len >= tableSize && conf.prepared.data != nil
+    static func isPrepared(_ prepared: s3p_str_t) -> Bool {
+        prepared.len >= tableSize && prepared.data != nil
     }
 
-    /// One part of a prepared configuration.
+    /// One part of a configuration's `prepared`.
     @inline(__always)
-    static func part(_ conf: s3p_config_t, _ part: Part) -> UnsafeBufferPointer<UInt8> {
-        let base = UnsafeRawPointer(conf.prepared.data!)
+    static func part(_ prepared: s3p_str_t, _ part: Part) -> UnsafeBufferPointer<UInt8> {
+        let base = UnsafeRawPointer(prepared.data!)
         let entry = base + 8 * part.rawValue
         let offset = Int(UInt32(littleEndian: entry.loadUnaligned(as: UInt32.self)))
         let length = Int(UInt32(littleEndian: entry.loadUnaligned(fromByteOffset: 4,
