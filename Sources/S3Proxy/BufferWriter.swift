@@ -79,15 +79,35 @@ struct BufferWriter {
     }
 
     mutating func writeEncoded(_ bytes: UnsafeBufferPointer<UInt8>, keepSlash: Bool) {
+        guard bytes.count <= (capacity - count) / 3 else {
+            // Near the end of the buffer: byte by byte, counting past it.
+            for byte in bytes {
+                if PercentEncoding.isUnreserved(byte)
+                    || (keepSlash && byte == UInt8(ascii: "/"))
+                {
+                    write(byte)
+                } else {
+                    write(UInt8(ascii: "%"))
+                    write(Hex.upper(byte >> 4))
+                    write(Hex.upper(byte & 0x0f))
+                }
+            }
+            return
+        }
+        // Room for the worst case (every byte escaped): no checks per byte.
+        var at = base + count
         for byte in bytes {
             if PercentEncoding.isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
-                write(byte)
+                at.pointee = byte
+                at += 1
             } else {
-                write(UInt8(ascii: "%"))
-                write(Hex.upper(byte >> 4))
-                write(Hex.upper(byte & 0x0f))
+                at[0] = UInt8(ascii: "%")
+                at[1] = Hex.upper(byte >> 4)
+                at[2] = Hex.upper(byte & 0x0f)
+                at += 3
             }
         }
+        count = at - base
     }
 
     mutating func writeEncoded(_ s: s3p_str_t, keepSlash: Bool) {
@@ -102,6 +122,18 @@ struct BufferWriter {
     ) -> Bool {
         var i = 0
         while i < raw.count {
+            // The bytes up to the next escape (or `+`) are copied as a run.
+            var end = i
+            while end < raw.count && raw[end] != UInt8(ascii: "%")
+                && !(plusIsSpace && raw[end] == UInt8(ascii: "+"))
+            {
+                end += 1
+            }
+            if end > i {
+                write(UnsafeBufferPointer(rebasing: raw[i..<end]))
+                i = end
+                continue
+            }
             let byte = raw[i]
             if plusIsSpace && byte == UInt8(ascii: "+") {
                 write(UInt8(ascii: " "))

@@ -53,6 +53,7 @@ struct DigestFeeder {
     fileprivate var used = 0
     fileprivate(set) var ok = true
 
+    @inline(__always)
     mutating func feed(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
         if used + bytes.count > buffer.count {
@@ -67,10 +68,12 @@ struct DigestFeeder {
         used += bytes.count
     }
 
+    @inline(__always)
     mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>) {
         feed(UnsafeRawBufferPointer(bytes))
     }
 
+    @inline(__always)
     mutating func feed(_ string: StaticString) {
         string.withUTF8Buffer { feed(UnsafeRawBufferPointer($0)) }
     }

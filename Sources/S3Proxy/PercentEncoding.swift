@@ -10,15 +10,14 @@ enum PercentEncoding {
     /// Whether `byte` passes through UriEncode unchanged.
     @inline(__always)
     static func isUnreserved(_ byte: UInt8) -> Bool {
+        // One bit per byte value below 128: `-` `.` `0-9` (low word),
+        // `A-Z` `_` `a-z` `~` (high word).
+        let low: UInt64 = 0x03FF_6000_0000_0000
+        let high: UInt64 = 0x47FF_FFFE_87FF_FFFE
         switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"),
-             UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-             UInt8(ascii: "~"):
-            return true
-        default:
-            return false
+        case 0..<64: return low >> UInt64(byte) & 1 == 1
+        case 64..<128: return high >> UInt64(byte - 64) & 1 == 1
+        default: return false
         }
     }
 

@@ -247,6 +247,20 @@ enum Router {
     /// some servers do) keeps it below the bucket.  Empty segments are not
     /// counted, as nginx's merge_slashes would drop them.
     static func staysInBucket<C: Collection<UInt8>>(_ key: C) -> Bool {
+        // Without a segment that starts with a dot there is nothing to
+        // resolve (the common case).
+        let dotSegment = key.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard let start = bytes.baseAddress else { return false }
+            var previous = UInt8(ascii: "/")
+            for offset in 0..<bytes.count {
+                let byte = start[offset]
+                if byte == UInt8(ascii: ".") && previous == UInt8(ascii: "/") { return true }
+                previous = byte
+            }
+            return false
+        } ?? true
+        if !dotSegment { return true }
+
         var depth = 0
         var length = 0              // of the segment being read
         var dots = 0                // of its bytes, how many are '.'
