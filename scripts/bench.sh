@@ -13,8 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-ROUNDS=${ROUNDS:-7}
-DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-9}
+DURATION=${DURATION:-4s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
@@ -111,6 +111,13 @@ run() { # port path -> requests/s and p50 latency
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$2" |
         awk '/Requests\/sec/ {rps=$2} /^ +50%/ {lat=$2} END {print rps, lat}'
 }
+
+# Warm-up, not counted: first connections, caches, the day's signing key.
+for path in /bkt/dir/file.bin /bkt/dir/index.html '/bkt?list-type=2&prefix=dir/'; do
+    for port in 19101 19102; do
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d1s "http://127.0.0.1:$port$path" >/dev/null
+    done
+done
 
 declare -A results
 pairs=("redirect /bkt/dir/file.bin"
