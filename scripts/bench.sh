@@ -88,6 +88,16 @@ AWS_ENDPOINT_HOST=127.0.0.1:19100 AWS_ENDPOINT_SCHEME=http \
 pids+=($!)
 sleep 1
 
+# Each instance must be up: another server on one of the ports would
+# otherwise answer in its place.
+for p in "${pids[@]}"; do
+    if ! kill -0 "$p" 2>/dev/null; then
+        cat "$dir/error.log" >&2
+        echo "bench: an nginx instance did not start (ports 19100-19102 in use?)" >&2
+        exit 1
+    fi
+done
+
 # Sanity: each side answers what it stands for.
 curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:19101/bkt/dir/file.bin | grep -q 307
 curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:19102/bkt/dir/file.bin | grep -q 307
