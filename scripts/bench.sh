@@ -91,7 +91,7 @@ sleep 1
 # Each instance must be up: another server on one of the ports would
 # otherwise answer in its place.
 for p in "${pids[@]}"; do
-    if ! kill -0 "$p" 2>/dev/null; then
+    if ! kill -0 "$p" 2>/dev/null || grep -q '\[emerg\]' "$dir/error.log"; then
         cat "$dir/error.log" >&2
         echo "bench: an nginx instance did not start (ports 19100-19102 in use?)" >&2
         exit 1
