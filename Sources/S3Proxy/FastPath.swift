@@ -165,13 +165,7 @@ enum FastPath {
             let path = writer.slice(pathStart, pathEnd)
             let query = writer.slice(queryStart, queryEnd)
             let headers = part(.presignHeaders)
-            let method = self.method
-            guard sign(into: out + signatureAt, { feeder in
-                feeder.feed(method)
-                feeder.feed("\n")
-                feeder.feed(path)
-                feeder.feed("\n")
-                feeder.feed(query)
+            guard sign(into: out + signatureAt, path: path, query: query, { feeder in
                 feeder.feed(headers)
             }) else {
                 return S3P_E_CRYPTO
@@ -234,13 +228,7 @@ enum FastPath {
             let stampBytes = writer.slice(dateStart, dateStart + 16)
             let headers = part(.proxyHeaders)
             let headersTail = part(.proxyHeadersTail)
-            let method = self.method
-            guard sign(into: out + signatureAt, { feeder in
-                feeder.feed(method)
-                feeder.feed("\n")
-                feeder.feed(path)
-                feeder.feed("\n")
-                feeder.feed(query)
+            guard sign(into: out + signatureAt, path: path, query: query, { feeder in
                 feeder.feed(headers)
                 feeder.feed(stampBytes)
                 feeder.feed(headersTail)
@@ -261,15 +249,26 @@ enum FastPath {
 
         // MARK: Signature
 
-        /// Hashes the canonical request `feed` writes, signs the string to
-        /// sign with the day's key, and writes the 64 hex digits at `at`.
+        /// Hashes the canonical request (the method, `path`, `query`, then
+        /// what `headers` feeds), signs the string to sign with the day's
+        /// key, and writes the 64 hex digits at `at`.
         func sign(
             into at: UnsafeMutablePointer<UInt8>,
-            _ feed: (inout DigestFeeder) -> Void
+            path: UnsafeBufferPointer<UInt8>, query: UnsafeBufferPointer<UInt8>,
+            _ headers: (inout DigestFeeder) -> Void
         ) -> Bool {
             var hash: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            let method = self.method
             let hashed = withUnsafeMutableBytes(of: &hash) { hash in
-                Digest.sha256(into: hash.baseAddress!.assumingMemoryBound(to: UInt8.self), feed)
+                Digest.sha256(into: hash.baseAddress!.assumingMemoryBound(to: UInt8.self)) {
+                    feeder in
+                    feeder.feed(method)
+                    feeder.feed("\n")
+                    feeder.feed(path)
+                    feeder.feed("\n")
+                    feeder.feed(query)
+                    headers(&feeder)
+                }
             }
             guard hashed else { return false }
 
