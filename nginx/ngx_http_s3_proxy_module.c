@@ -278,7 +278,7 @@ static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
 
 /* SHA-256 of the empty payload of a GET or HEAD. */
 static ngx_str_t  ngx_http_s3_proxy_empty_sha256 =
-    ngx_string("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    ngx_string(S3P_EMPTY_PAYLOAD_SHA256);
 
 
 /* The request phase */

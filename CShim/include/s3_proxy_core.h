@@ -124,6 +124,13 @@ typedef struct {
 /* The query of the fallback pass: the URI nginx comes back to carries it. */
 #define S3P_FALLBACK_MARKER  "s3-proxy-fallback"
 
+/*
+ * x-amz-content-sha256 of every proxied request: the SHA-256 of the empty
+ * payload of a GET or HEAD (signed by Swift, sent by the snippet).
+ */
+#define S3P_EMPTY_PAYLOAD_SHA256                                              \
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 
 /* Status codes of the functions below. */
 #define S3P_OK           0

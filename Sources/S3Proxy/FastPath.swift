@@ -318,8 +318,6 @@ enum FastPath {
     }
 
     static var empty: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: nil, count: 0) }
-    static let emptyPayloadHash: StaticString =
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     /// S3P_FALLBACK_MARKER of the C header, as a static string.
     static let fallbackMarker: StaticString = "s3-proxy-fallback"
 

@@ -103,7 +103,7 @@ enum Prepared {
                 writer.write("\nhost:")
                 writer.write(conf.host)
                 writer.write("\nx-amz-content-sha256:")
-                writer.write(FastPath.emptyPayloadHash)
+                writer.write(Signer.emptyPayloadHash)
                 writer.write("\nx-amz-date:")
             case .proxyHeadersTail:
                 if token {
@@ -113,7 +113,7 @@ enum Prepared {
                 writer.write("\n\n")
                 writer.write(names)
                 writer.write("\n")
-                writer.write(FastPath.emptyPayloadHash)
+                writer.write(Signer.emptyPayloadHash)
             case .scope:
                 writer.write("/")
                 writer.write(conf.region)

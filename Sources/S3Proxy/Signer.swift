@@ -4,6 +4,8 @@
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
 
+internal import CShim
+
 struct Signer {
     let settings: Settings
     /// The signing key for `date.date`.
@@ -13,8 +15,7 @@ struct Signer {
     static let algorithm: [UInt8] = Array("AWS4-HMAC-SHA256".utf8)
     static let unsignedPayload: [UInt8] = Array("UNSIGNED-PAYLOAD".utf8)
     /// SHA-256 of the empty payload of a GET or HEAD.
-    static let emptyPayloadHash: [UInt8] =
-        Array("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".utf8)
+    static let emptyPayloadHash: [UInt8] = Array(S3P_EMPTY_PAYLOAD_SHA256.utf8)
 
     /// `<date>/<region>/s3/aws4_request`
     var credentialScope: [UInt8] {
