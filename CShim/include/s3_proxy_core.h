@@ -26,18 +26,13 @@ typedef struct {
 } s3p_str_t;
 
 
-/* Which clients get objects streamed through the proxy, not redirected. */
-typedef enum {
-    S3P_STREAM_DEFAULT = 0,           /* S3 SDKs and CLIs (the core's list) */
-    S3P_STREAM_OFF = 1,               /* nobody: every object redirects */
-    S3P_STREAM_LIST = 2               /* User-Agents containing an entry */
-} s3p_stream_t;
-
-
 /*
- * What the operator configured, resolved at configuration time.
- * The last two fields are a per-worker cache written by Swift: the SigV4
- * signing key of one UTC day (derived at most once a day per worker).
+ * The settings a signature depends on: credentials, region, endpoints and
+ * the presigned URL lifetime.  C fills in the raw values (empty, or
+ * S3P_UNSET for `expires`: not configured); s3p_signing_resolve() applies
+ * the defaults, checks and normalises the values, and writes what every
+ * signed answer takes from them alone.  Resolved settings are read-only:
+ * changed settings are a new s3p_signing_t, with a new `generation`.
  */
 typedef struct {
     s3p_str_t        access_key;
@@ -47,7 +42,32 @@ typedef struct {
     s3p_str_t        host;            /* proxied requests: "host[:port]" */
     s3p_str_t        external_host;   /* redirects: "host[:port]" */
     s3p_str_t        scheme;          /* "http" or "https" */
-    uint32_t         expires;         /* presigned URL lifetime, seconds */
+    int64_t          expires;         /* presigned URL lifetime, seconds */
+
+    /* written by s3p_signing_resolve() */
+    s3p_str_t        prepared;        /* the Swift core's layout */
+    uint64_t         generation;      /* unique in the process */
+} s3p_signing_t;
+
+#define S3P_UNSET  (-1)
+
+
+/* Which clients get objects streamed through the proxy, not redirected. */
+typedef enum {
+    S3P_STREAM_DEFAULT = 0,           /* S3 SDKs and CLIs (the core's list) */
+    S3P_STREAM_OFF = 1,               /* nobody: every object redirects */
+    S3P_STREAM_LIST = 2               /* User-Agents containing an entry */
+} s3p_stream_t;
+
+
+/*
+ * What one location answers, resolved at configuration time and never
+ * written afterwards.  What each worker learns while it runs (the day's
+ * signing key, HMAC states, the timestamp) is kept per thread by the core,
+ * keyed by the signing settings' generation.
+ */
+typedef struct {
+    const s3p_signing_t *signing;     /* resolved */
 
     const s3p_str_t *buckets;         /* buckets clients may reach; */
     size_t           nbuckets;        /*   none listed: any */
@@ -56,19 +76,9 @@ typedef struct {
     s3p_stream_t     stream;
     const s3p_str_t *stream_agents;   /* with S3P_STREAM_LIST: substrings, */
     size_t           nstream_agents;  /*   matched case-insensitively */
-    s3p_str_t        index;           /* a folder's page: "index.html" */
+    s3p_str_t        index;           /* a folder's page; empty: the */
+                                      /*   default, "index.html" */
     int32_t          listings;        /* 1: built-in folder listings */
-
-    /*
-     * Written by s3p_config_prepare(): the parts of every signed answer
-     * that depend on the fields above alone, so that a request adds only
-     * its path and time.  The layout is the Swift core's.  Empty: not
-     * prepared (every request then takes the slower general path).
-     */
-    s3p_str_t        prepared;
-
-    uint8_t          key_date[8];     /* "YYYYMMDD" of signing_key */
-    uint8_t          signing_key[32];
 } s3p_config_t;
 
 
@@ -140,22 +150,44 @@ typedef struct {
 
 
 /*
- * The size of output buffer that s3p_handle() may need for `req`.
+ * The size of output buffer that s3p_handle() needs for `req`: it never
+ * answers S3P_E_SPACE with a buffer this large.
  */
 size_t s3p_output_bound(const s3p_config_t *conf, const s3p_request_t *req);
 
 /*
  * Decides what `req` gets and, when it is redirected or proxied, signs it.
  * Writes into `out` (capacity `cap`); the slices of `result` point into it.
- * Refusals are not errors: they return S3P_OK with action REFUSE.
+ * Refusals are not errors: they return S3P_OK with action REFUSE.  Never
+ * allocates, and never writes to `conf`.
  */
-int s3p_handle(s3p_config_t *conf, const s3p_request_t *req,
+int s3p_handle(const s3p_config_t *conf, const s3p_request_t *req,
     uint8_t *out, size_t cap, s3p_result_t *result);
 
 /*
- * Checks the configuration once, at `nginx -t` time.  On failure writes a
- * message naming the setting into `err` (capacity `cap`, NUL-terminated)
- * and returns S3P_E_CONFIG.
+ * The room s3p_signing_resolve() needs for `signing`'s raw values.
+ */
+size_t s3p_signing_bound(const s3p_signing_t *signing);
+
+/*
+ * Resolves raw signing settings, once, at configuration time: applies the
+ * defaults (region "us-east-1", host "s3.<region>.amazonaws.com", external
+ * host the host, scheme "https", expires 300 s), checks every value, and
+ * writes the normalised values (hosts lowercase and without the scheme's
+ * default port, as clients write a Host header) and the prepared parts of
+ * every signed answer into `out` (capacity at least s3p_signing_bound()),
+ * pointing the fields at them and giving `signing` a new generation.  On
+ * a bad value writes a message naming the setting into `err` (capacity
+ * `err_cap`, NUL-terminated) and returns S3P_E_CONFIG.
+ */
+int s3p_signing_resolve(s3p_signing_t *signing, uint8_t *out, size_t cap,
+    uint8_t *err, size_t err_cap);
+
+/*
+ * Checks a location's configuration once, at `nginx -t` time: its
+ * allowlists and index page name.  On failure writes a message naming the
+ * setting into `err` (capacity `cap`, NUL-terminated) and returns
+ * S3P_E_CONFIG.
  */
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
@@ -168,24 +200,6 @@ int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 int s3p_check_bucket_name(const s3p_str_t *name, uint8_t *err, size_t cap);
 int s3p_check_parameter_name(const s3p_str_t *name, uint8_t *err,
     size_t cap);
-
-/*
- * Rewrites the endpoint hosts the way clients write a Host header, so that
- * what is signed is what arrives: lowercase, and without the scheme's
- * default port (":443" for https, ":80" for http).  Writes into `out`
- * (capacity at least host.len + external_host.len) and points `host` and
- * `external_host` at it.  Call once, after s3p_config_check() succeeded.
- */
-int s3p_config_normalize(s3p_config_t *conf, uint8_t *out, size_t cap);
-
-/*
- * Prepares what every signed answer takes from the configuration alone:
- * writes it into `out` (capacity at least s3p_config_prepare_bound(conf))
- * and points `prepared` at it.  Call last, once the other fields are final
- * (after s3p_config_normalize()).
- */
-size_t s3p_config_prepare_bound(const s3p_config_t *conf);
-int s3p_config_prepare(s3p_config_t *conf, uint8_t *out, size_t cap);
 
 /*
  * The size of output buffer that s3p_render_listing() may need for a

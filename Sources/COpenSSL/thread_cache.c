@@ -7,3 +7,13 @@
 
 
 _Thread_local s3p_thread_cache_t  s3p_thread_cache_storage;
+
+
+static uint64_t  s3p_generation;
+
+
+uint64_t
+s3p_next_generation(void)
+{
+    return __atomic_add_fetch(&s3p_generation, 1, __ATOMIC_RELAXED);
+}

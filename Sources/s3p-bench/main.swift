@@ -1,7 +1,7 @@
-// s3p-bench: the signer on its own, through the C entry point nginx calls
-// (s3p_handle), with the signing key cached as in a worker: nanoseconds and
-// heap allocations per call, for a presigned redirect, a proxied index page
-// (header signature) and a listing.  Part of `make bench`.
+// s3p-bench: the request pipeline on its own, through the C entry point
+// nginx calls (s3p_handle), with the signing key cached as in a worker:
+// nanoseconds and heap allocations per call, for every route, refusals
+// included.  Part of `make bench`; it exits 1 if any route allocates.
 //
 //   s3p-bench [ITERATIONS [CASE]]     (CASE: a word of a case's name)
 
@@ -14,13 +14,32 @@ struct Case {
     let method: String
     let path: String
     let query: String
+    var userAgent = ""
+    var fallback: Int32 = 0
 }
 
+let sdk = "aws-cli/2.15.0 md/Botocore#1.34.0"
 let cases = [
-    Case(name: "presign (redirect)", method: "GET", path: "/bucket/dir/file name.bin", query: ""),
-    Case(name: "header signature (index page)", method: "GET", path: "/bucket/dir/", query: ""),
-    Case(name: "header signature (listing)", method: "GET", path: "/bucket",
+    Case(name: "redirect", method: "GET", path: "/bucket/dir/file name.bin", query: ""),
+    Case(name: "redirect, allowed parameter", method: "GET", path: "/bucket/a.bin",
+         query: "versionId=3"),
+    Case(name: "redirect, escaped bucket", method: "HEAD", path: "/b%75cket/a%20b",
+         query: ""),
+    Case(name: "index page", method: "GET", path: "/bucket/dir/", query: ""),
+    Case(name: "bucket index page", method: "GET", path: "/bucket/", query: ""),
+    Case(name: "listing", method: "GET", path: "/bucket",
          query: "list-type=2&prefix=dir/&delimiter=/"),
+    Case(name: "listing, no query", method: "GET", path: "/bucket", query: ""),
+    Case(name: "streamed object (SDK, x-id)", method: "GET", path: "/bucket/dir/file.bin",
+         query: "x-id=GetObject", userAgent: sdk),
+    Case(name: "folder listing (fallback)", method: "GET", path: "/bucket/dir/",
+         query: "s3-proxy-fallback", fallback: 1),
+    Case(name: "folder listing, later page", method: "GET", path: "/bucket/dir/",
+         query: "page=token%2Bmore"),
+    Case(name: "refusal: method", method: "PUT", path: "/bucket/a", query: ""),
+    Case(name: "refusal: bucket", method: "GET", path: "/other/a", query: ""),
+    Case(name: "refusal: parameter", method: "GET", path: "/bucket/a", query: "acl"),
+    Case(name: "refusal: malformed", method: "GET", path: "/bucket/%zz", query: ""),
 ]
 let iterations = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 200_000
 let only = CommandLine.arguments.dropFirst(2).first
@@ -34,7 +53,8 @@ func now() -> Double {
 // Settings and requests live in one buffer that outlives every call.
 let settings = ["AKIDS3PROXYBENCH", "bench/secret+key", "", "eu-west-3",
                 "s3.eu-west-3.amazonaws.com", "s3.eu-west-3.amazonaws.com", "https"]
-let fields = settings + cases.flatMap { [$0.method, $0.path, $0.query] }
+let policy = ["bucket", "versionId"]
+let fields = settings + policy + cases.flatMap { [$0.method, $0.path, $0.query, $0.userAgent] }
 let storage: [UInt8] = fields.flatMap { Array($0.utf8) }
 
 print("s3p-bench: \(iterations) calls each, signing key cached")
@@ -46,30 +66,42 @@ storage.withUnsafeBufferPointer { buffer in
         views.append(s3p_str_t(len: field.utf8.count, data: base + offset))
         offset += field.utf8.count
     }
-    var conf = s3p_config_t()
-    conf.access_key = views[0]
-    conf.secret_key = views[1]
-    conf.session_token = views[2]
-    conf.region = views[3]
-    conf.host = views[4]
-    conf.external_host = views[5]
-    conf.scheme = views[6]
-    conf.expires = 300
-    let preparedBound = s3p_config_prepare_bound(&conf)
-    let prepared = UnsafeMutablePointer<UInt8>.allocate(capacity: preparedBound)
-    guard s3p_config_prepare(&conf, prepared, preparedBound) == S3P_OK else {
-        print("s3p-bench: s3p_config_prepare failed")
+    let signing = UnsafeMutablePointer<s3p_signing_t>.allocate(capacity: 1)
+    signing.initialize(to: s3p_signing_t())
+    signing.pointee.access_key = views[0]
+    signing.pointee.secret_key = views[1]
+    signing.pointee.session_token = views[2]
+    signing.pointee.region = views[3]
+    signing.pointee.host = views[4]
+    signing.pointee.external_host = views[5]
+    signing.pointee.scheme = views[6]
+    signing.pointee.expires = 300
+    let resolvedBound = s3p_signing_bound(signing)
+    let resolved = UnsafeMutablePointer<UInt8>.allocate(capacity: resolvedBound)
+    guard s3p_signing_resolve(signing, resolved, resolvedBound, nil, 0) == S3P_OK else {
+        print("s3p-bench: s3p_signing_resolve failed")
         exit(1)
     }
+    let lists = UnsafeMutablePointer<s3p_str_t>.allocate(capacity: 2)
+    lists[0] = views[settings.count]
+    lists[1] = views[settings.count + 1]
+    var conf = s3p_config_t()
+    conf.signing = UnsafePointer(signing)
+    conf.buckets = UnsafePointer(lists)
+    conf.nbuckets = 1
+    conf.params = UnsafePointer(lists + 1)
+    conf.nparams = 1
+    conf.listings = 1
+    var allocating = false
     var out = [UInt8](repeating: 0, count: 1 << 16)
     var result = s3p_result_t()
 
     for (index, benchCase) in cases.enumerated()
     where only.map(benchCase.name.contains) ?? true {
-        let base = settings.count + 3 * index
+        let base = settings.count + policy.count + 4 * index
         var request = s3p_request_t(method: views[base], path: views[base + 1],
-                                    query: views[base + 2], user_agent: s3p_str_t(),
-                                    now: 1_767_225_600, fallback: 0)
+                                    query: views[base + 2], user_agent: views[base + 3],
+                                    now: 1_767_225_600, fallback: benchCase.fallback)
         out.withUnsafeMutableBufferPointer { out in
             // Warm up: derive the day's signing key, set up the contexts.
             for _ in 0..<1000 {
@@ -90,7 +122,12 @@ storage.withUnsafeBufferPointer { buffer in
             let ns = elapsed / Double(iterations)
             print(String("  \(benchCase.name):").padding(34)
                   + " \(Int(ns.rounded())) ns/call, \(perCall) allocations/call")
+            if perCall != 0 { allocating = true }
         }
+    }
+    if allocating {
+        print("s3p-bench: a route allocates")
+        exit(1)
     }
 }
 

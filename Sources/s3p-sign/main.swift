@@ -42,22 +42,26 @@ guard (2...3).contains(arguments.count) else {
     fail("usage: s3p-sign [--time UNIX_SECONDS] [--user-agent UA] METHOD RAW_PATH [RAW_QUERY]")
 }
 
-let region = environment("AWS_DEFAULT_REGION") ?? "us-east-1"
-let host = environment("AWS_ENDPOINT_HOST") ?? "s3.\(region).amazonaws.com"
+// Raw values, as the module reads them: s3p_signing_resolve() applies the
+// same defaults and checks as `nginx -t`.
 let fields: [String] = [
     environment("AWS_ACCESS_KEY_ID") ?? "",
     environment("AWS_SECRET_ACCESS_KEY") ?? "",
     environment("AWS_SESSION_TOKEN") ?? "",
-    region,
-    host,
-    environment("AWS_ENDPOINT_HOST_EXTERNAL") ?? host,
-    environment("AWS_ENDPOINT_SCHEME") ?? "https",
+    environment("AWS_DEFAULT_REGION") ?? "",
+    environment("AWS_ENDPOINT_HOST") ?? "",
+    environment("AWS_ENDPOINT_HOST_EXTERNAL") ?? "",
+    environment("AWS_ENDPOINT_SCHEME") ?? "",
     arguments[0],
     arguments[1],
     arguments.count > 2 ? arguments[2] : "",
     userAgent,
 ]
-let expires = UInt32(environment("S3_PROXY_EXPIRES") ?? "300") ?? 0
+var expires = Int64(S3P_UNSET)
+if let value = environment("S3_PROXY_EXPIRES") {
+    guard let seconds = Int64(value) else { fail("S3_PROXY_EXPIRES is not a number") }
+    expires = seconds
+}
 
 // Keep every input alive in one buffer while C views point into it.
 var storage: [UInt8] = fields.flatMap { Array($0.utf8) }
@@ -69,30 +73,28 @@ storage.withUnsafeBufferPointer { buffer in
         views.append(s3p_str_t(len: count, data: buffer.baseAddress.map { $0 + offset }))
         offset += count
     }
-    var conf = s3p_config_t()
-    conf.access_key = views[0]
-    conf.secret_key = views[1]
-    conf.session_token = views[2]
-    conf.region = views[3]
-    conf.host = views[4]
-    conf.external_host = views[5]
-    conf.scheme = views[6]
-    conf.expires = expires
+    // Lives as long as the process, as nginx's configuration does.
+    let signing = UnsafeMutablePointer<s3p_signing_t>.allocate(capacity: 1)
+    signing.initialize(to: s3p_signing_t())
+    signing.pointee.access_key = views[0]
+    signing.pointee.secret_key = views[1]
+    signing.pointee.session_token = views[2]
+    signing.pointee.region = views[3]
+    signing.pointee.host = views[4]
+    signing.pointee.external_host = views[5]
+    signing.pointee.scheme = views[6]
+    signing.pointee.expires = expires
 
     var message = [UInt8](repeating: 0, count: 256)
-    if s3p_config_check(&conf, &message, message.count) != S3P_OK {
+    let resolvedBound = s3p_signing_bound(signing)
+    let resolved = UnsafeMutablePointer<UInt8>.allocate(capacity: resolvedBound)
+    if s3p_signing_resolve(signing, resolved, resolvedBound, &message, message.count)
+        != S3P_OK
+    {
         fail(String(decoding: message.prefix { $0 != 0 }, as: UTF8.self))
     }
-    var hosts = [UInt8](repeating: 0, count: conf.host.len + conf.external_host.len)
-    let normalized = hosts.withUnsafeMutableBufferPointer {
-        s3p_config_normalize(&conf, $0.baseAddress, $0.count)
-    }
-    guard normalized == S3P_OK else { fail("s3p_config_normalize returned \(normalized)") }
-    let preparedBound = s3p_config_prepare_bound(&conf)
-    let prepared = UnsafeMutablePointer<UInt8>.allocate(capacity: preparedBound)
-    guard s3p_config_prepare(&conf, prepared, preparedBound) == S3P_OK else {
-        fail("s3p_config_prepare failed")
-    }
+    var conf = s3p_config_t()
+    conf.signing = UnsafePointer(signing)
 
     var request = s3p_request_t(method: views[7], path: views[8],
                                 query: views[9], user_agent: views[10], now: now,

@@ -10,6 +10,7 @@
 // values.
 
 import CShim
+import COpenSSL
 import Testing
 @testable import S3Proxy
 
@@ -39,10 +40,15 @@ final class CMemory {
         return buffer.baseAddress!
     }
 
-    /// Prepares `conf` as nginx does once its configuration is read.
-    func prepare(_ conf: inout s3p_config_t) {
-        let bound = s3p_config_prepare_bound(&conf)
-        precondition(s3p_config_prepare(&conf, buffer(bound), bound) == S3P_OK)
+    /// Resolves `signing` as nginx does once its configuration is read,
+    /// into memory that lives as long as this object.
+    func resolve(_ signing: s3p_signing_t) -> UnsafePointer<s3p_signing_t> {
+        let stored = UnsafeMutableRawPointer(buffer(MemoryLayout<s3p_signing_t>.stride))
+            .bindMemory(to: s3p_signing_t.self, capacity: 1)
+        stored.initialize(to: signing)
+        let bound = s3p_signing_bound(stored)
+        precondition(s3p_signing_resolve(stored, buffer(bound), bound, nil, 0) == S3P_OK)
+        return UnsafePointer(stored)
     }
 
     deinit {
@@ -75,16 +81,21 @@ struct Outcome {
     /// us-east-1, an internal and an external host.
     static func config(_ memory: CMemory, sessionToken: String = "") -> s3p_config_t {
         var conf = s3p_config_t()
-        conf.access_key = memory.str(AWSExample.accessKey)
-        conf.secret_key = memory.str(AWSExample.secretKey)
-        conf.session_token = memory.str(sessionToken)
-        conf.region = memory.str(AWSExample.region)
-        conf.host = memory.str(host)
-        conf.external_host = memory.str(externalHost)
-        conf.scheme = memory.str("https")
-        conf.expires = 300
-        memory.prepare(&conf)
+        conf.signing = memory.resolve(signing(memory, sessionToken: sessionToken))
         return conf
+    }
+
+    static func signing(_ memory: CMemory, sessionToken: String = "") -> s3p_signing_t {
+        var signing = s3p_signing_t()
+        signing.access_key = memory.str(AWSExample.accessKey)
+        signing.secret_key = memory.str(AWSExample.secretKey)
+        signing.session_token = memory.str(sessionToken)
+        signing.region = memory.str(AWSExample.region)
+        signing.host = memory.str(host)
+        signing.external_host = memory.str(externalHost)
+        signing.scheme = memory.str("https")
+        signing.expires = 300
+        return signing
     }
 
     static func request(_ memory: CMemory, _ method: String, _ path: String,
@@ -154,12 +165,23 @@ struct Outcome {
             used: used)
     }
 
+    /// This thread's day key slot for `conf`'s signing settings.
+    static func slot(_ conf: s3p_config_t) -> UnsafeMutablePointer<s3p_day_key_t>? {
+        for index in 0..<UInt32(S3P_DAY_KEYS) {
+            let slot = s3p_day_key_slot(index)
+            if slot.pointee.generation == conf.signing!.pointee.generation { return slot }
+        }
+        return nil
+    }
+
     static func keyDate(_ conf: s3p_config_t) -> String {
-        withUnsafeBytes(of: conf.key_date) { text($0) }
+        guard let slot = slot(conf) else { return String(repeating: "\0", count: 8) }
+        return withUnsafeBytes(of: slot.pointee.date) { text($0) }
     }
 
     static func signingKey(_ conf: s3p_config_t) -> [UInt8] {
-        withUnsafeBytes(of: conf.signing_key) { Array($0) }
+        guard let slot = slot(conf) else { return [] }
+        return Array(UnsafeBufferPointer(start: s3p_day_key_bytes(slot), count: 32))
     }
 
     // MARK: Results
@@ -254,8 +276,9 @@ struct Outcome {
     }
 
     // Source: the routing rules (RouteTests); here only that a refusal
-    // crosses the boundary as S3P_OK + REFUSE + status, writes nothing and
-    // does not touch the key cache, even with no room at all.
+    // crosses the boundary as S3P_OK + REFUSE + status, hands back no
+    // slice and does not touch the key cache.  (Routing decodes into the
+    // buffer, so a refusal needs s3p_output_bound() bytes like any answer.)
     @Test(arguments: [
         RefusalCase(method: "POST", path: "/bkt/x", query: "", status: 405),
         RefusalCase(method: "GET", path: "/", query: "", status: 403),
@@ -266,8 +289,8 @@ struct Outcome {
     func refusal(_ refusal: RefusalCase) {
         let memory = CMemory()
         var conf = Self.config(memory)
-        let request = Self.request(memory, refusal.method, refusal.path, refusal.query)
-        for cap in [0, 8192] {
+        var request = Self.request(memory, refusal.method, refusal.path, refusal.query)
+        for cap in [s3p_output_bound(&conf, &request), 8192] {
             let outcome = Self.handle(&conf, request, cap: cap)
             #expect(outcome.status == S3P_OK)
             #expect(outcome.action == S3P_ACTION_REFUSE)
@@ -415,7 +438,8 @@ struct Outcome {
         let first = Self.handle(&conf, request)
 
         let planted = [UInt8](repeating: 0x42, count: 32)
-        withUnsafeMutableBytes(of: &conf.signing_key) { $0.copyBytes(from: planted) }
+        let slot = try #require(Self.slot(conf))
+        s3p_day_key_bytes(slot).update(from: planted, count: 32)
         let later = Self.handle(&conf, Self.request(
             memory, "GET", "/bkt/", now: AWSExample.unixTime + 3_600))
         #expect(later.authorization != first.authorization)
@@ -466,7 +490,7 @@ struct Outcome {
         #expect(Self.keyDate(conf) == "20130524")
     }
 
-    // MARK: s3p_config_check
+    // MARK: s3p_signing_resolve and s3p_config_check
 
     @Test func configCheckAcceptsAValidConfig() {
         let memory = CMemory()
@@ -476,12 +500,36 @@ struct Outcome {
         #expect(message.allSatisfy { $0 == 0xA5 })
     }
 
-    @Test func configCheckNamesTheSetting() throws {
+    @Test func configCheckRefusesUnresolvedSettings() {
         let memory = CMemory()
-        var conf = Self.config(memory)
-        conf.scheme = memory.str("ftp")
-        var message = [UInt8](repeating: 0xA5, count: 256)
-        #expect(s3p_config_check(&conf, &message, message.count) == S3P_E_CONFIG)
+        var signing = Self.signing(memory)
+        var conf = s3p_config_t()
+        withUnsafePointer(to: &signing) { signing in
+            conf.signing = signing
+            var message = [UInt8](repeating: 0, count: 128)
+            #expect(s3p_config_check(&conf, &message, message.count) == S3P_E_CONFIG)
+            var result = s3p_result_t()
+            var request = Self.request(memory, "GET", "/bkt/a")
+            let out = memory.buffer(4096)
+            #expect(s3p_handle(&conf, &request, out, 4096, &result) == S3P_E_CONFIG)
+        }
+    }
+
+    static func resolveProblem(_ signing: s3p_signing_t, cap: Int = 256) -> (Int32, [UInt8]) {
+        let memory = CMemory()
+        var copy = signing
+        var message = [UInt8](repeating: 0xA5, count: cap + 16)
+        let bound = s3p_signing_bound(&copy)
+        let status = s3p_signing_resolve(&copy, memory.buffer(bound), bound, &message, cap)
+        return (status, message)
+    }
+
+    @Test func resolveNamesTheSetting() throws {
+        let memory = CMemory()
+        var signing = Self.signing(memory)
+        signing.scheme = memory.str("ftp")
+        let (status, message) = Self.resolveProblem(signing)
+        #expect(status == S3P_E_CONFIG)
         let end = try #require(message.firstIndex(of: 0))
         #expect(text(message[..<end])
             == "AWS_ENDPOINT_SCHEME must be \"http\" or \"https\"")
@@ -490,60 +538,61 @@ struct Outcome {
     // A short buffer gets a truncated, NUL-terminated message and nothing
     // past cap; cap 0 writes nothing.
     @Test(arguments: [0, 1, 2, 10])
-    func configCheckTruncates(cap: Int) {
+    func resolveTruncates(cap: Int) {
         let memory = CMemory()
-        var conf = Self.config(memory)
-        conf.access_key = memory.str("")
-        var message = [UInt8](repeating: 0xA5, count: cap + 16)
-        #expect(s3p_config_check(&conf, &message, cap) == S3P_E_CONFIG)
+        var signing = Self.signing(memory)
+        signing.access_key = memory.str("")
+        let (status, message) = Self.resolveProblem(signing, cap: cap)
+        #expect(status == S3P_E_CONFIG)
         #expect(message[cap...].allSatisfy { $0 == 0xA5 })
         if cap > 0 {
             #expect(message[cap - 1] == 0)
             #expect(text(message[..<(cap - 1)])
                 == String("AWS_ACCESS_KEY_ID is empty".prefix(cap - 1)))
         }
-        #expect(s3p_config_check(&conf, nil, 16) == S3P_E_CONFIG)
     }
 
-    // s3p_config_prepare(): too small a buffer is refused and leaves the
-    // configuration unprepared; its bound is enough, whatever the settings.
+    // The defaults: region us-east-1, host s3.<region>.amazonaws.com,
+    // external host the host, scheme https, 300 s; hosts normalised.
+    @Test func resolveAppliesTheDefaults() {
+        let memory = CMemory()
+        var raw = s3p_signing_t()
+        raw.access_key = memory.str("AK")
+        raw.secret_key = memory.str("SK")
+        raw.expires = Int64(S3P_UNSET)
+        let signing = memory.resolve(raw).pointee
+        #expect(text(signing.region.bytes) == "us-east-1")
+        #expect(text(signing.host.bytes) == "s3.us-east-1.amazonaws.com")
+        #expect(text(signing.external_host.bytes) == "s3.us-east-1.amazonaws.com")
+        #expect(text(signing.scheme.bytes) == "https")
+        #expect(signing.expires == 300)
+        #expect(signing.generation != 0)
+
+        raw.region = memory.str("eu-west-3")
+        raw.host = memory.str("MinIO.Local:443")
+        let other = memory.resolve(raw).pointee
+        #expect(text(other.host.bytes) == "minio.local")
+        #expect(text(other.external_host.bytes) == "minio.local")
+        #expect(other.generation != signing.generation)
+    }
+
+    // s3p_signing_resolve(): too small a buffer is refused and leaves the
+    // settings unresolved; its bound is enough, whatever the settings.
     @Test(arguments: ["", "tok/en+=", String(repeating: "Zz9/+=", count: 300)])
-    func prepareNeedsItsBound(sessionToken: String) {
+    func resolveNeedsItsBound(sessionToken: String) {
         let memory = CMemory()
-        var conf = Self.config(memory, sessionToken: sessionToken)
-        conf.prepared = s3p_str_t()
-        conf.expires = 604_800
-        let bound = s3p_config_prepare_bound(&conf)
-        for cap in [0, 1, Prepared.tableSize, bound / 4] {
-            let out = memory.buffer(cap)
-            #expect(s3p_config_prepare(&conf, out, cap) == S3P_E_SPACE, "cap \(cap)")
-            #expect(conf.prepared.len == 0)
+        var signing = Self.signing(memory, sessionToken: sessionToken)
+        signing.expires = 604_800
+        let bound = s3p_signing_bound(&signing)
+        for cap in [0, 1, Prepared.tableSize, bound / 8] {
+            var copy = signing
+            #expect(s3p_signing_resolve(&copy, memory.buffer(cap), cap, nil, 0)
+                    == S3P_E_CONFIG, "cap \(cap)")
+            #expect(copy.prepared.len == 0 && copy.generation == 0)
         }
-        #expect(s3p_config_prepare(&conf, memory.buffer(bound), bound) == S3P_OK)
-        #expect(conf.prepared.len > Prepared.tableSize && conf.prepared.len <= bound)
-        #expect(s3p_config_prepare(nil, memory.buffer(bound), bound) == S3P_E_CONFIG)
-    }
-
-    // Preparing is an optimisation only: an unprepared configuration
-    // answers every request exactly as a prepared one.
-    @Test(arguments: ["", "tok/en+="])
-    func unpreparedAnswersAlike(sessionToken: String) {
-        let memory = CMemory()
-        var prepared = Self.config(memory, sessionToken: sessionToken)
-        var unprepared = prepared
-        unprepared.prepared = s3p_str_t()
-        for (method, path, query) in [
-            ("GET", "/bkt/a b/c.txt", ""), ("HEAD", "/bkt/dir/", ""),
-            ("GET", "/bkt/dir/index.html", ""), ("GET", "/bkt", "list-type=2&prefix=a/"),
-            ("GET", "/bkt/", "delimiter=/&prefix=x+y"), ("PUT", "/bkt/x", ""),
-        ] {
-            let request = Self.request(memory, method, path, query)
-            let fast = Self.handle(&prepared, request)
-            let general = Self.handle(&unprepared, request)
-            #expect(fast.status == general.status && fast.action == general.action
-                    && fast.url == general.url && fast.authorization == general.authorization
-                    && fast.amzDate == general.amzDate && fast.bucket == general.bucket
-                    && fast.key == general.key, "\(method) \(path)?\(query)")
-        }
+        var copy = signing
+        #expect(s3p_signing_resolve(&copy, memory.buffer(bound), bound, nil, 0) == S3P_OK)
+        #expect(copy.prepared.len > Prepared.tableSize && copy.prepared.len <= bound)
+        #expect(s3p_signing_resolve(nil, memory.buffer(bound), bound, nil, 0) == S3P_E_CONFIG)
     }
 }

@@ -1,3 +1,4 @@
+import CShim
 // The operator's allowlists: buckets (s3_proxy_buckets, S3_PROXY_BUCKETS)
 // and query parameters (s3_proxy_allow_params).  Source of the rules:
 // Sources/S3Proxy/Policy.swift and the README's Security section.
@@ -82,16 +83,26 @@ import Testing
         #expect(problem?.contains(word) == true)
     }
 
-    @Test func settingsNameABadAllowedBucket() {
-        var settings = Settings(accessKey: bytes("AK"), secretKey: bytes("s"),
-                                sessionToken: [], region: bytes("us-east-1"),
-                                host: bytes("h"), externalHost: bytes("h"),
-                                scheme: bytes("https"), expires: 300)
-        settings.policy.buckets = [bytes("Not_A/Bucket")]
-        #expect(settings.problem()?.contains("Not_A/Bucket") == true)
-        settings.policy.buckets = [bytes("fine-bucket")]
-        settings.policy.parameters = [bytes("X-Amz-Credential")]
-        #expect(settings.problem()?.contains("X-Amz-Credential") == true)
+    @Test func configCheckNamesABadAllowedBucketOrParameter() throws {
+        let memory = CMemory()
+        var conf = CAPITests.config(memory)
+        var list = [memory.str("Not_A/Bucket")]
+        var message = [UInt8](repeating: 0, count: 256)
+        list.withUnsafeMutableBufferPointer { list in
+            conf.buckets = UnsafePointer(list.baseAddress)
+            conf.nbuckets = 1
+            #expect(s3p_config_check(&conf, &message, message.count) == S3P_E_CONFIG)
+        }
+        #expect(text(message.prefix { $0 != 0 }).contains("Not_A/Bucket"))
+        conf.buckets = nil
+        conf.nbuckets = 0
+        var params = [memory.str("X-Amz-Credential")]
+        params.withUnsafeMutableBufferPointer { params in
+            conf.params = UnsafePointer(params.baseAddress)
+            conf.nparams = 1
+            #expect(s3p_config_check(&conf, &message, message.count) == S3P_E_CONFIG)
+        }
+        #expect(text(message.prefix { $0 != 0 }).contains("X-Amz-Credential"))
     }
 }
 

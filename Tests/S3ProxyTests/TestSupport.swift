@@ -47,14 +47,14 @@ enum AWSExample {
     static let emptyPayloadHash =
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-    static func settings(expires: UInt32 = 86_400) -> Settings {
+    static func settings(expires: Int64 = 86_400) -> Settings {
         Settings(accessKey: bytes(accessKey), secretKey: bytes(secretKey),
                  sessionToken: [], region: bytes(region), host: bytes(host),
                  externalHost: bytes(host), scheme: bytes("https"),
                  expires: expires)
     }
 
-    static func signer(expires: UInt32 = 86_400) -> Signer {
+    static func signer(expires: Int64 = 86_400) -> Signer {
         let date = AmzDate(unixTime: unixTime)
         let key = SigningKey.derive(secret: bytes(secretKey), date: date.date,
                                     region: bytes(region))!
@@ -83,5 +83,12 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension SplitMix64 {
+    /// One of `items`, uniformly.
+    mutating func pick<T>(_ items: [T]) -> T {
+        items[Int(next() % UInt64(items.count))]
     }
 }

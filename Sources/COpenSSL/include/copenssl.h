@@ -31,7 +31,17 @@
  * - `prefixed`: `inner` after also hashing `prefix` (the start of the
  *   string to sign: algorithm, timestamp, scope).
  * - `stamp`: the SigV4 timestamp of Unix time `stamp_time`.
+ * - `day_keys`: the SigV4 signing keys of the last few signing settings
+ *   used (by generation), each for one UTC date; replaced in turn.
  */
+typedef struct {
+    uint64_t        generation;       /* 0: empty */
+    uint64_t        date;             /* "YYYYMMDD", as a word */
+    unsigned char   key[32];
+} s3p_day_key_t;
+
+#define S3P_DAY_KEYS  4
+
 typedef struct {
     SHA256_CTX      inner;
     SHA256_CTX      outer;
@@ -44,6 +54,9 @@ typedef struct {
 
     int64_t         stamp_time;
     unsigned char   stamp[16];        /* stamp[0] == 0: none */
+
+    s3p_day_key_t   day_keys[S3P_DAY_KEYS];
+    unsigned        next_day_key;
 } s3p_thread_cache_t;
 
 
@@ -56,6 +69,25 @@ s3p_thread_cache(void)
 {
     return &s3p_thread_cache_storage;
 }
+
+
+/* One of the thread's day key slots, and its key's bytes. */
+static inline s3p_day_key_t * _Nonnull
+s3p_day_key_slot(unsigned i)
+{
+    return &s3p_thread_cache_storage.day_keys[i % S3P_DAY_KEYS];
+}
+
+
+static inline unsigned char * _Nonnull
+s3p_day_key_bytes(s3p_day_key_t * _Nonnull slot)
+{
+    return slot->key;
+}
+
+
+/* A number no earlier call in this process returned (never 0). */
+uint64_t s3p_next_generation(void);
 
 
 static inline int

@@ -1,10 +1,14 @@
+// Reference implementation (tests only), written from AWS's documentation:
 // SigV4 for S3, in the two forms the module needs: a presigned URL for a
 // redirect and an Authorization header for a proxied request.
 //
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
 
-internal import CShim
+import CShim
+#if !S3P_FUZZ
+@testable import S3Proxy
+#endif
 
 struct Signer {
     let settings: Settings
@@ -95,7 +99,7 @@ struct Signer {
         query.append(name: "X-Amz-Credential".utf8, value: credential)
         query.appendEncoded(name: Array("X-Amz-Date".utf8), value: date.timestamp)
         query.appendEncoded(name: Array("X-Amz-Expires".utf8),
-                            value: Signer.decimal(settings.expires))
+                            value: Signer.decimal(UInt32(settings.expires)))
         if !settings.sessionToken.isEmpty {
             query.append(name: "X-Amz-Security-Token".utf8,
                          value: settings.sessionToken)

@@ -1,10 +1,10 @@
-// The parts of every signed answer that depend on the configuration alone:
-// URL bases, the credential and scope, the canonical headers.  They are
-// written once, where nginx reads its configuration (s3p_config_prepare),
-// into memory nginx allocated; a request on the fast paths copies them
-// and adds only its path and time.
+// The parts of every signed answer that depend on the signing settings
+// alone: URL bases, the credential and scope, the canonical headers.  They
+// are written once, where nginx reads its configuration
+// (s3p_signing_resolve), into memory nginx allocated; a request copies
+// them and adds only its path, query and time.
 //
-// Layout of `conf.prepared`: a table of (offset, length) pairs, two
+// Layout of `signing.prepared`: a table of (offset, length) pairs, two
 // little-endian UInt32 per Part in Part order, then the bytes.
 
 internal import CShim
@@ -39,18 +39,19 @@ enum Prepared {
 
     static let tableSize = Part.allCases.count * 8
 
-    /// The room s3p_config_prepare() needs: no setting takes more than
-    /// four times its length (the hosts appear twice; the access key,
-    /// region and token once UriEncoded, at most three bytes a byte, and
-    /// once as they are), plus the fixed text.
-    static func bound(_ conf: s3p_config_t) -> Int {
+    /// The room write() needs: no setting takes more than four times its
+    /// length (the hosts appear twice; the access key, region and token
+    /// once UriEncoded, at most three bytes a byte, and once as they are),
+    /// plus the fixed text.
+    static func bound(_ conf: s3p_signing_t) -> Int {
         tableSize + 4 * (conf.access_key.len + conf.session_token.len + conf.region.len
             + conf.host.len + conf.external_host.len + conf.scheme.len) + 1024
     }
 
-    /// Writes the parts for `conf` into `out`; nil if `cap` is too small.
+    /// Writes the parts for resolved settings into `out`; nil if `cap` is
+    /// too small.
     static func write(
-        _ conf: s3p_config_t, into out: UnsafeMutablePointer<UInt8>, cap: Int
+        _ conf: s3p_signing_t, into out: UnsafeMutablePointer<UInt8>, cap: Int
     ) -> s3p_str_t? {
         var writer = BufferWriter(base: out, capacity: cap)
         writer.skip(tableSize)
@@ -75,7 +76,7 @@ enum Prepared {
                 writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
             case .presignTail:
                 writer.write("&X-Amz-Expires=")
-                writer.writeDecimal(conf.expires)
+                writer.writeDecimal(UInt32(conf.expires))
                 if token {
                     writer.write("&X-Amz-Security-Token=")
                     writer.writeEncoded(conf.session_token, keepSlash: false)
@@ -103,7 +104,7 @@ enum Prepared {
                 writer.write("\nhost:")
                 writer.write(conf.host)
                 writer.write("\nx-amz-content-sha256:")
-                writer.write(Signer.emptyPayloadHash)
+                writer.write(Array(S3P_EMPTY_PAYLOAD_SHA256.utf8))
                 writer.write("\nx-amz-date:")
             case .proxyHeadersTail:
                 if token {
@@ -113,7 +114,7 @@ enum Prepared {
                 writer.write("\n\n")
                 writer.write(names)
                 writer.write("\n")
-                writer.write(Signer.emptyPayloadHash)
+                writer.write(Array(S3P_EMPTY_PAYLOAD_SHA256.utf8))
             case .scope:
                 writer.write("/")
                 writer.write(conf.region)
@@ -127,17 +128,22 @@ enum Prepared {
         }
         return writer.str(0, writer.count)
     }
+}
 
-    /// Whether a configuration's `prepared` was written.
-    @inline(__always)
-    static func isPrepared(_ prepared: s3p_str_t) -> Bool {
-        prepared.len >= tableSize && prepared.data != nil
+/// The prepared parts of resolved signing settings.
+struct PreparedParts {
+    let base: UnsafeRawPointer
+
+    /// nil when `prepared` was not written (settings not resolved).
+    init?(_ prepared: s3p_str_t) {
+        guard prepared.len >= Prepared.tableSize, let data = prepared.data else {
+            return nil
+        }
+        base = UnsafeRawPointer(data)
     }
 
-    /// One part of a configuration's `prepared`.
     @inline(__always)
-    static func part(_ prepared: s3p_str_t, _ part: Part) -> UnsafeBufferPointer<UInt8> {
-        let base = UnsafeRawPointer(prepared.data!)
+    subscript(_ part: Prepared.Part) -> UnsafeBufferPointer<UInt8> {
         let entry = base + 8 * part.rawValue
         let offset = Int(UInt32(littleEndian: entry.loadUnaligned(as: UInt32.self)))
         let length = Int(UInt32(littleEndian: entry.loadUnaligned(fromByteOffset: 4,

@@ -1,3 +1,5 @@
+// Reference implementation (tests only).
+//
 // The SigV4 signing key.
 //
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
@@ -9,6 +11,9 @@
 //
 // It depends on the UTC date, so it is derived at most once per day per
 // worker and kept in the configuration's cache, never frozen at start-up.
+#if !S3P_FUZZ
+@testable import S3Proxy
+#endif
 
 enum SigningKey {
     static func derive(

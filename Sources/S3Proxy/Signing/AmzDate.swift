@@ -85,3 +85,24 @@ struct AmzDate {
         return (year, month, day)
     }
 }
+
+/// The SigV4 timestamp of one request, as 16 bytes in two words (from the
+/// thread's cache of the current second).
+struct AmzStamp {
+    let words: (UInt64, UInt64)
+
+    init(unixTime: Int64) {
+        words = AmzDate.threadStamp(unixTime: unixTime)
+    }
+
+    /// "YYYYMMDD", the credential scope's date, as a word.
+    var date: UInt64 { words.0 }
+
+    func write(into writer: inout BufferWriter) {
+        withUnsafeBytes(of: words) { writer.write($0.bindMemory(to: UInt8.self)) }
+    }
+
+    func writeDate(into writer: inout BufferWriter) {
+        withUnsafeBytes(of: words.0) { writer.write($0.bindMemory(to: UInt8.self)) }
+    }
+}

@@ -41,33 +41,4 @@ enum PercentEncoding {
     static func encodedBound(_ count: Int) -> Int {
         count &* 3
     }
-
-    /// Decodes `%XX` escapes once; with `plusIsSpace` (query strings, as
-    /// HTML forms and S3 read them) a raw `+` is a space.  Returns nil for
-    /// a malformed escape (`%`, `%4`, `%zz`).
-    static func decode(
-        _ bytes: ArraySlice<UInt8>, plusIsSpace: Bool
-    ) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "%") {
-                guard bytes.endIndex - i >= 3,
-                      let high = Hex.value(bytes[i + 1]),
-                      let low = Hex.value(bytes[i + 2])
-                else {
-                    return nil
-                }
-                out.append(high << 4 | low)
-                i += 3
-                continue
-            }
-            out.append(plusIsSpace && byte == UInt8(ascii: "+")
-                ? UInt8(ascii: " ") : byte)
-            i += 1
-        }
-        return out
-    }
 }

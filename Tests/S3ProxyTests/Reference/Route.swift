@@ -1,3 +1,7 @@
+// Reference implementation (tests only), written from AWS's documentation
+// and the product's rules: the production pipeline (Sources/S3Proxy/
+// Pipeline.swift) must answer exactly what this answers.
+//
 // Where a request goes: refused, redirected to a presigned URL, or proxied
 // with signed headers.  Everything here works on the raw request line, so
 // the answer cannot depend on how nginx normalised the URI ($uri merges
@@ -17,6 +21,9 @@
 //   a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
 //   on a folder path asks for a later page directly.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
+#if !S3P_FUZZ
+@testable import S3Proxy
+#endif
 
 /// A request that passed routing: which object or listing it reaches, and
 /// the canonical path and query that are signed and sent.
@@ -72,16 +79,15 @@ enum HTTPMethod {
 enum Router {
     /// ListObjects (V1 and V2) parameters: the only query a listing
     /// forwards.
-    static let listingParameters: [[UInt8]] = [
-        "list-type", "prefix", "delimiter", "marker", "continuation-token",
-        "start-after", "max-keys", "encoding-type", "fetch-owner",
-    ].map { Array($0.utf8) }
+    static let listingParameters: [[UInt8]] = Rules.listingParameters.map {
+        $0.withUTF8Buffer { Array($0) }
+    }
 
     /// Parameters that SDKs add for their own bookkeeping and S3 ignores;
     /// they are dropped, never signed or forwarded.
-    static let ignoredParameters: [[UInt8]] = [
-        Array("x-id".utf8),
-    ]
+    static let ignoredParameters: [[UInt8]] = Rules.ignoredParameters.map {
+        $0.withUTF8Buffer { Array($0) }
+    }
 
     /// S3's limit on a key: 1,024 bytes of UTF-8.
     static let maxKeyLength = 1024
@@ -136,7 +142,9 @@ enum Router {
             return .refuse(status: 403)
         }
 
-        guard let parameters = CanonicalQuery.parse(query) else {
+        guard let parameters = CanonicalQuery.parse(query),
+              parameters.count <= Rules.maxQueryItems
+        else {
             return .refuse(status: 400)
         }
 

@@ -1,5 +1,11 @@
-// What the operator configured: credentials, region, endpoints.  Checked
-// once at configuration time, so that `nginx -t` names a bad setting.
+// What the operator configured for signing: credentials, region,
+// endpoints, the presigned URL lifetime.  The one definition of each
+// setting's default, check and normal form: nginx (s3p_signing_resolve)
+// and s3p-sign both resolve their raw values here, once, at configuration
+// time, so that `nginx -t` names a bad setting.
+
+internal import CShim
+internal import COpenSSL
 
 struct Settings {
     var accessKey: [UInt8]
@@ -9,11 +15,93 @@ struct Settings {
     var host: [UInt8]
     var externalHost: [UInt8]
     var scheme: [UInt8]
-    var expires: UInt32
-    var policy = Policy()
+    var expires: Int64
 
     /// The longest presigned URL lifetime SigV4 allows: 7 days.
-    static let maxExpires: UInt32 = 604_800
+    static let maxExpires: Int64 = 604_800
+    static let defaultExpires: Int64 = 300
+    static let defaultRegion = "us-east-1"
+    static let defaultScheme = "https"
+
+    /// The settings of raw values, with the defaults for those not set:
+    /// region us-east-1, host s3.<region>.amazonaws.com, external host the
+    /// host, scheme https, expires 300 seconds.
+    init(raw: s3p_signing_t) {
+        accessKey = Array(Bytes.view(raw.access_key))
+        secretKey = Array(Bytes.view(raw.secret_key))
+        sessionToken = Array(Bytes.view(raw.session_token))
+        region = Array(Bytes.view(raw.region))
+        if region.isEmpty { region = Array(Settings.defaultRegion.utf8) }
+        host = Array(Bytes.view(raw.host))
+        if host.isEmpty {
+            host = Array("s3.".utf8) + region + Array(".amazonaws.com".utf8)
+        }
+        externalHost = Array(Bytes.view(raw.external_host))
+        if externalHost.isEmpty { externalHost = host }
+        scheme = Array(Bytes.view(raw.scheme))
+        if scheme.isEmpty { scheme = Array(Settings.defaultScheme.utf8) }
+        expires = raw.expires == Int64(S3P_UNSET) ? Settings.defaultExpires : raw.expires
+    }
+
+    init(accessKey: [UInt8], secretKey: [UInt8], sessionToken: [UInt8], region: [UInt8],
+         host: [UInt8], externalHost: [UInt8], scheme: [UInt8], expires: Int64)
+    {
+        self.accessKey = accessKey
+        self.secretKey = secretKey
+        self.sessionToken = sessionToken
+        self.region = region
+        self.host = host
+        self.externalHost = externalHost
+        self.scheme = scheme
+        self.expires = expires
+    }
+
+    /// The normal form: hosts as clients write them in a Host header.
+    func normalized() -> Settings {
+        var settings = self
+        settings.host = Settings.canonicalHost(host, scheme: scheme)
+        settings.externalHost = Settings.canonicalHost(externalHost, scheme: scheme)
+        return settings
+    }
+
+    /// The room resolve() needs for raw values: the values and their
+    /// defaults, then the prepared parts.
+    static func bound(raw: s3p_signing_t) -> Int {
+        let values = raw.access_key.len + raw.secret_key.len + raw.session_token.len
+            + raw.region.len + raw.host.len + raw.external_host.len + raw.scheme.len + 128
+        return Prepared.tableSize + 16 * values + 2048
+    }
+
+    /// Resolves `raw` in place (see s3p_signing_resolve); the problem with
+    /// a value, naming the setting, or nil.
+    static func resolve(
+        _ raw: UnsafeMutablePointer<s3p_signing_t>, into out: UnsafeMutablePointer<UInt8>,
+        cap: Int
+    ) -> String? {
+        let settings = Settings(raw: raw.pointee)
+        if let problem = settings.problem() { return problem }
+        let normal = settings.normalized()
+        var writer = BufferWriter(base: out, capacity: cap)
+        var resolved = raw.pointee
+        resolved.access_key = writer.write(normal.accessKey)
+        resolved.secret_key = writer.write(normal.secretKey)
+        resolved.session_token = writer.write(normal.sessionToken)
+        resolved.region = writer.write(normal.region)
+        resolved.host = writer.write(normal.host)
+        resolved.external_host = writer.write(normal.externalHost)
+        resolved.scheme = writer.write(normal.scheme)
+        resolved.expires = normal.expires
+        let used = writer.count
+        guard !writer.overflowed,
+              let prepared = Prepared.write(resolved, into: out + used, cap: cap - used)
+        else {
+            return "the signing settings do not fit their buffer"
+        }
+        resolved.prepared = prepared
+        resolved.generation = s3p_next_generation()
+        raw.pointee = resolved
+        return nil
+    }
 
     /// nil when every setting is valid, otherwise a message that names the
     /// setting.
@@ -48,16 +136,6 @@ struct Settings {
         }
         if expires < 1 || expires > Settings.maxExpires {
             return "the presigned URL expiry must be between 1 second and 7 days"
-        }
-        for bucket in policy.buckets where !BucketName.isValid(bucket) {
-            return "the allowed bucket \"" + String(decoding: bucket, as: UTF8.self)
-                + "\" is not a valid bucket name"
-        }
-        for name in policy.parameters {
-            if let problem = Policy.parameterProblem(name) {
-                return "the allowed query parameter \""
-                    + String(decoding: name, as: UTF8.self) + "\" " + problem
-            }
         }
         return nil
     }

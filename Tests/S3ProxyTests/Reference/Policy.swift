@@ -1,5 +1,10 @@
-// What the operator lets clients reach, beyond the routing rules: which
-// buckets, and which query parameters besides the listing ones.
+// Reference implementation (tests only): what the operator lets clients
+// reach, beyond the routing rules: which buckets, and which query
+// parameters besides the listing ones.  The product's constant rules
+// (Rules) are shared: they are policy, not an implementation.
+#if !S3P_FUZZ
+@testable import S3Proxy
+#endif
 
 struct Policy {
     /// Buckets that may be reached; empty means any.
@@ -17,16 +22,9 @@ struct Policy {
     var listings = false
 
     /// The index page when s3_proxy_index is not set.
-    static let defaultIndex: StaticString = "index.html"
+    static let defaultIndex: StaticString = Rules.defaultIndex
 
-    /// botocore and everything built on it (boto3, the aws CLI, s3transfer),
-    /// the AWS SDKs (`aws-sdk-java`, `aws-sdk-go`, `aws-sdk-js`,
-    /// `aws-sdk-dotnet`, `aws-sdk-rust`, ...), MinIO's clients and mc,
-    /// s3cmd and rclone.
-    static let sdkAgents: [[UInt8]] = [
-        "botocore/", "boto3/", "aws-cli/", "aws-sdk-", "minio", "s3cmd/",
-        "rclone/",
-    ].map { Array($0.utf8) }
+    static let sdkAgents: [[UInt8]] = Rules.sdkAgents.map { $0.withUTF8Buffer { Array($0) } }
 
     /// Bucket names compare exactly: S3 bucket names are case-sensitive, so
     /// `/OK/` is not `/ok/`.
@@ -47,18 +45,7 @@ struct Policy {
         }
     }
 
-    /// Why an allowed-parameter name cannot be allowed, or nil.
     static func parameterProblem(_ name: [UInt8]) -> String? {
-        if name.isEmpty {
-            return "is empty"
-        }
-        let lowered = ASCII.lowercased(name)
-        if lowered.starts(with: "x-amz-".utf8) {
-            return "is an authentication parameter"
-        }
-        if !name.allSatisfy(Settings.isTokenByte) {
-            return "holds a character that is not allowed"
-        }
-        return nil
+        Rules.parameterProblem(name)
     }
 }

@@ -57,6 +57,11 @@ struct BufferWriter {
         count += n
     }
 
+    /// Forgets what was written from `start` on.
+    mutating func rewind(to start: Int) {
+        count = start
+    }
+
     /// Replaces what was written from `start` on with its UriEncode
     /// (`/` encoded too), written just past it and moved down.
     mutating func encodeInPlace(from start: Int) {
@@ -160,10 +165,15 @@ struct BufferWriter {
     }
 
     func slice(_ start: Int, _ end: Int) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(start: base + start, count: min(end, capacity) - start)
+        let from = min(start, capacity)
+        return UnsafeBufferPointer(start: base + from, count: max(min(end, capacity) - from, 0))
     }
 
     func str(_ start: Int, _ end: Int) -> s3p_str_t {
-        s3p_str_t(len: min(end, capacity) - start, data: UnsafePointer(base + start))
+        let view = slice(start, end)
+        return s3p_str_t(len: view.count, data: view.baseAddress)
     }
+
+    /// Where the next byte goes, once the caller has checked `overflowed`.
+    var next: UnsafeMutablePointer<UInt8> { base + count }
 }

@@ -11,39 +11,9 @@ internal import COpenSSL
 enum Digest {
     static let length = 32
     static let blockSize = 64
-
-    /// SHA-256 of `data`; nil only if libcrypto fails.
-    static func sha256(_ data: [UInt8]) -> [UInt8]? {
-        var out = [UInt8](repeating: 0, count: length)
-        let ok = data.withUnsafeBytes { input in
-            out.withUnsafeMutableBufferPointer { output in
-                guard let output = output.baseAddress else { return false }
-                return sha256(into: output) { $0.feed(input) }
-            }
-        }
-        return ok ? out : nil
-    }
-
-    /// HMAC-SHA256 of `data` under `key`; nil only if libcrypto fails.
-    static func hmac<K: Collection<UInt8>, D: Collection<UInt8>>(
-        key: K, data: D
-    ) -> [UInt8]? {
-        var out = [UInt8](repeating: 0, count: length)
-        let keyBytes = Array(key)
-        let dataBytes = Array(data)
-        let ok = keyBytes.withUnsafeBytes { key in
-            dataBytes.withUnsafeBytes { data in
-                out.withUnsafeMutableBufferPointer { output in
-                    guard let output = output.baseAddress else { return false }
-                    return hmac(key: key, into: output) { $0.feed(data) }
-                }
-            }
-        }
-        return ok ? out : nil
-    }
 }
 
-// MARK: - Streaming forms, for the allocation-free paths
+// MARK: - Streaming forms
 
 /// Feeds a SHA-256 context piece by piece.  Small pieces gather in a
 /// buffer on the caller's stack and reach libcrypto a block run at a time.

@@ -1,3 +1,5 @@
+// Reference implementation (tests only).
+//
 // A query string as SigV4 canonicalises it.
 //
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
@@ -8,6 +10,9 @@
 // The client's query is decoded once first, with a raw `+` as a space (a
 // literal plus arrives as `%2B`), so that the result does not depend on
 // how the client chose to encode it.
+#if !S3P_FUZZ
+@testable import S3Proxy
+#endif
 
 struct QueryParameter {
     /// Decoded name and value.

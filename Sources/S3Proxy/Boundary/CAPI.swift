@@ -1,0 +1,188 @@
+// The C entry points declared in CShim/include/s3_proxy_core.h.  Each one
+// stays thin: it copies the inputs out of C memory, calls internal Swift
+// code, and writes the answer into the buffer the caller allocated.
+
+internal import CShim
+
+@c @implementation
+func s3p_output_bound(
+    _ conf: UnsafePointer<s3p_config_t>?, _ req: UnsafePointer<s3p_request_t>?
+) -> Int {
+    guard let conf, let req else { return 0 }
+    return Pipeline.outputBound(conf, req.pointee)
+}
+
+@c @implementation
+func s3p_handle(
+    _ conf: UnsafePointer<s3p_config_t>?,
+    _ req: UnsafePointer<s3p_request_t>?,
+    _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
+    _ result: UnsafeMutablePointer<s3p_result_t>?
+) -> Int32 {
+    guard let conf, let req, let out, let result else { return S3P_E_CONFIG }
+    result.pointee = s3p_result_t()
+    return Pipeline(conf: conf).handle(IncomingRequest(req.pointee), out: out, cap: cap,
+                                       result: result)
+}
+
+@c @implementation
+func s3p_signing_bound(_ signing: UnsafePointer<s3p_signing_t>?) -> Int {
+    guard let signing else { return 0 }
+    return Settings.bound(raw: signing.pointee)
+}
+
+@c @implementation
+func s3p_signing_resolve(
+    _ signing: UnsafeMutablePointer<s3p_signing_t>?,
+    _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
+    _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
+) -> Int32 {
+    guard let signing, let out else { return S3P_E_CONFIG }
+    guard let problem = Settings.resolve(signing, into: out, cap: cap) else {
+        return S3P_OK
+    }
+    ErrorMessage.write(problem, into: err, cap: errCap)
+    return S3P_E_CONFIG
+}
+
+@c @implementation
+func s3p_config_check(
+    _ conf: UnsafePointer<s3p_config_t>?, _ err: UnsafeMutablePointer<UInt8>?,
+    _ cap: Int
+) -> Int32 {
+    guard let conf = conf?.pointee else { return S3P_E_CONFIG }
+    let problem = LocationCheck.problem(conf)
+    guard let problem else { return S3P_OK }
+    ErrorMessage.write(problem, into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
+/// The checks of a location's own settings.
+enum LocationCheck {
+    static func problem(_ conf: s3p_config_t) -> String? {
+        guard let signing = conf.signing,
+              PreparedParts(signing.pointee.prepared) != nil
+        else {
+            return "the signing settings are not resolved"
+        }
+        for entry in Bytes.list(conf.buckets, conf.nbuckets) {
+            let bucket = Array(Bytes.view(entry))
+            if !BucketName.isValid(bucket) {
+                return "the allowed bucket \"" + String(decoding: bucket, as: UTF8.self)
+                    + "\" is not a valid bucket name"
+            }
+        }
+        for entry in Bytes.list(conf.params, conf.nparams) {
+            let name = Array(Bytes.view(entry))
+            if let problem = Rules.parameterProblem(name) {
+                return "the allowed query parameter \""
+                    + String(decoding: name, as: UTF8.self) + "\" " + problem
+            }
+        }
+        if conf.index.len > 0, let problem = Rules.indexProblem(Array(Bytes.view(conf.index))) {
+            return "the index page \"" + String(decoding: Array(Bytes.view(conf.index)),
+                                                 as: UTF8.self) + "\" " + problem
+        }
+        return nil
+    }
+}
+
+@c @implementation
+func s3p_check_bucket_name(
+    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    if let name = name?.pointee, BucketName.isValid(name.bytes) {
+        return S3P_OK
+    }
+    ErrorMessage.write("is not a valid bucket name", into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
+@c @implementation
+func s3p_check_parameter_name(
+    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let name = name?.pointee else { return S3P_E_CONFIG }
+    guard let problem = Rules.parameterProblem(name.bytes) else { return S3P_OK }
+    ErrorMessage.write(problem, into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
+/// A message for C: truncated to the buffer and NUL-terminated.
+enum ErrorMessage {
+    static func write(_ text: String, into err: UnsafeMutablePointer<UInt8>?, cap: Int) {
+        guard let err, cap > 0 else { return }
+        var message = Array(text.utf8)
+        if message.count > cap - 1 {
+            message.removeLast(message.count - (cap - 1))
+        }
+        message.append(0)
+        err.update(from: message, count: message.count)
+    }
+}
+
+@c @implementation
+func s3p_render_bound(_ result: UnsafePointer<s3p_result_t>?, _ xmlLen: Int) -> Int {
+    guard let result = result?.pointee else { return 0 }
+    // Per byte of XML at most: a key's href (3 bytes each) and its text
+    // (6 bytes each, "&quot;"), plus each entry's fixed markup, which is
+    // smaller than the XML that carried the entry.  The breadcrumb links
+    // every ancestor folder with its whole path: one encoded path (3 bytes
+    // a byte) and some markup per folder level it links.
+    // The breadcrumb links at most ListingHTML.breadcrumbLevels folders.
+    let folder = result.key.bytes
+    let levels = min(folder.reduce(1) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) },
+                     ListingHTML.breadcrumbLevels + 1)
+    let path = result.bucket.len + folder.count
+    return 16 * xmlLen + 12 * path + levels * (3 * path + 64) + 8192
+}
+
+@c @implementation
+func s3p_render_listing(
+    _ result: UnsafePointer<s3p_result_t>?, _ xml: UnsafePointer<UInt8>?,
+    _ xmlLen: Int, _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
+    _ outLen: UnsafeMutablePointer<Int>?, _ status: UnsafeMutablePointer<Int32>?
+) -> Int32 {
+    guard let result = result?.pointee, let out, let outLen, let status else {
+        return S3P_E_CONFIG
+    }
+    let page = ListingPage(xml: UnsafeBufferPointer(start: xml, count: xml == nil ? 0 : xmlLen))
+    if page.isEmpty && result.render == S3P_RENDER_LISTING {
+        status.pointee = 404
+        outLen.pointee = 0
+        return S3P_OK
+    }
+    let html = ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes)
+        .render(page)
+    guard html.count <= cap else { return S3P_E_SPACE }
+    out.update(from: html, count: html.count)
+    outLen.pointee = html.count
+    status.pointee = 200
+    return S3P_OK
+}
+
+@c @implementation
+func s3p_listing_csp() -> UnsafePointer<CChar>? {
+    ListingCSP.pointer
+}
+
+/// The policy as a NUL-terminated C string that lives as long as the
+/// process.
+enum ListingCSP {
+    nonisolated(unsafe) static let pointer: UnsafePointer<CChar>? = {
+        let bytes = Array(ListingHTML.contentSecurityPolicy.utf8CString)
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+        buffer.initialize(from: bytes, count: bytes.count)
+        return UnsafePointer(buffer)
+    }()
+}
+
+// MARK: - Moving bytes across the boundary
+
+extension s3p_str_t {
+    /// A copy of the bytes (empty for a NULL pointer).
+    var bytes: [UInt8] {
+        guard let data, len > 0 else { return [] }
+        return Array(UnsafeBufferPointer(start: data, count: len))
+    }
+}

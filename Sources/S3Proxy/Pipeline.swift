@@ -1,0 +1,150 @@
+// One request, start to finish: every answer of s3p_handle() comes from
+// here, refusals included, written into the buffer nginx gave, with
+// nothing allocated.
+//
+//   Routing/RequestRouter   what the request is: refused, or an S3 request
+//   Routing/QueryItems      its query, decoded, UriEncoded and sorted
+//   Signing/CanonicalPath   its path, UriEncoded
+//   Signing/DayKey          the day's signing key (per thread)
+//   Signing/PresignedURL    redirect: canonical request → string to sign →
+//   Signing/SignedHeaders   proxy:      signature → URL or Authorization
+//
+// The plain reference implementation of the same behaviour lives in the
+// tests (Tests/S3ProxyTests/Reference), and a differential test and the
+// fuzzer hold the two to identical answers.
+
+internal import CShim
+
+struct Pipeline {
+    let conf: UnsafePointer<s3p_config_t>
+
+    func handle(
+        _ request: IncomingRequest, out: UnsafeMutablePointer<UInt8>, cap: Int,
+        result: UnsafeMutablePointer<s3p_result_t>
+    ) -> Int32 {
+        guard let signing = conf.pointee.signing,
+              let prepared = PreparedParts(signing.pointee.prepared)
+        else {
+            return S3P_E_CONFIG
+        }
+        return withUnsafeTemporaryAllocation(of: QueryItem.self,
+                                             capacity: Rules.maxQueryItems) { storage in
+            var writer = BufferWriter(base: out, capacity: cap)
+            var items = QueryItems(storage: storage)
+            let router = RequestRouter(policy: LocationPolicy(conf: conf))
+            switch router.route(request, writer: &writer, items: &items) {
+            case .refuse(let status):
+                result.pointee.action = S3P_ACTION_REFUSE
+                result.pointee.status = status
+                return S3P_OK
+            case .noSpace:
+                return S3P_E_SPACE
+            case .sign(let s3):
+                return sign(s3, items: &items, signing: signing, prepared: prepared,
+                            now: request.now, writer: &writer, result: result)
+            }
+        }
+    }
+
+    private func sign(
+        _ s3: S3Request, items: inout QueryItems, signing: UnsafePointer<s3p_signing_t>,
+        prepared: PreparedParts, now: Int64, writer: inout BufferWriter,
+        result: UnsafeMutablePointer<s3p_result_t>
+    ) -> Int32 {
+        let path: CanonicalPath
+        switch s3.kind {
+        case .object:
+            path = CanonicalPath(bucket: s3.bucket, key: s3.key)
+        case .listing(let withSlash):
+            path = CanonicalPath(bucket: s3.bucket, key: nil, trailingSlash: withSlash)
+        case .folderListing(let token):
+            // ListObjectsV2 of the folder, one level deep.
+            path = CanonicalPath(bucket: s3.bucket, key: nil)
+            items.set(QueryItem(name: Pipeline.view("list-type"), value: Pipeline.view("2")),
+                      QueryItem(name: Pipeline.view("delimiter"), value: Pipeline.view("/")),
+                      QueryItem(name: Pipeline.view("prefix"), value: s3.key))
+            if let token {
+                items.append(QueryItem(name: Pipeline.view("continuation-token"),
+                                       value: token))
+            }
+        }
+        items.encode(writer: &writer)
+        if writer.overflowed { return S3P_E_SPACE }
+
+        let stamp = AmzStamp(unixTime: now)
+        guard let key = DayKey.key(signing, date: stamp.date) else { return S3P_E_CRYPTO }
+
+        result.pointee.bucket = Pipeline.str(s3.bucket)
+        result.pointee.key = Pipeline.str(s3.key)
+        if s3.redirect {
+            guard let url = PresignedURL(prepared: prepared).write(
+                method: s3.method, path: path, items: items, stamp: stamp, key: key,
+                writer: &writer)
+            else {
+                return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
+            }
+            result.pointee.action = S3P_ACTION_REDIRECT
+            result.pointee.status = 307
+            result.pointee.url = writer.str(url.0, url.1)
+            return S3P_OK
+        }
+
+        guard let signed = SignedHeaders(prepared: prepared).write(
+            method: s3.method, path: path, items: items, stamp: stamp, key: key,
+            writer: &writer)
+        else {
+            return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
+        }
+        if let folderLength = s3.folderLength {
+            // The folder's own path, where nginx comes back on S3's 404.
+            let start = writer.count
+            let folder = UnsafeBufferPointer(rebasing: s3.key[0..<folderLength])
+            CanonicalPath(bucket: s3.bucket, key: folder).write(into: &writer)
+            writer.write(UInt8(ascii: "?"))
+            writer.write(Pipeline.fallbackMarker)
+            if writer.overflowed { return S3P_E_SPACE }
+            result.pointee.fallback = writer.str(start, writer.count)
+        }
+        result.pointee.action = S3P_ACTION_PROXY
+        result.pointee.url = writer.str(signed.url.0, signed.url.1)
+        result.pointee.authorization = writer.str(signed.authorization.0,
+                                                  signed.authorization.1)
+        result.pointee.amz_date = writer.str(signed.amzDate.0, signed.amzDate.1)
+        switch s3.kind {
+        case .folderListing(let token):
+            result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
+        default:
+            result.pointee.render = S3P_RENDER_NONE
+        }
+        return S3P_OK
+    }
+
+    /// S3P_FALLBACK_MARKER of the C header, as a static string.
+    static let fallbackMarker: StaticString = "s3-proxy-fallback"
+
+    @inline(__always)
+    static func view(_ s: StaticString) -> UnsafeBufferPointer<UInt8> {
+        s.withUTF8Buffer { $0 }
+    }
+
+    static func str(_ view: UnsafeBufferPointer<UInt8>) -> s3p_str_t {
+        s3p_str_t(len: view.count, data: view.baseAddress)
+    }
+
+    /// How large a buffer handle() may need, from input lengths alone.
+    static func outputBound(
+        _ conf: UnsafePointer<s3p_config_t>, _ req: s3p_request_t
+    ) -> Int {
+        // Decoding never grows.  Written at most: the bucket and key (the
+        // index name may be added), the decoded query, its UriEncoded form
+        // (three bytes a byte, and the folder listing's own items), the
+        // canonical path in the URL and the fallback path (three bytes a
+        // byte each), the query again in the URL with its separators, the
+        // prepared parts (each at most once), and the fixed SigV4 text
+        // (the timestamp, signature, names and marker).
+        let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
+        let path = req.path.len + index
+        let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
+        return 12 * path + 12 * req.query.len + prepared + 1024
+    }
+}

@@ -1,0 +1,64 @@
+// What one location lets clients reach, read straight from its
+// configuration (s3p_config_t, which C owns and nobody writes once nginx
+// has read it).
+
+internal import CShim
+
+struct LocationPolicy {
+    let conf: UnsafePointer<s3p_config_t>
+
+    /// Bucket names compare exactly: S3 bucket names are case-sensitive, so
+    /// `/OK/` is not `/ok/`.  No list: any bucket.
+    func allows(bucket: UnsafeBufferPointer<UInt8>) -> Bool {
+        let list = Bytes.list(conf.pointee.buckets, conf.pointee.nbuckets)
+        if list.isEmpty { return true }
+        for entry in list where Bytes.view(entry).elementsEqual(bucket) {
+            return true
+        }
+        return false
+    }
+
+    /// Query parameters the operator allowed besides the listing ones.
+    func allows(parameter name: UnsafeBufferPointer<UInt8>) -> Bool {
+        for entry in Bytes.list(conf.pointee.params, conf.pointee.nparams)
+            where Bytes.view(entry).elementsEqual(name)
+        {
+            return true
+        }
+        return false
+    }
+
+    /// Whether a client with this User-Agent gets objects streamed.
+    func streams(userAgent agent: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch conf.pointee.stream {
+        case S3P_STREAM_OFF:
+            return false
+        case S3P_STREAM_LIST:
+            for entry in Bytes.list(conf.pointee.stream_agents,
+                                    conf.pointee.nstream_agents)
+                where ASCII.containsIgnoringCase(agent, Bytes.view(entry))
+            {
+                return true
+            }
+            return false
+        default:
+            for pattern in Rules.sdkAgents {
+                let found = pattern.withUTF8Buffer {
+                    ASCII.containsIgnoringCase(agent, $0)
+                }
+                if found { return true }
+            }
+            return false
+        }
+    }
+
+    /// The page a folder serves.
+    var index: UnsafeBufferPointer<UInt8> {
+        let index = conf.pointee.index
+        if index.len > 0 { return Bytes.view(index) }
+        return Rules.defaultIndex.withUTF8Buffer { $0 }
+    }
+
+    /// Whether a folder without an index page gets the built-in listing.
+    var listings: Bool { conf.pointee.listings != 0 }
+}

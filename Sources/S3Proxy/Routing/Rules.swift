@@ -1,0 +1,100 @@
+// The product's routing rules that do not depend on configuration: which
+// query parameters a listing forwards or SDKs add, S3's key limit, the
+// clients that cannot follow a redirect, and the default index page.
+
+enum Rules {
+    /// ListObjects (V1 and V2) parameters: the only query a listing
+    /// forwards without the operator's allowlist.
+    static let listingParameters: [StaticString] = [
+        "list-type", "prefix", "delimiter", "marker", "continuation-token",
+        "start-after", "max-keys", "encoding-type", "fetch-owner",
+    ]
+
+    /// Parameters that SDKs add for their own bookkeeping and S3 ignores;
+    /// they are dropped, never signed or forwarded.
+    static let ignoredParameters: [StaticString] = ["x-id"]
+
+    /// The query parameter of a built-in listing that carries the
+    /// continuation token of the page to show.
+    static let pageParameter: StaticString = "page"
+
+    /// S3's limit on a key: 1,024 bytes of UTF-8.
+    static let maxKeyLength = 1024
+
+    /// The most query items a request may carry (more: 400).  S3's own
+    /// requests carry at most a dozen.
+    static let maxQueryItems = 64
+
+    /// The page a path ending in `/` serves when s3_proxy_index is not set.
+    static let defaultIndex: StaticString = "index.html"
+
+    /// botocore and everything built on it (boto3, the aws CLI, s3transfer),
+    /// the AWS SDKs (`aws-sdk-java`, `aws-sdk-go`, `aws-sdk-js`,
+    /// `aws-sdk-dotnet`, `aws-sdk-rust`, ...), MinIO's clients and mc,
+    /// s3cmd and rclone: User-Agent substrings, matched in any case, of
+    /// clients whose objects are streamed because they cannot follow a 307.
+    static let sdkAgents: [StaticString] = [
+        "botocore/", "boto3/", "aws-cli/", "aws-sdk-", "minio", "s3cmd/",
+        "rclone/",
+    ]
+
+    /// Why an allowed-parameter name cannot be allowed, or nil.
+    static func parameterProblem(_ name: [UInt8]) -> String? {
+        if name.isEmpty {
+            return "is empty"
+        }
+        if ASCII.lowercased(name).starts(with: "x-amz-".utf8) {
+            return "is an authentication parameter"
+        }
+        if !name.allSatisfy(Settings.isTokenByte) {
+            return "holds a character that is not allowed"
+        }
+        return nil
+    }
+
+    /// Why an index page name cannot be one, or nil.
+    static func indexProblem(_ name: [UInt8]) -> String? {
+        if name.isEmpty || name.contains(UInt8(ascii: "/"))
+            || name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8)
+        {
+            return "must be a file name"
+        }
+        return nil
+    }
+
+    /// Whether resolving the key's dot segments (as RFC 3986 clients and
+    /// some servers do) keeps it below the bucket.  Empty segments are not
+    /// counted, as nginx's merge_slashes would drop them.
+    static func staysInBucket(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        var depth = 0
+        var length = 0              // of the segment being read
+        var dots = 0                // of its bytes, how many are '.'
+        var index = 0
+        while true {
+            let end = index == key.count
+            if end || key[index] == UInt8(ascii: "/") {
+                if length == 2 && dots == 2 {
+                    depth -= 1
+                    if depth < 0 { return false }
+                } else if length > 0 && !(length == 1 && dots == 1) {
+                    depth += 1
+                }
+                if end { return true }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if key[index] == UInt8(ascii: ".") { dots += 1 }
+            }
+            index += 1
+        }
+    }
+}
+
+extension StaticString {
+    /// Whether `bytes` are this string's UTF-8.
+    @inline(__always)
+    func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        withUTF8Buffer { $0.elementsEqual(bytes) }
+    }
+}

@@ -1,0 +1,59 @@
+// SigV4 step 4, query form: the presigned URL of a redirect.
+//
+// https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
+//   <scheme>://<external host><path>?<query with X-Amz-*>&X-Amz-Signature=<sig>
+// signed for the request's method with `SignedHeaders=host` and
+// `UNSIGNED-PAYLOAD`, valid for the configured lifetime.
+
+struct PresignedURL {
+    let prepared: PreparedParts
+
+    /// Writes the URL for `path` and `items` (encoded, sorted)
+    /// and returns its bounds; nil if the buffer is too small or
+    /// libcrypto fails (`writer.overflowed` tells which).
+    func write(
+        method: StaticString, path: CanonicalPath, items: QueryItems, stamp: AmzStamp,
+        key: UnsafeRawBufferPointer, writer: inout BufferWriter
+    ) -> (Int, Int)? {
+        let urlStart = writer.count
+        writer.write(prepared[.redirectBase])
+        let pathStart = writer.count
+        path.write(into: &writer)
+        let pathRange = (pathStart, writer.count)
+        writer.write(UInt8(ascii: "?"))
+
+        // The X-Amz-* parameters sort among the allowed ones: no allowed
+        // name starts with "X-Amz-" (Rules.parameterProblem), so each sorts
+        // before or after all of them.
+        let queryStart = writer.count
+        let before = items.countPreceding("X-Amz-")
+        items.write(0..<before, separate: false, into: &writer)
+        if before > 0 { writer.write(UInt8(ascii: "&")) }
+        writer.write(prepared[.presignCredential])
+        stamp.writeDate(into: &writer)
+        writer.write(prepared[.presignScope])
+        stamp.write(into: &writer)
+        writer.write(prepared[.presignTail])
+        items.write(before..<items.count, separate: true, into: &writer)
+        let queryEnd = writer.count
+
+        writer.write("&X-Amz-Signature=")
+        let signatureAt = writer.count
+        writer.skip(64)
+        if writer.overflowed { return nil }
+
+        let request = CanonicalRequest(
+            method: method, path: writer.slice(pathRange.0, pathRange.1),
+            query: writer.slice(queryStart, queryEnd),
+            rest: (prepared[.presignHeaders], Bytes.empty, Bytes.empty))
+        guard let hash = request.hash(),
+              Signature.write(key: key,
+                              StringToSign(stamp: stamp, scope: prepared[.scope],
+                                           canonicalRequestHash: hash),
+                              at: writer.base + signatureAt)
+        else {
+            return nil
+        }
+        return (urlStart, writer.count)
+    }
+}

@@ -1,0 +1,65 @@
+// SigV4 step 4, header form: the Authorization header of a proxied
+// request.
+//
+// https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
+//   Authorization: AWS4-HMAC-SHA256 Credential=<key>/<scope>,
+//       SignedHeaders=host;x-amz-content-sha256;x-amz-date[;x-amz-security-token],
+//       Signature=<sig>
+// for `<scheme>://<host><path>[?<query>]`, the URL proxy_pass fetches.
+
+struct SignedHeaders {
+    let prepared: PreparedParts
+
+    /// The slices of the answer (offsets into the writer's buffer).
+    struct Written {
+        var url: (Int, Int)
+        var authorization: (Int, Int)
+        var amzDate: (Int, Int)
+    }
+
+    /// Writes the URL for `path` and `items` (encoded, sorted),
+    /// the Authorization header and the timestamp; nil if the buffer is too
+    /// small or libcrypto fails (`writer.overflowed` tells which).
+    func write(
+        method: StaticString, path: CanonicalPath, items: QueryItems, stamp: AmzStamp,
+        key: UnsafeRawBufferPointer, writer: inout BufferWriter
+    ) -> Written? {
+        let urlStart = writer.count
+        writer.write(prepared[.proxyBase])
+        let pathStart = writer.count
+        path.write(into: &writer)
+        let pathRange = (pathStart, writer.count)
+        var queryStart = writer.count
+        if items.count > 0 {
+            writer.write(UInt8(ascii: "?"))
+            queryStart = writer.count
+            items.write(0..<items.count, separate: false, into: &writer)
+        }
+        let urlEnd = writer.count
+
+        writer.write(prepared[.authorizationCredential])
+        stamp.writeDate(into: &writer)
+        writer.write(prepared[.authorizationScope])
+        let signatureAt = writer.count
+        writer.skip(64)
+        let authorizationEnd = writer.count
+        stamp.write(into: &writer)
+        if writer.overflowed { return nil }
+
+        let stampBytes = writer.slice(authorizationEnd, writer.count)
+        let request = CanonicalRequest(
+            method: method, path: writer.slice(pathRange.0, pathRange.1),
+            query: writer.slice(queryStart, urlEnd),
+            rest: (prepared[.proxyHeaders], stampBytes, prepared[.proxyHeadersTail]))
+        guard let hash = request.hash(),
+              Signature.write(key: key,
+                              StringToSign(stamp: stamp, scope: prepared[.scope],
+                                           canonicalRequestHash: hash),
+                              at: writer.base + signatureAt)
+        else {
+            return nil
+        }
+        return Written(url: (urlStart, urlEnd), authorization: (urlEnd, authorizationEnd),
+                       amzDate: (authorizationEnd, writer.count))
+    }
+}

@@ -1,0 +1,181 @@
+// Reference implementation (tests only) of s3p_handle(): Router decides,
+// Signer signs, in Swift arrays, the way AWS's documentation describes
+// each step.  The differential tests and the fuzzer compare every answer
+// of the production pipeline with this one.
+
+import CShim
+#if !S3P_FUZZ
+@testable import S3Proxy
+#endif
+
+enum RequestHandler {
+    static func handle(
+        conf: UnsafePointer<s3p_config_t>, request req: s3p_request_t,
+        out: UnsafeMutablePointer<UInt8>, cap: Int,
+        result: UnsafeMutablePointer<s3p_result_t>
+    ) -> Int32 {
+        result.pointee = s3p_result_t()
+        guard let signing = conf.pointee.signing else { return S3P_E_CONFIG }
+        let route = Router.route(method: req.method.bytes[...],
+                                 path: req.path.bytes[...],
+                                 query: req.query.bytes[...],
+                                 policy: Policy(conf.pointee),
+                                 userAgent: req.user_agent.bytes[...],
+                                 fallback: req.fallback != 0)
+        let target: S3Target
+        switch route {
+        case .refuse(let status):
+            result.pointee.action = S3P_ACTION_REFUSE
+            result.pointee.status = status
+            return S3P_OK
+        case .redirect(let t), .proxy(let t):
+            target = t
+        }
+        guard let method = HTTPMethod(req.method.bytes) else { return S3P_E_CONFIG }
+
+        let settings = Settings(resolved: signing.pointee)
+        let date = AmzDate(unixTime: req.now)
+        guard let signingKey = SigningKey.derive(secret: settings.secretKey,
+                                                 date: date.date, region: settings.region)
+        else {
+            return S3P_E_CRYPTO
+        }
+        let signer = Signer(settings: settings, signingKey: signingKey, date: date)
+
+        var writer = BufferWriter(base: out, capacity: cap)
+        result.pointee.bucket = writer.write(target.bucket)
+        result.pointee.key = writer.write(target.key)
+        switch route {
+        case .refuse:
+            return S3P_OK
+        case .redirect:
+            guard let url = signer.presignedURL(method: method, target: target) else {
+                return S3P_E_CRYPTO
+            }
+            result.pointee.action = S3P_ACTION_REDIRECT
+            result.pointee.status = 307
+            result.pointee.url = writer.write(url)
+        case .proxy:
+            guard let authorization = signer.authorization(method: method, target: target)
+            else {
+                return S3P_E_CRYPTO
+            }
+            result.pointee.action = S3P_ACTION_PROXY
+            result.pointee.url = writer.write(signer.upstreamURL(target: target))
+            result.pointee.authorization = writer.write(authorization)
+            result.pointee.amz_date = writer.write(date.timestamp)
+            switch target.rendering {
+            case .none: result.pointee.render = S3P_RENDER_NONE
+            case .listingFirstPage: result.pointee.render = S3P_RENDER_LISTING
+            case .listingLaterPage: result.pointee.render = S3P_RENDER_LISTING_MORE
+            }
+            if !target.folderPath.isEmpty {
+                result.pointee.fallback = writer.write(
+                    target.folderPath + Array("?".utf8) + Array(S3P_FALLBACK_MARKER.utf8))
+            }
+        }
+        return writer.overflowed ? S3P_E_SPACE : S3P_OK
+    }
+}
+
+extension Settings {
+    /// The resolved settings nginx handed over, as arrays.
+    init(resolved conf: s3p_signing_t) {
+        self.init(accessKey: conf.access_key.bytes,
+                  secretKey: conf.secret_key.bytes,
+                  sessionToken: conf.session_token.bytes,
+                  region: conf.region.bytes,
+                  host: conf.host.bytes,
+                  externalHost: conf.external_host.bytes,
+                  scheme: conf.scheme.bytes,
+                  expires: conf.expires)
+    }
+}
+
+extension Policy {
+    init(_ conf: s3p_config_t) {
+        self.init(buckets: s3p_str_t.list(conf.buckets, conf.nbuckets),
+                  parameters: s3p_str_t.list(conf.params, conf.nparams))
+        if conf.index.len > 0 {
+            indexDocument = conf.index.bytes
+        }
+        listings = conf.listings != 0
+        switch conf.stream {
+        case S3P_STREAM_OFF:
+            streamAgents = []
+        case S3P_STREAM_LIST:
+            streamAgents = s3p_str_t.list(conf.stream_agents, conf.nstream_agents)
+        default:
+            break
+        }
+    }
+}
+
+extension s3p_str_t {
+    /// Copies of a C array of strings (empty for NULL).
+    static func list(_ items: UnsafePointer<s3p_str_t>?, _ count: Int) -> [[UInt8]] {
+        guard let items, count > 0 else { return [] }
+        return UnsafeBufferPointer(start: items, count: count).map { $0.bytes }
+    }
+}
+
+extension Digest {
+    /// SHA-256 of `data`; nil only if libcrypto fails.
+    static func sha256(_ data: [UInt8]) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: length)
+        let ok = data.withUnsafeBytes { input in
+            out.withUnsafeMutableBufferPointer { output in
+                sha256(into: output.baseAddress!) { $0.feed(input) }
+            }
+        }
+        return ok ? out : nil
+    }
+
+    /// HMAC-SHA256 of `data` under `key`; nil only if libcrypto fails.
+    static func hmac<K: Collection<UInt8>, D: Collection<UInt8>>(
+        key: K, data: D
+    ) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: length)
+        let keyBytes = Array(key)
+        let dataBytes = Array(data)
+        let ok = keyBytes.withUnsafeBytes { key in
+            dataBytes.withUnsafeBytes { data in
+                out.withUnsafeMutableBufferPointer { output in
+                    hmac(key: key, into: output.baseAddress!) { $0.feed(data) }
+                }
+            }
+        }
+        return ok ? out : nil
+    }
+}
+
+extension PercentEncoding {
+    /// Decodes `%XX` escapes once; with `plusIsSpace` (query strings, as
+    /// HTML forms and S3 read them) a raw `+` is a space.  Returns nil for
+    /// a malformed escape (`%`, `%4`, `%zz`).
+    static func decode(
+        _ bytes: ArraySlice<UInt8>, plusIsSpace: Bool
+    ) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let byte = bytes[i]
+            if byte == UInt8(ascii: "%") {
+                guard bytes.endIndex - i >= 3,
+                      let high = Hex.value(bytes[i + 1]),
+                      let low = Hex.value(bytes[i + 2])
+                else {
+                    return nil
+                }
+                out.append(high << 4 | low)
+                i += 3
+                continue
+            }
+            out.append(plusIsSpace && byte == UInt8(ascii: "+")
+                ? UInt8(ascii: " ") : byte)
+            i += 1
+        }
+        return out
+    }
+}
