@@ -22,7 +22,9 @@ PYTHON      ?= python3
 BUILD       := build
 MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
 SWIFT_LIB   := .build/release/libS3ProxyCore.a
-SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap)
+SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap) \
+               $(shell find Sources -name '*.swift')
+REFERENCE_SRCS := $(wildcard Tests/S3ProxyTests/Reference/*.swift)
 C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
 
 .PHONY: all help deps swift run test test-unit bench fuzz clean deb install test-package
@@ -99,12 +101,13 @@ test-unit:
 
 # libFuzzer + AddressSanitizer over s3p_handle(), from the committed seed
 # corpus (Tests/Fuzz/corpus) plus what earlier runs found (build/fuzz/corpus).
-$(FUZZER): $(SWIFT_SRCS) $(wildcard Tests/Fuzz/*.swift)
+$(FUZZER): $(SWIFT_SRCS) $(REFERENCE_SRCS) $(wildcard Tests/Fuzz/*.swift)
 	@mkdir -p $(BUILD)/fuzz
 	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include \
 	    -c Sources/COpenSSL/*.c -o $(BUILD)/fuzz/copenssl.o
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
-	    -I CShim/include -I Sources/COpenSSL/include Sources/S3Proxy/*.swift \
+	    -D S3P_FUZZ -I CShim/include -I Sources/COpenSSL/include \
+	    $(shell find Sources/S3Proxy -name '*.swift') $(REFERENCE_SRCS) \
 	    Tests/Fuzz/*.swift $(BUILD)/fuzz/copenssl.o -lcrypto -o $@ \
 	    2> $(BUILD)/fuzz/build.log || { cat $(BUILD)/fuzz/build.log; exit 1; }
 

@@ -1,12 +1,16 @@
 // libFuzzer entry point: everything a client controls (method, raw path,
-// raw query) goes through the same C entry point nginx calls, s3p_handle(),
-// with a configuration that has a session token, a port, a bucket
-// allowlist and allowed parameters.  Built with `make fuzz`:
-//   swiftc -sanitize=fuzzer,address Sources/S3Proxy/*.swift Tests/Fuzz/*.swift
+// raw query, User-Agent, whether this is the fallback pass) goes through
+// the same C entry point nginx calls, s3p_handle(), with a configuration
+// that has a session token, a port, a bucket allowlist and allowed
+// parameters, and built-in listings on or off.  Built with `make fuzz`:
+//   swiftc -sanitize=fuzzer,address -D S3P_FUZZ Sources/S3Proxy/**.swift
+//       Tests/S3ProxyTests/Reference/*.swift Tests/Fuzz/*.swift
 //
-// Input layout: METHOD \n PATH \n QUERY \n USER-AGENT (missing parts are
-// empty).
+// Input layout: FLAGS METHOD \n PATH \n QUERY \n USER-AGENT (missing parts
+// are empty; FLAGS is one byte: bit 0 listings, bit 1 fallback pass).
 // Beyond "does not crash", each answer is checked for what must hold:
+// - it equals, field by field, what the reference implementation
+//   (Tests/S3ProxyTests/Reference) answers;
 // - it fits the buffer s3p_output_bound() promised;
 // - the Location and upstream URL hold only printable ASCII without spaces
 //   (no CR, LF, NUL or raw UTF-8 can reach a response header);
@@ -23,7 +27,8 @@ private func view(_ base: UnsafePointer<UInt8>, _ offset: Int, _ count: Int) -> 
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let input = Array(UnsafeBufferPointer(start: data, count: size))
+    var input = Array(UnsafeBufferPointer(start: data, count: size))
+    let flags = input.isEmpty ? 0 : input.removeFirst()
     let parts = input.split(separator: UInt8(ascii: "\n"), maxSplits: 3,
                             omittingEmptySubsequences: false)
     let method = parts.count > 0 ? Array(parts[0]) : []
@@ -48,27 +53,32 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             offset += field.count
         }
         views.withUnsafeBufferPointer { v in
+            var signing = s3p_signing_t()
+            signing.access_key = v[0]
+            signing.secret_key = v[1]
+            signing.session_token = v[2]
+            signing.region = v[3]
+            signing.host = v[4]
+            signing.external_host = v[5]
+            signing.scheme = v[6]
+            signing.expires = 300
+            // As nginx does once its configuration is read.
+            let resolvedBound = s3p_signing_bound(&signing)
+            let resolved = UnsafeMutablePointer<UInt8>.allocate(capacity: resolvedBound)
+            defer { resolved.deallocate() }
+            precondition(s3p_signing_resolve(&signing, resolved, resolvedBound, nil, 0)
+                         == S3P_OK)
             var conf = s3p_config_t()
-            conf.access_key = v[0]
-            conf.secret_key = v[1]
-            conf.session_token = v[2]
-            conf.region = v[3]
-            conf.host = v[4]
-            conf.external_host = v[5]
-            conf.scheme = v[6]
-            conf.expires = 300
             conf.buckets = v.baseAddress! + 7
             conf.nbuckets = 2
             conf.params = v.baseAddress! + 9
             conf.nparams = 1
-            // As nginx does once its configuration is read.
-            let preparedBound = s3p_config_prepare_bound(&conf)
-            let prepared = UnsafeMutablePointer<UInt8>.allocate(capacity: preparedBound)
-            defer { prepared.deallocate() }
-            precondition(s3p_config_prepare(&conf, prepared, preparedBound) == S3P_OK)
+            conf.listings = Int32(flags & 1)
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
                                         user_agent: v[13], now: 1_700_000_000,
-                                        fallback: 0)
+                                        fallback: Int32(flags >> 1 & 1))
+            withUnsafePointer(to: &signing) { signing in
+                conf.signing = signing
             let bound = s3p_output_bound(&conf, &request)
             let guardBytes = 64
             var out = [UInt8](repeating: 0xA5, count: bound + guardBytes)
@@ -79,6 +89,16 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             precondition(status == S3P_OK, "s3p_handle failed: \(status)")
             precondition(out[bound...].allSatisfy { $0 == 0xA5 }, "wrote past the bound")
             check(result, method: method)
+
+            var reference = s3p_result_t()
+            var referenceOut = [UInt8](repeating: 0, count: 1 << 16)
+            let referenceStatus = referenceOut.withUnsafeMutableBufferPointer {
+                RequestHandler.handle(conf: &conf, request: request, out: $0.baseAddress!,
+                                      cap: $0.count, result: &reference)
+            }
+            precondition(referenceStatus == status, "the reference answered \(referenceStatus)")
+            precondition(same(result, reference), "the reference answered differently")
+            }
         }
     }
     return 0
@@ -89,10 +109,17 @@ private func bytes(_ s: s3p_str_t) -> [UInt8] {
     return Array(UnsafeBufferPointer(start: data, count: s.len))
 }
 
+private func same(_ a: s3p_result_t, _ b: s3p_result_t) -> Bool {
+    a.action == b.action && a.status == b.status && a.render == b.render
+        && bytes(a.bucket) == bytes(b.bucket) && bytes(a.key) == bytes(b.key)
+        && bytes(a.url) == bytes(b.url) && bytes(a.authorization) == bytes(b.authorization)
+        && bytes(a.amz_date) == bytes(b.amz_date) && bytes(a.fallback) == bytes(b.fallback)
+}
+
 private func check(_ result: s3p_result_t, method: [UInt8]) {
     switch result.action {
     case S3P_ACTION_REFUSE:
-        precondition([400, 403, 405].contains(result.status), "status \(result.status)")
+        precondition([400, 403, 404, 405].contains(result.status), "status \(result.status)")
         return
     case S3P_ACTION_REDIRECT, S3P_ACTION_PROXY:
         break
@@ -108,7 +135,9 @@ private func check(_ result: s3p_result_t, method: [UInt8]) {
     let header = bytes(result.authorization)
     precondition(header.allSatisfy { $0 >= 0x20 && $0 < 0x7f }, "unsafe byte in header")
 
-    // The path of the URL decodes back to /<bucket>/<key>.
+    // The path of the URL decodes back to /<bucket>/<key> (a folder
+    // listing names its folder in the query).
+    if result.render != S3P_RENDER_NONE { return }
     let afterScheme = url.firstRange(of: Array("://".utf8))!.upperBound
     let pathStart = url[afterScheme...].firstIndex(of: UInt8(ascii: "/"))!
     let pathEnd = url[pathStart...].firstIndex(of: UInt8(ascii: "?")) ?? url.endIndex

@@ -138,6 +138,7 @@ import Testing
             .joined(separator: "&") }
         if random.next() % 8 == 0 {
             query = "page=" + random.pick(["tok%2Ben", "a+b", "", "%E2%82%AC"])
+            if !path.hasSuffix("/") { path += "/" }
         }
         let now = random.pick([Int64(AWSExample.unixTime), 1_767_225_599, 1_767_225_600,
                                0, 253_402_300_799])

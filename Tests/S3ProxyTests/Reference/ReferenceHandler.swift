@@ -3,7 +3,7 @@
 // each step.  The differential tests and the fuzzer compare every answer
 // of the production pipeline with this one.
 
-import CShim
+internal import CShim
 #if !S3P_FUZZ
 @testable import S3Proxy
 #endif

@@ -5,7 +5,7 @@
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
 
-import CShim
+internal import CShim
 #if !S3P_FUZZ
 @testable import S3Proxy
 #endif
