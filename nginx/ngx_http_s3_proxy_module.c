@@ -23,7 +23,6 @@
 #include "s3_proxy_core.h"
 
 
-#define NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES  300
 
 /* the largest listing page rendered: S3 sends at most 1,000 keys a page */
 #define NGX_HTTP_S3_PROXY_MAX_LISTING      (8 * 1024 * 1024)
@@ -379,7 +378,7 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
-    if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+    if (slcf->core == NULL || slcf->core->signing->session_token.len == 0) {
         rc = slcf->proxy_handler(r);
 
     } else {
@@ -666,7 +665,7 @@ static ngx_int_t
 ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    s3p_str_t                 *s;
+    const s3p_str_t           *s;
     ngx_http_s3_proxy_ctx_t   *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
@@ -754,7 +753,7 @@ static ngx_int_t
 ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    s3p_str_t                     *s;
+    const s3p_str_t               *s;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
@@ -767,7 +766,7 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     switch (data) {
 
     case ngx_http_s3_proxy_var_host:
-        s = &slcf->core->host;
+        s = &slcf->core->signing->host;
         break;
 
     case ngx_http_s3_proxy_var_content_sha256:
@@ -776,7 +775,7 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
         return NGX_OK;
 
     default: /* ngx_http_s3_proxy_var_security_token */
-        s = &slcf->core->session_token;
+        s = &slcf->core->signing->session_token;
         break;
     }
 
@@ -867,27 +866,8 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (smcf->region.len == 0) {
-        ngx_str_set(&smcf->region, "us-east-1");
-    }
 
-    if (smcf->host.len == 0) {
-        smcf->host.len = sizeof("s3..amazonaws.com") - 1 + smcf->region.len;
-        smcf->host.data = ngx_pnalloc(cf->pool, smcf->host.len);
-        if (smcf->host.data == NULL) {
-            return NULL;
-        }
-
-        ngx_sprintf(smcf->host.data, "s3.%V.amazonaws.com", &smcf->region);
-    }
-
-    if (smcf->external_host.len == 0) {
-        smcf->external_host = smcf->host;
-    }
-
-    if (smcf->scheme.len == 0) {
-        ngx_str_set(&smcf->scheme, "https");
-    }
+    /* defaults, checks and normal forms: s3p_signing_resolve() */
 
     /* the default bucket allowlist, as `make run` passes it */
 
@@ -989,14 +969,16 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_loc_conf_t *conf = child;
 
     size_t                          len;
-    u_char                          err[256], *hosts, *prepared;
+    u_char                          err[256], *resolved;
     s3p_config_t                   *core;
+    ngx_str_t                      *wipe;
+    s3p_signing_t                  *signing;
+    ngx_pool_cleanup_t             *cln;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
-    ngx_conf_merge_sec_value(conf->expires, prev->expires,
-                             NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES);
+    ngx_conf_merge_sec_value(conf->expires, prev->expires, NGX_CONF_UNSET);
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
@@ -1058,21 +1040,55 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    core->access_key.len = smcf->access_key.len;
-    core->access_key.data = smcf->access_key.data;
-    core->secret_key.len = smcf->secret_key.len;
-    core->secret_key.data = smcf->secret_key.data;
-    core->session_token.len = smcf->session_token.len;
-    core->session_token.data = smcf->session_token.data;
-    core->region.len = smcf->region.len;
-    core->region.data = smcf->region.data;
-    core->host.len = smcf->host.len;
-    core->host.data = smcf->host.data;
-    core->external_host.len = smcf->external_host.len;
-    core->external_host.data = smcf->external_host.data;
-    core->scheme.len = smcf->scheme.len;
-    core->scheme.data = smcf->scheme.data;
-    core->expires = (uint32_t) conf->expires;
+    signing = ngx_pcalloc(cf->pool, sizeof(s3p_signing_t));
+    if (signing == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    signing->access_key.len = smcf->access_key.len;
+    signing->access_key.data = smcf->access_key.data;
+    signing->secret_key.len = smcf->secret_key.len;
+    signing->secret_key.data = smcf->secret_key.data;
+    signing->session_token.len = smcf->session_token.len;
+    signing->session_token.data = smcf->session_token.data;
+    signing->region.len = smcf->region.len;
+    signing->region.data = smcf->region.data;
+    signing->host.len = smcf->host.len;
+    signing->host.data = smcf->host.data;
+    signing->external_host.len = smcf->external_host.len;
+    signing->external_host.data = smcf->external_host.data;
+    signing->scheme.len = smcf->scheme.len;
+    signing->scheme.data = smcf->scheme.data;
+    signing->expires = conf->expires == NGX_CONF_UNSET
+                       ? S3P_UNSET : (int64_t) conf->expires;
+
+    len = s3p_signing_bound(signing);
+
+    resolved = ngx_pnalloc(cf->pool, len);
+    if (resolved == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (s3p_signing_resolve(signing, resolved, len, err, sizeof(err))
+        != S3P_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy\": %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the resolved settings hold a copy of the secret: wiped likewise */
+
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    wipe = cln->data;
+    wipe->data = resolved;
+    wipe->len = len;
+    cln->handler = ngx_http_s3_proxy_wipe;
+
+    core->signing = signing;
     core->index.len = conf->index.len;
     core->index.data = conf->index.data;
     core->listings = conf->listing ? 1 : 0;
@@ -1122,30 +1138,6 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    hosts = ngx_pnalloc(cf->pool, core->host.len + core->external_host.len);
-    if (hosts == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (s3p_config_normalize(core, hosts,
-                             core->host.len + core->external_host.len)
-        != S3P_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    len = s3p_config_prepare_bound(core);
-
-    prepared = ngx_pnalloc(cf->pool, len);
-    if (prepared == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (s3p_config_prepare(core, prepared, len) != S3P_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\": cannot prepare the signing settings");
-        return NGX_CONF_ERROR;
-    }
 
     conf->core = core;
 
@@ -1430,7 +1422,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     if (ctx->result.action == S3P_ACTION_REDIRECT) {
         slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
-        if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+        if (slcf->core == NULL || slcf->core->signing->session_token.len == 0) {
             return ngx_http_next_header_filter(r);
         }
 
