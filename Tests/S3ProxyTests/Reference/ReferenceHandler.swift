@@ -3,8 +3,10 @@
 // each step.  The differential tests and the fuzzer compare every answer
 // of the production pipeline with this one.
 
+#if S3P_FUZZ
 internal import CShim
-#if !S3P_FUZZ
+#else
+import CShim
 @testable import S3Proxy
 #endif
 

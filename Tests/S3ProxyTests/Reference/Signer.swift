@@ -5,8 +5,10 @@
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
 
+#if S3P_FUZZ
 internal import CShim
-#if !S3P_FUZZ
+#else
+import CShim
 @testable import S3Proxy
 #endif
 
