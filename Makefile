@@ -23,7 +23,7 @@ BUILD       := build
 MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
 SWIFT_LIB   := .build/release/libS3ProxyCore.a
 SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap)
-C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
+C_SRCS      := $(wildcard nginx/*.c nginx/*.h) nginx/config nginx/exports.map
 
 .PHONY: all help deps swift run test test-unit bench fuzz clean deb install test-package
 

@@ -1,0 +1,194 @@
+/*
+ * ngx_http_s3_proxy_module: the S3 settings.
+ *
+ * The credentials and endpoint come from the environment, read once per
+ * configuration cycle; each location with "s3_proxy on" resolves them,
+ * with its own directives, into the settings handed to the Swift core
+ * (s3p_config_t).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_s3_proxy_module.h"
+
+
+static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
+    ngx_str_t *value);
+static void ngx_http_s3_proxy_wipe(void *data);
+
+
+void *
+ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
+{
+    char                           *env;
+    ngx_str_t                       value;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * The environment is read once per configuration cycle; nginx keeps
+     * the master's environment, so a changed credential takes a restart.
+     */
+
+    if (ngx_http_s3_proxy_getenv(cf, "AWS_ACCESS_KEY_ID", &smcf->access_key)
+        != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_SECRET_ACCESS_KEY",
+                                    &smcf->secret_key)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_SESSION_TOKEN",
+                                    &smcf->session_token)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_DEFAULT_REGION", &smcf->region)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_ENDPOINT_HOST", &smcf->host)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_ENDPOINT_HOST_EXTERNAL",
+                                    &smcf->external_host)
+           != NGX_OK
+        || ngx_http_s3_proxy_getenv(cf, "AWS_ENDPOINT_SCHEME", &smcf->scheme)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (smcf->region.len == 0) {
+        ngx_str_set(&smcf->region, "us-east-1");
+    }
+
+    if (smcf->host.len == 0) {
+        smcf->host.len = sizeof("s3..amazonaws.com") - 1 + smcf->region.len;
+        smcf->host.data = ngx_pnalloc(cf->pool, smcf->host.len);
+        if (smcf->host.data == NULL) {
+            return NULL;
+        }
+
+        ngx_sprintf(smcf->host.data, "s3.%V.amazonaws.com", &smcf->region);
+    }
+
+    if (smcf->external_host.len == 0) {
+        smcf->external_host = smcf->host;
+    }
+
+    if (smcf->scheme.len == 0) {
+        ngx_str_set(&smcf->scheme, "https");
+    }
+
+    /* the default bucket allowlist, as `make run` passes it */
+
+    env = getenv("S3_PROXY_BUCKETS");
+
+    if (env != NULL && *env != '\0') {
+        smcf->buckets = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (smcf->buckets == NULL) {
+            return NULL;
+        }
+
+        value.data = (u_char *) env;
+        value.len = ngx_strlen(env);
+
+        if (ngx_http_s3_proxy_split(smcf->buckets, &value) != NGX_OK) {
+            return NULL;
+        }
+    }
+
+    return smcf;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, ngx_str_t *value)
+{
+    char                *env;
+    ngx_pool_cleanup_t  *cln;
+
+    env = getenv(name);
+
+    if (env == NULL || *env == '\0') {
+        ngx_str_null(value);
+        return NGX_OK;
+    }
+
+    value->len = ngx_strlen(env);
+    value->data = ngx_pnalloc(cf->pool, value->len);
+    if (value->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value->data, env, value->len);
+
+    /* credentials are wiped when the configuration is released */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_s3_proxy_wipe;
+    cln->data = value;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_s3_proxy_wipe(void *data)
+{
+    ngx_str_t  *value = data;
+
+    ngx_explicit_memzero(value->data, value->len);
+}
+
+
+/*
+ * The Swift core checks the resolved settings, normalises the endpoint
+ * hosts and prepares what every signed answer takes from them.  These are
+ * the only calls into s3p_* at configuration time besides the allowlist
+ * names checked in ngx_http_s3_proxy_list().
+ */
+
+char *
+ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
+    s3p_config_t *core)
+{
+    size_t   len;
+    u_char   err[256], *hosts, *prepared;
+
+    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy\": %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    len = core->host.len + core->external_host.len;
+
+    hosts = ngx_pnalloc(cf->pool, len);
+    if (hosts == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (s3p_config_normalize(core, hosts, len) != S3P_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = s3p_config_prepare_bound(core);
+
+    prepared = ngx_pnalloc(cf->pool, len);
+    if (prepared == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (s3p_config_prepare(core, prepared, len) != S3P_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy\": cannot prepare the signing settings");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->core = core;
+
+    return NGX_CONF_OK;
+}
