@@ -28,12 +28,16 @@ static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
     ngx_array_t *a);
+static void ngx_http_s3_proxy_set_pos(ngx_conf_t *cf,
+    ngx_http_s3_proxy_pos_t *pos);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
@@ -87,7 +91,7 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_index"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_s3_proxy_index,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, index),
       NULL },
@@ -165,6 +169,11 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    if (conf->enable_pos.file_name == NULL) {
+        conf->enable_pos = prev->enable_pos;
+    }
+
     ngx_conf_merge_sec_value(conf->expires, prev->expires,
                              NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES);
 
@@ -178,17 +187,25 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_value(conf->listing, prev->listing, 0);
-    ngx_conf_merge_str_value(conf->index, prev->index, "index.html");
 
-    if (conf->index.len == 0
+    if (conf->index.data == NULL) {
+        conf->index = prev->index;
+        conf->index_pos = prev->index_pos;
+    }
+
+    if (conf->index.data == NULL) {
+        ngx_str_set(&conf->index, "index.html");
+
+    } else if (conf->index.len == 0
         || ngx_strlchr(conf->index.data, conf->index.data + conf->index.len,
                        '/')
         || ngx_strcmp(conf->index.data, ".") == 0
         || ngx_strcmp(conf->index.data, "..") == 0)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_index\" must be a file name, "
-                           "not \"%V\"", &conf->index);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"s3_proxy_index\" must be a file name, "
+                      "not \"%V\" in %s:%ui", &conf->index,
+                      conf->index_pos.file_name, conf->index_pos.line);
         return NGX_CONF_ERROR;
     }
 
@@ -209,10 +226,11 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->proxy_handler = prev->proxy_handler;
 
     } else if (clcf->handler == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\" in location \"%V\" needs proxy_pass: "
-                           "add \"include s3_proxy.conf;\" to it",
-                           &clcf->name);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"s3_proxy\" in location \"%V\" needs proxy_pass: "
+                      "add \"include s3_proxy.conf;\" to it in %s:%ui",
+                      &clcf->name, conf->enable_pos.file_name,
+                      conf->enable_pos.line);
         return NGX_CONF_ERROR;
     }
 
@@ -248,8 +266,10 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     core->listings = conf->listing ? 1 : 0;
 
     if (conf->buckets != NULL && conf->buckets->nelts == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\": S3_PROXY_BUCKETS names no bucket");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"s3_proxy\": S3_PROXY_BUCKETS names no bucket "
+                      "in %s:%ui", conf->enable_pos.file_name,
+                      conf->enable_pos.line);
         return NGX_CONF_ERROR;
     }
 
@@ -298,6 +318,10 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_s3_proxy_loc_conf_t   *slcf = conf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
+    /* what is found wrong once the location is complete points here */
+
+    ngx_http_s3_proxy_set_pos(cf, &slcf->enable_pos);
+
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK || !slcf->enable) {
         return rv;
@@ -330,6 +354,8 @@ ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char                          *rv;
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    ngx_http_s3_proxy_set_pos(cf, &slcf->expires_pos);
 
     rv = ngx_conf_set_sec_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
@@ -517,6 +543,25 @@ ngx_http_s3_proxy_str_list(ngx_conf_t *cf, ngx_array_t *a)
     }
 
     return list;
+}
+
+
+static char *
+ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    ngx_http_s3_proxy_set_pos(cf, &slcf->index_pos);
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+static void
+ngx_http_s3_proxy_set_pos(ngx_conf_t *cf, ngx_http_s3_proxy_pos_t *pos)
+{
+    pos->file_name = cf->conf_file->file.name.data;
+    pos->line = cf->conf_file->line;
 }
 
 

@@ -23,6 +23,13 @@
 #include "s3_proxy_core.h"
 
 
+/* Where a directive stands, for errors found after it was parsed. */
+typedef struct {
+    u_char                    *file_name;
+    ngx_uint_t                 line;
+} ngx_http_s3_proxy_pos_t;
+
+
 /* Settings read from the environment once per configuration cycle. */
 typedef struct {
     ngx_str_t                  access_key;
@@ -44,6 +51,10 @@ typedef struct {
     ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
     ngx_flag_t                 listing;
     ngx_str_t                  index;
+
+    ngx_http_s3_proxy_pos_t    enable_pos;
+    ngx_http_s3_proxy_pos_t    expires_pos;
+    ngx_http_s3_proxy_pos_t    index_pos;
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;

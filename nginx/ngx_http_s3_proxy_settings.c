@@ -156,11 +156,15 @@ char *
 ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     s3p_config_t *core)
 {
-    size_t   len;
-    u_char   err[256], *hosts, *prepared;
+    size_t                    len;
+    u_char                    err[256], *hosts, *prepared;
+    ngx_http_s3_proxy_pos_t  *pos;
+
+    pos = &conf->enable_pos;
 
     if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy\": %s", err);
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                      err, pos->file_name, pos->line);
         return NGX_CONF_ERROR;
     }
 
@@ -183,8 +187,9 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     }
 
     if (s3p_config_prepare(core, prepared, len) != S3P_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\": cannot prepare the signing settings");
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"s3_proxy\": cannot prepare the signing settings "
+                      "in %s:%ui", pos->file_name, pos->line);
         return NGX_CONF_ERROR;
     }
 
