@@ -18,9 +18,6 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-#define NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES  300
-
-
 static void *ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -34,10 +31,10 @@ static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
-    ngx_array_t *a);
 static void ngx_http_s3_proxy_set_pos(ngx_conf_t *cf,
     ngx_http_s3_proxy_pos_t *pos);
+static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
+    ngx_array_t *a);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
@@ -174,8 +171,17 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->enable_pos = prev->enable_pos;
     }
 
-    ngx_conf_merge_sec_value(conf->expires, prev->expires,
-                             NGX_HTTP_S3_PROXY_DEFAULT_EXPIRES);
+    /* unset stays unset: the defaults are ngx_http_s3_proxy_s3_settings() */
+
+    if (conf->expires == NGX_CONF_UNSET) {
+        conf->expires = prev->expires;
+        conf->expires_pos = prev->expires_pos;
+    }
+
+    if (conf->index.data == NULL) {
+        conf->index = prev->index;
+        conf->index_pos = prev->index_pos;
+    }
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
@@ -188,29 +194,33 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->listing, prev->listing, 0);
 
-    if (conf->index.data == NULL) {
-        conf->index = prev->index;
-        conf->index_pos = prev->index_pos;
+    if (!conf->enable) {
+        return NGX_CONF_OK;
     }
 
-    if (conf->index.data == NULL) {
-        ngx_str_set(&conf->index, "index.html");
-
-    } else if (conf->index.len == 0
-        || ngx_strlchr(conf->index.data, conf->index.data + conf->index.len,
-                       '/')
-        || ngx_strcmp(conf->index.data, ".") == 0
-        || ngx_strcmp(conf->index.data, "..") == 0)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy_index\" must be a file name, "
-                      "not \"%V\" in %s:%ui", &conf->index,
-                      conf->index_pos.file_name, conf->index_pos.line);
+    core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
+    if (core == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    if (!conf->enable) {
-        return NGX_CONF_OK;
+    core->access_key.len = smcf->access_key.len;
+    core->access_key.data = smcf->access_key.data;
+    core->secret_key.len = smcf->secret_key.len;
+    core->secret_key.data = smcf->secret_key.data;
+    core->session_token.len = smcf->session_token.len;
+    core->session_token.data = smcf->session_token.data;
+    core->region.len = smcf->region.len;
+    core->region.data = smcf->region.data;
+    core->host.len = smcf->host.len;
+    core->host.data = smcf->host.data;
+    core->external_host.len = smcf->external_host.len;
+    core->external_host.data = smcf->external_host.data;
+    core->scheme.len = smcf->scheme.len;
+    core->scheme.data = smcf->scheme.data;
+    core->listings = conf->listing ? 1 : 0;
+
+    if (ngx_http_s3_proxy_s3_settings(cf, conf, core) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -234,43 +244,13 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* see ngx_http_s3_proxy_content_handler() for why it wraps proxy_pass */
+
     if (clcf->handler != NULL
         && clcf->handler != ngx_http_s3_proxy_content_handler)
     {
         conf->proxy_handler = clcf->handler;
         clcf->handler = ngx_http_s3_proxy_content_handler;
-    }
-
-    core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
-    if (core == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    core->access_key.len = smcf->access_key.len;
-    core->access_key.data = smcf->access_key.data;
-    core->secret_key.len = smcf->secret_key.len;
-    core->secret_key.data = smcf->secret_key.data;
-    core->session_token.len = smcf->session_token.len;
-    core->session_token.data = smcf->session_token.data;
-    core->region.len = smcf->region.len;
-    core->region.data = smcf->region.data;
-    core->host.len = smcf->host.len;
-    core->host.data = smcf->host.data;
-    core->external_host.len = smcf->external_host.len;
-    core->external_host.data = smcf->external_host.data;
-    core->scheme.len = smcf->scheme.len;
-    core->scheme.data = smcf->scheme.data;
-    core->expires = (uint32_t) conf->expires;
-    core->index.len = conf->index.len;
-    core->index.data = conf->index.data;
-    core->listings = conf->listing ? 1 : 0;
-
-    if (conf->buckets != NULL && conf->buckets->nelts == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\": S3_PROXY_BUCKETS names no bucket "
-                      "in %s:%ui", conf->enable_pos.file_name,
-                      conf->enable_pos.line);
-        return NGX_CONF_ERROR;
     }
 
     if (conf->buckets != NULL) {
@@ -314,61 +294,35 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static char *
 ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                           *rv;
-    ngx_http_s3_proxy_loc_conf_t   *slcf = conf;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
     /* what is found wrong once the location is complete points here */
 
     ngx_http_s3_proxy_set_pos(cf, &slcf->enable_pos);
 
-    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK || !slcf->enable) {
-        return rv;
-    }
-
-    /* name the missing credential where the directive stands */
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
-
-    if (smcf->access_key.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\" requires AWS_ACCESS_KEY_ID "
-                           "in the environment");
-        return NGX_CONF_ERROR;
-    }
-
-    if (smcf->secret_key.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\" requires AWS_SECRET_ACCESS_KEY "
-                           "in the environment");
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_conf_set_flag_slot(cf, cmd, conf);
 }
 
 
 static char *
 ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                          *rv;
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
     ngx_http_s3_proxy_set_pos(cf, &slcf->expires_pos);
 
-    rv = ngx_conf_set_sec_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
+    return ngx_conf_set_sec_slot(cf, cmd, conf);
+}
 
-    if (slcf->expires < 1 || slcf->expires > 604800) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_expires\" must be between 1s and 7d");
-        return NGX_CONF_ERROR;
-    }
 
-    return NGX_CONF_OK;
+static char *
+ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    ngx_http_s3_proxy_set_pos(cf, &slcf->index_pos);
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
 }
 
 
@@ -480,6 +434,14 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+static void
+ngx_http_s3_proxy_set_pos(ngx_conf_t *cf, ngx_http_s3_proxy_pos_t *pos)
+{
+    pos->file_name = cf->conf_file->file.name.data;
+    pos->line = cf->conf_file->line;
+}
+
+
 ngx_int_t
 ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value)
 {
@@ -543,25 +505,6 @@ ngx_http_s3_proxy_str_list(ngx_conf_t *cf, ngx_array_t *a)
     }
 
     return list;
-}
-
-
-static char *
-ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    ngx_http_s3_proxy_set_pos(cf, &slcf->index_pos);
-
-    return ngx_conf_set_str_slot(cf, cmd, conf);
-}
-
-
-static void
-ngx_http_s3_proxy_set_pos(ngx_conf_t *cf, ngx_http_s3_proxy_pos_t *pos)
-{
-    pos->file_name = cf->conf_file->file.name.data;
-    pos->line = cf->conf_file->line;
 }
 
 

@@ -81,6 +81,8 @@ ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
 
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
+char *ngx_http_s3_proxy_s3_settings(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core);
 
