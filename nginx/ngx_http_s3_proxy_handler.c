@@ -109,10 +109,27 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
 
 /*
- * The location's content handler, proxy_pass, wrapped: with a session token
- * configured, nginx's debug log would otherwise dump it with the signed
- * request headers.  Debug logging pauses while proxy_pass builds the
- * upstream request, which it does before it first returns.
+ * The location's content handler, proxy_pass, wrapped, and this request's
+ * copy of its upstream settings changed.  Why no stock mechanism does:
+ *
+ *   - with a session token, proxy_pass's debug dump of the request it
+ *     builds ("http proxy header") shows the token; it builds it before it
+ *     first returns, so debug logging pauses around that call only (paused
+ *     until the answer, it would hide the whole S3 exchange instead);
+ *   - a folder's index page, with built-in listings on, must bring S3's
+ *     404 to error_page ($s3_proxy_fallback in s3_proxy.conf), while every
+ *     other 404 of S3 (an SDK's missing object) keeps S3's own XML.  nginx
+ *     decides interception in ngx_http_upstream_intercept_errors() from
+ *     the location's proxy_intercept_errors flag alone, before any filter
+ *     sees the answer, and once intercepted S3's body is gone: turned on in
+ *     s3_proxy.conf it would replace every 404, and a second pass cannot
+ *     get S3's answer back (same location, so intercepted again: an SDK
+ *     then gets nginx's HTML 404, not NoSuchKey).  The flag takes no
+ *     variable, is not allowed in "if", and a location of its own would
+ *     be a named one, which nginx allows at server level only, outside
+ *     the location that includes the snippet.  So interception is turned
+ *     on for this request alone, on a copy of the settings; a listing to
+ *     render is read in memory, never from a temporary file.
  */
 
 ngx_int_t
@@ -138,13 +155,6 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
         r->connection->log->log_level = level;
     }
 
-    /*
-     * A folder's index page, with built-in listings on: S3's 404 goes to
-     * error_page ($s3_proxy_fallback in s3_proxy.conf) instead of the
-     * client.  Only this request's copy of the upstream settings changes;
-     * every other answer from S3 passes through untouched.
-     */
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
     if (ctx == NULL || r->upstream == NULL || slcf->core == NULL) {
@@ -153,8 +163,6 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 
     intercept = ctx->result.fallback.len && slcf->core->listings
                 && !r->upstream->conf->intercept_errors;
-
-    /* a listing to render is read in memory, never from a temporary file */
 
     in_memory = ctx->result.render != S3P_RENDER_NONE
                 && r->upstream->conf->max_temp_file_size != 0;
