@@ -2,10 +2,10 @@
  * ngx_http_s3_proxy_module: authenticated, read-only access to private S3
  * buckets.
  *
- * This file holds the module's directives and configuration: the
- * environment (credentials and endpoint), the s3_proxy_* directives, and
- * the settings resolved once per location and handed to the Swift core
- * (CShim/include/s3_proxy_core.h).  The request phase is in
+ * This file holds the module itself: the s3_proxy_* directives, how
+ * their values are inherited, and what the module registers with nginx.
+ * The environment and the settings handed to the Swift core are in
+ * ngx_http_s3_proxy_settings.c, the request phase in
  * ngx_http_s3_proxy_handler.c, the $s3_proxy_* variables in
  * ngx_http_s3_proxy_variables.c, the built-in listing in
  * ngx_http_s3_proxy_listing.c.
