@@ -25,7 +25,7 @@ SWIFT_LIB   := .build/release/libS3ProxyCore.a
 SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap) \
                $(shell find Sources -name '*.swift')
 REFERENCE_SRCS := $(wildcard Tests/S3ProxyTests/Reference/*.swift)
-C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
+C_SRCS      := $(wildcard nginx/*.c nginx/*.h) nginx/config nginx/exports.map
 
 .PHONY: all help deps swift run test test-unit bench fuzz clean deb install test-package
 

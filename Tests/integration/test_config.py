@@ -1,6 +1,7 @@
 """What `nginx -t` says about the module's settings, and that the secret
 never reaches nginx's output or logs."""
 
+import re
 import types
 import urllib.parse
 
@@ -35,6 +36,27 @@ def check():
         nginx = Nginx(env if env is not None else s3_environment(NOWHERE), **kwargs)
         made.append(nginx)
         return nginx.check()
+
+    yield run
+    for nginx in made:
+        nginx.cleanup()
+
+
+@pytest.fixture
+def check_at():
+    """check_at(directive, env=None, **Nginx kwargs) -> (exit code, output,
+    "<nginx.conf path>:<line>" of the line that holds `directive`)."""
+    made = []
+
+    def run(directive, env=None, **kwargs):
+        nginx = Nginx(env if env is not None else s3_environment(NOWHERE), **kwargs)
+        made.append(nginx)
+        with open(nginx.conf) as f:
+            lines = f.read().split("\n")
+        holding = [n for n, line in enumerate(lines, 1) if directive in line]
+        assert len(holding) == 1, (directive, holding)
+        code, output = nginx.check()
+        return code, output, f"{nginx.conf}:{holding[0]}"
 
     yield run
     for nginx in made:
@@ -141,6 +163,52 @@ def test_s3_proxy_at_server_level_is_not_allowed(check):
 def test_s3_proxy_at_http_level_is_not_allowed(check):
     assert_fails(check(http_extra="s3_proxy on;"),
                  '"s3_proxy" directive is not allowed here')
+
+
+# --------------------------------------------------------------------------
+# failures name the directive's own line, never the closing brace of http
+# --------------------------------------------------------------------------
+
+def assert_fails_at(result, *words):
+    code, output, where = result
+    assert_fails((code, output), *words)
+    assert re.search(r" in " + re.escape(where) + "$", output, re.M), (where, output)
+
+
+def test_missing_proxy_pass_points_at_s3_proxy(check_at):
+    assert_fails_at(check_at("s3_proxy on;", locations=NO_INCLUDE),
+                    "needs proxy_pass")
+
+
+def test_bad_index_in_a_location_points_at_s3_proxy_index(check_at):
+    assert_fails_at(check_at("s3_proxy_index", locations="""
+        location / {
+            s3_proxy on;
+            s3_proxy_index pages/index.html;
+            include s3_proxy.conf;
+        }
+"""), '"s3_proxy_index" must be a file name', '"pages/index.html"')
+
+
+@pytest.mark.parametrize("index", ["..", "a/b", '""'])
+def test_bad_index_at_http_level_points_at_s3_proxy_index(check_at, index):
+    assert_fails_at(check_at("s3_proxy_index", http_extra=f"s3_proxy_index {index};"),
+                    '"s3_proxy_index" must be a file name')
+
+
+def test_expires_at_http_level_points_at_s3_proxy_expires(check_at):
+    assert_fails_at(check_at("s3_proxy_expires", http_extra="s3_proxy_expires 8d;"),
+                    "between 1s and 7d")
+
+
+@pytest.mark.parametrize("env", [
+    env_with(S3_PROXY_BUCKETS=","),
+    env_with(AWS_DEFAULT_REGION="US East"),
+    env_with(AWS_ENDPOINT_SCHEME="ftp"),
+    env_with(AWS_ACCESS_KEY_ID=None),
+])
+def test_bad_environment_points_at_s3_proxy(check_at, env):
+    assert_fails_at(check_at("s3_proxy on;", env), '"s3_proxy"')
 
 
 # --------------------------------------------------------------------------

@@ -1,0 +1,379 @@
+/*
+ * ngx_http_s3_proxy_module: the request phase.
+ *
+ * At the precontent phase (after access checks such as auth_basic and
+ * auth_request) each request of a location with "s3_proxy on" is handed
+ * to the Swift core, which decides its route and signs it:
+ *
+ *   - refuse:   answer the status (405 with Allow, 403, 400), contact nothing;
+ *   - redirect: answer 307 with a presigned URL on the external endpoint;
+ *   - proxy:    store the signed URL and headers in the request context and
+ *               decline, so that proxy_pass (from the shipped s3_proxy.conf
+ *               snippet) fetches them through $s3_proxy_* variables.
+ *
+ * This file holds no signing logic: it moves bytes between nginx and Swift
+ * (CShim/include/s3_proxy_core.h).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_s3_proxy_module.h"
+
+
+static ngx_int_t ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
+    s3p_request_t *req);
+static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+
+
+ngx_int_t
+ngx_http_s3_proxy_handler(ngx_http_request_t *r)
+{
+    u_char                        *out;
+    size_t                         bound;
+    ngx_int_t                      rc;
+    s3p_request_t                  req;
+    ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    if (!slcf->enable || slcf->core == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx != NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_s3_proxy_request_target(r, &req) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    bound = s3p_output_bound(slcf->core, &req);
+
+    out = ngx_pnalloc(r->pool, bound);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = s3p_handle(slcf->core, &req, out, bound, &ctx->result);
+
+    if (rc != S3P_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: signing failed (%i)", rc);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+
+    switch (ctx->result.action) {
+
+    case S3P_ACTION_REDIRECT:
+        return ngx_http_s3_proxy_redirect(r, ctx);
+
+    case S3P_ACTION_PROXY:
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "s3 proxy: proxy \"%*s\"",
+                       ctx->result.url.len, ctx->result.url.data);
+
+        /*
+         * S3 gets no request body (proxy_pass_request_body off), so none is
+         * read: proxy_pass then builds the upstream request at once, while
+         * the content handler below holds debug logging of the signed
+         * headers, instead of after a body that a client trickles in.
+         */
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* the content phase handler, proxy_pass, takes it from here */
+        return NGX_DECLINED;
+
+    default:
+        return ngx_http_s3_proxy_refuse(r, ctx);
+    }
+}
+
+
+/*
+ * The location's content handler, proxy_pass, wrapped, and this request's
+ * copy of its upstream settings changed.  Why no stock mechanism does:
+ *
+ *   - with a session token, proxy_pass's debug dump of the request it
+ *     builds ("http proxy header") shows the token; it builds it before it
+ *     first returns, so debug logging pauses around that call only (paused
+ *     until the answer, it would hide the whole S3 exchange instead);
+ *   - a folder's index page, with built-in listings on, must bring S3's
+ *     404 to error_page ($s3_proxy_fallback in s3_proxy.conf), while every
+ *     other 404 of S3 (an SDK's missing object) keeps S3's own XML.  nginx
+ *     decides interception in ngx_http_upstream_intercept_errors() from
+ *     the location's proxy_intercept_errors flag alone, before any filter
+ *     sees the answer, and once intercepted S3's body is gone: turned on in
+ *     s3_proxy.conf it would replace every 404, and a second pass cannot
+ *     get S3's answer back (same location, so intercepted again: an SDK
+ *     then gets nginx's HTML 404, not NoSuchKey).  The flag takes no
+ *     variable, is not allowed in "if", and a location of its own would
+ *     be a named one, which nginx allows at server level only, outside
+ *     the location that includes the snippet.  So interception is turned
+ *     on for this request alone, on a copy of the settings; a listing to
+ *     render is read in memory, never from a temporary file.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     level, intercept, in_memory;
+    ngx_http_upstream_conf_t      *ucf;
+    ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+        rc = slcf->proxy_handler(r);
+
+    } else {
+        level = r->connection->log->log_level;
+        r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
+
+        rc = slcf->proxy_handler(r);
+
+        r->connection->log->log_level = level;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL || r->upstream == NULL || slcf->core == NULL) {
+        return rc;
+    }
+
+    intercept = ctx->result.fallback.len && slcf->core->listings
+                && !r->upstream->conf->intercept_errors;
+
+    in_memory = ctx->result.render != S3P_RENDER_NONE
+                && r->upstream->conf->max_temp_file_size != 0;
+
+    if (intercept || in_memory) {
+        ucf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
+        if (ucf == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        *ucf = *r->upstream->conf;
+
+        if (intercept) {
+            ucf->intercept_errors = 1;
+        }
+
+        if (in_memory) {
+            ucf->max_temp_file_size = 0;
+        }
+
+        r->upstream->conf = ucf;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The request target as the client sent it: the raw path and query of the
+ * request line.  S3 does not normalise paths, so $uri (slashes merged, dot
+ * segments resolved) is not what the client asked for.  After an internal
+ * redirect the raw line no longer applies, and the new URI is escaped back.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
+{
+    u_char     *p, *q;
+    size_t      len;
+    ngx_str_t   uri;
+
+    req->method.data = r->method_name.data;
+    req->method.len = r->method_name.len;
+    req->now = (int64_t) ngx_time();
+
+    if (r->headers_in.user_agent) {
+        req->user_agent.data = r->headers_in.user_agent->value.data;
+        req->user_agent.len = r->headers_in.user_agent->value.len;
+
+    } else {
+        req->user_agent.data = NULL;
+        req->user_agent.len = 0;
+    }
+
+    req->fallback = 0;
+
+    /*
+     * The fallback pass: S3 answered 404 for a folder's index page, and
+     * error_page brought the request back to the folder path the module
+     * gave it, already encoded.
+     */
+
+    if (r->internal
+        && r->error_page
+        && r->args.len == sizeof(S3P_FALLBACK_MARKER) - 1
+        && ngx_strncmp(r->args.data, S3P_FALLBACK_MARKER,
+                       sizeof(S3P_FALLBACK_MARKER) - 1)
+           == 0)
+    {
+        req->fallback = 1;
+        req->path.data = r->uri.data;
+        req->path.len = r->uri.len;
+        req->query.data = NULL;
+        req->query.len = 0;
+
+        return NGX_OK;
+    }
+
+    if (r->valid_unparsed_uri && r == r->main) {
+        p = r->unparsed_uri.data;
+        len = r->unparsed_uri.len;
+
+        q = ngx_strlchr(p, p + len, '?');
+
+        req->path.data = p;
+        req->path.len = (q ? q : p + len) - p;
+        req->query.data = q ? q + 1 : p + len;
+        req->query.len = q ? (size_t) (p + len - q - 1) : 0;
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_s3_proxy_escaped_uri(r, &uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    req->path.data = uri.data;
+    req->path.len = uri.len;
+    req->query.data = r->args.data;
+    req->query.len = r->args.len;
+
+    return NGX_OK;
+}
+
+
+/* $uri, decoded and normalised by nginx, escaped back into a path */
+
+ngx_int_t
+ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
+{
+    u_char     *p, *q;
+    uintptr_t   escape;
+
+    escape = 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
+                                NGX_ESCAPE_URI);
+
+    p = ngx_pnalloc(r->pool, r->uri.len + escape);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (escape) {
+        q = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len,
+                                      NGX_ESCAPE_URI);
+    } else {
+        q = ngx_cpymem(p, r->uri.data, r->uri.len);
+    }
+
+    uri->data = p;
+    uri->len = q - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "s3 proxy: redirect \"%*s\"",
+                   ctx->result.key.len, ctx->result.key.data);
+
+    ngx_http_clear_location(r);
+
+    h = ngx_http_s3_proxy_add_header(r, "Location",
+                                     (u_char *) ctx->result.url.data,
+                                     ctx->result.url.len);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.location = h;
+
+    return NGX_HTTP_TEMPORARY_REDIRECT;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "s3 proxy: refused with %D", ctx->result.status);
+
+    /*
+     * A refused request's body is never read: a client that announced one
+     * (with "Expect: 100-continue" it never sends it) gets the connection
+     * closed, so that nginx cannot take the next request for that body.
+     */
+
+    if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+        r->keepalive = 0;
+    }
+
+    if (ctx->result.status == NGX_HTTP_NOT_ALLOWED) {
+        h = ngx_http_s3_proxy_add_header(r, "Allow", (u_char *) "GET, HEAD",
+                                         sizeof("GET, HEAD") - 1);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    if (ctx->result.status < NGX_HTTP_BAD_REQUEST
+        || ctx->result.status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ctx->result.status;
+}
+
+
+ngx_table_elt_t *
+ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
+    u_char *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return h;
+}

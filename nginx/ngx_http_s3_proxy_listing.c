@@ -1,0 +1,285 @@
+/*
+ * ngx_http_s3_proxy_module: the built-in folder listing, a header and body
+ * filter.
+ *
+ * Every answer proxied from S3 loses S3's own x-amz-* headers here.  When
+ * the Swift core marked a proxied request as a listing page to render
+ * (s3_proxy_listing on: a folder without an index page), the filter
+ * collects S3's ListObjectsV2 XML, has Swift render it as HTML, and sends
+ * that page instead, with its own headers.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_s3_proxy_module.h"
+
+
+/* the largest listing page rendered: S3 sends at most 1,000 keys a page */
+#define NGX_HTTP_S3_PROXY_MAX_LISTING      (8 * 1024 * 1024)
+
+
+static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+ngx_int_t
+ngx_http_s3_proxy_listing_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_s3_proxy_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_s3_proxy_body_filter;
+
+    return NGX_OK;
+}
+
+
+/*
+ * S3's own x-amz-* and x-amzn-* response headers (request ids, encryption,
+ * version ids, metadata) stay behind the proxy.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, level;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h;
+    ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL || ctx->result.action == S3P_ACTION_REFUSE) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ctx->result.action == S3P_ACTION_REDIRECT) {
+        slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+        if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        /* the header filter's debug dump would show the token */
+
+        level = r->connection->log->log_level;
+        r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
+
+        rc = ngx_http_next_header_filter(r);
+
+        r->connection->log->log_level = level;
+
+        return rc;
+    }
+
+    part = &r->headers_out.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len >= sizeof("x-amz") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amz",
+                               sizeof("x-amz") - 1)
+               == 0)
+        {
+            h[i].hash = 0;
+        }
+    }
+
+    if (ctx->result.render == S3P_RENDER_NONE
+        || r->headers_out.status != NGX_HTTP_OK)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    /*
+     * A folder listing: the page is S3's XML turned into HTML, so its
+     * headers wait for the body (see the body filter).
+     */
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    r->headers_out.content_type_len = sizeof("text/html") - 1;
+    ngx_str_set(&r->headers_out.content_type, "text/html");
+    ngx_str_set(&r->headers_out.charset, "utf-8");
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_s3_proxy_add_header(r, "Content-Security-Policy",
+                                     (u_char *) s3p_listing_csp(),
+                                     ngx_strlen(s3p_listing_csp()))
+        == NULL
+        || ngx_http_s3_proxy_add_header(r, "X-Content-Type-Options",
+                                        (u_char *) "nosniff",
+                                        sizeof("nosniff") - 1)
+           == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    /* HEAD: S3 sends no listing to render; the headers are the answer */
+
+    if (r->header_only || r->method == NGX_HTTP_HEAD) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ctx->rendering = 1;
+    r->filter_need_in_memory = 1;
+
+    return NGX_OK;
+}
+
+
+/* Collects one listing page of XML, then sends the rendered HTML. */
+
+static ngx_int_t
+ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    u_char                   *xml;
+    size_t                    size, cap;
+    ngx_uint_t                last;
+    ngx_chain_t              *cl;
+    ngx_http_s3_proxy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL || !ctx->rendering) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        size = cl->buf->last - cl->buf->pos;
+
+        if (size && ctx->xml_len + size > NGX_HTTP_S3_PROXY_MAX_LISTING) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "s3 proxy: listing page larger than %uz bytes",
+                          (size_t) NGX_HTTP_S3_PROXY_MAX_LISTING);
+            ctx->rendering = 0;
+            return NGX_ERROR;
+        }
+
+        if (size && ctx->xml_len + size > ctx->xml_cap) {
+            cap = ngx_max(2 * ctx->xml_cap, ctx->xml_len + size);
+            cap = ngx_max(cap, 16384);
+
+            xml = ngx_pnalloc(r->pool, cap);
+            if (xml == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (ctx->xml_len) {
+                ngx_memcpy(xml, ctx->xml, ctx->xml_len);
+            }
+
+            ctx->xml = xml;
+            ctx->xml_cap = cap;
+        }
+
+        if (size) {
+            ngx_memcpy(ctx->xml + ctx->xml_len, cl->buf->pos, size);
+            ctx->xml_len += size;
+        }
+
+        cl->buf->pos = cl->buf->last;
+
+        if (cl->buf->last_buf || cl->buf->last_in_chain) {
+            last = 1;
+        }
+    }
+
+    if (!last) {
+        return NGX_OK;
+    }
+
+    ctx->rendering = 0;
+
+    return ngx_http_s3_proxy_render(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
+{
+    size_t        bound, len;
+    int32_t       status;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    bound = s3p_render_bound(&ctx->result, ctx->xml_len);
+
+    b = ngx_create_temp_buf(r->pool, bound);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (s3p_render_listing(&ctx->result, ctx->xml, ctx->xml_len, b->pos,
+                           bound, &len, &status)
+        != S3P_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: rendering a listing failed");
+        return NGX_ERROR;
+    }
+
+    /* a prefix that holds no objects is not a folder */
+
+    if (status == NGX_HTTP_NOT_FOUND) {
+        r->headers_out.status = NGX_HTTP_NOT_FOUND;
+        ngx_str_null(&r->headers_out.status_line);
+        ngx_str_set(&r->headers_out.content_type, "text/html");
+        r->headers_out.content_type_len = sizeof("text/html") - 1;
+
+        b->last = ngx_cpymem(b->pos,
+                             "<!DOCTYPE html><html><head><title>404 Not Found"
+                             "</title></head><body><h1>404 Not Found</h1>"
+                             "</body></html>\n",
+                             sizeof("<!DOCTYPE html><html><head><title>404 "
+                                    "Not Found</title></head><body><h1>404 "
+                                    "Not Found</h1></body></html>\n") - 1);
+    } else {
+        b->last = b->pos + len;
+    }
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_next_header_filter(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}

@@ -1,0 +1,295 @@
+/*
+ * ngx_http_s3_proxy_module: the $s3_proxy_* variables.
+ *
+ * What the Swift core answered for a proxied request (the signed URL and
+ * headers, the bucket and key), what the configuration fixes (the endpoint
+ * host, the session token), and where error_page brings a folder's 404
+ * back ($s3_proxy_fallback).  The shipped s3_proxy.conf hands them to
+ * proxy_pass.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_s3_proxy_module.h"
+
+
+enum {
+    ngx_http_s3_proxy_var_url = 0,
+    ngx_http_s3_proxy_var_authorization,
+    ngx_http_s3_proxy_var_date,
+    ngx_http_s3_proxy_var_bucket,
+    ngx_http_s3_proxy_var_key
+};
+
+
+enum {
+    ngx_http_s3_proxy_var_host = 0,
+    ngx_http_s3_proxy_var_content_sha256,
+    ngx_http_s3_proxy_var_security_token
+};
+
+
+static void ngx_http_s3_proxy_set_variable(ngx_http_variable_value_t *v,
+    const uint8_t *data, size_t len);
+static ngx_int_t ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_s3_proxy_fallback_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
+
+    { ngx_string("s3_proxy_url"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_url,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_authorization"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_authorization,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_date"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_date,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_bucket"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_bucket,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("s3_proxy_key"), NULL,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_key,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("s3_proxy_action"), NULL,
+      ngx_http_s3_proxy_action_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("s3_proxy_host"), NULL,
+      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_host,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_content_sha256"), NULL,
+      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_content_sha256,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_security_token"), NULL,
+      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_security_token,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+    { ngx_string("s3_proxy_fallback"), NULL,
+      ngx_http_s3_proxy_fallback_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* SHA-256 of the empty payload of a GET or HEAD. */
+static ngx_str_t  ngx_http_s3_proxy_empty_sha256 =
+    ngx_string(S3P_EMPTY_PAYLOAD_SHA256);
+
+
+ngx_int_t
+ngx_http_s3_proxy_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_s3_proxy_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_s3_proxy_set_variable(ngx_http_variable_value_t *v,
+    const uint8_t *data, size_t len)
+{
+    if (len == 0) {
+        v->not_found = 1;
+        return;
+    }
+
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = (u_char *) data;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    s3p_str_t                 *s;
+    ngx_http_s3_proxy_ctx_t   *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case ngx_http_s3_proxy_var_url:
+        s = &ctx->result.url;
+        break;
+
+    case ngx_http_s3_proxy_var_authorization:
+        s = &ctx->result.authorization;
+        break;
+
+    case ngx_http_s3_proxy_var_date:
+        s = &ctx->result.amz_date;
+        break;
+
+    case ngx_http_s3_proxy_var_bucket:
+        s = &ctx->result.bucket;
+        break;
+
+    default: /* ngx_http_s3_proxy_var_key */
+        s = &ctx->result.key;
+        break;
+    }
+
+    /* the URL and signed headers exist for proxied requests only */
+
+    if (data != ngx_http_s3_proxy_var_bucket
+        && data != ngx_http_s3_proxy_var_key
+        && ctx->result.action != S3P_ACTION_PROXY)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ngx_http_s3_proxy_set_variable(v, s->data, s->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                 action;
+    ngx_http_s3_proxy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (ctx->result.action) {
+
+    case S3P_ACTION_REDIRECT:
+        ngx_str_set(&action, "redirect");
+        break;
+
+    case S3P_ACTION_PROXY:
+        ngx_str_set(&action, "proxy");
+        break;
+
+    default:
+        ngx_str_set(&action, "refuse");
+        break;
+    }
+
+    ngx_http_s3_proxy_set_variable(v, action.data, action.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    s3p_str_t                     *s;
+    ngx_http_s3_proxy_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    if (slcf->core == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case ngx_http_s3_proxy_var_host:
+        s = &slcf->core->host;
+        break;
+
+    case ngx_http_s3_proxy_var_content_sha256:
+        ngx_http_s3_proxy_set_variable(v, ngx_http_s3_proxy_empty_sha256.data,
+                                       ngx_http_s3_proxy_empty_sha256.len);
+        return NGX_OK;
+
+    default: /* ngx_http_s3_proxy_var_security_token */
+        s = &slcf->core->session_token;
+        break;
+    }
+
+    ngx_http_s3_proxy_set_variable(v, s->data, s->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_fallback_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                   *p;
+    ngx_str_t                 uri;
+    ngx_http_s3_proxy_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx != NULL && ctx->result.fallback.len) {
+        ngx_http_s3_proxy_set_variable(v, ctx->result.fallback.data,
+                                       ctx->result.fallback.len);
+        return NGX_OK;
+    }
+
+    /* any other 404 of nginx's own comes back as a plain 404 */
+
+    if (ngx_http_s3_proxy_escaped_uri(r, &uri) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, uri.len + sizeof("?" S3P_FALLBACK_MARKER) - 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+    p = ngx_cpymem(p, uri.data, uri.len);
+    p = ngx_cpymem(p, "?" S3P_FALLBACK_MARKER,
+                   sizeof("?" S3P_FALLBACK_MARKER) - 1);
+
+    v->len = p - v->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
