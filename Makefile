@@ -91,6 +91,9 @@ PACKAGE_TEST := $(if $(filter true,$(CI)),,--ignore=Tests/integration/test_packa
 test: deps $(MODULE)
 	$(SWIFT) test
 	$(SWIFT) build --product s3p-sign
+	# every route, refusals included, answered with no heap allocation
+	$(SWIFT) build -c release --product s3p-bench
+	.build/release/s3p-bench 2000
 	scripts/check-module.sh $(MODULE)
 	$(MAKE) fuzz FUZZ_SECONDS=15
 	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign $(PYTHON) -m pytest -q \

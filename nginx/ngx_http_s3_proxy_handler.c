@@ -143,7 +143,7 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
-    if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+    if (slcf->core == NULL || slcf->core->signing->session_token.len == 0) {
         rc = slcf->proxy_handler(r);
 
     } else {

@@ -16,8 +16,16 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-/* the largest listing page rendered: S3 sends at most 1,000 keys a page */
-#define NGX_HTTP_S3_PROXY_MAX_LISTING      (8 * 1024 * 1024)
+/*
+ * What a listing request holds at most: S3's XML page, at most
+ * S3P_LISTING_XML_MAX bytes (one buffer: a smaller one outgrown is freed),
+ * then the HTML page, allocated at its exact size (the core renders at most
+ * S3P_LISTING_ROWS rows, whatever the XML holds), once the XML is freed.
+ */
+
+#define NGX_HTTP_S3_PROXY_NOT_FOUND                                           \
+    "<!DOCTYPE html><html><head><title>404 Not Found</title></head>"         \
+    "<body><h1>404 Not Found</h1></body></html>\n"
 
 
 static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
@@ -68,7 +76,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     if (ctx->result.action == S3P_ACTION_REDIRECT) {
         slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
-        if (slcf->core == NULL || slcf->core->session_token.len == 0) {
+        if (slcf->core == NULL || slcf->core->signing->session_token.len == 0) {
             return ngx_http_next_header_filter(r);
         }
 
@@ -176,10 +184,10 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     for (cl = in; cl; cl = cl->next) {
         size = cl->buf->last - cl->buf->pos;
 
-        if (size && ctx->xml_len + size > NGX_HTTP_S3_PROXY_MAX_LISTING) {
+        if (size && ctx->xml_len + size > S3P_LISTING_XML_MAX) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "s3 proxy: listing page larger than %uz bytes",
-                          (size_t) NGX_HTTP_S3_PROXY_MAX_LISTING);
+                          (size_t) S3P_LISTING_XML_MAX);
             ctx->rendering = 0;
             return NGX_ERROR;
         }
@@ -187,6 +195,7 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         if (size && ctx->xml_len + size > ctx->xml_cap) {
             cap = ngx_max(2 * ctx->xml_cap, ctx->xml_len + size);
             cap = ngx_max(cap, 16384);
+            cap = ngx_min(cap, S3P_LISTING_XML_MAX);
 
             xml = ngx_pnalloc(r->pool, cap);
             if (xml == NULL) {
@@ -195,6 +204,10 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
             if (ctx->xml_len) {
                 ngx_memcpy(xml, ctx->xml, ctx->xml_len);
+            }
+
+            if (ctx->xml) {
+                ngx_pfree(r->pool, ctx->xml);
             }
 
             ctx->xml = xml;
@@ -226,26 +239,41 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 static ngx_int_t
 ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 {
-    size_t        bound, len;
+    size_t        len;
     int32_t       status;
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
 
-    bound = s3p_render_bound(&ctx->result, ctx->xml_len);
+    /* the page's exact size first, then the page */
 
-    b = ngx_create_temp_buf(r->pool, bound);
-    if (b == NULL) {
-        return NGX_ERROR;
+    len = 0;
+    b = NULL;
+
+    rc = s3p_render_listing(&ctx->result, ctx->xml, ctx->xml_len, NULL, 0,
+                            &len, &status);
+
+    if (rc == S3P_E_SPACE) {
+        b = ngx_create_temp_buf(r->pool, len);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        rc = s3p_render_listing(&ctx->result, ctx->xml, ctx->xml_len, b->pos,
+                                len, &len, &status);
     }
 
-    if (s3p_render_listing(&ctx->result, ctx->xml, ctx->xml_len, b->pos,
-                           bound, &len, &status)
-        != S3P_OK)
-    {
+    if (rc != S3P_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "s3 proxy: rendering a listing failed");
         return NGX_ERROR;
+    }
+
+    if (ctx->xml) {
+        ngx_pfree(r->pool, ctx->xml);
+        ctx->xml = NULL;
+        ctx->xml_len = 0;
+        ctx->xml_cap = 0;
     }
 
     /* a prefix that holds no objects is not a folder */
@@ -256,13 +284,18 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
         ngx_str_set(&r->headers_out.content_type, "text/html");
         r->headers_out.content_type_len = sizeof("text/html") - 1;
 
-        b->last = ngx_cpymem(b->pos,
-                             "<!DOCTYPE html><html><head><title>404 Not Found"
-                             "</title></head><body><h1>404 Not Found</h1>"
-                             "</body></html>\n",
-                             sizeof("<!DOCTYPE html><html><head><title>404 "
-                                    "Not Found</title></head><body><h1>404 "
-                                    "Not Found</h1></body></html>\n") - 1);
+        b = ngx_calloc_buf(r->pool);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        b->pos = (u_char *) NGX_HTTP_S3_PROXY_NOT_FOUND;
+        b->last = b->pos + sizeof(NGX_HTTP_S3_PROXY_NOT_FOUND) - 1;
+        b->memory = 1;
+
+    } else if (b == NULL) {
+        return NGX_ERROR;
+
     } else {
         b->last = b->pos + len;
     }

@@ -171,17 +171,10 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->enable_pos = prev->enable_pos;
     }
 
-    /* unset stays unset: the defaults are ngx_http_s3_proxy_s3_settings() */
+    /* unset stays unset: the core's defaults apply (s3_proxy_core.h) */
 
-    if (conf->expires == NGX_CONF_UNSET) {
-        conf->expires = prev->expires;
-        conf->expires_pos = prev->expires_pos;
-    }
-
-    if (conf->index.data == NULL) {
-        conf->index = prev->index;
-        conf->index_pos = prev->index_pos;
-    }
+    ngx_conf_merge_sec_value(conf->expires, prev->expires, NGX_CONF_UNSET);
+    ngx_conf_merge_str_value(conf->index, prev->index, "");
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
@@ -203,25 +196,9 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    core->access_key.len = smcf->access_key.len;
-    core->access_key.data = smcf->access_key.data;
-    core->secret_key.len = smcf->secret_key.len;
-    core->secret_key.data = smcf->secret_key.data;
-    core->session_token.len = smcf->session_token.len;
-    core->session_token.data = smcf->session_token.data;
-    core->region.len = smcf->region.len;
-    core->region.data = smcf->region.data;
-    core->host.len = smcf->host.len;
-    core->host.data = smcf->host.data;
-    core->external_host.len = smcf->external_host.len;
-    core->external_host.data = smcf->external_host.data;
-    core->scheme.len = smcf->scheme.len;
-    core->scheme.data = smcf->scheme.data;
+    core->index.len = conf->index.len;
+    core->index.data = conf->index.data;
     core->listings = conf->listing ? 1 : 0;
-
-    if (ngx_http_s3_proxy_s3_settings(cf, conf, core) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -287,7 +264,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         core->nstream_agents = conf->stream->nelts;
     }
 
-    return ngx_http_s3_proxy_core(cf, conf, core);
+    return ngx_http_s3_proxy_core(cf, conf, smcf, core);
 }
 
 
@@ -304,14 +281,30 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* s3_proxy_expires and s3_proxy_index: checked by the core where they stand */
+
 static char *
 ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    ngx_http_s3_proxy_set_pos(cf, &slcf->expires_pos);
+    char    *rv;
+    u_char   err[128];
 
-    return ngx_conf_set_sec_slot(cf, cmd, conf);
+    rv = ngx_conf_set_sec_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (s3p_check_expires((int64_t) slcf->expires, err, sizeof(err))
+        != S3P_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy_expires\" %s",
+                           err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -320,9 +313,26 @@ ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    ngx_http_s3_proxy_set_pos(cf, &slcf->index_pos);
+    char       *rv;
+    u_char      err[128];
+    s3p_str_t   name;
 
-    return ngx_conf_set_str_slot(cf, cmd, conf);
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    name.len = slcf->index.len;
+    name.data = slcf->index.data;
+
+    if (s3p_check_index_name(&name, err, sizeof(err)) != S3P_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy_index\" %s, not \"%V\"", err,
+                           &slcf->index);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

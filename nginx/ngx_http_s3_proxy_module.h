@@ -53,8 +53,6 @@ typedef struct {
     ngx_str_t                  index;
 
     ngx_http_s3_proxy_pos_t    enable_pos;
-    ngx_http_s3_proxy_pos_t    expires_pos;
-    ngx_http_s3_proxy_pos_t    index_pos;
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
@@ -81,10 +79,9 @@ ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
 
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
-char *ngx_http_s3_proxy_s3_settings(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core);
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf,
+    s3p_config_t *core);
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);

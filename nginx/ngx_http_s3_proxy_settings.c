@@ -2,10 +2,11 @@
  * ngx_http_s3_proxy_module: the S3 settings.
  *
  * The credentials and endpoint come from the environment, read once per
- * configuration cycle; each location with "s3_proxy on" resolves them,
- * with its own directives, into the settings handed to the Swift core
- * (s3p_config_t).  Every decision about S3 that C still takes is in
- * ngx_http_s3_proxy_s3_settings() below.
+ * configuration cycle; each location with "s3_proxy on" hands them, with
+ * its own directives, to the Swift core, which holds every setting's
+ * default, check and normal form (s3p_signing_resolve()).  C takes no
+ * decision about S3 here: it moves the values and reports the core's
+ * verdict at the "s3_proxy" directive that uses them.
  */
 
 #include <ngx_config.h>
@@ -35,8 +36,7 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
     /*
      * The environment is read once per configuration cycle; nginx keeps
      * the master's environment, so a changed credential takes a restart.
-     * Unset and empty are the same; ngx_http_s3_proxy_s3_settings()
-     * supplies the defaults.
+     * Unset and empty are the same; the core supplies the defaults.
      */
 
     if (ngx_http_s3_proxy_getenv(cf, "AWS_ACCESS_KEY_ID", &smcf->access_key)
@@ -127,113 +127,23 @@ ngx_http_s3_proxy_wipe(void *data)
 
 
 /*
- * S3 DECISIONS TAKEN IN C.  Everything the nginx side still decides about
- * S3 itself is in this one function, so that one call into the Swift
- * core's definition of the settings can replace it:
- *
- *   - AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required;
- *   - AWS_DEFAULT_REGION defaults to "us-east-1";
- *   - AWS_ENDPOINT_HOST defaults to "s3.<region>.amazonaws.com";
- *   - AWS_ENDPOINT_HOST_EXTERNAL defaults to AWS_ENDPOINT_HOST;
- *   - AWS_ENDPOINT_SCHEME defaults to "https";
- *   - s3_proxy_expires defaults to 300s and lies between 1s and 7d (the
- *     longest a SigV4 presigned URL lives);
- *   - s3_proxy_index defaults to "index.html" and is one key segment;
- *   - S3_PROXY_BUCKETS, when set, names at least one bucket.
- *
- * Each error names the directive that set the value, with its file and
- * line; values from the environment are blamed on "s3_proxy".
+ * Resolves a location's settings through the Swift core: its signing
+ * settings (raw values from the environment and s3_proxy_expires) and its
+ * allowlists.  Errors name the "s3_proxy" directive's own line.
  */
 
 char *
-ngx_http_s3_proxy_s3_settings(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core)
+ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
+    ngx_http_s3_proxy_main_conf_t *smcf, s3p_config_t *core)
 {
-    u_char                   *p;
     size_t                    len;
+    u_char                    err[256], *resolved;
+    ngx_str_t                *wipe;
+    s3p_signing_t            *signing;
+    ngx_pool_cleanup_t       *cln;
     ngx_http_s3_proxy_pos_t  *pos;
 
     pos = &conf->enable_pos;
-
-    if (core->access_key.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\" requires AWS_ACCESS_KEY_ID "
-                      "in the environment in %s:%ui",
-                      pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (core->secret_key.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\" requires AWS_SECRET_ACCESS_KEY "
-                      "in the environment in %s:%ui",
-                      pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (core->region.len == 0) {
-        core->region.data = (const uint8_t *) "us-east-1";
-        core->region.len = sizeof("us-east-1") - 1;
-    }
-
-    if (core->host.len == 0) {
-        len = sizeof("s3..amazonaws.com") - 1 + core->region.len;
-
-        p = ngx_pnalloc(cf->pool, len);
-        if (p == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_sprintf(p, "s3.%*s.amazonaws.com",
-                    core->region.len, core->region.data);
-
-        core->host.data = p;
-        core->host.len = len;
-    }
-
-    if (core->external_host.len == 0) {
-        core->external_host = core->host;
-    }
-
-    if (core->scheme.len == 0) {
-        core->scheme.data = (const uint8_t *) "https";
-        core->scheme.len = sizeof("https") - 1;
-    }
-
-    if (conf->expires == NGX_CONF_UNSET) {
-        core->expires = 300;
-
-    } else if (conf->expires < 1 || conf->expires > 604800) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy_expires\" must be between 1s and 7d "
-                      "in %s:%ui",
-                      conf->expires_pos.file_name, conf->expires_pos.line);
-        return NGX_CONF_ERROR;
-
-    } else {
-        core->expires = (uint32_t) conf->expires;
-    }
-
-    if (conf->index.data == NULL) {
-        core->index.data = (const uint8_t *) "index.html";
-        core->index.len = sizeof("index.html") - 1;
-
-    } else if (conf->index.len == 0
-               || ngx_strlchr(conf->index.data,
-                              conf->index.data + conf->index.len, '/')
-               || ngx_strcmp(conf->index.data, ".") == 0
-               || ngx_strcmp(conf->index.data, "..") == 0)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy_index\" must be a file name, "
-                      "not \"%V\" in %s:%ui", &conf->index,
-                      conf->index_pos.file_name, conf->index_pos.line);
-        return NGX_CONF_ERROR;
-
-    } else {
-        core->index.data = conf->index.data;
-        core->index.len = conf->index.len;
-    }
 
     if (conf->buckets != NULL && conf->buckets->nelts == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -242,55 +152,62 @@ ngx_http_s3_proxy_s3_settings(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
-}
+    signing = ngx_pcalloc(cf->pool, sizeof(s3p_signing_t));
+    if (signing == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
+    signing->access_key.len = smcf->access_key.len;
+    signing->access_key.data = smcf->access_key.data;
+    signing->secret_key.len = smcf->secret_key.len;
+    signing->secret_key.data = smcf->secret_key.data;
+    signing->session_token.len = smcf->session_token.len;
+    signing->session_token.data = smcf->session_token.data;
+    signing->region.len = smcf->region.len;
+    signing->region.data = smcf->region.data;
+    signing->host.len = smcf->host.len;
+    signing->host.data = smcf->host.data;
+    signing->external_host.len = smcf->external_host.len;
+    signing->external_host.data = smcf->external_host.data;
+    signing->scheme.len = smcf->scheme.len;
+    signing->scheme.data = smcf->scheme.data;
+    signing->expires = (conf->expires == NGX_CONF_UNSET)
+                       ? S3P_UNSET : (int64_t) conf->expires;
 
-/*
- * The Swift core checks the resolved settings, normalises the endpoint
- * hosts and prepares what every signed answer takes from them.  These are
- * the only calls into s3p_* at configuration time besides the allowlist
- * names checked in ngx_http_s3_proxy_list().
- */
+    len = s3p_signing_bound(signing);
 
-char *
-ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
-    s3p_config_t *core)
-{
-    size_t                    len;
-    u_char                    err[256], *hosts, *prepared;
-    ngx_http_s3_proxy_pos_t  *pos;
+    resolved = ngx_pnalloc(cf->pool, len);
+    if (resolved == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
-    pos = &conf->enable_pos;
+    /* the resolved settings hold a copy of the secret: wiped likewise */
 
-    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    wipe = cln->data;
+    wipe->data = resolved;
+    wipe->len = len;
+    cln->handler = ngx_http_s3_proxy_wipe;
+
+    ngx_memzero(resolved, len);
+
+    if (s3p_signing_resolve(signing, resolved, len, err, sizeof(err))
+        != S3P_OK)
+    {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
                       err, pos->file_name, pos->line);
         return NGX_CONF_ERROR;
     }
 
-    len = core->host.len + core->external_host.len;
+    core->signing = signing;
 
-    hosts = ngx_pnalloc(cf->pool, len);
-    if (hosts == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (s3p_config_normalize(core, hosts, len) != S3P_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    len = s3p_config_prepare_bound(core);
-
-    prepared = ngx_pnalloc(cf->pool, len);
-    if (prepared == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (s3p_config_prepare(core, prepared, len) != S3P_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\": cannot prepare the signing settings "
-                      "in %s:%ui", pos->file_name, pos->line);
+    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                      err, pos->file_name, pos->line);
         return NGX_CONF_ERROR;
     }
 

@@ -134,7 +134,7 @@ static ngx_int_t
 ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    s3p_str_t                 *s;
+    const s3p_str_t           *s;
     ngx_http_s3_proxy_ctx_t   *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
@@ -222,7 +222,7 @@ static ngx_int_t
 ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    s3p_str_t                     *s;
+    const s3p_str_t               *s;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
@@ -235,7 +235,7 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     switch (data) {
 
     case ngx_http_s3_proxy_var_host:
-        s = &slcf->core->host;
+        s = &slcf->core->signing->host;
         break;
 
     case ngx_http_s3_proxy_var_content_sha256:
@@ -244,7 +244,7 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
         return NGX_OK;
 
     default: /* ngx_http_s3_proxy_var_security_token */
-        s = &slcf->core->session_token;
+        s = &slcf->core->signing->session_token;
         break;
     }
 

@@ -202,18 +202,33 @@ int s3p_check_parameter_name(const s3p_str_t *name, uint8_t *err,
     size_t cap);
 
 /*
- * The size of output buffer that s3p_render_listing() may need for a
- * listing answer of `xml_len` bytes.
+ * Checks the value of one location directive where it stands: the
+ * presigned URL lifetime in seconds (s3_proxy_expires) and the page a
+ * folder serves (s3_proxy_index).  S3P_OK, or S3P_E_CONFIG with why in
+ * `err` (capacity `cap`, NUL-terminated), to follow the directive's name.
  */
-size_t s3p_render_bound(const s3p_result_t *result, size_t xml_len);
+int s3p_check_expires(int64_t seconds, uint8_t *err, size_t cap);
+int s3p_check_index_name(const s3p_str_t *name, uint8_t *err, size_t cap);
 
 /*
- * Renders a ListObjectsV2 answer (`xml`, one page) as the HTML listing of
- * the folder named by `result` (its bucket and key).  Writes the page into
- * `out` and its length into `out_len`, and the status to answer with into
- * `status`: 200, or 404 when the first page of a folder holds nothing (a
- * prefix without objects is not a folder).
+ * The largest ListObjectsV2 answer rendered: one S3 page (at most 1,000
+ * keys or folders of at most 1,024 bytes each, XML-escaped) fits.
  */
+#define S3P_LISTING_XML_MAX  8388608   /* 8 MiB */
+
+/*
+ * Renders a ListObjectsV2 answer (`xml`, one page, at most
+ * S3P_LISTING_XML_MAX bytes) as the HTML listing of the folder named by
+ * `result` (its bucket and key): at most S3P_LISTING_ROWS rows, whatever
+ * the XML holds.  Writes the page into `out` and its length into
+ * `out_len`, and the status to answer with into `status`: 200, or 404 when
+ * the first page of a folder holds nothing (a prefix without objects is not
+ * a folder; nothing is written then).  With `out` NULL or `cap` smaller
+ * than the page, writes nothing, sets `out_len` to the page's exact size
+ * and returns S3P_E_SPACE: the caller allocates that and calls again.
+ */
+#define S3P_LISTING_ROWS  1000
+
 int s3p_render_listing(const s3p_result_t *result, const uint8_t *xml,
     size_t xml_len, uint8_t *out, size_t cap, size_t *out_len,
     int32_t *status);

@@ -131,11 +131,15 @@ import Testing
             if random.pick([false, true, false]) { path += "/" }
         }
         var items: [String] = []
-        let count = random.pick([0, 0, 1, 2, 3, 5, 70])
+        let count = random.pick([0, 0, 1, 2, 3, 5, 40])
         for _ in 0..<count { items.append(random.pick(queryItems)) }
         var query = items.joined(separator: "&")
-        if count == 70 { query = Array(repeating: "prefix=a", count: random.pick([64, 65]))
-            .joined(separator: "&") }
+        if count == 40 {
+            // At the limit on query items, and one past it.
+            query = Array(repeating: "prefix=a",
+                          count: Rules.maxQueryItems + random.pick([0, 1]))
+                .joined(separator: "&")
+        }
         if random.next() % 8 == 0 {
             query = "page=" + random.pick(["tok%2Ben", "a+b", "", "%E2%82%AC"])
             if !path.hasSuffix("/") { path += "/" }

@@ -665,8 +665,9 @@ fileprivate func decodedPath(_ href: String) -> String? {
 
 @Suite struct ListingCAPITests {
 
-    /// Calls s3p_render_listing as the module does: a buffer of
-    /// s3p_render_bound bytes followed by a guard region.
+    /// Calls s3p_render_listing as the module does: once without a
+    /// buffer for the page's exact size, then with a buffer of that size
+    /// followed by a guard region.
     static func renderC(bucket: String, key: String, xml: [UInt8],
                         render: s3p_render_t = S3P_RENDER_LISTING)
         -> (rc: Int32, status: Int32, html: String)
@@ -677,7 +678,29 @@ fileprivate func decodedPath(_ href: String) -> String? {
         result.bucket = memory.str(bucket)
         result.key = memory.str(key)
         result.render = render
-        let bound = s3p_render_bound(&result, xml.count)
+        var bound = 0
+        var probeStatus: Int32 = 0
+        let probe = xml.withUnsafeBufferPointer {
+            s3p_render_listing(&result, $0.baseAddress, xml.count, nil, 0, &bound,
+                               &probeStatus)
+        }
+        if probe == S3P_OK {
+            // Nothing to render (a 404): nothing was written.
+            #expect(bound == 0)
+        } else {
+            #expect(probe == S3P_E_SPACE)
+            // One byte short is refused, and writes nothing.
+            let short = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bound, 1))
+            defer { short.deallocate() }
+            short.initialize(repeating: 0xA5)
+            var shortLen = 0
+            let refused = xml.withUnsafeBufferPointer {
+                s3p_render_listing(&result, $0.baseAddress, xml.count, short.baseAddress,
+                                   bound - 1, &shortLen, &probeStatus)
+            }
+            #expect(refused == S3P_E_SPACE && shortLen == bound)
+            #expect(short.allSatisfy { $0 == 0xA5 })
+        }
         let guardSize = 256
         let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bound + guardSize)
         defer { buffer.deallocate() }
@@ -689,7 +712,7 @@ fileprivate func decodedPath(_ href: String) -> String? {
                                bound, &len, &status)
         }
         #expect(buffer[bound...].allSatisfy { $0 == 0xA5 }, "wrote past the bound")
-        #expect(len <= bound)
+        #expect(rc != S3P_OK || status == 404 || len == bound, "the size was not exact")
         return (rc, status, text(buffer[..<min(len, bound)]))
     }
 
@@ -740,10 +763,39 @@ fileprivate func decodedPath(_ href: String) -> String? {
         }
     }
 
+    /// Whatever the XML holds, a page shows at most S3P_LISTING_ROWS rows
+    /// (S3's page size) of keys of at most 1,024 bytes, so the page's size
+    /// is bounded: here 5,000 entries of the worst-growing key, and keys
+    /// too long to be S3's.
+    @Test func rowsAreCappedWhateverTheXMLHolds() {
+        let name = String(repeating: "\"", count: 1000)
+        var xml = "<ListBucketResult>"
+        for index in 0..<5000 {
+            xml += "<Contents><Key>\(name)\(index)</Key><Size>1</Size></Contents>"
+        }
+        xml += "<Contents><Key>\(String(repeating: "k", count: 1025))</Key></Contents>"
+        xml += "</ListBucketResult>"
+        let r = Self.renderC(bucket: String(repeating: "b", count: 63), key: "",
+                             xml: bytes(xml))
+        #expect(r.rc == S3P_OK && r.status == 200)
+        // The table's heading row, then the rows.
+        #expect(r.html.split(separator: "<tr>", omittingEmptySubsequences: false).count - 1
+                == 1 + Int(S3P_LISTING_ROWS))
+        #expect(!r.html.contains(String(repeating: "k", count: 1025)))
+        // The documented bound: about 10 KB a row at worst.
+        #expect(r.html.utf8.count <= Int(S3P_LISTING_ROWS) * 10_500 + 16_384)
+        // More than one S3 page of XML is refused.
+        var len = 0
+        var status: Int32 = 0
+        var result = s3p_result_t()
+        let oversized = s3p_render_listing(&result, nil, Int(S3P_LISTING_XML_MAX) + 1, nil,
+                                           0, &len, &status)
+        #expect(oversized == S3P_E_SPACE)
+    }
+
     /// The breadcrumb links every ancestor of the folder, each link
     /// repeating the path up to it: its size grows with the square of the
-    /// folder's depth, while s3p_render_bound grows linearly with the key.
-    /// Probes how deep a folder renders within the bound.
+    /// folder's depth.  Probes how deep a folder renders.
     static func deepFolder(depth: Int, segment: String, bucket: String = "demo")
         -> (rc: Int32, status: Int32, html: String)
     {
@@ -771,13 +823,11 @@ fileprivate func decodedPath(_ href: String) -> String? {
     /// Found by this suite (fixed): a folder 154 levels deep (`a/a/.../`, a 308-byte key, far
     /// below S3's 1,024-byte key limit), 79 levels of a two-byte name such
     /// as `é/` (237 bytes) or 112 levels of `folder/` (784 bytes) renders
-    /// larger than s3p_render_bound:
-    /// s3p_render_listing answers S3P_E_SPACE and the module fails the
-    /// request ("s3 proxy: rendering a listing failed") instead of showing
-    /// the listing.  Cause: ListingHTML.breadcrumb writes one link per
-    /// ancestor, each with the whole encoded path up to it (quadratic in
-    /// depth), while s3p_render_bound (CAPI.swift) only allows
-    /// 12 * (bucket + key) for the folder.
+    /// larger than the bound the module then allocated, so the request
+    /// failed.  Cause: ListingHTML.breadcrumb wrote one link per ancestor,
+    /// each with the whole encoded path up to it (quadratic in depth); it
+    /// now links at most breadcrumbLevels, and the module allocates the
+    /// page's exact size.
     @Test(arguments: [(154, "a"), (200, "a"), (511, "a"), (79, "é"), (112, "folder")])
     func deepFoldersRender(_ depth: Int, _ segment: String) {
         let r = Self.deepFolder(depth: depth, segment: segment)

@@ -151,9 +151,9 @@ import Testing
         Case("scheme http", nil) { $0.scheme = bytes("http") },
 
         // Expiry: 1 second to 7 days.
-        Case("expires 0", "expiry") { $0.expires = 0 },
-        Case("expires 604801", "expiry") { $0.expires = 604_801 },
-        Case("expires UInt32.max", "expiry") { $0.expires = .max },
+        Case("expires 0", "s3_proxy_expires must be between 1s and 7d") { $0.expires = 0 },
+        Case("expires 604801", "between 1s and 7d") { $0.expires = 604_801 },
+        Case("expires Int64.max", "between 1s and 7d") { $0.expires = .max },
         Case("expires 1", nil) { $0.expires = 1 },
         Case("expires 604800", nil) { $0.expires = 604_800 },
     ]

@@ -108,6 +108,25 @@ func s3p_check_parameter_name(
     return S3P_E_CONFIG
 }
 
+@c @implementation
+func s3p_check_expires(
+    _ seconds: Int64, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let problem = Settings.expiresProblem(seconds) else { return S3P_OK }
+    ErrorMessage.write(problem, into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
+@c @implementation
+func s3p_check_index_name(
+    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let name = name?.pointee else { return S3P_E_CONFIG }
+    guard let problem = Rules.indexProblem(name.bytes) else { return S3P_OK }
+    ErrorMessage.write(problem, into: err, cap: cap)
+    return S3P_E_CONFIG
+}
+
 /// A message for C: truncated to the buffer and NUL-terminated.
 enum ErrorMessage {
     static func write(_ text: String, into err: UnsafeMutablePointer<UInt8>?, cap: Int) {
@@ -122,30 +141,15 @@ enum ErrorMessage {
 }
 
 @c @implementation
-func s3p_render_bound(_ result: UnsafePointer<s3p_result_t>?, _ xmlLen: Int) -> Int {
-    guard let result = result?.pointee else { return 0 }
-    // Per byte of XML at most: a key's href (3 bytes each) and its text
-    // (6 bytes each, "&quot;"), plus each entry's fixed markup, which is
-    // smaller than the XML that carried the entry.  The breadcrumb links
-    // every ancestor folder with its whole path: one encoded path (3 bytes
-    // a byte) and some markup per folder level it links.
-    // The breadcrumb links at most ListingHTML.breadcrumbLevels folders.
-    let folder = result.key.bytes
-    let levels = min(folder.reduce(1) { $0 + ($1 == UInt8(ascii: "/") ? 1 : 0) },
-                     ListingHTML.breadcrumbLevels + 1)
-    let path = result.bucket.len + folder.count
-    return 16 * xmlLen + 12 * path + levels * (3 * path + 64) + 8192
-}
-
-@c @implementation
 func s3p_render_listing(
     _ result: UnsafePointer<s3p_result_t>?, _ xml: UnsafePointer<UInt8>?,
     _ xmlLen: Int, _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
     _ outLen: UnsafeMutablePointer<Int>?, _ status: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
-    guard let result = result?.pointee, let out, let outLen, let status else {
+    guard let result = result?.pointee, let outLen, let status else {
         return S3P_E_CONFIG
     }
+    guard xmlLen <= Int(S3P_LISTING_XML_MAX) else { return S3P_E_SPACE }
     let page = ListingPage(xml: UnsafeBufferPointer(start: xml, count: xml == nil ? 0 : xmlLen))
     if page.isEmpty && result.render == S3P_RENDER_LISTING {
         status.pointee = 404
@@ -154,7 +158,11 @@ func s3p_render_listing(
     }
     let html = ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes)
         .render(page)
-    guard html.count <= cap else { return S3P_E_SPACE }
+    guard let out, html.count <= cap else {
+        // The caller allocates exactly this much and calls again.
+        outLen.pointee = html.count
+        return S3P_E_SPACE
+    }
     out.update(from: html, count: html.count)
     outLen.pointee = html.count
     status.pointee = 200

@@ -8,6 +8,8 @@
 // Keys are untrusted: hrefs are built with SigV4's percent-encoding (which
 // leaves only unreserved characters and `/`), and text is HTML-escaped.
 
+internal import CShim
+
 struct ListingHTML {
     let bucket: [UInt8]
     /// The folder: "" for the bucket's root, otherwise ending in `/`.
@@ -55,31 +57,46 @@ struct ListingHTML {
             link(to: parent(of: prefix), into: &out)
             out += Array("\">../</a></td><td class=\"size\"></td><td></td></tr>\n".utf8)
         }
-        for folder in page.folders where folder.starts(with: prefix) {
+        // S3's pages hold at most S3P_LISTING_ROWS keys and folders of at
+        // most Rules.maxKeyLength bytes; nothing else is rendered, whatever
+        // the XML holds, so that the page's size stays bounded.
+        var rows = 0
+        for folder in page.folders where folder.starts(with: prefix)
+            && folder.count <= Rules.maxKeyLength
+        {
+            rows += 1
+            if rows > Int(S3P_LISTING_ROWS) { break }
             out += Array("<tr><td><a href=\"".utf8)
             link(to: folder, into: &out)
             out += Array("\">".utf8)
             ListingHTML.escape(folder[prefix.count...], into: &out)
             out += Array("</a></td><td class=\"size\">-</td><td></td></tr>\n".utf8)
         }
-        for object in page.objects where object.key.starts(with: prefix) {
+        for object in page.objects where object.key.starts(with: prefix)
+            && object.key.count <= Rules.maxKeyLength
+        {
             let name = object.key[prefix.count...]
             if name.isEmpty {
                 continue  // the folder's own marker object
             }
+            rows += 1
+            if rows > Int(S3P_LISTING_ROWS) { break }
             out += Array("<tr><td><a href=\"".utf8)
             link(to: object.key, into: &out)
             out += Array("\">".utf8)
             ListingHTML.escape(name, into: &out)
             out += Array("</a></td><td class=\"size\">".utf8)
-            ListingHTML.escape(object.size, into: &out)
+            ListingHTML.escape(object.size.prefix(ListingHTML.maxField), into: &out)
             out += Array("</td><td>".utf8)
-            ListingHTML.escape(ListingHTML.shortDate(object.lastModified), into: &out)
+            ListingHTML.escape(ListingHTML.shortDate(object.lastModified)
+                .prefix(ListingHTML.maxField), into: &out)
             out += Array("</td></tr>\n".utf8)
         }
         out += Array("</tbody>\n</table>\n".utf8)
 
-        if page.isTruncated && !page.nextToken.isEmpty {
+        if page.isTruncated && !page.nextToken.isEmpty
+            && page.nextToken.count <= ListingHTML.maxField * 16
+        {
             out += Array("<p><a rel=\"next\" href=\"?page=".utf8)
             PercentEncoding.encode(page.nextToken, keepSlash: false, into: &out)
             out += Array("\">Next page</a></p>\n".utf8)
@@ -87,6 +104,9 @@ struct ListingHTML {
         out += Array("</body></html>\n".utf8)
         return out
     }
+
+    /// The most bytes of a size or date shown (S3's are under 32).
+    static let maxField = 64
 
     /// The most folder levels the breadcrumb links: a deeper folder shows
     /// the first and the last ones around an ellipsis, so that the page

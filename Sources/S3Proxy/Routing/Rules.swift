@@ -22,8 +22,9 @@ enum Rules {
     static let maxKeyLength = 1024
 
     /// The most query items a request may carry (more: 400).  S3's own
-    /// requests carry at most a dozen.
-    static let maxQueryItems = 64
+    /// requests carry at most a dozen; the list of them lives on the stack
+    /// (1 KiB: larger temporary allocations may go to the heap).
+    static let maxQueryItems = 32
 
     /// The page a path ending in `/` serves when s3_proxy_index is not set.
     static let defaultIndex: StaticString = "index.html"

@@ -134,10 +134,15 @@ struct Settings {
         if scheme != Array("http".utf8) && scheme != Array("https".utf8) {
             return "AWS_ENDPOINT_SCHEME must be \"http\" or \"https\""
         }
-        if expires < 1 || expires > Settings.maxExpires {
-            return "the presigned URL expiry must be between 1 second and 7 days"
+        if let problem = Settings.expiresProblem(expires) {
+            return "s3_proxy_expires " + problem
         }
         return nil
+    }
+
+    /// Why a presigned URL lifetime is not one SigV4 allows, or nil.
+    static func expiresProblem(_ seconds: Int64) -> String? {
+        seconds < 1 || seconds > maxExpires ? "must be between 1s and 7d" : nil
     }
 
     /// Printable ASCII without spaces: what AWS credentials consist of.

@@ -99,10 +99,10 @@ struct AmzStamp {
     var date: UInt64 { words.0 }
 
     func write(into writer: inout BufferWriter) {
-        withUnsafeBytes(of: words) { writer.write($0.bindMemory(to: UInt8.self)) }
+        withUnsafeBytes(of: words) { _ = writer.write($0.bindMemory(to: UInt8.self)) }
     }
 
     func writeDate(into writer: inout BufferWriter) {
-        withUnsafeBytes(of: words.0) { writer.write($0.bindMemory(to: UInt8.self)) }
+        withUnsafeBytes(of: words.0) { _ = writer.write($0.bindMemory(to: UInt8.self)) }
     }
 }
