@@ -46,10 +46,7 @@ struct PresignedURL {
             method: method, path: writer.slice(pathRange.0, pathRange.1),
             query: writer.slice(queryStart, queryEnd),
             rest: (prepared[.presignHeaders], Bytes.empty, Bytes.empty))
-        guard let hash = request.hash(),
-              Signature.write(key: key,
-                              StringToSign(stamp: stamp, scope: prepared[.scope],
-                                           canonicalRequestHash: hash),
+        guard Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
                               at: writer.base + signatureAt)
         else {
             return nil

@@ -2,6 +2,17 @@
 // as 64 lowercase hex digits.
 
 enum Signature {
+    /// Signs `request` (steps 1 to 3) and writes the signature at `at`;
+    /// false only if libcrypto fails.
+    static func write(
+        key: UnsafeRawBufferPointer, _ request: CanonicalRequest, stamp: AmzStamp,
+        scope: UnsafeBufferPointer<UInt8>, at: UnsafeMutablePointer<UInt8>
+    ) -> Bool {
+        guard let hash = request.hash() else { return false }
+        return write(key: key, StringToSign(stamp: stamp, scope: scope,
+                                            canonicalRequestHash: hash), at: at)
+    }
+
     /// Writes the signature at `at`; false only if libcrypto fails.
     static func write(
         key: UnsafeRawBufferPointer, _ stringToSign: StringToSign,

@@ -51,10 +51,7 @@ struct SignedHeaders {
             method: method, path: writer.slice(pathRange.0, pathRange.1),
             query: writer.slice(queryStart, urlEnd),
             rest: (prepared[.proxyHeaders], stampBytes, prepared[.proxyHeadersTail]))
-        guard let hash = request.hash(),
-              Signature.write(key: key,
-                              StringToSign(stamp: stamp, scope: prepared[.scope],
-                                           canonicalRequestHash: hash),
+        guard Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
                               at: writer.base + signatureAt)
         else {
             return nil
