@@ -14,18 +14,32 @@ DEMO_S3_PORT ?= 9000
 SWIFT       ?= swift
 SWIFTC      ?= swiftc
 CLANG       ?= $(dir $(shell readlink -f $$(command -v $(SWIFTC)) 2>/dev/null))clang
-SWIFT_STATIC ?= $(dir $(shell readlink -f $$(command -v $(SWIFT)) 2>/dev/null))../lib/swift_static/linux
+# The nginx the module is built for: a source tree or release tarball, and
+# the binary whose `nginx -V` configure arguments it is built with.  Given
+# NGINX_SRC without NGINX_BIN, the module is built with --with-compat alone.
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
+NGINX_FLAGS_BIN := $(if $(and $(filter file,$(origin NGINX_BIN)),$(filter-out file,$(origin NGINX_SRC))),,$(NGINX_BIN))
 PYTHON      ?= python3
 
 BUILD       := build
 MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
-SWIFT_LIB   := .build/release/libS3ProxyCore.a
 SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap)
 C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
 
-.PHONY: all help deps swift run test test-unit bench fuzz clean deb install test-package
+# The Swift core for the module, built with Embedded Swift: every Swift file
+# of Sources/S3Proxy and every C file of Sources/COpenSSL into one archive,
+# position-independent, for the host's own target.  swift build and swift
+# test build the same sources with the full runtime.
+CORE_DIR    := $(BUILD)/core
+CORE_LIB    := $(CORE_DIR)/libs3proxy_core.a
+CORE_SWIFT  := $(wildcard Sources/S3Proxy/*.swift)
+CORE_C      := $(wildcard Sources/COpenSSL/*.c)
+CORE_HDRS   := $(wildcard CShim/include/* Sources/COpenSSL/include/*)
+TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"triple": "\(.*\)",*$$/\1/p' | head -n 1)
+
+.PHONY: all help deps core run test test-unit bench fuzz clean deb install \
+    test-package FORCE
 
 FUZZ_SECONDS ?= 60
 FUZZER      := $(BUILD)/fuzz/fuzz-request
@@ -34,10 +48,13 @@ all: $(MODULE)
 
 help:
 	@echo "make            build $(MODULE) against Debian's nginx-dev"
-	@echo "make run        run /usr/sbin/nginx with the module on PORT=$(PORT)"
+	@echo "                (NGINX_SRC=<tree or nginx-X.Y.Z.tar.gz> NGINX_BIN=<nginx>:"
+	@echo "                for that nginx, with its nginx -V configure arguments)"
+	@echo "make run        run NGINX_BIN=$(NGINX_BIN) with the module on PORT=$(PORT)"
 	@echo "                (no AWS_ACCESS_KEY_ID: a local demo S3 on DEMO_S3_PORT=$(DEMO_S3_PORT))"
 	@echo "make test       install what tests need, then unit, module and integration tests"
 	@echo "make test-unit  swift test only"
+	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
 	@echo "make deps       install Debian and PyPI packages the build and tests use"
 	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make bench      wrk: the module next to plain nginx return 307 and proxy_pass"
@@ -49,33 +66,38 @@ help:
 	@echo "make test-package  install/remove the .deb on this machine (root), reloads,"
 	@echo "                upstream failures (Tests/integration/test_package.py, test_operations.py)"
 	@echo "make clean      remove build outputs"
-	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC SWIFT"
+	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC NGINX_BIN SWIFT"
 
 deps:
 	@scripts/deps.sh
 
-# The Swift core as a static library, position-independent for the .so.
-$(SWIFT_LIB): $(SWIFT_SRCS)
-	$(SWIFT) build -c release --product S3ProxyCore -Xswiftc -static-stdlib
-	@touch $@
+$(CORE_LIB): $(CORE_SWIFT) $(CORE_C) $(CORE_HDRS)
+	@test -n "$(TARGET)" || { echo "no target triple from $(SWIFTC) -print-target-info" >&2; exit 1; }
+	@mkdir -p $(CORE_DIR)
+	rm -f $@ $(CORE_DIR)/*.o
+	$(SWIFTC) -target $(TARGET) -enable-experimental-feature Embedded -wmo \
+	    -O -g -parse-as-library -module-name S3Proxy \
+	    -I CShim/include -I Sources/COpenSSL/include -Xcc -fPIC \
+	    -c $(CORE_SWIFT) -o $(CORE_DIR)/S3Proxy.o
+	for c in $(CORE_C); do \
+	    $(CLANG) -target $(TARGET) -O2 -g -fPIC -I Sources/COpenSSL/include \
+	        -c $$c -o $(CORE_DIR)/COpenSSL_$$(basename $$c .c).o || exit 1; \
+	done
+	ar rcs $@ $(CORE_DIR)/*.o
 
-swift: $(SWIFT_LIB)
+core: $(CORE_LIB)
 
-# nginx's build of the dynamic module, configured with the packaged
-# nginx's own flags so that the module loads into /usr/sbin/nginx.
-$(MODULE): $(SWIFT_LIB) $(C_SRCS)
-	@test -f $(NGINX_SRC)/conf_flags || scripts/deps.sh
+# Which nginx the module was last built for: a change rebuilds it.
+$(BUILD)/nginx-target: FORCE
 	@mkdir -p $(BUILD)
-	rm -rf $(BUILD)/nginx-src && cp -r $(NGINX_SRC) $(BUILD)/nginx-src
-	cd $(BUILD)/nginx-src && S3P_SWIFT_LIB=$(CURDIR)/$(SWIFT_LIB) \
-	    S3P_SWIFT_STATIC=$(SWIFT_STATIC) bash -c \
-	    '. ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	        --add-dynamic-module=$(CURDIR)/nginx' > ../configure.log
-	$(MAKE) -C $(BUILD)/nginx-src -f objs/Makefile modules > $(BUILD)/make-modules.log
-	scripts/check-module.sh $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so
-	# a new file, not an overwrite: running nginx processes map the old one
-	cp $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so $@.new
-	mv -f $@.new $@
+	@t='$(NGINX_SRC) $(NGINX_FLAGS_BIN)'; \
+	    echo "$$t" | cmp -s - $@ || echo "$$t" > $@
+
+# nginx's build of the dynamic module (scripts/build-module.sh).
+$(MODULE): $(CORE_LIB) $(C_SRCS) $(BUILD)/nginx-target scripts/build-module.sh
+	@if [ "$(origin NGINX_SRC)" = file ] && [ ! -d $(NGINX_SRC) ]; then scripts/deps.sh; fi
+	NGINX_SRC=$(NGINX_SRC) NGINX_BIN=$(NGINX_FLAGS_BIN) \
+	    S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) scripts/build-module.sh $@
 
 run: deps $(MODULE)
 	@PORT=$(PORT) WORKERS=$(WORKERS) LOG_LEVEL=$(LOG_LEVEL) \
@@ -91,8 +113,9 @@ test: deps $(MODULE)
 	$(SWIFT) build --product s3p-sign
 	scripts/check-module.sh $(MODULE)
 	$(MAKE) fuzz FUZZ_SECONDS=15
-	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider $(PACKAGE_TEST) demo/test_s3server.py Tests/integration
+	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign NGINX_BIN=$(NGINX_BIN) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider $(PACKAGE_TEST) \
+	    demo/test_s3server.py Tests/integration
 
 test-unit:
 	$(SWIFT) test
