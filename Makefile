@@ -20,10 +20,17 @@ CLANG       ?= $(dir $(shell readlink -f $$(command -v $(SWIFTC)) 2>/dev/null))c
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
 NGINX_FLAGS_BIN := $(if $(and $(filter file,$(origin NGINX_BIN)),$(filter-out file,$(origin NGINX_SRC))),,$(NGINX_BIN))
-PYTHON      ?= python3
+# Debian's python3, which takes no pip installs (PEP 668): the tests' Python
+# packages (requirements.txt) go into a virtual environment made from it.
+SYSTEM_PYTHON ?= /usr/bin/python3
 
 BUILD       := build
 MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
+VENV        := $(BUILD)/venv
+PYTHON      := $(CURDIR)/$(VENV)/bin/python
+# The venv first on PATH: python3, pytest and the aws CLI that the tests and
+# scripts run are the venv's.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap)
 C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
 
@@ -55,7 +62,7 @@ help:
 	@echo "make test       install what tests need, then unit, module and integration tests"
 	@echo "make test-unit  swift test only"
 	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
-	@echo "make deps       install Debian and PyPI packages the build and tests use"
+	@echo "make deps       install Debian packages, and PyPI packages into $(VENV)"
 	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make bench      wrk: the module next to plain nginx return 307 and proxy_pass"
 	@echo "make deb        Debian package build/libnginx-mod-http-s3-proxy_<version>_<arch>.deb"
@@ -67,9 +74,10 @@ help:
 	@echo "                upstream failures (Tests/integration/test_package.py, test_operations.py)"
 	@echo "make clean      remove build outputs"
 	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC NGINX_BIN SWIFT"
+	@echo "          SYSTEM_PYTHON (the venv's python, default /usr/bin/python3)"
 
 deps:
-	@scripts/deps.sh
+	@SYSTEM_PYTHON=$(SYSTEM_PYTHON) VENV=$(VENV) scripts/deps.sh
 
 $(CORE_LIB): $(CORE_SWIFT) $(CORE_C) $(CORE_HDRS)
 	@test -n "$(TARGET)" || { echo "no target triple from $(SWIFTC) -print-target-info" >&2; exit 1; }
@@ -169,6 +177,6 @@ install: $(MODULE)
 
 # The package installed and removed on this machine (as root: it changes
 # /etc/nginx and /usr/lib/nginx), and the operations tests.
-test-package: $(MODULE)
+test-package: deps $(MODULE)
 	S3P_PACKAGE_TEST=1 $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    Tests/integration/test_package.py Tests/integration/test_operations.py
