@@ -46,7 +46,7 @@ CORE_HDRS   := $(wildcard CShim/include/* Sources/COpenSSL/include/*)
 TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"triple": "\(.*\)",*$$/\1/p' | head -n 1)
 
 .PHONY: all help deps core run test test-unit bench fuzz clean deb install \
-    test-package FORCE
+    test-package test-nginx-versions FORCE
 
 FUZZ_SECONDS ?= 60
 FUZZER      := $(BUILD)/fuzz/fuzz-request
@@ -61,6 +61,9 @@ help:
 	@echo "                (no AWS_ACCESS_KEY_ID: a local demo S3 on DEMO_S3_PORT=$(DEMO_S3_PORT))"
 	@echo "make test       install what tests need, then unit, module and integration tests"
 	@echo "make test-unit  swift test only"
+	@echo "make test-nginx-versions  build each nginx in $(NGINX_VERSIONS_DIR)"
+	@echo "                (cached in $(BUILD)/nginx-versions), the module for it,"
+	@echo "                and run part of the integration tests against it"
 	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
 	@echo "make deps       install Debian packages, and PyPI packages into $(VENV)"
 	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
@@ -124,6 +127,16 @@ test: deps $(MODULE)
 	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign NGINX_BIN=$(NGINX_BIN) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider $(PACKAGE_TEST) \
 	    demo/test_s3server.py Tests/integration
+	$(MAKE) test-nginx-versions
+
+# Each nginx release tarball in NGINX_VERSIONS_DIR, built with --with-compat
+# (and cached in build/nginx-versions), with the module built against it and
+# part of the integration tests run through it.
+NGINX_VERSIONS_DIR ?= ../shared/nginx-src
+
+test-nginx-versions: deps $(CORE_LIB)
+	NGINX_VERSIONS_DIR=$(NGINX_VERSIONS_DIR) S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) \
+	    scripts/test-nginx-versions.sh
 
 test-unit:
 	$(SWIFT) test
