@@ -31,17 +31,18 @@ PYTHON      := $(CURDIR)/$(VENV)/bin/python
 # The venv first on PATH: python3, pytest and the aws CLI that the tests and
 # scripts run are the venv's.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.swift Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap)
+SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/include/*.h Sources/*/include/*.modulemap) $(shell find Sources -name '*.swift' -o -name '*.c')
 C_SRCS      := $(wildcard nginx/*.c) nginx/config nginx/exports.map
 
 # The Swift core for the module, built with Embedded Swift: every Swift file
-# of Sources/S3Proxy and every C file of Sources/COpenSSL into one archive,
+# under Sources/S3Proxy and every C file under Sources/COpenSSL (folders
+# included, as SwiftPM takes them) into one archive,
 # position-independent, for the host's own target.  swift build and swift
 # test build the same sources with the full runtime.
 CORE_DIR    := $(BUILD)/core
 CORE_LIB    := $(CORE_DIR)/libs3proxy_core.a
-CORE_SWIFT  := $(wildcard Sources/S3Proxy/*.swift)
-CORE_C      := $(wildcard Sources/COpenSSL/*.c)
+CORE_SWIFT  := $(sort $(shell find Sources/S3Proxy -name '*.swift'))
+CORE_C      := $(sort $(shell find Sources/COpenSSL -name '*.c'))
 CORE_HDRS   := $(wildcard CShim/include/* Sources/COpenSSL/include/*)
 TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"triple": "\(.*\)",*$$/\1/p' | head -n 1)
 
@@ -146,9 +147,9 @@ test-unit:
 $(FUZZER): $(SWIFT_SRCS) $(wildcard Tests/Fuzz/*.swift)
 	@mkdir -p $(BUILD)/fuzz
 	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include \
-	    -c Sources/COpenSSL/*.c -o $(BUILD)/fuzz/copenssl.o
+	    -c $(CORE_C) -o $(BUILD)/fuzz/copenssl.o
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
-	    -I CShim/include -I Sources/COpenSSL/include Sources/S3Proxy/*.swift \
+	    -I CShim/include -I Sources/COpenSSL/include $(CORE_SWIFT) \
 	    Tests/Fuzz/*.swift $(BUILD)/fuzz/copenssl.o -lcrypto -o $@ \
 	    2> $(BUILD)/fuzz/build.log || { cat $(BUILD)/fuzz/build.log; exit 1; }
 
