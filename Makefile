@@ -14,20 +14,41 @@ DEMO_S3_PORT ?= 9000
 SWIFT       ?= swift
 SWIFTC      ?= swiftc
 CLANG       ?= $(dir $(shell readlink -f $$(command -v $(SWIFTC)) 2>/dev/null))clang
-SWIFT_STATIC ?= $(dir $(shell readlink -f $$(command -v $(SWIFT)) 2>/dev/null))../lib/swift_static/linux
+# The nginx the module is built for: a source tree or release tarball, and
+# the binary whose `nginx -V` configure arguments it is built with.  Given
+# NGINX_SRC without NGINX_BIN, the module is built with --with-compat alone.
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
-PYTHON      ?= python3
+NGINX_FLAGS_BIN := $(if $(and $(filter file,$(origin NGINX_BIN)),$(filter-out file,$(origin NGINX_SRC))),,$(NGINX_BIN))
+# Debian's python3, which takes no pip installs (PEP 668): the tests' Python
+# packages (requirements.txt) go into a virtual environment made from it.
+SYSTEM_PYTHON ?= /usr/bin/python3
 
 BUILD       := build
 MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
-SWIFT_LIB   := .build/release/libS3ProxyCore.a
-SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/*.c Sources/*/include/*.h Sources/*/include/*.modulemap) \
-               $(shell find Sources -name '*.swift')
-REFERENCE_SRCS := $(wildcard Tests/S3ProxyTests/Reference/*.swift)
+VENV        := $(BUILD)/venv
+PYTHON      := $(CURDIR)/$(VENV)/bin/python
+# The venv first on PATH: python3, pytest and the aws CLI that the tests and
+# scripts run are the venv's.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/include/*.h Sources/*/include/*.modulemap) $(shell find Sources -name '*.swift' -o -name '*.c')
 C_SRCS      := $(wildcard nginx/*.c nginx/*.h) nginx/config nginx/exports.map
+REFERENCE_SRCS := $(wildcard Tests/S3ProxyTests/Reference/*.swift)
 
-.PHONY: all help deps swift run test test-unit bench fuzz clean deb install test-package
+# The Swift core for the module, built with Embedded Swift: every Swift file
+# under Sources/S3Proxy and every C file under Sources/COpenSSL (folders
+# included, as SwiftPM takes them) into one archive,
+# position-independent, for the host's own target.  swift build and swift
+# test build the same sources with the full runtime.
+CORE_DIR    := $(BUILD)/core
+CORE_LIB    := $(CORE_DIR)/libs3proxy_core.a
+CORE_SWIFT  := $(sort $(shell find Sources/S3Proxy -name '*.swift'))
+CORE_C      := $(sort $(shell find Sources/COpenSSL -name '*.c'))
+CORE_HDRS   := $(wildcard CShim/include/* Sources/COpenSSL/include/*)
+TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"triple": "\(.*\)",*$$/\1/p' | head -n 1)
+
+.PHONY: all help deps core run test test-unit bench fuzz clean deb install \
+    test-package test-nginx-versions FORCE
 
 FUZZ_SECONDS ?= 60
 FUZZER      := $(BUILD)/fuzz/fuzz-request
@@ -36,11 +57,17 @@ all: $(MODULE)
 
 help:
 	@echo "make            build $(MODULE) against Debian's nginx-dev"
-	@echo "make run        run /usr/sbin/nginx with the module on PORT=$(PORT)"
+	@echo "                (NGINX_SRC=<tree or nginx-X.Y.Z.tar.gz> NGINX_BIN=<nginx>:"
+	@echo "                for that nginx, with its nginx -V configure arguments)"
+	@echo "make run        run NGINX_BIN=$(NGINX_BIN) with the module on PORT=$(PORT)"
 	@echo "                (no AWS_ACCESS_KEY_ID: a local demo S3 on DEMO_S3_PORT=$(DEMO_S3_PORT))"
 	@echo "make test       install what tests need, then unit, module and integration tests"
 	@echo "make test-unit  swift test only"
-	@echo "make deps       install Debian and PyPI packages the build and tests use"
+	@echo "make test-nginx-versions  build each nginx in $(NGINX_VERSIONS_DIR)"
+	@echo "                (cached in $(BUILD)/nginx-versions), the module for it,"
+	@echo "                and run part of the integration tests against it"
+	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
+	@echo "make deps       install Debian packages, and PyPI packages into $(VENV)"
 	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
 	@echo "make bench      wrk: the module next to plain nginx return 307 and proxy_pass"
 	@echo "make deb        Debian package build/libnginx-mod-http-s3-proxy_<version>_<arch>.deb"
@@ -51,33 +78,39 @@ help:
 	@echo "make test-package  install/remove the .deb on this machine (root), reloads,"
 	@echo "                upstream failures (Tests/integration/test_package.py, test_operations.py)"
 	@echo "make clean      remove build outputs"
-	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC SWIFT"
+	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC NGINX_BIN SWIFT"
+	@echo "          SYSTEM_PYTHON (the venv's python, default /usr/bin/python3)"
 
 deps:
-	@scripts/deps.sh
+	@SYSTEM_PYTHON=$(SYSTEM_PYTHON) VENV=$(VENV) scripts/deps.sh
 
-# The Swift core as a static library, position-independent for the .so.
-$(SWIFT_LIB): $(SWIFT_SRCS)
-	$(SWIFT) build -c release --product S3ProxyCore -Xswiftc -static-stdlib
-	@touch $@
+$(CORE_LIB): $(CORE_SWIFT) $(CORE_C) $(CORE_HDRS)
+	@test -n "$(TARGET)" || { echo "no target triple from $(SWIFTC) -print-target-info" >&2; exit 1; }
+	@mkdir -p $(CORE_DIR)
+	rm -f $@ $(CORE_DIR)/*.o
+	$(SWIFTC) -target $(TARGET) -enable-experimental-feature Embedded -wmo \
+	    -O -g -parse-as-library -module-name S3Proxy \
+	    -I CShim/include -I Sources/COpenSSL/include -Xcc -fPIC \
+	    -c $(CORE_SWIFT) -o $(CORE_DIR)/S3Proxy.o
+	for c in $(CORE_C); do \
+	    $(CLANG) -target $(TARGET) -O2 -g -fPIC -I Sources/COpenSSL/include \
+	        -c $$c -o $(CORE_DIR)/COpenSSL_$$(basename $$c .c).o || exit 1; \
+	done
+	ar rcs $@ $(CORE_DIR)/*.o
 
-swift: $(SWIFT_LIB)
+core: $(CORE_LIB)
 
-# nginx's build of the dynamic module, configured with the packaged
-# nginx's own flags so that the module loads into /usr/sbin/nginx.
-$(MODULE): $(SWIFT_LIB) $(C_SRCS)
-	@test -f $(NGINX_SRC)/conf_flags || scripts/deps.sh
+# Which nginx the module was last built for: a change rebuilds it.
+$(BUILD)/nginx-target: FORCE
 	@mkdir -p $(BUILD)
-	rm -rf $(BUILD)/nginx-src && cp -r $(NGINX_SRC) $(BUILD)/nginx-src
-	cd $(BUILD)/nginx-src && S3P_SWIFT_LIB=$(CURDIR)/$(SWIFT_LIB) \
-	    S3P_SWIFT_STATIC=$(SWIFT_STATIC) bash -c \
-	    '. ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
-	        --add-dynamic-module=$(CURDIR)/nginx' > ../configure.log
-	$(MAKE) -C $(BUILD)/nginx-src -f objs/Makefile modules > $(BUILD)/make-modules.log
-	scripts/check-module.sh $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so
-	# a new file, not an overwrite: running nginx processes map the old one
-	cp $(BUILD)/nginx-src/objs/ngx_http_s3_proxy_module.so $@.new
-	mv -f $@.new $@
+	@t='$(NGINX_SRC) $(NGINX_FLAGS_BIN)'; \
+	    echo "$$t" | cmp -s - $@ || echo "$$t" > $@
+
+# nginx's build of the dynamic module (scripts/build-module.sh).
+$(MODULE): $(CORE_LIB) $(C_SRCS) $(BUILD)/nginx-target scripts/build-module.sh
+	@if [ "$(origin NGINX_SRC)" = file ] && [ ! -d $(NGINX_SRC) ]; then scripts/deps.sh; fi
+	NGINX_SRC=$(NGINX_SRC) NGINX_BIN=$(NGINX_FLAGS_BIN) \
+	    S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) scripts/build-module.sh $@
 
 run: deps $(MODULE)
 	@PORT=$(PORT) WORKERS=$(WORKERS) LOG_LEVEL=$(LOG_LEVEL) \
@@ -96,8 +129,19 @@ test: deps $(MODULE)
 	.build/release/s3p-bench 2000
 	scripts/check-module.sh $(MODULE)
 	$(MAKE) fuzz FUZZ_SECONDS=15
-	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider $(PACKAGE_TEST) demo/test_s3server.py Tests/integration
+	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign NGINX_BIN=$(NGINX_BIN) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider $(PACKAGE_TEST) \
+	    demo/test_s3server.py Tests/integration
+	$(MAKE) test-nginx-versions
+
+# Each nginx release tarball in NGINX_VERSIONS_DIR, built with --with-compat
+# (and cached in build/nginx-versions), with the module built against it and
+# part of the integration tests run through it.
+NGINX_VERSIONS_DIR ?= ../shared/nginx-src
+
+test-nginx-versions: deps $(CORE_LIB)
+	NGINX_VERSIONS_DIR=$(NGINX_VERSIONS_DIR) S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) \
+	    scripts/test-nginx-versions.sh
 
 test-unit:
 	$(SWIFT) test
@@ -107,10 +151,10 @@ test-unit:
 $(FUZZER): $(SWIFT_SRCS) $(REFERENCE_SRCS) $(wildcard Tests/Fuzz/*.swift)
 	@mkdir -p $(BUILD)/fuzz
 	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include \
-	    -c Sources/COpenSSL/*.c -o $(BUILD)/fuzz/copenssl.o
+	    -c $(CORE_C) -o $(BUILD)/fuzz/copenssl.o
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
 	    -D S3P_FUZZ -I CShim/include -I Sources/COpenSSL/include \
-	    $(shell find Sources/S3Proxy -name '*.swift') $(REFERENCE_SRCS) \
+	    $(CORE_SWIFT) $(REFERENCE_SRCS) \
 	    Tests/Fuzz/*.swift $(BUILD)/fuzz/copenssl.o -lcrypto -o $@ \
 	    2> $(BUILD)/fuzz/build.log || { cat $(BUILD)/fuzz/build.log; exit 1; }
 
@@ -152,6 +196,6 @@ install: $(MODULE)
 
 # The package installed and removed on this machine (as root: it changes
 # /etc/nginx and /usr/lib/nginx), and the operations tests.
-test-package: $(MODULE)
+test-package: deps $(MODULE)
 	S3P_PACKAGE_TEST=1 $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    Tests/integration/test_package.py Tests/integration/test_operations.py

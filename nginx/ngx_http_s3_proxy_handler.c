@@ -369,11 +369,20 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
         return NULL;
     }
 
+    /*
+     * ngx_list_push() memory is not zeroed: every field is set.  nginx
+     * reads no lowcase_key of a response header; 1.23.0 added next.
+     */
+
     h->hash = 1;
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value.data = value;
     h->value.len = len;
+    h->lowcase_key = NULL;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     return h;
 }

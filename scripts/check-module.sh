@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Checks the built module for surprises at load time: it must export only
-# nginx's module symbols, and every undefined symbol must come from nginx
-# itself or from the system libraries it links (libc, libm, libstdc++,
-# libgcc_s, OpenSSL's libcrypto): a shared object links "successfully"
-# with unresolved Swift symbols.
+# nginx's module symbols; every undefined symbol must come from nginx itself
+# or from the libraries it needs; and it needs exactly libc (with glibc's
+# dynamic loader, which provides __tls_get_addr), libcrypto and, if used,
+# libm: no Swift runtime library, no libstdc++, no libgcc_s (the Swift core
+# is built with Embedded Swift).  Stripped, it must stay under MAX_KB
+# (default 512) KB.  A shared object links "successfully" with unresolved
+# Swift symbols.
 set -euo pipefail
 so=${1:-build/ngx_http_s3_proxy_module.so}
 tmp=$(mktemp -d)
@@ -31,10 +34,27 @@ if [ -s "$tmp/unresolved" ]; then
     head -20 "$tmp/unresolved" >&2
     exit 1
 fi
-# The Swift runtime is inside: no libswift*.so is needed.
-if ldd "$so" | grep -q swift; then
-    echo "check-module: $so needs a Swift shared library" >&2
+# What the loader must find: libc, libcrypto, and nothing else but libm.
+readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort > "$tmp/libs"
+unexpected=$(grep -Ev '^(libc\.so\.6|ld-linux-[a-z0-9_-]+\.so\.[0-9]+|libm\.so\.6|libcrypto\.so\.3)$' \
+    "$tmp/libs" || true)
+if [ -n "$unexpected" ] || ! grep -qx 'libc\.so\.6' "$tmp/libs" ||
+    ! grep -qx 'libcrypto\.so\.3' "$tmp/libs"; then
+    echo "check-module: $so needs" $(cat "$tmp/libs") >&2
+    echo "check-module: expected libc.so.6 and libcrypto.so.3 (and libm.so.6)" >&2
+    exit 1
+fi
+if readelf -d "$so" | grep -q TEXTREL; then
+    echo "check-module: $so has text relocations (code that is not PIC)" >&2
+    exit 1
+fi
+
+max_kb=${MAX_KB:-512}
+strip -o "$tmp/stripped.so" "$so"
+size=$(stat -c %s "$tmp/stripped.so")
+if [ "$size" -ge $((max_kb * 1024)) ]; then
+    echo "check-module: $so is $size bytes stripped, over $max_kb KB" >&2
     exit 1
 fi
 echo "check-module: ok: exports only the module; needs only" \
-    "$(ldd "$so" | awk '/=>/ {print $1}' | tr '\n' ' ')"
+    $(cat "$tmp/libs")"; $((size / 1024)) KB stripped"

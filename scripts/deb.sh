@@ -29,12 +29,18 @@ if [ ${#missing[@]} -gt 0 ]; then
         exit 1
     fi
     echo "deb: installing ${missing[*]}"
+    had_nginx=$(dpkg-query -W -f='${Status}' nginx-core 2>/dev/null || true)
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     # nginx-dev pulls in nginx, whose postinst starts the packaged service on
-    # port 80; this project runs its own nginx.
-    if command -v service >/dev/null; then service nginx stop >/dev/null 2>&1 || true; fi
+    # port 80; this project runs its own nginx, so that fresh service is
+    # stopped again.  A service installed before is left alone.
+    if [[ $had_nginx != *"ok installed"* ]] && command -v service >/dev/null &&
+        service nginx status >/dev/null 2>&1; then
+        echo "deb: stopping the nginx service that installing nginx-dev started"
+        service nginx stop >/dev/null 2>&1 || true
+    fi
 fi
 if ! command -v "${SWIFT:-swift}" >/dev/null; then
     echo "deb: no Swift toolchain: put swift on PATH (e.g. /opt/swift/usr/bin) or set SWIFT=" >&2

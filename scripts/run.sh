@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make run: Debian's /usr/sbin/nginx in the foreground with the module built
-# in build/, configured from the environment (AWS_*), listening on PORT.
+# make run: NGINX_BIN (default Debian's /usr/sbin/nginx) in the foreground
+# with the module built in build/, configured from the environment (AWS_*),
+# listening on PORT.
 # Without AWS_ACCESS_KEY_ID a local demo S3 (moto behind a strict SigV4
 # check, seeded with a `demo` bucket) starts on DEMO_S3_PORT and the proxy
 # points at it.  The error log goes to stderr, the access log to stdout.

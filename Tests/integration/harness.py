@@ -16,7 +16,9 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-MODULE = os.path.join(ROOT, "build", "ngx_http_s3_proxy_module.so")
+# S3P_MODULE: another build of the module (make test-nginx-versions)
+MODULE = os.environ.get("S3P_MODULE") or os.path.join(
+    ROOT, "build", "ngx_http_s3_proxy_module.so")
 SNIPPET = os.path.join(ROOT, "nginx", "s3_proxy.conf")
 NGINX_BIN = os.environ.get("NGINX_BIN", "/usr/sbin/nginx")
 S3SERVER = os.path.join(ROOT, "demo", "s3server.py")

@@ -298,6 +298,8 @@ def test_depends(installed):
     assert "libc6" in names, depends
     assert "libssl3" in names, depends          # libcrypto.so.3
     assert not [n for n in names if "swift" in n.lower()], depends
+    # Embedded Swift: no C++ or unwinder runtime either
+    assert "libstdc++6" not in names and "libgcc-s1" not in names, depends
     # the installed nginx is what provides that ABI
     provides = run("dpkg-query", "-W", "-f=${Provides}", "nginx").stdout
     assert abi in provides

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# make test-nginx-versions: for each nginx release tarball in
+# NGINX_VERSIONS_DIR (nginx-X.Y.Z.tar.gz):
+#
+#   1. builds nginx itself, ./configure --with-compat --with-http_ssl_module
+#      (nginx's default modules otherwise), into
+#      build/nginx-versions/X.Y.Z/sbin/nginx; kept while the tarball's
+#      SHA-256 is unchanged, so reruns skip it;
+#   2. builds the module against that source with that binary's configure
+#      arguments (scripts/build-module.sh);
+#   3. runs part of the integration tests with that nginx and module:
+#      every route (test_routes.py, the streamed SDK download), the shipped
+#      snippet (every proxied test includes it), a reload under requests
+#      and the built-in listing.
+#
+# Environment: NGINX_VERSIONS_DIR (default ../shared/nginx-src),
+# S3P_CORE_LIB (the Swift core archive), JOBS (make -j, default nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+dir=${NGINX_VERSIONS_DIR:-../shared/nginx-src}
+core=${S3P_CORE_LIB:?S3P_CORE_LIB is not set}
+jobs=${JOBS:-$(nproc)}
+cache=$top/build/nginx-versions
+
+tests=(
+    Tests/integration/test_routes.py
+    "Tests/integration/test_streaming_clients.py::test_boto3_get_object_streams_the_bytes"
+    "Tests/integration/test_streaming_clients.py::test_curl_gets_the_307_for_an_object_sdks_get_streamed"
+    "Tests/integration/test_loading.py::test_five_reloads_while_requests_flow_fail_no_request"
+    "Tests/integration/test_browsing.py::test_files_folder_lists_folders_then_files_with_sizes"
+    "Tests/integration/test_browsing.py::test_large_folder_pages_reach_every_key_once"
+    "Tests/integration/test_browsing.py::test_existing_index_pages_take_precedence"
+    "Tests/integration/test_browsing.py::test_listing_off_by_default"
+)
+
+shopt -s nullglob
+tarballs=("$dir"/nginx-*.tar.gz)
+if [ ${#tarballs[@]} -eq 0 ]; then
+    echo "test-nginx-versions: no nginx-*.tar.gz in $dir" >&2
+    exit 1
+fi
+
+passed=()
+for tarball in "${tarballs[@]}"; do
+    name=$(basename "$tarball" .tar.gz)
+    version=${name#nginx-}
+    out=$cache/$version
+    bin=$out/sbin/nginx
+    sum=$(sha256sum "$tarball" | awk '{print $1}')
+
+    if [ -x "$bin" ] && [ "$(cat "$out/tarball.sha256" 2>/dev/null)" = "$sum" ]; then
+        echo "test-nginx-versions: nginx $version: $bin (cached)"
+    else
+        echo "test-nginx-versions: nginx $version: building $bin"
+        rm -rf "$out"
+        mkdir -p "$out/src" "$out/sbin"
+        tar -xf "$tarball" -C "$out/src" --strip-components=1
+        if ! (cd "$out/src" &&
+              ./configure --prefix="$out" --with-compat --with-http_ssl_module &&
+              make -j"$jobs") > "$out/build.log" 2>&1; then
+            tail -n 30 "$out/build.log" >&2
+            echo "test-nginx-versions: building nginx $version failed;" \
+                "full log: $out/build.log" >&2
+            exit 1
+        fi
+        cp "$out/src/objs/nginx" "$bin"
+        rm -rf "$out/src"
+        echo "$sum" > "$out/tarball.sha256"
+    fi
+
+    NGINX_SRC=$tarball NGINX_BIN=$bin S3P_CORE_LIB=$core \
+        S3P_WORK=$out/module-src \
+        scripts/build-module.sh "$out/ngx_http_s3_proxy_module.so"
+    rm -rf "$out/module-src"
+
+    echo "test-nginx-versions: nginx $version: integration tests"
+    NGINX_BIN=$bin S3P_MODULE=$out/ngx_http_s3_proxy_module.so \
+        python3 -m pytest -q -p no:cacheprovider "${tests[@]}"
+    passed+=("$version")
+done
+echo "test-nginx-versions: passed with nginx ${passed[*]}"
