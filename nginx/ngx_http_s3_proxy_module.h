@@ -30,6 +30,13 @@ typedef struct {
 } ngx_http_s3_proxy_pos_t;
 
 
+/* Signing settings resolved for one raw s3_proxy_expires value. */
+typedef struct {
+    int64_t                    expires;    /* raw: S3P_UNSET if not set */
+    s3p_signing_t             *signing;
+} ngx_http_s3_proxy_signing_t;
+
+
 /* Settings read from the environment once per configuration cycle. */
 typedef struct {
     ngx_str_t                  access_key;
@@ -40,6 +47,13 @@ typedef struct {
     ngx_str_t                  external_host;
     ngx_str_t                  scheme;
     ngx_array_t               *buckets;    /* S3_PROXY_BUCKETS, of ngx_str_t */
+
+    /*
+     * The signing settings resolved so far, one per s3_proxy_expires value
+     * (the environment is the same for all): locations that sign alike
+     * share one, so workers derive one signing key a day for them.
+     */
+    ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
 } ngx_http_s3_proxy_main_conf_t;
 
 

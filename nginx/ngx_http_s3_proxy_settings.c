@@ -19,6 +19,8 @@
 static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
     ngx_str_t *value);
 static void ngx_http_s3_proxy_wipe(void *data);
+static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
 
 void *
@@ -136,11 +138,8 @@ char *
 ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_http_s3_proxy_main_conf_t *smcf, s3p_config_t *core)
 {
-    size_t                    len;
-    u_char                    err[256], *resolved;
-    ngx_str_t                *wipe;
+    u_char                    err[256];
     s3p_signing_t            *signing;
-    ngx_pool_cleanup_t       *cln;
     ngx_http_s3_proxy_pos_t  *pos;
 
     pos = &conf->enable_pos;
@@ -152,9 +151,68 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
-    signing = ngx_pcalloc(cf->pool, sizeof(s3p_signing_t));
+    signing = ngx_http_s3_proxy_signing(cf, conf, smcf);
     if (signing == NULL) {
         return NGX_CONF_ERROR;
+    }
+
+    core->signing = signing;
+
+    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                      err, pos->file_name, pos->line);
+        return NGX_CONF_ERROR;
+    }
+
+    conf->core = core;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The location's signing settings: the ones already resolved for the same
+ * values, or new ones resolved by the core.  NULL on error (logged).
+ */
+
+static s3p_signing_t *
+ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
+    ngx_http_s3_proxy_main_conf_t *smcf)
+{
+    size_t                        len;
+    u_char                        err[256], *resolved;
+    int64_t                       expires;
+    ngx_str_t                    *wipe;
+    ngx_uint_t                    i;
+    s3p_signing_t                *signing;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_s3_proxy_pos_t      *pos;
+    ngx_http_s3_proxy_signing_t  *known;
+
+    pos = &conf->enable_pos;
+
+    expires = (conf->expires == NGX_CONF_UNSET)
+              ? S3P_UNSET : (int64_t) conf->expires;
+
+    if (smcf->signings == NULL) {
+        smcf->signings = ngx_array_create(cf->pool, 2,
+                                          sizeof(ngx_http_s3_proxy_signing_t));
+        if (smcf->signings == NULL) {
+            return NULL;
+        }
+    }
+
+    known = smcf->signings->elts;
+
+    for (i = 0; i < smcf->signings->nelts; i++) {
+        if (known[i].expires == expires) {
+            return known[i].signing;
+        }
+    }
+
+    signing = ngx_pcalloc(cf->pool, sizeof(s3p_signing_t));
+    if (signing == NULL) {
+        return NULL;
     }
 
     signing->access_key.len = smcf->access_key.len;
@@ -171,21 +229,20 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     signing->external_host.data = smcf->external_host.data;
     signing->scheme.len = smcf->scheme.len;
     signing->scheme.data = smcf->scheme.data;
-    signing->expires = (conf->expires == NGX_CONF_UNSET)
-                       ? S3P_UNSET : (int64_t) conf->expires;
+    signing->expires = expires;
 
     len = s3p_signing_bound(signing);
 
     resolved = ngx_pnalloc(cf->pool, len);
     if (resolved == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     /* the resolved settings hold a copy of the secret: wiped likewise */
 
     cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
     if (cln == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     wipe = cln->data;
@@ -200,18 +257,16 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
                       err, pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
-    core->signing = signing;
-
-    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
-                      err, pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
+    known = ngx_array_push(smcf->signings);
+    if (known == NULL) {
+        return NULL;
     }
 
-    conf->core = core;
+    known->expires = expires;
+    known->signing = signing;
 
-    return NGX_CONF_OK;
+    return signing;
 }

@@ -7,6 +7,8 @@
 // references, and ignores everything else.  Malformed input yields what
 // was readable, never a trap.
 
+internal import CShim
+
 struct ListingPage {
     struct Object {
         var key: [UInt8] = []
@@ -60,7 +62,10 @@ struct ListingPage {
                 case (ListingPage.contents, ListingPage.lastModifiedTag):
                     object.lastModified = value
                 case (ListingPage.commonPrefixes, ListingPage.prefixTag):
-                    folders.append(value)
+                    // No more entries than one page can show are kept.
+                    if folders.count + objects.count < Int(S3P_LISTING_ROWS) + 1 {
+                        folders.append(value)
+                    }
                 case (ListingPage.root, ListingPage.isTruncatedTag):
                     isTruncated = value == ListingPage.trueValue
                 case (ListingPage.root, ListingPage.nextTokenTag):
@@ -69,7 +74,9 @@ struct ListingPage {
                     break
                 }
                 if name == ListingPage.contents && path.count == 2 {
-                    objects.append(object)
+                    if folders.count + objects.count < Int(S3P_LISTING_ROWS) + 1 {
+                        objects.append(object)
+                    }
                     object = Object()
                 }
                 if !path.isEmpty { path.removeLast() }

@@ -56,14 +56,6 @@ struct Settings {
         self.expires = expires
     }
 
-    /// The normal form: hosts as clients write them in a Host header.
-    func normalized() -> Settings {
-        var settings = self
-        settings.host = Settings.canonicalHost(host, scheme: scheme)
-        settings.externalHost = Settings.canonicalHost(externalHost, scheme: scheme)
-        return settings
-    }
-
     /// The room resolve() needs for raw values: the values and their
     /// defaults, then the prepared parts.
     static func bound(raw: s3p_signing_t) -> Int {
@@ -78,19 +70,23 @@ struct Settings {
         _ raw: UnsafeMutablePointer<s3p_signing_t>, into out: UnsafeMutablePointer<UInt8>,
         cap: Int
     ) -> String? {
-        let settings = Settings(raw: raw.pointee)
+        // One copy of the secret, cleared before it is freed.
+        var settings = Settings(raw: raw.pointee)
+        defer { settings.secretKey.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
         if let problem = settings.problem() { return problem }
-        let normal = settings.normalized()
+        settings.host = Settings.canonicalHost(settings.host, scheme: settings.scheme)
+        settings.externalHost = Settings.canonicalHost(settings.externalHost,
+                                                       scheme: settings.scheme)
         var writer = BufferWriter(base: out, capacity: cap)
         var resolved = raw.pointee
-        resolved.access_key = writer.write(normal.accessKey)
-        resolved.secret_key = writer.write(normal.secretKey)
-        resolved.session_token = writer.write(normal.sessionToken)
-        resolved.region = writer.write(normal.region)
-        resolved.host = writer.write(normal.host)
-        resolved.external_host = writer.write(normal.externalHost)
-        resolved.scheme = writer.write(normal.scheme)
-        resolved.expires = normal.expires
+        resolved.access_key = writer.write(settings.accessKey)
+        resolved.secret_key = writer.write(Bytes.view(raw.pointee.secret_key))
+        resolved.session_token = writer.write(settings.sessionToken)
+        resolved.region = writer.write(settings.region)
+        resolved.host = writer.write(settings.host)
+        resolved.external_host = writer.write(settings.externalHost)
+        resolved.scheme = writer.write(settings.scheme)
+        resolved.expires = settings.expires
         let used = writer.count
         guard !writer.overflowed,
               let prepared = Prepared.write(resolved, into: out + used, cap: cap - used)

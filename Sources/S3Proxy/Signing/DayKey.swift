@@ -65,7 +65,7 @@ enum DayKey {
                 writer.write("AWS4")
                 writer.write(secret)
             } else {
-                guard Digest.sha256(into: block, { feeder in
+                guard Digest.sha256(into: block, wipe: true, { feeder in
                     feeder.feed("AWS4")
                     feeder.feed(secret)
                 }) else {

@@ -59,12 +59,15 @@ struct DigestFeeder {
 extension Digest {
     /// SHA-256 of what `body` feeds, written to `output` (32 bytes).  The
     /// context lives on the stack: nothing is allocated.
+    /// With `wipe`, the stack buffer that gathered the data is cleared
+    /// afterwards (for key material; SHA256_Final clears the context).
     static func sha256(
-        into output: UnsafeMutablePointer<UInt8>, _ body: (inout DigestFeeder) -> Void
+        into output: UnsafeMutablePointer<UInt8>, wipe: Bool = false,
+        _ body: (inout DigestFeeder) -> Void
     ) -> Bool {
         var context = SHA256_CTX()
         guard SHA256_Init(&context) == 1 else { return false }
-        return finish(&context, into: output, body)
+        return finish(&context, into: output, wipe: wipe, body)
     }
 
     /// HMAC-SHA256 under `key` of `prefix` followed by what `body` feeds,
@@ -168,14 +171,18 @@ extension Digest {
     /// writes the digest to `output`.
     private static func finish(
         _ context: inout SHA256_CTX, into output: UnsafeMutablePointer<UInt8>,
-        _ body: (inout DigestFeeder) -> Void
+        wipe: Bool = false, _ body: (inout DigestFeeder) -> Void
     ) -> Bool {
         withUnsafeMutablePointer(to: &context) { context in
             withUnsafeTemporaryAllocation(byteCount: 256, alignment: 16) { buffer in
                 var feeder = DigestFeeder(context: context, buffer: buffer)
                 body(&feeder)
                 feeder.flush()
-                return feeder.ok && SHA256_Final(output, context) == 1
+                let done = feeder.ok && SHA256_Final(output, context) == 1
+                if wipe {
+                    buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                }
+                return done
             }
         }
     }
