@@ -117,9 +117,24 @@ memory() { # pidfile -> "rss_kB private_dirty_kB"
 idle_plain=$(memory "$dir/plain.pid")
 idle_module=$(memory "$dir/module.pid")
 
-run() { # port path -> requests/s and p50 latency
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$2" |
-        awk '/Requests\/sec/ {rps=$2} /^ +50%/ {lat=$2} END {print rps, lat}'
+# CPU time (user + system, clock ticks) of a master's workers.
+ticks() { # pidfile -> ticks
+    local total=0 pid
+    for pid in $(pgrep -P "$(cat "$1")"); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
+run() { # port path -> requests/s, p50 latency, worker CPU us per request
+    local pidfile="$dir/plain.pid" before out
+    [ "$1" = 19102 ] && pidfile="$dir/module.pid"
+    before=$(ticks "$pidfile")
+    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$2")
+    echo "$out" | awk -v t=$(( $(ticks "$pidfile") - before )) -v hz="$hz" '
+        /Requests\/sec/ {rps=$2} /^ +50%/ {lat=$2} /requests in/ {n=$1}
+        END {printf "%s %s %.2f\n", rps, lat, t * 1e6 / hz / n}'
 }
 
 # Warm-up, not counted: first connections, caches, the day's signing key.
@@ -147,20 +162,24 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-column() { echo "${results[$1]}" | tr ' ' '\n' | grep -v '^$' | awk -v n="$2" 'NR%2==n'; }
+column() { echo "${results[$1]}" | tr ' ' '\n' | grep -v '^$' | awk -v n="$2" 'NR%3==n'; }
 rps() { column "$1" 1 | median; }
-lat() { column "$1" 0 | tr '\n' ' '; }
+lat() { column "$1" 2 | tr '\n' ' '; }
+cpu() { column "$1" 0 | median; }
 # The ratio of each round's pair, module over plain; the median of those.
 ratios() { paste <(column "$1-module" 1) <(column "$1-plain" 1) | awk '{print $1 / $2}'; }
 ratio() { ratios "$1" | median; }
 spread() { ratios "$1" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.2f-%.2f", lo, hi}'; }
 
 echo "s3-proxy bench: workers=$WORKERS connections=$CONNECTIONS duration=$DURATION rounds=$ROUNDS"
-echo "(median req/s of each side; ratio: median of the rounds' module/plain ratios; p50 latency per round)"
+echo "(median req/s of each side; ratio: median of the rounds' module/plain ratios;"
+echo " worker CPU: median of the rounds' worker user+system time per request; p50 latency per round)"
 for pair in redirect index listing; do
-    printf '%-9s plain %10.0f req/s  module %10.0f req/s  ratio %.2f (rounds %s)   (p50 plain: %s module: %s)\n' \
+    printf '%-9s plain %10.0f req/s  module %10.0f req/s  ratio %.2f (rounds %s)\n' \
         "$pair" "$(rps "$pair-plain")" "$(rps "$pair-module")" "$(ratio "$pair")" \
-        "$(spread "$pair")" "$(lat "$pair-plain")" "$(lat "$pair-module")"
+        "$(spread "$pair")"
+    printf '          worker CPU per request: plain %s us, module %s us   (p50 plain: %s module: %s)\n' \
+        "$(cpu "$pair-plain")" "$(cpu "$pair-module")" "$(lat "$pair-plain")" "$(lat "$pair-module")"
 done
 
 # Memory with and without the module, idle and after the rounds; then a

@@ -163,7 +163,7 @@ func s3p_render_listing(
         outLen.pointee = html.count
         return S3P_E_SPACE
     }
-    out.update(from: html, count: html.count)
+    html.withUnsafeBytes { UnsafeMutableRawPointer(out).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
     outLen.pointee = html.count
     status.pointee = 200
     return S3P_OK

@@ -28,7 +28,10 @@ struct BufferWriter {
     mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) -> s3p_str_t {
         let start = count
         if let source = bytes.baseAddress, bytes.count <= capacity - count {
-            (base + count).update(from: source, count: bytes.count)
+            // A raw copy is a memcpy in every build; a typed update(from:)
+            // is a byte loop in Embedded Swift.
+            UnsafeMutableRawPointer(base + count).copyMemory(from: source,
+                                                             byteCount: bytes.count)
         }
         count += bytes.count
         return str(start, count)

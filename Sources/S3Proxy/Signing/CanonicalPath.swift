@@ -2,6 +2,8 @@
 // key UriEncoded with its `/` kept.
 //
 //   /<UriEncode(bucket)>[/<UriEncode(key)>]
+//
+// Only routed, valid bucket names reach it (BucketName).
 
 struct CanonicalPath {
     let bucket: UnsafeBufferPointer<UInt8>
@@ -12,7 +14,9 @@ struct CanonicalPath {
 
     func write(into writer: inout BufferWriter) {
         writer.write(UInt8(ascii: "/"))
-        writer.writeEncoded(bucket, keepSlash: false)
+        // A bucket name (BucketName.isValid: letters, digits, `.`, `-`,
+        // `_`) is its own UriEncode.
+        writer.write(bucket)
         if let key {
             writer.write(UInt8(ascii: "/"))
             writer.writeEncoded(key, keepSlash: true)

@@ -21,21 +21,21 @@ struct StringToSign {
     func withParts<R>(
         _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> R
     ) -> R? {
-        var prefixStorage = StackBytes128()
-        var hexStorage = StackBytes128()
-        return prefixStorage.withMutableBuffer { scratch -> R? in
-            var prefix = BufferWriter(base: scratch, capacity: StringToSign.prefixCapacity)
+        withUnsafeTemporaryAllocation(of: UInt8.self,
+                                      capacity: StringToSign.prefixCapacity + 64) {
+            scratch -> R? in
+            let hex = scratch.baseAddress! + StringToSign.prefixCapacity
+            var prefix = BufferWriter(base: scratch.baseAddress!,
+                                      capacity: StringToSign.prefixCapacity)
             prefix.write("AWS4-HMAC-SHA256\n")
             stamp.write(into: &prefix)
             prefix.write(UInt8(ascii: "\n"))
             stamp.writeDate(into: &prefix)
             prefix.write(scope)
             guard !prefix.overflowed else { return nil }
-            return hexStorage.withMutableBuffer { hex in
-                canonicalRequestHash.withBytes { Hex.writeLower($0, to: hex) }
-                return body(UnsafeRawBufferPointer(prefix.slice(from: 0)),
-                            UnsafeRawBufferPointer(start: hex, count: 64))
-            }
+            canonicalRequestHash.withBytes { Hex.writeLower($0, to: hex) }
+            return body(UnsafeRawBufferPointer(prefix.slice(from: 0)),
+                        UnsafeRawBufferPointer(start: hex, count: 64))
         }
     }
 }
