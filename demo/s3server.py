@@ -655,7 +655,8 @@ class GateServer(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], verifier: SigV4Verifier,
-                 upstream: tuple[str, int], recorder: RequestRecorder, verbose: bool):
+                 upstream: tuple[str, int] | None, recorder: RequestRecorder,
+                 verbose: bool):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.verifier = verifier
@@ -1099,22 +1100,28 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
-    moto, upstream = start_moto()
+    # The gate takes its port before moto starts: moto's own port and the
+    # connections that seed it are ephemeral ports, and one of them could
+    # otherwise take the port a caller just found free.
     recorder = RequestRecorder(args.log)
-    gate = None
+    verifier = SigV4Verifier(args.access_key, args.secret_key, args.region,
+                             args.session_token)
+    try:
+        gate = GateServer((args.host, args.port), verifier, None, recorder,
+                          args.verbose)
+    except OSError as exc:
+        print(f"s3server: cannot listen on {args.host}:{args.port}: {exc}",
+              file=sys.stderr, flush=True)
+        recorder.close()
+        return 1
+    moto, upstream = start_moto()
+    gate.upstream = upstream
+    serving = False
     try:
         if args.seed == "demo":
             seed_demo(upstream, args.access_key, args.region)
-        verifier = SigV4Verifier(args.access_key, args.secret_key, args.region,
-                                 args.session_token)
-        try:
-            gate = GateServer((args.host, args.port), verifier, upstream, recorder,
-                              args.verbose)
-        except OSError as exc:
-            print(f"s3server: cannot listen on {args.host}:{args.port}: {exc}",
-                  file=sys.stderr, flush=True)
-            return 1
         threading.Thread(target=gate.serve_forever, name="gate", daemon=True).start()
+        serving = True
 
         port = gate.server_address[1]
         shown_host = f"[{args.host}]" if ":" in args.host else args.host
@@ -1125,9 +1132,9 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(0.5):
             pass
     finally:
-        if gate is not None:
+        if serving:
             gate.shutdown()
-            gate.server_close()
+        gate.server_close()
         moto.stop()
         recorder.close()
         _remove_quietly(args.ready_file)
