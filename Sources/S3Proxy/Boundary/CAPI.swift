@@ -38,11 +38,8 @@ func s3p_signing_resolve(
     _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
 ) -> Int32 {
     guard let signing, let out else { return S3P_E_CONFIG }
-    guard let problem = Settings.resolve(signing, into: out, cap: cap) else {
-        return S3P_OK
-    }
-    ErrorMessage.write(problem, into: err, cap: errCap)
-    return S3P_E_CONFIG
+    return ErrorMessage.verdict(Settings.resolve(signing, into: out, cap: cap),
+                                into: err, cap: errCap)
 }
 
 @c @implementation
@@ -51,10 +48,7 @@ func s3p_config_check(
     _ cap: Int
 ) -> Int32 {
     guard let conf = conf?.pointee else { return S3P_E_CONFIG }
-    let problem = LocationCheck.problem(conf)
-    guard let problem else { return S3P_OK }
-    ErrorMessage.write(problem, into: err, cap: cap)
-    return S3P_E_CONFIG
+    return ErrorMessage.verdict(LocationCheck.problem(conf), into: err, cap: cap)
 }
 
 /// The checks of a location's own settings.
@@ -66,36 +60,34 @@ enum LocationCheck {
             return "the signing settings are not resolved"
         }
         for entry in Bytes.list(conf.buckets, conf.nbuckets) {
-            let bucket = Array(Bytes.view(entry))
-            if !BucketName.isValid(bucket) {
-                return "the allowed bucket \"" + String(decoding: bucket, as: UTF8.self)
-                    + "\" is not a valid bucket name"
+            if let problem = BucketName.problem(entry.bytes) {
+                return "the allowed bucket " + quoted(entry) + " " + problem
             }
         }
         for entry in Bytes.list(conf.params, conf.nparams) {
-            let name = Array(Bytes.view(entry))
-            if let problem = Rules.parameterProblem(name) {
-                return "the allowed query parameter \""
-                    + String(decoding: name, as: UTF8.self) + "\" " + problem
+            if let problem = Rules.parameterProblem(entry.bytes) {
+                return "the allowed query parameter " + quoted(entry) + " " + problem
             }
         }
-        if conf.index.len > 0, let problem = Rules.indexProblem(Array(Bytes.view(conf.index))) {
-            return "the index page \"" + String(decoding: Array(Bytes.view(conf.index)),
-                                                 as: UTF8.self) + "\" " + problem
+        if conf.index.len > 0, let problem = Rules.indexProblem(conf.index.bytes) {
+            return "the index page " + quoted(conf.index) + " " + problem
         }
         return nil
     }
+
+    private static func quoted(_ s: s3p_str_t) -> String {
+        "\"" + String(decoding: s.bytes, as: UTF8.self) + "\""
+    }
 }
+
+// One name or value of a directive, checked where the directive stands.
 
 @c @implementation
 func s3p_check_bucket_name(
     _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
 ) -> Int32 {
-    if let name = name?.pointee, BucketName.isValid(name.bytes) {
-        return S3P_OK
-    }
-    ErrorMessage.write("is not a valid bucket name", into: err, cap: cap)
-    return S3P_E_CONFIG
+    guard let name = name?.pointee else { return S3P_E_CONFIG }
+    return ErrorMessage.verdict(BucketName.problem(name.bytes), into: err, cap: cap)
 }
 
 @c @implementation
@@ -103,18 +95,14 @@ func s3p_check_parameter_name(
     _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
 ) -> Int32 {
     guard let name = name?.pointee else { return S3P_E_CONFIG }
-    guard let problem = Rules.parameterProblem(name.bytes) else { return S3P_OK }
-    ErrorMessage.write(problem, into: err, cap: cap)
-    return S3P_E_CONFIG
+    return ErrorMessage.verdict(Rules.parameterProblem(name.bytes), into: err, cap: cap)
 }
 
 @c @implementation
 func s3p_check_expires(
     _ seconds: Int64, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
 ) -> Int32 {
-    guard let problem = Settings.expiresProblem(seconds) else { return S3P_OK }
-    ErrorMessage.write(problem, into: err, cap: cap)
-    return S3P_E_CONFIG
+    ErrorMessage.verdict(Settings.expiresProblem(seconds), into: err, cap: cap)
 }
 
 @c @implementation
@@ -122,13 +110,21 @@ func s3p_check_index_name(
     _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
 ) -> Int32 {
     guard let name = name?.pointee else { return S3P_E_CONFIG }
-    guard let problem = Rules.indexProblem(name.bytes) else { return S3P_OK }
-    ErrorMessage.write(problem, into: err, cap: cap)
-    return S3P_E_CONFIG
+    return ErrorMessage.verdict(Rules.indexProblem(name.bytes), into: err, cap: cap)
 }
 
 /// A message for C: truncated to the buffer and NUL-terminated.
 enum ErrorMessage {
+    /// S3P_OK without a problem; otherwise S3P_E_CONFIG, with the problem
+    /// written into `err`.
+    static func verdict(
+        _ problem: String?, into err: UnsafeMutablePointer<UInt8>?, cap: Int
+    ) -> Int32 {
+        guard let problem else { return S3P_OK }
+        write(problem, into: err, cap: cap)
+        return S3P_E_CONFIG
+    }
+
     static func write(_ text: String, into err: UnsafeMutablePointer<UInt8>?, cap: Int) {
         guard let err, cap > 0 else { return }
         var message = Array(text.utf8)
@@ -163,7 +159,11 @@ func s3p_render_listing(
         outLen.pointee = html.count
         return S3P_E_SPACE
     }
-    html.withUnsafeBytes { UnsafeMutableRawPointer(out).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    html.withUnsafeBytes { page in
+        if let bytes = page.baseAddress {
+            UnsafeMutableRawPointer(out).copyMemory(from: bytes, byteCount: page.count)
+        }
+    }
     outLen.pointee = html.count
     status.pointee = 200
     return S3P_OK

@@ -9,6 +9,11 @@
 // is not a bucket.
 
 enum BucketName {
+    /// Why `name` is not a bucket name, or nil.
+    static func problem(_ name: [UInt8]) -> String? {
+        isValid(name) ? nil : "is not a valid bucket name"
+    }
+
     static func isValid<C: Collection<UInt8>>(_ name: C) -> Bool {
         guard (3...63).contains(name.count),
               let first = name.first, isAlphanumeric(first)

@@ -48,9 +48,6 @@ struct BufferWriter {
         bytes.withUnsafeBufferPointer { write($0) }
     }
 
-    mutating func write(_ bytes: ArraySlice<UInt8>) {
-        for byte in bytes { write(byte) }
-    }
 
     mutating func write(_ string: StaticString) {
         string.withUTF8Buffer { _ = write($0) }
@@ -63,18 +60,6 @@ struct BufferWriter {
     /// Forgets what was written from `start` on.
     mutating func rewind(to start: Int) {
         count = start
-    }
-
-    /// Replaces what was written from `start` on with its UriEncode
-    /// (`/` encoded too), written just past it and moved down.
-    mutating func encodeInPlace(from start: Int) {
-        let decodedEnd = count
-        writeEncoded(slice(start, decodedEnd), keepSlash: false)
-        guard !overflowed else { return }
-        let length = count - decodedEnd
-        UnsafeMutableRawPointer(base + start)
-            .copyMemory(from: base + decodedEnd, byteCount: length)
-        count = start + length
     }
 
     mutating func writeDecimal(_ value: UInt32) {
@@ -176,7 +161,4 @@ struct BufferWriter {
         let view = slice(start, end)
         return s3p_str_t(len: view.count, data: view.baseAddress)
     }
-
-    /// Where the next byte goes, once the caller has checked `overflowed`.
-    var next: UnsafeMutablePointer<UInt8> { base + count }
 }

@@ -15,10 +15,6 @@ struct ListingHTML {
     /// The folder: "" for the bucket's root, otherwise ending in `/`.
     let prefix: [UInt8]
 
-    /// The query parameter that carries the continuation token of the
-    /// next page.
-    static let pageParameter: [UInt8] = Array("page".utf8)
-
     /// The Content-Security-Policy sent with the page: nothing but its own
     /// inline style may load or run.
     static let contentSecurityPolicy =
@@ -97,7 +93,9 @@ struct ListingHTML {
         if page.isTruncated && !page.nextToken.isEmpty
             && page.nextToken.count <= ListingHTML.maxField * 16
         {
-            out += Array("<p><a rel=\"next\" href=\"?page=".utf8)
+            out += Array("<p><a rel=\"next\" href=\"?".utf8)
+            Rules.pageParameter.withUTF8Buffer { out += $0 }
+            out.append(UInt8(ascii: "="))
             PercentEncoding.encode(page.nextToken, keepSlash: false, into: &out)
             out += Array("\">Next page</a></p>\n".utf8)
         }

@@ -43,8 +43,8 @@ struct SHA256Hash {
     }
 
     mutating func withMutableBytes<R>(_ body: (UnsafeMutablePointer<UInt8>) -> R) -> R {
-        withUnsafeMutableBytes(of: &words) {
-            body($0.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        withUnsafeMutablePointer(to: &words) {
+            body(UnsafeMutableRawPointer($0).assumingMemoryBound(to: UInt8.self))
         }
     }
 }

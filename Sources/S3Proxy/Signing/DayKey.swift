@@ -23,7 +23,7 @@ enum DayKey {
         _ signing: UnsafePointer<s3p_signing_t>, date: UInt64
     ) -> UnsafeRawBufferPointer? {
         let generation = signing.pointee.generation
-        var slot: UnsafeMutablePointer<s3p_day_key_t>? = nil
+        var stale: UnsafeMutablePointer<s3p_day_key_t>? = nil
         for index in 0..<UInt32(S3P_DAY_KEYS) {
             let candidate = s3p_day_key_slot(index)
             if candidate.pointee.generation == generation {
@@ -31,15 +31,11 @@ enum DayKey {
                     return UnsafeRawBufferPointer(start: s3p_day_key_bytes(candidate),
                                                   count: Digest.length)
                 }
-                slot = candidate
+                stale = candidate
             }
         }
-        if slot == nil {
-            let cache = s3p_thread_cache()
-            slot = s3p_day_key_slot(cache.pointee.next_day_key)
-            cache.pointee.next_day_key &+= 1
-        }
-        let chosen = slot!
+        // These settings' slot of another day, else the next slot in turn.
+        let chosen = stale ?? nextSlot()
         chosen.pointee.generation = 0
         let key = s3p_day_key_bytes(chosen)
         let derived = withUnsafeBytes(of: date) { derive(signing, date: $0, into: key) }
@@ -47,6 +43,13 @@ enum DayKey {
         chosen.pointee.date = date
         chosen.pointee.generation = generation
         return UnsafeRawBufferPointer(start: key, count: Digest.length)
+    }
+
+    private static func nextSlot() -> UnsafeMutablePointer<s3p_day_key_t> {
+        let cache = s3p_thread_cache()
+        let slot = s3p_day_key_slot(cache.pointee.next_day_key)
+        cache.pointee.next_day_key &+= 1
+        return slot
     }
 
     private static func derive(

@@ -33,8 +33,11 @@ struct DigestFeeder {
                 return
             }
         }
-        (buffer.baseAddress! + used).copyMemory(from: bytes.baseAddress!,
-                                                byteCount: bytes.count)
+        guard let source = bytes.baseAddress, let gathered = buffer.baseAddress else {
+            ok = false
+            return
+        }
+        (gathered + used).copyMemory(from: source, byteCount: bytes.count)
         used += bytes.count
     }
 
@@ -85,7 +88,10 @@ extension Digest {
         let cache = s3p_thread_cache()
         let sameKey = key.count > 0 && key.count == cache.pointee.key_len
             && withUnsafeBytes(of: cache.pointee.key) { stored in
-                s3p_same_bytes(stored.baseAddress!, key.baseAddress!, key.count) != 0
+                guard let stored = stored.baseAddress, let start = key.baseAddress else {
+                    return false
+                }
+                return s3p_same_bytes(stored, start, key.count) != 0
             }
         if !sameKey {
             cache.pointee.prefix_len = 0
@@ -97,7 +103,10 @@ extension Digest {
         let samePrefix = sameKey && prefix.count > 0
             && prefix.count == cache.pointee.prefix_len
             && withUnsafeBytes(of: cache.pointee.prefix) { stored in
-                s3p_same_bytes(stored.baseAddress!, prefix.baseAddress!, prefix.count) != 0
+                guard let stored = stored.baseAddress, let start = prefix.baseAddress else {
+                    return false
+                }
+                return s3p_same_bytes(stored, start, prefix.count) != 0
             }
         if samePrefix {
             inner = cache.pointee.prefixed
@@ -118,12 +127,13 @@ extension Digest {
             }
         }
 
-        var innerHash: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var innerHash = SHA256Hash()
         var outer = cache.pointee.outer
-        return withUnsafeMutableBytes(of: &innerHash) { innerHash in
-            let hash = innerHash.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            return finish(&inner, into: hash, body)
-                && finish(&outer, into: output) { $0.feed(UnsafeRawBufferPointer(innerHash)) }
+        return innerHash.withMutableBytes { hash in
+            finish(&inner, into: hash, body)
+                && finish(&outer, into: output) {
+                    $0.feed(UnsafeRawBufferPointer(start: hash, count: length))
+                }
         }
     }
 
@@ -136,8 +146,9 @@ extension Digest {
         var block: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
             = (0, 0, 0, 0, 0, 0, 0, 0)
         let ok = withUnsafeMutableBytes(of: &block) { block -> Bool in
+            guard let base = block.baseAddress else { return false }
             if key.count > blockSize {
-                let start = block.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                let start = base.assumingMemoryBound(to: UInt8.self)
                 guard sha256(into: start, { $0.feed(key) }) else { return false }
             } else if key.count > 0 {
                 block.copyMemory(from: key)

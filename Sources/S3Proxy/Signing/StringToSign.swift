@@ -24,8 +24,9 @@ struct StringToSign {
         withUnsafeTemporaryAllocation(of: UInt8.self,
                                       capacity: StringToSign.prefixCapacity + 64) {
             scratch -> R? in
-            let hex = scratch.baseAddress! + StringToSign.prefixCapacity
-            var prefix = BufferWriter(base: scratch.baseAddress!,
+            guard let base = scratch.baseAddress else { return nil }
+            let hex = base + StringToSign.prefixCapacity
+            var prefix = BufferWriter(base: base,
                                       capacity: StringToSign.prefixCapacity)
             prefix.write("AWS4-HMAC-SHA256\n")
             stamp.write(into: &prefix)
@@ -47,8 +48,8 @@ struct StackBytes128 {
         = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
     mutating func withMutableBuffer<R>(_ body: (UnsafeMutablePointer<UInt8>) -> R) -> R {
-        withUnsafeMutableBytes(of: &words) {
-            body($0.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        withUnsafeMutablePointer(to: &words) {
+            body(UnsafeMutableRawPointer($0).assumingMemoryBound(to: UInt8.self))
         }
     }
 }

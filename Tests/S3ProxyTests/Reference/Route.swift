@@ -159,7 +159,7 @@ enum Router {
             return folderListing(bucket: bucket, folder: key, token: nil)
         }
         if isFolder && policy.listings && forwarded.count == 1
-            && forwarded[0].name == ListingHTML.pageParameter
+            && Rules.pageParameter.withUTF8Buffer { forwarded[0].name.elementsEqual($0) }
         {
             return folderListing(bucket: bucket, folder: key, token: forwarded[0].value)
         }
