@@ -23,6 +23,7 @@ Usage::
     python3 demo/s3server.py --port 9000 --access-key AKID --secret-key SECRET \
         [--host 127.0.0.1] [--region us-east-1] [--session-token TOKEN] \
         [--seed demo] [--log FILE] [--ready-file FILE] [--verbose]
+        [--keys-file FILE]   # also the sets demo/credserver.py issues
 
 Control endpoint (no authentication, never recorded):
 
@@ -597,6 +598,58 @@ class SigV4Verifier:
                        "SignatureProvided": signed.signature})
 
 
+class RotatingVerifier(SigV4Verifier):
+    """Also accepts the temporary credential sets listed in a keys file.
+
+    The file (written by demo/credserver.py) is a JSON list of objects with
+    access_key, secret_key, session_token and expires (Unix time); it is
+    re-read when it changes.  A listed set is accepted only until it
+    expires, then S3's ExpiredToken; other access keys meet the static one.
+    """
+
+    def __init__(self, keys_file: str, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.keys_file = keys_file
+        self._keys: dict[str, dict] = {}
+        self._stamp: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"RotatingVerifier(keys_file={self.keys_file!r})"
+
+    def _lookup(self, access_key: str) -> dict | None:
+        with self._lock:
+            try:
+                st = os.stat(self.keys_file)
+                stamp = (st.st_mtime_ns, st.st_size)
+                if stamp != self._stamp:
+                    with open(self.keys_file) as f:
+                        self._keys = {k["access_key"]: k for k in json.load(f)}
+                    self._stamp = stamp
+            except (OSError, ValueError):
+                pass
+            return self._keys.get(access_key)
+
+    def verify(self, method, raw_path, raw_query, headers, now=None):
+        headers = list(headers)
+        hmap = header_map(headers)
+        found = re.search(r"Credential=([^/,\s]+)", hmap.get("authorization", ""))
+        if found is None:
+            for name, value in parse_query(raw_query):
+                if name == b"X-Amz-Credential":
+                    found = re.match(r"([^/]+)", value.decode("latin-1"))
+        listed = self._lookup(found.group(1)) if found else None
+        if listed is None:
+            return super().verify(method, raw_path, raw_query, headers, now)
+        when = now or dt.datetime.now(dt.timezone.utc)
+        if listed["expires"] <= when.timestamp():
+            raise AuthError("ExpiredToken", "The provided token has expired.",
+                            status=400)
+        one = SigV4Verifier(listed["access_key"], listed["secret_key"],
+                            self.region, listed.get("session_token"))
+        return one.verify(method, raw_path, raw_query, headers, now)
+
+
 def error_xml(code: str, message: str, extra: dict[str, str], request_id: str) -> bytes:
     """An S3-style XML error document."""
     parts = [f"<Code>{xml_escape(code)}</Code>", f"<Message>{xml_escape(message)}</Message>"]
@@ -1065,6 +1118,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="require this x-amz-security-token / X-Amz-Security-Token")
     parser.add_argument("--seed", choices=["demo"], default=None,
                         help="create and fill bucket 'demo'")
+    parser.add_argument("--keys-file", default=None,
+                        help="also accept the temporary credential sets listed "
+                             "in this JSON file (demo/credserver.py) while valid")
     parser.add_argument("--log", default=None, help="append JSON lines, one per request")
     parser.add_argument("--ready-file", default=None,
                         help="write the gate's port here once everything listens")
@@ -1104,8 +1160,13 @@ def main(argv: list[str] | None = None) -> int:
     # connections that seed it are ephemeral ports, and one of them could
     # otherwise take the port a caller just found free.
     recorder = RequestRecorder(args.log)
-    verifier = SigV4Verifier(args.access_key, args.secret_key, args.region,
-                             args.session_token)
+    if args.keys_file:
+        verifier = RotatingVerifier(args.keys_file, args.access_key,
+                                    args.secret_key, args.region,
+                                    args.session_token)
+    else:
+        verifier = SigV4Verifier(args.access_key, args.secret_key,
+                                 args.region, args.session_token)
     try:
         gate = GateServer((args.host, args.port), verifier, None, recorder,
                           args.verbose)

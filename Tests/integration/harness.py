@@ -53,7 +53,7 @@ def wait_for_port(port, proc=None, timeout=30.0):
 class S3Server:
     """demo/s3server.py on a free port, seeded with the demo bucket."""
 
-    def __init__(self, session_token=None, seed="demo"):
+    def __init__(self, session_token=None, seed="demo", extra_args=()):
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.endpoint = f"http://{self.host}"
@@ -67,6 +67,7 @@ class S3Server:
             args += ["--seed", seed]
         if session_token:
             args += ["--session-token", session_token]
+        args += list(extra_args)
         self.log = open(os.path.join(self.dir, "s3server.log"), "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
