@@ -236,4 +236,59 @@ int s3p_render_listing(const s3p_result_t *result, const uint8_t *xml,
 /* The Content-Security-Policy of rendered listings, NUL-terminated. */
 const char *s3p_listing_csp(void);
 
+/*
+ * Credentials that rotate (issue 13): the exchanges with the providers.
+ * C connects and moves bytes; the core writes each HTTP/1.1 request and
+ * reads each answer (status line, headers, chunked or sized body, then the
+ * body's JSON or XML).  Secrets are copied only into `out`, never into
+ * `err`.
+ */
+
+/* One step of a provider's exchange. */
+typedef enum {
+    S3P_STEP_IMDS_TOKEN = 1,          /* PUT /latest/api/token (IMDSv2) */
+    S3P_STEP_IMDS_ROLE = 2,           /* GET .../security-credentials/ */
+    S3P_STEP_IMDS_CREDENTIALS = 3,    /* GET .../security-credentials/ROLE */
+    S3P_STEP_CONTAINER = 4,           /* GET the container endpoint */
+    S3P_STEP_STS = 5                  /* POST AssumeRoleWithWebIdentity */
+} s3p_step_t;
+
+/* What a step's request carries; empty strings are left out. */
+typedef struct {
+    s3p_step_t       step;
+    s3p_str_t        host;            /* the Host header: "host[:port]" */
+    s3p_str_t        path;            /* container: the URI's path+query */
+    s3p_str_t        token;           /* IMDS: the session token; */
+                                      /*   container: Authorization */
+    s3p_str_t        role;            /* IMDS: the role; STS: its ARN */
+    s3p_str_t        session_name;    /* STS: RoleSessionName */
+    s3p_str_t        web_identity;    /* STS: the token file's content */
+} s3p_provider_request_t;
+
+/* What a step's answer gave: a value, or credentials. */
+typedef struct {
+    int32_t          status;          /* the HTTP status */
+    s3p_str_t        value;           /* IMDS token or role name */
+    s3p_str_t        access_key;
+    s3p_str_t        secret_key;
+    s3p_str_t        session_token;   /* empty: none */
+    int64_t          expiration;      /* Unix time */
+} s3p_provider_answer_t;
+
+#define S3P_E_ANSWER    -4            /* a provider's answer is unusable */
+
+/* Writes a step's request into `out`; its length, or 0 when over `cap`. */
+size_t s3p_provider_request(const s3p_provider_request_t *req, uint8_t *out,
+    size_t cap);
+
+/*
+ * Reads a step's whole answer (`response`, as received until the server
+ * closed).  Values are decoded into `out` (capacity at least `len`) and
+ * `answer`'s slices point there.  S3P_OK, or S3P_E_ANSWER with why in
+ * `err` (capacity `err_cap`, NUL-terminated; never a secret).
+ */
+int s3p_provider_answer(s3p_step_t step, const uint8_t *response, size_t len,
+    uint8_t *out, size_t cap, s3p_provider_answer_t *answer, uint8_t *err,
+    size_t err_cap);
+
 #endif /* S3_PROXY_CORE_H */
