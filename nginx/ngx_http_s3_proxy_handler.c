@@ -28,6 +28,7 @@ static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_int_t ngx_http_s3_proxy_unavailable(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -36,7 +37,9 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     u_char                        *out;
     size_t                         bound;
     ngx_int_t                      rc;
+    s3p_config_t                   now;
     s3p_request_t                  req;
+    const s3p_config_t            *core;
     ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
@@ -61,14 +64,35 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    bound = s3p_output_bound(slcf->core, &req);
+    /* a provider's credentials: the ones current now, if any are valid */
+
+    core = slcf->core;
+    ctx->signing = core->signing;
+
+    if (slcf->creds != NULL) {
+        rc = ngx_http_s3_proxy_credentials_signing(r, slcf->creds,
+                                                   &ctx->signing);
+        if (rc == NGX_BUSY) {
+            return ngx_http_s3_proxy_unavailable(r);
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        now = *slcf->core;
+        now.signing = ctx->signing;
+        core = &now;
+    }
+
+    bound = s3p_output_bound(core, &req);
 
     out = ngx_pnalloc(r->pool, bound);
     if (out == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = s3p_handle(slcf->core, &req, out, bound, &ctx->result);
+    rc = s3p_handle(core, &req, out, bound, &ctx->result);
 
     if (rc != S3P_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -142,8 +166,11 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    if (slcf->core == NULL || slcf->core->signing->session_token.len == 0) {
+    if (slcf->core == NULL || ctx == NULL || ctx->signing == NULL
+        || ctx->signing->session_token.len == 0)
+    {
         rc = slcf->proxy_handler(r);
 
     } else {
@@ -385,4 +412,27 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
 #endif
 
     return h;
+}
+
+
+/*
+ * No valid credentials from the location's provider (yet): 503, and the
+ * client may try again in a second.  Nothing is signed.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_unavailable(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    h = ngx_http_s3_proxy_add_header(r, "Retry-After", (u_char *) "1", 1);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
 }

@@ -76,7 +76,9 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     if (ctx->result.action == S3P_ACTION_REDIRECT) {
         slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
-        if (slcf->core == NULL || slcf->core->signing->session_token.len == 0) {
+        if (slcf->core == NULL || ctx->signing == NULL
+            || ctx->signing->session_token.len == 0)
+        {
             return ngx_http_next_header_filter(r);
         }
 

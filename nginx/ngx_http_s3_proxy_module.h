@@ -8,6 +8,8 @@
  *                                  refuse, hand over to proxy_pass
  *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
  *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter
+ *   ngx_http_s3_proxy_credentials.c  credentials that rotate: providers,
+ *                                  their shared zone, refresh
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
@@ -30,10 +32,15 @@ typedef struct {
 } ngx_http_s3_proxy_pos_t;
 
 
+/* Credentials from a provider (ngx_http_s3_proxy_credentials.c). */
+typedef struct ngx_http_s3_proxy_creds_s  ngx_http_s3_proxy_creds_t;
+
+
 /* Signing settings resolved for one raw s3_proxy_expires value. */
 typedef struct {
     int64_t                    expires;    /* raw: S3P_UNSET if not set */
     s3p_signing_t             *signing;
+    ngx_http_s3_proxy_creds_t *creds;      /* NULL: keys from the env */
 } ngx_http_s3_proxy_signing_t;
 
 
@@ -54,6 +61,8 @@ typedef struct {
      * share one, so workers derive one signing key a day for them.
      */
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
+
+    void                      *creds;      /* providers, their zone */
 } ngx_http_s3_proxy_main_conf_t;
 
 
@@ -71,6 +80,9 @@ typedef struct {
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
 
+    /* credentials from a provider: core's signing is then replaced */
+    ngx_http_s3_proxy_creds_t *creds;
+
     /* the location's own content handler: proxy_pass from s3_proxy.conf */
     ngx_http_handler_pt        proxy_handler;
 } ngx_http_s3_proxy_loc_conf_t;
@@ -79,6 +91,7 @@ typedef struct {
 /* What the Swift core answered for one request. */
 typedef struct {
     s3p_result_t               result;
+    const s3p_signing_t       *signing;    /* what the request signed with */
 
     /* a listing page being rendered: S3's XML, collected */
     u_char                    *xml;
@@ -110,6 +123,16 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_listing.c */
 ngx_int_t ngx_http_s3_proxy_listing_init(ngx_conf_t *cf);
+
+/* ngx_http_s3_proxy_credentials.c */
+ngx_http_s3_proxy_creds_t *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
+    s3p_signing_t *raw, ngx_int_t *rc);
+void ngx_http_s3_proxy_credentials_expires(ngx_http_s3_proxy_creds_t *creds,
+    int64_t expires);
+void ngx_http_s3_proxy_credentials_check_keys(s3p_signing_t *signing);
+ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
+    ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
+ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);
 
 
 extern ngx_module_t  ngx_http_s3_proxy_module;

@@ -182,9 +182,11 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     size_t                        len;
     u_char                        err[256], *resolved;
     int64_t                       expires;
+    ngx_int_t                     rc;
     ngx_str_t                    *wipe;
     ngx_uint_t                    i;
     s3p_signing_t                *signing;
+    ngx_http_s3_proxy_creds_t    *creds;
     ngx_pool_cleanup_t           *cln;
     ngx_http_s3_proxy_pos_t      *pos;
     ngx_http_s3_proxy_signing_t  *known;
@@ -206,6 +208,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     for (i = 0; i < smcf->signings->nelts; i++) {
         if (known[i].expires == expires) {
+            conf->creds = known[i].creds;
             return known[i].signing;
         }
     }
@@ -230,6 +233,22 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     signing->scheme.len = smcf->scheme.len;
     signing->scheme.data = smcf->scheme.data;
     signing->expires = expires;
+
+    /* no keys in the environment: a provider's, which rotate */
+
+    creds = NULL;
+
+    if (smcf->access_key.len == 0 && smcf->secret_key.len == 0) {
+        creds = ngx_http_s3_proxy_credentials(cf, signing, &rc);
+
+        if (rc != NGX_OK) {
+            return NULL;
+        }
+
+        if (creds != NULL) {
+            ngx_http_s3_proxy_credentials_check_keys(signing);
+        }
+    }
 
     len = s3p_signing_bound(signing);
 
@@ -267,6 +286,13 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     known->expires = expires;
     known->signing = signing;
+    known->creds = creds;
+
+    if (creds != NULL) {
+        ngx_http_s3_proxy_credentials_expires(creds, signing->expires);
+    }
+
+    conf->creds = creds;
 
     return signing;
 }

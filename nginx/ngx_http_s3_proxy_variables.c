@@ -223,6 +223,7 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     const s3p_str_t               *s;
+    ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
@@ -244,7 +245,14 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
         return NGX_OK;
 
     default: /* ngx_http_s3_proxy_var_security_token */
-        s = &slcf->core->signing->session_token;
+
+        /* the request's own: a provider's credentials rotate */
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+        s = (ctx != NULL && ctx->signing != NULL)
+            ? &ctx->signing->session_token
+            : &slcf->core->signing->session_token;
         break;
     }
 

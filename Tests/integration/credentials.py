@@ -30,6 +30,9 @@ class CredServer:
         self.token_file = os.path.join(self.dir, "web-identity-token")
         with open(self.token_file, "w") as f:
             f.write(WEB_IDENTITY_TOKEN)
+        # nginx's workers (user nobody under root) read the token file
+        os.chmod(self.dir, 0o755)
+        os.chmod(self.token_file, 0o644)
         args = [sys.executable, CREDSERVER, "--port", str(self.port),
                 "--lifetime", str(lifetime), "--keys-file", self.keys_file,
                 "--container-token", CONTAINER_TOKEN,

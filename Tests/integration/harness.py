@@ -110,6 +110,8 @@ def s3_environment(s3, **overrides):
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ENDPOINT_HOST": s3.host,
         "AWS_ENDPOINT_SCHEME": "http",
+        # without keys, the credential chain's last source: none here
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
     if s3.session_token:
         env["AWS_SESSION_TOKEN"] = s3.session_token
