@@ -23,7 +23,8 @@ reads to accept each set only while it is valid.
 
 Control, unrecorded: ``GET /_control`` gives the counts of issued sets per
 provider and the current fault; ``POST /_control?fault=NAME`` sets the fault
-(``none``, ``500``, ``hang``, ``badjson``, ``close``) for every provider.
+(``none``, ``500``, ``hang``, ``badjson``, ``close``) for every answer
+that carries credentials.
 
     python3 demo/credserver.py --port 0 --keys-file keys.json --ready-file port
 """
@@ -186,8 +187,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self._send(401, b"")
                 return
             if path == prefix:
-                if self._faulted():
-                    return
                 self._send(200, ROLE.encode())
             elif path == prefix + ROLE:
                 self._credentials_json("imds")

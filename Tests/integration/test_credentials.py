@@ -1,0 +1,320 @@
+"""Credentials that rotate (issue 13): the real nginx and module against
+the IMDSv2, container and STS stand-ins (demo/credserver.py), whose sets
+the S3 stand-in accepts only while they are valid."""
+
+import http.client
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from credentials import CONTAINER_TOKEN, WEB_IDENTITY_TOKEN, CredServer, rotating_s3
+from harness import NGINX_BIN, s3_environment, wait_for_port
+
+SOURCES = ["imds", "container", "web-identity"]
+COUNTED = {"imds": "imds", "container": "container", "web-identity": "sts"}
+
+
+def provider_env(s3, cred, source, **extra):
+    return s3_environment(s3, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None,
+                          AWS_EC2_METADATA_DISABLED=None,
+                          **{**cred.env(source), **extra})
+
+
+def get(nginx, path):
+    c = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def follow(url):
+    """Fetches a presigned URL from the S3 stand-in: its status."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            r.read()
+            return r.status
+    except urllib.error.HTTPError as err:
+        return f"{err.code} {err.read()[:200]!r}"
+
+
+class Load:
+    """Requests in a loop until stopped: redirects followed, listings."""
+
+    def __init__(self, nginx):
+        self.nginx = nginx
+        self.failures = []
+        self.count = 0
+        self.keys = set()
+        self.expires = []     # (X-Amz-Expires, when the URL was made)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(30)
+
+    def run(self):
+        while not self.stop.is_set():
+            status, headers, _ = get(self.nginx, "/demo/files/hello.txt")
+            if status != 307:
+                self.failures.append(f"redirect {status}")
+            else:
+                url = headers["Location"]
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+                self.keys.add(query["X-Amz-Credential"][0].split("/")[0])
+                self.expires.append((int(query["X-Amz-Expires"][0]), time.time()))
+                followed = follow(url)
+                if followed != 200:
+                    self.failures.append(f"followed {followed}")
+            status, _, body = get(self.nginx, "/demo/?list-type=2&prefix=files/")
+            if status != 200 or b"<ListBucketResult" not in body:
+                self.failures.append(f"listing {status} {body[:200]!r}")
+            self.count += 1
+            time.sleep(0.05)
+
+
+def no_secret_in(text, cred):
+    for secret in cred.secrets() + [CONTAINER_TOKEN, WEB_IDENTITY_TOKEN]:
+        assert secret not in text
+
+
+@pytest.fixture
+def cred():
+    server = CredServer(lifetime=12)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(cred):
+    server = rotating_s3(cred)
+    yield server
+    server.stop()
+
+
+def wait_for_credentials(nginx, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if get(nginx, "/demo/files/hello.txt")[0] == 307:
+            return
+        time.sleep(0.1)
+    raise AssertionError("no credentials:\n" + nginx.log_text())
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_rotation_under_load_fails_nothing(make_nginx, cred, s3, source):
+    """Several rotations under continuous load: 0 failed requests, every
+    redirect still valid when followed, one fetch per rotation for both
+    workers, a notice per change naming the source and the key id."""
+    nginx = make_nginx(provider_env(s3, cred, source), workers=2,
+                       http_extra="s3_proxy_expires 2s;", log_level="debug")
+    wait_for_credentials(nginx)
+    start = time.time()
+    with Load(nginx) as load:
+        time.sleep(22)
+    elapsed = time.time() - start
+    assert load.failures == [], load.failures[:5]
+    assert load.count > 20
+    assert len(load.keys) >= 3, load.keys      # several rotations
+    # one fetch per rotation for the whole nginx (7 s apart), not per worker
+    fetched = cred.state()["counts"][COUNTED[source]]
+    assert fetched <= elapsed / 6 + 2, fetched
+    log = nginx.log_text()
+    for key in load.keys:
+        assert re.search(r'\[notice\].*s3 proxy: credentials from "%s": '
+                         r'access key id "%s", expiring in \d+ s'
+                         % (source, key), log), key
+    no_secret_in(log, cred)
+    assert "[error]" not in log
+
+
+def test_outage_while_valid_fails_nothing_and_caps_expiry(make_nginx):
+    """The provider fails for longer than a refresh period while the
+    credentials are still valid: 0 failed requests, one error line for the
+    streak, URLs that never outlive the credentials; then it recovers."""
+    cred = CredServer(lifetime=24)
+    s3 = rotating_s3(cred)
+    try:
+        nginx = make_nginx(provider_env(s3, cred, "container"),
+                           http_extra="s3_proxy_expires 30s;")
+        wait_for_credentials(nginx)
+        issued = cred.issued()[-1]
+        cred.fault("500")
+        with Load(nginx) as load:
+            time.sleep(17)        # past the refresh due at 12 s
+        assert load.failures == [], load.failures[:5]
+        for expires, when in load.expires:
+            assert when + expires <= issued["expires"] + 1.5
+        assert min(e for e, _ in load.expires) < 30     # capped
+        log = nginx.log_text()
+        errors = [line for line in log.splitlines() if "[error]" in line]
+        assert len(errors) == 1, errors
+        assert re.search(r's3 proxy: credentials from "container" not '
+                         r'refreshed: HTTP status 500; the current ones stay '
+                         r'in use for \d+ s', errors[0])
+        cred.fault("none")
+        deadline = time.monotonic() + 10
+        while len(cred.issued()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.5)
+        status, headers, _ = get(nginx, "/demo/files/hello.txt")
+        assert status == 307
+        assert cred.issued()[-1]["access_key"] in headers["Location"]
+        assert follow(headers["Location"]) == 200
+        no_secret_in(nginx.log_text(), cred)
+    finally:
+        s3.stop()
+        cred.stop()
+
+
+@pytest.mark.parametrize("fault,reason", [
+    ("500", "HTTP status 500"),
+    ("badjson", "not a JSON object"),
+    ("close", "not an HTTP answer|no answer"),
+    ("hang", "timed out"),
+])
+def test_broken_provider_logs_and_answers_503(make_nginx, cred, s3, fault,
+                                               reason):
+    """Nothing valid: 503 with Retry-After, nothing signed, an error line
+    naming the provider and the reason, and no secret at debug level."""
+    cred.fault(fault)
+    nginx = make_nginx(provider_env(s3, cred, "imds"), log_level="debug")
+    s3.clear()
+    time.sleep(1.5 if fault != "hang" else 6.5)
+    status, headers, body = get(nginx, "/demo/files/hello.txt")
+    assert status == 503
+    assert headers.get("Retry-After") == "1"
+    assert b"X-Amz" not in body
+    assert s3.requests() == []
+    log = nginx.log_text()
+    assert re.search(r'\[error\].*s3 proxy: no credentials from "imds": (%s)'
+                     % reason, log), log[-2000:]
+    assert re.search(r'\[error\].*s3 proxy: no valid credentials from '
+                     r'"imds" yet', log)
+    # one line per failure streak, however many retries
+    assert len(re.findall(r'no credentials from "imds"', log)) == 1
+    cred.fault("none")
+    wait_for_credentials(nginx, timeout=12)
+    no_secret_in(nginx.log_text(), cred)
+
+
+def test_unreadable_token_file_is_a_provider_failure(make_nginx, cred, s3):
+    env = provider_env(s3, cred, "web-identity",
+                       AWS_WEB_IDENTITY_TOKEN_FILE="/nonexistent/token")
+    nginx = make_nginx(env)
+    time.sleep(1.5)
+    assert get(nginx, "/demo/files/hello.txt")[0] == 503
+    assert re.search(r'no credentials from "web-identity": the token file '
+                     r'cannot be opened', nginx.log_text())
+
+
+def test_container_authorization_is_sent_from_the_file(make_nginx, cred, s3):
+    """AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE wins over the variable and is
+    read for each fetch."""
+    token = pathlib.Path(cred.dir) / "auth"     # workers (nobody) read it
+    token.write_text("wrong\n")
+    os.chmod(token, 0o644)
+    env = provider_env(s3, cred, "container",
+                       AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(token))
+    nginx = make_nginx(env)
+    time.sleep(1.5)
+    assert get(nginx, "/demo/files/hello.txt")[0] == 503
+    assert "HTTP status 401" in nginx.log_text()
+    token.write_text(CONTAINER_TOKEN + "\n")
+    wait_for_credentials(nginx, timeout=10)
+
+
+def test_imds_v1_fallback_only_when_allowed(make_nginx, s3):
+    cred = CredServer(lifetime=60, imds_v1_only=True)
+    try:
+        nginx = make_nginx(provider_env(s3, cred, "imds"))
+        wait_for_credentials(nginx)
+        assert cred.state()["counts"]["imds"] == 1
+
+        off = make_nginx(provider_env(s3, cred, "imds",
+                                      AWS_EC2_METADATA_V1_DISABLED="true"))
+        time.sleep(1.5)
+        assert get(off, "/demo/files/hello.txt")[0] == 503
+        assert 'no credentials from "imds": HTTP status 403' in off.log_text()
+    finally:
+        cred.stop()
+
+
+def test_reload_keeps_credentials_and_fetches_nothing_more(make_nginx, s3):
+    """A reload under load: no failed request, and the new workers sign
+    with the credentials already in the shared zone."""
+    cred = CredServer(lifetime=120)
+    s3 = rotating_s3(cred)
+    try:
+        nginx = make_nginx(provider_env(s3, cred, "imds"), workers=2)
+        wait_for_credentials(nginx)
+        assert cred.state()["counts"]["imds"] == 1
+        with Load(nginx) as load:
+            for _ in range(3):
+                nginx.proc.send_signal(signal.SIGHUP)
+                time.sleep(1.5)
+        assert load.failures == [], load.failures[:5]
+        assert cred.state()["counts"]["imds"] == 1
+        assert len(load.keys) == 1
+    finally:
+        s3.stop()
+        cred.stop()
+
+
+def test_binary_upgrade_fetches_anew(make_nginx, s3):
+    """USR2 starts a new master with the old one's environment and a zone
+    of its own: it fetches once and signs, and the old one leaves."""
+    cred = CredServer(lifetime=120)
+    s3 = rotating_s3(cred)
+    nginx = make_nginx(provider_env(s3, cred, "imds"), start=False)
+    pid_file = os.path.join(nginx.prefix, "nginx.pid")
+    try:
+        # daemonized, as USR2 wants: a master whose parent is still the one
+        # that started it ignores the signal
+        subprocess.run([NGINX_BIN, "-e", nginx.error_log, "-p", nginx.prefix,
+                        "-c", nginx.conf], env=nginx.env, check=True)
+        wait_for_port(nginx.port)
+        wait_for_credentials(nginx)
+        with open(pid_file) as f:
+            old_master = int(f.read())
+        with Load(nginx) as load:
+            os.kill(old_master, signal.SIGUSR2)
+            deadline = time.monotonic() + 10
+            while not os.path.exists(pid_file + ".oldbin"):
+                assert time.monotonic() < deadline, nginx.log_text()
+                time.sleep(0.1)
+            deadline = time.monotonic() + 10
+            while cred.state()["counts"]["imds"] < 2:
+                assert time.monotonic() < deadline, nginx.log_text()
+                time.sleep(0.1)
+            time.sleep(1)
+            os.kill(old_master, signal.SIGQUIT)
+            time.sleep(1.5)
+        assert load.failures == [], load.failures[:5]
+        assert len(load.keys) == 2       # the new master's own fetch
+        wait_for_credentials(nginx)
+    finally:
+        if os.path.exists(pid_file):
+            with open(pid_file) as f:
+                os.kill(int(f.read()), signal.SIGQUIT)
+            deadline = time.monotonic() + 10
+            while os.path.exists(pid_file) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        s3.stop()
+        cred.stop()
