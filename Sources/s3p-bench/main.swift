@@ -66,19 +66,25 @@ storage.withUnsafeBufferPointer { buffer in
         views.append(s3p_str_t(len: field.utf8.count, data: base + offset))
         offset += field.utf8.count
     }
+    let env = UnsafeMutablePointer<s3p_environment_t>.allocate(capacity: 1)
+    env.initialize(to: s3p_environment_t())
+    env.pointee.access_key_id = views[0]
+    env.pointee.secret_access_key = views[1]
+    env.pointee.session_token = views[2]
+    env.pointee.region = views[3]
+    env.pointee.host = views[4]
+    env.pointee.external_host = views[5]
+    env.pointee.scheme = views[6]
+    var raw = s3p_settings_t()
+    raw.credentials = S3P_CREDENTIALS_ENV
+    raw.expires = 300
+    raw.env = UnsafePointer(env)
     let signing = UnsafeMutablePointer<s3p_signing_t>.allocate(capacity: 1)
     signing.initialize(to: s3p_signing_t())
-    signing.pointee.access_key = views[0]
-    signing.pointee.secret_key = views[1]
-    signing.pointee.session_token = views[2]
-    signing.pointee.region = views[3]
-    signing.pointee.host = views[4]
-    signing.pointee.external_host = views[5]
-    signing.pointee.scheme = views[6]
-    signing.pointee.expires = 300
-    let resolvedBound = s3p_signing_bound(signing)
+    let resolvedBound = s3p_signing_bound(&raw)
     let resolved = UnsafeMutablePointer<UInt8>.allocate(capacity: resolvedBound)
-    guard s3p_signing_resolve(signing, resolved, resolvedBound, nil, 0) == S3P_OK else {
+    guard s3p_signing_resolve(&raw, signing, resolved, resolvedBound, nil, 0) == S3P_OK
+    else {
         print("s3p-bench: s3p_signing_resolve failed")
         exit(1)
     }

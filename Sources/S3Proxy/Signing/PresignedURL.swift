@@ -1,7 +1,8 @@
 // SigV4 step 4, query form: the presigned URL of a redirect.
 //
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
-//   <scheme>://<external host><path>?<query with X-Amz-*>&X-Amz-Signature=<sig>
+//   <scheme>://[<bucket>.]<external host><path>?<query with X-Amz-*>
+//       &X-Amz-Signature=<sig>
 // signed for the request's method with `SignedHeaders=host` and
 // `UNSIGNED-PAYLOAD`, valid for the configured lifetime.
 
@@ -16,7 +17,11 @@ struct PresignedURL {
         key: UnsafeRawBufferPointer, writer: inout BufferWriter
     ) -> (Int, Int)? {
         let urlStart = writer.count
-        writer.write(prepared[.redirectBase])
+        writer.write(prepared[.redirectScheme])
+        let hostStart = writer.count
+        path.writeHostPrefix(into: &writer)
+        writer.write(prepared[.externalHost])
+        let hostRange = (hostStart, writer.count)
         let pathStart = writer.count
         path.write(into: &writer)
         let pathRange = (pathStart, writer.count)
@@ -45,6 +50,7 @@ struct PresignedURL {
         let request = CanonicalRequest(
             method: method, path: writer.slice(pathRange.0, pathRange.1),
             query: writer.slice(queryStart, queryEnd),
+            host: writer.slice(hostRange.0, hostRange.1),
             rest: (prepared[.presignHeaders], Bytes.empty, Bytes.empty))
         guard Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
                               at: writer.base + signatureAt)

@@ -66,6 +66,10 @@ enum RequestHandler {
             result.pointee.url = writer.write(signer.upstreamURL(target: target))
             result.pointee.authorization = writer.write(authorization)
             result.pointee.amz_date = writer.write(date.timestamp)
+            result.pointee.host = writer.write(target.hostPrefix + settings.host)
+            if !target.base.isEmpty {
+                result.pointee.base = writer.write(target.base)
+            }
             switch target.rendering {
             case .none: result.pointee.render = S3P_RENDER_NONE
             case .listingFirstPage: result.pointee.render = S3P_RENDER_LISTING
@@ -90,12 +94,23 @@ extension Settings {
                   host: conf.host.bytes,
                   externalHost: conf.external_host.bytes,
                   scheme: conf.scheme.bytes,
+                  externalScheme: conf.external_scheme.bytes,
+                  addressing: conf.addressing == S3P_ADDRESSING_VIRTUAL ? .virtual : .path,
                   expires: conf.expires)
     }
 }
 
 extension Policy {
     init(_ conf: s3p_config_t) {
+        defer {
+            mount = conf.mount.bytes
+            bucket = conf.bucket.len > 0 ? conf.bucket.bytes : nil
+            if let signing = conf.signing?.pointee {
+                virtual = signing.addressing == S3P_ADDRESSING_VIRTUAL
+                https = signing.scheme.bytes == Array("https".utf8)
+                    || signing.external_scheme.bytes == Array("https".utf8)
+            }
+        }
         self.init(buckets: s3p_str_t.list(conf.buckets, conf.nbuckets),
                   parameters: s3p_str_t.list(conf.params, conf.nparams))
         if conf.index.len > 0 {
@@ -152,6 +167,12 @@ extension Digest {
 }
 
 extension PercentEncoding {
+    static func encoded(_ bytes: [UInt8], keepSlash: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(bytes, keepSlash: keepSlash, into: &out)
+        return out
+    }
+
     /// Decodes `%XX` escapes once; with `plusIsSpace` (query strings, as
     /// HTML forms and S3 read them) a raw `+` is a space.  Returns nil for
     /// a malformed escape (`%`, `%4`, `%zz`).
