@@ -274,9 +274,9 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,
  * its bucket and allowlists (with virtual addressing, that each bucket
- * named can be a DNS label of the endpoints) and its index page name.  On failure writes a message naming the
- * setting into `err` (capacity `cap`, NUL-terminated) and returns
- * S3P_E_CONFIG.
+ * named can be a DNS label of the endpoints) and its index page name.
+ * On failure writes a message naming the setting into `err` (capacity
+ * `cap`, NUL-terminated) and returns S3P_E_CONFIG.
  */
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
