@@ -25,6 +25,8 @@ static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -81,6 +83,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_http_s3_proxy_expires,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, expires),
+      NULL },
+
+    { ngx_string("s3_proxy_presign_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_window,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, window),
       NULL },
 
     { ngx_string("s3_proxy_buckets"),
@@ -213,6 +222,7 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->expires = NGX_CONF_UNSET;
+    conf->window = NGX_CONF_UNSET;
     conf->buckets = NGX_CONF_UNSET_PTR;
     conf->params = NGX_CONF_UNSET_PTR;
     conf->stream = NGX_CONF_UNSET_PTR;
@@ -243,6 +253,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* unset stays unset: the core's defaults apply (s3_proxy_core.h) */
 
     ngx_conf_merge_sec_value(conf->expires, prev->expires, NGX_CONF_UNSET);
+    ngx_conf_merge_sec_value(conf->window, prev->window, 0);
     ngx_conf_merge_str_value(conf->index, prev->index, "");
     ngx_conf_merge_str_value(conf->bucket, prev->bucket, "");
     ngx_conf_merge_str_value(conf->endpoint, prev->endpoint, "");
@@ -387,6 +398,47 @@ ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy_expires\" %s",
                            err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* s3_proxy_presign_window time | off */
+
+static char *
+ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    u_char      err[128];
+    ngx_str_t  *value;
+
+    if (slcf->window != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        slcf->window = 0;
+        return NGX_CONF_OK;
+    }
+
+    slcf->window = ngx_parse_time(&value[1], 1);
+
+    if (slcf->window == (time_t) NGX_ERROR) {
+        return "invalid value";
+    }
+
+    /* a window is a presigned URL lifetime too: 1 second to 7 days */
+
+    if (s3p_check_expires((int64_t) slcf->window, err, sizeof(err))
+        != S3P_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy_presign_window\" %s", err);
         return NGX_CONF_ERROR;
     }
 

@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                 enable;
     time_t                     expires;
+    time_t                     window;       /* 0: off */
     ngx_array_t               *buckets;    /* of ngx_str_t */
     ngx_array_t               *params;     /* of ngx_str_t */
     ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */

@@ -380,6 +380,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     raw.addressing = (s3p_addressing_t) conf->addressing;
     raw.expires = (conf->expires == NGX_CONF_UNSET)
                   ? S3P_UNSET : (int64_t) conf->expires;
+    raw.window = (conf->window == 0) ? S3P_UNSET : (int64_t) conf->window;
     raw.env = &smcf->env;
 
     if (smcf->signings == NULL) {
@@ -400,7 +401,8 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
             && ngx_http_s3_proxy_same(&known[i].raw.profile, &raw.profile)
             && known[i].raw.credentials == raw.credentials
             && known[i].raw.addressing == raw.addressing
-            && known[i].raw.expires == raw.expires)
+            && known[i].raw.expires == raw.expires
+            && known[i].raw.window == raw.window)
         {
             return known[i].signing;
         }

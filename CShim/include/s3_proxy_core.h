@@ -78,6 +78,8 @@ typedef struct {
     s3p_str_t        profile;               /*   its profile=NAME */
     s3p_addressing_t addressing;            /* s3_proxy_addressing */
     int64_t          expires;               /* s3_proxy_expires, seconds */
+    int64_t          window;                /* s3_proxy_presign_window, */
+                                            /*   seconds; S3P_UNSET: off */
     const s3p_environment_t  *env;
 } s3p_settings_t;
 
@@ -104,6 +106,8 @@ typedef struct {
     s3p_str_t        external_host;
     s3p_addressing_t addressing;
     int64_t          expires;         /* presigned URL lifetime, seconds */
+    int64_t          window;          /* presigned URLs' signing times are */
+                                      /*   multiples of it; 0: off */
 
     s3p_str_t        prepared;        /* the Swift core's layout */
     uint64_t         generation;      /* unique in the process */
@@ -197,6 +201,9 @@ typedef struct {
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
     s3p_render_t     render;
+    int64_t          max_age;         /* a redirect's Cache-Control */
+                                      /*   max-age (presign window); */
+                                      /*   -1: none */
 } s3p_result_t;
 
 
@@ -263,6 +270,10 @@ size_t s3p_signing_bound(const s3p_settings_t *settings);
  *                    AWS_ENDPOINT_SCHEME_EXTERNAL, each defaulting to the
  *                    endpoint's
  *   expires          s3_proxy_expires, 300 s
+ *   window           s3_proxy_presign_window, off; with a window W a
+ *                    presigned URL is signed at the start of its window
+ *                    (a multiple of W) for expires + W seconds, at most
+ *                    7 days
  *
  * On a bad value writes a message naming the setting into `err` (capacity
  * `err_cap`, NUL-terminated) and returns S3P_E_CONFIG.

@@ -80,13 +80,25 @@ struct Pipeline {
         items.encode(writer: &writer)
         if writer.overflowed { return S3P_E_SPACE }
 
-        let stamp = AmzStamp(unixTime: now)
+        // A presigned URL is signed at the start of its presign window, so
+        // that the window's requests for it get the same URL (the window
+        // is in X-Amz-Expires too).  Header signatures must be within 15
+        // minutes of S3's clock: proxied requests sign the time itself.
+        let window = signing.pointee.window
+        let signedAt = s3.redirect && window > 0 && now >= 0 ? now - now % window : now
+        let stamp = AmzStamp(unixTime: signedAt)
         guard let key = DayKey.key(signing, date: stamp.date) else { return S3P_E_CRYPTO }
 
         result.pointee.bucket = Pipeline.str(s3.bucket)
         result.pointee.key = Pipeline.str(s3.key)
         if s3.redirect {
-            guard let url = PresignedURL(prepared: prepared).write(
+            var presigned = PresignedURL(prepared: prepared)
+            if window > 0 {
+                presigned.cacheGeneration = signing.pointee.generation
+                // Clients may keep the redirect until its window ends.
+                result.pointee.max_age = signedAt + window - now
+            }
+            guard let url = presigned.write(
                 method: s3.method, path: path, items: items, stamp: stamp, key: key,
                 writer: &writer)
             else {

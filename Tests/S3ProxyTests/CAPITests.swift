@@ -88,6 +88,7 @@ struct RawSigning {
     var profile = ""
     var addressing = S3P_ADDRESSING_PATH
     var expires = Int64(S3P_UNSET)
+    var window = Int64(S3P_UNSET)
 
     func settings(_ memory: CMemory) -> s3p_settings_t {
         var env = s3p_environment_t()
@@ -114,6 +115,7 @@ struct RawSigning {
         raw.profile = memory.str(profile)
         raw.addressing = addressing
         raw.expires = expires
+        raw.window = window
         return raw
     }
 }
@@ -271,6 +273,81 @@ struct Outcome {
             + "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
             + "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
             + "&X-Amz-Signature="))
+    }
+
+    // s3_proxy_presign_window: signed at the window's start, valid for
+    // expires + window, cacheable until the window ends; the same URL for
+    // every request of the window.
+    @Test func presignWindow() throws {
+        let memory = CMemory()
+        var signing = Self.signing(memory)
+        signing.window = 3600
+        var conf = s3p_config_t()
+        conf.signing = memory.resolve(signing)
+        let start = AWSExample.unixTime            // 2013-05-24T00:00:00Z
+        var result = s3p_result_t()
+        var urls: Set<String> = []
+        for now in [start, start + 1, start + 1800, start + 3599] {
+            var request = Self.request(memory, "GET", "/bkt/hot.txt", now: now)
+            let out = memory.buffer(8192)
+            #expect(s3p_handle(&conf, &request, out, 8192, &result) == S3P_OK)
+            #expect(result.max_age == start + 3600 - now)
+            let url = text(result.url.bytes)
+            #expect(url.contains("&X-Amz-Date=20130524T000000Z&X-Amz-Expires=3900&"))
+            urls.insert(url)
+        }
+        #expect(urls.count == 1)
+        var request = Self.request(memory, "GET", "/bkt/hot.txt", now: start + 3600)
+        #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(text(result.url.bytes).contains("&X-Amz-Date=20130524T010000Z&"))
+        #expect(result.max_age == 3600)
+
+        // Proxied requests sign the time itself.
+        request = Self.request(memory, "GET", "/bkt/", now: start + 1800)
+        #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(text(result.amz_date.bytes) == "20130524T003000Z")
+        #expect(result.max_age == -1)
+
+        // Without a window: no max-age.
+        var plain = Self.config(memory)
+        request = Self.request(memory, "GET", "/bkt/hot.txt", now: start + 5)
+        #expect(s3p_handle(&plain, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(result.max_age == -1)
+        #expect(text(result.url.bytes).contains("&X-Amz-Date=20130524T000005Z&X-Amz-Expires=300&"))
+    }
+
+    // A hot key's redirect copies the signature the thread kept: changing
+    // the kept signature changes the answer, for that request only.
+    @Test func hotKeyCopiesTheKeptSignature() throws {
+        let memory = CMemory()
+        var signing = Self.signing(memory)
+        signing.window = 60
+        var conf = s3p_config_t()
+        conf.signing = memory.resolve(signing)
+        func url(_ path: String, _ method: String = "GET") -> String {
+            var result = s3p_result_t()
+            var request = Self.request(memory, method, path, now: AWSExample.unixTime + 7)
+            #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+            return text(result.url.bytes)
+        }
+        let first = url("/bkt/hot.txt")
+        let signature = String(first.suffix(64))
+        var marked = 0
+        for index in 0..<UInt64(S3P_URL_SLOTS) {
+            guard let slot = s3p_url_slot(index),
+                  slot.pointee.generation == conf.signing!.pointee.generation
+            else { continue }
+            let kept = withUnsafeBytes(of: slot.pointee.signature) { text(Array($0)) }
+            if kept == signature {
+                withUnsafeMutableBytes(of: &slot.pointee.signature) { $0[0] = UInt8(ascii: "x") }
+                marked += 1
+            }
+        }
+        #expect(marked == 1)
+        #expect(url("/bkt/hot.txt") == String(first.dropLast(64)) + "x" + signature.dropFirst())
+        // Another key, another method: signed afresh.
+        #expect(!url("/bkt/cold.txt").hasSuffix("x" + signature.dropFirst()))
+        #expect(url("/bkt/hot.txt", "HEAD").suffix(64) != signature.suffix(64))
     }
 
     // A HEAD is presigned for HEAD: a different signature from GET.

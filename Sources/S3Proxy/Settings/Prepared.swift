@@ -19,7 +19,8 @@ enum Prepared {
         case presignCredential
         /// `%2F<region>%2Fs3%2Faws4_request&X-Amz-Date=`
         case presignScope
-        /// `&X-Amz-Expires=<n>[&X-Amz-Security-Token=<token>]&X-Amz-SignedHeaders=host`
+        /// `&X-Amz-Expires=<expires + window>[&X-Amz-Security-Token=<token>]
+        /// &X-Amz-SignedHeaders=host`
         case presignTail
         /// `\n\nhost\nUNSIGNED-PAYLOAD`: the end of a presigned URL's
         /// canonical request, after its host.
@@ -72,7 +73,7 @@ enum Prepared {
                 writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
             case .presignTail:
                 writer.write("&X-Amz-Expires=")
-                writer.writeDecimal(UInt32(conf.expires))
+                writer.writeDecimal(UInt32(conf.expires + conf.window))
                 if token {
                     writer.write("&X-Amz-Security-Token=")
                     writer.writeEncoded(conf.session_token, keepSlash: false)

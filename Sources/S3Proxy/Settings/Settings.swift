@@ -21,6 +21,8 @@ struct Settings {
     var externalScheme: [UInt8]
     var addressing: Addressing
     var expires: Int64
+    /// s3_proxy_presign_window, seconds; 0: off.
+    var window: Int64 = 0
 
     /// The longest presigned URL lifetime SigV4 allows: 7 days.
     static let maxExpires: Int64 = 604_800
@@ -140,15 +142,29 @@ struct Settings {
         if let problem = Settings.expiresProblem(expires) {
             return .problem("s3_proxy_expires " + problem)
         }
+        let window = raw.window == Int64(S3P_UNSET) ? 0 : raw.window
+        if window != 0 {
+            if let problem = Settings.expiresProblem(window) {
+                return .problem("s3_proxy_presign_window " + problem)
+            }
+            if expires > Settings.maxExpires - window {
+                // Every URL must stay valid for `expires` after it is
+                // handed out, which is up to a window after it is signed.
+                return .problem("s3_proxy_expires plus s3_proxy_presign_window "
+                    + "must not exceed 7d, the longest a presigned URL lives")
+            }
+        }
 
-        return .settings(Settings(
+        var resolved = Settings(
             accessKey: credentials.accessKey, secretKey: credentials.secretKey,
             sessionToken: credentials.sessionToken, region: region,
             host: Settings.canonicalHost(host, scheme: scheme),
             externalHost: Settings.canonicalHost(externalHost, scheme: externalScheme),
             scheme: scheme, externalScheme: externalScheme,
             addressing: raw.addressing == S3P_ADDRESSING_VIRTUAL ? .virtual : .path,
-            expires: expires))
+            expires: expires)
+        resolved.window = window
+        return .settings(resolved)
     }
 
     enum Resolved {
@@ -197,6 +213,7 @@ struct Settings {
         resolved.addressing = settings.addressing == .virtual
             ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
         resolved.expires = settings.expires
+        resolved.window = settings.window
         let used = writer.count
         guard !writer.overflowed,
               let prepared = Prepared.write(resolved, into: out + used, cap: cap - used)

@@ -8,6 +8,9 @@
 
 struct PresignedURL {
     let prepared: PreparedParts
+    /// With a presign window: the settings' generation, under which the
+    /// thread keeps the signatures it computed (RedirectCache).
+    var cacheGeneration: UInt64? = nil
 
     /// Writes the URL for `path` and `items` (encoded, sorted)
     /// and returns its bounds; nil if the buffer is too small or
@@ -47,6 +50,14 @@ struct PresignedURL {
         writer.skip(64)
         if writer.overflowed { return nil }
 
+        let unsigned = writer.slice(urlStart, signatureAt)
+        if let generation = cacheGeneration,
+           RedirectCache.fetch(generation: generation, method: method, url: unsigned,
+                               into: writer.base + signatureAt)
+        {
+            return (urlStart, writer.count)
+        }
+
         let request = CanonicalRequest(
             method: method, path: writer.slice(pathRange.0, pathRange.1),
             query: writer.slice(queryStart, queryEnd),
@@ -56,6 +67,10 @@ struct PresignedURL {
                               at: writer.base + signatureAt)
         else {
             return nil
+        }
+        if let generation = cacheGeneration {
+            RedirectCache.store(generation: generation, method: method, url: unsigned,
+                                signature: writer.base + signatureAt)
         }
         return (urlStart, writer.count)
     }

@@ -17,6 +17,7 @@ enum RequestHandler {
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32 {
         result.pointee = s3p_result_t()
+        result.pointee.max_age = -1
         guard let signing = conf.pointee.signing else { return S3P_E_CONFIG }
         let route = Router.route(method: req.method.bytes[...],
                                  path: req.path.bytes[...],
@@ -36,7 +37,15 @@ enum RequestHandler {
         guard let method = HTTPMethod(req.method.bytes) else { return S3P_E_CONFIG }
 
         let settings = Settings(resolved: signing.pointee)
-        let date = AmzDate(unixTime: req.now)
+        // With a presign window W, a presigned URL is signed at the last
+        // multiple of W, valid for expires + W, and may be cached until
+        // the window ends.
+        var signedAt = req.now
+        if case .redirect = route, settings.window > 0, req.now >= 0 {
+            signedAt = req.now / settings.window * settings.window
+            result.pointee.max_age = signedAt + settings.window - req.now
+        }
+        let date = AmzDate(unixTime: signedAt)
         guard let signingKey = SigningKey.derive(secret: settings.secretKey,
                                                  date: date.date, region: settings.region)
         else {
@@ -97,6 +106,7 @@ extension Settings {
                   externalScheme: conf.external_scheme.bytes,
                   addressing: conf.addressing == S3P_ADDRESSING_VIRTUAL ? .virtual : .path,
                   expires: conf.expires)
+        window = conf.window
     }
 }
 

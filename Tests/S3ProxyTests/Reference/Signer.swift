@@ -101,7 +101,7 @@ struct Signer {
         query.append(name: "X-Amz-Credential".utf8, value: credential)
         query.appendEncoded(name: Array("X-Amz-Date".utf8), value: date.timestamp)
         query.appendEncoded(name: Array("X-Amz-Expires".utf8),
-                            value: Signer.decimal(UInt32(settings.expires)))
+                            value: Signer.decimal(UInt32(settings.expires + settings.window)))
         if !settings.sessionToken.isEmpty {
             query.append(name: "X-Amz-Security-Token".utf8,
                          value: settings.sessionToken)
