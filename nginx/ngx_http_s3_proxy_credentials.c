@@ -1,11 +1,18 @@
 /*
  * ngx_http_s3_proxy_module: credentials that rotate.
  *
- * Without keys in the environment, a location signs with temporary
- * credentials from the first provider the environment configures, in the
- * order of the AWS SDKs' default chain: web identity (STS
- * AssumeRoleWithWebIdentity), the container endpoint (ECS, EKS Pod
- * Identity), then the EC2 instance metadata service (IMDSv2).
+ * A location signs with keys that can change while nginx runs when its
+ * s3_proxy_credentials names a provider (web-identity, container, imds),
+ * or names a profile (profile=NAME, or auto without keys in the
+ * environment), or is auto with neither keys nor a profile with keys: then
+ * the first provider the environment configures, in the order of the AWS
+ * SDKs' default chain: web identity (STS AssumeRoleWithWebIdentity), the
+ * container endpoint (ECS, EKS Pod Identity), the EC2 instance metadata
+ * service (IMDSv2).
+ *
+ *   - A profile's files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE) are
+ *     looked at every 2 seconds by one worker (stat()); when either
+ *     changed, it reads them and the core finds the profile's keys again.
  *
  *   - One shared memory zone, "s3_proxy_credentials", holds each
  *     provider's current credentials and a version; it outlives a reload,
@@ -54,15 +61,20 @@
 #define NGX_HTTP_S3_PROXY_TIMEOUT       5000
 #define NGX_HTTP_S3_PROXY_STALE_FETCH   30
 
+/* how often a profile's files are looked at */
+#define NGX_HTTP_S3_PROXY_FILE_CHECK    2
+#define NGX_HTTP_S3_PROXY_FILE_MAX      (1024 * 1024)
+
 /* retries after a failure: 1 s, doubling, at most 60 s */
 #define NGX_HTTP_S3_PROXY_BACKOFF_MAX   60
 
 
-typedef enum {
-    NGX_HTTP_S3_PROXY_WEB_IDENTITY = 1,
-    NGX_HTTP_S3_PROXY_CONTAINER,
-    NGX_HTTP_S3_PROXY_IMDS
-} ngx_http_s3_proxy_source_e;
+/* what a shared file was when last read */
+typedef struct {
+    time_t                     mtime;
+    off_t                      size;
+    ngx_file_uniq_t            uniq;
+} ngx_http_s3_proxy_stamp_t;
 
 
 /* One provider's credentials, in shared memory. */
@@ -76,6 +88,7 @@ typedef struct {
     ngx_pid_t                  fetching;       /* the worker fetching */
     time_t                     fetch_start;
     ngx_uint_t                 failures;       /* of the current streak */
+    ngx_http_s3_proxy_stamp_t  stamps[2];      /* a profile's two files */
 
     size_t                     access_key_len;
     size_t                     secret_key_len;
@@ -93,7 +106,8 @@ typedef struct {
 
 /* One provider: configuration, then the fetching worker's state. */
 typedef struct {
-    ngx_http_s3_proxy_source_e source;
+    ngx_uint_t                 source;         /* NGX_HTTP_S3_PROXY_IMDS... */
+                                               /*   or 0: a profile's files */
     ngx_str_t                  name;           /* for logs */
     ngx_str_t                  id;             /* finds its slot */
     ngx_url_t                  url;
@@ -105,6 +119,10 @@ typedef struct {
     ngx_str_t                  session_name;
     ngx_flag_t                 imds_v1;        /* fallback allowed */
     time_t                     lead;           /* largest s3_proxy_expires */
+
+    /* a profile: its raw settings, and the keys read at configuration */
+    s3p_settings_t             raw;
+    s3p_str_t                  seed[3];
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                 *ssl;
 #endif
@@ -142,8 +160,9 @@ typedef struct {
 /* What a location signs with: a provider and its own s3_proxy_expires. */
 struct ngx_http_s3_proxy_creds_s {
     ngx_http_s3_proxy_provider_t  *provider;
-    s3p_signing_t                  raw;        /* the settings but keys */
+    s3p_settings_t                 raw;        /* keys: from the zone */
     int64_t                        expires;    /* resolved s3_proxy_expires */
+    int64_t                        window;     /*   and presign window */
 
     /* the worker's current settings and what they were made from */
     ngx_http_s3_proxy_resolved_t  *current;
@@ -161,7 +180,17 @@ typedef struct {
 
 
 static ngx_http_s3_proxy_provider_t *ngx_http_s3_proxy_provider_env(
-    ngx_conf_t *cf);
+    ngx_conf_t *cf, ngx_uint_t source);
+static ngx_http_s3_proxy_provider_t *ngx_http_s3_proxy_provider_profile(
+    ngx_conf_t *cf, s3p_settings_t *raw, s3p_signing_t *signing);
+static ngx_int_t ngx_http_s3_proxy_check_resolve(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
+    s3p_signing_t *signing);
+static void ngx_http_s3_proxy_file_check(ngx_http_s3_proxy_provider_t *p);
+static ngx_int_t ngx_http_s3_proxy_file_read(ngx_http_s3_proxy_provider_t *p,
+    const s3p_str_t *path, ngx_http_s3_proxy_stamp_t *stamp, s3p_str_t *out);
+static ngx_uint_t ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
+    s3p_str_t *keys, time_t expiration);
 static ngx_int_t ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
     ngx_http_s3_proxy_provider_t *p, ngx_str_t *url, ngx_uint_t local_only);
 static ngx_int_t ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone,
@@ -183,6 +212,8 @@ static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
     const char *reason);
 static ngx_int_t ngx_http_s3_proxy_read_file(ngx_http_s3_proxy_provider_t *p,
     ngx_str_t *name, ngx_str_t *value);
+static int64_t ngx_http_s3_proxy_cap(ngx_http_s3_proxy_creds_t *creds,
+    time_t expiration, time_t now);
 static ngx_int_t ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds,
     ngx_log_t *log, time_t now);
 static void ngx_http_s3_proxy_release(ngx_http_s3_proxy_resolved_t *rs);
@@ -198,124 +229,300 @@ static char *ngx_http_s3_proxy_getenv_str(ngx_conf_t *cf, const char *name,
  */
 static u_char  ngx_http_s3_proxy_check_key[] = "ASIACHECKONLY";
 
+/* keys from files do not expire */
+#define NGX_HTTP_S3_PROXY_NEVER  NGX_MAX_TIME_T_VALUE
+
 
 static ngx_str_t  ngx_http_s3_proxy_zone_name =
     ngx_string("s3_proxy_credentials");
 
 
 /*
- * What a location signs with when the environment holds no keys: the
- * provider the environment configures, with the location's raw settings
- * (`raw`, keys left empty).  NULL when
- * no provider is configured, or on error (`rc` NGX_ERROR, logged).  One
- * provider per configuration cycle; locations share it.
+ * What a location signs with, once its raw settings were resolved by the
+ * core (`resolved`: its status): NGX_OK and `creds` NULL for keys that
+ * never change (the environment's), or `creds` for keys that rotate, with
+ * `signing` resolved for them; NGX_ERROR when logged.  Locations with the
+ * same source share one provider.
  */
 
-ngx_http_s3_proxy_creds_t *
-ngx_http_s3_proxy_credentials(ngx_conf_t *cf, s3p_signing_t *raw,
-    ngx_int_t *rc)
+ngx_int_t
+ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
+    s3p_signing_t *signing, ngx_int_t resolved,
+    ngx_http_s3_proxy_creds_t **creds)
 {
-    ngx_http_s3_proxy_creds_t       *creds;
+    ngx_uint_t                       i;
+    const s3p_environment_t         *env;
+    ngx_http_s3_proxy_creds_t       *cr;
     ngx_http_s3_proxy_provider_t    *p, **pp;
     ngx_http_s3_proxy_creds_conf_t  *ccf;
     ngx_http_s3_proxy_main_conf_t   *smcf;
 
-    *rc = NGX_OK;
+    *creds = NULL;
+    env = raw->env;
+
+    switch (conf->credentials) {
+
+    case S3P_CREDENTIALS_ENV:
+        return NGX_OK;
+
+    case S3P_CREDENTIALS_PROFILE:
+        if (resolved != S3P_OK) {
+            return NGX_OK;              /* the caller says why */
+        }
+
+        p = ngx_http_s3_proxy_provider_profile(cf, raw, signing);
+        break;
+
+    case S3P_CREDENTIALS_AUTO:
+        if (env->access_key_id.len || env->secret_access_key.len) {
+            return NGX_OK;
+        }
+
+        if (resolved == S3P_OK) {
+            p = ngx_http_s3_proxy_provider_profile(cf, raw, signing);
+            break;
+        }
+
+        p = ngx_http_s3_proxy_provider_env(cf, 0);
+
+        if (p == NULL) {
+            return NGX_OK;              /* the caller says why */
+        }
+
+        break;
+
+    default:
+        p = ngx_http_s3_proxy_provider_env(cf, conf->credentials);
+    }
+
+    if (p == NULL || p == NGX_CONF_ERROR) {
+        return NGX_ERROR;
+    }
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     if (smcf->creds == NULL) {
         ccf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_creds_conf_t));
         if (ccf == NULL) {
-            *rc = NGX_ERROR;
-            return NULL;
+            return NGX_ERROR;
         }
 
         if (ngx_array_init(&ccf->providers, cf->pool, 1,
                            sizeof(ngx_http_s3_proxy_provider_t *))
             != NGX_OK)
         {
-            *rc = NGX_ERROR;
-            return NULL;
+            return NGX_ERROR;
         }
+
+        ccf->zone = ngx_shared_memory_add(cf, &ngx_http_s3_proxy_zone_name,
+                        sizeof(ngx_http_s3_proxy_shctx_t) + 65536,
+                        &ngx_http_s3_proxy_module);
+        if (ccf->zone == NULL) {
+            return NGX_ERROR;
+        }
+
+        ccf->zone->init = ngx_http_s3_proxy_creds_init_zone;
+        ccf->zone->data = ccf;
 
         smcf->creds = ccf;
     }
 
     ccf = smcf->creds;
 
-    /* the environment configures one provider per cycle */
+    /* the same source for another location: the same provider */
 
     pp = ccf->providers.elts;
-    p = ccf->providers.nelts ? pp[0] : NULL;
 
-    if (p == NULL) {
-        p = ngx_http_s3_proxy_provider_env(cf);
-
-        if (p == NGX_CONF_ERROR) {
-            *rc = NGX_ERROR;
-            return NULL;
+    for (i = 0; i < ccf->providers.nelts; i++) {
+        if (pp[i]->id.len == p->id.len
+            && ngx_memcmp(pp[i]->id.data, p->id.data, p->id.len) == 0)
+        {
+            p = pp[i];
+            break;
         }
+    }
 
-        if (p == NULL) {
-            return NULL;
+    if (i == ccf->providers.nelts) {
+        if (ccf->providers.nelts == NGX_HTTP_S3_PROXY_SLOTS) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"s3_proxy\": more than %d credential "
+                               "sources", NGX_HTTP_S3_PROXY_SLOTS);
+            return NGX_ERROR;
         }
 
         pp = ngx_array_push(&ccf->providers);
         if (pp == NULL) {
-            *rc = NGX_ERROR;
-            return NULL;
+            return NGX_ERROR;
         }
 
         *pp = p;
     }
 
-    if (ccf->zone == NULL) {
-        ccf->zone = ngx_shared_memory_add(cf, &ngx_http_s3_proxy_zone_name,
-                        sizeof(ngx_http_s3_proxy_shctx_t) + 65536,
-                        &ngx_http_s3_proxy_module);
-        if (ccf->zone == NULL) {
-            *rc = NGX_ERROR;
-            return NULL;
-        }
+    /* a provider's location is checked with keys it never signs with */
 
-        ccf->zone->init = ngx_http_s3_proxy_creds_init_zone;
-        ccf->zone->data = ccf;
+    if (p->source != 0
+        && ngx_http_s3_proxy_check_resolve(cf, conf, raw, signing) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    creds = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_creds_t));
-    if (creds == NULL) {
-        *rc = NGX_ERROR;
-        return NULL;
+    cr = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_creds_t));
+    if (cr == NULL) {
+        return NGX_ERROR;
     }
 
-    creds->provider = p;
-    creds->raw = *raw;
+    cr->provider = p;
+    cr->raw = *raw;
+    cr->raw.credentials = S3P_CREDENTIALS_ENV;
+    cr->expires = signing->expires;
+    cr->window = signing->window;
 
-    return creds;
+    /* refreshes leave at least the longest presigned lifetime */
+
+    if ((time_t) (signing->expires + signing->window) > p->lead) {
+        p->lead = (time_t) (signing->expires + signing->window);
+    }
+
+    *creds = cr;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_check_resolve(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
+    s3p_signing_t *signing)
+{
+    u_char                   err[256], *out;
+    size_t                   len;
+    s3p_settings_t           check;
+    s3p_environment_t        env;
+    ngx_http_s3_proxy_pos_t *pos;
+
+    pos = &conf->enable_pos;
+
+    env = *raw->env;
+    env.access_key_id.data = ngx_http_s3_proxy_check_key;
+    env.access_key_id.len = sizeof(ngx_http_s3_proxy_check_key) - 1;
+    env.secret_access_key = env.access_key_id;
+    env.session_token.len = 0;
+    env.session_token.data = NULL;
+
+    check = *raw;
+    check.credentials = S3P_CREDENTIALS_ENV;
+    check.env = &env;
+
+    len = s3p_signing_bound(&check);
+
+    out = ngx_pcalloc(cf->pool, len);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (s3p_signing_resolve(&check, signing, out, len, err, sizeof(err))
+        != S3P_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                      err, pos->file_name, pos->line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
 /*
- * The location's s3_proxy_expires, as the core resolved it: refreshes
- * leave at least the longest presigned lifetime of the provider's
- * locations.
+ * A profile of the shared files, whose keys the core found in them now
+ * (in `signing`): they seed the zone, and the files are watched.
  */
 
-void
-ngx_http_s3_proxy_credentials_expires(ngx_http_s3_proxy_creds_t *creds,
-    int64_t expires)
+static ngx_http_s3_proxy_provider_t *
+ngx_http_s3_proxy_provider_profile(ngx_conf_t *cf, s3p_settings_t *raw,
+    s3p_signing_t *signing)
 {
-    creds->expires = expires;
+    u_char                        *s;
+    size_t                         len;
+    ngx_uint_t                     i;
+    s3p_str_t                      profile, keys[3];
+    const s3p_environment_t       *env;
+    ngx_http_s3_proxy_provider_t  *p;
 
-    if ((time_t) expires > creds->provider->lead) {
-        creds->provider->lead = (time_t) expires;
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_provider_t));
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
     }
+
+    env = raw->env;
+
+    if (raw->profile.len) {
+        profile = raw->profile;
+
+    } else if (env->profile.len) {
+        profile = env->profile;
+
+    } else {
+        profile.data = (u_char *) "default";
+        profile.len = sizeof("default") - 1;
+    }
+
+    p->name.len = sizeof("profile=") - 1 + profile.len;
+    p->name.data = ngx_pnalloc(cf->pool, p->name.len);
+    if (p->name.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(p->name.data, "profile=%*s", profile.len, profile.data);
+
+    len = p->name.len + env->credentials_path.len + env->config_path.len + 2;
+
+    p->id.data = ngx_pnalloc(cf->pool, len);
+    if (p->id.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    s = ngx_sprintf(p->id.data, "%V %*s %*s", &p->name,
+                    env->credentials_path.len, env->credentials_path.data,
+                    env->config_path.len, env->config_path.data);
+    p->id.len = s - p->id.data;
+
+    p->raw = *raw;
+
+    /* the keys as read now; the copies are wiped with the configuration */
+
+    keys[0] = signing->access_key;
+    keys[1] = signing->secret_key;
+    keys[2] = signing->session_token;
+
+    for (i = 0; i < 3; i++) {
+        p->seed[i].len = keys[i].len;
+
+        if (keys[i].len == 0) {
+            continue;
+        }
+
+        s = ngx_pnalloc(cf->pool, keys[i].len);
+        if (s == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(s, keys[i].data, keys[i].len);
+        p->seed[i].data = s;
+    }
+
+    return p;
 }
 
 
+/*
+ * The provider `source` (NGX_HTTP_S3_PROXY_WEB_IDENTITY...), or with 0
+ * the first one the environment configures: NULL for none, and
+ * NGX_CONF_ERROR when a named one is not configured (logged).
+ */
+
 static ngx_http_s3_proxy_provider_t *
-ngx_http_s3_proxy_provider_env(ngx_conf_t *cf)
+ngx_http_s3_proxy_provider_env(ngx_conf_t *cf, ngx_uint_t source)
 {
     u_char                        *s;
     ngx_str_t                      v, url, full, region;
@@ -336,7 +543,19 @@ ngx_http_s3_proxy_provider_env(ngx_conf_t *cf)
         return NGX_CONF_ERROR;
     }
 
-    if (p->token_file.len && p->role_arn.len) {
+    if (source == NGX_HTTP_S3_PROXY_WEB_IDENTITY
+        && (p->token_file.len == 0 || p->role_arn.len == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy_credentials web-identity\" requires "
+                           "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN in "
+                           "the environment");
+        return NGX_CONF_ERROR;
+    }
+
+    if (p->token_file.len && p->role_arn.len
+        && (source == 0 || source == NGX_HTTP_S3_PROXY_WEB_IDENTITY))
+    {
         p->source = NGX_HTTP_S3_PROXY_WEB_IDENTITY;
         ngx_str_set(&p->name, "web-identity");
 
@@ -388,7 +607,19 @@ ngx_http_s3_proxy_provider_env(ngx_conf_t *cf)
         return NGX_CONF_ERROR;
     }
 
-    if (v.len || full.len) {
+    if (source == NGX_HTTP_S3_PROXY_CONTAINER && v.len == 0 && full.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy_credentials container\" requires "
+                           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+                           "AWS_CONTAINER_CREDENTIALS_FULL_URI in the "
+                           "environment");
+        return NGX_CONF_ERROR;
+    }
+
+    if ((v.len || full.len)
+        && (source == 0 || source == NGX_HTTP_S3_PROXY_CONTAINER))
+    {
         p->source = NGX_HTTP_S3_PROXY_CONTAINER;
         ngx_str_set(&p->name, "container");
 
@@ -433,6 +664,17 @@ ngx_http_s3_proxy_provider_env(ngx_conf_t *cf)
     }
 
     if (v.len == 4 && ngx_strncasecmp(v.data, (u_char *) "true", 4) == 0) {
+        if (source == NGX_HTTP_S3_PROXY_IMDS) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"s3_proxy_credentials imds\": "
+                               "AWS_EC2_METADATA_DISABLED is true");
+            return NGX_CONF_ERROR;
+        }
+
+        return NULL;
+    }
+
+    if (source != 0 && source != NGX_HTTP_S3_PROXY_IMDS) {
         return NULL;
     }
 
@@ -642,15 +884,6 @@ ngx_http_s3_proxy_getenv_str(ngx_conf_t *cf, const char *name,
 }
 
 
-void
-ngx_http_s3_proxy_credentials_check_keys(s3p_signing_t *signing)
-{
-    signing->access_key.data = ngx_http_s3_proxy_check_key;
-    signing->access_key.len = sizeof(ngx_http_s3_proxy_check_key) - 1;
-    signing->secret_key = signing->access_key;
-}
-
-
 /*
  * The zone: kept across reloads (nginx maps it again with the same name
  * and size), so each provider finds its slot and its credentials.
@@ -739,6 +972,32 @@ ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         slot->id_len = p->id.len;
     }
 
+    /*
+     * A profile's keys as this configuration read them: a reload reads
+     * the files again.  Their stamps are cleared, so the first look reads
+     * them once more (and changes nothing when they are the same).
+     */
+
+    for (i = 0; i < ccf->providers.nelts; i++) {
+        p = pp[i];
+
+        if (p->source != 0) {
+            continue;
+        }
+
+        ngx_memzero(p->slot->stamps, sizeof(p->slot->stamps));
+        p->slot->refresh = 0;
+
+        if (ngx_http_s3_proxy_store(p->slot, p->seed,
+                                    NGX_HTTP_S3_PROXY_NEVER))
+        {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "s3 proxy: credentials from \"%V\": access key "
+                          "id \"%*s\"", &p->name, p->seed[0].len,
+                          p->seed[0].data);
+        }
+    }
+
     ngx_shmtx_unlock(&shpool->mutex);
 
     return NGX_OK;
@@ -823,9 +1082,16 @@ ngx_http_s3_proxy_tick(ngx_event_t *ev)
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
-    if (claim) {
-        ngx_http_s3_proxy_fetch_start(p);
+    if (!claim) {
+        return;
     }
+
+    if (p->source == 0) {
+        ngx_http_s3_proxy_file_check(p);
+        return;
+    }
+
+    ngx_http_s3_proxy_fetch_start(p);
 }
 
 
@@ -1276,6 +1542,7 @@ ngx_http_s3_proxy_fetch_done(ngx_http_s3_proxy_provider_t *p,
     s3p_provider_answer_t *answer)
 {
     time_t                     now, life, refresh, margin;
+    s3p_str_t                  keys[3];
     ngx_uint_t                 changed;
     ngx_http_s3_proxy_slot_t  *slot;
 
@@ -1307,33 +1574,14 @@ ngx_http_s3_proxy_fetch_done(ngx_http_s3_proxy_provider_t *p,
         refresh = now + 1;
     }
 
+    keys[0] = answer->access_key;
+    keys[1] = answer->secret_key;
+    keys[2] = answer->session_token;
+
     ngx_shmtx_lock(&p->shpool->mutex);
 
-    changed = slot->access_key_len != answer->access_key.len
-              || ngx_memcmp(slot->access_key, answer->access_key.data,
-                            answer->access_key.len) != 0
-              || slot->token_len != answer->session_token.len
-              || ngx_memcmp(slot->token, answer->session_token.data,
-                            answer->session_token.len) != 0
-              || slot->expiration != (time_t) answer->expiration;
-
-    if (changed) {
-        ngx_explicit_memzero(slot->secret_key, sizeof(slot->secret_key));
-        ngx_explicit_memzero(slot->token, sizeof(slot->token));
-
-        ngx_memcpy(slot->access_key, answer->access_key.data,
-                   answer->access_key.len);
-        slot->access_key_len = answer->access_key.len;
-        ngx_memcpy(slot->secret_key, answer->secret_key.data,
-                   answer->secret_key.len);
-        slot->secret_key_len = answer->secret_key.len;
-        ngx_memcpy(slot->token, answer->session_token.data,
-                   answer->session_token.len);
-        slot->token_len = answer->session_token.len;
-        slot->expiration = (time_t) answer->expiration;
-
-        ngx_atomic_fetch_add(&slot->version, 1);
-    }
+    changed = ngx_http_s3_proxy_store(slot, keys,
+                                      (time_t) answer->expiration);
 
     slot->refresh = refresh;
     slot->fetching = 0;
@@ -1350,6 +1598,270 @@ ngx_http_s3_proxy_fetch_done(ngx_http_s3_proxy_provider_t *p,
                       &p->name, answer->access_key.len,
                       answer->access_key.data, life, refresh - now);
     }
+}
+
+
+/*
+ * Puts keys into a slot (its lock held), the old secret and token
+ * cleared; 1 when they changed, and the version moved.
+ */
+
+static ngx_uint_t
+ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot, s3p_str_t *keys,
+    time_t expiration)
+{
+    if (keys[0].len > NGX_HTTP_S3_PROXY_KEY_MAX
+        || keys[1].len > NGX_HTTP_S3_PROXY_SECRET_MAX
+        || keys[2].len > NGX_HTTP_S3_PROXY_TOKEN_MAX)
+    {
+        return 0;
+    }
+
+    if (slot->version != 0
+        && slot->access_key_len == keys[0].len
+        && ngx_memcmp(slot->access_key, keys[0].data, keys[0].len) == 0
+        && slot->secret_key_len == keys[1].len
+        && ngx_memcmp(slot->secret_key, keys[1].data, keys[1].len) == 0
+        && slot->token_len == keys[2].len
+        && ngx_memcmp(slot->token, keys[2].data, keys[2].len) == 0
+        && slot->expiration == expiration)
+    {
+        return 0;
+    }
+
+    ngx_explicit_memzero(slot->secret_key, sizeof(slot->secret_key));
+    ngx_explicit_memzero(slot->token, sizeof(slot->token));
+
+    ngx_memcpy(slot->access_key, keys[0].data, keys[0].len);
+    slot->access_key_len = keys[0].len;
+    ngx_memcpy(slot->secret_key, keys[1].data, keys[1].len);
+    slot->secret_key_len = keys[1].len;
+    ngx_memcpy(slot->token, keys[2].data, keys[2].len);
+    slot->token_len = keys[2].len;
+    slot->expiration = expiration;
+
+    (void) ngx_atomic_fetch_add(&slot->version, 1);
+
+    return 1;
+}
+
+
+/*
+ * A profile's files, looked at by the worker that claimed the look: when
+ * either changed (time, size or inode), both are read and the core finds
+ * the profile's keys in them again.  Local files are read at once, as
+ * nginx reads its own; a file that cannot be used keeps the keys in use.
+ */
+
+static void
+ngx_http_s3_proxy_file_check(ngx_http_s3_proxy_provider_t *p)
+{
+    u_char                     err[256], *out;
+    size_t                     len;
+    time_t                     now;
+    ngx_int_t                  rc;
+    ngx_uint_t                 i, changed, failures;
+    s3p_str_t                  contents[2], keys[3];
+    const s3p_str_t           *path;
+    s3p_signing_t              signing;
+    s3p_settings_t             settings;
+    s3p_environment_t          env;
+    ngx_http_s3_proxy_slot_t  *slot;
+    ngx_http_s3_proxy_stamp_t  stamps[2];
+
+    slot = p->slot;
+    now = ngx_time();
+    env = *p->raw.env;
+
+    ngx_memzero(contents, sizeof(contents));
+    ngx_memzero(stamps, sizeof(stamps));
+
+    /* stat() both; what cannot be read is said when both are read */
+
+    if (ngx_http_s3_proxy_file_read(p, &env.credentials_path, &stamps[0],
+                                    NULL)
+        == NGX_OK
+        && ngx_http_s3_proxy_file_read(p, &env.config_path, &stamps[1],
+                                       NULL)
+           == NGX_OK
+        && ngx_memcmp(stamps, slot->stamps, sizeof(stamps)) == 0)
+    {
+        goto unchanged;
+    }
+
+    /* changed: read both (a file being replaced reads as it was, or new) */
+
+    out = NULL;
+    len = 0;
+
+    for (i = 0; i < 2; i++) {
+        path = i ? &env.config_path : &env.credentials_path;
+
+        rc = ngx_http_s3_proxy_file_read(p, path, &stamps[i], &contents[i]);
+
+        if (rc != NGX_OK) {
+            ngx_snprintf(err, sizeof(err), "cannot read \"%*s\"%Z",
+                         path->len, path->data);
+            break;
+        }
+    }
+
+    env.credentials_file = contents[0];
+    env.config_file = contents[1];
+
+    settings = p->raw;
+    settings.env = &env;
+
+    if (rc == NGX_OK) {
+        len = s3p_signing_bound(&settings);
+        out = ngx_alloc(len, p->log);
+    }
+
+    if (rc != NGX_OK) {
+        /* said above */
+
+    } else if (out == NULL) {
+        rc = NGX_ERROR;
+        ngx_cpystrn(err, (u_char *) "out of memory", sizeof(err));
+
+    } else {
+        ngx_memzero(out, len);
+        ngx_memzero(&signing, sizeof(s3p_signing_t));
+        rc = (s3p_signing_resolve(&settings, &signing, out, len, err,
+                                  sizeof(err))
+              == S3P_OK) ? NGX_OK : NGX_ERROR;
+    }
+
+    changed = 0;
+    failures = 0;
+
+    ngx_shmtx_lock(&p->shpool->mutex);
+
+    if (rc == NGX_OK) {
+        keys[0] = signing.access_key;
+        keys[1] = signing.secret_key;
+        keys[2] = signing.session_token;
+        changed = ngx_http_s3_proxy_store(slot, keys,
+                                          NGX_HTTP_S3_PROXY_NEVER);
+        slot->failures = 0;
+        ngx_memcpy(slot->stamps, stamps, sizeof(stamps));
+
+    } else {
+        failures = ++slot->failures;
+    }
+
+    slot->refresh = now + NGX_HTTP_S3_PROXY_FILE_CHECK;
+    slot->fetching = 0;
+
+    ngx_shmtx_unlock(&p->shpool->mutex);
+
+    if (changed) {
+        ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
+                      "s3 proxy: credentials from \"%V\": access key id "
+                      "\"%*s\"", &p->name, signing.access_key.len,
+                      signing.access_key.data);
+    }
+
+    if (failures == 1) {
+        ngx_log_error(NGX_LOG_ERR, p->log, 0,
+                      "s3 proxy: credentials from \"%V\" not refreshed: %s; "
+                      "the current ones stay in use", &p->name, err);
+    }
+
+    if (out) {
+        ngx_explicit_memzero(out, len);
+        ngx_free(out);
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (contents[i].data) {
+            ngx_explicit_memzero((u_char *) contents[i].data,
+                                 contents[i].len);
+            ngx_free((u_char *) contents[i].data);
+        }
+    }
+
+    return;
+
+unchanged:
+
+    ngx_shmtx_lock(&p->shpool->mutex);
+    slot->refresh = now + NGX_HTTP_S3_PROXY_FILE_CHECK;
+    slot->fetching = 0;
+    ngx_shmtx_unlock(&p->shpool->mutex);
+}
+
+
+/*
+ * A shared file's stamp and, with `out`, its contents (allocated; none
+ * for a file that is missing).  NGX_ERROR only for a file that exists but
+ * cannot be read.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_file_read(ngx_http_s3_proxy_provider_t *p,
+    const s3p_str_t *path, ngx_http_s3_proxy_stamp_t *stamp, s3p_str_t *out)
+{
+    u_char           *buf;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    ngx_memzero(stamp, sizeof(ngx_http_s3_proxy_stamp_t));
+
+    if (path->len == 0) {
+        return NGX_OK;
+    }
+
+    /* the path was written NUL-terminated (settings.c) */
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        return (ngx_errno == NGX_ENOENT) ? NGX_OK : NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > NGX_HTTP_S3_PROXY_FILE_MAX)
+    {
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    stamp->mtime = ngx_file_mtime(&fi);
+    stamp->size = ngx_file_size(&fi);
+    stamp->uniq = ngx_file_uniq(&fi);
+
+    if (out == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_OK;
+    }
+
+    buf = ngx_alloc((size_t) stamp->size + 1, p->log);
+    if (buf == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name.data = (u_char *) path->data;
+    file.name.len = path->len;
+    file.log = p->log;
+
+    n = ngx_read_file(&file, buf, (size_t) stamp->size, 0);
+    (void) ngx_close_file(fd);
+
+    if (n < 0) {
+        ngx_free(buf);
+        return NGX_ERROR;
+    }
+
+    out->data = buf;
+    out->len = (size_t) n;
+
+    return NGX_OK;
 }
 
 
@@ -1476,7 +1988,6 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing)
 {
     time_t                         now;
-    int64_t                        capped;
     ngx_uint_t                     version;
     ngx_pool_cleanup_t            *cln;
     ngx_http_s3_proxy_slot_t      *slot;
@@ -1488,16 +1999,9 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
 
     version = slot ? slot->version : 0;
 
-    /* presigned URLs never outlive their credentials */
-
-    capped = creds->expires;
-
-    if (creds->expiration - now < capped) {
-        capped = creds->expiration - now;
-    }
-
     if (creds->current == NULL || version != creds->version
-        || capped != creds->capped)
+        || ngx_http_s3_proxy_cap(creds, creds->expiration, now)
+           != creds->capped)
     {
         if (version == 0
             || ngx_http_s3_proxy_resolve(creds, r->connection->log, now)
@@ -1538,19 +2042,39 @@ none:
 
 
 /*
+ * Presigned URLs never outlive their credentials: while they live longer
+ * than s3_proxy_expires (plus the presign window) nothing is capped (0);
+ * otherwise URLs are signed for their remaining life, without a window.
+ */
+
+static int64_t
+ngx_http_s3_proxy_cap(ngx_http_s3_proxy_creds_t *creds, time_t expiration,
+    time_t now)
+{
+    if (expiration - now >= creds->expires + creds->window) {
+        return 0;
+    }
+
+    return ngx_min(creds->expires, (int64_t) (expiration - now));
+}
+
+
+/*
  * Resolves the location's settings with the zone's credentials into this
- * worker's memory (one block, cleared when freed).
+ * worker's memory (a block of its own, cleared when freed).
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     time_t now)
 {
-    u_char                        *block, *keys, err[256];
+    u_char                         err[256], *keys, *k;
     size_t                         bound, size;
-    int64_t                        expires;
+    int64_t                        cap;
+    time_t                         expiration;
     ngx_atomic_uint_t              version;
-    s3p_signing_t                 *s;
+    s3p_settings_t                 settings;
+    s3p_environment_t              env;
     ngx_http_s3_proxy_slot_t      *slot;
     ngx_http_s3_proxy_resolved_t  *rs;
     ngx_http_s3_proxy_provider_t  *p;
@@ -1558,88 +2082,78 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     p = creds->provider;
     slot = p->slot;
 
-    size = sizeof(ngx_http_s3_proxy_resolved_t)
-           + NGX_HTTP_S3_PROXY_KEY_MAX + NGX_HTTP_S3_PROXY_SECRET_MAX
+    size = NGX_HTTP_S3_PROXY_KEY_MAX + NGX_HTTP_S3_PROXY_SECRET_MAX
            + NGX_HTTP_S3_PROXY_TOKEN_MAX;
 
-    block = ngx_alloc(size, log);
-    if (block == NULL) {
+    keys = ngx_alloc(size, log);
+    if (keys == NULL) {
         return NGX_ERROR;
     }
 
-    rs = (ngx_http_s3_proxy_resolved_t *) block;
-    keys = block + sizeof(ngx_http_s3_proxy_resolved_t);
-    s = &rs->signing;
-    *s = creds->raw;
+    env = *creds->raw.env;
+    k = keys;
 
     ngx_shmtx_lock(&p->shpool->mutex);
 
     version = slot->version;
-    creds->expiration = slot->expiration;
+    expiration = slot->expiration;
 
-    s->access_key.data = keys;
-    s->access_key.len = slot->access_key_len;
-    ngx_memcpy(keys, slot->access_key, slot->access_key_len);
-    keys += slot->access_key_len;
+    env.access_key_id.data = k;
+    env.access_key_id.len = slot->access_key_len;
+    k = ngx_cpymem(k, slot->access_key, slot->access_key_len);
 
-    s->secret_key.data = keys;
-    s->secret_key.len = slot->secret_key_len;
-    ngx_memcpy(keys, slot->secret_key, slot->secret_key_len);
-    keys += slot->secret_key_len;
+    env.secret_access_key.data = k;
+    env.secret_access_key.len = slot->secret_key_len;
+    k = ngx_cpymem(k, slot->secret_key, slot->secret_key_len);
 
-    s->session_token.data = keys;
-    s->session_token.len = slot->token_len;
-    ngx_memcpy(keys, slot->token, slot->token_len);
+    env.session_token.data = k;
+    env.session_token.len = slot->token_len;
+    (void) ngx_cpymem(k, slot->token, slot->token_len);
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
-    expires = creds->expires;
+    settings = creds->raw;
+    settings.env = &env;
 
-    if (creds->expiration - now < expires) {
-        expires = creds->expiration - now;
+    cap = ngx_http_s3_proxy_cap(creds, expiration, now);
+
+    if (cap != 0) {
+        settings.expires = cap;
+        settings.window = S3P_UNSET;
     }
 
-    if (expires < 1 || s->access_key.len == 0 || s->secret_key.len == 0) {
-        ngx_explicit_memzero(block, size);
-        ngx_free(block);
-        return NGX_DECLINED;
+    rs = NULL;
+
+    if (expiration <= now || env.access_key_id.len == 0
+        || env.secret_access_key.len == 0)
+    {
+        goto failed;
     }
 
-    s->expires = expires;
-
-    /* the resolved parts follow in a block of their own */
-
-    bound = s3p_signing_bound(s);
+    bound = s3p_signing_bound(&settings);
 
     rs = ngx_alloc(sizeof(ngx_http_s3_proxy_resolved_t) + bound, log);
     if (rs == NULL) {
-        ngx_explicit_memzero(block, size);
-        ngx_free(block);
-        return NGX_ERROR;
+        goto failed;
     }
 
     ngx_memzero(rs, sizeof(ngx_http_s3_proxy_resolved_t) + bound);
-    rs->signing = *s;
     rs->size = sizeof(ngx_http_s3_proxy_resolved_t) + bound;
 
-    if (s3p_signing_resolve(&rs->signing, (u_char *) (rs + 1), bound, err,
-                            sizeof(err))
+    if (s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
+                            bound, err, sizeof(err))
         != S3P_OK)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "s3 proxy: credentials from \"%V\" cannot sign: %s",
                       &p->name, err);
-        ngx_explicit_memzero(block, size);
-        ngx_free(block);
-        ngx_explicit_memzero(rs, rs->size);
-        ngx_free(rs);
-        return NGX_ERROR;
+        goto failed;
     }
 
-    /* the resolved settings hold their own copies: the first block goes */
+    /* the resolved settings hold their own copies */
 
-    ngx_explicit_memzero(block, size);
-    ngx_free(block);
+    ngx_explicit_memzero(keys, size);
+    ngx_free(keys);
 
     if (creds->current) {
         creds->current->retired = 1;
@@ -1649,9 +2163,22 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     creds->current = rs;
     rs->refs = 1;           /* the location's own reference */
     creds->version = version;
-    creds->capped = expires;
+    creds->expiration = expiration;
+    creds->capped = cap;
 
     return NGX_OK;
+
+failed:
+
+    ngx_explicit_memzero(keys, size);
+    ngx_free(keys);
+
+    if (rs) {
+        ngx_explicit_memzero(rs, rs->size);
+        ngx_free(rs);
+    }
+
+    return NGX_DECLINED;
 }
 
 

@@ -32,33 +32,38 @@ typedef struct {
 } ngx_http_s3_proxy_pos_t;
 
 
-/* Credentials from a provider (ngx_http_s3_proxy_credentials.c). */
+/*
+ * Credentials that rotate (ngx_http_s3_proxy_credentials.c): a provider's,
+ * or a profile's re-read from the shared files.  The sources that only a
+ * provider serves follow the core's s3p_credentials_source_t values.
+ */
 typedef struct ngx_http_s3_proxy_creds_s  ngx_http_s3_proxy_creds_t;
 
+#define NGX_HTTP_S3_PROXY_WEB_IDENTITY  16
+#define NGX_HTTP_S3_PROXY_CONTAINER     17
+#define NGX_HTTP_S3_PROXY_IMDS          18
 
-/* Signing settings resolved for one raw s3_proxy_expires value. */
+
+/* Signing settings resolved for one set of raw values. */
 typedef struct {
-    int64_t                    expires;    /* raw: S3P_UNSET if not set */
+    s3p_settings_t             raw;
     s3p_signing_t             *signing;
     ngx_http_s3_proxy_creds_t *creds;      /* NULL: keys from the env */
 } ngx_http_s3_proxy_signing_t;
 
 
-/* Settings read from the environment once per configuration cycle. */
+/*
+ * What the environment and the shared credentials files held when nginx
+ * read its configuration: the defaults of the location directives.
+ */
 typedef struct {
-    ngx_str_t                  access_key;
-    ngx_str_t                  secret_key;
-    ngx_str_t                  session_token;
-    ngx_str_t                  region;
-    ngx_str_t                  host;
-    ngx_str_t                  external_host;
-    ngx_str_t                  scheme;
+    s3p_environment_t          env;
     ngx_array_t               *buckets;    /* S3_PROXY_BUCKETS, of ngx_str_t */
 
     /*
-     * The signing settings resolved so far, one per s3_proxy_expires value
-     * (the environment is the same for all): locations that sign alike
-     * share one, so workers derive one signing key a day for them.
+     * The signing settings resolved so far, one per set of raw values:
+     * locations that sign alike share one, so workers derive one signing
+     * key a day for them.
      */
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
 
@@ -69,11 +74,24 @@ typedef struct {
 typedef struct {
     ngx_flag_t                 enable;
     time_t                     expires;
+    time_t                     window;       /* 0: off */
     ngx_array_t               *buckets;    /* of ngx_str_t */
     ngx_array_t               *params;     /* of ngx_str_t */
     ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
     ngx_flag_t                 listing;
     ngx_str_t                  index;
+    ngx_str_t                  bucket;
+
+    /* where S3 is and how to sign for it, resolved by the core */
+    ngx_str_t                  endpoint;
+    ngx_str_t                  external_endpoint;
+    ngx_str_t                  region;
+    ngx_uint_t                 credentials;  /* s3p_credentials_source_t */
+    ngx_str_t                  profile;
+    ngx_uint_t                 addressing;   /* s3p_addressing_t */
+
+    /* a prefix location's prefix, not part of the S3 path */
+    ngx_str_t                  mount;
 
     ngx_http_s3_proxy_pos_t    enable_pos;
 
@@ -125,11 +143,10 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_listing_init(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_credentials.c */
-ngx_http_s3_proxy_creds_t *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
-    s3p_signing_t *raw, ngx_int_t *rc);
-void ngx_http_s3_proxy_credentials_expires(ngx_http_s3_proxy_creds_t *creds,
-    int64_t expires);
-void ngx_http_s3_proxy_credentials_check_keys(s3p_signing_t *signing);
+ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
+    s3p_signing_t *signing, ngx_int_t resolved,
+    ngx_http_s3_proxy_creds_t **creds);
 ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);

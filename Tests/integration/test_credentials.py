@@ -318,3 +318,98 @@ def test_binary_upgrade_fetches_anew(make_nginx, s3):
                 time.sleep(0.1)
         s3.stop()
         cred.stop()
+
+
+def issue(cred):
+    """A new credential set from the stand-in (its container endpoint)."""
+    req = urllib.request.Request(cred.endpoint + "/container/files", headers={
+        "Authorization": CONTAINER_TOKEN})
+    with urllib.request.urlopen(req) as r:
+        import json
+        return json.load(r)
+
+
+def write_profile(home, creds, rename=True):
+    """~/.aws/credentials as a rotating agent writes it."""
+    path = os.path.join(home, ".aws", "credentials")
+    text = ("[default]\n"
+            f"aws_access_key_id = {creds['AccessKeyId']}\n"
+            f"aws_secret_access_key = {creds['SecretAccessKey']}\n"
+            f"aws_session_token = {creds['Token']}\n")
+    if rename:
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.chmod(path + ".tmp", 0o644)
+        os.replace(path + ".tmp", path)
+    else:
+        with open(path, "w") as f:
+            f.write(text)
+
+
+def test_shared_credentials_file_rewritten_under_load(make_nginx):
+    """A rotating agent rewrites ~/.aws/credentials (renamed into place, or
+    written over): the new keys are in use within seconds, with no failed
+    request and no signal to nginx; a reload in between fails nothing."""
+    cred = CredServer(lifetime=60)
+    s3 = rotating_s3(cred)
+    home = pathlib.Path(cred.dir) / "home"      # cred.dir: mode 755
+    (home / ".aws").mkdir(parents=True)
+    for d in (home, home / ".aws"):
+        os.chmod(d, 0o755)            # the workers (nobody) read the files
+    try:
+        first = issue(cred)
+        write_profile(str(home), first)
+        env = s3_environment(s3, AWS_ACCESS_KEY_ID=None,
+                             AWS_SECRET_ACCESS_KEY=None, HOME=str(home))
+        nginx = make_nginx(env, workers=2, log_level="debug")
+        wait_for_credentials(nginx)
+        with Load(nginx) as load:
+            for rename in (True, False, True):
+                time.sleep(1)
+                new = issue(cred)
+                write_profile(str(home), new, rename=rename)
+                written = time.monotonic()
+                while True:
+                    status, headers, _ = get(nginx, "/demo/files/hello.txt")
+                    if new["AccessKeyId"] in headers.get("Location", ""):
+                        break
+                    assert time.monotonic() - written < 5, nginx.log_text()
+                    time.sleep(0.2)
+            nginx.proc.send_signal(signal.SIGHUP)
+            time.sleep(2)
+        assert load.failures == [], load.failures[:5]
+        assert len(load.keys) == 4, load.keys
+        log = nginx.log_text()
+        assert re.search(r'\[notice\].*s3 proxy: credentials from '
+                         r'"profile=default": access key id "%s"'
+                         % new["AccessKeyId"], log)
+        no_secret_in(log, cred)
+        assert "[error]" not in log
+    finally:
+        s3.stop()
+        cred.stop()
+
+
+def test_named_provider_without_its_settings_fails_nginx_t(make_nginx, s3,
+                                                           cred):
+    for source, needs in [
+            ("web-identity", "requires AWS_WEB_IDENTITY_TOKEN_FILE and "
+                             "AWS_ROLE_ARN"),
+            ("container", "requires AWS_CONTAINER_CREDENTIALS_RELATIVE_URI "
+                          "or AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            ("imds", "AWS_EC2_METADATA_DISABLED is true")]:
+        nginx = make_nginx(s3_environment(s3), start=False, locations=f"""
+            location / {{
+                s3_proxy on;
+                s3_proxy_credentials {source};
+                include s3_proxy.conf;
+            }}""")
+        code, out = nginx.check()
+        assert code != 0 and needs in out, out
+    # a full URI over plain http must name a loopback or link-local host
+    env = s3_environment(s3, AWS_ACCESS_KEY_ID=None,
+                         AWS_SECRET_ACCESS_KEY=None,
+                         AWS_CONTAINER_CREDENTIALS_FULL_URI=
+                         "http://192.0.2.1/creds")
+    code, out = make_nginx(env, start=False).check()
+    assert code != 0 and "must be https, or name a loopback" in out, out
