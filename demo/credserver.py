@@ -23,7 +23,8 @@ reads to accept each set only while it is valid.
 
 Control, unrecorded: ``GET /_control`` gives the counts of issued sets per
 provider and the current fault; ``POST /_control?fault=NAME`` sets the fault
-(``none``, ``500``, ``hang``, ``badjson``, ``close``) for every answer
+(``none``, ``500``, ``hang``, ``badjson``, ``close``, or ``slow``: a
+second late) for every answer
 that carries credentials.
 
     python3 demo/credserver.py --port 0 --keys-file keys.json --ready-file port
@@ -133,6 +134,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         elif fault == "close":
             self.close_connection = True
+        elif fault == "slow":
+            time.sleep(1)       # then answers as usual
+            return False
         elif fault == "badjson":
             self._send(200, b'{"AccessKeyId": "ASIA', "application/json")
         else:

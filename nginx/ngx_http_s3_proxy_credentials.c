@@ -1979,8 +1979,10 @@ ngx_http_s3_proxy_read_file(ngx_http_s3_proxy_provider_t *p, ngx_str_t *name,
 
 /*
  * The signing settings a request of this location uses now.  NGX_OK with
- * `signing` set (held until the request ends); NGX_BUSY when no valid
- * credentials exist (the caller answers 503, logged here).
+ * `signing` set (held until the request ends); NGX_AGAIN when the source
+ * never gave credentials yet (a cold start: worth waiting briefly);
+ * NGX_BUSY when no valid credentials exist (the caller answers 503;
+ * logged here).
  */
 
 ngx_int_t
@@ -2029,6 +2031,10 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     return NGX_OK;
 
 none:
+
+    if (version == 0 && slot != NULL && slot->failures == 0) {
+        return NGX_AGAIN;
+    }
 
     if (creds->logged != now) {
         creds->logged = now;

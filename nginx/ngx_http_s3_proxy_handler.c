@@ -29,6 +29,7 @@ static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_unavailable(ngx_http_request_t *r);
+static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -51,14 +52,18 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    if (ctx != NULL) {
+    if (ctx != NULL && !ctx->waiting) {
         return NGX_DECLINED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
+
+    ctx->waiting = 0;
 
     if (ngx_http_s3_proxy_request_target(r, &req) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -72,7 +77,31 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     if (slcf->creds != NULL) {
         rc = ngx_http_s3_proxy_credentials_signing(r, slcf->creds,
                                                    &ctx->signing);
-        if (rc == NGX_BUSY) {
+
+        /*
+         * A cold start: the first fetch is under way.  The request waits
+         * for it, 100 ms at a time, at most 3 seconds, as limit_req delays
+         * one.
+         */
+
+        if (rc == NGX_AGAIN && ctx->waits < 30) {
+            ctx->waits++;
+            ctx->waiting = 1;
+            ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+
+            r->read_event_handler = ngx_http_test_reading;
+            r->write_event_handler = ngx_http_s3_proxy_wake;
+            ngx_add_timer(r->connection->write, 100);
+
+            return NGX_AGAIN;
+        }
+
+        if (rc == NGX_AGAIN) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "s3 proxy: no credentials after waiting 3 s");
+        }
+
+        if (rc == NGX_BUSY || rc == NGX_AGAIN) {
             return ngx_http_s3_proxy_unavailable(r);
         }
 
@@ -454,4 +483,28 @@ ngx_http_s3_proxy_unavailable(ngx_http_request_t *r)
     }
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+static void
+ngx_http_s3_proxy_wake(ngx_http_request_t *r)
+{
+    ngx_event_t  *wev;
+
+    wev = r->connection->write;
+
+    if (!wev->timedout) {
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    wev->timedout = 0;
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
 }

@@ -116,6 +116,10 @@ typedef struct {
     size_t                     xml_len;
     size_t                     xml_cap;
     unsigned                   rendering:1;
+
+    /* waiting for a provider's first credentials: how many times */
+    unsigned                   waits:6;
+    unsigned                   waiting:1;
 } ngx_http_s3_proxy_ctx_t;
 
 

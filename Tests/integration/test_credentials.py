@@ -413,3 +413,16 @@ def test_named_provider_without_its_settings_fails_nginx_t(make_nginx, s3,
                          "http://192.0.2.1/creds")
     code, out = make_nginx(env, start=False).check()
     assert code != 0 and "must be https, or name a loopback" in out, out
+
+
+def test_cold_start_waits_for_the_first_fetch(make_nginx, cred, s3):
+    """Nothing valid yet while the first fetch is under way: a request
+    waits for it (at most 3 s) instead of failing."""
+    cred.fault("slow")
+    nginx = make_nginx(provider_env(s3, cred, "container"))
+    started = time.monotonic()
+    status, headers, _ = get(nginx, "/demo/files/hello.txt")
+    assert status == 307, nginx.log_text()
+    assert follow(headers["Location"]) == 200
+    assert time.monotonic() - started < 3
+    assert "[error]" not in nginx.log_text()
