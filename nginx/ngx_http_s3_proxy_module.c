@@ -260,7 +260,13 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->external_endpoint,
                              prev->external_endpoint, "");
     ngx_conf_merge_str_value(conf->region, prev->region, "");
-    ngx_conf_merge_str_value(conf->profile, prev->profile, "");
+
+    /* the profile name belongs to s3_proxy_credentials: inherited with it */
+
+    if (conf->credentials == NGX_CONF_UNSET_UINT) {
+        conf->profile = prev->profile;
+    }
+
     ngx_conf_merge_uint_value(conf->credentials, prev->credentials,
                               S3P_CREDENTIALS_AUTO);
     ngx_conf_merge_uint_value(conf->addressing, prev->addressing,
