@@ -214,7 +214,10 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
  * NGX_AGAIN until its last buffer, then NGX_OK; NGX_ERROR if memory runs
  * out.  At most `max` bytes are kept, in one buffer (a smaller one
  * outgrown is freed); beyond them the answer is read but not kept, and
- * ctx->truncated says so.
+ * ctx->truncated says so.  This filter runs before nginx's copy filter,
+ * so an answer proxy_cache writes to its temporary file, or sends from
+ * the cache, comes as file buffers: they are read here, as the copy
+ * filter would (from the page cache: the file was just written or read).
  */
 
 ngx_int_t
@@ -223,13 +226,25 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 {
     u_char       *body;
     size_t        size, cap;
+    ssize_t       n;
+    ngx_buf_t    *b;
     ngx_uint_t    last;
     ngx_chain_t  *cl;
 
     last = 0;
 
     for (cl = in; cl; cl = cl->next) {
-        size = cl->buf->last - cl->buf->pos;
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            size = b->last - b->pos;
+
+        } else if (b->in_file) {
+            size = (size_t) (b->file_last - b->file_pos);
+
+        } else {
+            size = 0;
+        }
 
         if (size && ctx->body_len + size > max) {
             ctx->truncated = 1;
@@ -258,14 +273,30 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
             ctx->body_cap = cap;
         }
 
-        if (size) {
-            ngx_memcpy(ctx->body + ctx->body_len, cl->buf->pos, size);
-            ctx->body_len += size;
+        if (size && ngx_buf_in_memory(b)) {
+            ngx_memcpy(ctx->body + ctx->body_len, b->pos, size);
+
+        } else if (size) {
+            n = ngx_read_file(b->file, ctx->body + ctx->body_len, size,
+                              b->file_pos);
+
+            if (n != (ssize_t) size) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "s3 proxy: reading S3's answer from \"%V\" "
+                              "failed", &b->file->name);
+                return NGX_ERROR;
+            }
         }
 
-        cl->buf->pos = cl->buf->last;
+        ctx->body_len += size;
 
-        if (cl->buf->last_buf || cl->buf->last_in_chain) {
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+
+        if (b->last_buf || b->last_in_chain) {
             last = 1;
         }
     }
