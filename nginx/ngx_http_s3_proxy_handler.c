@@ -28,6 +28,9 @@ static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_int_t ngx_http_s3_proxy_sign_get(ngx_http_request_t *r,
+    const s3p_config_t *core, ngx_http_s3_proxy_ctx_t *ctx,
+    s3p_request_t *req);
 static ngx_int_t ngx_http_s3_proxy_unavailable(ngx_http_request_t *r);
 static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 
@@ -152,6 +155,12 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        if (r->method == NGX_HTTP_HEAD
+            && ngx_http_s3_proxy_sign_get(r, core, ctx, &req) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         /* the content phase handler, proxy_pass, takes it from here */
         return NGX_DECLINED;
 
@@ -191,11 +200,37 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
     ngx_int_t                      rc;
     ngx_uint_t                     level, intercept, in_memory;
     ngx_http_upstream_conf_t      *ucf;
-    ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_s3_proxy_ctx_t       *ctx, *pctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    /*
+     * proxy_cache_background_update refreshes a stale entry in a clone of
+     * the request (NGX_HTTP_SUBREQUEST_CLONE), which starts at this phase:
+     * the precontent handler never ran for it.  It fetches what its parent
+     * was answered from, so it takes the parent's signed answer (signed
+     * moments ago, well within S3's clock skew).
+     */
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL && r->parent != NULL && r->background) {
+        pctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
+
+        if (pctx != NULL && pctx->result.action == S3P_ACTION_PROXY) {
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
+            if (ctx == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->result = pctx->result;
+            ctx->get_authorization = pctx->get_authorization;
+            ctx->signing = pctx->signing;   /* held by the shared pool */
+
+            ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+        }
+    }
 
     if (slcf->core == NULL || ctx == NULL || ctx->signing == NULL
         || ctx->signing->session_token.len == 0)
@@ -243,6 +278,47 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
     }
 
     return rc;
+}
+
+
+/*
+ * A proxied HEAD signed as GET too.  With proxy_cache, nginx fetches the
+ * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by default),
+ * deciding so in ngx_http_upstream_cache() before proxy_pass evaluates the
+ * signed headers; $s3_proxy_authorization then takes this signature
+ * (ngx_http_s3_proxy_variables.c).  Only the method differs: the same
+ * route, URL and instant.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_sign_get(ngx_http_request_t *r, const s3p_config_t *core,
+    ngx_http_s3_proxy_ctx_t *ctx, s3p_request_t *req)
+{
+    u_char        *out;
+    size_t         bound;
+    s3p_result_t   get;
+
+    req->method.data = (u_char *) "GET";
+    req->method.len = sizeof("GET") - 1;
+
+    bound = s3p_output_bound(core, req);
+
+    out = ngx_pnalloc(r->pool, bound);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (s3p_handle(core, req, out, bound, &get) != S3P_OK
+        || get.action != S3P_ACTION_PROXY)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: signing a HEAD as GET failed");
+        return NGX_ERROR;
+    }
+
+    ctx->get_authorization = get.authorization;
+
+    return NGX_OK;
 }
 
 

@@ -8,7 +8,8 @@
  * ngx_http_s3_proxy_settings.c, the request phase in
  * ngx_http_s3_proxy_handler.c, the $s3_proxy_* variables in
  * ngx_http_s3_proxy_variables.c, the built-in listing in
- * ngx_http_s3_proxy_listing.c.
+ * ngx_http_s3_proxy_listing.c, S3's error answers in
+ * ngx_http_s3_proxy_errors.c.
  */
 
 #include <ngx_config.h>
@@ -65,6 +66,15 @@ static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_region_check =
 static ngx_conf_enum_t  ngx_http_s3_proxy_addressing[] = {
     { ngx_string("path"), S3P_ADDRESSING_PATH },
     { ngx_string("virtual"), S3P_ADDRESSING_VIRTUAL },
+    { ngx_null_string, 0 }
+};
+
+
+/* s3_proxy_pass_headers: S3's response headers hidden unless named */
+static ngx_conf_bitmask_t  ngx_http_s3_proxy_pass_headers_mask[] = {
+    { ngx_string("off"), NGX_HTTP_S3_PROXY_PASS_OFF },
+    { ngx_string("request-id"), S3P_PASS_REQUEST_ID },
+    { ngx_string("sse"), S3P_PASS_SSE },
     { ngx_null_string, 0 }
 };
 
@@ -169,6 +179,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       offsetof(ngx_http_s3_proxy_loc_conf_t, addressing),
       &ngx_http_s3_proxy_addressing },
 
+    { ngx_string("s3_proxy_pass_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, pass_headers),
+      &ngx_http_s3_proxy_pass_headers_mask },
+
       ngx_null_command
 };
 
@@ -218,6 +235,7 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->core = NULL;
+     *     conf->pass_headers = 0;
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -260,7 +278,13 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->external_endpoint,
                              prev->external_endpoint, "");
     ngx_conf_merge_str_value(conf->region, prev->region, "");
-    ngx_conf_merge_str_value(conf->profile, prev->profile, "");
+
+    /* the profile name belongs to s3_proxy_credentials: inherited with it */
+
+    if (conf->credentials == NGX_CONF_UNSET_UINT) {
+        conf->profile = prev->profile;
+    }
+
     ngx_conf_merge_uint_value(conf->credentials, prev->credentials,
                               S3P_CREDENTIALS_AUTO);
     ngx_conf_merge_uint_value(conf->addressing, prev->addressing,
@@ -276,6 +300,9 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_value(conf->listing, prev->listing, 0);
+    ngx_conf_merge_bitmask_value(conf->pass_headers, prev->pass_headers,
+                                 NGX_CONF_BITMASK_SET
+                                 |NGX_HTTP_S3_PROXY_PASS_OFF);
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -821,5 +848,9 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
 
     *h = ngx_http_s3_proxy_handler;
 
-    return ngx_http_s3_proxy_listing_init(cf);
+    if (ngx_http_s3_proxy_listing_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_s3_proxy_errors_init(cf);
 }

@@ -7,7 +7,9 @@
  *   ngx_http_s3_proxy_handler.c    the request phase: route, redirect,
  *                                  refuse, hand over to proxy_pass
  *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
- *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter
+ *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter,
+ *                                  S3's response headers kept or hidden
+ *   ngx_http_s3_proxy_errors.c     S3's error answers cleaned and logged
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: providers,
  *                                  their shared zone, refresh
  *
@@ -93,6 +95,8 @@ typedef struct {
     /* a prefix location's prefix, not part of the S3 path */
     ngx_str_t                  mount;
 
+    ngx_uint_t                 pass_headers;  /* S3P_PASS_* bits */
+
     ngx_http_s3_proxy_pos_t    enable_pos;
 
     /* resolved settings handed to Swift; NULL where disabled */
@@ -106,16 +110,31 @@ typedef struct {
 } ngx_http_s3_proxy_loc_conf_t;
 
 
+/*
+ * s3_proxy_pass_headers off: a bit of its own, as nginx's bitmasks have
+ * (S3P_PASS_* leave NGX_CONF_BITMASK_SET, 0x0001, free)
+ */
+#define NGX_HTTP_S3_PROXY_PASS_OFF  0x0100
+
+
 /* What the Swift core answered for one request. */
 typedef struct {
     s3p_result_t               result;
     const s3p_signing_t       *signing;    /* what the request signed with */
 
-    /* a listing page being rendered: S3's XML, collected */
-    u_char                    *xml;
-    size_t                     xml_len;
-    size_t                     xml_cap;
+    /*
+     * a proxied HEAD signed as GET too: what proxy_cache sends S3 when it
+     * turns the HEAD of a cache miss into a GET (proxy_cache_convert_head)
+     */
+    s3p_str_t                  get_authorization;
+
+    /* an answer of S3's being collected: a listing's XML, an error */
+    u_char                    *body;
+    size_t                     body_len;
+    size_t                     body_cap;
     unsigned                   rendering:1;
+    unsigned                   cleaning:1;
+    unsigned                   truncated:1;
 
     /* waiting for a provider's first credentials: how many times */
     unsigned                   waits:6;
@@ -145,6 +164,13 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_listing.c */
 ngx_int_t ngx_http_s3_proxy_listing_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_chain_t *in, size_t max);
+void ngx_http_s3_proxy_collected(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+
+/* ngx_http_s3_proxy_errors.c */
+ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,

@@ -204,4 +204,51 @@ if grep -E '\[(alert|emerg|crit)\]|exited on signal' "$dir/error.log"; then
     echo "bench: the error log has alerts" >&2; exit 1
 fi
 
+# Cached listings (issue 15): the module's XML listing with the README's
+# proxy_cache recipe next to the same module without a cache, both in
+# front of the same local upstream.  Self-contained: its own instance on
+# port 19109, its own rounds.  The upstream answers in microseconds; from
+# S3, tens of milliseconds away, a hit saves that much more.
+cached_listing_bench() {
+    local round sides side port path='/bkt?list-type=2&prefix=dir/'
+    local -A cache_results
+    cat > "$dir/cached.conf" <<CONF
+load_module $top/build/ngx_http_s3_proxy_module.so;
+$common
+pid $dir/cached.pid;
+http { $http_common
+  proxy_cache_path $dir/cache levels=1:2 keys_zone=s3:10m inactive=1h
+                   use_temp_path=off;
+  server { listen 127.0.0.1:19109;
+    location / { s3_proxy on; include $top/nginx/s3_proxy.conf;
+                 proxy_cache s3; proxy_cache_valid 200 404 10m;
+                 proxy_cache_lock on; }
+  }
+}
+CONF
+    AWS_ACCESS_KEY_ID=AKIDS3PROXYBENCH AWS_SECRET_ACCESS_KEY=bench-secret \
+    AWS_ENDPOINT_HOST=127.0.0.1:19100 AWS_ENDPOINT_SCHEME=http \
+        "$NGINX_BIN" -e "$dir/error.log" -p "$dir" -c "$dir/cached.conf" -g 'daemon off;' &
+    pids+=($!)
+    sleep 1
+    curl -sf "http://127.0.0.1:19109$path" | grep -q ListBucketResult
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d1s "http://127.0.0.1:19109$path" >/dev/null
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) -eq 1 ]; then sides="19102 19109"; else sides="19109 19102"; fi
+        for port in $sides; do
+            cache_results[$port]+="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+                "http://127.0.0.1:$port$path" | awk '/Requests\/sec/ {print $2}') "
+        done
+    done
+    local ratios
+    ratios=$(paste <(echo "${cache_results[19109]}" | tr ' ' '\n' | grep -v '^$') \
+                   <(echo "${cache_results[19102]}" | tr ' ' '\n' | grep -v '^$') |
+             awk '{print $1 / $2}')
+    printf 'cached    listing: module %10.0f req/s, with proxy_cache %10.0f req/s, speed-up %.2f (rounds %s)\n' \
+        "$(echo "${cache_results[19102]}" | median)" "$(echo "${cache_results[19109]}" | median)" \
+        "$(echo "$ratios" | median)" \
+        "$(echo "$ratios" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.2f-%.2f", lo, hi}')"
+}
+cached_listing_bench
+
 "$top/.build/release/s3p-bench" "${SIGNER_ITERATIONS:-200000}"

@@ -347,6 +347,56 @@ int s3p_render_listing(const s3p_result_t *result, const uint8_t *xml,
 const char *s3p_listing_csp(void);
 
 /*
+ * S3's answers to proxied requests.
+ *
+ * Error answers (status 400 and above) are cleaned before they reach the
+ * client: s3p_s3_error() reads S3's error document (at most
+ * S3P_ERROR_BODY_MAX bytes of it: C reads no more) and writes a clean one
+ * with the same Code and a fixed Message, at most S3P_ERROR_OUT_MAX
+ * bytes.  None of S3's debugging fields (AWSAccessKeyId, StringToSign,
+ * CanonicalRequest, their -Bytes forms, RequestId, HostId, Message)
+ * survive.  `body` may be empty (a HEAD, or a body-less answer): the code
+ * is then the status's generic one.
+ */
+#define S3P_ERROR_BODY_MAX  65536
+#define S3P_ERROR_OUT_MAX   512
+
+/* Who an S3 error is for, in nginx's error log. */
+typedef enum {
+    S3P_LOG_INFO = 0,                 /* the client's: a missing key, a */
+                                      /*   failed precondition or range */
+    S3P_LOG_ERROR = 1                 /* the operator's: credentials, */
+                                      /*   permissions, throttling, S3 */
+} s3p_log_t;
+
+typedef struct {
+    s3p_str_t        code;            /* S3's Code, checked, or generic */
+    s3p_str_t        body;            /* the clean XML error document */
+    s3p_log_t        log;
+} s3p_s3_error_t;
+
+int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
+    uint8_t *out, size_t cap, s3p_s3_error_t *err);
+
+/*
+ * Whether a response header of S3's reaches the client of a proxied
+ * request (1) or is hidden (0), by its name (any case).  Visible: every
+ * header but S3's x-amz-* ones, and of those what a redirected client
+ * would use: x-amz-meta-*, version id and delete marker, checksums,
+ * storage class, restore, expiration, website redirect, object lock,
+ * replication status, parts and tag counts, missing metadata, archive
+ * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
+ * of S3-compatible servers) and server-side
+ * encryption (x-amz-server-side-encryption*) are visible only when `pass`
+ * holds their flag (s3_proxy_pass_headers); everything else of S3's
+ * (x-amz-*, x-amzn-*) stays hidden.
+ */
+#define S3P_PASS_REQUEST_ID  0x0002
+#define S3P_PASS_SSE         0x0004
+
+int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
+
+/*
  * Credentials that rotate (issue 13): the exchanges with the providers.
  * C connects and moves bytes; the core writes each HTTP/1.1 request and
  * reads each answer (status line, headers, chunked or sized body, then the
