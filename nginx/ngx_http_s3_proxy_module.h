@@ -10,8 +10,10 @@
  *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter,
  *                                  S3's response headers kept or hidden
  *   ngx_http_s3_proxy_errors.c     S3's error answers cleaned and logged
- *   ngx_http_s3_proxy_credentials.c  credentials that rotate: providers,
- *                                  their shared zone, refresh
+ *   ngx_http_s3_proxy_credentials.c  credentials that rotate: sources,
+ *                                  their shared zone, files, the workers'
+ *                                  signing settings
+ *   ngx_http_s3_proxy_fetch.c      the credential providers' exchanges
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
