@@ -8,6 +8,9 @@
  *                                  refuse, hand over to proxy_pass
  *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
  *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter
+ *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
+ *                                  module (s3_proxy.conf, TLS defaults,
+ *                                  the listings' error page, a resolver)
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
@@ -73,7 +76,30 @@ typedef struct {
 
     /* the location's own content handler: proxy_pass from s3_proxy.conf */
     ngx_http_handler_pt        proxy_handler;
+
+    ngx_array_t               *ignore_params;  /* of ngx_str_t */
+    ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
+
+    /*
+     * with built-in listings: the module's error page for a folder's
+     * index page, then the location's own (ngx_http_err_page_t)
+     */
+    ngx_array_t               *fallback_pages;
 } ngx_http_s3_proxy_loc_conf_t;
+
+
+/* ngx_http_s3_proxy_snippet_module's: where s3_proxy.conf was included */
+typedef struct ngx_http_s3_proxy_snippet_conf_s
+    ngx_http_s3_proxy_snippet_conf_t;
+
+struct ngx_http_s3_proxy_snippet_conf_s {
+    ngx_http_s3_proxy_pos_t            pos;       /* the marker's */
+    ngx_uint_t                         inherited; /* from an "if"'s location */
+
+    /* the level above, and the proxy module's settings at this level */
+    ngx_http_s3_proxy_snippet_conf_t  *parent;
+    void                              *proxy;
+};
 
 
 /* What the Swift core answered for one request. */
@@ -111,8 +137,17 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 /* ngx_http_s3_proxy_listing.c */
 ngx_int_t ngx_http_s3_proxy_listing_init(ngx_conf_t *cf);
 
+/* ngx_http_s3_proxy_snippet.c */
+char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+char *ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+
 
 extern ngx_module_t  ngx_http_s3_proxy_module;
+extern ngx_module_t  ngx_http_s3_proxy_snippet_module;
 
 
 #endif /* _NGX_HTTP_S3_PROXY_MODULE_H_INCLUDED_ */

@@ -328,13 +328,17 @@ def test_browser_user_agent_gets_the_307(proxy, s3, method):
     assert s3.requests() == []
 
 
-def test_no_user_agent_gets_the_307(proxy, s3):
+def test_no_user_agent_is_streamed_as_s3cmd_needs(proxy, s3, workdir):
+    """s3cmd 2.3.0 sends no User-Agent, and cannot follow a 307."""
     s3.clear()
-    r = subprocess.run(["curl", "-s", "-A", "", "-o", "/dev/null", "-w", "%{http_code}",
+    out = os.path.join(workdir, "data.bin")
+    r = subprocess.run(["curl", "-s", "-A", "", "-o", out, "-w", "%{http_code}",
                         f"{proxy.url}/demo/files/data.bin"],
                        capture_output=True, text=True, timeout=30)
-    assert r.stdout == "307"
-    assert s3.requests() == []
+    assert r.stdout == "200"
+    with open(out, "rb") as f:
+        assert f.read() == DEMO_OBJECTS["files/data.bin"]
+    assert_streamed(s3.requests())
 
 
 # --------------------------------------------------------------------------

@@ -10,8 +10,9 @@
 //   (served as <path>index.html): proxied, so relative links in the page
 //   resolve against the proxy.
 // - Any other object: a 307 to a presigned URL for the request's method,
-//   except for S3 SDKs and CLIs (by User-Agent), which cannot follow it:
-//   their GetObject and HeadObject are proxied.
+//   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
+//   signing their request), which cannot follow it: their GetObject and
+//   HeadObject are proxied.
 // - Built-in listings (when on): when S3 answers 404 for a folder's index
 //   page, nginx comes back (the fallback pass) and the folder is proxied as
 //   a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
@@ -29,6 +30,10 @@ struct IncomingRequest {
     let path: UnsafeBufferPointer<UInt8>
     let query: UnsafeBufferPointer<UInt8>
     let userAgent: UnsafeBufferPointer<UInt8>
+    /// The client's own signing headers: only to recognise S3 clients.
+    let authorization: UnsafeBufferPointer<UInt8>
+    let amzDate: UnsafeBufferPointer<UInt8>
+    let amzContentSHA256: UnsafeBufferPointer<UInt8>
     let now: Int64
     let isFallback: Bool
 
@@ -37,6 +42,9 @@ struct IncomingRequest {
         path = Bytes.view(req.path)
         query = Bytes.view(req.query)
         userAgent = Bytes.view(req.user_agent)
+        authorization = Bytes.view(req.authorization)
+        amzDate = Bytes.view(req.amz_date)
+        amzContentSHA256 = Bytes.view(req.amz_content_sha256)
         now = req.now
         isFallback = req.fallback != 0
     }
@@ -156,7 +164,7 @@ struct RequestRouter {
             return .refuse(status: 403)
         }
 
-        guard items.parse(request.query, writer: &writer) else {
+        guard items.parse(request.query, policy: policy, writer: &writer) else {
             return .refuse(status: 400)
         }
         if writer.overflowed { return .noSpace }
@@ -205,7 +213,7 @@ struct RequestRouter {
             s3.key = indexKey
         }
         s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)
-            || policy.streams(userAgent: request.userAgent))
+            || policy.streams(request))
         return .sign(s3)
     }
 

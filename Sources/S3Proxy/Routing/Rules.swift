@@ -39,6 +39,27 @@ enum Rules {
         "rclone/",
     ]
 
+    /// Whether a request carries what S3 clients send when they sign:
+    /// an `Authorization` in AWS form (SigV4's `AWS4-HMAC-SHA256 ...`,
+    /// SigV4a's `AWS4-ECDSA-P256-SHA256 ...`, SigV2's `AWS id:signature`),
+    /// `x-amz-date` or `x-amz-content-sha256`.  Browsers and download tools
+    /// send none of them; s3cmd, for one, sends no User-Agent but all three.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-auth-using-authorization-header.html
+    static func isS3Signed(_ request: IncomingRequest) -> Bool {
+        if !request.amzDate.isEmpty || !request.amzContentSHA256.isEmpty { return true }
+        let authorization = request.authorization
+        let scheme = UnsafeBufferPointer(rebasing:
+            authorization[..<(authorization.firstIndex(of: UInt8(ascii: " "))
+                              ?? authorization.count)])
+        return ASCII.equalsIgnoringCase(scheme, awsV2Scheme)
+            || ASCII.hasPrefixIgnoringCase(scheme, awsV4SchemePrefix)
+    }
+
+    /// Authorization schemes of S3's signatures: SigV2's, and the prefix of
+    /// SigV4's and SigV4a's.
+    static let awsV2Scheme: StaticString = "AWS"
+    static let awsV4SchemePrefix: StaticString = "AWS4-"
+
     /// Why an allowed-parameter name cannot be allowed, or nil.
     static func parameterProblem(_ name: [UInt8]) -> String? {
         if name.isEmpty {

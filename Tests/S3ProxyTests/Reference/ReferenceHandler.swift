@@ -23,6 +23,10 @@ enum RequestHandler {
                                  query: req.query.bytes[...],
                                  policy: Policy(conf.pointee),
                                  userAgent: req.user_agent.bytes[...],
+                                 signing: ClientSigning(
+                                     authorization: req.authorization.bytes,
+                                     amzDate: req.amz_date.bytes,
+                                     amzContentSHA256: req.amz_content_sha256.bytes),
                                  fallback: req.fallback != 0)
         let target: S3Target
         switch route {
@@ -102,11 +106,16 @@ extension Policy {
             indexDocument = conf.index.bytes
         }
         listings = conf.listings != 0
+        ignoredParameters = s3p_str_t.list(conf.ignore_params, conf.nignore_params)
         switch conf.stream {
         case S3P_STREAM_OFF:
             streamAgents = []
+            streamsWithoutAgent = false
+            streamsSigned = false
         case S3P_STREAM_LIST:
             streamAgents = s3p_str_t.list(conf.stream_agents, conf.nstream_agents)
+            streamsWithoutAgent = conf.stream_match & UInt32(S3P_STREAM_NO_AGENT) != 0
+            streamsSigned = conf.stream_match & UInt32(S3P_STREAM_SIGNED) != 0
         default:
             break
         }
