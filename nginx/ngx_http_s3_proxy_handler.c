@@ -32,6 +32,8 @@ static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_int_t ngx_http_s3_proxy_s3_error(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
 
 
 ngx_int_t
@@ -153,7 +155,7 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    if (ctx != NULL && ctx->result.fallback.len && slcf->fallback_pages
+    if (ctx != NULL && ctx->result.fallback.len && slcf->listing
         && ngx_http_s3_proxy_request_pages(r, slcf) != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -460,13 +462,66 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
         }
     }
 
-    if (ctx->result.status < NGX_HTTP_BAD_REQUEST
-        || ctx->result.status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+    if ((ctx->result.status < NGX_HTTP_BAD_REQUEST
+         || ctx->result.status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+        && ctx->result.status != NGX_HTTP_NOT_IMPLEMENTED)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->result.render == S3P_RENDER_S3_ERROR) {
+        return ngx_http_s3_proxy_s3_error(r, ctx);
+    }
+
     return ctx->result.status;
+}
+
+
+/* a refusal to an S3 client: S3's XML error, which it parses */
+
+static ngx_int_t
+ngx_http_s3_proxy_s3_error(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    r->headers_out.status = ctx->result.status;
+    r->headers_out.content_length_n = ctx->result.url.len;
+
+    ngx_str_set(&r->headers_out.content_type, "application/xml");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) ctx->result.url.data;
+    b->last = b->pos + ctx->result.url.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
 }
 
 

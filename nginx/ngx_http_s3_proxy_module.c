@@ -277,9 +277,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         core->nignore_params = conf->ignore_params->nelts;
     }
 
-    if (conf->listing
-        && ngx_http_s3_proxy_fallback_pages(cf, conf) != NGX_CONF_OK)
-    {
+    if (ngx_http_s3_proxy_fallback_pages(cf, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -81,8 +81,8 @@ typedef struct {
     ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
 
     /*
-     * with built-in listings: the module's error page for a folder's
-     * index page, then the location's own (ngx_http_err_page_t)
+     * the error pages of a folder's index page with built-in listings:
+     * the module's, then the location's own (ngx_http_err_page_t)
      */
     ngx_array_t               *fallback_pages;
 } ngx_http_s3_proxy_loc_conf_t;

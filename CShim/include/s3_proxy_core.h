@@ -114,7 +114,9 @@ typedef struct {
 typedef enum {
     S3P_RENDER_NONE = 0,              /* S3's answer, unchanged */
     S3P_RENDER_LISTING = 1,           /* a folder listing's first page */
-    S3P_RENDER_LISTING_MORE = 2       /* a later page of it */
+    S3P_RENDER_LISTING_MORE = 2,      /* a later page of it */
+    S3P_RENDER_S3_ERROR = 3           /* a refusal to an S3 client: */
+                                      /*   `url` holds S3's XML error */
 } s3p_render_t;
 
 
@@ -133,6 +135,9 @@ typedef enum {
  * signed), and `authorization` and `amz_date` are its signed headers.
  * For a folder's index page, `fallback` is where nginx comes back if S3
  * answers 404 (the folder path with the fallback marker as its query).
+ * A refusal to a client the location streams to (an S3 client) has
+ * render S3P_RENDER_S3_ERROR and, in `url`, the body to answer with: an
+ * S3 XML error, which S3 clients parse.
  */
 typedef struct {
     s3p_action_t     action;

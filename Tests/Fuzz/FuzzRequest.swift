@@ -136,7 +136,8 @@ private func same(_ a: s3p_result_t, _ b: s3p_result_t) -> Bool {
 private func check(_ result: s3p_result_t, method: [UInt8]) {
     switch result.action {
     case S3P_ACTION_REFUSE:
-        precondition([400, 403, 404, 405].contains(result.status), "status \(result.status)")
+        precondition([400, 403, 404, 405, 501].contains(result.status),
+                     "status \(result.status)")
         return
     case S3P_ACTION_REDIRECT, S3P_ACTION_PROXY:
         break

@@ -212,7 +212,7 @@ import Testing
         // index pages and listings, folder listings (both renderings) and
         // refusals of each status.
         for route in ["1/307/0", "2/0/0", "2/0/1", "2/0/2", "0/400/0", "0/403/0",
-                      "0/404/0", "0/405/0"]
+                      "0/404/0", "0/405/0", "0/403/3", "0/405/3", "0/501/3"]
         {
             #expect(routes.contains(route), "no \(route) answer was generated")
         }

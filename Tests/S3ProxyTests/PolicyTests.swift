@@ -258,3 +258,39 @@ import Testing
         }
     }
 }
+
+// Refusals to S3 clients: S3's XML error, and 501 NotImplemented for a
+// parameter the location does not serve (s3cmd info asks for ?policy,
+// ?cors and ?acl and stops at anything but 404 or 501).
+// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+@Suite struct S3ClientRefusalTests {
+    static func answer(_ method: String, _ path: String, _ query: String,
+                       agent: String) -> DifferentialTests.Answer {
+        let memory = CMemory()
+        var conf = CAPITests.config(memory)
+        var request = CAPITests.request(memory, method, path, query)
+        request.user_agent = memory.str(agent)
+        let (production, reference, _) = DifferentialTests.answers(&conf, request)
+        #expect(production == reference)
+        return production
+    }
+
+    @Test(arguments: ["acl", "cors", "policy", "tagging", "v=1"])
+    func parametersAre501InXMLForS3Clients(_ query: String) {
+        let answer = S3ClientRefusalTests.answer("GET", "/bkt/x", query, agent: "")
+        #expect(answer.action == S3P_ACTION_REFUSE.rawValue && answer.httpStatus == 501)
+        #expect(answer.render == S3P_RENDER_S3_ERROR.rawValue)
+        #expect(text(answer.url) == "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>"
+                + "<Code>NotImplemented</Code><Message>A query parameter you provided "
+                + "implies functionality that is not implemented.</Message></Error>")
+        let browser = S3ClientRefusalTests.answer("GET", "/bkt/x", query, agent: "Mozilla/5.0")
+        #expect(browser.httpStatus == 403 && browser.render == S3P_RENDER_NONE.rawValue)
+        #expect(browser.url.isEmpty)
+    }
+
+    @Test func methodRefusalIsMethodNotAllowedForS3Clients() {
+        let answer = S3ClientRefusalTests.answer("PUT", "/bkt/x", "", agent: "aws-cli/2.15")
+        #expect(answer.httpStatus == 405 && answer.render == S3P_RENDER_S3_ERROR.rawValue)
+        #expect(text(answer.url).contains("<Code>MethodNotAllowed</Code>"))
+    }
+}

@@ -614,7 +614,8 @@ def test_boto3_writes_get_405_and_reach_nothing(proxy, s3, operation, kwargs):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         getattr(client, operation)(Bucket="demo", Key="files/hello.txt", **kwargs)
     client.close()
-    assert info.value.response["Error"]["Code"] == "405"
+    # S3's own error, which botocore parses
+    assert info.value.response["Error"]["Code"] == "MethodNotAllowed"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 405
     assert s3.requests() == []
     body = direct_client(s3).get_object(Bucket="demo", Key="files/hello.txt")["Body"]
@@ -633,12 +634,14 @@ def test_boto3_client_keeps_working_after_a_refused_put(proxy, s3):
     assert r["Body"].read() == DEMO_OBJECTS["files/hello.txt"]
 
 
-def test_boto3_get_object_with_version_id_is_403_unless_allowed(s3, proxy, make_nginx):
+def test_boto3_get_object_with_version_id_is_501_unless_allowed(s3, proxy, make_nginx):
+    """An S3 client is told NotImplemented, as S3 says, in its XML."""
     s3.clear()
     with pytest.raises(botocore.exceptions.ClientError) as info:
         unsigned_client(proxy.url).get_object(Bucket="demo", Key="files/hello.txt",
                                               VersionId="null")
-    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert info.value.response["Error"]["Code"] == "NotImplemented"
     assert s3.requests() == []
 
     nginx = make_nginx(s3_environment(s3),

@@ -193,7 +193,7 @@ struct RequestRouter {
             for index in 0..<items.count {
                 let name = items[index].name
                 guard isListingParameter(name) || policy.allows(parameter: name) else {
-                    return .refuse(status: 403)
+                    return .refuse(status: parameterRefusal(request))
                 }
             }
             s3.kind = .listing(withSlash: slash != nil)
@@ -205,7 +205,7 @@ struct RequestRouter {
         // sub-resources such as ?acl, ?tagging or ?versions would read more
         // than the object itself.
         for index in 0..<items.count where !policy.allows(parameter: items[index].name) {
-            return .refuse(status: 403)
+            return .refuse(status: parameterRefusal(request))
         }
 
         if isFolder {
@@ -215,6 +215,14 @@ struct RequestRouter {
         s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)
             || policy.streams(request))
         return .sign(s3)
+    }
+
+    /// A parameter the location does not serve: 403, or for an S3 client
+    /// 501 NotImplemented, which S3 clients take for "not available here"
+    /// (`s3cmd info` asks for ?policy, ?cors and ?acl, and stops at
+    /// anything but 404 or 501).
+    private func parameterRefusal(_ request: IncomingRequest) -> Int32 {
+        policy.streams(request) ? 501 : 403
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -60,6 +60,26 @@ enum Rules {
     static let awsV2Scheme: StaticString = "AWS"
     static let awsV4SchemePrefix: StaticString = "AWS4-"
 
+    /// S3's error code and message for a refusal's status, answered to S3
+    /// clients as S3 would, in XML.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+    static func s3Error(status: Int32) -> (code: StaticString, message: StaticString) {
+        switch status {
+        case 400: return ("InvalidRequest", "The request is not valid.")
+        case 404: return ("NoSuchKey", "The specified key does not exist.")
+        case 405: return ("MethodNotAllowed",
+                          "The specified method is not allowed against this resource.")
+        case 501: return ("NotImplemented",
+                          "A query parameter you provided implies functionality that is not implemented.")
+        default: return ("AccessDenied", "Access Denied")
+        }
+    }
+
+    static let s3ErrorStart: StaticString =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+    static let s3ErrorMiddle: StaticString = "</Code><Message>"
+    static let s3ErrorEnd: StaticString = "</Message></Error>"
+
     /// Why an allowed-parameter name cannot be allowed, or nil.
     static func parameterProblem(_ name: [UInt8]) -> String? {
         if name.isEmpty {

@@ -18,21 +18,33 @@ enum RequestHandler {
     ) -> Int32 {
         result.pointee = s3p_result_t()
         guard let signing = conf.pointee.signing else { return S3P_E_CONFIG }
+        let policy = Policy(conf.pointee)
+        let clientSigning = ClientSigning(authorization: req.authorization.bytes,
+                                          amzDate: req.amz_date.bytes,
+                                          amzContentSHA256: req.amz_content_sha256.bytes)
         let route = Router.route(method: req.method.bytes[...],
                                  path: req.path.bytes[...],
                                  query: req.query.bytes[...],
-                                 policy: Policy(conf.pointee),
+                                 policy: policy,
                                  userAgent: req.user_agent.bytes[...],
-                                 signing: ClientSigning(
-                                     authorization: req.authorization.bytes,
-                                     amzDate: req.amz_date.bytes,
-                                     amzContentSHA256: req.amz_content_sha256.bytes),
+                                 signing: clientSigning,
                                  fallback: req.fallback != 0)
         let target: S3Target
         switch route {
         case .refuse(let status):
             result.pointee.action = S3P_ACTION_REFUSE
             result.pointee.status = status
+            if policy.streams(userAgent: req.user_agent.bytes[...], signing: clientSigning) {
+                // S3 clients get S3's XML error (ErrorResponses.html).
+                let (code, message) = Rules.s3Error(status: status)
+                var body = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".utf8)
+                body += Array("<Error><Code>".utf8) + code.withUTF8Buffer { Array($0) }
+                body += Array("</Code><Message>".utf8) + message.withUTF8Buffer { Array($0) }
+                body += Array("</Message></Error>".utf8)
+                var writer = BufferWriter(base: out, capacity: cap)
+                result.pointee.url = writer.write(body)
+                result.pointee.render = S3P_RENDER_S3_ERROR
+            }
             return S3P_OK
         case .redirect(let t), .proxy(let t):
             target = t

@@ -173,9 +173,13 @@ enum Router {
             return folderListing(bucket: bucket, folder: key, token: forwarded[0].value)
         }
 
+        // A parameter the location does not serve: 403, or for an S3
+        // client 501 NotImplemented, which S3 clients take for "not
+        // available here" (s3cmd info asks for ?policy, ?cors, ?acl).
+        let refusal: Int32 = policy.streams(userAgent: userAgent, signing: signing) ? 501 : 403
         if key.isEmpty && (bucketEnd == nil || !forwarded.isEmpty) {
             return listing(bucket: bucket, withSlash: bucketEnd != nil,
-                           parameters: forwarded, policy: policy)
+                           parameters: forwarded, policy: policy, refusal: refusal)
         }
         // GET /<bucket>/ without parameters is the bucket's index page.
 
@@ -185,7 +189,7 @@ enum Router {
         var query = CanonicalQuery()
         for parameter in forwarded {
             guard policy.allows(parameter: parameter.name) else {
-                return .refuse(status: 403)
+                return .refuse(status: refusal)
             }
             query.append(name: parameter.name, value: parameter.value)
         }
@@ -209,14 +213,14 @@ enum Router {
 
     private static func listing(
         bucket: [UInt8], withSlash: Bool, parameters: [QueryParameter],
-        policy: Policy
+        policy: Policy, refusal: Int32
     ) -> Route {
         var query = CanonicalQuery()
         for parameter in parameters {
             guard listingParameters.contains(parameter.name)
                 || policy.allows(parameter: parameter.name)
             else {
-                return .refuse(status: 403)
+                return .refuse(status: refusal)
             }
             query.append(name: parameter.name, value: parameter.value)
         }
