@@ -472,8 +472,11 @@ ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
     uscf = umcf->upstreams.elts;
 
+    /* as ngx_http_upstream_init_request() matches them */
+
     for (i = 0; i < umcf->upstreams.nelts; i++) {
         if (uscf[i]->host.len == u.host.len
+            && ((uscf[i]->port == 0 && u.no_port) || uscf[i]->port == u.port)
             && ngx_strncasecmp(uscf[i]->host.data, u.host.data, u.host.len)
                == 0)
         {
