@@ -404,7 +404,9 @@ ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
                           "\"s3_proxy\" in location \"%V\" has a content "
                           "handler of its own (a proxy_pass?), which would "
                           "get the requests unsigned: use \"include "
-                          "s3_proxy.conf;\" instead in %s:%ui",
+                          "s3_proxy.conf;\" instead (an s3_proxy.conf "
+                          "without \"s3_proxy_snippet;\" is older than the "
+                          "module: install the new one) in %s:%ui",
                           &clcf->name, conf->enable_pos.file_name,
                           conf->enable_pos.line);
         }
