@@ -10,6 +10,9 @@
  *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter,
  *                                  S3's response headers kept or hidden
  *   ngx_http_s3_proxy_errors.c     S3's error answers cleaned and logged
+ *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
+ *                                  module (s3_proxy.conf, TLS defaults,
+ *                                  the listings' error page, a resolver)
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: sources,
  *                                  their shared zone, files, the workers'
  *                                  signing settings
@@ -109,6 +112,15 @@ typedef struct {
 
     /* the location's own content handler: proxy_pass from s3_proxy.conf */
     ngx_http_handler_pt        proxy_handler;
+
+    ngx_array_t               *ignore_params;  /* of ngx_str_t */
+    ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
+
+    /*
+     * the error pages of a folder's index page with built-in listings:
+     * the module's, then the location's own (ngx_http_err_page_t)
+     */
+    ngx_array_t               *fallback_pages;
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -117,6 +129,20 @@ typedef struct {
  * (S3P_PASS_* leave NGX_CONF_BITMASK_SET, 0x0001, free)
  */
 #define NGX_HTTP_S3_PROXY_PASS_OFF  0x0100
+
+
+/* ngx_http_s3_proxy_snippet_module's: where s3_proxy.conf was included */
+typedef struct ngx_http_s3_proxy_snippet_conf_s
+    ngx_http_s3_proxy_snippet_conf_t;
+
+struct ngx_http_s3_proxy_snippet_conf_s {
+    ngx_http_s3_proxy_pos_t            pos;       /* the marker's */
+    ngx_uint_t                         inherited; /* from an "if"'s location */
+
+    /* the level above, and the proxy module's settings at this level */
+    ngx_http_s3_proxy_snippet_conf_t  *parent;
+    void                              *proxy;
+};
 
 
 /* What the Swift core answered for one request. */
@@ -174,6 +200,14 @@ void ngx_http_s3_proxy_collected(ngx_http_request_t *r,
 /* ngx_http_s3_proxy_errors.c */
 ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 
+/* ngx_http_s3_proxy_snippet.c */
+char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+char *ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
@@ -185,6 +219,7 @@ ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);
 
 
 extern ngx_module_t  ngx_http_s3_proxy_module;
+extern ngx_module_t  ngx_http_s3_proxy_snippet_module;
 
 
 #endif /* _NGX_HTTP_S3_PROXY_MODULE_H_INCLUDED_ */

@@ -19,6 +19,9 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+# wrk sends no User-Agent, which the module takes for an S3 client's (s3cmd
+# sends none) and streams: the requests name an agent, as browsers do.
+WRK_AGENT="User-Agent: wrk"
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 dir=$(mktemp -d /tmp/s3p-bench.XXXXXX)
@@ -131,7 +134,7 @@ run() { # port path -> requests/s, p50 latency, worker CPU us per request
     local pidfile="$dir/plain.pid" before out
     [ "$1" = 19102 ] && pidfile="$dir/module.pid"
     before=$(ticks "$pidfile")
-    out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$2")
+    out=$(wrk -H "$WRK_AGENT" -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$2")
     echo "$out" | awk -v t=$(( $(ticks "$pidfile") - before )) -v hz="$hz" '
         /Requests\/sec/ {rps=$2} /^ +50%/ {lat=$2} /requests in/ {n=$1}
         END {printf "%s %s %.2f\n", rps, lat, t * 1e6 / hz / n}'
@@ -140,7 +143,7 @@ run() { # port path -> requests/s, p50 latency, worker CPU us per request
 # Warm-up, not counted: first connections, caches, the day's signing key.
 for path in /bkt/dir/file.bin /bkt/dir/index.html '/bkt?list-type=2&prefix=dir/'; do
     for port in 19101 19102; do
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d1s "http://127.0.0.1:$port$path" >/dev/null
+        wrk -H "$WRK_AGENT" -t"$THREADS" -c"$CONNECTIONS" -d1s "http://127.0.0.1:$port$path" >/dev/null
     done
 done
 
@@ -192,7 +195,7 @@ printf '          module idle %s / %s, loaded %s / %s\n' $idle_module $loaded_mo
 before=$(memory "$dir/module.pid")
 total=0
 while [ "$total" -lt "${MILLION:-1000000}" ]; do
-    n=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d5s http://127.0.0.1:19102/bkt/dir/file.bin |
+    n=$(wrk -H "$WRK_AGENT" -t"$THREADS" -c"$CONNECTIONS" -d5s http://127.0.0.1:19102/bkt/dir/file.bin |
         awk '/requests in/ {print $1}')
     total=$((total + n))
 done
