@@ -30,9 +30,11 @@ def provider_env(s3, cred, source, **extra):
 
 
 def get(nginx, path):
+    """A GET as curl sends it (a client without a User-Agent is streamed,
+    not redirected)."""
     c = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
     try:
-        c.request("GET", path)
+        c.request("GET", path, headers={"User-Agent": "curl/7.88.1"})
         r = c.getresponse()
         return r.status, dict(r.getheaders()), r.read()
     finally:
