@@ -182,7 +182,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     size_t                        len;
     u_char                        err[256], *resolved;
     int64_t                       expires;
-    ngx_str_t                    *wipe;
+    ngx_str_t                    *wipe, scheme, host;
     ngx_uint_t                    i;
     s3p_signing_t                *signing;
     ngx_pool_cleanup_t           *cln;
@@ -257,6 +257,17 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
                       err, pos->file_name, pos->line);
+        return NULL;
+    }
+
+    /* proxied requests to the endpoint reuse connections */
+
+    scheme.len = signing->scheme.len;
+    scheme.data = (u_char *) signing->scheme.data;
+    host.len = signing->host.len;
+    host.data = (u_char *) signing->host.data;
+
+    if (ngx_http_s3_proxy_upstream_add(cf, &scheme, &host) != NGX_OK) {
         return NULL;
     }
 
