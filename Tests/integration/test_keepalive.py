@@ -10,7 +10,11 @@ signature.
 
 import os
 import re
+import socket
+import struct
 import subprocess
+import tempfile
+import threading
 import time
 
 import boto3
@@ -27,15 +31,15 @@ LOG_FORMAT = "$connection $connection_requests $ssl_session_reused $request"
 class Front:
     """A plain nginx in front of the S3 stand-in, as S3's side of the wire."""
 
-    def __init__(self, s3, tls, keepalive_requests=1000):
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.dir = os.path.join(s3.dir, f"front-{self.port}")
-        os.makedirs(self.dir)
+    def __init__(self, s3, tls, keepalive_requests=1000, address="127.0.0.1",
+                 port=None):
+        self.port = port or free_port()
+        self.host = f"{address}:{self.port}"
+        self.dir = tempfile.mkdtemp(prefix="front-", dir=s3.dir)
         self.access_log = os.path.join(self.dir, "access.log")
         self.error_log = os.path.join(self.dir, "error.log")
         self.cert = os.path.join(self.dir, "cert.pem")
-        listen = f"127.0.0.1:{self.port}"
+        listen = self.host
         tls_lines = ""
         if tls:
             key = os.path.join(self.dir, "key.pem")
@@ -103,7 +107,7 @@ http {{
 def front(s3):
     started = []
 
-    def make(tls, **kwargs):
+    def make(tls=False, **kwargs):
         f = Front(s3, tls, **kwargs)
         started.append(f)
         return f
@@ -232,3 +236,92 @@ def test_an_endpoint_name_that_does_not_resolve_still_starts(make_nginx, s3):
                      timeout=10)
     assert r.status_code == 307
     assert "s3proxy-no-such-host.invalid" in nginx.log_text()
+
+
+class DNS:
+    """A DNS server on loopback that answers A queries for one name with
+    an address the test changes, TTL 1 s, and NXDOMAIN for anything else."""
+
+    def __init__(self, name, address):
+        self.name = name.lower().rstrip(".")
+        self.address = address
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                query, peer = self.sock.recvfrom(512)
+            except OSError:
+                return
+            labels, i = [], 12
+            while i < len(query) and query[i]:
+                labels.append(query[i + 1:i + 1 + query[i]].decode("ascii", "replace"))
+                i += 1 + query[i]
+            question = query[12:i + 5]
+            qtype = struct.unpack("!H", query[i + 1:i + 3])[0]
+            found = ".".join(labels).lower() == self.name
+            answer = b""
+            if found and qtype == 1:
+                answer = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 1, 4)
+                          + socket.inet_aton(self.address))
+            flags = 0x8180 if found else 0x8183
+            header = query[:2] + struct.pack("!HHHHH", flags, 1,
+                                             1 if answer else 0, 0, 0)
+            self.sock.sendto(header + question + answer, peer)
+
+    def stop(self):
+        self.sock.close()
+
+
+def nginx_version():
+    out = subprocess.run([NGINX_BIN, "-v"], capture_output=True, text=True).stderr
+    return tuple(int(x) for x in re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out).groups())
+
+
+def test_endpoint_name_follows_its_dns_answers(make_nginx, s3, front):
+    """An endpoint by name keeps following DNS: when its address changes,
+    requests go to the new one.  On nginx 1.27.3+ the module's upstream
+    re-resolves it ("resolve") and keeps connections; on older nginx the
+    name (which the system resolver does not know here) is resolved at
+    request time through "resolver", each request on a new connection."""
+    port = free_port()
+    a = front(address="127.0.0.1", port=port)
+    b = front(address="127.0.0.2", port=port)
+    dns = DNS("s3.keepalive.test", "127.0.0.1")
+    try:
+        env = s3_environment(s3, AWS_ENDPOINT_HOST=f"s3.keepalive.test:{port}")
+        nginx = make_nginx(env, http_extra=f"resolver 127.0.0.1:{dns.port} "
+                                           "valid=1s ipv6=off;")
+
+        def get():
+            return requests.get(nginx.url + "/demo/", timeout=10).status_code
+
+        deadline = time.monotonic() + 10
+        while get() != 200:  # the first answer may still be on its way
+            assert time.monotonic() < deadline, nginx.log_text()
+            time.sleep(0.2)
+        for _ in range(4):
+            assert get() == 200
+        dns.address = "127.0.0.2"
+        deadline = time.monotonic() + 15
+        while not b.lines():
+            assert time.monotonic() < deadline, nginx.log_text()
+            assert get() == 200
+            time.sleep(0.2)
+        for _ in range(3):
+            assert get() == 200
+    finally:
+        dns.stop()
+    on_a, on_b = a.lines(), b.lines()
+    assert len(on_a) >= 5 and len(on_b) >= 3
+    # after the switch, nothing more went to the old address
+    assert len(a.lines()) == len(on_a)
+    if nginx_version() >= (1, 27, 3):
+        assert len({line[0] for line in on_a}) == 1, on_a
+        assert len({line[0] for line in on_b}) == 1, on_b
+    else:
+        assert len({line[0] for line in on_a}) == len(on_a), on_a
