@@ -197,7 +197,8 @@ ngx_http_s3_proxy_upstream_servers(ngx_conf_t *cf, ngx_url_t *u,
 
             len = sizeof("server :65535 resolve;\nzone s3_proxy::65535 ;\n")
                   + 2 * u->host.len + sizeof(NGX_HTTP_S3_PROXY_ZONE_SIZE)
-                  + sizeof("keepalive ;\n") + sizeof(NGX_HTTP_S3_PROXY_KEEPALIVE);
+                  + sizeof("keepalive ;\n")
+                  + sizeof(NGX_HTTP_S3_PROXY_KEEPALIVE);
 
             p = ngx_pnalloc(cf->pool, len);
             if (p == NULL) {

@@ -25,6 +25,8 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WORKERS=${WORKERS:-1}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+# the module measured (another build of it, to compare)
+MODULE=${MODULE:-$top/build/ngx_http_s3_proxy_module.so}
 # idle upstream connections each proxy worker keeps (the module's own pool
 # is 32 per endpoint, nginx/ngx_http_s3_proxy_upstream.c)
 KEEPALIVE=${KEEPALIVE:-32}
@@ -110,7 +112,7 @@ for mode in http tls; do
     port=19102 snippet=$top/nginx/s3_proxy.conf
     [ $mode = tls ] && port=19105 snippet=$dir/s3_proxy_tls.conf
     cat > "$dir/module-$mode.conf" <<CONF
-load_module $top/build/ngx_http_s3_proxy_module.so;
+load_module $MODULE;
 $common
 pid $dir/module-$mode.pid;
 http { $http_common
