@@ -30,9 +30,16 @@ MODULE=${MODULE:-$top/build/ngx_http_s3_proxy_module.so}
 # idle upstream connections each proxy worker keeps (the module's own pool
 # is 32 per endpoint, nginx/ngx_http_s3_proxy_upstream.c)
 KEEPALIVE=${KEEPALIVE:-32}
+# the first of the six loopback ports the instances listen on
+BASE_PORT=${BASE_PORT:-19100}
 # the object streamed to SDK clients
 OBJECT_KB=${OBJECT_KB:-16}
 SDK_AGENT="aws-cli/2.15.0 Python/3.11.6 Linux/6.1 botocore/2.4.5"
+# the upstream (HTTP, TLS), plain nginx (over HTTP, over TLS) and the
+# module (over HTTP, over TLS)
+up=$BASE_PORT up_tls=$((BASE_PORT + 3))
+plain=$((BASE_PORT + 1)) plain_tls=$((BASE_PORT + 4))
+module=$((BASE_PORT + 2)) module_tls=$((BASE_PORT + 5))
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 dir=$(mktemp -d /tmp/s3p-bench.XXXXXX)
@@ -69,16 +76,13 @@ client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp;
 fastcgi_temp_path $dir/tmp; uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;"
 mkdir -p "$dir/tmp"
 
-url=$(printf 'http://127.0.0.1:19100/bkt/dir/file.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDS3PROXYBENCH%%2F20260101%%2Fus-east-1%%2Fs3%%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=%064d' 0)
+url=$(printf 'http://127.0.0.1:%s/bkt/dir/file.bin?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDS3PROXYBENCH%%2F20260101%%2Fus-east-1%%2Fs3%%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=%064d' "$up" 0)
 
-# Ports: 19100 upstream HTTP, 19103 upstream TLS; 19101 plain over HTTP
-# (and return 307), 19104 plain over TLS; 19102 module over HTTP, 19105
-# module over TLS.
 cat > "$dir/upstream.conf" <<CONF
 $common
 pid $dir/upstream.pid;
 http { $http_common
-  server { listen 127.0.0.1:19100; listen 127.0.0.1:19103 ssl;
+  server { listen 127.0.0.1:$up; listen 127.0.0.1:$up_tls ssl;
     ssl_certificate $tls/cert.pem; ssl_certificate_key $tls/key.pem;
     ssl_session_cache shared:up:1m;
     location /bkt { root $dir/up; }
@@ -90,14 +94,14 @@ cat > "$dir/plain.conf" <<CONF
 $common
 pid $dir/plain.pid;
 http { $http_common
-  upstream up_http { server 127.0.0.1:19100; keepalive $KEEPALIVE; }
-  upstream up_tls { server 127.0.0.1:19103; keepalive $KEEPALIVE; }
-  server { listen 127.0.0.1:19101;
+  upstream up_http { server 127.0.0.1:$up; keepalive $KEEPALIVE; }
+  upstream up_tls { server 127.0.0.1:$up_tls; keepalive $KEEPALIVE; }
+  server { listen 127.0.0.1:$plain;
     location /bkt/dir/file.bin { return 307 "$url"; }
     location / { proxy_pass http://up_http; proxy_http_version 1.1;
                  proxy_set_header Connection ""; }
   }
-  server { listen 127.0.0.1:19104;
+  server { listen 127.0.0.1:$plain_tls;
     location / { proxy_pass https://up_tls; proxy_http_version 1.1;
                  proxy_set_header Connection "";
                  proxy_ssl_name 127.0.0.1; proxy_ssl_server_name on;
@@ -109,8 +113,8 @@ CONF
 sed "s|^proxy_ssl_trusted_certificate .*|proxy_ssl_trusted_certificate $tls/cert.pem;|" \
     "$top/nginx/s3_proxy.conf" > "$dir/s3_proxy_tls.conf"
 for mode in http tls; do
-    port=19102 snippet=$top/nginx/s3_proxy.conf
-    [ $mode = tls ] && port=19105 snippet=$dir/s3_proxy_tls.conf
+    port=$module snippet=$top/nginx/s3_proxy.conf
+    [ $mode = tls ] && port=$module_tls snippet=$dir/s3_proxy_tls.conf
     cat > "$dir/module-$mode.conf" <<CONF
 load_module $MODULE;
 $common
@@ -128,8 +132,8 @@ for name in upstream plain; do
     pids+=($!)
 done
 for mode in http tls; do
-    endpoint=127.0.0.1:19100 scheme=http
-    [ $mode = tls ] && endpoint=127.0.0.1:19103 scheme=https
+    endpoint=127.0.0.1:$up scheme=http
+    [ $mode = tls ] && endpoint=127.0.0.1:$up_tls scheme=https
     AWS_ACCESS_KEY_ID=AKIDS3PROXYBENCH AWS_SECRET_ACCESS_KEY=bench-secret \
     AWS_ENDPOINT_HOST=$endpoint AWS_ENDPOINT_SCHEME=$scheme \
         "$NGINX_BIN" -e "$dir/error.log" -p "$dir" -c "$dir/module-$mode.conf" \
@@ -143,20 +147,20 @@ sleep 1
 for p in "${pids[@]}"; do
     if ! kill -0 "$p" 2>/dev/null || grep -q '\[emerg\]' "$dir/error.log"; then
         cat "$dir/error.log" >&2
-        echo "bench: an nginx instance did not start (ports 19100-19105 in use?)" >&2
+        echo "bench: an nginx instance did not start (ports $up-$module_tls in use?)" >&2
         exit 1
     fi
 done
 
 # Sanity: each side answers what it stands for.
-curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:19101/bkt/dir/file.bin | grep -q 307
-curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:19102/bkt/dir/file.bin | grep -q 307
-for port in 19101 19102 19104 19105; do
+curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:$plain/bkt/dir/file.bin | grep -q 307
+curl -sf -o /dev/null -w '%{http_code}' http://127.0.0.1:$module/bkt/dir/file.bin | grep -q 307
+for port in $plain $module $plain_tls $module_tls; do
     curl -sf http://127.0.0.1:$port/bkt/dir/index.html | grep -q index
     cmp -s <(curl -sf -A "$SDK_AGENT" http://127.0.0.1:$port/bkt/dir/object.bin) \
         "$dir/up/bkt/dir/object.bin"
 done
-for port in 19102 19105; do
+for port in $module $module_tls; do
     curl -sf "http://127.0.0.1:$port/bkt?list-type=2&prefix=dir/" | grep -q ListBucketResult
 done
 
@@ -185,9 +189,9 @@ hz=$(getconf CLK_TCK)
 
 pidfile() { # port -> the pid file of the nginx listening on it
     case $1 in
-        19101|19104) echo "$dir/plain.pid" ;;
-        19102) echo "$dir/module-http.pid" ;;
-        19105) echo "$dir/module-tls.pid" ;;
+        $plain|$plain_tls) echo "$dir/plain.pid" ;;
+        $module) echo "$dir/module-http.pid" ;;
+        $module_tls) echo "$dir/module-tls.pid" ;;
     esac
 }
 
@@ -204,13 +208,13 @@ run() { # port path [user-agent] -> requests/s, p50 latency, worker CPU us per r
 }
 
 # What is measured: name, path, plain port, module port, User-Agent.
-pairs=("redirect /bkt/dir/file.bin 19101 19102"
-       "index /bkt/dir/index.html 19101 19102"
-       "listing /bkt?list-type=2&prefix=dir/ 19101 19102"
-       "object /bkt/dir/object.bin 19101 19102 sdk"
-       "index-tls /bkt/dir/index.html 19104 19105"
-       "listing-tls /bkt?list-type=2&prefix=dir/ 19104 19105"
-       "object-tls /bkt/dir/object.bin 19104 19105 sdk")
+pairs=("redirect /bkt/dir/file.bin $plain $module"
+       "index /bkt/dir/index.html $plain $module"
+       "listing /bkt?list-type=2&prefix=dir/ $plain $module"
+       "object /bkt/dir/object.bin $plain $module sdk"
+       "index-tls /bkt/dir/index.html $plain_tls $module_tls"
+       "listing-tls /bkt?list-type=2&prefix=dir/ $plain_tls $module_tls"
+       "object-tls /bkt/dir/object.bin $plain_tls $module_tls sdk")
 
 # Warm-up, not counted: first connections, caches, the day's signing key.
 for pair in "${pairs[@]}"; do
@@ -274,7 +278,7 @@ printf '            module over TLS idle %s / %s, loaded %s / %s\n' \
 before=$(memory "$dir/module-http.pid")
 total=0
 while [ "$total" -lt "${MILLION:-1000000}" ]; do
-    n=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d5s http://127.0.0.1:19102/bkt/dir/file.bin |
+    n=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d5s http://127.0.0.1:$module/bkt/dir/file.bin |
         awk '/requests in/ {print $1}')
     total=$((total + n))
 done
