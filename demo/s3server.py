@@ -663,6 +663,7 @@ class GateServer(http.server.ThreadingHTTPServer):
         self.upstream = upstream
         self.recorder = recorder
         self.verbose = verbose
+        self.virtual_host: str | None = None
         super().__init__(address, GateHandler)
 
 
@@ -819,7 +820,9 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
     def _forward(self, raw_path: str, raw_query: str, header_items: list[tuple[str, str]],
                  body: BinaryIO | None, length: int | None) -> None:
         host, port = self.server.upstream
-        target = upstream_target(raw_path, raw_query)
+        target = upstream_target(virtual_path(self.server.virtual_host,
+                                              self.headers.get("Host", ""), raw_path),
+                                 raw_query)
         conn = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT)
         try:
             try:
@@ -948,6 +951,22 @@ def _connection_tokens(headers) -> set[str]:
     return tokens
 
 
+def virtual_path(suffix: str | None, host: str, raw_path: str) -> str:
+    """The path-style path of a virtual-hosted request (--virtual-host).
+
+    With the suffix `s3.test`, a request for `/key` with `Host:
+    bucket.s3.test:9000` is `/bucket/key` for moto; other requests keep
+    their path.
+    """
+    if not suffix:
+        return raw_path
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if name.lower().endswith("." + suffix.lower()):
+        bucket = name[: -len(suffix) - 1]
+        return "/" + bucket + raw_path
+    return raw_path
+
+
 def upstream_target(raw_path: str, raw_query: str) -> str:
     """The request target sent to moto: the client's, with two exceptions.
 
@@ -1068,6 +1087,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log", default=None, help="append JSON lines, one per request")
     parser.add_argument("--ready-file", default=None,
                         help="write the gate's port here once everything listens")
+    parser.add_argument("--virtual-host", default=None, metavar="SUFFIX",
+                        help="also serve virtual-hosted requests: Host "
+                             "BUCKET.SUFFIX[:PORT] names BUCKET")
     parser.add_argument("--verbose", action="store_true",
                         help="print an access log line per request to stderr")
     return parser.parse_args(argv)
@@ -1109,6 +1131,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         gate = GateServer((args.host, args.port), verifier, None, recorder,
                           args.verbose)
+        gate.virtual_host = args.virtual_host
     except OSError as exc:
         print(f"s3server: cannot listen on {args.host}:{args.port}: {exc}",
               file=sys.stderr, flush=True)

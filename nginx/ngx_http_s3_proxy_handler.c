@@ -301,6 +301,7 @@ ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
 static ngx_int_t
 ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 {
+    u_char           *p, *last;
     ngx_table_elt_t  *h;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -317,6 +318,24 @@ ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
     }
 
     r->headers_out.location = h;
+
+    /* with a presign window, the URL stays the same until the window ends */
+
+    if (ctx->result.max_age >= 0) {
+        p = ngx_pnalloc(r->pool, sizeof("private, max-age=") - 1
+                                 + NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        last = ngx_sprintf(p, "private, max-age=%L", ctx->result.max_age);
+
+        if (ngx_http_s3_proxy_add_header(r, "Cache-Control", p, last - p)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     return NGX_HTTP_TEMPORARY_REDIRECT;
 }

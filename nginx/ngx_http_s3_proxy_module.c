@@ -25,12 +25,20 @@ static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_s3_proxy_checked_str(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static void ngx_http_s3_proxy_set_mount(ngx_http_s3_proxy_loc_conf_t *conf,
+    ngx_http_s3_proxy_loc_conf_t *prev, ngx_http_core_loc_conf_t *clcf);
 static void ngx_http_s3_proxy_set_pos(ngx_conf_t *cf,
     ngx_http_s3_proxy_pos_t *pos);
 static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
@@ -40,6 +48,25 @@ static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 /* marks s3_proxy_allow_params: its names are parameters, not buckets */
 static ngx_uint_t  ngx_http_s3_proxy_params_post;
+
+
+/* how the core checks each single-value directive where it stands */
+typedef int (*ngx_http_s3_proxy_check_pt)(const s3p_str_t *value,
+    uint8_t *err, size_t cap);
+
+static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_bucket_check =
+    s3p_check_bucket_name;
+static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_endpoint_check =
+    s3p_check_endpoint;
+static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_region_check =
+    s3p_check_region;
+
+
+static ngx_conf_enum_t  ngx_http_s3_proxy_addressing[] = {
+    { ngx_string("path"), S3P_ADDRESSING_PATH },
+    { ngx_string("virtual"), S3P_ADDRESSING_VIRTUAL },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_http_s3_proxy_commands[] = {
@@ -56,6 +83,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_http_s3_proxy_expires,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, expires),
+      NULL },
+
+    { ngx_string("s3_proxy_presign_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_window,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, window),
       NULL },
 
     { ngx_string("s3_proxy_buckets"),
@@ -92,6 +126,48 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, index),
       NULL },
+
+    { ngx_string("s3_proxy_bucket"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_checked_str,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, bucket),
+      &ngx_http_s3_proxy_bucket_check },
+
+    { ngx_string("s3_proxy_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_checked_str,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, endpoint),
+      &ngx_http_s3_proxy_endpoint_check },
+
+    { ngx_string("s3_proxy_external_endpoint"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_checked_str,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, external_endpoint),
+      &ngx_http_s3_proxy_endpoint_check },
+
+    { ngx_string("s3_proxy_region"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_checked_str,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, region),
+      &ngx_http_s3_proxy_region_check },
+
+    { ngx_string("s3_proxy_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_credentials,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("s3_proxy_addressing"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, addressing),
+      &ngx_http_s3_proxy_addressing },
 
       ngx_null_command
 };
@@ -146,10 +222,13 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->expires = NGX_CONF_UNSET;
+    conf->window = NGX_CONF_UNSET;
     conf->buckets = NGX_CONF_UNSET_PTR;
     conf->params = NGX_CONF_UNSET_PTR;
     conf->stream = NGX_CONF_UNSET_PTR;
     conf->listing = NGX_CONF_UNSET;
+    conf->credentials = NGX_CONF_UNSET_UINT;
+    conf->addressing = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -174,7 +253,24 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     /* unset stays unset: the core's defaults apply (s3_proxy_core.h) */
 
     ngx_conf_merge_sec_value(conf->expires, prev->expires, NGX_CONF_UNSET);
+    ngx_conf_merge_sec_value(conf->window, prev->window, 0);
     ngx_conf_merge_str_value(conf->index, prev->index, "");
+    ngx_conf_merge_str_value(conf->bucket, prev->bucket, "");
+    ngx_conf_merge_str_value(conf->endpoint, prev->endpoint, "");
+    ngx_conf_merge_str_value(conf->external_endpoint,
+                             prev->external_endpoint, "");
+    ngx_conf_merge_str_value(conf->region, prev->region, "");
+
+    /* the profile name belongs to s3_proxy_credentials: inherited with it */
+
+    if (conf->credentials == NGX_CONF_UNSET_UINT) {
+        conf->profile = prev->profile;
+    }
+
+    ngx_conf_merge_uint_value(conf->credentials, prev->credentials,
+                              S3P_CREDENTIALS_AUTO);
+    ngx_conf_merge_uint_value(conf->addressing, prev->addressing,
+                              S3P_ADDRESSING_PATH);
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
@@ -199,8 +295,15 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     core->index.len = conf->index.len;
     core->index.data = conf->index.data;
     core->listings = conf->listing ? 1 : 0;
+    core->bucket.len = conf->bucket.len;
+    core->bucket.data = conf->bucket.data;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    ngx_http_s3_proxy_set_mount(conf, prev, clcf);
+
+    core->mount.len = conf->mount.len;
+    core->mount.data = conf->mount.data;
 
     if (clcf->handler == NULL && clcf->noname && prev->proxy_handler) {
 
@@ -301,6 +404,47 @@ ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy_expires\" %s",
                            err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* s3_proxy_presign_window time | off */
+
+static char *
+ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    u_char      err[128];
+    ngx_str_t  *value;
+
+    if (slcf->window != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        slcf->window = 0;
+        return NGX_CONF_OK;
+    }
+
+    slcf->window = ngx_parse_time(&value[1], 1);
+
+    if (slcf->window == (time_t) NGX_ERROR) {
+        return "invalid value";
+    }
+
+    /* a window is a presigned URL lifetime too: 1 second to 7 days */
+
+    if (s3p_check_expires((int64_t) slcf->window, err, sizeof(err))
+        != S3P_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"s3_proxy_presign_window\" %s", err);
         return NGX_CONF_ERROR;
     }
 
@@ -441,6 +585,133 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * s3_proxy_bucket, s3_proxy_endpoint, s3_proxy_external_endpoint and
+ * s3_proxy_region: one value, which the core checks where it stands.
+ */
+
+static char *
+ngx_http_s3_proxy_checked_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char                       err[160];
+    ngx_str_t                   *field, *args;
+    s3p_str_t                    value;
+    ngx_http_s3_proxy_check_pt   check;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    /* as ngx_conf_set_str_slot(), which would take cmd->post for its own */
+
+    args = cf->args->elts;
+    *field = args[1];
+
+    value.len = field->len;
+    value.data = field->data;
+
+    check = *(ngx_http_s3_proxy_check_pt *) cmd->post;
+
+    if (check(&value, err, sizeof(err)) != S3P_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" \"%V\" %s",
+                           &cmd->name, field, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* s3_proxy_credentials auto | env | profile=NAME */
+
+static char *
+ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    u_char      err[160];
+    ngx_str_t  *value;
+    s3p_str_t   name;
+
+    if (slcf->credentials != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "auto") == 0) {
+        slcf->credentials = S3P_CREDENTIALS_AUTO;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "env") == 0) {
+        slcf->credentials = S3P_CREDENTIALS_ENV;
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len > sizeof("profile=") - 1
+        && ngx_strncmp(value[1].data, "profile=", sizeof("profile=") - 1)
+           == 0)
+    {
+        slcf->credentials = S3P_CREDENTIALS_PROFILE;
+        slcf->profile.data = value[1].data + sizeof("profile=") - 1;
+        slcf->profile.len = value[1].len - (sizeof("profile=") - 1);
+
+        name.len = slcf->profile.len;
+        name.data = slcf->profile.data;
+
+        if (s3p_check_profile_name(&name, err, sizeof(err)) != S3P_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"s3_proxy_credentials\" \"%V\" %s",
+                               &slcf->profile, err);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"s3_proxy_credentials\" takes auto, env or "
+                       "profile=NAME, not \"%V\"", &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * A prefix location's prefix is its mount: requests below it name S3
+ * paths without it.  Regex, exact and named locations keep the whole
+ * path; an "if" or "limit_except" block keeps its location's.
+ */
+
+static void
+ngx_http_s3_proxy_set_mount(ngx_http_s3_proxy_loc_conf_t *conf,
+    ngx_http_s3_proxy_loc_conf_t *prev, ngx_http_core_loc_conf_t *clcf)
+{
+    if (clcf->noname) {
+        conf->mount = prev->mount;
+        return;
+    }
+
+    if (clcf->exact_match || clcf->named
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        )
+    {
+        ngx_str_null(&conf->mount);
+        return;
+    }
+
+    conf->mount = clcf->name;
 }
 
 

@@ -31,28 +31,25 @@ typedef struct {
 } ngx_http_s3_proxy_pos_t;
 
 
-/* Signing settings resolved for one raw s3_proxy_expires value. */
+/* Signing settings resolved for one set of raw values. */
 typedef struct {
-    int64_t                    expires;    /* raw: S3P_UNSET if not set */
+    s3p_settings_t             raw;
     s3p_signing_t             *signing;
 } ngx_http_s3_proxy_signing_t;
 
 
-/* Settings read from the environment once per configuration cycle. */
+/*
+ * What the environment and the shared credentials files held when nginx
+ * read its configuration: the defaults of the location directives.
+ */
 typedef struct {
-    ngx_str_t                  access_key;
-    ngx_str_t                  secret_key;
-    ngx_str_t                  session_token;
-    ngx_str_t                  region;
-    ngx_str_t                  host;
-    ngx_str_t                  external_host;
-    ngx_str_t                  scheme;
+    s3p_environment_t          env;
     ngx_array_t               *buckets;    /* S3_PROXY_BUCKETS, of ngx_str_t */
 
     /*
-     * The signing settings resolved so far, one per s3_proxy_expires value
-     * (the environment is the same for all): locations that sign alike
-     * share one, so workers derive one signing key a day for them.
+     * The signing settings resolved so far, one per set of raw values:
+     * locations that sign alike share one, so workers derive one signing
+     * key a day for them.
      */
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
 } ngx_http_s3_proxy_main_conf_t;
@@ -61,11 +58,24 @@ typedef struct {
 typedef struct {
     ngx_flag_t                 enable;
     time_t                     expires;
+    time_t                     window;       /* 0: off */
     ngx_array_t               *buckets;    /* of ngx_str_t */
     ngx_array_t               *params;     /* of ngx_str_t */
     ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
     ngx_flag_t                 listing;
     ngx_str_t                  index;
+    ngx_str_t                  bucket;
+
+    /* where S3 is and how to sign for it, resolved by the core */
+    ngx_str_t                  endpoint;
+    ngx_str_t                  external_endpoint;
+    ngx_str_t                  region;
+    ngx_uint_t                 credentials;  /* s3p_credentials_source_t */
+    ngx_str_t                  profile;
+    ngx_uint_t                 addressing;   /* s3p_addressing_t */
+
+    /* a prefix location's prefix, not part of the S3 path */
+    ngx_str_t                  mount;
 
     ngx_http_s3_proxy_pos_t    enable_pos;
 
@@ -99,6 +109,8 @@ char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
     s3p_config_t *core);
 
 /* ngx_http_s3_proxy_upstream.c */
+ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
+    const s3p_config_t *core);
 ngx_int_t ngx_http_s3_proxy_upstream_add(ngx_conf_t *cf, ngx_str_t *scheme,
     ngx_str_t *host);
 

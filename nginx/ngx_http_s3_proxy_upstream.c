@@ -6,8 +6,9 @@
  * configuration's upstreams before it resolves anything
  * (ngx_http_upstream_init_request()); without a match it makes a new
  * connection, and over TLS a new handshake, for every request.  So for each
- * endpoint its locations use, the module adds an upstream of that name and
- * port, as if the configuration had said
+ * endpoint its locations use (with virtual-hosted addressing, each
+ * "<bucket>.<host>" the configuration names), the module adds an upstream
+ * of that name and port, as if the configuration had said
  *
  *     upstream s3.eu-west-1.amazonaws.com {    (port 443)
  *         server s3.eu-west-1.amazonaws.com:443 resolve;
@@ -52,6 +53,8 @@
 #endif
 
 
+static ngx_int_t ngx_http_s3_proxy_upstream_bucket(ngx_conf_t *cf,
+    ngx_str_t *scheme, const s3p_str_t *bucket, const s3p_str_t *host);
 static ngx_http_upstream_srv_conf_t *ngx_http_s3_proxy_upstream_find(
     ngx_conf_t *cf, ngx_url_t *u);
 static ngx_int_t ngx_http_s3_proxy_upstream_servers(ngx_conf_t *cf,
@@ -61,6 +64,72 @@ static ngx_http_upstream_srv_conf_t *ngx_http_s3_proxy_upstream_create(
 static ngx_int_t ngx_http_s3_proxy_upstream_init(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf);
 static ngx_int_t ngx_http_s3_proxy_upstream_safe(ngx_str_t *s);
+
+
+/*
+ * The upstreams of one location: its endpoint's host with path-style
+ * addressing; with virtual-hosted addressing "<bucket>.<host>" for its one
+ * bucket or each bucket of its allowlist.  A location that reaches any
+ * bucket by virtual-hosted addressing gets none: its hosts are not known
+ * before requests name them, which keep the per-request connections.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_upstreams(ngx_conf_t *cf, const s3p_config_t *core)
+{
+    ngx_str_t             scheme, host;
+    ngx_uint_t            i;
+    const s3p_signing_t  *signing;
+
+    signing = core->signing;
+
+    scheme.len = signing->scheme.len;
+    scheme.data = (u_char *) signing->scheme.data;
+
+    if (signing->addressing == S3P_ADDRESSING_PATH) {
+        host.len = signing->host.len;
+        host.data = (u_char *) signing->host.data;
+
+        return ngx_http_s3_proxy_upstream_add(cf, &scheme, &host);
+    }
+
+    if (core->bucket.len) {
+        return ngx_http_s3_proxy_upstream_bucket(cf, &scheme, &core->bucket,
+                                                 &signing->host);
+    }
+
+    for (i = 0; i < core->nbuckets; i++) {
+        if (ngx_http_s3_proxy_upstream_bucket(cf, &scheme, &core->buckets[i],
+                                              &signing->host)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_s3_proxy_upstream_bucket(ngx_conf_t *cf, ngx_str_t *scheme,
+    const s3p_str_t *bucket, const s3p_str_t *host)
+{
+    u_char     *p;
+    ngx_str_t   name;
+
+    name.len = bucket->len + 1 + host->len;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(name.data, bucket->data, bucket->len);
+    *p++ = '.';
+    ngx_memcpy(p, host->data, host->len);
+
+    return ngx_http_s3_proxy_upstream_add(cf, scheme, &name);
+}
 
 
 /*

@@ -2,8 +2,8 @@
  * ngx_http_s3_proxy_module: the $s3_proxy_* variables.
  *
  * What the Swift core answered for a proxied request (the signed URL and
- * headers, the bucket and key), what the configuration fixes (the endpoint
- * host, the session token), and where error_page brings a folder's 404
+ * headers, its host, the bucket and key), what the configuration fixes
+ * (the session token), and where error_page brings a folder's 404
  * back ($s3_proxy_fallback).  The shipped s3_proxy.conf hands them to
  * proxy_pass.
  */
@@ -20,13 +20,13 @@ enum {
     ngx_http_s3_proxy_var_authorization,
     ngx_http_s3_proxy_var_date,
     ngx_http_s3_proxy_var_bucket,
-    ngx_http_s3_proxy_var_key
+    ngx_http_s3_proxy_var_key,
+    ngx_http_s3_proxy_var_host
 };
 
 
 enum {
-    ngx_http_s3_proxy_var_host = 0,
-    ngx_http_s3_proxy_var_content_sha256,
+    ngx_http_s3_proxy_var_content_sha256 = 0,
     ngx_http_s3_proxy_var_security_token
 };
 
@@ -70,7 +70,7 @@ static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("s3_proxy_host"), NULL,
-      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_host,
+      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_host,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("s3_proxy_content_sha256"), NULL,
@@ -162,8 +162,12 @@ ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
         s = &ctx->result.bucket;
         break;
 
-    default: /* ngx_http_s3_proxy_var_key */
+    case ngx_http_s3_proxy_var_key:
         s = &ctx->result.key;
+        break;
+
+    default: /* ngx_http_s3_proxy_var_host */
+        s = &ctx->result.host;
         break;
     }
 
@@ -233,10 +237,6 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     }
 
     switch (data) {
-
-    case ngx_http_s3_proxy_var_host:
-        s = &slcf->core->signing->host;
-        break;
 
     case ngx_http_s3_proxy_var_content_sha256:
         ngx_http_s3_proxy_set_variable(v, ngx_http_s3_proxy_empty_sha256.data,

@@ -27,29 +27,91 @@ typedef struct {
 
 
 /*
- * The settings a signature depends on: credentials, region, endpoints and
- * the presigned URL lifetime.  C fills in the raw values (empty, or
- * S3P_UNSET for `expires`: not configured); s3p_signing_resolve() applies
- * the defaults, checks and normalises the values, and writes what every
- * signed answer takes from them alone.  Resolved settings are read-only:
- * changed settings are a new s3p_signing_t, with a new `generation`.
+ * What the master's environment held when nginx read its configuration:
+ * the defaults of the location directives (empty: unset).
+ */
+typedef struct {
+    s3p_str_t        access_key_id;         /* AWS_ACCESS_KEY_ID */
+    s3p_str_t        secret_access_key;     /* AWS_SECRET_ACCESS_KEY */
+    s3p_str_t        session_token;         /* AWS_SESSION_TOKEN */
+    s3p_str_t        profile;               /* AWS_PROFILE */
+    s3p_str_t        region;                /* AWS_REGION */
+    s3p_str_t        default_region;        /* AWS_DEFAULT_REGION */
+    s3p_str_t        host;                  /* AWS_ENDPOINT_HOST */
+    s3p_str_t        scheme;                /* AWS_ENDPOINT_SCHEME */
+    s3p_str_t        external_host;         /* AWS_ENDPOINT_HOST_EXTERNAL */
+    s3p_str_t        external_scheme;       /* AWS_ENDPOINT_SCHEME_EXTERNAL */
+
+    /* the shared credentials and config files, as read (empty: none) */
+    s3p_str_t        credentials_file;      /* its contents */
+    s3p_str_t        credentials_path;      /* where, for messages */
+    s3p_str_t        config_file;
+    s3p_str_t        config_path;
+} s3p_environment_t;
+
+
+/* Where a location's credentials come from (s3_proxy_credentials). */
+typedef enum {
+    S3P_CREDENTIALS_AUTO = 0,         /* the environment, else a profile */
+    S3P_CREDENTIALS_ENV = 1,          /* AWS_ACCESS_KEY_ID and friends */
+    S3P_CREDENTIALS_PROFILE = 2       /* a profile of the shared files */
+} s3p_credentials_source_t;
+
+
+/* How requests name the bucket to S3 (s3_proxy_addressing). */
+typedef enum {
+    S3P_ADDRESSING_PATH = 0,          /* https://host/bucket/key */
+    S3P_ADDRESSING_VIRTUAL = 1        /* https://bucket.host/key */
+} s3p_addressing_t;
+
+
+/*
+ * A location's raw signing settings: its directives' values as written
+ * (empty, or S3P_UNSET for `expires`: not configured) and the
+ * environment.  s3p_signing_resolve() turns them into an s3p_signing_t.
+ */
+typedef struct {
+    s3p_str_t        endpoint;              /* s3_proxy_endpoint */
+    s3p_str_t        external_endpoint;     /* s3_proxy_external_endpoint */
+    s3p_str_t        region;                /* s3_proxy_region */
+    s3p_credentials_source_t  credentials;  /* s3_proxy_credentials */
+    s3p_str_t        profile;               /*   its profile=NAME */
+    s3p_addressing_t addressing;            /* s3_proxy_addressing */
+    int64_t          expires;               /* s3_proxy_expires, seconds */
+    int64_t          window;                /* s3_proxy_presign_window, */
+                                            /*   seconds; S3P_UNSET: off */
+    const s3p_environment_t  *env;
+} s3p_settings_t;
+
+#define S3P_UNSET  (-1)
+
+
+/*
+ * The settings a signature depends on, resolved once, at configuration
+ * time, by s3p_signing_resolve(): every default applied, every value
+ * checked and in normal form (hosts lowercase and without their scheme's
+ * default port, as clients write a Host header), and the parts of every
+ * signed answer that depend on them alone prepared.  Resolved settings
+ * are read-only: changed settings are a new s3p_signing_t, with a new
+ * `generation`.
  */
 typedef struct {
     s3p_str_t        access_key;
     s3p_str_t        secret_key;
     s3p_str_t        session_token;   /* empty: none */
     s3p_str_t        region;
-    s3p_str_t        host;            /* proxied requests: "host[:port]" */
-    s3p_str_t        external_host;   /* redirects: "host[:port]" */
-    s3p_str_t        scheme;          /* "http" or "https" */
+    s3p_str_t        scheme;          /* proxied requests: "http", "https" */
+    s3p_str_t        host;            /*   and "host[:port]" */
+    s3p_str_t        external_scheme; /* redirects */
+    s3p_str_t        external_host;
+    s3p_addressing_t addressing;
     int64_t          expires;         /* presigned URL lifetime, seconds */
+    int64_t          window;          /* presigned URLs' signing times are */
+                                      /*   multiples of it; 0: off */
 
-    /* written by s3p_signing_resolve() */
     s3p_str_t        prepared;        /* the Swift core's layout */
     uint64_t         generation;      /* unique in the process */
 } s3p_signing_t;
-
-#define S3P_UNSET  (-1)
 
 
 /* Which clients get objects streamed through the proxy, not redirected. */
@@ -68,6 +130,13 @@ typedef enum {
  */
 typedef struct {
     const s3p_signing_t *signing;     /* resolved */
+
+    s3p_str_t        mount;           /* a prefix location's prefix, not */
+                                      /*   part of the S3 path; empty: the */
+                                      /*   whole path is (regex, exact) */
+    s3p_str_t        bucket;          /* the location's one bucket: the */
+                                      /*   path is its key; empty: the */
+                                      /*   path's first segment names it */
 
     const s3p_str_t *buckets;         /* buckets clients may reach; */
     size_t           nbuckets;        /*   none listed: any */
@@ -114,7 +183,8 @@ typedef enum {
  * The answer for one request: slices of the caller's output buffer.
  * For a redirect, `url` is the presigned Location.  For a proxied request,
  * `url` is what proxy_pass fetches (scheme://host/path?query, exactly as
- * signed), and `authorization` and `amz_date` are its signed headers.
+ * signed), `authorization` and `amz_date` its signed headers, and `host`
+ * its Host header.
  * For a folder's index page, `fallback` is where nginx comes back if S3
  * answers 404 (the folder path with the fallback marker as its query).
  */
@@ -126,8 +196,14 @@ typedef struct {
     s3p_str_t        url;
     s3p_str_t        authorization;
     s3p_str_t        amz_date;
+    s3p_str_t        host;            /* the Host S3 gets (proxy) */
     s3p_str_t        fallback;
+    s3p_str_t        base;            /* a listing's links: the client's */
+                                      /*   path of the bucket, with `/` */
     s3p_render_t     render;
+    int64_t          max_age;         /* a redirect's Cache-Control */
+                                      /*   max-age (presign window); */
+                                      /*   -1: none */
 } s3p_result_t;
 
 
@@ -165,29 +241,53 @@ int s3p_handle(const s3p_config_t *conf, const s3p_request_t *req,
     uint8_t *out, size_t cap, s3p_result_t *result);
 
 /*
- * The room s3p_signing_resolve() needs for `signing`'s raw values.
+ * The room s3p_signing_resolve() needs for `settings`.
  */
-size_t s3p_signing_bound(const s3p_signing_t *signing);
+size_t s3p_signing_bound(const s3p_settings_t *settings);
 
 /*
- * Resolves raw signing settings, once, at configuration time: applies the
- * defaults (region "us-east-1", host "s3.<region>.amazonaws.com", external
- * host the host, scheme "https", expires 300 s), checks every value, and
- * writes the normalised values (hosts lowercase and without the scheme's
- * default port, as clients write a Host header) and the prepared parts of
- * every signed answer into `out` (capacity at least s3p_signing_bound()),
- * pointing the fields at them and giving `signing` a new generation.  On
- * a bad value writes a message naming the setting into `err` (capacity
+ * Resolves a location's raw settings, once, at configuration time, into
+ * `signing`, whose values and prepared parts it writes into `out`
+ * (capacity at least s3p_signing_bound()); `signing` gets a new
+ * generation.  Each value comes from the first of:
+ *
+ *   credentials      by s3_proxy_credentials: env: AWS_ACCESS_KEY_ID,
+ *                    AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN;
+ *                    profile=NAME: that profile of the shared credentials
+ *                    file, else of the config file; auto: env when
+ *                    AWS_ACCESS_KEY_ID is set, else the profile AWS_PROFILE
+ *                    or "default"
+ *   region           s3_proxy_region, AWS_REGION, AWS_DEFAULT_REGION, the
+ *                    profile's region in the config file, "us-east-1"
+ *   host, scheme     s3_proxy_endpoint (a scheme it leaves out:
+ *                    AWS_ENDPOINT_SCHEME, then "https");
+ *                    else AWS_ENDPOINT_HOST and AWS_ENDPOINT_SCHEME, then
+ *                    "s3.<region>.amazonaws.com" and "https"
+ *   external         s3_proxy_external_endpoint (a scheme it leaves out:
+ *                    AWS_ENDPOINT_SCHEME_EXTERNAL, then the endpoint's);
+ *                    else, with s3_proxy_endpoint, the endpoint; else
+ *                    AWS_ENDPOINT_HOST_EXTERNAL and
+ *                    AWS_ENDPOINT_SCHEME_EXTERNAL, each defaulting to the
+ *                    endpoint's
+ *   expires          s3_proxy_expires, 300 s
+ *   window           s3_proxy_presign_window, off; with a window W a
+ *                    presigned URL is signed at the start of its window
+ *                    (a multiple of W) for expires + W seconds, at most
+ *                    7 days
+ *
+ * On a bad value writes a message naming the setting into `err` (capacity
  * `err_cap`, NUL-terminated) and returns S3P_E_CONFIG.
  */
-int s3p_signing_resolve(s3p_signing_t *signing, uint8_t *out, size_t cap,
-    uint8_t *err, size_t err_cap);
+int s3p_signing_resolve(const s3p_settings_t *settings,
+    s3p_signing_t *signing, uint8_t *out, size_t cap, uint8_t *err,
+    size_t err_cap);
 
 /*
- * Checks a location's configuration once, at `nginx -t` time: its
- * allowlists and index page name.  On failure writes a message naming the
- * setting into `err` (capacity `cap`, NUL-terminated) and returns
- * S3P_E_CONFIG.
+ * Checks a location's configuration once, at `nginx -t` time: its mount,
+ * its bucket and allowlists (with virtual addressing, that each bucket
+ * named can be a DNS label of the endpoints) and its index page name.
+ * On failure writes a message naming the setting into `err` (capacity
+ * `cap`, NUL-terminated) and returns S3P_E_CONFIG.
  */
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
@@ -209,6 +309,16 @@ int s3p_check_parameter_name(const s3p_str_t *name, uint8_t *err,
  */
 int s3p_check_expires(int64_t seconds, uint8_t *err, size_t cap);
 int s3p_check_index_name(const s3p_str_t *name, uint8_t *err, size_t cap);
+
+/*
+ * Likewise for s3_proxy_endpoint and s3_proxy_external_endpoint
+ * ("[http://|https://]host[:port]"), s3_proxy_region and the NAME of
+ * s3_proxy_credentials profile=NAME.
+ */
+int s3p_check_endpoint(const s3p_str_t *endpoint, uint8_t *err, size_t cap);
+int s3p_check_region(const s3p_str_t *region, uint8_t *err, size_t cap);
+int s3p_check_profile_name(const s3p_str_t *name, uint8_t *err,
+    size_t cap);
 
 /*
  * The largest ListObjectsV2 answer rendered: one S3 page (at most 1,000

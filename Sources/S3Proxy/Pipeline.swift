@@ -51,15 +51,17 @@ struct Pipeline {
         prepared: PreparedParts, now: Int64, writer: inout BufferWriter,
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32 {
+        let virtual = signing.pointee.addressing == S3P_ADDRESSING_VIRTUAL
         let path: CanonicalPath
         switch s3.kind {
         case .object:
-            path = CanonicalPath(bucket: s3.bucket, key: s3.key)
+            path = CanonicalPath(bucket: s3.bucket, key: s3.key, virtual: virtual)
         case .listing(let withSlash):
-            path = CanonicalPath(bucket: s3.bucket, key: nil, trailingSlash: withSlash)
+            path = CanonicalPath(bucket: s3.bucket, key: nil, trailingSlash: withSlash,
+                                 virtual: virtual)
         case .folderListing(let token):
             // ListObjectsV2 of the folder, one level deep.
-            path = CanonicalPath(bucket: s3.bucket, key: nil)
+            path = CanonicalPath(bucket: s3.bucket, key: nil, virtual: virtual)
             items.set(QueryItem(name: Pipeline.view("list-type"), value: Pipeline.view("2")),
                       QueryItem(name: Pipeline.view("delimiter"), value: Pipeline.view("/")),
                       QueryItem(name: Pipeline.view("prefix"), value: s3.key))
@@ -67,17 +69,36 @@ struct Pipeline {
                 items.append(QueryItem(name: Pipeline.view("continuation-token"),
                                        value: token))
             }
+            // Where the listing's links start: the client's path of the
+            // bucket.
+            let start = writer.count
+            Pipeline.writeClientBase(s3, into: &writer)
+            writer.write(UInt8(ascii: "/"))
+            if writer.overflowed { return S3P_E_SPACE }
+            result.pointee.base = writer.str(start, writer.count)
         }
         items.encode(writer: &writer)
         if writer.overflowed { return S3P_E_SPACE }
 
-        let stamp = AmzStamp(unixTime: now)
+        // A presigned URL is signed at the start of its presign window, so
+        // that the window's requests for it get the same URL (the window
+        // is in X-Amz-Expires too).  Header signatures must be within 15
+        // minutes of S3's clock: proxied requests sign the time itself.
+        let window = signing.pointee.window
+        let signedAt = s3.redirect && window > 0 && now >= 0 ? now - now % window : now
+        let stamp = AmzStamp(unixTime: signedAt)
         guard let key = DayKey.key(signing, date: stamp.date) else { return S3P_E_CRYPTO }
 
         result.pointee.bucket = Pipeline.str(s3.bucket)
         result.pointee.key = Pipeline.str(s3.key)
         if s3.redirect {
-            guard let url = PresignedURL(prepared: prepared).write(
+            var presigned = PresignedURL(prepared: prepared)
+            if window > 0 {
+                presigned.cacheGeneration = signing.pointee.generation
+                // Clients may keep the redirect until its window ends.
+                result.pointee.max_age = signedAt + window - now
+            }
+            guard let url = presigned.write(
                 method: s3.method, path: path, items: items, stamp: stamp, key: key,
                 writer: &writer)
             else {
@@ -99,7 +120,9 @@ struct Pipeline {
             // The folder's own path, where nginx comes back on S3's 404.
             let start = writer.count
             let folder = UnsafeBufferPointer(rebasing: s3.key[0..<folderLength])
-            CanonicalPath(bucket: s3.bucket, key: folder).write(into: &writer)
+            Pipeline.writeClientBase(s3, into: &writer)
+            writer.write(UInt8(ascii: "/"))
+            writer.writeEncoded(folder, keepSlash: true)
             writer.write(UInt8(ascii: "?"))
             writer.write(Pipeline.fallbackMarker)
             if writer.overflowed { return S3P_E_SPACE }
@@ -107,6 +130,7 @@ struct Pipeline {
         }
         result.pointee.action = S3P_ACTION_PROXY
         result.pointee.url = writer.str(signed.url.0, signed.url.1)
+        result.pointee.host = writer.str(signed.host.0, signed.host.1)
         result.pointee.authorization = writer.str(signed.authorization.0,
                                                   signed.authorization.1)
         result.pointee.amz_date = writer.str(signed.amzDate.0, signed.amzDate.1)
@@ -117,6 +141,17 @@ struct Pipeline {
             result.pointee.render = S3P_RENDER_NONE
         }
         return S3P_OK
+    }
+
+    /// The client's path before a key, without its `/`: the mount and, in
+    /// a location without its own bucket, `/<bucket>` (a bucket name is
+    /// its own percent-encoding).
+    static func writeClientBase(_ s3: S3Request, into writer: inout BufferWriter) {
+        writer.write(s3.mountBase)
+        if s3.bucketInPath {
+            writer.write(UInt8(ascii: "/"))
+            writer.write(s3.bucket)
+        }
     }
 
     /// S3P_FALLBACK_MARKER of the C header, as a static string.
@@ -142,9 +177,12 @@ struct Pipeline {
         // byte each), the query again in the URL with its separators, the
         // prepared parts (each at most once), and the fixed SigV4 text
         // (the timestamp, signature, names and marker).
+        // The location's own bucket, not in the path, appears in the host
+        // (virtual addressing), the URL, and the client's paths.
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
         let path = req.path.len + index
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
-        return 12 * path + 12 * req.query.len + prepared + 1024
+        return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
+            + 1024
     }
 }

@@ -16,6 +16,10 @@ struct Case {
     let query: String
     var userAgent = ""
     var fallback: Int32 = 0
+    /// Signed with s3_proxy_presign_window 1h: a hot key's signature is
+    /// the thread's; with `coldKeys`, every call asks for another key.
+    var window = false
+    var coldKeys = false
 }
 
 let sdk = "aws-cli/2.15.0 md/Botocore#1.34.0"
@@ -36,6 +40,10 @@ let cases = [
          query: "s3-proxy-fallback", fallback: 1),
     Case(name: "folder listing, later page", method: "GET", path: "/bucket/dir/",
          query: "page=token%2Bmore"),
+    Case(name: "redirect, window, hot key", method: "GET", path: "/bucket/dir/file name.bin",
+         query: "", window: true),
+    Case(name: "redirect, window, cold keys", method: "GET", path: "/bucket/dir/k",
+         query: "", window: true, coldKeys: true),
     Case(name: "refusal: method", method: "PUT", path: "/bucket/a", query: ""),
     Case(name: "refusal: bucket", method: "GET", path: "/other/a", query: ""),
     Case(name: "refusal: parameter", method: "GET", path: "/bucket/a", query: "acl"),
@@ -66,19 +74,25 @@ storage.withUnsafeBufferPointer { buffer in
         views.append(s3p_str_t(len: field.utf8.count, data: base + offset))
         offset += field.utf8.count
     }
+    let env = UnsafeMutablePointer<s3p_environment_t>.allocate(capacity: 1)
+    env.initialize(to: s3p_environment_t())
+    env.pointee.access_key_id = views[0]
+    env.pointee.secret_access_key = views[1]
+    env.pointee.session_token = views[2]
+    env.pointee.region = views[3]
+    env.pointee.host = views[4]
+    env.pointee.external_host = views[5]
+    env.pointee.scheme = views[6]
+    var raw = s3p_settings_t()
+    raw.credentials = S3P_CREDENTIALS_ENV
+    raw.expires = 300
+    raw.env = UnsafePointer(env)
     let signing = UnsafeMutablePointer<s3p_signing_t>.allocate(capacity: 1)
     signing.initialize(to: s3p_signing_t())
-    signing.pointee.access_key = views[0]
-    signing.pointee.secret_key = views[1]
-    signing.pointee.session_token = views[2]
-    signing.pointee.region = views[3]
-    signing.pointee.host = views[4]
-    signing.pointee.external_host = views[5]
-    signing.pointee.scheme = views[6]
-    signing.pointee.expires = 300
-    let resolvedBound = s3p_signing_bound(signing)
+    let resolvedBound = s3p_signing_bound(&raw)
     let resolved = UnsafeMutablePointer<UInt8>.allocate(capacity: resolvedBound)
-    guard s3p_signing_resolve(signing, resolved, resolvedBound, nil, 0) == S3P_OK else {
+    guard s3p_signing_resolve(&raw, signing, resolved, resolvedBound, nil, 0) == S3P_OK
+    else {
         print("s3p-bench: s3p_signing_resolve failed")
         exit(1)
     }
@@ -87,6 +101,28 @@ storage.withUnsafeBufferPointer { buffer in
     lists[1] = views[settings.count + 1]
     var conf = s3p_config_t()
     conf.signing = UnsafePointer(signing)
+    // The same settings with a presign window of an hour.
+    raw.window = 3600
+    let windowed = UnsafeMutablePointer<s3p_signing_t>.allocate(capacity: 1)
+    windowed.initialize(to: s3p_signing_t())
+    let windowedBound = s3p_signing_bound(&raw)
+    guard s3p_signing_resolve(&raw, windowed,
+                              UnsafeMutablePointer<UInt8>.allocate(capacity: windowedBound),
+                              windowedBound, nil, 0) == S3P_OK
+    else {
+        print("s3p-bench: s3p_signing_resolve failed")
+        exit(1)
+    }
+    // Cold keys: more distinct paths than the thread keeps.
+    let coldPaths: [[UInt8]] = (0..<4096).map { Array("/bucket/dir/k\($0).bin".utf8) }
+    let coldStorage = UnsafeMutablePointer<UInt8>.allocate(capacity: 4096 * 32)
+    var coldViews: [s3p_str_t] = []
+    var coldOffset = 0
+    for path in coldPaths {
+        (coldStorage + coldOffset).initialize(from: path, count: path.count)
+        coldViews.append(s3p_str_t(len: path.count, data: UnsafePointer(coldStorage + coldOffset)))
+        coldOffset += path.count
+    }
     conf.buckets = UnsafePointer(lists)
     conf.nbuckets = 1
     conf.params = UnsafePointer(lists + 1)
@@ -102,14 +138,17 @@ storage.withUnsafeBufferPointer { buffer in
         var request = s3p_request_t(method: views[base], path: views[base + 1],
                                     query: views[base + 2], user_agent: views[base + 3],
                                     now: 1_767_225_600, fallback: benchCase.fallback)
+        conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in
-            // Warm up: derive the day's signing key, set up the contexts.
+            // Warm up: derive the day's signing key, set up the contexts
+            // (and the thread's table of presigned URLs).
             for _ in 0..<1000 {
                 _ = s3p_handle(&conf, &request, out.baseAddress, out.count, &result)
             }
             let allocations = s3p_alloc_count()
             let start = now()
-            for _ in 0..<iterations {
+            for iteration in 0..<iterations {
+                if benchCase.coldKeys { request.path = coldViews[iteration % coldViews.count] }
                 let bound = s3p_output_bound(&conf, &request)
                 guard s3p_handle(&conf, &request, out.baseAddress, bound, &result) == S3P_OK
                 else {

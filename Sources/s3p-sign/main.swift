@@ -52,6 +52,8 @@ let fields: [String] = [
     environment("AWS_ENDPOINT_HOST") ?? "",
     environment("AWS_ENDPOINT_HOST_EXTERNAL") ?? "",
     environment("AWS_ENDPOINT_SCHEME") ?? "",
+    environment("AWS_REGION") ?? "",
+    environment("AWS_ENDPOINT_SCHEME_EXTERNAL") ?? "",
     arguments[0],
     arguments[1],
     arguments.count > 2 ? arguments[2] : "",
@@ -74,30 +76,38 @@ storage.withUnsafeBufferPointer { buffer in
         offset += count
     }
     // Lives as long as the process, as nginx's configuration does.
+    // The environment only: s3p-sign reads no shared credentials files.
+    let env = UnsafeMutablePointer<s3p_environment_t>.allocate(capacity: 1)
+    env.initialize(to: s3p_environment_t())
+    env.pointee.access_key_id = views[0]
+    env.pointee.secret_access_key = views[1]
+    env.pointee.session_token = views[2]
+    env.pointee.default_region = views[3]
+    env.pointee.host = views[4]
+    env.pointee.external_host = views[5]
+    env.pointee.scheme = views[6]
+    env.pointee.region = views[7]
+    env.pointee.external_scheme = views[8]
+    var settings = s3p_settings_t()
+    settings.credentials = S3P_CREDENTIALS_ENV
+    settings.expires = expires
+    settings.env = UnsafePointer(env)
     let signing = UnsafeMutablePointer<s3p_signing_t>.allocate(capacity: 1)
     signing.initialize(to: s3p_signing_t())
-    signing.pointee.access_key = views[0]
-    signing.pointee.secret_key = views[1]
-    signing.pointee.session_token = views[2]
-    signing.pointee.region = views[3]
-    signing.pointee.host = views[4]
-    signing.pointee.external_host = views[5]
-    signing.pointee.scheme = views[6]
-    signing.pointee.expires = expires
 
     var message = [UInt8](repeating: 0, count: 256)
-    let resolvedBound = s3p_signing_bound(signing)
+    let resolvedBound = s3p_signing_bound(&settings)
     let resolved = UnsafeMutablePointer<UInt8>.allocate(capacity: resolvedBound)
-    if s3p_signing_resolve(signing, resolved, resolvedBound, &message, message.count)
-        != S3P_OK
+    if s3p_signing_resolve(&settings, signing, resolved, resolvedBound, &message,
+                           message.count) != S3P_OK
     {
         fail(String(decoding: message.prefix { $0 != 0 }, as: UTF8.self))
     }
     var conf = s3p_config_t()
     conf.signing = UnsafePointer(signing)
 
-    var request = s3p_request_t(method: views[7], path: views[8],
-                                query: views[9], user_agent: views[10], now: now,
+    var request = s3p_request_t(method: views[9], path: views[10],
+                                query: views[11], user_agent: views[12], now: now,
                                 fallback: 0)
     let bound = s3p_output_bound(&conf, &request)
     var out = [UInt8](repeating: 0, count: bound)

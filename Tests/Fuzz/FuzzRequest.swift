@@ -7,7 +7,9 @@
 //       Tests/S3ProxyTests/Reference/*.swift Tests/Fuzz/*.swift
 //
 // Input layout: FLAGS METHOD \n PATH \n QUERY \n USER-AGENT (missing parts
-// are empty; FLAGS is one byte: bit 0 listings, bit 1 fallback pass).
+// are empty; FLAGS is one byte: bit 0 listings, bit 1 fallback pass, bit
+// 2 mounted at /s3/, bit 3 the location's own bucket, bit 4 virtual-hosted
+// addressing).
 // Beyond "does not crash", each answer is checked for what must hold:
 // - it equals, field by field, what the reference implementation
 //   (Tests/S3ProxyTests/Reference) answers;
@@ -42,6 +44,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         Array("127.0.0.1:9000".utf8), Array("s3.example.com:8443".utf8),
         Array("https".utf8), Array("okay".utf8), Array("okay.two".utf8),
         Array("versionId".utf8), method, path, query, userAgent,
+        Array("/s3/".utf8),
     ]
     fuzzStorage = settings.flatMap { $0 }
     fuzzStorage.withUnsafeBufferPointer { storage in
@@ -53,27 +56,38 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             offset += field.count
         }
         views.withUnsafeBufferPointer { v in
+            var env = s3p_environment_t()
+            env.access_key_id = v[0]
+            env.secret_access_key = v[1]
+            env.session_token = v[2]
+            env.region = v[3]
+            env.host = v[4]
+            env.external_host = v[5]
+            env.scheme = v[6]
             var signing = s3p_signing_t()
-            signing.access_key = v[0]
-            signing.secret_key = v[1]
-            signing.session_token = v[2]
-            signing.region = v[3]
-            signing.host = v[4]
-            signing.external_host = v[5]
-            signing.scheme = v[6]
-            signing.expires = 300
             // As nginx does once its configuration is read.
-            let resolvedBound = s3p_signing_bound(&signing)
+            var raw = s3p_settings_t()
+            raw.expires = 300
+            raw.addressing = flags & 16 != 0 ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
+            let resolvedBound = withUnsafePointer(to: &env) { env in
+                raw.env = env
+                return s3p_signing_bound(&raw)
+            }
             let resolved = UnsafeMutablePointer<UInt8>.allocate(capacity: resolvedBound)
             defer { resolved.deallocate() }
-            precondition(s3p_signing_resolve(&signing, resolved, resolvedBound, nil, 0)
-                         == S3P_OK)
+            withUnsafePointer(to: &env) { env in
+                raw.env = env
+                precondition(s3p_signing_resolve(&raw, &signing, resolved, resolvedBound,
+                                                 nil, 0) == S3P_OK)
+            }
             var conf = s3p_config_t()
             conf.buckets = v.baseAddress! + 7
             conf.nbuckets = 2
             conf.params = v.baseAddress! + 9
             conf.nparams = 1
             conf.listings = Int32(flags & 1)
+            if flags & 4 != 0 { conf.mount = v[14] }
+            if flags & 8 != 0 { conf.bucket = v[7] }
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
                                         user_agent: v[13], now: 1_700_000_000,
                                         fallback: Int32(flags >> 1 & 1))
@@ -88,7 +102,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             precondition(status == S3P_OK, "s3p_handle failed: \(status)")
             precondition(out[bound...].allSatisfy { $0 == 0xA5 }, "wrote past the bound")
-            check(result, method: method)
+            check(result, method: method, virtual: flags & 16 != 0)
 
             var reference = s3p_result_t()
             var referenceOut = [UInt8](repeating: 0, count: 1 << 16)
@@ -114,9 +128,10 @@ private func same(_ a: s3p_result_t, _ b: s3p_result_t) -> Bool {
         && bytes(a.bucket) == bytes(b.bucket) && bytes(a.key) == bytes(b.key)
         && bytes(a.url) == bytes(b.url) && bytes(a.authorization) == bytes(b.authorization)
         && bytes(a.amz_date) == bytes(b.amz_date) && bytes(a.fallback) == bytes(b.fallback)
+        && bytes(a.host) == bytes(b.host) && bytes(a.base) == bytes(b.base)
 }
 
-private func check(_ result: s3p_result_t, method: [UInt8]) {
+private func check(_ result: s3p_result_t, method: [UInt8], virtual: Bool) {
     switch result.action {
     case S3P_ACTION_REFUSE:
         precondition([400, 403, 404, 405].contains(result.status), "status \(result.status)")
@@ -135,13 +150,20 @@ private func check(_ result: s3p_result_t, method: [UInt8]) {
     let header = bytes(result.authorization)
     precondition(header.allSatisfy { $0 >= 0x20 && $0 < 0x7f }, "unsafe byte in header")
 
-    // The path of the URL decodes back to /<bucket>/<key> (a folder
-    // listing names its folder in the query).
+    // The path of the URL decodes back to /<bucket>/<key>, or /<key> with
+    // the bucket in the host (a folder listing names its folder in the
+    // query).
     if result.render != S3P_RENDER_NONE { return }
     let afterScheme = url.firstRange(of: Array("://".utf8))!.upperBound
     let pathStart = url[afterScheme...].firstIndex(of: UInt8(ascii: "/"))!
     let pathEnd = url[pathStart...].firstIndex(of: UInt8(ascii: "?")) ?? url.endIndex
     let decoded = PercentEncoding.decode(url[pathStart..<pathEnd], plusIsSpace: false)
+    if virtual {
+        precondition(url[afterScheme...].starts(with: bucket + Array(".".utf8)),
+                     "the host does not name the bucket")
+        precondition(decoded == Array("/".utf8) + bytes(result.key), "URL path is not the key")
+        return
+    }
     precondition(decoded == Array("/".utf8) + bucket + Array("/".utf8) + bytes(result.key)
                  || (bytes(result.key).isEmpty
                      && (decoded == Array("/".utf8) + bucket

@@ -40,19 +40,83 @@ final class CMemory {
         return buffer.baseAddress!
     }
 
-    /// Resolves `signing` as nginx does once its configuration is read,
+    /// A C struct that lives as long as this object.
+    func store<T>(_ value: T) -> UnsafeMutablePointer<T> {
+        let stored = UnsafeMutableRawPointer(buffer(MemoryLayout<T>.stride))
+            .bindMemory(to: T.self, capacity: 1)
+        stored.initialize(to: value)
+        return stored
+    }
+
+    /// Resolves raw settings as nginx does once its configuration is read,
     /// into memory that lives as long as this object.
-    func resolve(_ signing: s3p_signing_t) -> UnsafePointer<s3p_signing_t> {
-        let stored = UnsafeMutableRawPointer(buffer(MemoryLayout<s3p_signing_t>.stride))
-            .bindMemory(to: s3p_signing_t.self, capacity: 1)
-        stored.initialize(to: signing)
-        let bound = s3p_signing_bound(stored)
-        precondition(s3p_signing_resolve(stored, buffer(bound), bound, nil, 0) == S3P_OK)
+    func resolve(_ raw: RawSigning) -> UnsafePointer<s3p_signing_t> {
+        var settings = raw.settings(self)
+        let stored = store(s3p_signing_t())
+        let bound = s3p_signing_bound(&settings)
+        precondition(s3p_signing_resolve(&settings, stored, buffer(bound), bound, nil, 0)
+                     == S3P_OK)
         return UnsafePointer(stored)
     }
 
     deinit {
         for buffer in allocations { buffer.deallocate() }
+    }
+}
+
+/// A location's raw signing settings, the environment's included, as
+/// Swift values: `settings(_:)` lays them out as nginx does.
+struct RawSigning {
+    // the environment
+    var accessKey = ""
+    var secretKey = ""
+    var sessionToken = ""
+    var envProfile = ""
+    var envRegion = ""
+    var region = ""           // AWS_DEFAULT_REGION
+    var host = ""
+    var scheme = ""
+    var externalHost = ""
+    var externalScheme = ""
+    var credentialsFile = ""
+    var configFile = ""
+    // the location's directives
+    var endpoint = ""
+    var externalEndpoint = ""
+    var regionDirective = ""
+    var credentials = S3P_CREDENTIALS_AUTO
+    var profile = ""
+    var addressing = S3P_ADDRESSING_PATH
+    var expires = Int64(S3P_UNSET)
+    var window = Int64(S3P_UNSET)
+
+    func settings(_ memory: CMemory) -> s3p_settings_t {
+        var env = s3p_environment_t()
+        env.access_key_id = memory.str(accessKey)
+        env.secret_access_key = memory.str(secretKey)
+        env.session_token = memory.str(sessionToken)
+        env.profile = memory.str(envProfile)
+        env.region = memory.str(envRegion)
+        env.default_region = memory.str(region)
+        env.host = memory.str(host)
+        env.scheme = memory.str(scheme)
+        env.external_host = memory.str(externalHost)
+        env.external_scheme = memory.str(externalScheme)
+        env.credentials_file = memory.str(credentialsFile)
+        env.credentials_path = memory.str("/test/credentials")
+        env.config_file = memory.str(configFile)
+        env.config_path = memory.str("/test/config")
+        var raw = s3p_settings_t()
+        raw.env = UnsafePointer(memory.store(env))
+        raw.endpoint = memory.str(endpoint)
+        raw.external_endpoint = memory.str(externalEndpoint)
+        raw.region = memory.str(regionDirective)
+        raw.credentials = credentials
+        raw.profile = memory.str(profile)
+        raw.addressing = addressing
+        raw.expires = expires
+        raw.window = window
+        return raw
     }
 }
 
@@ -85,15 +149,15 @@ struct Outcome {
         return conf
     }
 
-    static func signing(_ memory: CMemory, sessionToken: String = "") -> s3p_signing_t {
-        var signing = s3p_signing_t()
-        signing.access_key = memory.str(AWSExample.accessKey)
-        signing.secret_key = memory.str(AWSExample.secretKey)
-        signing.session_token = memory.str(sessionToken)
-        signing.region = memory.str(AWSExample.region)
-        signing.host = memory.str(host)
-        signing.external_host = memory.str(externalHost)
-        signing.scheme = memory.str("https")
+    static func signing(_ memory: CMemory, sessionToken: String = "") -> RawSigning {
+        var signing = RawSigning()
+        signing.accessKey = AWSExample.accessKey
+        signing.secretKey = AWSExample.secretKey
+        signing.sessionToken = sessionToken
+        signing.region = AWSExample.region
+        signing.host = host
+        signing.externalHost = externalHost
+        signing.scheme = "https"
         signing.expires = 300
         return signing
     }
@@ -209,6 +273,81 @@ struct Outcome {
             + "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"
             + "&X-Amz-Date=20130524T000000Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host"
             + "&X-Amz-Signature="))
+    }
+
+    // s3_proxy_presign_window: signed at the window's start, valid for
+    // expires + window, cacheable until the window ends; the same URL for
+    // every request of the window.
+    @Test func presignWindow() throws {
+        let memory = CMemory()
+        var signing = Self.signing(memory)
+        signing.window = 3600
+        var conf = s3p_config_t()
+        conf.signing = memory.resolve(signing)
+        let start = AWSExample.unixTime            // 2013-05-24T00:00:00Z
+        var result = s3p_result_t()
+        var urls: Set<String> = []
+        for now in [start, start + 1, start + 1800, start + 3599] {
+            var request = Self.request(memory, "GET", "/bkt/hot.txt", now: now)
+            let out = memory.buffer(8192)
+            #expect(s3p_handle(&conf, &request, out, 8192, &result) == S3P_OK)
+            #expect(result.max_age == start + 3600 - now)
+            let url = text(result.url.bytes)
+            #expect(url.contains("&X-Amz-Date=20130524T000000Z&X-Amz-Expires=3900&"))
+            urls.insert(url)
+        }
+        #expect(urls.count == 1)
+        var request = Self.request(memory, "GET", "/bkt/hot.txt", now: start + 3600)
+        #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(text(result.url.bytes).contains("&X-Amz-Date=20130524T010000Z&"))
+        #expect(result.max_age == 3600)
+
+        // Proxied requests sign the time itself.
+        request = Self.request(memory, "GET", "/bkt/", now: start + 1800)
+        #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(text(result.amz_date.bytes) == "20130524T003000Z")
+        #expect(result.max_age == -1)
+
+        // Without a window: no max-age.
+        var plain = Self.config(memory)
+        request = Self.request(memory, "GET", "/bkt/hot.txt", now: start + 5)
+        #expect(s3p_handle(&plain, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(result.max_age == -1)
+        #expect(text(result.url.bytes).contains("&X-Amz-Date=20130524T000005Z&X-Amz-Expires=300&"))
+    }
+
+    // A hot key's redirect copies the signature the thread kept: changing
+    // the kept signature changes the answer, for that request only.
+    @Test func hotKeyCopiesTheKeptSignature() throws {
+        let memory = CMemory()
+        var signing = Self.signing(memory)
+        signing.window = 60
+        var conf = s3p_config_t()
+        conf.signing = memory.resolve(signing)
+        func url(_ path: String, _ method: String = "GET") -> String {
+            var result = s3p_result_t()
+            var request = Self.request(memory, method, path, now: AWSExample.unixTime + 7)
+            #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+            return text(result.url.bytes)
+        }
+        let first = url("/bkt/hot.txt")
+        let signature = String(first.suffix(64))
+        var marked = 0
+        for index in 0..<UInt64(S3P_URL_SLOTS) {
+            guard let slot = s3p_url_slot(index),
+                  slot.pointee.generation == conf.signing!.pointee.generation
+            else { continue }
+            let kept = withUnsafeBytes(of: slot.pointee.signature) { text(Array($0)) }
+            if kept == signature {
+                withUnsafeMutableBytes(of: &slot.pointee.signature) { $0[0] = UInt8(ascii: "x") }
+                marked += 1
+            }
+        }
+        #expect(marked == 1)
+        #expect(url("/bkt/hot.txt") == String(first.dropLast(64)) + "x" + signature.dropFirst())
+        // Another key, another method: signed afresh.
+        #expect(!url("/bkt/cold.txt").hasSuffix("x" + signature.dropFirst()))
+        #expect(url("/bkt/hot.txt", "HEAD").suffix(64) != signature.suffix(64))
     }
 
     // A HEAD is presigned for HEAD: a different signature from GET.
@@ -502,7 +641,7 @@ struct Outcome {
 
     @Test func configCheckRefusesUnresolvedSettings() {
         let memory = CMemory()
-        var signing = Self.signing(memory)
+        var signing = s3p_signing_t()
         var conf = s3p_config_t()
         withUnsafePointer(to: &signing) { signing in
             conf.signing = signing
@@ -515,19 +654,21 @@ struct Outcome {
         }
     }
 
-    static func resolveProblem(_ signing: s3p_signing_t, cap: Int = 256) -> (Int32, [UInt8]) {
+    static func resolveProblem(_ signing: RawSigning, cap: Int = 256) -> (Int32, [UInt8]) {
         let memory = CMemory()
-        var copy = signing
+        var raw = signing.settings(memory)
+        var resolved = s3p_signing_t()
         var message = [UInt8](repeating: 0xA5, count: cap + 16)
-        let bound = s3p_signing_bound(&copy)
-        let status = s3p_signing_resolve(&copy, memory.buffer(bound), bound, &message, cap)
+        let bound = s3p_signing_bound(&raw)
+        let status = s3p_signing_resolve(&raw, &resolved, memory.buffer(bound), bound,
+                                         &message, cap)
         return (status, message)
     }
 
     @Test func resolveNamesTheSetting() throws {
         let memory = CMemory()
         var signing = Self.signing(memory)
-        signing.scheme = memory.str("ftp")
+        signing.scheme = "ftp"
         let (status, message) = Self.resolveProblem(signing)
         #expect(status == S3P_E_CONFIG)
         let end = try #require(message.firstIndex(of: 0))
@@ -541,14 +682,14 @@ struct Outcome {
     func resolveTruncates(cap: Int) {
         let memory = CMemory()
         var signing = Self.signing(memory)
-        signing.access_key = memory.str("")
+        signing.accessKey = ""
         let (status, message) = Self.resolveProblem(signing, cap: cap)
         #expect(status == S3P_E_CONFIG)
         #expect(message[cap...].allSatisfy { $0 == 0xA5 })
         if cap > 0 {
             #expect(message[cap - 1] == 0)
             #expect(text(message[..<(cap - 1)])
-                == String("AWS_ACCESS_KEY_ID is empty".prefix(cap - 1)))
+                == String("AWS_ACCESS_KEY_ID is empty, and no profile".prefix(cap - 1)))
         }
     }
 
@@ -556,10 +697,9 @@ struct Outcome {
     // external host the host, scheme https, 300 s; hosts normalised.
     @Test func resolveAppliesTheDefaults() {
         let memory = CMemory()
-        var raw = s3p_signing_t()
-        raw.access_key = memory.str("AK")
-        raw.secret_key = memory.str("SK")
-        raw.expires = Int64(S3P_UNSET)
+        var raw = RawSigning()
+        raw.accessKey = "AK"
+        raw.secretKey = "SK"
         let signing = memory.resolve(raw).pointee
         #expect(text(signing.region.bytes) == "us-east-1")
         #expect(text(signing.host.bytes) == "s3.us-east-1.amazonaws.com")
@@ -568,8 +708,8 @@ struct Outcome {
         #expect(signing.expires == 300)
         #expect(signing.generation != 0)
 
-        raw.region = memory.str("eu-west-3")
-        raw.host = memory.str("MinIO.Local:443")
+        raw.region = "eu-west-3"
+        raw.host = "MinIO.Local:443"
         let other = memory.resolve(raw).pointee
         #expect(text(other.host.bytes) == "minio.local")
         #expect(text(other.external_host.bytes) == "minio.local")
@@ -583,16 +723,19 @@ struct Outcome {
         let memory = CMemory()
         var signing = Self.signing(memory, sessionToken: sessionToken)
         signing.expires = 604_800
-        let bound = s3p_signing_bound(&signing)
+        var raw = signing.settings(memory)
+        let bound = s3p_signing_bound(&raw)
         for cap in [0, 1, Prepared.tableSize, bound / 8] {
-            var copy = signing
-            #expect(s3p_signing_resolve(&copy, memory.buffer(cap), cap, nil, 0)
+            var resolved = s3p_signing_t()
+            #expect(s3p_signing_resolve(&raw, &resolved, memory.buffer(cap), cap, nil, 0)
                     == S3P_E_CONFIG, "cap \(cap)")
-            #expect(copy.prepared.len == 0 && copy.generation == 0)
+            #expect(resolved.prepared.len == 0 && resolved.generation == 0)
         }
-        var copy = signing
-        #expect(s3p_signing_resolve(&copy, memory.buffer(bound), bound, nil, 0) == S3P_OK)
-        #expect(copy.prepared.len > Prepared.tableSize && copy.prepared.len <= bound)
-        #expect(s3p_signing_resolve(nil, memory.buffer(bound), bound, nil, 0) == S3P_E_CONFIG)
+        var resolved = s3p_signing_t()
+        #expect(s3p_signing_resolve(&raw, &resolved, memory.buffer(bound), bound, nil, 0)
+                == S3P_OK)
+        #expect(resolved.prepared.len > Prepared.tableSize && resolved.prepared.len <= bound)
+        #expect(s3p_signing_resolve(nil, &resolved, memory.buffer(bound), bound, nil, 0)
+                == S3P_E_CONFIG)
     }
 }

@@ -53,7 +53,8 @@ fileprivate func makePage(
 
 fileprivate func renderListing(bucket: String, prefix: String,
                                _ page: ListingPage) -> String {
-    text(ListingHTML(bucket: bytes(bucket), prefix: bytes(prefix)).render(page))
+    text(ListingHTML(bucket: bytes(bucket), prefix: bytes(prefix),
+                     base: bytes("/" + bucket + "/")).render(page))
 }
 
 /// A minimal reading of the rendered HTML: its start tags in order, each

@@ -1,4 +1,5 @@
-// Configuration checks: Settings.problem() names the bad setting.
+// Configuration checks: s3p_signing_resolve() names the bad setting, and
+// applies the defaults in the order s3_proxy_core.h gives.
 //
 // Source of the rules: Sources/S3Proxy/Settings.swift (the setting names
 // are the environment variables the module reads), the SigV4 limit on
@@ -7,27 +8,27 @@
 // `[IPv6]:port`, and the port range 1-65535 (RFC 6335 section 6; 0 is
 // reserved).
 
+import CShim
 import Testing
 @testable import S3Proxy
 
 @Suite struct SettingsTests {
 
-    static let valid = Settings(
-        accessKey: bytes("AKIAIOSFODNN7EXAMPLE"),
-        secretKey: bytes("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
-        sessionToken: [], region: bytes("us-east-1"),
-        host: bytes("s3.amazonaws.com"), externalHost: bytes("s3.amazonaws.com"),
-        scheme: bytes("https"), expires: 300)
+    static let valid = RawSigning(
+        accessKey: "AKIAIOSFODNN7EXAMPLE",
+        secretKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        region: "us-east-1", host: "s3.amazonaws.com", scheme: "https",
+        externalHost: "s3.amazonaws.com", expires: 300)
 
     struct Case: Sendable, CustomTestStringConvertible {
         let name: String
-        let change: @Sendable (inout Settings) -> Void
+        let change: @Sendable (inout RawSigning) -> Void
         /// nil: valid; otherwise text the message must contain.
         let message: String?
         var testDescription: String { name }
 
         init(_ name: String, _ message: String?,
-             _ change: @escaping @Sendable (inout Settings) -> Void)
+             _ change: @escaping @Sendable (inout RawSigning) -> Void)
         {
             self.name = name
             self.message = message
@@ -39,116 +40,116 @@ import Testing
         Case("the valid base", nil) { _ in },
 
         // Credentials.
-        Case("empty access key", "AWS_ACCESS_KEY_ID is empty") { $0.accessKey = [] },
+        Case("empty access key", "AWS_ACCESS_KEY_ID is empty") { $0.accessKey = "" },
         Case("access key with a space", "AWS_ACCESS_KEY_ID") {
-            $0.accessKey = bytes("AKIA EXAMPLE")
+            $0.accessKey = "AKIA EXAMPLE"
         },
         Case("access key with a newline", "AWS_ACCESS_KEY_ID") {
-            $0.accessKey = bytes("AKIA\n")
+            $0.accessKey = "AKIA\n"
         },
-        Case("empty secret", "AWS_SECRET_ACCESS_KEY is empty") { $0.secretKey = [] },
+        Case("empty secret", "AWS_SECRET_ACCESS_KEY is empty") { $0.secretKey = "" },
         Case("secret with a control byte", "AWS_SECRET_ACCESS_KEY") {
-            $0.secretKey = bytes("abc\u{7f}")
+            $0.secretKey = "abc\u{7f}"
         },
         Case("session token with a space", "AWS_SESSION_TOKEN") {
-            $0.sessionToken = bytes("tok en")
+            $0.sessionToken = "tok en"
         },
         Case("session token with symbols", nil) {
-            $0.sessionToken = bytes("FwoGZXIvYXdzE/+=")
+            $0.sessionToken = "FwoGZXIvYXdzE/+="
         },
 
         // Region.
         Case("region US East", "AWS_DEFAULT_REGION \"US East\"") {
-            $0.region = bytes("US East")
+            $0.region = "US East"
         },
-        Case("empty region", "AWS_DEFAULT_REGION \"\"") { $0.region = [] },
+        Case("empty region: us-east-1", nil) { $0.region = "" },
         Case("region with a leading hyphen", "AWS_DEFAULT_REGION") {
-            $0.region = bytes("-east-1")
+            $0.region = "-east-1"
         },
         Case("region with a trailing hyphen", "AWS_DEFAULT_REGION") {
-            $0.region = bytes("east-")
+            $0.region = "east-"
         },
         Case("region of 33 characters", "AWS_DEFAULT_REGION") {
-            $0.region = bytes(String(repeating: "a", count: 33))
+            $0.region = String(repeating: "a", count: 33)
         },
-        Case("region eu-central-2", nil) { $0.region = bytes("eu-central-2") },
-        Case("region auto", nil) { $0.region = bytes("auto") },
+        Case("region eu-central-2", nil) { $0.region = "eu-central-2" },
+        Case("region auto", nil) { $0.region = "auto" },
 
         // Host.
         Case("host with a scheme", "AWS_ENDPOINT_HOST must be a host name") {
-            $0.host = bytes("https://s3.amazonaws.com")
+            $0.host = "https://s3.amazonaws.com"
         },
         Case("host with a path", "AWS_ENDPOINT_HOST must be a host name") {
-            $0.host = bytes("s3.amazonaws.com/path")
+            $0.host = "s3.amazonaws.com/path"
         },
         Case("host with credentials", "AWS_ENDPOINT_HOST") {
-            $0.host = bytes("user@s3.amazonaws.com")
+            $0.host = "user@s3.amazonaws.com"
         },
-        Case("empty host", "AWS_ENDPOINT_HOST is empty") { $0.host = [] },
+        Case("empty host: the region's", nil) { $0.host = "" },
         Case("host of 256 bytes", "AWS_ENDPOINT_HOST is too long") {
-            $0.host = bytes(String(repeating: "a", count: 256))
+            $0.host = String(repeating: "a", count: 256)
         },
-        Case("host with a space", "AWS_ENDPOINT_HOST") { $0.host = bytes("s3 host") },
+        Case("host with a space", "AWS_ENDPOINT_HOST") { $0.host = "s3 host" },
         Case("port 0", "AWS_ENDPOINT_HOST has a port outside 1-65535") {
-            $0.host = bytes("h:0")
+            $0.host = "h:0"
         },
         Case("port 99999", "AWS_ENDPOINT_HOST has a port outside 1-65535") {
-            $0.host = bytes("h:99999")
+            $0.host = "h:99999"
         },
         Case("port 65536", "AWS_ENDPOINT_HOST has a port outside 1-65535") {
-            $0.host = bytes("h:65536")
+            $0.host = "h:65536"
         },
         Case("empty port", "AWS_ENDPOINT_HOST has an empty port") {
-            $0.host = bytes("h:")
+            $0.host = "h:"
         },
         Case("port of letters", "AWS_ENDPOINT_HOST has a port that is not a number") {
-            $0.host = bytes("h:http")
+            $0.host = "h:http"
         },
         Case("port of 6 digits", "AWS_ENDPOINT_HOST has a port that is not a number") {
-            $0.host = bytes("h:000080")
+            $0.host = "h:000080"
         },
-        Case("two colons", "AWS_ENDPOINT_HOST") { $0.host = bytes("h:1:2") },
+        Case("two colons", "AWS_ENDPOINT_HOST") { $0.host = "h:1:2" },
         Case("port without a name", "AWS_ENDPOINT_HOST has no host name") {
-            $0.host = bytes(":9000")
+            $0.host = ":9000"
         },
         Case("unclosed IPv6", "AWS_ENDPOINT_HOST has an unclosed") {
-            $0.host = bytes("[::1")
+            $0.host = "[::1"
         },
         Case("empty IPv6", "AWS_ENDPOINT_HOST is not a valid IPv6 address") {
-            $0.host = bytes("[]:9000")
+            $0.host = "[]:9000"
         },
         Case("IPv6 with a bad character", "AWS_ENDPOINT_HOST is not a valid IPv6 address") {
-            $0.host = bytes("[::g]")
+            $0.host = "[::g]"
         },
         Case("IPv6 followed by junk", "AWS_ENDPOINT_HOST") {
-            $0.host = bytes("[::1]x")
+            $0.host = "[::1]x"
         },
         Case("IPv6 with an empty port", "AWS_ENDPOINT_HOST") {
-            $0.host = bytes("[::1]:")
+            $0.host = "[::1]:"
         },
         Case("IPv6 with port 0", "AWS_ENDPOINT_HOST has a port outside 1-65535") {
-            $0.host = bytes("[::1]:0")
+            $0.host = "[::1]:0"
         },
-        Case("h:1 ok", nil) { $0.host = bytes("h:1") },
-        Case("h:65535 ok", nil) { $0.host = bytes("h:65535") },
-        Case("[::1]:9000 ok", nil) { $0.host = bytes("[::1]:9000") },
-        Case("[::1] ok", nil) { $0.host = bytes("[::1]") },
-        Case("[::ffff:127.0.0.1]:80 ok", nil) { $0.host = bytes("[::ffff:127.0.0.1]:80") },
-        Case("127.0.0.1:9000 ok", nil) { $0.host = bytes("127.0.0.1:9000") },
-        Case("minio:9000 ok", nil) { $0.host = bytes("minio:9000") },
+        Case("h:1 ok", nil) { $0.host = "h:1" },
+        Case("h:65535 ok", nil) { $0.host = "h:65535" },
+        Case("[::1]:9000 ok", nil) { $0.host = "[::1]:9000" },
+        Case("[::1] ok", nil) { $0.host = "[::1]" },
+        Case("[::ffff:127.0.0.1]:80 ok", nil) { $0.host = "[::ffff:127.0.0.1]:80" },
+        Case("127.0.0.1:9000 ok", nil) { $0.host = "127.0.0.1:9000" },
+        Case("minio:9000 ok", nil) { $0.host = "minio:9000" },
         Case("external host checked separately",
              "AWS_ENDPOINT_HOST_EXTERNAL has a port outside 1-65535") {
-            $0.externalHost = bytes("h:0")
+            $0.externalHost = "h:0"
         },
         Case("external host with a scheme", "AWS_ENDPOINT_HOST_EXTERNAL must be") {
-            $0.externalHost = bytes("http://localhost:8080")
+            $0.externalHost = "http://localhost:8080"
         },
 
         // Scheme.
-        Case("scheme ftp", "AWS_ENDPOINT_SCHEME") { $0.scheme = bytes("ftp") },
-        Case("scheme HTTPS", "AWS_ENDPOINT_SCHEME") { $0.scheme = bytes("HTTPS") },
-        Case("empty scheme", "AWS_ENDPOINT_SCHEME") { $0.scheme = [] },
-        Case("scheme http", nil) { $0.scheme = bytes("http") },
+        Case("scheme ftp", "AWS_ENDPOINT_SCHEME") { $0.scheme = "ftp" },
+        Case("scheme HTTPS", "AWS_ENDPOINT_SCHEME") { $0.scheme = "HTTPS" },
+        Case("empty scheme: https", nil) { $0.scheme = "" },
+        Case("scheme http", nil) { $0.scheme = "http" },
 
         // Expiry: 1 second to 7 days.
         Case("expires 0", "s3_proxy_expires must be between 1s and 7d") { $0.expires = 0 },
@@ -162,7 +163,7 @@ import Testing
     func problem(_ settingsCase: Case) {
         var settings = Self.valid
         settingsCase.change(&settings)
-        let problem = settings.problem()
+        let problem = Self.problem(settings)
         if let expected = settingsCase.message {
             #expect(problem?.contains(expected) == true,
                     "message: \(problem ?? "nil")")
@@ -171,15 +172,22 @@ import Testing
         }
     }
 
+    /// The message of s3p_signing_resolve(), or nil when it resolves.
+    static func problem(_ raw: RawSigning) -> String? {
+        let (status, message) = CAPITests.resolveProblem(raw)
+        guard status != S3P_OK else { return nil }
+        return text(message.prefix { $0 != 0 })
+    }
+
     // The first problem found is reported: credentials before region
-    // before hosts before scheme before expiry.
+    // before scheme before hosts before expiry.
     @Test func firstProblemWins() {
         var settings = Self.valid
         settings.expires = 0
-        settings.scheme = bytes("ftp")
-        settings.region = []
-        settings.secretKey = []
-        #expect(settings.problem() == "AWS_SECRET_ACCESS_KEY is empty")
+        settings.scheme = "ftp"
+        settings.region = "Bad"
+        settings.secretKey = ""
+        #expect(Self.problem(settings) == "AWS_SECRET_ACCESS_KEY is empty")
     }
 }
 
@@ -201,4 +209,162 @@ import Testing
     func canonicalHost(_ host: String, _ scheme: String, _ expected: String) {
         #expect(Settings.canonicalHost(bytes(host), scheme: bytes(scheme)) == bytes(expected))
     }
+}
+
+// Where each value comes from (s3p_signing_resolve() in s3_proxy_core.h):
+// the directive, then the environment, then the shared files, then the
+// default; the endpoints as pairs.
+@Suite struct SettingsOrderTests {
+    static func resolved(_ raw: RawSigning) -> s3p_signing_t? {
+        let memory = CMemory()
+        var settings = raw.settings(memory)
+        var signing = s3p_signing_t()
+        let bound = s3p_signing_bound(&settings)
+        guard s3p_signing_resolve(&settings, &signing, memory.buffer(bound), bound, nil, 0)
+            == S3P_OK
+        else {
+            return nil
+        }
+        // copy the strings out before the memory goes
+        return signing.copied()
+    }
+
+    static let keys = RawSigning(accessKey: "AK", secretKey: "SK")
+
+    @Test func regionOrder() {
+        var raw = Self.keys
+        raw.configFile = "[default]\nregion = ap-east-1\n"
+        #expect(Self.resolved(raw)?.regionText == "ap-east-1")
+        raw.region = "us-west-1"
+        #expect(Self.resolved(raw)?.regionText == "us-west-1")
+        raw.envRegion = "eu-west-3"
+        #expect(Self.resolved(raw)?.regionText == "eu-west-3")
+        raw.regionDirective = "sa-east-1"
+        #expect(Self.resolved(raw)?.regionText == "sa-east-1")
+        raw = Self.keys
+        #expect(Self.resolved(raw)?.regionText == "us-east-1")
+    }
+
+    @Test func endpointDirectiveAndItsScheme() {
+        var raw = Self.keys
+        raw.host = "env.example:9000"
+        raw.scheme = "http"
+        raw.externalHost = "files.example"
+        raw.endpoint = "minio.internal:9000"
+        var signing = Self.resolved(raw)
+        // a scheme left out is AWS_ENDPOINT_SCHEME's; the external endpoint
+        // of the environment does not apply to a configured endpoint
+        #expect(signing?.text(\.scheme) == "http")
+        #expect(signing?.text(\.host) == "minio.internal:9000")
+        #expect(signing?.text(\.external_host) == "minio.internal:9000")
+        raw.endpoint = "HTTPS://S3.Example.com:443"
+        raw.externalEndpoint = "http://cdn.example:80"
+        signing = Self.resolved(raw)
+        #expect(signing?.text(\.scheme) == "https")
+        #expect(signing?.text(\.host) == "s3.example.com")
+        #expect(signing?.text(\.external_scheme) == "http")
+        #expect(signing?.text(\.external_host) == "cdn.example")
+    }
+
+    @Test func environmentExternalPair() {
+        var raw = Self.keys
+        raw.host = "s3.internal:9000"
+        raw.scheme = "http"
+        raw.externalHost = "files.example.com:443"
+        raw.externalScheme = "https"
+        let signing = Self.resolved(raw)
+        #expect(signing?.text(\.external_scheme) == "https")
+        #expect(signing?.text(\.external_host) == "files.example.com")
+        #expect(signing?.text(\.scheme) == "http")
+    }
+
+    @Test(arguments: [
+        ("ftp://h", "has the unknown scheme \"ftp\""),
+        ("https://h/path", "must be [http://|https://]host[:port]"),
+        ("https://u:p@h", "must be [http://|https://]host[:port]"),
+        ("http://h?x", "must be [http://|https://]host[:port]"),
+        ("http://", "has a host that is empty"),
+        ("h:0", "has a host that has a port outside 1-65535"),
+    ])
+    func badEndpoints(endpoint: String, message: String) {
+        var problem = [UInt8](repeating: 0, count: 160)
+        let memory = CMemory()
+        var value = memory.str(endpoint)
+        #expect(s3p_check_endpoint(&value, &problem, problem.count) == S3P_E_CONFIG)
+        #expect(text(problem.prefix { $0 != 0 }).contains(message),
+                "\(text(problem.prefix { $0 != 0 }))")
+    }
+
+    @Test func profiles() {
+        var raw = RawSigning()
+        raw.credentialsFile = """
+            # comment
+            [default]
+            aws_access_key_id = AKDEFAULT
+            aws_secret_access_key = skdefault
+
+            [ci]
+            AWS_ACCESS_KEY_ID=AKCI
+            aws_secret_access_key: skci
+            aws_session_token = tok/en+
+            """
+        raw.configFile = """
+            [profile ci]
+            region = eu-north-1
+            s3 =
+              addressing_style = virtual
+            [profile cfgonly]
+            aws_access_key_id = AKCFG
+            aws_secret_access_key = skcfg
+            [cfgonly]
+            aws_access_key_id = NOTAPROFILE
+            """
+        #expect(Self.resolved(raw)?.text(\.access_key) == "AKDEFAULT")
+        raw.envProfile = "ci"
+        var signing = Self.resolved(raw)
+        #expect(signing?.text(\.access_key) == "AKCI")
+        #expect(signing?.text(\.session_token) == "tok/en+")
+        #expect(signing?.regionText == "eu-north-1")
+        raw.credentials = S3P_CREDENTIALS_PROFILE
+        raw.profile = "cfgonly"
+        signing = Self.resolved(raw)
+        #expect(signing?.text(\.access_key) == "AKCFG")
+        // the environment wins in auto, not with a profile named
+        raw.accessKey = "AKENV"
+        raw.secretKey = "skenv"
+        #expect(Self.resolved(raw)?.text(\.access_key) == "AKCFG")
+        raw.credentials = S3P_CREDENTIALS_AUTO
+        raw.profile = ""
+        #expect(Self.resolved(raw)?.text(\.access_key) == "AKENV")
+        raw.credentials = S3P_CREDENTIALS_PROFILE
+        raw.profile = "nope"
+        #expect(SettingsTests.problem(raw)
+                == "profile \"nope\" is not in /test/credentials or /test/config")
+        raw.credentials = S3P_CREDENTIALS_ENV
+        raw.accessKey = ""
+        #expect(SettingsTests.problem(raw) == "AWS_ACCESS_KEY_ID is empty")
+    }
+}
+
+extension s3p_signing_t {
+    /// The resolved strings, copied into memory of their own.
+    func copied() -> s3p_signing_t {
+        var copy = self
+        for path in [\s3p_signing_t.access_key, \.secret_key, \.session_token, \.region,
+                     \.scheme, \.host, \.external_scheme, \.external_host]
+        {
+            let bytes = self[keyPath: path].bytes
+            let buffer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+            buffer.initialize(from: bytes, count: bytes.count)
+            copy[keyPath: path] = s3p_str_t(len: bytes.count, data: UnsafePointer(buffer))
+        }
+        copy.prepared = s3p_str_t()
+        return copy
+    }
+
+    func text(_ path: KeyPath<s3p_signing_t, s3p_str_t>) -> String {
+        String(decoding: self[keyPath: path].bytes, as: UTF8.self)
+    }
+
+    var regionText: String { text(\.region) }
 }

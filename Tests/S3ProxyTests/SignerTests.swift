@@ -131,7 +131,8 @@ import Testing
         let target = AWSExample.target(path: "/", query: query)
         let canonical = Signer.canonicalRequest(
             method: .get, path: target.canonicalPath, query: query,
-            headers: signer.signedHeaders(), payloadHash: Signer.emptyPayloadHash)
+            headers: signer.signedHeaders(target: target),
+            payloadHash: Signer.emptyPayloadHash)
         #expect(text(canonical) == """
             GET
             /

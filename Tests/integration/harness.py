@@ -53,7 +53,11 @@ def wait_for_port(port, proc=None, timeout=30.0):
 class S3Server:
     """demo/s3server.py on a free port, seeded with the demo bucket."""
 
-    def __init__(self, session_token=None, seed="demo"):
+    def __init__(self, session_token=None, seed="demo", access_key=ACCESS_KEY,
+                 secret_key=SECRET_KEY, region=REGION, virtual_host=None):
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.region = region
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.endpoint = f"http://{self.host}"
@@ -61,8 +65,10 @@ class S3Server:
         self.dir = tempfile.mkdtemp(prefix="s3p-s3-")
         ready = os.path.join(self.dir, "ready")
         args = [sys.executable, S3SERVER, "--port", str(self.port),
-                "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY,
-                "--region", REGION, "--ready-file", ready]
+                "--access-key", access_key, "--secret-key", secret_key,
+                "--region", region, "--ready-file", ready]
+        if virtual_host:
+            args += ["--virtual-host", virtual_host]
         if seed:
             args += ["--seed", seed]
         if session_token:

@@ -325,3 +325,30 @@ def test_endpoint_name_follows_its_dns_answers(make_nginx, s3, front):
         assert len({line[0] for line in on_b}) == 1, on_b
     else:
         assert len({line[0] for line in on_a}) == len(on_a), on_a
+
+
+def test_each_location_endpoint_has_its_own_pool(make_nginx, s3, front):
+    """Locations with their own endpoints (s3_proxy_endpoint) reuse a
+    connection each, side by side with the environment's endpoint."""
+    a, b = front(), front()
+    env = s3_environment(s3, AWS_ENDPOINT_HOST=b.host)
+    nginx = make_nginx(env, locations=f"""
+        location /a/ {{
+            s3_proxy on;
+            s3_proxy_endpoint http://{a.host};
+            include s3_proxy.conf;
+        }}
+        location / {{
+            s3_proxy on;
+            include s3_proxy.conf;
+        }}
+""")
+    s3.clear()
+    for _ in range(3):
+        assert requests.get(nginx.url + "/a/demo/", timeout=10).status_code == 200
+        assert requests.get(nginx.url + "/demo/", timeout=10).status_code == 200
+    on_a, on_b = a.lines(), b.lines()
+    assert len(on_a) == 3 and len({line[0] for line in on_a}) == 1, on_a
+    assert len(on_b) == 3 and len({line[0] for line in on_b}) == 1, on_b
+    seen = s3.requests()
+    assert len(seen) == 6 and all(x["verified"] for x in seen), seen

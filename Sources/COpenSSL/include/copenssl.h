@@ -86,6 +86,42 @@ s3p_day_key_bytes(s3p_day_key_t * _Nonnull slot)
 }
 
 
+/*
+ * Presigned URLs a thread handed out in the current presign window
+ * (s3_proxy_presign_window), so that a hot key is not signed again: each
+ * slot keeps a URL up to its signature (which names the method's result:
+ * host, path, query, credential, window start, lifetime) and the
+ * signature.  A fixed table, allocated on the thread's first use and
+ * replaced slot by slot: memory stays flat whatever the keys.
+ */
+#define S3P_URL_SLOTS       256
+#define S3P_URL_SLOT_BYTES  2048
+
+typedef struct {
+    uint64_t        generation;       /* 0: empty */
+    uint64_t        hash;
+    uint32_t        method;           /* first bytes of the method name */
+    uint32_t        len;              /* of `url` */
+    unsigned char   signature[64];
+    unsigned char   url[S3P_URL_SLOT_BYTES];
+} s3p_url_slot_t;
+
+/* The thread's slot for `hash`; NULL if the table cannot be allocated. */
+s3p_url_slot_t * _Nullable s3p_url_slot(uint64_t hash);
+
+/* A slot's URL and signature bytes. */
+static inline unsigned char * _Nonnull
+s3p_url_slot_url(s3p_url_slot_t * _Nonnull slot)
+{
+    return slot->url;
+}
+
+static inline unsigned char * _Nonnull
+s3p_url_slot_signature(s3p_url_slot_t * _Nonnull slot)
+{
+    return slot->signature;
+}
+
 /* A number no earlier call in this process returned (never 0). */
 uint64_t s3p_next_generation(void);
 

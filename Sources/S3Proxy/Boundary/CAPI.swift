@@ -21,25 +21,28 @@ func s3p_handle(
 ) -> Int32 {
     guard let conf, let req, let out, let result else { return S3P_E_CONFIG }
     result.pointee = s3p_result_t()
+    result.pointee.max_age = -1
     return Pipeline(conf: conf).handle(IncomingRequest(req.pointee), out: out, cap: cap,
                                        result: result)
 }
 
 @c @implementation
-func s3p_signing_bound(_ signing: UnsafePointer<s3p_signing_t>?) -> Int {
-    guard let signing else { return 0 }
-    return Settings.bound(raw: signing.pointee)
+func s3p_signing_bound(_ settings: UnsafePointer<s3p_settings_t>?) -> Int {
+    guard let settings else { return 0 }
+    return Settings.bound(raw: settings.pointee)
 }
 
 @c @implementation
 func s3p_signing_resolve(
+    _ settings: UnsafePointer<s3p_settings_t>?,
     _ signing: UnsafeMutablePointer<s3p_signing_t>?,
     _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
     _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
 ) -> Int32 {
-    guard let signing, let out else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(Settings.resolve(signing, into: out, cap: cap),
-                                into: err, cap: errCap)
+    guard let settings, let signing, let out else { return S3P_E_CONFIG }
+    return ErrorMessage.verdict(
+        Settings.resolve(settings.pointee, into: signing, out: out, cap: cap),
+        into: err, cap: errCap)
 }
 
 @c @implementation
@@ -59,9 +62,32 @@ enum LocationCheck {
         else {
             return "the signing settings are not resolved"
         }
+        if conf.mount.len > 0, let problem = Rules.mountProblem(conf.mount.bytes) {
+            return "the location's prefix " + quoted(conf.mount) + " " + problem
+        }
+        let virtual = signing.pointee.addressing == S3P_ADDRESSING_VIRTUAL
         for entry in Bytes.list(conf.buckets, conf.nbuckets) {
             if let problem = BucketName.problem(entry.bytes) {
                 return "the allowed bucket " + quoted(entry) + " " + problem
+            }
+            if virtual, let problem = BucketName.hostProblem(entry.bytes, signing.pointee) {
+                return "the allowed bucket " + quoted(entry) + " " + problem
+            }
+        }
+        if conf.bucket.len > 0 {
+            if let problem = BucketName.problem(conf.bucket.bytes) {
+                return "the bucket " + quoted(conf.bucket) + " " + problem
+            }
+            if virtual, let problem = BucketName.hostProblem(conf.bucket.bytes, signing.pointee)
+            {
+                return "the bucket " + quoted(conf.bucket) + " " + problem
+            }
+            let allowed = Bytes.list(conf.buckets, conf.nbuckets)
+            if conf.buckets != nil
+                && !allowed.contains(where: { $0.bytes == conf.bucket.bytes })
+            {
+                return "the bucket " + quoted(conf.bucket)
+                    + " is not among the buckets allowed (s3_proxy_buckets)"
             }
         }
         for entry in Bytes.list(conf.params, conf.nparams) {
@@ -113,6 +139,34 @@ func s3p_check_index_name(
     return ErrorMessage.verdict(Rules.indexProblem(name.bytes), into: err, cap: cap)
 }
 
+@c @implementation
+func s3p_check_endpoint(
+    _ endpoint: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let endpoint = endpoint?.pointee else { return S3P_E_CONFIG }
+    var problem: String? = nil
+    if case .problem(let why) = Endpoint.parse(Bytes.view(endpoint)) { problem = why }
+    return ErrorMessage.verdict(problem, into: err, cap: cap)
+}
+
+@c @implementation
+func s3p_check_region(
+    _ region: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let region = region?.pointee else { return S3P_E_CONFIG }
+    return ErrorMessage.verdict(Settings.regionProblem(Bytes.view(region)), into: err,
+                                cap: cap)
+}
+
+@c @implementation
+func s3p_check_profile_name(
+    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let name = name?.pointee else { return S3P_E_CONFIG }
+    return ErrorMessage.verdict(Credentials.profileNameProblem(Bytes.view(name)), into: err,
+                                cap: cap)
+}
+
 /// A message for C: truncated to the buffer and NUL-terminated.
 enum ErrorMessage {
     /// S3P_OK without a problem; otherwise S3P_E_CONFIG, with the problem
@@ -152,7 +206,9 @@ func s3p_render_listing(
         outLen.pointee = 0
         return S3P_OK
     }
-    let html = ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes)
+    let base = result.base.len > 0 ? result.base.bytes : Array("/".utf8) + result.bucket.bytes
+        + Array("/".utf8)
+    let html = ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes, base: base)
         .render(page)
     guard let out, html.count <= cap else {
         // The caller allocates exactly this much and calls again.

@@ -1,9 +1,9 @@
 // The built-in folder listing: one ListObjectsV2 page (delimiter `/`) as
 // an HTML page that works without JavaScript.  A breadcrumb, the
 // sub-folders, then the files with size and last-modified, in S3's order;
-// every link goes through the proxy (folders to their listing, files to
-// the object path, where the redirect rule applies), and a "next page"
-// link carries the continuation token.
+// every link goes through the proxy, below the location's mount (folders
+// to their listing, files to the object path, where the redirect rule
+// applies), and a "next page" link carries the continuation token.
 //
 // Keys are untrusted: hrefs are built with SigV4's percent-encoding (which
 // leaves only unreserved characters and `/`), and text is HTML-escaped.
@@ -14,6 +14,10 @@ struct ListingHTML {
     let bucket: [UInt8]
     /// The folder: "" for the bucket's root, otherwise ending in `/`.
     let prefix: [UInt8]
+    /// Where links start: the client's path of the bucket, ending in `/`
+    /// (`/<bucket>/` at `/`, `/<mount>/<bucket>/`, or `/<mount>/` in a
+    /// location with its own bucket).
+    let base: [UInt8]
 
     /// The Content-Security-Policy sent with the page: nothing but its own
     /// inline style may load or run.
@@ -138,11 +142,9 @@ struct ListingHTML {
         }
     }
 
-    /// An absolute href through the proxy: `/<bucket>/<encoded key>`.
+    /// An absolute href through the proxy: `<base><encoded key>`.
     private func link(to key: [UInt8], into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "/"))
-        PercentEncoding.encode(bucket, keepSlash: false, into: &out)
-        out.append(UInt8(ascii: "/"))
+        ListingHTML.escape(base, into: &out)
         PercentEncoding.encode(key, keepSlash: true, into: &out)
     }
 

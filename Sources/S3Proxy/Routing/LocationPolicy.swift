@@ -18,6 +18,27 @@ struct LocationPolicy {
         return false
     }
 
+    /// A prefix location's prefix: the client's path begins with it, and
+    /// the S3 path is what follows.  Empty: the whole path.
+    var mount: UnsafeBufferPointer<UInt8> { Bytes.view(conf.pointee.mount) }
+
+    /// The location's own bucket (s3_proxy_bucket), or nil: the path's
+    /// first segment names the bucket.
+    var bucket: UnsafeBufferPointer<UInt8>? {
+        conf.pointee.bucket.len > 0 ? Bytes.view(conf.pointee.bucket) : nil
+    }
+
+    /// Whether S3 can be asked for `bucket` the way the location addresses
+    /// it: with virtual addressing the name becomes part of a host name.
+    func addresses(bucket: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let signing = conf.pointee.signing,
+              signing.pointee.addressing == S3P_ADDRESSING_VIRTUAL
+        else {
+            return true
+        }
+        return BucketName.hostProblem(bucket, signing.pointee) == nil
+    }
+
     /// Query parameters the operator allowed besides the listing ones.
     func allows(parameter name: UnsafeBufferPointer<UInt8>) -> Bool {
         for entry in Bytes.list(conf.pointee.params, conf.pointee.nparams)

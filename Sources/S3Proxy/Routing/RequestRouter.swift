@@ -3,7 +3,10 @@
 // the answer cannot depend on how nginx normalised the URI ($uri merges
 // slashes and resolves dot segments; S3 does neither).
 //
-// Path-style addressing: /<bucket>/<key>.
+// The path below the location's mount (its prefix, for a prefix
+// location; a raw path that does not begin with it byte for byte is
+// refused, not guessed) is /<bucket>/<key>, or /<key> in a location with
+// its own bucket (s3_proxy_bucket).
 // - GET /<bucket>, and GET /<bucket>/ with listing parameters: a listing
 //   (ListObjects V1 or V2), proxied.
 // - A key whose last segment is the index page, or a path ending in `/`
@@ -81,6 +84,10 @@ struct S3Request {
     /// For a folder's index page: the length of the folder's own key, where
     /// nginx comes back if S3 answers 404.
     var folderLength: Int? = nil
+    /// The client's path before the key: the mount (without its last `/`)
+    /// and, unless the location has its own bucket, `/<bucket>`.
+    var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
+    var bucketInPath = true
 }
 
 enum Routing {
@@ -99,30 +106,58 @@ struct RequestRouter {
         guard let method = request.methodName else {
             return .refuse(status: 405)
         }
-        let path = request.path
-        guard path.first == UInt8(ascii: "/") else {
+        guard request.path.first == UInt8(ascii: "/") else {
             return .refuse(status: 400)
         }
+        // Below the mount, the path starts at a `/` (or is empty: the
+        // mount itself, without its last `/`).
+        let mount = policy.mount
+        var strip = 0
+        if !mount.isEmpty {
+            guard request.path.count >= mount.count,
+                  UnsafeBufferPointer(rebasing: request.path[0..<mount.count])
+                      .elementsEqual(mount)
+            else {
+                return .refuse(status: 400)
+            }
+            strip = mount.last == UInt8(ascii: "/") ? mount.count - 1 : mount.count
+        }
+        let path = UnsafeBufferPointer(rebasing: request.path[strip...])
+        if !path.isEmpty && path.first != UInt8(ascii: "/") {
+            return .refuse(status: 400)
+        }
+        let mountBase = UnsafeBufferPointer(rebasing: request.path[0..<strip])
 
-        // Split the raw path at the slash after the bucket before decoding,
-        // so that an encoded `%2F` cannot move the bucket boundary.
-        let slash = path[1...].firstIndex(of: UInt8(ascii: "/"))
-        let rawBucket = UnsafeBufferPointer(rebasing: path[1..<(slash ?? path.count)])
-        if rawBucket.isEmpty && slash == nil {
-            // GET /: ListBuckets would disclose every bucket of the account.
-            return .refuse(status: 403)
-        }
-        let bucketStart = writer.count
-        guard writer.writeDecoded(rawBucket) else {
-            return .refuse(status: 400)
-        }
-        if writer.overflowed { return .noSpace }
-        let bucket = writer.slice(from: bucketStart)
-        guard BucketName.isValid(bucket) else {
-            return .refuse(status: 400)
-        }
-        guard policy.allows(bucket: bucket) else {
-            return .refuse(status: 403)
+        // `slash`: the `/` before the key, if any.
+        let bucket: UnsafeBufferPointer<UInt8>
+        let slash: Int?
+        if let own = policy.bucket {
+            bucket = own
+            slash = path.isEmpty ? nil : 0
+        } else {
+            // Split the raw path at the slash after the bucket before
+            // decoding, so that an encoded `%2F` cannot move the bucket
+            // boundary.
+            slash = path.count > 1 ? path[1...].firstIndex(of: UInt8(ascii: "/")) : nil
+            let rawBucket = path.count > 1
+                ? UnsafeBufferPointer(rebasing: path[1..<(slash ?? path.count)]) : Bytes.empty
+            if rawBucket.isEmpty && slash == nil {
+                // GET /: ListBuckets would disclose every bucket of the
+                // account.
+                return .refuse(status: 403)
+            }
+            let bucketStart = writer.count
+            guard writer.writeDecoded(rawBucket) else {
+                return .refuse(status: 400)
+            }
+            if writer.overflowed { return .noSpace }
+            bucket = writer.slice(from: bucketStart)
+            guard BucketName.isValid(bucket), policy.addresses(bucket: bucket) else {
+                return .refuse(status: 400)
+            }
+            guard policy.allows(bucket: bucket) else {
+                return .refuse(status: 403)
+            }
         }
 
         let keyStart = writer.count
@@ -162,6 +197,8 @@ struct RequestRouter {
         if writer.overflowed { return .noSpace }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
+        s3.mountBase = mountBase
+        s3.bucketInPath = policy.bucket == nil
 
         if request.isFallback {
             // S3 answered 404 for this path's index page.
@@ -188,7 +225,7 @@ struct RequestRouter {
                     return .refuse(status: 403)
                 }
             }
-            s3.kind = .listing(withSlash: slash != nil)
+            s3.kind = .listing(withSlash: slash != nil && policy.bucket == nil)
             return .sign(s3)
         }
         // GET /<bucket>/ without parameters is the bucket's index page.

@@ -54,6 +54,27 @@ enum Rules {
     }
 
     /// Why an index page name cannot be one, or nil.
+    /// Why a prefix location's prefix cannot be a mount, or nil.  Requests
+    /// are routed by their raw path, which must begin with the prefix byte
+    /// for byte; nginx matches locations against the decoded path, so a
+    /// prefix holding a byte that clients percent-encode (a space, `%`,
+    /// non-ASCII) would match requests whose raw path never begins with
+    /// it.  Letters, digits and `-._~!$&'()*+,;=:@/` pass unencoded.
+    static func mountProblem(_ prefix: [UInt8]) -> String? {
+        guard prefix.first == UInt8(ascii: "/") else {
+            return "must begin with \"/\""
+        }
+        for byte in prefix {
+            let plain = PercentEncoding.isUnreserved(byte)
+                || "/!$&'()*+,;=:@".utf8.contains(byte)
+            if !plain {
+                return "holds a character that requests carry percent-encoded: "
+                    + "use only letters, digits and -._~!$&'()*+,;=:@/"
+            }
+        }
+        return nil
+    }
+
     static func indexProblem(_ name: [UInt8]) -> String? {
         if name.isEmpty || name.contains(UInt8(ascii: "/"))
             || name.elementsEqual(".".utf8) || name.elementsEqual("..".utf8)

@@ -11,24 +11,29 @@ internal import CShim
 
 enum Prepared {
     enum Part: Int, CaseIterable {
-        /// `<scheme>://<external host>`
-        case redirectBase
+        /// `<external scheme>://`
+        case redirectScheme
+        /// `<external host>`: with virtual addressing, after `<bucket>.`
+        case externalHost
         /// `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=<key>%2F`
         case presignCredential
         /// `%2F<region>%2Fs3%2Faws4_request&X-Amz-Date=`
         case presignScope
-        /// `&X-Amz-Expires=<n>[&X-Amz-Security-Token=<token>]&X-Amz-SignedHeaders=host`
+        /// `&X-Amz-Expires=<expires + window>[&X-Amz-Security-Token=<token>]
+        /// &X-Amz-SignedHeaders=host`
         case presignTail
-        /// `\nhost:<external host>\n\nhost\nUNSIGNED-PAYLOAD`: the end of a
-        /// presigned URL's canonical request.
+        /// `\n\nhost\nUNSIGNED-PAYLOAD`: the end of a presigned URL's
+        /// canonical request, after its host.
         case presignHeaders
-        /// `<scheme>://<host>`
-        case proxyBase
+        /// `<scheme>://`
+        case proxyScheme
+        /// `<host>`: with virtual addressing, after `<bucket>.`
+        case host
         /// `AWS4-HMAC-SHA256 Credential=<key>/`
         case authorizationCredential
         /// `/<region>/s3/aws4_request, SignedHeaders=<names>, Signature=`
         case authorizationScope
-        /// `\nhost:<host>\nx-amz-content-sha256:<empty hash>\nx-amz-date:`
+        /// `\nx-amz-content-sha256:<empty hash>\nx-amz-date:`: after the host
         case proxyHeaders
         /// `[\nx-amz-security-token:<token>]\n\n<names>\n<empty hash>`
         case proxyHeadersTail
@@ -38,15 +43,6 @@ enum Prepared {
     }
 
     static let tableSize = Part.allCases.count * 8
-
-    /// The room write() needs: no setting takes more than four times its
-    /// length (the hosts appear twice; the access key, region and token
-    /// once UriEncoded, at most three bytes a byte, and once as they are),
-    /// plus the fixed text.
-    static func bound(_ conf: s3p_signing_t) -> Int {
-        tableSize + 4 * (conf.access_key.len + conf.session_token.len + conf.region.len
-            + conf.host.len + conf.external_host.len + conf.scheme.len) + 1024
-    }
 
     /// Writes the parts for resolved settings into `out`; nil if `cap` is
     /// too small.
@@ -62,9 +58,10 @@ enum Prepared {
         for part in Part.allCases {
             let start = writer.count
             switch part {
-            case .redirectBase:
-                writer.write(conf.scheme)
+            case .redirectScheme:
+                writer.write(conf.external_scheme)
                 writer.write("://")
+            case .externalHost:
                 writer.write(conf.external_host)
             case .presignCredential:
                 writer.write("X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=")
@@ -76,19 +73,18 @@ enum Prepared {
                 writer.write("%2Fs3%2Faws4_request&X-Amz-Date=")
             case .presignTail:
                 writer.write("&X-Amz-Expires=")
-                writer.writeDecimal(UInt32(conf.expires))
+                writer.writeDecimal(UInt32(conf.expires + conf.window))
                 if token {
                     writer.write("&X-Amz-Security-Token=")
                     writer.writeEncoded(conf.session_token, keepSlash: false)
                 }
                 writer.write("&X-Amz-SignedHeaders=host")
             case .presignHeaders:
-                writer.write("\nhost:")
-                writer.write(conf.external_host)
                 writer.write("\n\nhost\nUNSIGNED-PAYLOAD")
-            case .proxyBase:
+            case .proxyScheme:
                 writer.write(conf.scheme)
                 writer.write("://")
+            case .host:
                 writer.write(conf.host)
             case .authorizationCredential:
                 writer.write("AWS4-HMAC-SHA256 Credential=")
@@ -101,8 +97,6 @@ enum Prepared {
                 writer.write(names)
                 writer.write(", Signature=")
             case .proxyHeaders:
-                writer.write("\nhost:")
-                writer.write(conf.host)
                 writer.write("\nx-amz-content-sha256:")
                 writer.write(Array(S3P_EMPTY_PAYLOAD_SHA256.utf8))
                 writer.write("\nx-amz-date:")

@@ -1,13 +1,16 @@
-// What the operator configured for signing: credentials, region,
-// endpoints, the presigned URL lifetime.  The one definition of each
-// setting's default, check and normal form: nginx (s3p_signing_resolve)
-// and s3p-sign both resolve their raw values here, once, at configuration
-// time, so that `nginx -t` names a bad setting.
+// What a location signs with: credentials, region, endpoints, addressing,
+// the presigned URL lifetime.  The one definition of each setting's
+// default, check and normal form: nginx (s3p_signing_resolve) and s3p-sign
+// both resolve their raw values here, once, at configuration time, so that
+// `nginx -t` names a bad setting.  The order of the defaults is written
+// down once, in s3_proxy_core.h above s3p_signing_resolve().
 
 internal import CShim
 internal import COpenSSL
 
 struct Settings {
+    enum Addressing { case path, virtual }
+
     var accessKey: [UInt8]
     var secretKey: [UInt8]
     var sessionToken: [UInt8]
@@ -15,7 +18,11 @@ struct Settings {
     var host: [UInt8]
     var externalHost: [UInt8]
     var scheme: [UInt8]
+    var externalScheme: [UInt8]
+    var addressing: Addressing
     var expires: Int64
+    /// s3_proxy_presign_window, seconds; 0: off.
+    var window: Int64 = 0
 
     /// The longest presigned URL lifetime SigV4 allows: 7 days.
     static let maxExpires: Int64 = 604_800
@@ -23,28 +30,9 @@ struct Settings {
     static let defaultRegion = "us-east-1"
     static let defaultScheme = "https"
 
-    /// The settings of raw values, with the defaults for those not set:
-    /// region us-east-1, host s3.<region>.amazonaws.com, external host the
-    /// host, scheme https, expires 300 seconds.
-    init(raw: s3p_signing_t) {
-        accessKey = Array(Bytes.view(raw.access_key))
-        secretKey = Array(Bytes.view(raw.secret_key))
-        sessionToken = Array(Bytes.view(raw.session_token))
-        region = Array(Bytes.view(raw.region))
-        if region.isEmpty { region = Array(Settings.defaultRegion.utf8) }
-        host = Array(Bytes.view(raw.host))
-        if host.isEmpty {
-            host = Array("s3.".utf8) + region + Array(".amazonaws.com".utf8)
-        }
-        externalHost = Array(Bytes.view(raw.external_host))
-        if externalHost.isEmpty { externalHost = host }
-        scheme = Array(Bytes.view(raw.scheme))
-        if scheme.isEmpty { scheme = Array(Settings.defaultScheme.utf8) }
-        expires = raw.expires == Int64(S3P_UNSET) ? Settings.defaultExpires : raw.expires
-    }
-
     init(accessKey: [UInt8], secretKey: [UInt8], sessionToken: [UInt8], region: [UInt8],
-         host: [UInt8], externalHost: [UInt8], scheme: [UInt8], expires: Int64)
+         host: [UInt8], externalHost: [UInt8], scheme: [UInt8],
+         externalScheme: [UInt8]? = nil, addressing: Addressing = .path, expires: Int64)
     {
         self.accessKey = accessKey
         self.secretKey = secretKey
@@ -53,40 +41,179 @@ struct Settings {
         self.host = host
         self.externalHost = externalHost
         self.scheme = scheme
+        self.externalScheme = externalScheme ?? scheme
+        self.addressing = addressing
         self.expires = expires
     }
 
-    /// The room resolve() needs for raw values: the values and their
-    /// defaults, then the prepared parts.
-    static func bound(raw: s3p_signing_t) -> Int {
-        let values = raw.access_key.len + raw.secret_key.len + raw.session_token.len
-            + raw.region.len + raw.host.len + raw.external_host.len + raw.scheme.len + 128
-        return Prepared.tableSize + 16 * values + 2048
+    /// The settings of a location's raw values and the environment, the
+    /// defaults applied in s3p_signing_resolve()'s order; or the problem,
+    /// naming the setting.
+    static func of(_ raw: s3p_settings_t) -> Resolved {
+        let env = raw.env?.pointee ?? s3p_environment_t()
+        let files = SharedFiles(env)
+
+        // Credentials, and the profile whose region is a default.
+        var credentials: Credentials
+        switch Credentials.of(raw, env: env, files: files) {
+        case .problem(let problem): return .problem(problem)
+        case .found(let found): credentials = found
+        }
+        defer { credentials.wipe() }
+
+        var region = Array(Bytes.view(raw.region))
+        var regionSource = "s3_proxy_region"
+        for (name, value) in [("AWS_REGION", env.region),
+                              ("AWS_DEFAULT_REGION", env.default_region)]
+            where region.isEmpty && value.len > 0
+        {
+            region = Array(Bytes.view(value))
+            regionSource = name
+        }
+        if region.isEmpty, let profileRegion = files.configValue(
+            "region", profile: credentials.profile)
+        {
+            region = profileRegion
+            regionSource = "the region of profile \"" + String(decoding: credentials.profile,
+                                                               as: UTF8.self)
+                + "\" in " + files.configPath
+        }
+        if region.isEmpty { region = Array(Settings.defaultRegion.utf8) }
+        if let problem = Settings.regionProblem(region) {
+            return .problem(regionSource + " \"" + String(decoding: region, as: UTF8.self)
+                            + "\" " + problem)
+        }
+
+        // The endpoint proxied requests go to.
+        let envScheme = Array(Bytes.view(env.scheme))
+        if let problem = Settings.schemeProblem(envScheme) {
+            return .problem("AWS_ENDPOINT_SCHEME " + problem)
+        }
+        let envExternalScheme = Array(Bytes.view(env.external_scheme))
+        if let problem = Settings.schemeProblem(envExternalScheme) {
+            return .problem("AWS_ENDPOINT_SCHEME_EXTERNAL " + problem)
+        }
+        var scheme: [UInt8]
+        var host: [UInt8]
+        let configured = raw.endpoint.len > 0
+        if configured {
+            guard case .endpoint(let written, let name) = Endpoint.parse(Bytes.view(raw.endpoint))
+            else {
+                return .problem("s3_proxy_endpoint is not valid")
+            }
+            scheme = written ?? envScheme
+            host = name
+        } else {
+            scheme = envScheme
+            host = Array(Bytes.view(env.host))
+            if host.isEmpty {
+                host = Array("s3.".utf8) + region + Array(".amazonaws.com".utf8)
+            } else if let problem = Settings.hostProblem(host) {
+                return .problem("AWS_ENDPOINT_HOST " + problem)
+            }
+        }
+        if scheme.isEmpty { scheme = Array(Settings.defaultScheme.utf8) }
+
+        // The endpoint redirects point at.
+        var externalScheme: [UInt8]
+        var externalHost: [UInt8]
+        if raw.external_endpoint.len > 0 {
+            guard case .endpoint(let written, let name) =
+                Endpoint.parse(Bytes.view(raw.external_endpoint))
+            else {
+                return .problem("s3_proxy_external_endpoint is not valid")
+            }
+            externalScheme = written ?? envExternalScheme
+            externalHost = name
+        } else if configured {
+            externalScheme = scheme
+            externalHost = host
+        } else {
+            externalScheme = envExternalScheme
+            externalHost = Array(Bytes.view(env.external_host))
+            if !externalHost.isEmpty, let problem = Settings.hostProblem(externalHost) {
+                return .problem("AWS_ENDPOINT_HOST_EXTERNAL " + problem)
+            }
+        }
+        if externalScheme.isEmpty { externalScheme = scheme }
+        if externalHost.isEmpty { externalHost = host }
+
+        let expires = raw.expires == Int64(S3P_UNSET) ? Settings.defaultExpires : raw.expires
+        if let problem = Settings.expiresProblem(expires) {
+            return .problem("s3_proxy_expires " + problem)
+        }
+        let window = raw.window == Int64(S3P_UNSET) ? 0 : raw.window
+        if window != 0 {
+            if let problem = Settings.expiresProblem(window) {
+                return .problem("s3_proxy_presign_window " + problem)
+            }
+            if expires > Settings.maxExpires - window {
+                // Every URL must stay valid for `expires` after it is
+                // handed out, which is up to a window after it is signed.
+                return .problem("s3_proxy_expires plus s3_proxy_presign_window "
+                    + "must not exceed 7d, the longest a presigned URL lives")
+            }
+        }
+
+        var resolved = Settings(
+            accessKey: credentials.accessKey, secretKey: credentials.secretKey,
+            sessionToken: credentials.sessionToken, region: region,
+            host: Settings.canonicalHost(host, scheme: scheme),
+            externalHost: Settings.canonicalHost(externalHost, scheme: externalScheme),
+            scheme: scheme, externalScheme: externalScheme,
+            addressing: raw.addressing == S3P_ADDRESSING_VIRTUAL ? .virtual : .path,
+            expires: expires)
+        resolved.window = window
+        return .settings(resolved)
     }
 
-    /// Resolves `raw` in place (see s3p_signing_resolve); the problem with
-    /// a value, naming the setting, or nil.
-    static func resolve(
-        _ raw: UnsafeMutablePointer<s3p_signing_t>, into out: UnsafeMutablePointer<UInt8>,
-        cap: Int
-    ) -> String? {
-        // One copy of the secret, cleared before it is freed.
-        var settings = Settings(raw: raw.pointee)
+    enum Resolved {
+        case settings(Settings)
+        case problem(String)
+    }
+
+    /// The room resolve() needs: the resolved values, then the prepared
+    /// parts, none more than four times its values' length (the hosts
+    /// appear twice; the access key, region and token once UriEncoded, at
+    /// most three bytes a byte, and once as they are), plus the fixed text.
+    /// Settings that do not resolve need none: resolve() names the problem.
+    static func bound(raw: s3p_settings_t) -> Int {
+        guard case .settings(var settings) = Settings.of(raw) else { return 0 }
         defer { settings.secretKey.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-        if let problem = settings.problem() { return problem }
-        settings.host = Settings.canonicalHost(settings.host, scheme: settings.scheme)
-        settings.externalHost = Settings.canonicalHost(settings.externalHost,
-                                                       scheme: settings.scheme)
+        let values = settings.accessKey.count + settings.secretKey.count
+            + settings.sessionToken.count + settings.region.count + settings.host.count
+            + settings.externalHost.count + settings.scheme.count
+            + settings.externalScheme.count
+        return values + Prepared.tableSize + 4 * values + 1024
+    }
+
+    /// Resolves `raw` into `signing` (see s3p_signing_resolve); the
+    /// problem with a value, naming the setting, or nil.
+    static func resolve(
+        _ raw: s3p_settings_t, into signing: UnsafeMutablePointer<s3p_signing_t>,
+        out: UnsafeMutablePointer<UInt8>, cap: Int
+    ) -> String? {
+        var settings: Settings
+        switch Settings.of(raw) {
+        case .problem(let problem): return problem
+        case .settings(let resolved): settings = resolved
+        }
+        // One copy of the secret, cleared before it is freed.
+        defer { settings.secretKey.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
         var writer = BufferWriter(base: out, capacity: cap)
-        var resolved = raw.pointee
+        var resolved = s3p_signing_t()
         resolved.access_key = writer.write(settings.accessKey)
-        resolved.secret_key = writer.write(Bytes.view(raw.pointee.secret_key))
+        resolved.secret_key = writer.write(settings.secretKey)
         resolved.session_token = writer.write(settings.sessionToken)
         resolved.region = writer.write(settings.region)
-        resolved.host = writer.write(settings.host)
-        resolved.external_host = writer.write(settings.externalHost)
         resolved.scheme = writer.write(settings.scheme)
+        resolved.host = writer.write(settings.host)
+        resolved.external_scheme = writer.write(settings.externalScheme)
+        resolved.external_host = writer.write(settings.externalHost)
+        resolved.addressing = settings.addressing == .virtual
+            ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
         resolved.expires = settings.expires
+        resolved.window = settings.window
         let used = writer.count
         guard !writer.overflowed,
               let prepared = Prepared.write(resolved, into: out + used, cap: cap - used)
@@ -95,44 +222,7 @@ struct Settings {
         }
         resolved.prepared = prepared
         resolved.generation = s3p_next_generation()
-        raw.pointee = resolved
-        return nil
-    }
-
-    /// nil when every setting is valid, otherwise a message that names the
-    /// setting.
-    func problem() -> String? {
-        if accessKey.isEmpty {
-            return "AWS_ACCESS_KEY_ID is empty"
-        }
-        if !accessKey.allSatisfy(Settings.isTokenByte) {
-            return "AWS_ACCESS_KEY_ID holds a character that is not allowed"
-        }
-        if secretKey.isEmpty {
-            return "AWS_SECRET_ACCESS_KEY is empty"
-        }
-        if !secretKey.allSatisfy(Settings.isTokenByte) {
-            return "AWS_SECRET_ACCESS_KEY holds a character that is not allowed"
-        }
-        if !sessionToken.allSatisfy(Settings.isTokenByte) {
-            return "AWS_SESSION_TOKEN holds a character that is not allowed"
-        }
-        if !Settings.isRegion(region) {
-            return "AWS_DEFAULT_REGION \"" + String(decoding: region, as: UTF8.self)
-                + "\" is not a region name"
-        }
-        if let problem = Settings.hostProblem(host) {
-            return "AWS_ENDPOINT_HOST " + problem
-        }
-        if let problem = Settings.hostProblem(externalHost) {
-            return "AWS_ENDPOINT_HOST_EXTERNAL " + problem
-        }
-        if scheme != Array("http".utf8) && scheme != Array("https".utf8) {
-            return "AWS_ENDPOINT_SCHEME must be \"http\" or \"https\""
-        }
-        if let problem = Settings.expiresProblem(expires) {
-            return "s3_proxy_expires " + problem
-        }
+        signing.pointee = resolved
         return nil
     }
 
@@ -146,20 +236,33 @@ struct Settings {
         byte > 0x20 && byte < 0x7f
     }
 
-    /// A region name: lowercase letters, digits and inner hyphens, such as
-    /// `us-east-1`, `eu-central-2` or S3-compatible names such as `auto`.
-    static func isRegion(_ region: [UInt8]) -> Bool {
+    /// Why `region` is not a region name, or nil.  A region name is
+    /// lowercase letters, digits and inner hyphens, such as `us-east-1`,
+    /// `eu-central-2` or S3-compatible names such as `auto`.
+    static func regionProblem<C: Collection<UInt8>>(_ region: C) -> String? {
         guard (1...32).contains(region.count),
               region.first != UInt8(ascii: "-"),
-              region.last != UInt8(ascii: "-")
+              region.allSatisfy({ byte in
+                  (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                      || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                      || byte == UInt8(ascii: "-")
+              })
         else {
-            return false
+            return "is not a region name"
         }
-        return region.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "-")
-        }
+        var last = UInt8(0)
+        for byte in region { last = byte }
+        return last == UInt8(ascii: "-") ? "is not a region name" : nil
+    }
+
+    static func isRegion(_ region: [UInt8]) -> Bool {
+        regionProblem(region) == nil
+    }
+
+    /// Why a scheme is neither empty (not set) nor http or https, or nil.
+    static func schemeProblem(_ scheme: [UInt8]) -> String? {
+        scheme.isEmpty || scheme == Array("http".utf8) || scheme == Array("https".utf8)
+            ? nil : "must be \"http\" or \"https\""
     }
 
     /// `host` as clients write it in a Host header: lowercase, and without

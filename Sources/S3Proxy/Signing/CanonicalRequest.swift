@@ -4,13 +4,16 @@
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html
 //   <method>\n<canonical path>\n<canonical query>\n<canonical headers>\n
 //   <signed header names>\n<payload hash>
-// Everything after the query comes from the prepared configuration (and,
-// for header auth, the timestamp), starting with its `\n`.
+// The canonical headers begin with the host, as the URL has it; the rest
+// comes from the prepared configuration (and, for header auth, the
+// timestamp), starting with its `\n`.
 
 struct CanonicalRequest {
     let method: StaticString
     let path: UnsafeBufferPointer<UInt8>
     let query: UnsafeBufferPointer<UInt8>
+    /// The value of the `host` header, the first one signed.
+    let host: UnsafeBufferPointer<UInt8>
     /// The rest, in up to three pieces, starting with `\n`.
     let rest: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>,
                UnsafeBufferPointer<UInt8>)
@@ -25,6 +28,8 @@ struct CanonicalRequest {
                 feeder.feed(path)
                 feeder.feed("\n")
                 feeder.feed(query)
+                feeder.feed("\nhost:")
+                feeder.feed(host)
                 feeder.feed(rest.0)
                 feeder.feed(rest.1)
                 feeder.feed(rest.2)

@@ -1,12 +1,16 @@
 // SigV4 step 4, query form: the presigned URL of a redirect.
 //
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
-//   <scheme>://<external host><path>?<query with X-Amz-*>&X-Amz-Signature=<sig>
+//   <scheme>://[<bucket>.]<external host><path>?<query with X-Amz-*>
+//       &X-Amz-Signature=<sig>
 // signed for the request's method with `SignedHeaders=host` and
 // `UNSIGNED-PAYLOAD`, valid for the configured lifetime.
 
 struct PresignedURL {
     let prepared: PreparedParts
+    /// With a presign window: the settings' generation, under which the
+    /// thread keeps the signatures it computed (RedirectCache).
+    var cacheGeneration: UInt64? = nil
 
     /// Writes the URL for `path` and `items` (encoded, sorted)
     /// and returns its bounds; nil if the buffer is too small or
@@ -16,7 +20,11 @@ struct PresignedURL {
         key: UnsafeRawBufferPointer, writer: inout BufferWriter
     ) -> (Int, Int)? {
         let urlStart = writer.count
-        writer.write(prepared[.redirectBase])
+        writer.write(prepared[.redirectScheme])
+        let hostStart = writer.count
+        path.writeHostPrefix(into: &writer)
+        writer.write(prepared[.externalHost])
+        let hostRange = (hostStart, writer.count)
         let pathStart = writer.count
         path.write(into: &writer)
         let pathRange = (pathStart, writer.count)
@@ -42,14 +50,27 @@ struct PresignedURL {
         writer.skip(64)
         if writer.overflowed { return nil }
 
+        let unsigned = writer.slice(urlStart, signatureAt)
+        if let generation = cacheGeneration,
+           RedirectCache.fetch(generation: generation, method: method, url: unsigned,
+                               into: writer.base + signatureAt)
+        {
+            return (urlStart, writer.count)
+        }
+
         let request = CanonicalRequest(
             method: method, path: writer.slice(pathRange.0, pathRange.1),
             query: writer.slice(queryStart, queryEnd),
+            host: writer.slice(hostRange.0, hostRange.1),
             rest: (prepared[.presignHeaders], Bytes.empty, Bytes.empty))
         guard Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
                               at: writer.base + signatureAt)
         else {
             return nil
+        }
+        if let generation = cacheGeneration {
+            RedirectCache.store(generation: generation, method: method, url: unsigned,
+                                signature: writer.base + signatureAt)
         }
         return (urlStart, writer.count)
     }

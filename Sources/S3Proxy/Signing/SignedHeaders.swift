@@ -5,7 +5,8 @@
 //   Authorization: AWS4-HMAC-SHA256 Credential=<key>/<scope>,
 //       SignedHeaders=host;x-amz-content-sha256;x-amz-date[;x-amz-security-token],
 //       Signature=<sig>
-// for `<scheme>://<host><path>[?<query>]`, the URL proxy_pass fetches.
+// for `<scheme>://[<bucket>.]<host><path>[?<query>]`, the URL proxy_pass
+// fetches, with that host in its Host header.
 
 struct SignedHeaders {
     let prepared: PreparedParts
@@ -13,6 +14,7 @@ struct SignedHeaders {
     /// The slices of the answer (offsets into the writer's buffer).
     struct Written {
         var url: (Int, Int)
+        var host: (Int, Int)
         var authorization: (Int, Int)
         var amzDate: (Int, Int)
     }
@@ -25,7 +27,11 @@ struct SignedHeaders {
         key: UnsafeRawBufferPointer, writer: inout BufferWriter
     ) -> Written? {
         let urlStart = writer.count
-        writer.write(prepared[.proxyBase])
+        writer.write(prepared[.proxyScheme])
+        let hostStart = writer.count
+        path.writeHostPrefix(into: &writer)
+        writer.write(prepared[.host])
+        let hostRange = (hostStart, writer.count)
         let pathStart = writer.count
         path.write(into: &writer)
         let pathRange = (pathStart, writer.count)
@@ -50,13 +56,14 @@ struct SignedHeaders {
         let request = CanonicalRequest(
             method: method, path: writer.slice(pathRange.0, pathRange.1),
             query: writer.slice(queryStart, urlEnd),
+            host: writer.slice(hostRange.0, hostRange.1),
             rest: (prepared[.proxyHeaders], stampBytes, prepared[.proxyHeadersTail]))
         guard Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
                               at: writer.base + signatureAt)
         else {
             return nil
         }
-        return Written(url: (urlStart, urlEnd), authorization: (urlEnd, authorizationEnd),
+        return Written(url: (urlStart, urlEnd), host: hostRange, authorization: (urlEnd, authorizationEnd),
                        amzDate: (authorizationEnd, writer.count))
     }
 }

@@ -20,6 +20,16 @@ struct Policy {
     var indexDocument: [UInt8] = Policy.defaultIndex.withUTF8Buffer { Array($0) }
     /// Whether a folder without an index page gets the built-in listing.
     var listings = false
+    /// A prefix location's prefix: client paths begin with it and the S3
+    /// path follows it.  Empty: the whole path.
+    var mount: [UInt8] = []
+    /// The location's own bucket: the path below the mount is a key of
+    /// it.  nil: the first segment names the bucket.
+    var bucket: [UInt8]? = nil
+    /// Virtual-hosted addressing: the bucket is the first label of the
+    /// host; with an https endpoint on either side.
+    var virtual = false
+    var https = true
 
     /// The index page when s3_proxy_index is not set.
     static let defaultIndex: StaticString = Rules.defaultIndex
@@ -30,6 +40,28 @@ struct Policy {
     /// `/OK/` is not `/ok/`.
     func allows(bucket: [UInt8]) -> Bool {
         buckets.isEmpty || buckets.contains(bucket)
+    }
+
+    /// Whether the bucket can be named in a host: lowercase letters,
+    /// digits and hyphens in labels separated by single dots (no dots with
+    /// https, whose `*.host` certificates cover one label).
+    func addresses(bucket: [UInt8]) -> Bool {
+        guard virtual else { return true }
+        let labels = bucket.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        if https && labels.count > 1 { return false }
+        for label in labels {
+            guard let first = label.first, let last = label.last,
+                  first != UInt8(ascii: "-"), last != UInt8(ascii: "-"),
+                  label.allSatisfy({
+                      (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+                          || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                          || $0 == UInt8(ascii: "-")
+                  })
+            else {
+                return false
+            }
+        }
+        return true
     }
 
     func allows(parameter name: [UInt8]) -> Bool {

@@ -17,6 +17,7 @@ enum RequestHandler {
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32 {
         result.pointee = s3p_result_t()
+        result.pointee.max_age = -1
         guard let signing = conf.pointee.signing else { return S3P_E_CONFIG }
         let route = Router.route(method: req.method.bytes[...],
                                  path: req.path.bytes[...],
@@ -36,7 +37,15 @@ enum RequestHandler {
         guard let method = HTTPMethod(req.method.bytes) else { return S3P_E_CONFIG }
 
         let settings = Settings(resolved: signing.pointee)
-        let date = AmzDate(unixTime: req.now)
+        // With a presign window W, a presigned URL is signed at the last
+        // multiple of W, valid for expires + W, and may be cached until
+        // the window ends.
+        var signedAt = req.now
+        if case .redirect = route, settings.window > 0, req.now >= 0 {
+            signedAt = req.now / settings.window * settings.window
+            result.pointee.max_age = signedAt + settings.window - req.now
+        }
+        let date = AmzDate(unixTime: signedAt)
         guard let signingKey = SigningKey.derive(secret: settings.secretKey,
                                                  date: date.date, region: settings.region)
         else {
@@ -66,6 +75,10 @@ enum RequestHandler {
             result.pointee.url = writer.write(signer.upstreamURL(target: target))
             result.pointee.authorization = writer.write(authorization)
             result.pointee.amz_date = writer.write(date.timestamp)
+            result.pointee.host = writer.write(target.hostPrefix + settings.host)
+            if !target.base.isEmpty {
+                result.pointee.base = writer.write(target.base)
+            }
             switch target.rendering {
             case .none: result.pointee.render = S3P_RENDER_NONE
             case .listingFirstPage: result.pointee.render = S3P_RENDER_LISTING
@@ -90,12 +103,24 @@ extension Settings {
                   host: conf.host.bytes,
                   externalHost: conf.external_host.bytes,
                   scheme: conf.scheme.bytes,
+                  externalScheme: conf.external_scheme.bytes,
+                  addressing: conf.addressing == S3P_ADDRESSING_VIRTUAL ? .virtual : .path,
                   expires: conf.expires)
+        window = conf.window
     }
 }
 
 extension Policy {
     init(_ conf: s3p_config_t) {
+        defer {
+            mount = conf.mount.bytes
+            bucket = conf.bucket.len > 0 ? conf.bucket.bytes : nil
+            if let signing = conf.signing?.pointee {
+                virtual = signing.addressing == S3P_ADDRESSING_VIRTUAL
+                https = signing.scheme.bytes == Array("https".utf8)
+                    || signing.external_scheme.bytes == Array("https".utf8)
+            }
+        }
         self.init(buckets: s3p_str_t.list(conf.buckets, conf.nbuckets),
                   parameters: s3p_str_t.list(conf.params, conf.nparams))
         if conf.index.len > 0 {
@@ -152,6 +177,12 @@ extension Digest {
 }
 
 extension PercentEncoding {
+    static func encoded(_ bytes: [UInt8], keepSlash: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        encode(bytes, keepSlash: keepSlash, into: &out)
+        return out
+    }
+
     /// Decodes `%XX` escapes once; with `plusIsSpace` (query strings, as
     /// HTML forms and S3 read them) a raw `+` is a space.  Returns nil for
     /// a malformed escape (`%`, `%4`, `%zz`).

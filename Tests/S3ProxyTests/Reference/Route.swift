@@ -7,7 +7,9 @@
 // the answer cannot depend on how nginx normalised the URI ($uri merges
 // slashes and resolves dot segments; S3 does neither).
 //
-// Path-style addressing: /<bucket>/<key>.
+// Below the location's mount (a raw path that does not begin with it byte
+// for byte is refused): /<bucket>/<key>, or /<key> in a location with its
+// own bucket.
 // - GET /<bucket> and GET /<bucket>/ with listing parameters: a listing
 //   (ListObjects V1 or V2), proxied.
 // - A key whose last segment is `index.html`, or a path ending in `/`
@@ -31,15 +33,21 @@ struct S3Target {
     var bucket: [UInt8]
     /// The decoded key; empty for a listing.
     var key: [UInt8]
-    /// `/<bucket>/<UriEncode(key)>`, or the bucket path for a listing.
+    /// `/<bucket>/<UriEncode(key)>`, or the bucket path for a listing;
+    /// without the bucket with virtual addressing.
     var canonicalPath: [UInt8]
+    /// `<bucket>.` before the endpoint's host with virtual addressing.
+    var hostPrefix: [UInt8] = []
     var query: CanonicalQuery
     /// How the answer is rendered: S3's bytes as they are, or the HTML
     /// listing of the folder `key`.
     var rendering: Rendering = .none
     /// For a folder's index page: the folder path (`/<bucket>/<folder>/`,
-    /// encoded), where the fallback pass comes back to if S3 answers 404.
+    /// encoded, below the mount), where the fallback pass comes back to if
+    /// S3 answers 404.
     var folderPath: [UInt8] = []
+    /// For a folder listing: the client's path of the bucket, with `/`.
+    var base: [UInt8] = []
 }
 
 enum Rendering {
@@ -103,28 +111,59 @@ enum Router {
         guard path.first == UInt8(ascii: "/") else {
             return .refuse(status: 400)
         }
+        var rest = path
+        var mountBase: [UInt8] = []
+        if !policy.mount.isEmpty {
+            guard path.starts(with: policy.mount) else {
+                return .refuse(status: 400)
+            }
+            let strip = policy.mount.last == UInt8(ascii: "/")
+                ? policy.mount.count - 1 : policy.mount.count
+            mountBase = Array(path.prefix(strip))
+            rest = path.dropFirst(strip)
+            guard rest.isEmpty || rest.first == UInt8(ascii: "/") else {
+                return .refuse(status: 400)
+            }
+        }
 
-        // Split the raw path at the slash after the bucket before decoding,
-        // so that an encoded `%2F` cannot move the bucket boundary.
-        let afterSlash = path.dropFirst()
-        let bucketEnd = afterSlash.firstIndex(of: UInt8(ascii: "/"))
-        let rawBucket = afterSlash[..<(bucketEnd ?? afterSlash.endIndex)]
-        if rawBucket.isEmpty && bucketEnd == nil {
-            // GET /: ListBuckets would disclose every bucket of the account.
-            return .refuse(status: 403)
+        let bucket: [UInt8]
+        let rawKey: ArraySlice<UInt8>?
+        if let own = policy.bucket {
+            bucket = own
+            rawKey = rest.isEmpty ? nil : rest.dropFirst()
+        } else {
+            // Split the raw path at the slash after the bucket before
+            // decoding, so that an encoded `%2F` cannot move the bucket
+            // boundary.
+            let afterSlash = rest.dropFirst()
+            let bucketEnd = afterSlash.firstIndex(of: UInt8(ascii: "/"))
+            let rawBucket = afterSlash[..<(bucketEnd ?? afterSlash.endIndex)]
+            if rawBucket.isEmpty && bucketEnd == nil {
+                // GET /: ListBuckets would disclose every bucket of the
+                // account.
+                return .refuse(status: 403)
+            }
+            guard let decoded = PercentEncoding.decode(rawBucket, plusIsSpace: false),
+                  BucketName.isValid(decoded), policy.addresses(bucket: decoded)
+            else {
+                return .refuse(status: 400)
+            }
+            guard policy.allows(bucket: decoded) else {
+                return .refuse(status: 403)
+            }
+            bucket = decoded
+            rawKey = bucketEnd.map { afterSlash[($0 + 1)...] }
         }
-        guard let bucket = PercentEncoding.decode(rawBucket, plusIsSpace: false),
-              BucketName.isValid(bucket)
-        else {
-            return .refuse(status: 400)
+        let bucketEnd: Int? = rawKey == nil ? nil : 0
+        var clientBase = mountBase
+        if policy.bucket == nil {
+            clientBase.append(UInt8(ascii: "/"))
+            clientBase += bucket
         }
-        guard policy.allows(bucket: bucket) else {
-            return .refuse(status: 403)
-        }
+        let place = Place(bucket: bucket, virtual: policy.virtual, clientBase: clientBase)
 
         var key: [UInt8] = []
-        if let bucketEnd {
-            let rawKey = afterSlash[(bucketEnd + 1)...]
+        if let rawKey {
             guard let decoded = PercentEncoding.decode(rawKey, plusIsSpace: false),
                   UTF8Validation.isValid(decoded)
             else {
@@ -156,16 +195,16 @@ enum Router {
             guard isFolder && policy.listings else {
                 return .refuse(status: 404)
             }
-            return folderListing(bucket: bucket, folder: key, token: nil)
+            return folderListing(place, folder: key, token: nil)
         }
         if isFolder && policy.listings && forwarded.count == 1
             && Rules.pageParameter.withUTF8Buffer { forwarded[0].name.elementsEqual($0) }
         {
-            return folderListing(bucket: bucket, folder: key, token: forwarded[0].value)
+            return folderListing(place, folder: key, token: forwarded[0].value)
         }
 
         if key.isEmpty && (bucketEnd == nil || !forwarded.isEmpty) {
-            return listing(bucket: bucket, withSlash: bucketEnd != nil,
+            return listing(place, withSlash: bucketEnd != nil && policy.bucket == nil,
                            parameters: forwarded, policy: policy)
         }
         // GET /<bucket>/ without parameters is the bucket's index page.
@@ -184,12 +223,14 @@ enum Router {
         let isIndex = isFolder
         var folderPath: [UInt8] = []
         if isIndex {
-            folderPath = canonicalPath(bucket, key)
+            folderPath = clientBase + [UInt8(ascii: "/")]
+            PercentEncoding.encode(key, keepSlash: true, into: &folderPath)
             key.append(contentsOf: policy.indexDocument)
         }
-        let target = S3Target(bucket: bucket, key: key,
-                              canonicalPath: canonicalPath(bucket, key),
+        var target = S3Target(bucket: bucket, key: key,
+                              canonicalPath: place.path(key: key),
                               query: query, folderPath: folderPath)
+        target.hostPrefix = place.hostPrefix
         if isIndex || lastSegment(of: key).elementsEqual(policy.indexDocument)
             || policy.streams(userAgent: userAgent)
         {
@@ -198,8 +239,34 @@ enum Router {
         return .redirect(target)
     }
 
+    /// Where the S3 request goes, and where the client's paths start.
+    struct Place {
+        var bucket: [UInt8]
+        var virtual: Bool
+        /// The mount without its last `/`, then `/<bucket>` unless the
+        /// location has its own bucket.
+        var clientBase: [UInt8]
+
+        var hostPrefix: [UInt8] { virtual ? bucket + [UInt8(ascii: ".")] : [] }
+
+        /// The canonical path of an object.
+        func path(key: [UInt8]) -> [UInt8] {
+            virtual ? [UInt8(ascii: "/")] + PercentEncoding.encoded(key, keepSlash: true)
+                : Router.canonicalPath(bucket, key)
+        }
+
+        /// The canonical path of the bucket itself.
+        func bucketPath(withSlash: Bool) -> [UInt8] {
+            if virtual { return [UInt8(ascii: "/")] }
+            var path: [UInt8] = [UInt8(ascii: "/")]
+            PercentEncoding.encode(bucket, keepSlash: false, into: &path)
+            if withSlash { path.append(UInt8(ascii: "/")) }
+            return path
+        }
+    }
+
     private static func listing(
-        bucket: [UInt8], withSlash: Bool, parameters: [QueryParameter],
+        _ place: Place, withSlash: Bool, parameters: [QueryParameter],
         policy: Policy
     ) -> Route {
         var query = CanonicalQuery()
@@ -211,19 +278,17 @@ enum Router {
             }
             query.append(name: parameter.name, value: parameter.value)
         }
-        var path: [UInt8] = [UInt8(ascii: "/")]
-        PercentEncoding.encode(bucket, keepSlash: false, into: &path)
-        if withSlash {
-            path.append(UInt8(ascii: "/"))
-        }
-        return .proxy(S3Target(bucket: bucket, key: [], canonicalPath: path,
-                               query: query))
+        var target = S3Target(bucket: place.bucket, key: [],
+                              canonicalPath: place.bucketPath(withSlash: withSlash),
+                              query: query)
+        target.hostPrefix = place.hostPrefix
+        return .proxy(target)
     }
 
     /// The ListObjectsV2 page (delimiter `/`) of a folder, to be rendered
     /// as HTML.
     private static func folderListing(
-        bucket: [UInt8], folder: [UInt8], token: [UInt8]?
+        _ place: Place, folder: [UInt8], token: [UInt8]?
     ) -> Route {
         var query = CanonicalQuery()
         query.append(name: "list-type".utf8, value: "2".utf8)
@@ -232,12 +297,14 @@ enum Router {
         if let token {
             query.append(name: "continuation-token".utf8, value: token)
         }
-        var path: [UInt8] = [UInt8(ascii: "/")]
-        PercentEncoding.encode(bucket, keepSlash: false, into: &path)
-        return .proxy(S3Target(bucket: bucket, key: folder, canonicalPath: path,
-                               query: query,
-                               rendering: token == nil ? .listingFirstPage
-                                                       : .listingLaterPage))
+        var target = S3Target(bucket: place.bucket, key: folder,
+                              canonicalPath: place.bucketPath(withSlash: false),
+                              query: query,
+                              rendering: token == nil ? .listingFirstPage
+                                                      : .listingLaterPage)
+        target.hostPrefix = place.hostPrefix
+        target.base = place.clientBase + [UInt8(ascii: "/")]
+        return .proxy(target)
     }
 
     /// `/<bucket>/<UriEncode(key) keeping '/'>`.

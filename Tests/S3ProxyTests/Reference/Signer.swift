@@ -89,7 +89,7 @@ struct Signer {
 
     // MARK: Presigned URL (query auth)
 
-    /// `<scheme>://<external host><path>?<query with X-Amz-*>&X-Amz-Signature=...`
+    /// `<scheme>://[<bucket>.]<external host><path>?<query with X-Amz-*>&X-Amz-Signature=...`
     /// valid for `settings.expires` seconds, signed for `method` with
     /// `SignedHeaders=host` and `UNSIGNED-PAYLOAD`.
     func presignedURL(method: HTTPMethod, target: S3Target) -> [UInt8]? {
@@ -101,7 +101,7 @@ struct Signer {
         query.append(name: "X-Amz-Credential".utf8, value: credential)
         query.appendEncoded(name: Array("X-Amz-Date".utf8), value: date.timestamp)
         query.appendEncoded(name: Array("X-Amz-Expires".utf8),
-                            value: Signer.decimal(UInt32(settings.expires)))
+                            value: Signer.decimal(UInt32(settings.expires + settings.window)))
         if !settings.sessionToken.isEmpty {
             query.append(name: "X-Amz-Security-Token".utf8,
                          value: settings.sessionToken)
@@ -111,17 +111,16 @@ struct Signer {
 
         let canonical = Signer.canonicalRequest(
             method: method, path: target.canonicalPath, query: query,
-            headers: [("host", settings.externalHost)],
+            headers: [("host", target.hostPrefix + settings.externalHost)],
             payloadHash: Signer.unsignedPayload)
         guard let signature = signature(canonicalRequest: canonical) else {
             return nil
         }
 
         var url: [UInt8] = []
-        url.reserveCapacity(settings.scheme.count + 3 + settings.externalHost.count
-            + target.canonicalPath.count + query.byteCount + 85)
-        url.append(contentsOf: settings.scheme)
+        url.append(contentsOf: settings.externalScheme)
         url.append(contentsOf: "://".utf8)
+        url.append(contentsOf: target.hostPrefix)
         url.append(contentsOf: settings.externalHost)
         url.append(contentsOf: target.canonicalPath)
         url.append(UInt8(ascii: "?"))
@@ -134,9 +133,9 @@ struct Signer {
     // MARK: Authorization header (header auth)
 
     /// The signed headers of a proxied request, in canonical order.
-    func signedHeaders() -> [(name: StaticString, value: [UInt8])] {
+    func signedHeaders(target: S3Target) -> [(name: StaticString, value: [UInt8])] {
         var headers: [(name: StaticString, value: [UInt8])] = [
-            ("host", settings.host),
+            ("host", target.hostPrefix + settings.host),
             ("x-amz-content-sha256", Signer.emptyPayloadHash),
             ("x-amz-date", date.timestamp),
         ]
@@ -148,7 +147,7 @@ struct Signer {
 
     /// `AWS4-HMAC-SHA256 Credential=<key>/<scope>, SignedHeaders=..., Signature=...`
     func authorization(method: HTTPMethod, target: S3Target) -> [UInt8]? {
-        let headers = signedHeaders()
+        let headers = signedHeaders(target: target)
         let canonical = Signer.canonicalRequest(
             method: method, path: target.canonicalPath, query: target.query,
             headers: headers, payloadHash: Signer.emptyPayloadHash)
@@ -167,11 +166,12 @@ struct Signer {
         return out
     }
 
-    /// `<scheme>://<host><path>[?<query>]`: what proxy_pass fetches, exactly
-    /// as signed.
+    /// `<scheme>://[<bucket>.]<host><path>[?<query>]`: what proxy_pass
+    /// fetches, exactly as signed.
     func upstreamURL(target: S3Target) -> [UInt8] {
         var url = settings.scheme
         url.append(contentsOf: "://".utf8)
+        url.append(contentsOf: target.hostPrefix)
         url.append(contentsOf: settings.host)
         url.append(contentsOf: target.canonicalPath)
         if !target.query.isEmpty {
