@@ -63,6 +63,7 @@ static ngx_http_upstream_srv_conf_t *ngx_http_s3_proxy_upstream_create(
     ngx_conf_t *cf, ngx_url_t *u, ngx_str_t *text);
 static ngx_int_t ngx_http_s3_proxy_upstream_init(ngx_conf_t *cf,
     ngx_http_upstream_srv_conf_t *uscf);
+static ngx_module_t *ngx_http_s3_proxy_keepalive_module(ngx_conf_t *cf);
 static ngx_int_t ngx_http_s3_proxy_upstream_safe(ngx_str_t *s);
 
 
@@ -277,8 +278,14 @@ ngx_http_s3_proxy_upstream_servers(ngx_conf_t *cf, ngx_url_t *u,
             text->data = p;
             p = ngx_sprintf(p, "server %V:%d resolve;\n"
                             "zone s3_proxy:%V:%d " NGX_HTTP_S3_PROXY_ZONE_SIZE
-                            ";\nkeepalive " NGX_HTTP_S3_PROXY_KEEPALIVE ";\n",
+                            ";\n",
                             &u->host, (int) u->port, &u->host, (int) u->port);
+
+            if (ngx_http_s3_proxy_keepalive_module(cf) != NULL) {
+                p = ngx_sprintf(p, "keepalive " NGX_HTTP_S3_PROXY_KEEPALIVE
+                                ";\n");
+            }
+
             text->len = p - text->data;
 
             return NGX_OK;
@@ -320,8 +327,13 @@ ngx_http_s3_proxy_upstream_servers(ngx_conf_t *cf, ngx_url_t *u,
         p = ngx_sprintf(p, "server %V;\n", &r.addrs[i].name);
     }
 
-    p = ngx_cpymem(p, "keepalive " NGX_HTTP_S3_PROXY_KEEPALIVE ";\n",
-                   sizeof("keepalive " NGX_HTTP_S3_PROXY_KEEPALIVE ";\n") - 1);
+    /* nginx built without the keepalive module: an upstream all the same */
+
+    if (ngx_http_s3_proxy_keepalive_module(cf) != NULL) {
+        p = ngx_cpymem(p, "keepalive " NGX_HTTP_S3_PROXY_KEEPALIVE ";\n",
+                       sizeof("keepalive " NGX_HTTP_S3_PROXY_KEEPALIVE ";\n")
+                       - 1);
+    }
 
     text->len = p - text->data;
 
@@ -492,7 +504,6 @@ ngx_http_s3_proxy_upstream_init(ngx_conf_t *cf,
 {
     char                           *rv;
     void                          **main_conf;
-    ngx_uint_t                      m;
     ngx_module_t                   *module;
     ngx_http_module_t              *ctx;
     ngx_http_conf_ctx_t             tmp, *saved;
@@ -507,18 +518,7 @@ ngx_http_s3_proxy_upstream_init(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    module = NULL;
-
-    for (m = 0; cf->cycle->modules[m]; m++) {
-        if (cf->cycle->modules[m]->type == NGX_HTTP_MODULE
-            && ngx_strcmp(cf->cycle->modules[m]->name,
-                          "ngx_http_upstream_keepalive_module")
-               == 0)
-        {
-            module = cf->cycle->modules[m];
-            break;
-        }
-    }
+    module = ngx_http_s3_proxy_keepalive_module(cf);
 
     if (module == NULL) {
         return NGX_OK;
@@ -568,6 +568,30 @@ ngx_http_s3_proxy_upstream_init(ngx_conf_t *cf,
     cf->ctx = saved;
 
     return (rv == NGX_CONF_OK) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * nginx's keepalive module, looked up by name: nginx can be built without
+ * it (--without-http_upstream_keepalive_module).
+ */
+
+static ngx_module_t *
+ngx_http_s3_proxy_keepalive_module(ngx_conf_t *cf)
+{
+    ngx_uint_t  m;
+
+    for (m = 0; cf->cycle->modules[m]; m++) {
+        if (cf->cycle->modules[m]->type == NGX_HTTP_MODULE
+            && ngx_strcmp(cf->cycle->modules[m]->name,
+                          "ngx_http_upstream_keepalive_module")
+               == 0)
+        {
+            return cf->cycle->modules[m];
+        }
+    }
+
+    return NULL;
 }
 
 
