@@ -24,9 +24,18 @@
 
 static ngx_int_t ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     s3p_request_t *req);
+static void ngx_http_s3_proxy_client_signing(ngx_http_request_t *r,
+    s3p_request_t *req);
+static ngx_int_t ngx_http_s3_proxy_request_pages(ngx_http_request_t *r,
+    ngx_http_s3_proxy_loc_conf_t *slcf);
 static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+static ngx_int_t ngx_http_s3_proxy_sign_get(ngx_http_request_t *r,
+    ngx_http_s3_proxy_loc_conf_t *slcf, ngx_http_s3_proxy_ctx_t *ctx,
+    s3p_request_t *req);
+static ngx_int_t ngx_http_s3_proxy_s3_error(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 
 
@@ -99,6 +108,12 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        if (r->method == NGX_HTTP_HEAD
+            && ngx_http_s3_proxy_sign_get(r, slcf, ctx, &req) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         /* the content phase handler, proxy_pass, takes it from here */
         return NGX_DECLINED;
 
@@ -117,8 +132,9 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
  *     first returns, so debug logging pauses around that call only (paused
  *     until the answer, it would hide the whole S3 exchange instead);
  *   - a folder's index page, with built-in listings on, must bring S3's
- *     404 to error_page ($s3_proxy_fallback in s3_proxy.conf), while every
- *     other 404 of S3 (an SDK's missing object) keeps S3's own XML.  nginx
+ *     404 to the module's error page ($s3_proxy_fallback), while every
+ *     other 404 of S3 (an SDK's missing object) keeps S3's own XML, and
+ *     every other 404 gets the operator's own error_page, if any.  nginx
  *     decides interception in ngx_http_upstream_intercept_errors() from
  *     the location's proxy_intercept_errors flag alone, before any filter
  *     sees the answer, and once intercepted S3's body is gone: turned on in
@@ -129,7 +145,11 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
  *     be a named one, which nginx allows at server level only, outside
  *     the location that includes the snippet.  So interception is turned
  *     on for this request alone, on a copy of the settings; a listing to
- *     render is read in memory, never from a temporary file.
+ *     render is read in memory, never from a temporary file.  Likewise
+ *     error_page takes the first page for a status, so this request alone
+ *     gets a copy of the location's settings with the module's page first
+ *     (built by ngx_http_s3_proxy_fallback_pages() when nginx reads the
+ *     configuration).
  */
 
 ngx_int_t
@@ -138,10 +158,43 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
     ngx_int_t                      rc;
     ngx_uint_t                     level, intercept, in_memory;
     ngx_http_upstream_conf_t      *ucf;
-    ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_s3_proxy_ctx_t       *ctx, *pctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx != NULL && ctx->result.fallback.len && slcf->listing
+        && ngx_http_s3_proxy_request_pages(r, slcf) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /*
+     * proxy_cache_background_update refreshes a stale entry in a clone of
+     * the request (NGX_HTTP_SUBREQUEST_CLONE), which starts at this phase:
+     * the precontent handler never ran for it.  It fetches what its parent
+     * was answered from, so it takes the parent's signed answer (signed
+     * moments ago, well within S3's clock skew).
+     */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    if (ctx == NULL && r->parent != NULL && r->background) {
+        pctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
+
+        if (pctx != NULL && pctx->result.action == S3P_ACTION_PROXY) {
+            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
+            if (ctx == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            ctx->result = pctx->result;
+            ctx->get_authorization = pctx->get_authorization;
+
+            ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+        }
+    }
 
     if (slcf->core == NULL || slcf->core->signing->session_token.len == 0) {
         rc = slcf->proxy_handler(r);
@@ -154,8 +207,6 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 
         r->connection->log->log_level = level;
     }
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
     if (ctx == NULL || r->upstream == NULL || slcf->core == NULL) {
         return rc;
@@ -191,6 +242,86 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 
 
 /*
+ * A proxied HEAD signed as GET too.  With proxy_cache, nginx fetches the
+ * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by default),
+ * deciding so in ngx_http_upstream_cache() before proxy_pass evaluates the
+ * signed headers; $s3_proxy_authorization then takes this signature
+ * (ngx_http_s3_proxy_variables.c).  Only the method differs: the same
+ * route, URL and instant.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_sign_get(ngx_http_request_t *r,
+    ngx_http_s3_proxy_loc_conf_t *slcf, ngx_http_s3_proxy_ctx_t *ctx,
+    s3p_request_t *req)
+{
+    u_char        *out;
+    size_t         bound;
+    s3p_result_t   get;
+
+    req->method.data = (u_char *) "GET";
+    req->method.len = sizeof("GET") - 1;
+
+    bound = s3p_output_bound(slcf->core, req);
+
+    out = ngx_pnalloc(r->pool, bound);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (s3p_handle(slcf->core, req, out, bound, &get) != S3P_OK
+        || get.action != S3P_ACTION_PROXY)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: signing a HEAD as GET failed");
+        return NGX_ERROR;
+    }
+
+    ctx->get_authorization = get.authorization;
+
+    return NGX_OK;
+}
+
+
+/*
+ * This request's location settings, with the core module's a copy whose
+ * error pages start with the module's fallback page.  nginx takes the
+ * settings from the location again at an internal redirect, such as the
+ * fallback pass.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_request_pages(ngx_http_request_t *r,
+    ngx_http_s3_proxy_loc_conf_t *slcf)
+{
+    void                      **loc_conf;
+    ngx_http_core_loc_conf_t   *clcf;
+
+    loc_conf = ngx_palloc(r->pool, sizeof(void *) * ngx_http_max_module);
+    if (loc_conf == NULL) {
+        return NGX_ERROR;
+    }
+
+    clcf = ngx_palloc(r->pool, sizeof(ngx_http_core_loc_conf_t));
+    if (clcf == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(loc_conf, r->loc_conf, sizeof(void *) * ngx_http_max_module);
+
+    *clcf = *(ngx_http_core_loc_conf_t *)
+                r->loc_conf[ngx_http_core_module.ctx_index];
+
+    clcf->error_pages = slcf->fallback_pages;
+
+    loc_conf[ngx_http_core_module.ctx_index] = clcf;
+    r->loc_conf = loc_conf;
+
+    return NGX_OK;
+}
+
+
+/*
  * The request target as the client sent it: the raw path and query of the
  * request line.  S3 does not normalise paths, so $uri (slashes merged, dot
  * segments resolved) is not what the client asked for.  After an internal
@@ -216,6 +347,8 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
         req->user_agent.data = NULL;
         req->user_agent.len = 0;
     }
+
+    ngx_http_s3_proxy_client_signing(r, req);
 
     req->fallback = 0;
 
@@ -265,6 +398,64 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
     req->query.len = r->args.len;
 
     return NGX_OK;
+}
+
+
+/*
+ * What S3 clients send when they sign, for the core to recognise them:
+ * the Authorization header and the x-amz-date and x-amz-content-sha256
+ * headers, which nginx does not index.
+ */
+
+static void
+ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    ngx_memzero(&req->authorization, sizeof(s3p_str_t));
+    ngx_memzero(&req->amz_date, sizeof(s3p_str_t));
+    ngx_memzero(&req->amz_content_sha256, sizeof(s3p_str_t));
+
+    if (r->headers_in.authorization) {
+        req->authorization.data = r->headers_in.authorization->value.data;
+        req->authorization.len = r->headers_in.authorization->value.len;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("x-amz-date") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amz-date",
+                               sizeof("x-amz-date") - 1)
+               == 0)
+        {
+            req->amz_date.data = h[i].value.data;
+            req->amz_date.len = h[i].value.len;
+
+        } else if (h[i].key.len == sizeof("x-amz-content-sha256") - 1
+                   && ngx_strncasecmp(h[i].key.data,
+                                      (u_char *) "x-amz-content-sha256",
+                                      sizeof("x-amz-content-sha256") - 1)
+                      == 0)
+        {
+            req->amz_content_sha256.data = h[i].value.data;
+            req->amz_content_sha256.len = h[i].value.len;
+        }
+    }
 }
 
 
@@ -367,13 +558,66 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
         }
     }
 
-    if (ctx->result.status < NGX_HTTP_BAD_REQUEST
-        || ctx->result.status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+    if ((ctx->result.status < NGX_HTTP_BAD_REQUEST
+         || ctx->result.status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+        && ctx->result.status != NGX_HTTP_NOT_IMPLEMENTED)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->result.render == S3P_RENDER_S3_ERROR) {
+        return ngx_http_s3_proxy_s3_error(r, ctx);
+    }
+
     return ctx->result.status;
+}
+
+
+/* a refusal to an S3 client: S3's XML error, which it parses */
+
+static ngx_int_t
+ngx_http_s3_proxy_s3_error(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    r->headers_out.status = ctx->result.status;
+    r->headers_out.content_length_n = ctx->result.url.len;
+
+    ngx_str_set(&r->headers_out.content_type, "application/xml");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        ngx_http_finalize_request(r, rc);
+        return NGX_DONE;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = (u_char *) ctx->result.url.data;
+    b->last = b->pos + ctx->result.url.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
+
+    return NGX_DONE;
 }
 
 

@@ -2,11 +2,14 @@
  * ngx_http_s3_proxy_module: the built-in folder listing, a header and body
  * filter.
  *
- * Every answer proxied from S3 loses S3's own x-amz-* headers here.  When
+ * Every answer proxied from S3 loses here the x-amz-* headers the Swift
+ * core hides (request ids and encryption unless s3_proxy_pass_headers
+ * passes them; the object's metadata, version and checksums stay).  When
  * the Swift core marked a proxied request as a listing page to render
  * (s3_proxy_listing on: a folder without an index page), the filter
  * collects S3's ListObjectsV2 XML, has Swift render it as HTML, and sends
- * that page instead, with its own headers.
+ * that page instead, with its own headers.  The collecting is shared with
+ * the error filter (ngx_http_s3_proxy_errors.c).
  */
 
 #include <ngx_config.h>
@@ -53,15 +56,16 @@ ngx_http_s3_proxy_listing_init(ngx_conf_t *cf)
 
 
 /*
- * S3's own x-amz-* and x-amzn-* response headers (request ids, encryption,
- * version ids, metadata) stay behind the proxy.
+ * S3's own response headers that the core hides (request ids, encryption,
+ * anything not about the object) stay behind the proxy.
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_uint_t                     i, level;
+    s3p_str_t                      name;
+    ngx_uint_t                     i, level, pass;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
     ngx_http_s3_proxy_ctx_t       *ctx;
@@ -92,6 +96,9 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         return rc;
     }
 
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+    pass = slcf->pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
+
     part = &r->headers_out.headers.part;
     h = part->elts;
 
@@ -107,11 +114,14 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
             i = 0;
         }
 
-        if (h[i].key.len >= sizeof("x-amz") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amz",
-                               sizeof("x-amz") - 1)
-               == 0)
-        {
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        name.len = h[i].key.len;
+        name.data = h[i].key.data;
+
+        if (!s3p_response_header_visible(&name, (uint32_t) pass)) {
             h[i].hash = 0;
         }
     }
@@ -167,10 +177,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    u_char                   *xml;
-    size_t                    size, cap;
-    ngx_uint_t                last;
-    ngx_chain_t              *cl;
+    ngx_int_t                 rc;
     ngx_http_s3_proxy_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
@@ -179,60 +186,138 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return ngx_http_next_body_filter(r, in);
     }
 
-    last = 0;
+    rc = ngx_http_s3_proxy_collect(r, ctx, in, S3P_LISTING_XML_MAX);
 
-    for (cl = in; cl; cl = cl->next) {
-        size = cl->buf->last - cl->buf->pos;
-
-        if (size && ctx->xml_len + size > S3P_LISTING_XML_MAX) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "s3 proxy: listing page larger than %uz bytes",
-                          (size_t) S3P_LISTING_XML_MAX);
-            ctx->rendering = 0;
-            return NGX_ERROR;
-        }
-
-        if (size && ctx->xml_len + size > ctx->xml_cap) {
-            cap = ngx_max(2 * ctx->xml_cap, ctx->xml_len + size);
-            cap = ngx_max(cap, 16384);
-            cap = ngx_min(cap, S3P_LISTING_XML_MAX);
-
-            xml = ngx_pnalloc(r->pool, cap);
-            if (xml == NULL) {
-                return NGX_ERROR;
-            }
-
-            if (ctx->xml_len) {
-                ngx_memcpy(xml, ctx->xml, ctx->xml_len);
-            }
-
-            if (ctx->xml) {
-                ngx_pfree(r->pool, ctx->xml);
-            }
-
-            ctx->xml = xml;
-            ctx->xml_cap = cap;
-        }
-
-        if (size) {
-            ngx_memcpy(ctx->xml + ctx->xml_len, cl->buf->pos, size);
-            ctx->xml_len += size;
-        }
-
-        cl->buf->pos = cl->buf->last;
-
-        if (cl->buf->last_buf || cl->buf->last_in_chain) {
-            last = 1;
-        }
+    if (ctx->truncated) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: listing page larger than %uz bytes",
+                      (size_t) S3P_LISTING_XML_MAX);
+        rc = NGX_ERROR;
     }
 
-    if (!last) {
+    if (rc == NGX_AGAIN) {
         return NGX_OK;
     }
 
     ctx->rendering = 0;
 
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_s3_proxy_render(r, ctx);
+}
+
+
+/*
+ * Collects an answer of S3's that a filter replaces, consuming `in`:
+ * NGX_AGAIN until its last buffer, then NGX_OK; NGX_ERROR if memory runs
+ * out.  At most `max` bytes are kept, in one buffer (a smaller one
+ * outgrown is freed); beyond them the answer is read but not kept, and
+ * ctx->truncated says so.  This filter runs before nginx's copy filter,
+ * so an answer proxy_cache writes to its temporary file, or sends from
+ * the cache, comes as file buffers: they are read here, as the copy
+ * filter would (from the page cache: the file was just written or read).
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_collect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
+    ngx_chain_t *in, size_t max)
+{
+    u_char       *body;
+    size_t        size, cap;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_uint_t    last;
+    ngx_chain_t  *cl;
+
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_in_memory(b)) {
+            size = b->last - b->pos;
+
+        } else if (b->in_file) {
+            size = (size_t) (b->file_last - b->file_pos);
+
+        } else {
+            size = 0;
+        }
+
+        if (size && ctx->body_len + size > max) {
+            ctx->truncated = 1;
+            size = max - ctx->body_len;
+        }
+
+        if (size && ctx->body_len + size > ctx->body_cap) {
+            cap = ngx_max(2 * ctx->body_cap, ctx->body_len + size);
+            cap = ngx_max(cap, ngx_min(16384, max));
+            cap = ngx_min(cap, max);
+
+            body = ngx_pnalloc(r->pool, cap);
+            if (body == NULL) {
+                return NGX_ERROR;
+            }
+
+            if (ctx->body_len) {
+                ngx_memcpy(body, ctx->body, ctx->body_len);
+            }
+
+            if (ctx->body) {
+                ngx_pfree(r->pool, ctx->body);
+            }
+
+            ctx->body = body;
+            ctx->body_cap = cap;
+        }
+
+        if (size && ngx_buf_in_memory(b)) {
+            ngx_memcpy(ctx->body + ctx->body_len, b->pos, size);
+
+        } else if (size) {
+            n = ngx_read_file(b->file, ctx->body + ctx->body_len, size,
+                              b->file_pos);
+
+            if (n != (ssize_t) size) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "s3 proxy: reading S3's answer from \"%V\" "
+                              "failed", &b->file->name);
+                return NGX_ERROR;
+            }
+        }
+
+        ctx->body_len += size;
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+
+        if (b->last_buf || b->last_in_chain) {
+            last = 1;
+        }
+    }
+
+    return last ? NGX_OK : NGX_AGAIN;
+}
+
+
+/* The collected answer is no longer needed. */
+
+void
+ngx_http_s3_proxy_collected(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx)
+{
+    if (ctx->body) {
+        ngx_pfree(r->pool, ctx->body);
+        ctx->body = NULL;
+    }
+
+    ctx->body_len = 0;
+    ctx->body_cap = 0;
 }
 
 
@@ -250,7 +335,7 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
     len = 0;
     b = NULL;
 
-    rc = s3p_render_listing(&ctx->result, ctx->xml, ctx->xml_len, NULL, 0,
+    rc = s3p_render_listing(&ctx->result, ctx->body, ctx->body_len, NULL, 0,
                             &len, &status);
 
     if (rc == S3P_E_SPACE) {
@@ -259,8 +344,8 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
             return NGX_ERROR;
         }
 
-        rc = s3p_render_listing(&ctx->result, ctx->xml, ctx->xml_len, b->pos,
-                                len, &len, &status);
+        rc = s3p_render_listing(&ctx->result, ctx->body, ctx->body_len,
+                                b->pos, len, &len, &status);
     }
 
     if (rc != S3P_OK) {
@@ -269,12 +354,7 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
         return NGX_ERROR;
     }
 
-    if (ctx->xml) {
-        ngx_pfree(r->pool, ctx->xml);
-        ctx->xml = NULL;
-        ctx->xml_len = 0;
-        ctx->xml_cap = 0;
-    }
+    ngx_http_s3_proxy_collected(r, ctx);
 
     /* a prefix that holds no objects is not a folder */
 

@@ -8,7 +8,8 @@
  * ngx_http_s3_proxy_settings.c, the request phase in
  * ngx_http_s3_proxy_handler.c, the $s3_proxy_* variables in
  * ngx_http_s3_proxy_variables.c, the built-in listing in
- * ngx_http_s3_proxy_listing.c.
+ * ngx_http_s3_proxy_listing.c, S3's error answers in
+ * ngx_http_s3_proxy_errors.c.
  */
 
 #include <ngx_config.h>
@@ -46,7 +47,10 @@ static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
-/* marks s3_proxy_allow_params: its names are parameters, not buckets */
+/*
+ * marks s3_proxy_allow_params and s3_proxy_ignore_params: their names are
+ * parameters, not buckets
+ */
 static ngx_uint_t  ngx_http_s3_proxy_params_post;
 
 
@@ -65,6 +69,15 @@ static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_region_check =
 static ngx_conf_enum_t  ngx_http_s3_proxy_addressing[] = {
     { ngx_string("path"), S3P_ADDRESSING_PATH },
     { ngx_string("virtual"), S3P_ADDRESSING_VIRTUAL },
+    { ngx_null_string, 0 }
+};
+
+
+/* s3_proxy_pass_headers: S3's response headers hidden unless named */
+static ngx_conf_bitmask_t  ngx_http_s3_proxy_pass_headers_mask[] = {
+    { ngx_string("off"), NGX_HTTP_S3_PROXY_PASS_OFF },
+    { ngx_string("request-id"), S3P_PASS_REQUEST_ID },
+    { ngx_string("sse"), S3P_PASS_SSE },
     { ngx_null_string, 0 }
 };
 
@@ -104,6 +117,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, params),
+      &ngx_http_s3_proxy_params_post },
+
+    { ngx_string("s3_proxy_ignore_params"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_s3_proxy_list,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, ignore_params),
       &ngx_http_s3_proxy_params_post },
 
     { ngx_string("s3_proxy_stream_agents"),
@@ -169,6 +189,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       offsetof(ngx_http_s3_proxy_loc_conf_t, addressing),
       &ngx_http_s3_proxy_addressing },
 
+    { ngx_string("s3_proxy_pass_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_bitmask_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, pass_headers),
+      &ngx_http_s3_proxy_pass_headers_mask },
+
       ngx_null_command
 };
 
@@ -218,6 +245,7 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->core = NULL;
+     *     conf->pass_headers = 0;
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -225,6 +253,7 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
     conf->window = NGX_CONF_UNSET;
     conf->buckets = NGX_CONF_UNSET_PTR;
     conf->params = NGX_CONF_UNSET_PTR;
+    conf->ignore_params = NGX_CONF_UNSET_PTR;
     conf->stream = NGX_CONF_UNSET_PTR;
     conf->listing = NGX_CONF_UNSET;
     conf->credentials = NGX_CONF_UNSET_UINT;
@@ -276,12 +305,23 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->buckets, prev->buckets, smcf->buckets);
     ngx_conf_merge_ptr_value(conf->params, prev->params, NULL);
+    ngx_conf_merge_ptr_value(conf->ignore_params, prev->ignore_params, NULL);
 
     if (conf->stream == NGX_CONF_UNSET_PTR) {
         conf->stream = prev->stream;
+        conf->stream_match = prev->stream_match;
     }
 
     ngx_conf_merge_value(conf->listing, prev->listing, 0);
+    ngx_conf_merge_bitmask_value(conf->pass_headers, prev->pass_headers,
+                                 NGX_CONF_BITMASK_SET
+                                 |NGX_HTTP_S3_PROXY_PASS_OFF);
+
+    /* the snippet is where "s3_proxy on" is, and only there */
+
+    if (ngx_http_s3_proxy_check_snippet(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -351,6 +391,20 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         core->nparams = conf->params->nelts;
     }
 
+    if (conf->ignore_params != NULL) {
+        core->ignore_params = ngx_http_s3_proxy_str_list(cf,
+                                                         conf->ignore_params);
+        if (core->ignore_params == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        core->nignore_params = conf->ignore_params->nelts;
+    }
+
+    if (ngx_http_s3_proxy_fallback_pages(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->stream == NGX_CONF_UNSET_PTR) {
         core->stream = S3P_STREAM_DEFAULT;
 
@@ -365,9 +419,14 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         core->nstream_agents = conf->stream->nelts;
+        core->stream_match = (uint32_t) conf->stream_match;
     }
 
-    return ngx_http_s3_proxy_core(cf, conf, smcf, core);
+    if (ngx_http_s3_proxy_core(cf, conf, smcf, core) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_s3_proxy_check_resolver(cf, conf);
 }
 
 
@@ -543,7 +602,13 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* s3_proxy_stream_agents off | substring ... */
+/*
+ * s3_proxy_stream_agents off | none | signed | substring ...
+ *
+ * "none" and "signed" name clients by what they send rather than by a
+ * User-Agent substring, as valid_referers' "none" does: no User-Agent at
+ * all, and S3's own signature headers.
+ */
 
 static char *
 ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -560,7 +625,14 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (ngx_strcmp(value[i].data, "off") == 0 && cf->args->nelts > 2) {
+            return "takes \"off\" alone: with other values it would "
+                   "stream to clients whose User-Agent holds \"off\"";
+        }
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
         slcf->stream = NULL;
         return NGX_CONF_OK;
     }
@@ -571,9 +643,22 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    slcf->stream_match = 0;
+
     for (i = 1; i < cf->args->nelts; i++) {
         if (value[i].len == 0) {
-            return "takes no empty User-Agent substring";
+            return "takes no empty User-Agent substring: \"none\" names "
+                   "clients that send no User-Agent";
+        }
+
+        if (ngx_strcmp(value[i].data, "none") == 0) {
+            slcf->stream_match |= S3P_STREAM_NO_AGENT;
+            continue;
+        }
+
+        if (ngx_strcmp(value[i].data, "signed") == 0) {
+            slcf->stream_match |= S3P_STREAM_SIGNED;
+            continue;
         }
 
         agent = ngx_array_push(slcf->stream);
@@ -806,5 +891,9 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
 
     *h = ngx_http_s3_proxy_handler;
 
-    return ngx_http_s3_proxy_listing_init(cf);
+    if (ngx_http_s3_proxy_listing_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_s3_proxy_errors_init(cf);
 }

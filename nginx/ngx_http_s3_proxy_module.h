@@ -8,7 +8,13 @@
  *   ngx_http_s3_proxy_handler.c    the request phase: route, redirect,
  *                                  refuse, hand over to proxy_pass
  *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
+ *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter,
+ *                                  S3's response headers kept or hidden
+ *   ngx_http_s3_proxy_errors.c     S3's error answers cleaned and logged
  *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter
+ *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
+ *                                  module (s3_proxy.conf, TLS defaults,
+ *                                  the listings' error page, a resolver)
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
@@ -77,6 +83,8 @@ typedef struct {
     /* a prefix location's prefix, not part of the S3 path */
     ngx_str_t                  mount;
 
+    ngx_uint_t                 pass_headers;  /* S3P_PASS_* bits */
+
     ngx_http_s3_proxy_pos_t    enable_pos;
 
     /* resolved settings handed to Swift; NULL where disabled */
@@ -84,18 +92,56 @@ typedef struct {
 
     /* the location's own content handler: proxy_pass from s3_proxy.conf */
     ngx_http_handler_pt        proxy_handler;
+
+    ngx_array_t               *ignore_params;  /* of ngx_str_t */
+    ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
+
+    /*
+     * the error pages of a folder's index page with built-in listings:
+     * the module's, then the location's own (ngx_http_err_page_t)
+     */
+    ngx_array_t               *fallback_pages;
 } ngx_http_s3_proxy_loc_conf_t;
+
+
+/*
+ * s3_proxy_pass_headers off: a bit of its own, as nginx's bitmasks have
+ * (S3P_PASS_* leave NGX_CONF_BITMASK_SET, 0x0001, free)
+ */
+#define NGX_HTTP_S3_PROXY_PASS_OFF  0x0100
+
+
+/* ngx_http_s3_proxy_snippet_module's: where s3_proxy.conf was included */
+typedef struct ngx_http_s3_proxy_snippet_conf_s
+    ngx_http_s3_proxy_snippet_conf_t;
+
+struct ngx_http_s3_proxy_snippet_conf_s {
+    ngx_http_s3_proxy_pos_t            pos;       /* the marker's */
+    ngx_uint_t                         inherited; /* from an "if"'s location */
+
+    /* the level above, and the proxy module's settings at this level */
+    ngx_http_s3_proxy_snippet_conf_t  *parent;
+    void                              *proxy;
+};
 
 
 /* What the Swift core answered for one request. */
 typedef struct {
     s3p_result_t               result;
 
-    /* a listing page being rendered: S3's XML, collected */
-    u_char                    *xml;
-    size_t                     xml_len;
-    size_t                     xml_cap;
+    /*
+     * a proxied HEAD signed as GET too: what proxy_cache sends S3 when it
+     * turns the HEAD of a cache miss into a GET (proxy_cache_convert_head)
+     */
+    s3p_str_t                  get_authorization;
+
+    /* an answer of S3's being collected: a listing's XML, an error */
+    u_char                    *body;
+    size_t                     body_len;
+    size_t                     body_cap;
     unsigned                   rendering:1;
+    unsigned                   cleaning:1;
+    unsigned                   truncated:1;
 } ngx_http_s3_proxy_ctx_t;
 
 
@@ -127,9 +173,25 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_listing.c */
 ngx_int_t ngx_http_s3_proxy_listing_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_chain_t *in, size_t max);
+void ngx_http_s3_proxy_collected(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+
+/* ngx_http_s3_proxy_errors.c */
+ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
+
+/* ngx_http_s3_proxy_snippet.c */
+char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+char *ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
 
 
 extern ngx_module_t  ngx_http_s3_proxy_module;
+extern ngx_module_t  ngx_http_s3_proxy_snippet_module;
 
 
 #endif /* _NGX_HTTP_S3_PROXY_MODULE_H_INCLUDED_ */

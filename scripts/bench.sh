@@ -8,7 +8,8 @@
 #       certificate made at bench time under build/bench, verified as the
 #       snippet verifies S3's, TLS sessions reused)
 #   (c) this module in front of that same upstream, one instance per mode
-#       (the shipped snippet; over TLS its CA file is that certificate)
+#       (the shipped snippet; over TLS the location names that certificate
+#       as its CA)
 # measuring redirects against (a), and index pages, listings and objects
 # streamed to an SDK (by User-Agent) against (b) in both modes.  Every side
 # has the same workers and logging.  Then the worker memory of (b) and (c),
@@ -35,11 +36,16 @@ BASE_PORT=${BASE_PORT:-19100}
 # the object streamed to SDK clients
 OBJECT_KB=${OBJECT_KB:-16}
 SDK_AGENT="aws-cli/2.15.0 Python/3.11.6 Linux/6.1 botocore/2.4.5"
+# wrk sends no User-Agent, which the module takes for an S3 client's (s3cmd
+# sends none) and streams: the other requests name an agent, as browsers do.
+WRK_AGENT="wrk"
 # the upstream (HTTP, TLS), plain nginx (over HTTP, over TLS) and the
 # module (over HTTP, over TLS)
 up=$BASE_PORT up_tls=$((BASE_PORT + 3))
 plain=$((BASE_PORT + 1)) plain_tls=$((BASE_PORT + 4))
 module=$((BASE_PORT + 2)) module_tls=$((BASE_PORT + 5))
+# the module with proxy_cache (cached_listing_bench)
+cached=$((BASE_PORT + 9))
 command -v wrk >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
 dir=$(mktemp -d /tmp/s3p-bench.XXXXXX)
@@ -110,18 +116,16 @@ http { $http_common
   }
 }
 CONF
-sed "s|^proxy_ssl_trusted_certificate .*|proxy_ssl_trusted_certificate $tls/cert.pem;|" \
-    "$top/nginx/s3_proxy.conf" > "$dir/s3_proxy_tls.conf"
 for mode in http tls; do
-    port=$module snippet=$top/nginx/s3_proxy.conf
-    [ $mode = tls ] && port=$module_tls snippet=$dir/s3_proxy_tls.conf
+    port=$module ca=
+    [ $mode = tls ] && port=$module_tls ca="proxy_ssl_trusted_certificate $tls/cert.pem;"
     cat > "$dir/module-$mode.conf" <<CONF
 load_module $MODULE;
 $common
 pid $dir/module-$mode.pid;
 http { $http_common
   server { listen 127.0.0.1:$port;
-    location / { s3_proxy on; include $snippet; }
+    location / { s3_proxy on; $ca include $top/nginx/s3_proxy.conf; }
   }
 }
 CONF
@@ -195,9 +199,8 @@ pidfile() { # port -> the pid file of the nginx listening on it
     esac
 }
 
-run() { # port path [user-agent] -> requests/s, p50 latency, worker CPU us per request
-    local pidfile before out header=()
-    [ -n "${3:-}" ] && header=(-H "User-Agent: $3")
+run() { # port path user-agent -> requests/s, p50 latency, worker CPU us per request
+    local pidfile before out header=(-H "User-Agent: $3")
     pidfile=$(pidfile "$1")
     before=$(ticks "$pidfile")
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
@@ -219,7 +222,8 @@ pairs=("redirect /bkt/dir/file.bin $plain $module"
 # Warm-up, not counted: first connections, caches, the day's signing key.
 for pair in "${pairs[@]}"; do
     set -- $pair
-    header=(); [ "${5:-}" = sdk ] && header=(-H "User-Agent: $SDK_AGENT")
+    header=(-H "User-Agent: $WRK_AGENT")
+    [ "${5:-}" = sdk ] && header=(-H "User-Agent: $SDK_AGENT")
     for port in $3 $4; do
         wrk -t"$THREADS" -c"$CONNECTIONS" -d1s "${header[@]}" \
             "http://127.0.0.1:$port$2" >/dev/null
@@ -230,7 +234,7 @@ declare -A results
 for round in $(seq 1 "$ROUNDS"); do
     for pair in "${pairs[@]}"; do
         set -- $pair
-        agent=; [ "${5:-}" = sdk ] && agent=$SDK_AGENT
+        agent=$WRK_AGENT; [ "${5:-}" = sdk ] && agent=$SDK_AGENT
         # Each round measures both sides back to back, in alternating
         # order, so that drift on a shared machine hits both alike.
         if [ $((round % 2)) -eq 1 ]; then sides="plain module"; else sides="module plain"; fi
@@ -278,7 +282,8 @@ printf '            module over TLS idle %s / %s, loaded %s / %s\n' \
 before=$(memory "$dir/module-http.pid")
 total=0
 while [ "$total" -lt "${MILLION:-1000000}" ]; do
-    n=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d5s http://127.0.0.1:$module/bkt/dir/file.bin |
+    n=$(wrk -H "User-Agent: $WRK_AGENT" -t"$THREADS" -c"$CONNECTIONS" -d5s \
+        http://127.0.0.1:$module/bkt/dir/file.bin |
         awk '/requests in/ {print $1}')
     total=$((total + n))
 done
@@ -289,5 +294,52 @@ printf 'growth      %d redirects more: module worker RSS %s -> %s kB, private di
 if grep -E '\[(alert|emerg|crit)\]|exited on signal' "$dir/error.log"; then
     echo "bench: the error log has alerts" >&2; exit 1
 fi
+
+# Cached listings (issue 15): the module's XML listing with the README's
+# proxy_cache recipe next to the same module without a cache, both in
+# front of the same local upstream.  Self-contained: its own instance on
+# port BASE_PORT + 9, its own rounds.  The upstream answers in microseconds; from
+# S3, tens of milliseconds away, a hit saves that much more.
+cached_listing_bench() {
+    local round sides side port path='/bkt?list-type=2&prefix=dir/'
+    local -A cache_results
+    cat > "$dir/cached.conf" <<CONF
+load_module $MODULE;
+$common
+pid $dir/cached.pid;
+http { $http_common
+  proxy_cache_path $dir/cache levels=1:2 keys_zone=s3:10m inactive=1h
+                   use_temp_path=off;
+  server { listen 127.0.0.1:$cached;
+    location / { s3_proxy on; include $top/nginx/s3_proxy.conf;
+                 proxy_cache s3; proxy_cache_valid 200 404 10m;
+                 proxy_cache_lock on; }
+  }
+}
+CONF
+    AWS_ACCESS_KEY_ID=AKIDS3PROXYBENCH AWS_SECRET_ACCESS_KEY=bench-secret \
+    AWS_ENDPOINT_HOST=127.0.0.1:$up AWS_ENDPOINT_SCHEME=http \
+        "$NGINX_BIN" -e "$dir/error.log" -p "$dir" -c "$dir/cached.conf" -g 'daemon off;' &
+    pids+=($!)
+    sleep 1
+    curl -sf "http://127.0.0.1:$cached$path" | grep -q ListBucketResult
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d1s "http://127.0.0.1:$cached$path" >/dev/null
+    for round in $(seq 1 "$ROUNDS"); do
+        if [ $((round % 2)) -eq 1 ]; then sides="$module $cached"; else sides="$cached $module"; fi
+        for port in $sides; do
+            cache_results[$port]+="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" \
+                "http://127.0.0.1:$port$path" | awk '/Requests\/sec/ {print $2}') "
+        done
+    done
+    local ratios
+    ratios=$(paste <(echo "${cache_results[$cached]}" | tr ' ' '\n' | grep -v '^$') \
+                   <(echo "${cache_results[$module]}" | tr ' ' '\n' | grep -v '^$') |
+             awk '{print $1 / $2}')
+    printf 'cached    listing: module %10.0f req/s, with proxy_cache %10.0f req/s, speed-up %.2f (rounds %s)\n' \
+        "$(echo "${cache_results[$module]}" | median)" "$(echo "${cache_results[$cached]}" | median)" \
+        "$(echo "$ratios" | median)" \
+        "$(echo "$ratios" | sort -g | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%.2f-%.2f", lo, hi}')"
+}
+cached_listing_bench
 
 "$top/.build/release/s3p-bench" "${SIGNER_ITERATIONS:-200000}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing s3-proxy needs, when it is missing:
 # from Debian, nginx and its module build tree, OpenSSL's headers, Python
-# with venv, and the test clients (curl, wget, lynx, rclone, headless
+# with venv, and the test clients (curl, wget, lynx, rclone, s3cmd, headless
 # Chromium, wrk); from PyPI, into a virtual environment (VENV, default
 # build/venv, made from SYSTEM_PYTHON, default Debian's /usr/bin/python3),
 # the pinned requirements.txt: the local S3 server (moto), the AWS SDK and
@@ -12,7 +12,7 @@ venv=${VENV:-build/venv}
 python=${SYSTEM_PYTHON:-/usr/bin/python3}
 
 debs=(nginx-core nginx-dev libssl-dev gcc make python3 python3-venv
-      jq curl wget lynx wrk rclone chromium)
+      jq curl wget lynx wrk rclone chromium s3cmd)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -116,10 +116,18 @@ typedef struct {
 
 /* Which clients get objects streamed through the proxy, not redirected. */
 typedef enum {
-    S3P_STREAM_DEFAULT = 0,           /* S3 SDKs and CLIs (the core's list) */
+    S3P_STREAM_DEFAULT = 0,           /* S3 SDKs and CLIs: the core's list, */
+                                      /*   no User-Agent, and S3-signed */
     S3P_STREAM_OFF = 1,               /* nobody: every object redirects */
-    S3P_STREAM_LIST = 2               /* User-Agents containing an entry */
+    S3P_STREAM_LIST = 2               /* User-Agents containing an entry, */
+                                      /*   and what `stream_match` adds */
 } s3p_stream_t;
+
+/* With S3P_STREAM_LIST, clients recognised besides their User-Agent. */
+#define S3P_STREAM_NO_AGENT  1        /* requests without a User-Agent */
+#define S3P_STREAM_SIGNED    2        /* requests that carry S3 signing: */
+                                      /*   an AWS Authorization, */
+                                      /*   x-amz-date, x-amz-content-sha256 */
 
 
 /*
@@ -148,6 +156,11 @@ typedef struct {
     s3p_str_t        index;           /* a folder's page; empty: the */
                                       /*   default, "index.html" */
     int32_t          listings;        /* 1: built-in folder listings */
+
+    uint32_t         stream_match;    /* with S3P_STREAM_LIST: S3P_STREAM_* */
+                                      /*   flags (NO_AGENT, SIGNED) */
+    const s3p_str_t *ignore_params;   /* query parameters dropped, never */
+    size_t           nignore_params;  /*   signed or forwarded */
 } s3p_config_t;
 
 
@@ -157,6 +170,9 @@ typedef struct {
     s3p_str_t        path;            /* raw path, before any '?' */
     s3p_str_t        query;           /* raw query, without the '?' */
     s3p_str_t        user_agent;      /* empty: none sent */
+    s3p_str_t        authorization;   /* the client's own signature */
+    s3p_str_t        amz_date;        /*   headers, only to recognise S3 */
+    s3p_str_t        amz_content_sha256; /* clients; empty: none sent */
     int64_t          now;             /* Unix time, seconds */
     int32_t          fallback;        /* 1: S3 answered 404 for this */
                                       /*   path's index page */
@@ -167,7 +183,9 @@ typedef struct {
 typedef enum {
     S3P_RENDER_NONE = 0,              /* S3's answer, unchanged */
     S3P_RENDER_LISTING = 1,           /* a folder listing's first page */
-    S3P_RENDER_LISTING_MORE = 2       /* a later page of it */
+    S3P_RENDER_LISTING_MORE = 2,      /* a later page of it */
+    S3P_RENDER_S3_ERROR = 3           /* a refusal to an S3 client: */
+                                      /*   `url` holds S3's XML error */
 } s3p_render_t;
 
 
@@ -187,6 +205,9 @@ typedef enum {
  * its Host header.
  * For a folder's index page, `fallback` is where nginx comes back if S3
  * answers 404 (the folder path with the fallback marker as its query).
+ * A refusal to a client the location streams to (an S3 client) has
+ * render S3P_RENDER_S3_ERROR and, in `url`, the body to answer with: an
+ * S3 XML error, which S3 clients parse.
  */
 typedef struct {
     s3p_action_t     action;
@@ -345,5 +366,55 @@ int s3p_render_listing(const s3p_result_t *result, const uint8_t *xml,
 
 /* The Content-Security-Policy of rendered listings, NUL-terminated. */
 const char *s3p_listing_csp(void);
+
+/*
+ * S3's answers to proxied requests.
+ *
+ * Error answers (status 400 and above) are cleaned before they reach the
+ * client: s3p_s3_error() reads S3's error document (at most
+ * S3P_ERROR_BODY_MAX bytes of it: C reads no more) and writes a clean one
+ * with the same Code and a fixed Message, at most S3P_ERROR_OUT_MAX
+ * bytes.  None of S3's debugging fields (AWSAccessKeyId, StringToSign,
+ * CanonicalRequest, their -Bytes forms, RequestId, HostId, Message)
+ * survive.  `body` may be empty (a HEAD, or a body-less answer): the code
+ * is then the status's generic one.
+ */
+#define S3P_ERROR_BODY_MAX  65536
+#define S3P_ERROR_OUT_MAX   512
+
+/* Who an S3 error is for, in nginx's error log. */
+typedef enum {
+    S3P_LOG_INFO = 0,                 /* the client's: a missing key, a */
+                                      /*   failed precondition or range */
+    S3P_LOG_ERROR = 1                 /* the operator's: credentials, */
+                                      /*   permissions, throttling, S3 */
+} s3p_log_t;
+
+typedef struct {
+    s3p_str_t        code;            /* S3's Code, checked, or generic */
+    s3p_str_t        body;            /* the clean XML error document */
+    s3p_log_t        log;
+} s3p_s3_error_t;
+
+int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
+    uint8_t *out, size_t cap, s3p_s3_error_t *err);
+
+/*
+ * Whether a response header of S3's reaches the client of a proxied
+ * request (1) or is hidden (0), by its name (any case).  Visible: every
+ * header but S3's x-amz-* ones, and of those what a redirected client
+ * would use: x-amz-meta-*, version id and delete marker, checksums,
+ * storage class, restore, expiration, website redirect, object lock,
+ * replication status, parts and tag counts, missing metadata, archive
+ * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
+ * of S3-compatible servers) and server-side
+ * encryption (x-amz-server-side-encryption*) are visible only when `pass`
+ * holds their flag (s3_proxy_pass_headers); everything else of S3's
+ * (x-amz-*, x-amzn-*) stays hidden.
+ */
+#define S3P_PASS_REQUEST_ID  0x0002
+#define S3P_PASS_SSE         0x0004
+
+int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 
 #endif /* S3_PROXY_CORE_H */

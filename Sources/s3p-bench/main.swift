@@ -14,7 +14,8 @@ struct Case {
     let method: String
     let path: String
     let query: String
-    var userAgent = ""
+    /// A browser's: a request without one is an S3 client's (s3cmd).
+    var userAgent = "Mozilla/5.0"
     var fallback: Int32 = 0
     /// Signed with s3_proxy_presign_window 1h: a hot key's signature is
     /// the thread's; with `coldKeys`, every call asks for another key.
@@ -137,6 +138,8 @@ storage.withUnsafeBufferPointer { buffer in
         let base = settings.count + policy.count + 4 * index
         var request = s3p_request_t(method: views[base], path: views[base + 1],
                                     query: views[base + 2], user_agent: views[base + 3],
+                                    authorization: s3p_str_t(), amz_date: s3p_str_t(),
+                                    amz_content_sha256: s3p_str_t(),
                                     now: 1_767_225_600, fallback: benchCase.fallback)
         conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in

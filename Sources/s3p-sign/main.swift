@@ -32,7 +32,9 @@ if arguments.first == "--time" {
     now = value
     arguments.removeFirst(2)
 }
-var userAgent = ""
+// A request without a User-Agent is an S3 client's, and streamed: by
+// default s3p-sign asks as a browser would, for the redirect.
+var userAgent = "s3p-sign"
 if arguments.first == "--user-agent" {
     guard arguments.count >= 2 else { fail("--user-agent needs a value") }
     userAgent = arguments[1]
@@ -107,7 +109,9 @@ storage.withUnsafeBufferPointer { buffer in
     conf.signing = UnsafePointer(signing)
 
     var request = s3p_request_t(method: views[9], path: views[10],
-                                query: views[11], user_agent: views[12], now: now,
+                                query: views[11], user_agent: views[12],
+                                authorization: s3p_str_t(), amz_date: s3p_str_t(),
+                                amz_content_sha256: s3p_str_t(), now: now,
                                 fallback: 0)
     let bound = s3p_output_bound(&conf, &request)
     var out = [UInt8](repeating: 0, count: bound)

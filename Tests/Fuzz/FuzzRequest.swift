@@ -6,10 +6,13 @@
 //   swiftc -sanitize=fuzzer,address -D S3P_FUZZ Sources/S3Proxy/**.swift
 //       Tests/S3ProxyTests/Reference/*.swift Tests/Fuzz/*.swift
 //
-// Input layout: FLAGS METHOD \n PATH \n QUERY \n USER-AGENT (missing parts
-// are empty; FLAGS is one byte: bit 0 listings, bit 1 fallback pass, bit
-// 2 mounted at /s3/, bit 3 the location's own bucket, bit 4 virtual-hosted
-// addressing).
+// Input layout: FLAGS PLACE METHOD \n PATH \n QUERY \n USER-AGENT \n
+// AUTHORIZATION (missing parts are empty; FLAGS is one byte: bit 0
+// listings, bit 1 fallback pass, bits 2 and 3 an x-amz-date and an
+// x-amz-content-sha256 header, bit 4 an s3_proxy_stream_agents list with
+// bits 5 and 6 its `none` and `signed`; PLACE is one byte: bit 0 mounted
+// at /s3/, bit 1 the location's own bucket, bit 2 virtual-hosted
+// addressing).  `v` and `_` are ignored parameters.
 // Beyond "does not crash", each answer is checked for what must hold:
 // - it equals, field by field, what the reference implementation
 //   (Tests/S3ProxyTests/Reference) answers;
@@ -31,12 +34,14 @@ private func view(_ base: UnsafePointer<UInt8>, _ offset: Int, _ count: Int) -> 
 public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var input = Array(UnsafeBufferPointer(start: data, count: size))
     let flags = input.isEmpty ? 0 : input.removeFirst()
-    let parts = input.split(separator: UInt8(ascii: "\n"), maxSplits: 3,
+    let place = input.isEmpty ? 0 : input.removeFirst()
+    let parts = input.split(separator: UInt8(ascii: "\n"), maxSplits: 4,
                             omittingEmptySubsequences: false)
     let method = parts.count > 0 ? Array(parts[0]) : []
     let path = parts.count > 1 ? Array(parts[1]) : []
     let query = parts.count > 2 ? Array(parts[2]) : []
     let userAgent = parts.count > 3 ? Array(parts[3]) : []
+    let authorization = parts.count > 4 ? Array(parts[4]) : []
 
     let settings: [[UInt8]] = [
         Array("AKIDFUZZ".utf8), Array("fuzz-secret/+key".utf8),
@@ -44,6 +49,9 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         Array("127.0.0.1:9000".utf8), Array("s3.example.com:8443".utf8),
         Array("https".utf8), Array("okay".utf8), Array("okay.two".utf8),
         Array("versionId".utf8), method, path, query, userAgent,
+        Array("v".utf8), Array("_".utf8), Array("curl/".utf8), authorization,
+        flags & 4 != 0 ? Array("20260101T000000Z".utf8) : [],
+        flags & 8 != 0 ? Array("UNSIGNED-PAYLOAD".utf8) : [],
         Array("/s3/".utf8),
     ]
     fuzzStorage = settings.flatMap { $0 }
@@ -68,7 +76,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             // As nginx does once its configuration is read.
             var raw = s3p_settings_t()
             raw.expires = 300
-            raw.addressing = flags & 16 != 0 ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
+            raw.addressing = place & 4 != 0 ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
             let resolvedBound = withUnsafePointer(to: &env) { env in
                 raw.env = env
                 return s3p_signing_bound(&raw)
@@ -86,10 +94,20 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             conf.params = v.baseAddress! + 9
             conf.nparams = 1
             conf.listings = Int32(flags & 1)
-            if flags & 4 != 0 { conf.mount = v[14] }
-            if flags & 8 != 0 { conf.bucket = v[7] }
+            if place & 1 != 0 { conf.mount = v[20] }
+            if place & 2 != 0 { conf.bucket = v[7] }
+            conf.ignore_params = v.baseAddress! + 14
+            conf.nignore_params = 2
+            if flags & 16 != 0 {
+                conf.stream = S3P_STREAM_LIST
+                conf.stream_agents = v.baseAddress! + 16
+                conf.nstream_agents = 1
+                conf.stream_match = UInt32(flags >> 5 & 3)
+            }
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
-                                        user_agent: v[13], now: 1_700_000_000,
+                                        user_agent: v[13], authorization: v[17],
+                                        amz_date: v[18], amz_content_sha256: v[19],
+                                        now: 1_700_000_000,
                                         fallback: Int32(flags >> 1 & 1))
             withUnsafePointer(to: &signing) { signing in
                 conf.signing = signing
@@ -102,7 +120,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
             precondition(status == S3P_OK, "s3p_handle failed: \(status)")
             precondition(out[bound...].allSatisfy { $0 == 0xA5 }, "wrote past the bound")
-            check(result, method: method, virtual: flags & 16 != 0)
+            check(result, method: method, virtual: place & 4 != 0)
 
             var reference = s3p_result_t()
             var referenceOut = [UInt8](repeating: 0, count: 1 << 16)
@@ -134,7 +152,8 @@ private func same(_ a: s3p_result_t, _ b: s3p_result_t) -> Bool {
 private func check(_ result: s3p_result_t, method: [UInt8], virtual: Bool) {
     switch result.action {
     case S3P_ACTION_REFUSE:
-        precondition([400, 403, 404, 405].contains(result.status), "status \(result.status)")
+        precondition([400, 403, 404, 405, 501].contains(result.status),
+                     "status \(result.status)")
         return
     case S3P_ACTION_REDIRECT, S3P_ACTION_PROXY:
         break

@@ -123,6 +123,13 @@ import Testing
             let agents = memory.list(["curl/", "Wget"])
             conf.stream_agents = agents.0
             conf.nstream_agents = agents.1
+            conf.stream_match = random.pick([0, 1, 2, 3])
+        }
+        if random.pick([false, true]) {
+            let ignored = memory.list(random.pick([["v", "_"], ["versionId", "page", "x-id"],
+                                                   ["prefix", "A"]]))
+            conf.ignore_params = ignored.0
+            conf.nignore_params = ignored.1
         }
         if random.pick([false, true]) {
             let buckets = memory.list(["bkt", "my.bucket", "Legacy_B"])
@@ -153,11 +160,17 @@ import Testing
         "acl", "tagging=", "X-Amz-Credential=x", "%zz=1", "a=%C0%AF", "", "&",
         "prefix=a+b%2Bc", "list-type=1", "page=x&page=y", "s3-proxy-fallback",
         "X-Amz=1", "X-Amz.=2", "W=w", "Y", "a%2Bb=3", "a+b=4", "a*b", "version%49d=5",
-        "=v", "a==b", "prefix=%26", "X-Id=1",
+        "=v", "a==b", "prefix=%26", "X-Id=1", "v=3", "_=1700000000", "v", "_",
     ]
     static let agents = [
-        "", "curl/8.0", "Boto3/1.34 md/Botocore#1.34", "aws-cli/2.15", "Mozilla/5.0",
+        "", "", "curl/8.0", "Boto3/1.34 md/Botocore#1.34", "aws-cli/2.15", "Mozilla/5.0",
         "rclone/v1.60", "Wget/1.21", "MINIO (linux)",
+    ]
+
+    // Authorization values: S3's schemes in any case, and others.
+    static let authorizations = [
+        "", "", "", "", "AWS4-HMAC-SHA256 Credential=x", "aws4-ecdsa-p256-sha256 x",
+        "AWS AK:sig", "aws", "AWS4", "AWSX y", "Basic dTpw", "Bearer t", " AWS4-x",
     ]
 
     static func request(_ memory: CMemory, _ random: inout SplitMix64,
@@ -196,8 +209,11 @@ import Testing
                                0, 253_402_300_799])
         return s3p_request_t(method: memory.str(method), path: memory.str(path),
                              query: memory.str(query),
-                             user_agent: memory.str(random.pick(agents)), now: now,
-                             fallback: random.pick([0, 0, 0, 1]))
+                             user_agent: memory.str(random.pick(agents)),
+                             authorization: memory.str(random.pick(authorizations)),
+                             amz_date: memory.str(random.pick(["", "", "", "20260101T000000Z"])),
+                             amz_content_sha256: memory.str(random.pick(["", "", "", "UNSIGNED-PAYLOAD"])),
+                             now: now, fallback: random.pick([0, 0, 0, 1]))
     }
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
@@ -212,7 +228,7 @@ import Testing
                 let request = Self.request(memory, &random, mount: mounts[0])
                 let (production, reference, _) = Self.answers(&conf, request)
                 #expect(production == reference,
-                        "\(text(request.method.bytes)) \(text(request.path.bytes))?\(text(request.query.bytes)) UA \(text(request.user_agent.bytes)) fallback \(request.fallback)")
+                        "\(text(request.method.bytes)) \(text(request.path.bytes))?\(text(request.query.bytes)) UA \(text(request.user_agent.bytes)) auth \(text(request.authorization.bytes)) fallback \(request.fallback)")
                 #expect(production.status == S3P_OK, "the bound was too small")
                 if !production.fallback.isEmpty {
                     // nginx comes back with the fallback path: both answer
@@ -221,6 +237,8 @@ import Testing
                     let again = s3p_request_t(
                         method: request.method, path: memory.str(Array(path)),
                         query: memory.str(S3P_FALLBACK_MARKER), user_agent: request.user_agent,
+                        authorization: request.authorization, amz_date: request.amz_date,
+                        amz_content_sha256: request.amz_content_sha256,
                         now: request.now, fallback: 1)
                     let (second, secondReference, _) = Self.answers(&conf, again)
                     #expect(second == secondReference)
@@ -233,7 +251,7 @@ import Testing
         // index pages and listings, folder listings (both renderings) and
         // refusals of each status.
         for route in ["1/307/0", "2/0/0", "2/0/1", "2/0/2", "0/400/0", "0/403/0",
-                      "0/404/0", "0/405/0"]
+                      "0/404/0", "0/405/0", "0/403/3", "0/405/3", "0/501/3"]
         {
             #expect(routes.contains(route), "no \(route) answer was generated")
         }

@@ -142,7 +142,7 @@ import Testing
     }
 
     @Test(arguments: [
-        "", "curl/7.88.1", "Wget/1.21.3",
+        "curl/7.88.1", "Wget/1.21.3",
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0",
         "python-requests/2.31.0", "Go-http-client/1.1",
     ])
@@ -154,11 +154,90 @@ import Testing
     }
 
     @Test func streamingOffRedirectsEveryone() {
-        let policy = Policy(streamAgents: [])
-        guard case .redirect = StreamingTests.route("/bkt/x", agent: "Boto3/1.43",
-                                                    policy: policy)
+        let policy = Policy(streamAgents: [], streamsWithoutAgent: false,
+                            streamsSigned: false)
+        for agent in ["Boto3/1.43", ""] {
+            guard case .redirect = StreamingTests.route("/bkt/x", agent: agent,
+                                                        policy: policy)
+            else {
+                Issue.record("streaming off should redirect \(agent)")
+                return
+            }
+        }
+    }
+
+    // s3cmd 2.3.0 (Debian 12) sends no User-Agent; a 307 would lose it.
+    @Test func clientsWithoutUserAgentAreStreamed() {
+        guard case .proxy = StreamingTests.route("/bkt/x", agent: "") else {
+            Issue.record("a request without User-Agent should be streamed")
+            return
+        }
+    }
+
+    // What S3 clients send when they sign, whatever their User-Agent:
+    // SigV4's and SigV4a's Authorization (sig-v4-header-based-auth.html),
+    // SigV2's `AWS id:signature`, x-amz-date, x-amz-content-sha256.
+    @Test(arguments: [
+        ClientSigning(authorization: bytes("AWS4-HMAC-SHA256 Credential=AK/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00")),
+        ClientSigning(authorization: bytes("aws4-hmac-sha256 Credential=x")),
+        ClientSigning(authorization: bytes("AWS4-ECDSA-P256-SHA256 Credential=x")),
+        ClientSigning(authorization: bytes("AWS AKIDEXAMPLE:frJIUN8DYpKDtOLCwo//yllqDzg=")),
+        ClientSigning(amzDate: bytes("20260101T000000Z")),
+        ClientSigning(amzContentSHA256: bytes("UNSIGNED-PAYLOAD")),
+    ])
+    func signedRequestsAreStreamed(_ signing: ClientSigning) {
+        let route = Router.route(method: bytes("GET")[...], path: bytes("/bkt/x")[...],
+                                 query: [], userAgent: bytes("Mozilla/5.0")[...],
+                                 signing: signing)
+        guard case .proxy = route else {
+            Issue.record("a signed request should be streamed")
+            return
+        }
+        let listOnly = Policy(streamAgents: [bytes("curl/")], streamsWithoutAgent: true,
+                              streamsSigned: false)
+        guard case .redirect = Router.route(method: bytes("GET")[...],
+                                            path: bytes("/bkt/x")[...], query: [],
+                                            policy: listOnly,
+                                            userAgent: bytes("Mozilla/5.0")[...],
+                                            signing: signing)
         else {
-            Issue.record("streaming off should redirect SDKs")
+            Issue.record("without `signed`, a signed browser request is redirected")
+            return
+        }
+    }
+
+    // Not an AWS signature: Basic and Bearer credentials (for auth_basic or
+    // an auth_request in front of the proxy), or a scheme that only starts
+    // with AWS.
+    @Test(arguments: ["Basic dXNlcjpwYXNz", "Bearer abc", "AWSX something", "AWS4",
+                      "aws4hmac x", ""])
+    func otherAuthorizationIsRedirected(_ authorization: String) {
+        let route = Router.route(method: bytes("GET")[...], path: bytes("/bkt/x")[...],
+                                 query: [], userAgent: bytes("curl/8.0")[...],
+                                 signing: ClientSigning(authorization: bytes(authorization)))
+        guard case .redirect = route else {
+            Issue.record("\(authorization) should be redirected")
+            return
+        }
+    }
+
+    // s3_proxy_ignore_params: cache busters are dropped, not refused, and
+    // never reach the signature; other parameters are still refused.
+    @Test func ignoredParametersAreDropped() {
+        let policy = Policy(ignoredParameters: [bytes("v"), bytes("_")])
+        guard case .redirect(let target) = Router.route(
+            method: bytes("GET")[...], path: bytes("/bkt/app.js")[...],
+            query: bytes("v=3&_=1700000000")[...], policy: policy)
+        else {
+            Issue.record("ignored parameters should not be refused")
+            return
+        }
+        #expect(target.query.isEmpty)
+        guard case .refuse(403) = Router.route(
+            method: bytes("GET")[...], path: bytes("/bkt/app.js")[...],
+            query: bytes("v=3&w=1")[...], policy: policy)
+        else {
+            Issue.record("other parameters are still refused")
             return
         }
     }
@@ -177,5 +256,41 @@ import Testing
             Issue.record("a streamed PUT must be 405")
             return
         }
+    }
+}
+
+// Refusals to S3 clients: S3's XML error, and 501 NotImplemented for a
+// parameter the location does not serve (s3cmd info asks for ?policy,
+// ?cors and ?acl and stops at anything but 404 or 501).
+// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+@Suite struct S3ClientRefusalTests {
+    static func answer(_ method: String, _ path: String, _ query: String,
+                       agent: String) -> DifferentialTests.Answer {
+        let memory = CMemory()
+        var conf = CAPITests.config(memory)
+        var request = CAPITests.request(memory, method, path, query)
+        request.user_agent = memory.str(agent)
+        let (production, reference, _) = DifferentialTests.answers(&conf, request)
+        #expect(production == reference)
+        return production
+    }
+
+    @Test(arguments: ["acl", "cors", "policy", "tagging", "v=1"])
+    func parametersAre501InXMLForS3Clients(_ query: String) {
+        let answer = S3ClientRefusalTests.answer("GET", "/bkt/x", query, agent: "")
+        #expect(answer.action == S3P_ACTION_REFUSE.rawValue && answer.httpStatus == 501)
+        #expect(answer.render == S3P_RENDER_S3_ERROR.rawValue)
+        #expect(text(answer.url) == "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>"
+                + "<Code>NotImplemented</Code><Message>A query parameter you provided "
+                + "implies functionality that is not implemented.</Message></Error>")
+        let browser = S3ClientRefusalTests.answer("GET", "/bkt/x", query, agent: "Mozilla/5.0")
+        #expect(browser.httpStatus == 403 && browser.render == S3P_RENDER_NONE.rawValue)
+        #expect(browser.url.isEmpty)
+    }
+
+    @Test func methodRefusalIsMethodNotAllowedForS3Clients() {
+        let answer = S3ClientRefusalTests.answer("PUT", "/bkt/x", "", agent: "aws-cli/2.15")
+        #expect(answer.httpStatus == 405 && answer.render == S3P_RENDER_S3_ERROR.rawValue)
+        #expect(text(answer.url).contains("<Code>MethodNotAllowed</Code>"))
     }
 }

@@ -13,6 +13,9 @@ from harness import ACCESS_KEY, SECRET_KEY, Nginx, s3_environment
 # An endpoint nothing listens on: `nginx -t` contacts nothing anyway.
 NOWHERE = types.SimpleNamespace(host="127.0.0.1:9", session_token=None)
 
+# A named endpoint needs one; nothing here asks it anything.
+RESOLVER = "resolver 127.0.0.1;"
+
 NO_INCLUDE = """
         location / {
             s3_proxy on;
@@ -223,7 +226,7 @@ def defaults_only_env(**extra):
 
 
 def test_just_the_two_keys_pass(check):
-    assert_passes(check(defaults_only_env()))
+    assert_passes(check(defaults_only_env(), http_extra=RESOLVER))
 
 
 @pytest.mark.parametrize("region,host", [
@@ -234,7 +237,7 @@ def test_defaults_point_redirects_at_aws_regional_https_endpoint(
         make_nginx, region, host):
     """A redirect contacts nothing, so the defaults can be served here."""
     extra = {"AWS_DEFAULT_REGION": region} if region else {}
-    nginx = make_nginx(defaults_only_env(**extra))
+    nginx = make_nginx(defaults_only_env(**extra), http_extra=RESOLVER)
     r = requests.get(nginx.url + "/demo/files/hello.txt", allow_redirects=False,
                      timeout=10)
     assert r.status_code == 307
@@ -251,14 +254,14 @@ def test_defaults_point_redirects_at_aws_regional_https_endpoint(
                                   "AWS_ENDPOINT_HOST_EXTERNAL",
                                   "AWS_ENDPOINT_SCHEME", "AWS_SESSION_TOKEN"])
 def test_empty_optional_setting_means_its_default(check, name):
-    assert_passes(check(env_with(**{name: ""})))
+    assert_passes(check(env_with(**{name: ""}), http_extra=RESOLVER))
 
 
 @pytest.mark.parametrize("host", ["s3.example.com:9000", "minio.internal:1",
                                   "[::1]:9000", "[::1]", "10.0.0.1:65535",
                                   "s3.eu-west-1.amazonaws.com"])
 def test_good_endpoint_hosts_pass(check, host):
-    assert_passes(check(env_with(AWS_ENDPOINT_HOST=host)))
+    assert_passes(check(env_with(AWS_ENDPOINT_HOST=host), http_extra=RESOLVER))
 
 
 def test_ipv6_endpoint_appears_bracketed_in_the_location(make_nginx):

@@ -373,8 +373,9 @@ def virtual_locations(alpha, scheme="http"):
 def virtual_upstreams(alpha):
     # nginx looks a proxied URL's host up among its upstreams before it
     # resolves it: these stand in for DNS names of the stand-in.
-    return "".join(f"upstream {b}.s3a.test {{ server {alpha.host}; }}\n"
-                   for b in ("demo", "releases"))
+    # Any other bucket would be resolved: a resolver is required.
+    return "resolver 127.0.0.1:1;\n" + "".join(
+        f"upstream {b}.s3a.test {{ server {alpha.host}; }}\n" for b in ("demo", "releases"))
 
 
 @pytest.fixture(scope="module")
@@ -546,6 +547,8 @@ def test_bad_setting_names_the_directive_and_line(make_nginx, alpha, aws_files,
      'the bucket "my.bucket" holds a dot'),
     ("s3_proxy_addressing virtual; s3_proxy_buckets Legacy_B;",
      'the allowed bucket "Legacy_B" holds uppercase'),
+    ("s3_proxy_addressing virtual;",
+     'reaches the endpoint "127.0.0.1:'),
 ])
 def test_bad_combination_fails_at_the_s3_proxy_line(make_nginx, alpha, aws_files,
                                                      settings, message):

@@ -195,8 +195,9 @@ class WrkLoad:
         script = os.path.join(self.dir, "count.lua")
         with open(script, "w") as f:
             f.write(WRK_SCRIPT)
+        # wrk sends no User-Agent, which makes it an S3 client: streamed.
         self.args = ["wrk", "-t1", f"-c{connections}", "-d120s", "--timeout", "5s",
-                     "-s", script, url]
+                     "-H", "User-Agent: wrk", "-s", script, url]
         self.proc = None
 
     def start(self):

@@ -637,6 +637,9 @@ def raw_request(nginx, method, target, headers=()):
         target = target.encode("utf-8")
     lines = [method.encode() + b" " + target + b" HTTP/1.1",
              f"Host: 127.0.0.1:{nginx.port}".encode(), b"Connection: close"]
+    # A request without a User-Agent is an S3 client's, and streamed.
+    if not any(name.lower() == "user-agent" for name, _ in headers):
+        lines.append(b"User-Agent: s3-proxy-tests")
     lines += [f"{name}: {value}".encode() for name, value in headers]
     with socket.create_connection(("127.0.0.1", nginx.port), timeout=10) as sock:
         sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")

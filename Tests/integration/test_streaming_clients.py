@@ -328,13 +328,17 @@ def test_browser_user_agent_gets_the_307(proxy, s3, method):
     assert s3.requests() == []
 
 
-def test_no_user_agent_gets_the_307(proxy, s3):
+def test_no_user_agent_is_streamed_as_s3cmd_needs(proxy, s3, workdir):
+    """s3cmd 2.3.0 sends no User-Agent, and cannot follow a 307."""
     s3.clear()
-    r = subprocess.run(["curl", "-s", "-A", "", "-o", "/dev/null", "-w", "%{http_code}",
+    out = os.path.join(workdir, "data.bin")
+    r = subprocess.run(["curl", "-s", "-A", "", "-o", out, "-w", "%{http_code}",
                         f"{proxy.url}/demo/files/data.bin"],
                        capture_output=True, text=True, timeout=30)
-    assert r.stdout == "307"
-    assert s3.requests() == []
+    assert r.stdout == "200"
+    with open(out, "rb") as f:
+        assert f.read() == DEMO_OBJECTS["files/data.bin"]
+    assert_streamed(s3.requests())
 
 
 # --------------------------------------------------------------------------
@@ -610,7 +614,8 @@ def test_boto3_writes_get_405_and_reach_nothing(proxy, s3, operation, kwargs):
     with pytest.raises(botocore.exceptions.ClientError) as info:
         getattr(client, operation)(Bucket="demo", Key="files/hello.txt", **kwargs)
     client.close()
-    assert info.value.response["Error"]["Code"] == "405"
+    # S3's own error, which botocore parses
+    assert info.value.response["Error"]["Code"] == "MethodNotAllowed"
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 405
     assert s3.requests() == []
     body = direct_client(s3).get_object(Bucket="demo", Key="files/hello.txt")["Body"]
@@ -629,12 +634,14 @@ def test_boto3_client_keeps_working_after_a_refused_put(proxy, s3):
     assert r["Body"].read() == DEMO_OBJECTS["files/hello.txt"]
 
 
-def test_boto3_get_object_with_version_id_is_403_unless_allowed(s3, proxy, make_nginx):
+def test_boto3_get_object_with_version_id_is_501_unless_allowed(s3, proxy, make_nginx):
+    """An S3 client is told NotImplemented, as S3 says, in its XML."""
     s3.clear()
     with pytest.raises(botocore.exceptions.ClientError) as info:
         unsigned_client(proxy.url).get_object(Bucket="demo", Key="files/hello.txt",
                                               VersionId="null")
-    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert info.value.response["Error"]["Code"] == "NotImplemented"
     assert s3.requests() == []
 
     nginx = make_nginx(s3_environment(s3),

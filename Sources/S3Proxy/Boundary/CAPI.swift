@@ -95,6 +95,11 @@ enum LocationCheck {
                 return "the allowed query parameter " + quoted(entry) + " " + problem
             }
         }
+        for entry in Bytes.list(conf.ignore_params, conf.nignore_params) {
+            if let problem = Rules.parameterProblem(entry.bytes) {
+                return "the ignored query parameter " + quoted(entry) + " " + problem
+            }
+        }
         if conf.index.len > 0, let problem = Rules.indexProblem(conf.index.bytes) {
             return "the index page " + quoted(conf.index) + " " + problem
         }

@@ -1,5 +1,5 @@
 // ASCII case folding, for the names that compare case-insensitively: host
-// names, User-Agent substrings, `X-Amz-` prefixes.
+// names, User-Agent substrings, `X-Amz-` prefixes, authorization schemes.
 
 enum ASCII {
     @inline(__always)
@@ -31,5 +31,27 @@ enum ASCII {
             start += 1
         }
         return false
+    }
+
+    /// Whether `bytes` start with `prefix`, ignoring ASCII case.
+    static func hasPrefixIgnoringCase(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ prefix: StaticString
+    ) -> Bool {
+        prefix.withUTF8Buffer { prefix in
+            guard prefix.count <= bytes.count else { return false }
+            for offset in 0..<prefix.count
+                where lowercased(bytes[offset]) != lowercased(prefix[offset])
+            {
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Whether `bytes` are `word`, ignoring ASCII case.
+    static func equalsIgnoringCase(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ word: StaticString
+    ) -> Bool {
+        bytes.count == word.utf8CodeUnitCount && hasPrefixIgnoringCase(bytes, word)
     }
 }

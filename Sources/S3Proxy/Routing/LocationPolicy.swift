@@ -49,12 +49,31 @@ struct LocationPolicy {
         return false
     }
 
-    /// Whether a client with this User-Agent gets objects streamed.
-    func streams(userAgent agent: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// Query parameters the operator has dropped (s3_proxy_ignore_params):
+    /// cache busters such as `v` or `_`, never signed or forwarded.
+    func ignores(parameter name: UnsafeBufferPointer<UInt8>) -> Bool {
+        for entry in Bytes.list(conf.pointee.ignore_params, conf.pointee.nignore_params)
+            where Bytes.view(entry).elementsEqual(name)
+        {
+            return true
+        }
+        return false
+    }
+
+    /// Whether this client gets objects streamed: an S3 client, known by
+    /// its User-Agent, by sending none, or by signing its request as S3
+    /// clients do (Rules.isS3Signed).
+    func streams(_ request: IncomingRequest) -> Bool {
+        let agent = request.userAgent
         switch conf.pointee.stream {
         case S3P_STREAM_OFF:
             return false
         case S3P_STREAM_LIST:
+            let match = conf.pointee.stream_match
+            if match & UInt32(S3P_STREAM_NO_AGENT) != 0 && agent.isEmpty { return true }
+            if match & UInt32(S3P_STREAM_SIGNED) != 0 && Rules.isS3Signed(request) {
+                return true
+            }
             for entry in Bytes.list(conf.pointee.stream_agents,
                                     conf.pointee.nstream_agents)
                 where ASCII.containsIgnoringCase(agent, Bytes.view(entry))
@@ -63,6 +82,7 @@ struct LocationPolicy {
             }
             return false
         default:
+            if agent.isEmpty || Rules.isS3Signed(request) { return true }
             for pattern in Rules.sdkAgents {
                 let found = pattern.withUTF8Buffer {
                     ASCII.containsIgnoringCase(agent, $0)

@@ -28,10 +28,14 @@ struct QueryItems {
     mutating func removeAll() { count = 0 }
 
     /// Decodes the items of a raw query into `writer`; empty items (`a&&b`)
-    /// are skipped and SDK bookkeeping (Rules.ignoredParameters) dropped.
-    /// False for a malformed escape, bytes that are not UTF-8, or more than
-    /// Rules.maxQueryItems items.  The caller checks `writer.overflowed`.
-    mutating func parse(_ raw: UnsafeBufferPointer<UInt8>, writer: inout BufferWriter) -> Bool {
+    /// are skipped, and SDK bookkeeping (Rules.ignoredParameters) and the
+    /// parameters the location ignores dropped (each still counts towards
+    /// the limit).  False for a malformed escape, bytes that are not UTF-8,
+    /// or more than Rules.maxQueryItems items.  The caller checks
+    /// `writer.overflowed`.
+    mutating func parse(
+        _ raw: UnsafeBufferPointer<UInt8>, policy: LocationPolicy, writer: inout BufferWriter
+    ) -> Bool {
         var parsed = 0
         var start = 0
         while start < raw.count {
@@ -57,7 +61,7 @@ struct QueryItems {
             guard UTF8Validation.isValid(name), UTF8Validation.isValid(value) else {
                 return false
             }
-            if isIgnored(name) {
+            if isIgnored(name) || policy.ignores(parameter: name) {
                 writer.rewind(to: nameStart)
                 continue
             }

@@ -13,8 +13,9 @@
 //   (served as <path>index.html): proxied, so relative links in the page
 //   resolve against the proxy.
 // - Any other object: a 307 to a presigned URL for the request's method,
-//   except for S3 SDKs and CLIs (by User-Agent), which cannot follow it:
-//   their GetObject and HeadObject are proxied.
+//   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
+//   signing their request), which cannot follow it: their GetObject and
+//   HeadObject are proxied.
 // - Built-in listings (when on): when S3 answers 404 for a folder's index
 //   page, nginx comes back (the fallback pass) and the folder is proxied as
 //   a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
@@ -32,6 +33,10 @@ struct IncomingRequest {
     let path: UnsafeBufferPointer<UInt8>
     let query: UnsafeBufferPointer<UInt8>
     let userAgent: UnsafeBufferPointer<UInt8>
+    /// The client's own signing headers: only to recognise S3 clients.
+    let authorization: UnsafeBufferPointer<UInt8>
+    let amzDate: UnsafeBufferPointer<UInt8>
+    let amzContentSHA256: UnsafeBufferPointer<UInt8>
     let now: Int64
     let isFallback: Bool
 
@@ -40,6 +45,9 @@ struct IncomingRequest {
         path = Bytes.view(req.path)
         query = Bytes.view(req.query)
         userAgent = Bytes.view(req.user_agent)
+        authorization = Bytes.view(req.authorization)
+        amzDate = Bytes.view(req.amz_date)
+        amzContentSHA256 = Bytes.view(req.amz_content_sha256)
         now = req.now
         isFallback = req.fallback != 0
     }
@@ -191,7 +199,7 @@ struct RequestRouter {
             return .refuse(status: 403)
         }
 
-        guard items.parse(request.query, writer: &writer) else {
+        guard items.parse(request.query, policy: policy, writer: &writer) else {
             return .refuse(status: 400)
         }
         if writer.overflowed { return .noSpace }
@@ -222,7 +230,7 @@ struct RequestRouter {
             for index in 0..<items.count {
                 let name = items[index].name
                 guard isListingParameter(name) || policy.allows(parameter: name) else {
-                    return .refuse(status: 403)
+                    return .refuse(status: parameterRefusal(request))
                 }
             }
             s3.kind = .listing(withSlash: slash != nil && policy.bucket == nil)
@@ -234,7 +242,7 @@ struct RequestRouter {
         // sub-resources such as ?acl, ?tagging or ?versions would read more
         // than the object itself.
         for index in 0..<items.count where !policy.allows(parameter: items[index].name) {
-            return .refuse(status: 403)
+            return .refuse(status: parameterRefusal(request))
         }
 
         if isFolder {
@@ -242,8 +250,16 @@ struct RequestRouter {
             s3.key = indexKey
         }
         s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)
-            || policy.streams(userAgent: request.userAgent))
+            || policy.streams(request))
         return .sign(s3)
+    }
+
+    /// A parameter the location does not serve: 403, or for an S3 client
+    /// 501 NotImplemented, which S3 clients take for "not available here"
+    /// (`s3cmd info` asks for ?policy, ?cors and ?acl, and stops at
+    /// anything but 404 or 501).
+    private func parameterRefusal(_ request: IncomingRequest) -> Int32 {
+        policy.streams(request) ? 501 : 403
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -39,6 +39,47 @@ enum Rules {
         "rclone/",
     ]
 
+    /// Whether a request carries what S3 clients send when they sign:
+    /// an `Authorization` in AWS form (SigV4's `AWS4-HMAC-SHA256 ...`,
+    /// SigV4a's `AWS4-ECDSA-P256-SHA256 ...`, SigV2's `AWS id:signature`),
+    /// `x-amz-date` or `x-amz-content-sha256`.  Browsers and download tools
+    /// send none of them; s3cmd, for one, sends no User-Agent but all three.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-auth-using-authorization-header.html
+    static func isS3Signed(_ request: IncomingRequest) -> Bool {
+        if !request.amzDate.isEmpty || !request.amzContentSHA256.isEmpty { return true }
+        let authorization = request.authorization
+        let scheme = UnsafeBufferPointer(rebasing:
+            authorization[..<(authorization.firstIndex(of: UInt8(ascii: " "))
+                              ?? authorization.count)])
+        return ASCII.equalsIgnoringCase(scheme, awsV2Scheme)
+            || ASCII.hasPrefixIgnoringCase(scheme, awsV4SchemePrefix)
+    }
+
+    /// Authorization schemes of S3's signatures: SigV2's, and the prefix of
+    /// SigV4's and SigV4a's.
+    static let awsV2Scheme: StaticString = "AWS"
+    static let awsV4SchemePrefix: StaticString = "AWS4-"
+
+    /// S3's error code and message for a refusal's status, answered to S3
+    /// clients as S3 would, in XML.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+    static func s3Error(status: Int32) -> (code: StaticString, message: StaticString) {
+        switch status {
+        case 400: return ("InvalidRequest", "The request is not valid.")
+        case 404: return ("NoSuchKey", "The specified key does not exist.")
+        case 405: return ("MethodNotAllowed",
+                          "The specified method is not allowed against this resource.")
+        case 501: return ("NotImplemented",
+                          "A query parameter you provided implies functionality that is not implemented.")
+        default: return ("AccessDenied", "Access Denied")
+        }
+    }
+
+    static let s3ErrorStart: StaticString =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
+    static let s3ErrorMiddle: StaticString = "</Code><Message>"
+    static let s3ErrorEnd: StaticString = "</Message></Error>"
+
     /// Why an allowed-parameter name cannot be allowed, or nil.
     static func parameterProblem(_ name: [UInt8]) -> String? {
         if name.isEmpty {

@@ -16,6 +16,12 @@ struct Policy {
     /// are streamed through the proxy instead of redirected: S3 SDKs and
     /// CLIs do not follow a 307 for GetObject and HeadObject.
     var streamAgents: [[UInt8]] = Policy.sdkAgents
+    /// Whether clients that send no User-Agent are streamed (s3cmd sends
+    /// none), and clients that sign their requests as S3 clients do.
+    var streamsWithoutAgent = true
+    var streamsSigned = true
+    /// Query parameters dropped before routing (cache busters).
+    var ignoredParameters: [[UInt8]] = []
     /// The page a path ending in `/` serves.
     var indexDocument: [UInt8] = Policy.defaultIndex.withUTF8Buffer { Array($0) }
     /// Whether a folder without an index page gets the built-in listing.
@@ -68,9 +74,16 @@ struct Policy {
         parameters.contains(name)
     }
 
-    /// Whether a client with this User-Agent gets objects streamed.
-    func streams(userAgent: ArraySlice<UInt8>) -> Bool {
-        userAgent.withUnsafeBufferPointer { agent in
+    func ignores(parameter name: [UInt8]) -> Bool {
+        ignoredParameters.contains(name)
+    }
+
+    /// Whether this client gets objects streamed: by User-Agent, by sending
+    /// none, or by signing as S3 clients do.
+    func streams(userAgent: ArraySlice<UInt8>, signing: ClientSigning) -> Bool {
+        if userAgent.isEmpty && streamsWithoutAgent { return true }
+        if streamsSigned && signing.isS3Signed { return true }
+        return userAgent.withUnsafeBufferPointer { agent in
             streamAgents.contains { pattern in
                 pattern.withUnsafeBufferPointer { ASCII.containsIgnoringCase(agent, $0) }
             }
@@ -79,5 +92,22 @@ struct Policy {
 
     static func parameterProblem(_ name: [UInt8]) -> String? {
         Rules.parameterProblem(name)
+    }
+}
+
+/// What a client sent that S3 clients send when they sign a request.
+struct ClientSigning {
+    var authorization: [UInt8] = []
+    var amzDate: [UInt8] = []
+    var amzContentSHA256: [UInt8] = []
+
+    /// An `x-amz-date` or `x-amz-content-sha256` header, or an
+    /// `Authorization` whose scheme (its first word) is SigV2's `AWS` or
+    /// starts with `AWS4-` (SigV4, SigV4a), in any case.
+    var isS3Signed: Bool {
+        if !amzDate.isEmpty || !amzContentSHA256.isEmpty { return true }
+        let scheme = Array(authorization.prefix { $0 != UInt8(ascii: " ") })
+            .map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+        return scheme == Array("aws".utf8) || scheme.starts(with: "aws4-".utf8)
     }
 }

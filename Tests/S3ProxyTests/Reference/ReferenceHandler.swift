@@ -19,17 +19,33 @@ enum RequestHandler {
         result.pointee = s3p_result_t()
         result.pointee.max_age = -1
         guard let signing = conf.pointee.signing else { return S3P_E_CONFIG }
+        let policy = Policy(conf.pointee)
+        let clientSigning = ClientSigning(authorization: req.authorization.bytes,
+                                          amzDate: req.amz_date.bytes,
+                                          amzContentSHA256: req.amz_content_sha256.bytes)
         let route = Router.route(method: req.method.bytes[...],
                                  path: req.path.bytes[...],
                                  query: req.query.bytes[...],
-                                 policy: Policy(conf.pointee),
+                                 policy: policy,
                                  userAgent: req.user_agent.bytes[...],
+                                 signing: clientSigning,
                                  fallback: req.fallback != 0)
         let target: S3Target
         switch route {
         case .refuse(let status):
             result.pointee.action = S3P_ACTION_REFUSE
             result.pointee.status = status
+            if policy.streams(userAgent: req.user_agent.bytes[...], signing: clientSigning) {
+                // S3 clients get S3's XML error (ErrorResponses.html).
+                let (code, message) = Rules.s3Error(status: status)
+                var body = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".utf8)
+                body += Array("<Error><Code>".utf8) + code.withUTF8Buffer { Array($0) }
+                body += Array("</Code><Message>".utf8) + message.withUTF8Buffer { Array($0) }
+                body += Array("</Message></Error>".utf8)
+                var writer = BufferWriter(base: out, capacity: cap)
+                result.pointee.url = writer.write(body)
+                result.pointee.render = S3P_RENDER_S3_ERROR
+            }
             return S3P_OK
         case .redirect(let t), .proxy(let t):
             target = t
@@ -127,11 +143,16 @@ extension Policy {
             indexDocument = conf.index.bytes
         }
         listings = conf.listings != 0
+        ignoredParameters = s3p_str_t.list(conf.ignore_params, conf.nignore_params)
         switch conf.stream {
         case S3P_STREAM_OFF:
             streamAgents = []
+            streamsWithoutAgent = false
+            streamsSigned = false
         case S3P_STREAM_LIST:
             streamAgents = s3p_str_t.list(conf.stream_agents, conf.nstream_agents)
+            streamsWithoutAgent = conf.stream_match & UInt32(S3P_STREAM_NO_AGENT) != 0
+            streamsSigned = conf.stream_match & UInt32(S3P_STREAM_SIGNED) != 0
         default:
             break
         }

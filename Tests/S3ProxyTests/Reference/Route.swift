@@ -16,8 +16,9 @@
 //   (served as <path>index.html): proxied, so relative links in the page
 //   resolve against the proxy.
 // - Any other object: a 307 to a presigned URL for the request's method,
-//   except for S3 SDKs and CLIs (by User-Agent), which cannot follow it:
-//   their GetObject and HeadObject are proxied.
+//   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
+//   signing their request), which cannot follow it: their GetObject and
+//   HeadObject are proxied.
 // - Built-in listings (when on): when S3 answers 404 for a folder's index
 //   page, nginx comes back (the fallback pass) and the folder is proxied as
 //   a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
@@ -100,10 +101,16 @@ enum Router {
     /// S3's limit on a key: 1,024 bytes of UTF-8.
     static let maxKeyLength = 1024
 
+    /// The User-Agent of a request that does not name one: a browser's
+    /// (a request that sends none is an S3 client's, and streamed).
+    static let browserAgent = Array("Mozilla/5.0".utf8)
+
     static func route(
         method: ArraySlice<UInt8>, path: ArraySlice<UInt8>,
         query: ArraySlice<UInt8>, policy: Policy = Policy(),
-        userAgent: ArraySlice<UInt8> = [], fallback: Bool = false
+        userAgent: ArraySlice<UInt8> = browserAgent[...],
+        signing: ClientSigning = ClientSigning(),
+        fallback: Bool = false
     ) -> Route {
         guard HTTPMethod(method) != nil else {
             return .refuse(status: 405)
@@ -187,7 +194,9 @@ enum Router {
             return .refuse(status: 400)
         }
 
-        let forwarded = parameters.filter { !ignoredParameters.contains($0.name) }
+        let forwarded = parameters.filter {
+            !ignoredParameters.contains($0.name) && !policy.ignores(parameter: $0.name)
+        }
         let isFolder = bucketEnd != nil && (key.isEmpty || key.last == UInt8(ascii: "/"))
 
         if fallback {
@@ -203,9 +212,13 @@ enum Router {
             return folderListing(place, folder: key, token: forwarded[0].value)
         }
 
+        // A parameter the location does not serve: 403, or for an S3
+        // client 501 NotImplemented, which S3 clients take for "not
+        // available here" (s3cmd info asks for ?policy, ?cors, ?acl).
+        let refusal: Int32 = policy.streams(userAgent: userAgent, signing: signing) ? 501 : 403
         if key.isEmpty && (bucketEnd == nil || !forwarded.isEmpty) {
             return listing(place, withSlash: bucketEnd != nil && policy.bucket == nil,
-                           parameters: forwarded, policy: policy)
+                           parameters: forwarded, policy: policy, refusal: refusal)
         }
         // GET /<bucket>/ without parameters is the bucket's index page.
 
@@ -215,7 +228,7 @@ enum Router {
         var query = CanonicalQuery()
         for parameter in forwarded {
             guard policy.allows(parameter: parameter.name) else {
-                return .refuse(status: 403)
+                return .refuse(status: refusal)
             }
             query.append(name: parameter.name, value: parameter.value)
         }
@@ -232,7 +245,7 @@ enum Router {
                               query: query, folderPath: folderPath)
         target.hostPrefix = place.hostPrefix
         if isIndex || lastSegment(of: key).elementsEqual(policy.indexDocument)
-            || policy.streams(userAgent: userAgent)
+            || policy.streams(userAgent: userAgent, signing: signing)
         {
             return .proxy(target)
         }
@@ -267,14 +280,14 @@ enum Router {
 
     private static func listing(
         _ place: Place, withSlash: Bool, parameters: [QueryParameter],
-        policy: Policy
+        policy: Policy, refusal: Int32
     ) -> Route {
         var query = CanonicalQuery()
         for parameter in parameters {
             guard listingParameters.contains(parameter.name)
                 || policy.allows(parameter: parameter.name)
             else {
-                return .refuse(status: 403)
+                return .refuse(status: refusal)
             }
             query.append(name: parameter.name, value: parameter.value)
         }

@@ -1,0 +1,30 @@
+// The C entry points for S3's answers to proxied requests (declared in
+// CShim/include/s3_proxy_core.h): error documents cleaned, response
+// headers kept or hidden.
+
+internal import CShim
+
+@c @implementation
+func s3p_s3_error(
+    _ status: Int32, _ body: UnsafePointer<UInt8>?, _ len: Int,
+    _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
+    _ err: UnsafeMutablePointer<s3p_s3_error_t>?
+) -> Int32 {
+    guard let out, let err else { return S3P_E_CONFIG }
+    let read = body == nil ? 0 : min(len, Int(S3P_ERROR_BODY_MAX))
+    let error = S3Error(status: status, body: UnsafeBufferPointer(start: body, count: read))
+    var w = BufferWriter(base: out, capacity: cap)
+    var answer = s3p_s3_error_t()
+    error.write(into: &w, &answer)
+    guard !w.overflowed else { return S3P_E_SPACE }
+    err.pointee = answer
+    return S3P_OK
+}
+
+@c @implementation
+func s3p_response_header_visible(
+    _ name: UnsafePointer<s3p_str_t>?, _ pass: UInt32
+) -> Int32 {
+    guard let name = name?.pointee else { return 0 }
+    return ResponseHeaders.isVisible(Bytes.view(name), pass: pass) ? 1 : 0
+}
