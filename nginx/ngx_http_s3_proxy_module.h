@@ -4,6 +4,7 @@
  *   ngx_http_s3_proxy_module.c     the module, its directives, merging
  *   ngx_http_s3_proxy_settings.c   the environment and the S3 settings
  *                                  resolved for the Swift core
+ *   ngx_http_s3_proxy_upstream.c   a keepalive upstream per S3 endpoint
  *   ngx_http_s3_proxy_handler.c    the request phase: route, redirect,
  *                                  refuse, hand over to proxy_pass
  *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
@@ -178,6 +179,12 @@ void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf,
     s3p_config_t *core);
+
+/* ngx_http_s3_proxy_upstream.c */
+ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
+    const s3p_config_t *core);
+ngx_int_t ngx_http_s3_proxy_upstream_add(ngx_conf_t *cf, ngx_str_t *scheme,
+    ngx_str_t *host);
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);

@@ -10,8 +10,8 @@
 #      arguments (scripts/build-module.sh);
 #   3. runs part of the integration tests with that nginx and module:
 #      every route (test_routes.py, the streamed SDK download), the shipped
-#      snippet (every proxied test includes it), a reload under requests
-#      and the built-in listing.
+#      snippet (every proxied test includes it), a reload under requests,
+#      the built-in listing and upstream connection reuse (test_keepalive.py).
 #
 # Environment: NGINX_VERSIONS_DIR (default ../shared/nginx-src),
 # S3P_CORE_LIB (the Swift core archive), JOBS (make -j, default nproc).
@@ -32,6 +32,7 @@ tests=(
     "Tests/integration/test_browsing.py::test_large_folder_pages_reach_every_key_once"
     "Tests/integration/test_browsing.py::test_existing_index_pages_take_precedence"
     "Tests/integration/test_browsing.py::test_listing_off_by_default"
+    Tests/integration/test_keepalive.py
 )
 
 shopt -s nullglob
