@@ -104,6 +104,7 @@ http { $http_common
   upstream up_tls { server 127.0.0.1:$up_tls; keepalive $KEEPALIVE; }
   server { listen 127.0.0.1:$plain;
     location /bkt/dir/file.bin { return 307 "$url"; }
+    location /w/ { return 307 "$url"; }
     location / { proxy_pass http://up_http; proxy_http_version 1.1;
                  proxy_set_header Connection ""; }
   }
@@ -126,6 +127,8 @@ pid $dir/module-$mode.pid;
 http { $http_common
   server { listen 127.0.0.1:$port;
     location / { s3_proxy on; $ca include $top/nginx/s3_proxy.conf; }
+    location /w/ { s3_proxy on; s3_proxy_presign_window 1h; $ca
+                   include $top/nginx/s3_proxy.conf; }
   }
 }
 CONF
@@ -199,19 +202,36 @@ pidfile() { # port -> the pid file of the nginx listening on it
     esac
 }
 
-run() { # port path user-agent -> requests/s, p50 latency, worker CPU us per request
-    local pidfile before out header=(-H "User-Agent: $3")
+# Cold keys: every request another key below the path (random, per
+# thread), so that no signature the worker kept is asked for again.
+cat > "$dir/cold.lua" <<'LUA'
+local threads = 0
+setup = function(thread) threads = threads + 1; thread:set("id", threads) end
+init = function(args) math.randomseed(os.time() * 7919 + (id or 0)) end
+request = function()
+  return wrk.format(nil, wrk.path .. "k" .. math.random(1, 1073741823) .. ".bin")
+end
+LUA
+
+run() { # port path user-agent [cold] -> requests/s, p50 latency, worker CPU us per request
+    local pidfile before out header=(-H "User-Agent: $3") script=()
+    [ "${4:-}" = cold ] && script=(-s "$dir/cold.lua")
     pidfile=$(pidfile "$1")
     before=$(ticks "$pidfile")
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-          "${header[@]}" "http://127.0.0.1:$1$2")
+          "${script[@]}" "${header[@]}" "http://127.0.0.1:$1$2")
     echo "$out" | awk -v t=$(( $(ticks "$pidfile") - before )) -v hz="$hz" '
         /Requests\/sec/ {rps=$2} /^ +50%/ {lat=$2} /requests in/ {n=$1}
         END {printf "%s %s %.2f\n", rps, lat, t * 1e6 / hz / n}'
 }
 
-# What is measured: name, path, plain port, module port, User-Agent.
+# What is measured: name, path, plain port, module port, User-Agent
+# (sdk, or the browser's), cold keys.  redirect-hot and redirect-cold:
+# s3_proxy_presign_window 1h, one key asked for again and again, and
+# every request another key.
 pairs=("redirect /bkt/dir/file.bin $plain $module"
+       "redirect-hot /w/bkt/dir/file.bin $plain $module"
+       "redirect-cold /w/bkt/dir/ $plain $module browser cold"
        "index /bkt/dir/index.html $plain $module"
        "listing /bkt?list-type=2&prefix=dir/ $plain $module"
        "object /bkt/dir/object.bin $plain $module sdk"
@@ -240,7 +260,7 @@ for round in $(seq 1 "$ROUNDS"); do
         if [ $((round % 2)) -eq 1 ]; then sides="plain module"; else sides="module plain"; fi
         for side in $sides; do
             port=$3; [ "$side" = module ] && port=$4
-            results[$1-$side]+="$(run "$port" "$2" "$agent") "
+            results[$1-$side]+="$(run "$port" "$2" "$agent" "${6:-}") "
         done
     done
 done
@@ -262,7 +282,7 @@ echo " median req/s of each side; ratio: median of the rounds' module/plain rati
 echo " worker CPU: median of the rounds' worker user+system time per request; p50 latency per round)"
 for pair in "${pairs[@]}"; do
     set -- $pair
-    printf '%-11s plain %9.0f req/s  module %9.0f req/s  ratio %.2f (rounds %s)\n' \
+    printf '%-13s plain %9.0f req/s  module %9.0f req/s  ratio %.2f (rounds %s)\n' \
         "$1" "$(rps "$1-plain")" "$(rps "$1-module")" "$(ratio "$1")" \
         "$(spread "$1")"
     printf '            worker CPU per request: plain %s us, module %s us   (p50 plain: %s module: %s)\n' \
@@ -270,7 +290,8 @@ for pair in "${pairs[@]}"; do
 done
 
 # Memory with and without the module, idle and after the rounds; then a
-# long redirect run (a million requests or more) must not grow the worker.
+# long run of redirects for distinct keys with a presign window (a million
+# requests or more, each a key of its own) must not grow the worker.
 loaded_plain=$(memory "$dir/plain.pid")
 loaded_module=$(memory "$dir/module-http.pid")
 loaded_module_tls=$(memory "$dir/module-tls.pid")
@@ -283,12 +304,12 @@ before=$(memory "$dir/module-http.pid")
 total=0
 while [ "$total" -lt "${MILLION:-1000000}" ]; do
     n=$(wrk -H "User-Agent: $WRK_AGENT" -t"$THREADS" -c"$CONNECTIONS" -d5s \
-        http://127.0.0.1:$module/bkt/dir/file.bin |
+        -s "$dir/cold.lua" http://127.0.0.1:$module/w/bkt/dir/ |
         awk '/requests in/ {print $1}')
     total=$((total + n))
 done
 after=$(memory "$dir/module-http.pid")
-printf 'growth      %d redirects more: module worker RSS %s -> %s kB, private dirty %s -> %s kB\n' \
+printf 'growth      %d redirects for distinct keys more: module worker RSS %s -> %s kB, private dirty %s -> %s kB\n' \
     "$total" "${before% *}" "${after% *}" "${before#* }" "${after#* }"
 
 if grep -E '\[(alert|emerg|crit)\]|exited on signal' "$dir/error.log"; then
