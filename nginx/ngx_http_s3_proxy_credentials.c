@@ -575,6 +575,7 @@ ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
     ngx_uint_t            i, https, local;
 #if (NGX_HTTP_SSL)
     ngx_str_t             bundle, name;
+    ngx_pool_cleanup_t   *cln;
 #endif
     struct sockaddr_in   *sin;
 #if (NGX_HAVE_INET6)
@@ -679,6 +680,17 @@ ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
         {
             return NGX_ERROR;
         }
+
+        /* freed with the configuration, not leaked at each reload */
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            ngx_ssl_cleanup_ctx(p->ssl);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_ssl_cleanup_ctx;
+        cln->data = p->ssl;
 
         /* the CAs to trust: AWS_CA_BUNDLE, as the AWS SDKs take it */
 

@@ -17,7 +17,7 @@ import pytest
 
 from credentials import WEB_IDENTITY_TOKEN, CredServer, rotating_s3
 from harness import NGINX_BIN, free_port, wait_for_port
-from test_credentials import Load, get, no_secret_in, provider_env, \
+from test_credentials import Load, follow, get, no_secret_in, provider_env, \
     wait_for_credentials
 
 
@@ -182,6 +182,13 @@ def test_sts_over_https_with_a_private_ca(make_nginx, pki, cred, s3, front):
     assert {r["method"] for r in reached} == {"GET"}
     assert any("list-type=2" in r["query"] for r in reached)
     assert any("X-Amz-Signature=" in r["query"] for r in reached)
+
+    # a reload makes the TLS context anew and frees the old one
+    nginx.proc.send_signal(signal.SIGHUP)
+    time.sleep(1.5)
+    status, headers, _ = get(nginx, "/demo/files/hello.txt")
+    assert status == 307
+    assert follow(headers["Location"]) == 200
 
     log = nginx.log_text()
     for key in load.keys:
