@@ -573,6 +573,10 @@ ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
 {
     u_char               *a;
     ngx_uint_t            i, https, local;
+#if (NGX_HTTP_SSL)
+    ngx_str_t             bundle, name;
+    ngx_pool_cleanup_t   *cln;
+#endif
     struct sockaddr_in   *sin;
 #if (NGX_HAVE_INET6)
     struct sockaddr_in6  *sin6;
@@ -677,11 +681,37 @@ ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        if (ngx_ssl_trusted_certificate(cf, p->ssl,
-                &(ngx_str_t) ngx_string("/etc/ssl/certs/ca-certificates.crt"),
-                2)
-            != NGX_OK)
+        /* freed with the configuration, not leaked at each reload */
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            ngx_ssl_cleanup_ctx(p->ssl);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_ssl_cleanup_ctx;
+        cln->data = p->ssl;
+
+        /* the CAs to trust: AWS_CA_BUNDLE, as the AWS SDKs take it */
+
+        if (ngx_http_s3_proxy_getenv_str(cf, "AWS_CA_BUNDLE", &bundle)
+            != NGX_CONF_OK)
         {
+            return NGX_ERROR;
+        }
+
+        if (bundle.len == 0) {
+            ngx_str_set(&bundle, "/etc/ssl/certs/ca-certificates.crt");
+        }
+
+        name = bundle;
+
+        if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"s3_proxy\": the %V endpoint \"%V\": the "
+                               "CA bundle \"%V\" (AWS_CA_BUNDLE, or the "
+                               "system's) cannot be loaded",
+                               &p->name, url, &name);
             return NGX_ERROR;
         }
 #else

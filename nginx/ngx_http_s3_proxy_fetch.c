@@ -17,6 +17,10 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
+/* the TLS connection's state (ngx_ssl_connection_t) and little else */
+#define NGX_HTTP_S3_PROXY_SSL_POOL  1024
+
+
 static ngx_int_t ngx_http_s3_proxy_fetch_step(
     ngx_http_s3_proxy_provider_t *p);
 static void ngx_http_s3_proxy_fetch_write(ngx_event_t *wev);
@@ -218,6 +222,17 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
 #if (NGX_HTTP_SSL)
     if (p->ssl && c->ssl == NULL) {
         ngx_int_t  rc;
+
+        /*
+         * ngx_ssl_create_connection() allocates from c->pool, which a
+         * connection of ngx_event_connect_peer() lacks; closing destroys it
+         */
+
+        c->pool = ngx_create_pool(NGX_HTTP_S3_PROXY_SSL_POOL, p->log);
+        if (c->pool == NULL) {
+            ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
+            return;
+        }
 
         if (ngx_ssl_create_connection(p->ssl, c, NGX_SSL_CLIENT) != NGX_OK) {
             ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
@@ -449,6 +464,7 @@ ngx_http_s3_proxy_fetch_answer(ngx_http_s3_proxy_provider_t *p)
 static void
 ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p)
 {
+    ngx_pool_t        *pool;
     ngx_connection_t  *c;
 
     c = p->peer.connection;
@@ -464,8 +480,14 @@ ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p)
     }
 #endif
 
+    pool = c->pool;
+
     ngx_close_connection(c);
     p->peer.connection = NULL;
+
+    if (pool) {
+        ngx_destroy_pool(pool);
+    }
 }
 
 
