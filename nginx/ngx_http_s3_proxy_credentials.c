@@ -668,6 +668,10 @@ ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
 
     if (https) {
 #if (NGX_HTTP_SSL)
+        if (ngx_http_s3_proxy_fetch_ssl_init(cf->log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         p->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
         if (p->ssl == NULL) {
             return NGX_ERROR;

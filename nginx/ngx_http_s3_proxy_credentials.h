@@ -159,6 +159,9 @@ ngx_uint_t ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
 
 /* ngx_http_s3_proxy_fetch.c */
 void ngx_http_s3_proxy_fetch_start(ngx_http_s3_proxy_provider_t *p);
+#if (NGX_HTTP_SSL)
+ngx_int_t ngx_http_s3_proxy_fetch_ssl_init(ngx_log_t *log);
+#endif
 
 
 #endif /* _NGX_HTTP_S3_PROXY_CREDENTIALS_H_INCLUDED_ */

@@ -14,11 +14,52 @@
  * Nothing here logs a secret: failures name the provider and the reason.
  */
 
+#include <dlfcn.h>
+
 #include "ngx_http_s3_proxy_credentials.h"
 
 
 /* the TLS connection's state (ngx_ssl_connection_t) and little else */
 #define NGX_HTTP_S3_PROXY_SSL_POOL  1024
+
+
+#if (NGX_HTTP_SSL)
+
+/*
+ * The two libssl calls nginx wraps nowhere (SNI on a client connection,
+ * the verdict on its certificate), taken from the nginx that loaded the
+ * module, which links libssl: the module itself needs libcrypto only, and
+ * an nginx built without SSL takes no https provider.
+ */
+
+static long (*ngx_http_s3_proxy_ssl_ctrl)(SSL *ssl, int cmd, long larg,
+    void *parg);
+static long (*ngx_http_s3_proxy_ssl_verify_result)(const SSL *ssl);
+
+
+ngx_int_t
+ngx_http_s3_proxy_fetch_ssl_init(ngx_log_t *log)
+{
+    if (ngx_http_s3_proxy_ssl_ctrl == NULL) {
+        ngx_http_s3_proxy_ssl_ctrl = (long (*)(SSL *, int, long, void *))
+            dlsym(RTLD_DEFAULT, "SSL_ctrl");
+        ngx_http_s3_proxy_ssl_verify_result = (long (*)(const SSL *))
+            dlsym(RTLD_DEFAULT, "SSL_get_verify_result");
+    }
+
+    if (ngx_http_s3_proxy_ssl_ctrl == NULL
+        || ngx_http_s3_proxy_ssl_verify_result == NULL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "s3 proxy: https providers need libssl's SSL_ctrl and "
+                      "SSL_get_verify_result, which this nginx lacks");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+#endif
 
 
 static ngx_int_t ngx_http_s3_proxy_fetch_step(
@@ -250,7 +291,11 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
             ngx_memcpy(name, p->url.host.data, p->url.host.len);
             name[p->url.host.len] = '\0';
 
-            if (SSL_set_tlsext_host_name(c->ssl->connection, (char *) name)
+            /* SSL_set_tlsext_host_name(), a macro over SSL_ctrl() */
+
+            if (ngx_http_s3_proxy_ssl_ctrl(c->ssl->connection,
+                                           SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                                           TLSEXT_NAMETYPE_host_name, name)
                 == 0)
             {
                 ngx_http_s3_proxy_fetch_failed(p, "TLS SNI failed");
@@ -321,7 +366,7 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
         return;
     }
 
-    verified = SSL_get_verify_result(c->ssl->connection);
+    verified = ngx_http_s3_proxy_ssl_verify_result(c->ssl->connection);
 
     if (verified != X509_V_OK) {
         ngx_http_s3_proxy_fetch_failed(p, X509_verify_cert_error_string(
