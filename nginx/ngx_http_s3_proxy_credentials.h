@@ -157,6 +157,10 @@ typedef struct {
 ngx_uint_t ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
     s3p_str_t *keys, time_t expiration);
 
+/* ngx_http_s3_proxy_refresh.c */
+ngx_int_t ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
 /* ngx_http_s3_proxy_fetch.c */
 void ngx_http_s3_proxy_fetch_start(ngx_http_s3_proxy_provider_t *p);
 #if (NGX_HTTP_SSL)

@@ -14,9 +14,12 @@
  *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
  *                                  module (s3_proxy.conf, TLS defaults,
  *                                  the listings' error page, a resolver)
- *   ngx_http_s3_proxy_credentials.c  credentials that rotate: sources,
- *                                  their shared zone, files, the workers'
- *                                  signing settings
+ *   ngx_http_s3_proxy_credentials.c  credentials that rotate: which
+ *                                  source each location takes
+ *   ngx_http_s3_proxy_refresh.c    their shared zone, the workers' timer,
+ *                                  the watch over a profile's files
+ *   ngx_http_s3_proxy_rotation.c   what a request signs with, as they
+ *                                  rotate
  *   ngx_http_s3_proxy_fetch.c      the credential providers' exchanges
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
