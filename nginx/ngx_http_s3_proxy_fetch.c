@@ -14,9 +14,10 @@
  * Nothing here logs a secret: failures name the provider and the reason.
  */
 
-#include <dlfcn.h>
-
 #include "ngx_http_s3_proxy_credentials.h"
+
+/* after nginx's headers, which choose the system's feature macros */
+#include <dlfcn.h>
 
 
 /* the TLS connection's state (ngx_ssl_connection_t) and little else */
