@@ -316,9 +316,9 @@ if grep -E '\[(alert|emerg|crit)\]|exited on signal' "$dir/error.log"; then
     echo "bench: the error log has alerts" >&2; exit 1
 fi
 
-# Cached listings (issue 15): the module's XML listing with the README's
-# proxy_cache recipe next to the same module without a cache, both in
-# front of the same local upstream.  Self-contained: its own instance on
+# Cached listings (issue 15): the module's XML listing with the
+# proxy_cache recipe of docs/caching.md next to the same module without a
+# cache, both in front of the same local upstream.  Self-contained: its own instance on
 # port BASE_PORT + 9, its own rounds.  The upstream answers in microseconds; from
 # S3, tens of milliseconds away, a hit saves that much more.
 cached_listing_bench() {

@@ -11,7 +11,7 @@
 //   StartAfter; keys are XML character data, so `&`, `<`, `>`, `"`, `'`
 //   arrive as the predefined entities or numeric character references;
 // - XML 1.0 (predefined entities, `&#NN;` and `&#xHH;` references);
-// - the README's "Browsing" section: a breadcrumb, the sub-folders, then the
+// - docs/browsing.md: a breadcrumb, the sub-folders, then the
 //   files with size and last-modified, in S3's order; folder links lead to
 //   their listing and file links to the object path through the proxy;
 //   keys HTML-escaped and percent-encoded in links; a "Next page" link with

@@ -1,7 +1,8 @@
 import CShim
 // The operator's allowlists: buckets (s3_proxy_buckets, S3_PROXY_BUCKETS)
 // and query parameters (s3_proxy_allow_params).  Source of the rules:
-// Sources/S3Proxy/Policy.swift and the README's Security section.
+// Sources/S3Proxy/Routing/LocationPolicy.swift and the README's Security
+// section.
 
 import Testing
 @testable import S3Proxy

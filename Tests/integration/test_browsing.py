@@ -2,8 +2,8 @@
 uploaded index pages, and what browsers and crawlers make of both.
 
 The real nginx with the module, in front of the local S3 (demo/s3server.py).
-Expectations come from the README ("How a request flows", "Browsing",
-`s3_proxy_listing`, `s3_proxy_index`): a path ending in `/` serves the
+Expectations come from the README ("How requests are answered",
+`s3_proxy_listing`, `s3_proxy_index`) and docs/browsing.md: a path ending in `/` serves the
 folder's index page; without one, and with listings on, the module renders
 the folder's ListObjectsV2 page as HTML (breadcrumb, sub-folders, then files
 with size and last-modified, a "Next page" link `?page=<token>` past 1,000

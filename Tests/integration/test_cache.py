@@ -1,6 +1,6 @@
 """proxy_cache in front of S3: index pages, XML listings, built-in listings
 and streamed objects are cached and served correctly, for GET and HEAD.
-The location is the README's recipe ("Caching"), with short validity.
+The location is the recipe of docs/caching.md, with short validity.
 
 Each test asserts what the client got (the X-Cache header is
 $upstream_cache_status) and what reached S3 (the stand-in,
@@ -27,7 +27,7 @@ from s3server import DEMO_OBJECTS
 SDK_UA = "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 botocore/1.43.11"
 VALID = 2  # seconds: proxy_cache_valid of the recipe, shortened
 
-# The README's recipe, with the cache in a temporary directory.
+# The recipe of docs/caching.md, with the cache in a temporary directory.
 CACHE_LOCATIONS = """
         location / {
             s3_proxy on;

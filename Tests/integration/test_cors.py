@@ -1,5 +1,5 @@
-"""Browser apps on another origin: the README's CORS recipe, driven by
-headless Chromium.  A page served from one origin fetch()es objects,
+"""Browser apps on another origin: the CORS recipe of docs/cors.md, driven
+by headless Chromium.  A page served from one origin fetch()es objects,
 listings and a refused request through the proxy on another; the 307 is
 followed to S3 (the local S3 answers CORS for every origin, as a bucket
 with a CORS rule does), or the object is streamed to the browser."""
@@ -42,7 +42,7 @@ async function probe(name, path, init) {{
 </script></body></html>
 """
 
-# The README's recipe, as an operator pastes it (the origin adjusted).
+# The recipe of docs/cors.md, as an operator pastes it (the origin adjusted).
 CORS_MAP = """
     map $http_origin $s3_cors_origin {{
         default "";
@@ -143,7 +143,7 @@ def test_recipe_follows_the_307_to_a_bucket_with_cors(
     assert results["object"] == hello()
     # Followed to S3, a request with a non-simple header is preflighted
     # there too, and the local S3 answers no OPTIONS: the bucket's own CORS
-    # rule must allow it (README).
+    # rule must allow it (docs/cors.md).
     assert results["preflighted"] == "blocked"
     assert results["listing"].startswith("200:")
     assert results["index"] == f"200:{len(DEMO_OBJECTS['docs/index.html'])}"

@@ -122,7 +122,7 @@ def front(s3):
 def module_nginx(make_nginx, s3, front, tls):
     """The module's nginx with the shipped snippet, its endpoint the front.
     Over TLS the location names the front's certificate as its CA, as a
-    private CA is named (README)."""
+    private CA is named (README, "The shipped snippet")."""
     env = s3_environment(s3, AWS_ENDPOINT_HOST=front.host,
                          AWS_ENDPOINT_SCHEME="https" if tls else "http")
     ca = f"proxy_ssl_trusted_certificate {front.cert};" if tls else ""
