@@ -239,6 +239,13 @@ typedef struct {
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
+/*
+ * The room C gives a message of the core's (the `err` of the functions
+ * below): a longer one is cut to fit, NUL included.
+ */
+#define S3P_MESSAGE_MAX  256
+
+
 /* Status codes of the functions below. */
 #define S3P_OK           0
 #define S3P_E_CONFIG    -1            /* a configuration value is invalid */
@@ -342,8 +349,14 @@ int s3p_check_profile_name(const s3p_str_t *name, uint8_t *err,
     size_t cap);
 
 /*
+ * S3's limit on a key: 1,024 bytes of UTF-8.  A longer key is refused
+ * (400) and never listed.
+ */
+#define S3P_KEY_MAX  1024
+
+/*
  * The largest ListObjectsV2 answer rendered: one S3 page (at most 1,000
- * keys or folders of at most 1,024 bytes each, XML-escaped) fits.
+ * keys or folders of at most S3P_KEY_MAX bytes each, XML-escaped) fits.
  */
 #define S3P_LISTING_XML_MAX  8388608   /* 8 MiB */
 
@@ -381,6 +394,9 @@ const char *s3p_listing_csp(void);
  */
 #define S3P_ERROR_BODY_MAX  65536
 #define S3P_ERROR_OUT_MAX   512
+
+/* The longest Code of S3's kept: S3's own codes are letters and digits. */
+#define S3P_ERROR_CODE_MAX  64
 
 /* Who an S3 error is for, in nginx's error log. */
 typedef enum {

@@ -233,7 +233,7 @@ struct Settings {
 
     /// Printable ASCII without spaces: what AWS credentials consist of.
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        byte > 0x20 && byte < 0x7f
+        ASCII.isVisible(byte)
     }
 
     /// Why `region` is not a region name, or nil.  A region name is
@@ -242,11 +242,7 @@ struct Settings {
     static func regionProblem<C: Collection<UInt8>>(_ region: C) -> String? {
         guard (1...32).contains(region.count),
               region.first != UInt8(ascii: "-"),
-              region.allSatisfy({ byte in
-                  (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                      || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                      || byte == UInt8(ascii: "-")
-              })
+              region.allSatisfy({ ASCII.isLowercaseAlphanumeric($0) || $0 == UInt8(ascii: "-") })
         else {
             return "is not a region name"
         }
@@ -327,9 +323,7 @@ struct Settings {
                 return "has no host name"
             }
             for byte in name {
-                let ok = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                let ok = ASCII.isAlphanumeric(byte)
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
                     || byte == UInt8(ascii: "_")
                 if !ok {
@@ -339,13 +333,9 @@ struct Settings {
         }
         if !port.isEmpty || host.last == UInt8(ascii: ":") {
             // A port: 1 to 5 digits, 1-65535.
-            guard (1...5).contains(port.count),
-                  port.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
-            else {
+            guard let value = ASCII.decimal(port, maxDigits: 5) else {
                 return "has a port that is not a number"
             }
-            var value = 0
-            for byte in port { value = value * 10 + Int(byte - UInt8(ascii: "0")) }
             guard (1...65_535).contains(value) else {
                 return "has a port outside 1-65535"
             }
