@@ -138,7 +138,7 @@ fileprivate func unescapeHTML(_ s: String) -> String {
 
 /// The decoded path of an href as the proxy decodes it (once, `+` kept).
 fileprivate func decodedPath(_ href: String) -> String? {
-    PercentEncoding.decode(ArraySlice(bytes(href)), plusIsSpace: false).map { text($0) }
+    Plain.percentDecoded(ArraySlice(bytes(href)), plusIsSpace: false).map { text($0) }
 }
 
 // MARK: ListingPage
