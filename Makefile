@@ -51,7 +51,6 @@ TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"
     test-package test-nginx-versions FORCE
 
 FUZZ_SECONDS ?= 60
-FUZZER      := $(BUILD)/fuzz/fuzz-request
 
 all: $(MODULE)
 
@@ -68,7 +67,8 @@ help:
 	@echo "                and run part of the integration tests against it"
 	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
 	@echo "make deps       install Debian packages, and PyPI packages into $(VENV)"
-	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
+	@echo "make fuzz       libFuzzer on each fuzzed entry point ($(FUZZ_TARGETS)),"
+	@echo "                FUZZ_SECONDS=$(FUZZ_SECONDS) shared between them"
 	@echo "make bench      wrk: the module next to plain nginx return 307 and a"
 	@echo "                keepalive proxy_pass, over HTTP and TLS"
 	@echo "make deb        Debian package build/libnginx-mod-http-s3-proxy_<version>_<arch>.deb"
@@ -147,24 +147,46 @@ test-nginx-versions: deps $(CORE_LIB)
 test-unit:
 	$(SWIFT) test
 
-# libFuzzer + AddressSanitizer over s3p_handle(), from the committed seed
-# corpus (Tests/Fuzz/corpus) plus what earlier runs found (build/fuzz/corpus).
-$(FUZZER): $(SWIFT_SRCS) $(REFERENCE_SRCS) $(wildcard Tests/Fuzz/*.swift)
+# libFuzzer + AddressSanitizer: one binary per C entry point, each built
+# from the core and its Tests/Fuzz/Fuzz*.swift, run from its committed
+# seeds (Tests/Fuzz/corpus/<name>) plus what earlier runs found
+# (build/fuzz/found/<name>).  `make fuzz` runs them one after the other,
+# FUZZ_SECONDS shared between them.  A target is one line below: its name,
+# the longest input it tries, its sources besides the core.
+define fuzz-target
+FUZZ_TARGETS += $(1)
+FUZZ_MAX_LEN_$(1) := $(2)
+$(BUILD)/fuzz/$(1): $(3)
+endef
+$(eval $(call fuzz-target,request,1024,Tests/Fuzz/FuzzRequest.swift $(REFERENCE_SRCS)))
+$(eval $(call fuzz-target,s3-error,4096,Tests/Fuzz/FuzzS3Error.swift))
+$(eval $(call fuzz-target,listing,16384,Tests/Fuzz/FuzzListing.swift))
+
+FUZZ_BINS   := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/copenssl.o: $(CORE_C) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
-	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include \
-	    -c $(CORE_C) -o $(BUILD)/fuzz/copenssl.o
+	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include -c $(CORE_C) -o $@
+
+$(FUZZ_BINS): $(CORE_SWIFT) $(CORE_HDRS) $(BUILD)/fuzz/copenssl.o
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
 	    -D S3P_FUZZ -I CShim/include -I Sources/COpenSSL/include \
-	    $(CORE_SWIFT) $(REFERENCE_SRCS) \
-	    Tests/Fuzz/*.swift $(BUILD)/fuzz/copenssl.o -lcrypto -o $@ \
-	    2> $(BUILD)/fuzz/build.log || { cat $(BUILD)/fuzz/build.log; exit 1; }
+	    $(CORE_SWIFT) $(filter Tests/%.swift,$^) $(BUILD)/fuzz/copenssl.o \
+	    -lcrypto -o $@ 2> $@.log || { cat $@.log; exit 1; }
 
-fuzz: $(FUZZER)
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -print_final_stats=1 \
-	    $(BUILD)/fuzz/corpus Tests/Fuzz/corpus 2>&1 | \
-	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR)|SUMMARY|crash-' ; \
-	    test $${PIPESTATUS[0]} -eq 0
+# One target's run, from its seeds and what earlier runs found, for its
+# share of FUZZ_SECONDS (at least a second); fails on a finding, which
+# libFuzzer reports and writes out (Swift's own crash reporter is off: it
+# would hold the pipe open).
+FUZZ_SHARE   = $(shell expr $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) \| 1)
+fuzz-run     = mkdir -p $(BUILD)/fuzz/found/$(1) && echo "fuzz $(1): $(FUZZ_SHARE) s" && \
+    { SWIFT_BACKTRACE=enable=no $(BUILD)/fuzz/$(1) -max_total_time=$(FUZZ_SHARE) -max_len=$(FUZZ_MAX_LEN_$(1)) \
+        -print_final_stats=1 $(BUILD)/fuzz/found/$(1) Tests/Fuzz/corpus/$(1) 2>&1 | \
+      grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR)|SUMMARY|crash-'; \
+      test $${PIPESTATUS[0]} -eq 0; }
+
+fuzz: $(FUZZ_BINS)
+	@$(foreach t,$(FUZZ_TARGETS),$(call fuzz-run,$(t)) && ) true
 
 clean:
 	rm -rf $(BUILD) .build

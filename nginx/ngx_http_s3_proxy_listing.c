@@ -36,6 +36,7 @@ static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
+static uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -326,29 +327,17 @@ ngx_http_s3_proxy_collected(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 {
-    size_t        len;
     int32_t       status;
     ngx_int_t     rc;
     ngx_buf_t    *b;
+    s3p_str_t     page;
     ngx_chain_t   out;
 
-    /* the page's exact size first, then the page */
+    /* rendered once, into the request's pool at the page's exact size */
 
-    len = 0;
-    b = NULL;
-
-    rc = s3p_render_listing(&ctx->result, ctx->body, ctx->body_len, NULL, 0,
-                            &len, &status);
-
-    if (rc == S3P_E_SPACE) {
-        b = ngx_create_temp_buf(r->pool, len);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-
-        rc = s3p_render_listing(&ctx->result, ctx->body, ctx->body_len,
-                                b->pos, len, &len, &status);
-    }
+    rc = s3p_render_listing(&ctx->result, ctx->body, ctx->body_len,
+                            ngx_http_s3_proxy_page_alloc, r->pool, &page,
+                            &status);
 
     if (rc != S3P_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -358,6 +347,11 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 
     ngx_http_s3_proxy_collected(r, ctx);
 
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
     /* a prefix that holds no objects is not a folder */
 
     if (status == NGX_HTTP_NOT_FOUND) {
@@ -366,21 +360,15 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
         ngx_str_set(&r->headers_out.content_type, "text/html");
         r->headers_out.content_type_len = sizeof("text/html") - 1;
 
-        b = ngx_calloc_buf(r->pool);
-        if (b == NULL) {
-            return NGX_ERROR;
-        }
-
         b->pos = (u_char *) NGX_HTTP_S3_PROXY_NOT_FOUND;
         b->last = b->pos + sizeof(NGX_HTTP_S3_PROXY_NOT_FOUND) - 1;
-        b->memory = 1;
-
-    } else if (b == NULL) {
-        return NGX_ERROR;
 
     } else {
-        b->last = b->pos + len;
+        b->pos = (u_char *) page.data;
+        b->last = b->pos + page.len;
     }
+
+    b->memory = 1;
 
     r->headers_out.content_length_n = b->last - b->pos;
 
@@ -397,4 +385,11 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+static uint8_t *
+ngx_http_s3_proxy_page_alloc(void *pool, size_t size)
+{
+    return ngx_pnalloc(pool, size);
 }

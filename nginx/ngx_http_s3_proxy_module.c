@@ -451,7 +451,7 @@ ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
     char    *rv;
-    u_char   err[128];
+    u_char   err[S3P_MESSAGE_MAX];
 
     rv = ngx_conf_set_sec_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
@@ -477,7 +477,7 @@ ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    u_char      err[128];
+    u_char      err[S3P_MESSAGE_MAX];
     ngx_str_t  *value;
 
     if (slcf->window != NGX_CONF_UNSET) {
@@ -517,7 +517,7 @@ ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
     char       *rv;
-    u_char      err[128];
+    u_char      err[S3P_MESSAGE_MAX];
     s3p_str_t   name;
 
     rv = ngx_conf_set_str_slot(cf, cmd, conf);
@@ -550,7 +550,7 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char  *p = conf;
 
     int            rc;
-    u_char         err[128];
+    u_char         err[S3P_MESSAGE_MAX];
     s3p_str_t      item;
     ngx_str_t     *value, *name;
     ngx_uint_t     i;
@@ -683,7 +683,7 @@ ngx_http_s3_proxy_checked_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char                       err[160];
+    u_char                       err[S3P_MESSAGE_MAX];
     ngx_str_t                   *field, *args;
     s3p_str_t                    value;
     ngx_http_s3_proxy_check_pt   check;
@@ -725,7 +725,7 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    u_char      err[160];
+    u_char      err[S3P_MESSAGE_MAX];
     ngx_str_t  *value;
     s3p_str_t   name;
 

@@ -315,7 +315,7 @@ char *
 ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_http_s3_proxy_main_conf_t *smcf, s3p_config_t *core)
 {
-    u_char                    err[256];
+    u_char                    err[S3P_MESSAGE_MAX];
     s3p_signing_t            *signing;
     ngx_http_s3_proxy_pos_t  *pos;
 
@@ -363,7 +363,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_http_s3_proxy_main_conf_t *smcf)
 {
     size_t                        len;
-    u_char                        err[256], *resolved;
+    u_char                        err[S3P_MESSAGE_MAX], *resolved;
     ngx_int_t                     rc;
     ngx_uint_t                    i;
     s3p_settings_t                raw;

@@ -239,6 +239,13 @@ typedef struct {
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
+/*
+ * The room C gives a message of the core's (the `err` of the functions
+ * below): a longer one is cut to fit, NUL included.
+ */
+#define S3P_MESSAGE_MAX  256
+
+
 /* Status codes of the functions below. */
 #define S3P_OK           0
 #define S3P_E_CONFIG    -1            /* a configuration value is invalid */
@@ -262,7 +269,10 @@ int s3p_handle(const s3p_config_t *conf, const s3p_request_t *req,
     uint8_t *out, size_t cap, s3p_result_t *result);
 
 /*
- * The room s3p_signing_resolve() needs for `settings`.
+ * The room s3p_signing_resolve() needs for `settings`, from the lengths of
+ * its raw values alone: nothing is parsed or resolved, so that a resolve
+ * reads the settings once.  It is at most about five times the length of
+ * the raw values, the environment's and the shared files' together.
  */
 size_t s3p_signing_bound(const s3p_settings_t *settings);
 
@@ -342,26 +352,39 @@ int s3p_check_profile_name(const s3p_str_t *name, uint8_t *err,
     size_t cap);
 
 /*
+ * S3's limit on a key: 1,024 bytes of UTF-8.  A longer key is refused
+ * (400) and never listed.
+ */
+#define S3P_KEY_MAX  1024
+
+/*
  * The largest ListObjectsV2 answer rendered: one S3 page (at most 1,000
- * keys or folders of at most 1,024 bytes each, XML-escaped) fits.
+ * keys or folders of at most S3P_KEY_MAX bytes each, XML-escaped) fits.
  */
 #define S3P_LISTING_XML_MAX  8388608   /* 8 MiB */
+
+/*
+ * Memory for an answer whose size the core learns only by computing it:
+ * C's allocator (`data` is its own, such as a request's pool), asked once
+ * for exactly `size` bytes; NULL when it has none.
+ */
+typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
 
 /*
  * Renders a ListObjectsV2 answer (`xml`, one page, at most
  * S3P_LISTING_XML_MAX bytes) as the HTML listing of the folder named by
  * `result` (its bucket and key): at most S3P_LISTING_ROWS rows, whatever
- * the XML holds.  Writes the page into `out` and its length into
- * `out_len`, and the status to answer with into `status`: 200, or 404 when
- * the first page of a folder holds nothing (a prefix without objects is not
- * a folder; nothing is written then).  With `out` NULL or `cap` smaller
- * than the page, writes nothing, sets `out_len` to the page's exact size
- * and returns S3P_E_SPACE: the caller allocates that and calls again.
+ * the XML holds.  The XML is read and the page rendered once: the page
+ * goes into memory from `alloc(data, its size)` and `page` holds it.
+ * `status` is the status to answer with: 200, or 404 when the first page
+ * of a folder holds nothing (a prefix without objects is not a folder;
+ * nothing is allocated then and `page` is empty).  S3P_E_SPACE when
+ * `alloc` answers NULL or the XML is larger than S3P_LISTING_XML_MAX.
  */
 #define S3P_LISTING_ROWS  1000
 
 int s3p_render_listing(const s3p_result_t *result, const uint8_t *xml,
-    size_t xml_len, uint8_t *out, size_t cap, size_t *out_len,
+    size_t xml_len, s3p_alloc_t alloc, void *data, s3p_str_t *page,
     int32_t *status);
 
 /* The Content-Security-Policy of rendered listings, NUL-terminated. */
@@ -381,6 +404,9 @@ const char *s3p_listing_csp(void);
  */
 #define S3P_ERROR_BODY_MAX  65536
 #define S3P_ERROR_OUT_MAX   512
+
+/* The longest Code of S3's kept: S3's own codes are letters and digits. */
+#define S3P_ERROR_CODE_MAX  64
 
 /* Who an S3 error is for, in nginx's error log. */
 typedef enum {

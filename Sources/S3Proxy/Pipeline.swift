@@ -39,12 +39,9 @@ struct Pipeline {
                 if router.policy.streams(request) {
                     // S3 clients parse S3's XML error, never an HTML page.
                     writer.rewind(to: 0)
-                    let (code, message) = Rules.s3Error(status: status)
-                    writer.write(Rules.s3ErrorStart)
-                    writer.write(code)
-                    writer.write(Rules.s3ErrorMiddle)
-                    writer.write(message)
-                    writer.write(Rules.s3ErrorEnd)
+                    _ = S3Error.refusalCode(status).withUTF8Buffer {
+                        S3Error.writeDocument(code: $0, into: &writer)
+                    }
                     if writer.overflowed { return S3P_E_SPACE }
                     result.pointee.url = writer.str(0, writer.count)
                     result.pointee.render = S3P_RENDER_S3_ERROR

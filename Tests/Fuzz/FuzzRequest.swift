@@ -4,7 +4,7 @@
 // that has a session token, a port, a bucket allowlist and allowed
 // parameters, and built-in listings on or off.  Built with `make fuzz`:
 //   swiftc -sanitize=fuzzer,address -D S3P_FUZZ Sources/S3Proxy/**.swift
-//       Tests/S3ProxyTests/Reference/*.swift Tests/Fuzz/*.swift
+//       Tests/S3ProxyTests/Reference/*.swift Tests/Fuzz/FuzzRequest.swift
 //
 // Input layout: FLAGS PLACE METHOD \n PATH \n QUERY \n USER-AGENT \n
 // AUTHORIZATION (missing parts are empty; FLAGS is one byte: bit 0
@@ -176,7 +176,7 @@ private func check(_ result: s3p_result_t, method: [UInt8], virtual: Bool) {
     let afterScheme = url.firstRange(of: Array("://".utf8))!.upperBound
     let pathStart = url[afterScheme...].firstIndex(of: UInt8(ascii: "/"))!
     let pathEnd = url[pathStart...].firstIndex(of: UInt8(ascii: "?")) ?? url.endIndex
-    let decoded = PercentEncoding.decode(url[pathStart..<pathEnd], plusIsSpace: false)
+    let decoded = Plain.percentDecoded(url[pathStart..<pathEnd], plusIsSpace: false)
     if virtual {
         precondition(url[afterScheme...].starts(with: bucket + Array(".".utf8)),
                      "the host does not name the bucket")

@@ -138,7 +138,7 @@ fileprivate func unescapeHTML(_ s: String) -> String {
 
 /// The decoded path of an href as the proxy decodes it (once, `+` kept).
 fileprivate func decodedPath(_ href: String) -> String? {
-    PercentEncoding.decode(ArraySlice(bytes(href)), plusIsSpace: false).map { text($0) }
+    Plain.percentDecoded(ArraySlice(bytes(href)), plusIsSpace: false).map { text($0) }
 }
 
 // MARK: ListingPage
@@ -666,9 +666,30 @@ fileprivate func decodedPath(_ href: String) -> String? {
 
 @Suite struct ListingCAPITests {
 
-    /// Calls s3p_render_listing as the module does: once without a
-    /// buffer for the page's exact size, then with a buffer of that size
-    /// followed by a guard region.
+    /// What an allocator was asked for, and what it handed out: a buffer
+    /// of the size asked followed by a guard region.
+    final class Allocations {
+        var sizes: [Int] = []
+        var buffers: [UnsafeMutableBufferPointer<UInt8>] = []
+        var refuse = false
+        static let guardSize = 256
+        deinit { buffers.forEach { $0.deallocate() } }
+    }
+
+    static let allocate: s3p_alloc_t = { data, size in
+        let allocations = Unmanaged<Allocations>.fromOpaque(data!).takeUnretainedValue()
+        allocations.sizes.append(size)
+        if allocations.refuse { return nil }
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(
+            capacity: size + Allocations.guardSize)
+        buffer.initialize(repeating: 0xA5)
+        allocations.buffers.append(buffer)
+        return buffer.baseAddress
+    }
+
+    /// Calls s3p_render_listing as the module does, with an allocator
+    /// that checks it is asked once, at most, and written within what it
+    /// gave.
     static func renderC(bucket: String, key: String, xml: [UInt8],
                         render: s3p_render_t = S3P_RENDER_LISTING)
         -> (rc: Int32, status: Int32, html: String)
@@ -679,42 +700,48 @@ fileprivate func decodedPath(_ href: String) -> String? {
         result.bucket = memory.str(bucket)
         result.key = memory.str(key)
         result.render = render
-        var bound = 0
-        var probeStatus: Int32 = 0
-        let probe = xml.withUnsafeBufferPointer {
-            s3p_render_listing(&result, $0.baseAddress, xml.count, nil, 0, &bound,
-                               &probeStatus)
-        }
-        if probe == S3P_OK {
-            // Nothing to render (a 404): nothing was written.
-            #expect(bound == 0)
-        } else {
-            #expect(probe == S3P_E_SPACE)
-            // One byte short is refused, and writes nothing.
-            let short = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bound, 1))
-            defer { short.deallocate() }
-            short.initialize(repeating: 0xA5)
-            var shortLen = 0
-            let refused = xml.withUnsafeBufferPointer {
-                s3p_render_listing(&result, $0.baseAddress, xml.count, short.baseAddress,
-                                   bound - 1, &shortLen, &probeStatus)
-            }
-            #expect(refused == S3P_E_SPACE && shortLen == bound)
-            #expect(short.allSatisfy { $0 == 0xA5 })
-        }
-        let guardSize = 256
-        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bound + guardSize)
-        defer { buffer.deallocate() }
-        buffer.initialize(repeating: 0xA5)
-        var len = 0
+        let allocations = Allocations()
+        var page = s3p_str_t()
         var status: Int32 = 0
         let rc = xml.withUnsafeBufferPointer {
-            s3p_render_listing(&result, $0.baseAddress, xml.count, buffer.baseAddress,
-                               bound, &len, &status)
+            s3p_render_listing(&result, $0.baseAddress, xml.count, allocate,
+                               Unmanaged.passUnretained(allocations).toOpaque(), &page,
+                               &status)
         }
-        #expect(buffer[bound...].allSatisfy { $0 == 0xA5 }, "wrote past the bound")
-        #expect(rc != S3P_OK || status == 404 || len == bound, "the size was not exact")
-        return (rc, status, text(buffer[..<min(len, bound)]))
+        #expect(allocations.sizes.count <= 1, "the page was allocated more than once")
+        if rc == S3P_OK && status == 404 {
+            // Nothing to render: nothing was allocated.
+            #expect(allocations.sizes.isEmpty && page.len == 0)
+        }
+        guard let buffer = allocations.buffers.first else {
+            return (rc, status, "")
+        }
+        let size = allocations.sizes[0]
+        #expect(buffer[size...].allSatisfy { $0 == 0xA5 }, "wrote past the allocation")
+        #expect(page.data == UnsafePointer(buffer.baseAddress) && page.len == size,
+                "the size was not exact")
+        return (rc, status, text(buffer[..<size]))
+    }
+
+    @Test func failedAllocationIsNoSpace() {
+        let memory = CMemory()
+        var result = s3p_result_t()
+        result.bucket = memory.str("demo")
+        result.key = memory.str("a/")
+        result.render = S3P_RENDER_LISTING
+        let xml = Array("""
+            <ListBucketResult><Contents><Key>a/b</Key></Contents></ListBucketResult>
+            """.utf8)
+        let allocations = Allocations()
+        allocations.refuse = true
+        var page = s3p_str_t()
+        var status: Int32 = 0
+        let rc = xml.withUnsafeBufferPointer {
+            s3p_render_listing(&result, $0.baseAddress, xml.count, Self.allocate,
+                               Unmanaged.passUnretained(allocations).toOpaque(), &page,
+                               &status)
+        }
+        #expect(rc == S3P_E_SPACE && page.len == 0 && allocations.sizes.count == 1)
     }
 
     @Test func emptyFirstPageIs404() {
@@ -786,12 +813,14 @@ fileprivate func decodedPath(_ href: String) -> String? {
         // The documented bound: about 10 KB a row at worst.
         #expect(r.html.utf8.count <= Int(S3P_LISTING_ROWS) * 10_500 + 16_384)
         // More than one S3 page of XML is refused.
-        var len = 0
+        var page = s3p_str_t()
         var status: Int32 = 0
         var result = s3p_result_t()
-        let oversized = s3p_render_listing(&result, nil, Int(S3P_LISTING_XML_MAX) + 1, nil,
-                                           0, &len, &status)
-        #expect(oversized == S3P_E_SPACE)
+        let allocations = Allocations()
+        let oversized = s3p_render_listing(
+            &result, nil, Int(S3P_LISTING_XML_MAX) + 1, Self.allocate,
+            Unmanaged.passUnretained(allocations).toOpaque(), &page, &status)
+        #expect(oversized == S3P_E_SPACE && allocations.sizes.isEmpty)
     }
 
     /// The breadcrumb links every ancestor of the folder, each link

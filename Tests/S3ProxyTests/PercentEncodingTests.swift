@@ -154,7 +154,7 @@ import Testing
 
     @Test(arguments: decodeVectors)
     func decode(_ vector: DecodeVector) {
-        #expect(PercentEncoding.decode(bytes(vector.input)[...],
+        #expect(Plain.percentDecoded(bytes(vector.input)[...],
                                        plusIsSpace: vector.plusIsSpace)
             == vector.expected)
     }
@@ -163,9 +163,9 @@ import Testing
     // slices of the request line).
     @Test func decodeSliceWithOffset() {
         let line = bytes("/bkt/a%20b%2")
-        #expect(PercentEncoding.decode(line[5..<10], plusIsSpace: false)
+        #expect(Plain.percentDecoded(line[5..<10], plusIsSpace: false)
             == bytes("a b"))
-        #expect(PercentEncoding.decode(line[5...], plusIsSpace: false) == nil)
+        #expect(Plain.percentDecoded(line[5...], plusIsSpace: false) == nil)
     }
 
     // MARK: Property
@@ -194,7 +194,7 @@ import Testing
                 #expect(Self.isWellFormed(encoded, keepSlash: keepSlash),
                         "seed \(seed): \(text(encoded))")
                 for plusIsSpace in [false, true] {
-                    #expect(PercentEncoding.decode(encoded[...], plusIsSpace: plusIsSpace)
+                    #expect(Plain.percentDecoded(encoded[...], plusIsSpace: plusIsSpace)
                         == input, "seed \(seed), input \(input)")
                 }
             }

@@ -231,6 +231,38 @@ import Testing
 
     static let keys = RawSigning(accessKey: "AK", secretKey: "SK")
 
+    /// s3p_signing_bound() reads only the raw values' lengths: it must
+    /// hold what resolving writes when every value is as long as it can
+    /// be and grows most when UriEncoded (`/`, `+` and `=` in keys and
+    /// token), from the environment or from the shared files.
+    @Test(arguments: [false, true])
+    func boundHoldsTheLongestValues(fromFiles: Bool) {
+        let token = String(repeating: "/+=", count: 2730)
+        let key = String(repeating: "/", count: 128)
+        let secret = String(repeating: "+", count: 256)
+        let region = "a" + String(repeating: "-b", count: 15)
+        var raw = RawSigning()
+        if fromFiles {
+            raw.credentialsFile = "[default]\naws_access_key_id = \(key)\n"
+                + "aws_secret_access_key = \(secret)\naws_session_token = \(token)\n"
+            raw.configFile = "[default]\nregion = \(region)\n"
+        } else {
+            raw = RawSigning(accessKey: key, secretKey: secret)
+            raw.sessionToken = token
+            raw.envRegion = region
+        }
+        raw.externalEndpoint = "https://" + String(repeating: "e", count: 200) + ":8443"
+        raw.window = 60
+        let memory = CMemory()
+        var settings = raw.settings(memory)
+        var signing = s3p_signing_t()
+        let bound = s3p_signing_bound(&settings)
+        #expect(s3p_signing_resolve(&settings, &signing, memory.buffer(bound), bound, nil, 0)
+                == S3P_OK)
+        #expect(signing.session_token.len == token.utf8.count)
+        #expect(signing.external_host.len == 205)
+    }
+
     @Test func regionOrder() {
         var raw = Self.keys
         raw.configFile = "[default]\nregion = ap-east-1\n"

@@ -11,7 +11,7 @@ func s3p_provider_request(
 ) -> Int {
     guard let req = req?.pointee, let out else { return 0 }
     // What goes into a header line must not break it.
-    for s in [req.host, req.path, req.token] where !ASCIIText.isPrintable(Bytes.view(s)) {
+    for s in [req.host, req.path, req.token] where !ASCII.isPrintable(Bytes.view(s)) {
         return 0
     }
     var writer = BufferWriter(base: out, capacity: cap)

@@ -198,34 +198,31 @@ enum ErrorMessage {
 @c @implementation
 func s3p_render_listing(
     _ result: UnsafePointer<s3p_result_t>?, _ xml: UnsafePointer<UInt8>?,
-    _ xmlLen: Int, _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
-    _ outLen: UnsafeMutablePointer<Int>?, _ status: UnsafeMutablePointer<Int32>?
+    _ xmlLen: Int, _ alloc: s3p_alloc_t?, _ data: UnsafeMutableRawPointer?,
+    _ page: UnsafeMutablePointer<s3p_str_t>?, _ status: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
-    guard let result = result?.pointee, let outLen, let status else {
+    guard let result = result?.pointee, let alloc, let page, let status else {
         return S3P_E_CONFIG
     }
+    page.pointee = s3p_str_t()
     guard xmlLen <= Int(S3P_LISTING_XML_MAX) else { return S3P_E_SPACE }
-    let page = ListingPage(xml: UnsafeBufferPointer(start: xml, count: xml == nil ? 0 : xmlLen))
-    if page.isEmpty && result.render == S3P_RENDER_LISTING {
+    let listing = ListingPage(xml: UnsafeBufferPointer(start: xml,
+                                                       count: xml == nil ? 0 : xmlLen))
+    if listing.isEmpty && result.render == S3P_RENDER_LISTING {
         status.pointee = 404
-        outLen.pointee = 0
         return S3P_OK
     }
     let base = result.base.len > 0 ? result.base.bytes : Array("/".utf8) + result.bucket.bytes
         + Array("/".utf8)
     let html = ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes, base: base)
-        .render(page)
-    guard let out, html.count <= cap else {
-        // The caller allocates exactly this much and calls again.
-        outLen.pointee = html.count
-        return S3P_E_SPACE
-    }
-    html.withUnsafeBytes { page in
-        if let bytes = page.baseAddress {
-            UnsafeMutableRawPointer(out).copyMemory(from: bytes, byteCount: page.count)
+        .render(listing)
+    guard let out = alloc(data, html.count) else { return S3P_E_SPACE }
+    html.withUnsafeBytes { bytes in
+        if let start = bytes.baseAddress {
+            UnsafeMutableRawPointer(out).copyMemory(from: start, byteCount: bytes.count)
         }
     }
-    outLen.pointee = html.count
+    page.pointee = s3p_str_t(len: html.count, data: out)
     status.pointee = 200
     return S3P_OK
 }

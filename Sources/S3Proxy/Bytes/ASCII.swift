@@ -1,10 +1,62 @@
-// ASCII case folding, for the names that compare case-insensitively: host
-// names, User-Agent substrings, `X-Amz-` prefixes, authorization schemes.
+// The core's one set of ASCII helpers: byte classes, and case folding for
+// the names that compare case-insensitively (host names, User-Agent
+// substrings, `X-Amz-` prefixes, authorization schemes, HTTP header
+// names).
 
 enum ASCII {
     @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
+
+    @inline(__always)
+    static func isLowercaseLetter(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")
+    }
+
+    @inline(__always)
+    static func isUppercaseLetter(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")
+    }
+
+    /// `a-z`, `0-9`.
+    @inline(__always)
+    static func isLowercaseAlphanumeric(_ byte: UInt8) -> Bool {
+        isLowercaseLetter(byte) || isDigit(byte)
+    }
+
+    /// `A-Z`, `a-z`, `0-9`.
+    @inline(__always)
+    static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        isLowercaseLetter(byte) || isUppercaseLetter(byte) || isDigit(byte)
+    }
+
+    /// Printable ASCII without the space.
+    @inline(__always)
+    static func isVisible(_ byte: UInt8) -> Bool {
+        byte > 0x20 && byte < 0x7f
+    }
+
+    /// Space, tab, line feed, carriage return.
+    @inline(__always)
+    static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d
+    }
+
+    /// The value of 1 to `maxDigits` decimal digits, or nil.
+    static func decimal<C: Collection<UInt8>>(_ digits: C, maxDigits: Int = 9) -> Int? {
+        guard !digits.isEmpty, digits.count <= maxDigits else { return nil }
+        var value = 0
+        for byte in digits {
+            guard isDigit(byte) else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 {
-        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+        isUppercaseLetter(byte) ? byte | 0x20 : byte
     }
 
     static func lowercased<C: Collection<UInt8>>(_ bytes: C) -> [UInt8] {
@@ -53,5 +105,19 @@ enum ASCII {
         _ bytes: UnsafeBufferPointer<UInt8>, _ word: StaticString
     ) -> Bool {
         bytes.count == word.utf8CodeUnitCount && hasPrefixIgnoringCase(bytes, word)
+    }
+
+    /// Without white space at either end.
+    static func trimmed(_ s: ArraySlice<UInt8>) -> [UInt8] {
+        var slice = s
+        while let first = slice.first, isSpace(first) { slice = slice.dropFirst() }
+        while let last = slice.last, isSpace(last) { slice = slice.dropLast() }
+        return Array(slice)
+    }
+
+    /// Visible ASCII and spaces only: safe in a header line or a log.
+    static func isPrintable(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in s where byte < 0x20 || byte > 0x7e { return false }
+        return true
     }
 }

@@ -18,20 +18,20 @@ enum BucketName {
 
     static func isValid<C: Collection<UInt8>>(_ name: C) -> Bool {
         guard (3...63).contains(name.count),
-              let first = name.first, isAlphanumeric(first)
+              let first = name.first, ASCII.isAlphanumeric(first)
         else {
             return false
         }
         var last = first
         for byte in name {
-            guard isAlphanumeric(byte) || byte == UInt8(ascii: ".")
+            guard ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: ".")
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
             else {
                 return false
             }
             last = byte
         }
-        return isAlphanumeric(last)
+        return ASCII.isAlphanumeric(last)
     }
 
     /// Why `name` cannot lead the host name of a virtual-hosted request
@@ -44,8 +44,7 @@ enum BucketName {
     {
         var previous = UInt8(ascii: ".")
         for byte in name {
-            let lower = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            let lower = ASCII.isLowercaseAlphanumeric(byte)
             if byte == UInt8(ascii: ".") {
                 if isHTTPS(signing.scheme) || isHTTPS(signing.external_scheme) {
                     return "holds a dot, which https endpoints cannot take "
@@ -70,11 +69,5 @@ enum BucketName {
     private static func isHTTPS(_ scheme: s3p_str_t) -> Bool {
         let https: StaticString = "https"
         return https.withUTF8Buffer { Bytes.view(scheme).elementsEqual($0) }
-    }
-
-    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-            || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 }

@@ -19,12 +19,8 @@ struct HTTPAnswer {
         guard head.count >= 12, Array(head[0..<7]) == Array("HTTP/1.".utf8) else {
             return nil
         }
-        var code: Int32 = 0
-        for byte in head[9..<12] {
-            guard byte >= 0x30 && byte <= 0x39 else { return nil }
-            code = code * 10 + Int32(byte - 0x30)
-        }
-        status = code
+        guard let code = ASCII.decimal(head[9..<12]) else { return nil }
+        status = Int32(code)
 
         var chunked = false
         var length: Int? = nil
@@ -37,12 +33,12 @@ struct HTTPAnswer {
         lines.append(head[lineStart...])
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
-            let name = ASCIIText.lowercased(line[line.startIndex..<colon])
-            let value = ASCIIText.trimmed(line[(colon + 1)...])
+            let name = ASCII.lowercased(line[line.startIndex..<colon])
+            let value = ASCII.trimmed(line[(colon + 1)...])
             if name == Array("transfer-encoding".utf8) {
-                chunked = ASCIIText.lowercased(value[...]) == Array("chunked".utf8)
+                chunked = ASCII.lowercased(value[...]) == Array("chunked".utf8)
             } else if name == Array("content-length".utf8) {
-                guard let n = ASCIIText.decimal(value[...]) else { return nil }
+                guard let n = ASCII.decimal(value[...]) else { return nil }
                 length = n
             }
         }
@@ -94,39 +90,5 @@ struct HTTPAnswer {
             out.append(contentsOf: bytes[i..<(i + size)])
             i += size + 2
         }
-    }
-}
-
-/// Small helpers over ASCII bytes.
-enum ASCIIText {
-    static func lowercased(_ s: ArraySlice<UInt8>) -> [UInt8] {
-        s.map { $0 >= 0x41 && $0 <= 0x5a ? $0 | 0x20 : $0 }
-    }
-
-    static func trimmed(_ s: ArraySlice<UInt8>) -> [UInt8] {
-        var slice = s
-        while let f = slice.first, f == 0x20 || f == 0x09 || f == 0x0d || f == 0x0a {
-            slice = slice.dropFirst()
-        }
-        while let l = slice.last, l == 0x20 || l == 0x09 || l == 0x0d || l == 0x0a {
-            slice = slice.dropLast()
-        }
-        return Array(slice)
-    }
-
-    static func decimal(_ s: ArraySlice<UInt8>) -> Int? {
-        guard !s.isEmpty, s.count <= 9 else { return nil }
-        var n = 0
-        for byte in s {
-            guard byte >= 0x30 && byte <= 0x39 else { return nil }
-            n = n * 10 + Int(byte - 0x30)
-        }
-        return n
-    }
-
-    /// Visible ASCII and spaces only: safe in a header line or a log.
-    static func isPrintable(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        for byte in s where byte < 0x20 || byte > 0x7e { return false }
-        return true
     }
 }

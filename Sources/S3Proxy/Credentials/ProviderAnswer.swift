@@ -32,9 +32,9 @@ struct ProviderAnswer {
         }
         switch step {
         case S3P_STEP_IMDS_TOKEN, S3P_STEP_IMDS_ROLE:
-            var value = ASCIIText.trimmed(http.body[...])
+            var value = ASCII.trimmed(http.body[...])
             if step == S3P_STEP_IMDS_ROLE, let newline = value.firstIndex(of: 10) {
-                value = ASCIIText.trimmed(value[..<newline])
+                value = ASCII.trimmed(value[..<newline])
             }
             guard !value.isEmpty, value.count <= 1024, printable(value) else {
                 return (answer, step == S3P_STEP_IMDS_TOKEN
@@ -95,6 +95,6 @@ struct ProviderAnswer {
     }
 
     static func printable(_ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBufferPointer { ASCIIText.isPrintable($0) }
+        bytes.withUnsafeBufferPointer { ASCII.isPrintable($0) }
     }
 }

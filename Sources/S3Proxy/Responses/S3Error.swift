@@ -1,4 +1,6 @@
-// S3's error answers to proxied requests, cleaned for the client:
+// S3's error documents: the one writer of them (the proxy's own refusals
+// to S3 clients, and S3's error answers to proxied requests cleaned for
+// the client), with the one table of their Messages.
 // https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
 //
 // S3's error document carries, besides Code and Message, what helps whoever
@@ -25,56 +27,46 @@ struct S3Error {
     /// Writes the clean document; its slices go into `err`.
     func write(into w: inout BufferWriter, _ err: inout s3p_s3_error_t) {
         let start = w.count
-        w.write("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>")
-        err.code = w.write(code)
-        w.write("</Code><Message>")
-        S3Error.message(code).withUTF8Buffer { _ = w.write($0) }
-        w.write("</Message></Error>\n")
+        err.code = code.withUnsafeBufferPointer { S3Error.writeDocument(code: $0, into: &w) }
         err.body = w.str(start, w.count)
         err.log = log
     }
 
+    /// S3's XML error document for `code`, with the code's Message: every
+    /// error document the core writes, cleaned ones and refusals alike.
+    /// Returns the slice that holds the code.
+    @discardableResult
+    static func writeDocument(
+        code: UnsafeBufferPointer<UInt8>, into w: inout BufferWriter
+    ) -> s3p_str_t {
+        w.write("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>")
+        let slice = w.write(code)
+        w.write("</Code><Message>")
+        message(code).withUTF8Buffer { _ = w.write($0) }
+        w.write("</Message></Error>")
+        return slice
+    }
+
     // MARK: Reading S3's document
 
-    static let maxCodeLength = 64
-
-    /// The text of the first `<Code>` element, if it is a plain code
-    /// (letters and digits, as every code S3 documents) closed right after;
-    /// otherwise empty.
+    /// The text of the root `Error`'s `Code` element, read with
+    /// XMLReader, if it is a plain code (letters and digits, as every code
+    /// S3 documents, at most S3P_ERROR_CODE_MAX of them); otherwise empty.
     static func code(in body: UnsafeBufferPointer<UInt8>) -> [UInt8] {
-        let open: StaticString = "<Code>"
-        guard let start = find(open, in: body, from: 0) else { return [] }
-        var end = start
-        while end < body.count && body[end] != UInt8(ascii: "<") {
-            guard end - start < maxCodeLength, isCodeByte(body[end]) else { return [] }
-            end += 1
-        }
-        guard end > start, find("</Code>", in: body, from: end) == end + 7 else {
-            return []
-        }
-        return Array(body[start..<end])
-    }
-
-    private static func isCodeByte(_ b: UInt8) -> Bool {
-        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
-            || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b)
-    }
-
-    /// The index just after the first `needle` in `body`, from `from`.
-    private static func find(
-        _ needle: StaticString, in body: UnsafeBufferPointer<UInt8>, from: Int
-    ) -> Int? {
-        needle.withUTF8Buffer { n -> Int? in
-            guard n.count <= body.count else { return nil }
-            var i = from
-            while i + n.count <= body.count {
-                var j = 0
-                while j < n.count && body[i + j] == n[j] { j += 1 }
-                if j == n.count { return i + j }
-                i += 1
+        var reader = XMLReader(body)
+        while true {
+            switch reader.next() {
+            case .start:
+                if reader.depth == 1 && !reader.isNamed("Error") { return [] }
+            case .end(let value):
+                if reader.depth == 2 && reader.isNamed("Code") {
+                    let plain = !value.isEmpty && value.count <= Int(S3P_ERROR_CODE_MAX)
+                        && value.allSatisfy(ASCII.isAlphanumeric)
+                    return plain ? value : []
+                }
+            case .finished, .truncated, .malformed:
+                return []
             }
-            return nil
         }
     }
 
@@ -100,17 +92,35 @@ struct S3Error {
         return code.withUTF8Buffer { Array($0) }
     }
 
+    /// The code of the proxy's own refusal with `status`, answered to S3
+    /// clients as S3 would: a refused key is one S3 does not have.
+    static func refusalCode(_ status: Int32) -> StaticString {
+        switch status {
+        case 400: return "InvalidRequest"
+        case 404: return "NoSuchKey"
+        case 405: return "MethodNotAllowed"
+        case 501: return "NotImplemented"
+        default: return "AccessDenied"
+        }
+    }
+
     /// The Message sent with `code`: S3's wording for the codes it
     /// documents, a neutral one for the rest.
-    static func message(_ code: [UInt8]) -> StaticString {
-        for (name, text) in messages where equal(name, code) {
+    static func message(_ code: UnsafeBufferPointer<UInt8>) -> StaticString {
+        for (name, text) in messages where name.matches(code) {
             return text
         }
         return "The request could not be served."
     }
 
+    /// The one table of Messages.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
     private static let messages: [(StaticString, StaticString)] = [
         ("AccessDenied", "Access Denied"),
+        ("InvalidRequest", "The request is not valid."),
+        ("MethodNotAllowed", "The specified method is not allowed against this resource."),
+        ("NotImplemented",
+         "A query parameter you provided implies functionality that is not implemented."),
         ("NoSuchKey", "The specified key does not exist."),
         ("NoSuchBucket", "The specified bucket does not exist."),
         ("NoSuchVersion", "The specified version does not exist."),
@@ -143,21 +153,11 @@ struct S3Error {
 
     static func logLevel(status: Int32, code: [UInt8]) -> s3p_log_t {
         if status >= 500 { return S3P_LOG_ERROR }
-        for name in operatorCodes where equal(name, code) {
-            return S3P_LOG_ERROR
+        let isOperators = code.withUnsafeBufferPointer { code in
+            operatorCodes.contains { $0.matches(code) }
         }
         // A HEAD's 403 has no document to tell a credential problem from
         // a permission one: both are the operator's.
-        return status == 403 ? S3P_LOG_ERROR : S3P_LOG_INFO
-    }
-
-    private static func equal(_ a: StaticString, _ b: [UInt8]) -> Bool {
-        a.withUTF8Buffer { a in
-            a.count == b.count && b.withUnsafeBufferPointer { b in
-                var i = 0
-                while i < a.count && a[i] == b[i] { i += 1 }
-                return i == a.count
-            }
-        }
+        return isOperators || status == 403 ? S3P_LOG_ERROR : S3P_LOG_INFO
     }
 }

@@ -2,6 +2,8 @@
 // query parameters a listing forwards or SDKs add, S3's key limit, the
 // clients that cannot follow a redirect, and the default index page.
 
+internal import CShim
+
 enum Rules {
     /// ListObjects (V1 and V2) parameters: the only query a listing
     /// forwards without the operator's allowlist.
@@ -18,8 +20,8 @@ enum Rules {
     /// continuation token of the page to show.
     static let pageParameter: StaticString = "page"
 
-    /// S3's limit on a key: 1,024 bytes of UTF-8.
-    static let maxKeyLength = 1024
+    /// S3's limit on a key: 1,024 bytes of UTF-8 (S3P_KEY_MAX).
+    static let maxKeyLength = Int(S3P_KEY_MAX)
 
     /// The most query items a request may carry (more: 400).  S3's own
     /// requests carry at most a dozen; the list of them lives on the stack
@@ -59,26 +61,6 @@ enum Rules {
     /// SigV4's and SigV4a's.
     static let awsV2Scheme: StaticString = "AWS"
     static let awsV4SchemePrefix: StaticString = "AWS4-"
-
-    /// S3's error code and message for a refusal's status, answered to S3
-    /// clients as S3 would, in XML.
-    /// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
-    static func s3Error(status: Int32) -> (code: StaticString, message: StaticString) {
-        switch status {
-        case 400: return ("InvalidRequest", "The request is not valid.")
-        case 404: return ("NoSuchKey", "The specified key does not exist.")
-        case 405: return ("MethodNotAllowed",
-                          "The specified method is not allowed against this resource.")
-        case 501: return ("NotImplemented",
-                          "A query parameter you provided implies functionality that is not implemented.")
-        default: return ("AccessDenied", "Access Denied")
-        }
-    }
-
-    static let s3ErrorStart: StaticString =
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"
-    static let s3ErrorMiddle: StaticString = "</Code><Message>"
-    static let s3ErrorEnd: StaticString = "</Message></Error>"
 
     /// Why an allowed-parameter name cannot be allowed, or nil.
     static func parameterProblem(_ name: [UInt8]) -> String? {

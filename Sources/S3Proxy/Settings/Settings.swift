@@ -172,18 +172,26 @@ struct Settings {
         case problem(String)
     }
 
-    /// The room resolve() needs: the resolved values, then the prepared
-    /// parts, none more than four times its values' length (the hosts
-    /// appear twice; the access key, region and token once UriEncoded, at
-    /// most three bytes a byte, and once as they are), plus the fixed text.
-    /// Settings that do not resolve need none: resolve() names the problem.
+    /// The room resolve() needs, from the raw values' lengths alone (see
+    /// s3p_signing_bound): the resolved values, then the prepared parts,
+    /// none more than four times its values' length (the hosts appear
+    /// twice; the access key, region and token once UriEncoded, at most
+    /// three bytes a byte, and once as they are), plus the fixed text.
+    /// Each resolved value is one of the raw values it may come from, a
+    /// part of a shared file, or a default.
     static func bound(raw: s3p_settings_t) -> Int {
-        guard case .settings(var settings) = Settings.of(raw) else { return 0 }
-        defer { settings.secretKey.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-        let values = settings.accessKey.count + settings.secretKey.count
-            + settings.sessionToken.count + settings.region.count + settings.host.count
-            + settings.externalHost.count + settings.scheme.count
-            + settings.externalScheme.count
+        let env = raw.env?.pointee ?? s3p_environment_t()
+        let files = env.credentials_file.len + env.config_file.len
+        let credentials = env.access_key_id.len + env.secret_access_key.len
+            + env.session_token.len + files
+        let region = raw.region.len + env.region.len + env.default_region.len
+            + env.config_file.len + defaultRegion.utf8.count
+        let host = raw.endpoint.len + env.host.len + region
+            + "s3..amazonaws.com".utf8.count
+        let externalHost = raw.external_endpoint.len + env.external_host.len + host
+        let schemes = raw.endpoint.len + raw.external_endpoint.len + env.scheme.len
+            + env.external_scheme.len + 2 * defaultScheme.utf8.count
+        let values = credentials + region + host + externalHost + schemes
         return values + Prepared.tableSize + 4 * values + 1024
     }
 
@@ -233,7 +241,7 @@ struct Settings {
 
     /// Printable ASCII without spaces: what AWS credentials consist of.
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        byte > 0x20 && byte < 0x7f
+        ASCII.isVisible(byte)
     }
 
     /// Why `region` is not a region name, or nil.  A region name is
@@ -242,11 +250,7 @@ struct Settings {
     static func regionProblem<C: Collection<UInt8>>(_ region: C) -> String? {
         guard (1...32).contains(region.count),
               region.first != UInt8(ascii: "-"),
-              region.allSatisfy({ byte in
-                  (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                      || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                      || byte == UInt8(ascii: "-")
-              })
+              region.allSatisfy({ ASCII.isLowercaseAlphanumeric($0) || $0 == UInt8(ascii: "-") })
         else {
             return "is not a region name"
         }
@@ -327,9 +331,7 @@ struct Settings {
                 return "has no host name"
             }
             for byte in name {
-                let ok = (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                let ok = ASCII.isAlphanumeric(byte)
                     || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
                     || byte == UInt8(ascii: "_")
                 if !ok {
@@ -339,13 +341,9 @@ struct Settings {
         }
         if !port.isEmpty || host.last == UInt8(ascii: ":") {
             // A port: 1 to 5 digits, 1-65535.
-            guard (1...5).contains(port.count),
-                  port.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
-            else {
+            guard let value = ASCII.decimal(port, maxDigits: 5) else {
                 return "has a port that is not a number"
             }
-            var value = 0
-            for byte in port { value = value * 10 + Int(byte - UInt8(ascii: "0")) }
             guard (1...65_535).contains(value) else {
                 return "has a port outside 1-65535"
             }

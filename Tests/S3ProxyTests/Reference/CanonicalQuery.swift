@@ -43,10 +43,10 @@ struct CanonicalQuery {
                 name = item
                 value = []
             }
-            guard let decodedName = PercentEncoding.decode(name, plusIsSpace: true),
-                  let decodedValue = PercentEncoding.decode(value, plusIsSpace: true),
-                  UTF8Validation.isValid(decodedName),
-                  UTF8Validation.isValid(decodedValue)
+            guard let decodedName = Plain.percentDecoded(name, plusIsSpace: true),
+                  let decodedValue = Plain.percentDecoded(value, plusIsSpace: true),
+                  Plain.isUTF8(decodedName),
+                  Plain.isUTF8(decodedValue)
             else {
                 return nil
             }
@@ -60,9 +60,9 @@ struct CanonicalQuery {
         name: N, value: V
     ) {
         var encodedName: [UInt8] = []
-        PercentEncoding.encode(name, keepSlash: false, into: &encodedName)
+        encodedName += Plain.uriEncoded(name, keepSlash: false)
         var encodedValue: [UInt8] = []
-        PercentEncoding.encode(value, keepSlash: false, into: &encodedValue)
+        encodedValue += Plain.uriEncoded(value, keepSlash: false)
         appendEncoded(name: encodedName, value: encodedValue)
     }
 

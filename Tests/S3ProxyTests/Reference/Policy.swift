@@ -38,9 +38,13 @@ struct Policy {
     var https = true
 
     /// The index page when s3_proxy_index is not set.
-    static let defaultIndex: StaticString = Rules.defaultIndex
+    static let defaultIndex: StaticString = "index.html"
 
-    static let sdkAgents: [[UInt8]] = Rules.sdkAgents.map { $0.withUTF8Buffer { Array($0) } }
+    /// botocore, boto3, the aws CLI, the AWS SDKs, MinIO's clients, s3cmd
+    /// and rclone.
+    static let sdkAgents: [[UInt8]] = [
+        "botocore/", "boto3/", "aws-cli/", "aws-sdk-", "minio", "s3cmd/", "rclone/",
+    ].map { Array($0.utf8) }
 
     /// Bucket names compare exactly: S3 bucket names are case-sensitive, so
     /// `/OK/` is not `/ok/`.
@@ -83,15 +87,11 @@ struct Policy {
     func streams(userAgent: ArraySlice<UInt8>, signing: ClientSigning) -> Bool {
         if userAgent.isEmpty && streamsWithoutAgent { return true }
         if streamsSigned && signing.isS3Signed { return true }
-        return userAgent.withUnsafeBufferPointer { agent in
-            streamAgents.contains { pattern in
-                pattern.withUnsafeBufferPointer { ASCII.containsIgnoringCase(agent, $0) }
-            }
-        }
+        return streamAgents.contains { Plain.containsIgnoringCase(userAgent, $0) }
     }
 
     static func parameterProblem(_ name: [UInt8]) -> String? {
-        Rules.parameterProblem(name)
+        Plain.parameterProblem(name)
     }
 }
 

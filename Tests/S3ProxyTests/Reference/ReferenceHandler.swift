@@ -37,11 +37,7 @@ enum RequestHandler {
             result.pointee.status = status
             if policy.streams(userAgent: req.user_agent.bytes[...], signing: clientSigning) {
                 // S3 clients get S3's XML error (ErrorResponses.html).
-                let (code, message) = Rules.s3Error(status: status)
-                var body = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".utf8)
-                body += Array("<Error><Code>".utf8) + code.withUTF8Buffer { Array($0) }
-                body += Array("</Code><Message>".utf8) + message.withUTF8Buffer { Array($0) }
-                body += Array("</Message></Error>".utf8)
+                let body = Plain.s3ErrorDocument(status: status)
                 var writer = BufferWriter(base: out, capacity: cap)
                 result.pointee.url = writer.write(body)
                 result.pointee.render = S3P_RENDER_S3_ERROR
@@ -194,42 +190,5 @@ extension Digest {
             }
         }
         return ok ? out : nil
-    }
-}
-
-extension PercentEncoding {
-    static func encoded(_ bytes: [UInt8], keepSlash: Bool) -> [UInt8] {
-        var out: [UInt8] = []
-        encode(bytes, keepSlash: keepSlash, into: &out)
-        return out
-    }
-
-    /// Decodes `%XX` escapes once; with `plusIsSpace` (query strings, as
-    /// HTML forms and S3 read them) a raw `+` is a space.  Returns nil for
-    /// a malformed escape (`%`, `%4`, `%zz`).
-    static func decode(
-        _ bytes: ArraySlice<UInt8>, plusIsSpace: Bool
-    ) -> [UInt8]? {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count)
-        var i = bytes.startIndex
-        while i < bytes.endIndex {
-            let byte = bytes[i]
-            if byte == UInt8(ascii: "%") {
-                guard bytes.endIndex - i >= 3,
-                      let high = Hex.value(bytes[i + 1]),
-                      let low = Hex.value(bytes[i + 2])
-                else {
-                    return nil
-                }
-                out.append(high << 4 | low)
-                i += 3
-                continue
-            }
-            out.append(plusIsSpace && byte == UInt8(ascii: "+")
-                ? UInt8(ascii: " ") : byte)
-            i += 1
-        }
-        return out
     }
 }

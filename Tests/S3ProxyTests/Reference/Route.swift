@@ -88,18 +88,19 @@ enum HTTPMethod {
 enum Router {
     /// ListObjects (V1 and V2) parameters: the only query a listing
     /// forwards.
-    static let listingParameters: [[UInt8]] = Rules.listingParameters.map {
-        $0.withUTF8Buffer { Array($0) }
-    }
+    static let listingParameters: [[UInt8]] = [
+        "list-type", "prefix", "delimiter", "marker", "continuation-token",
+        "start-after", "max-keys", "encoding-type", "fetch-owner",
+    ].map { Array($0.utf8) }
 
     /// Parameters that SDKs add for their own bookkeeping and S3 ignores;
     /// they are dropped, never signed or forwarded.
-    static let ignoredParameters: [[UInt8]] = Rules.ignoredParameters.map {
-        $0.withUTF8Buffer { Array($0) }
-    }
+    static let ignoredParameters: [[UInt8]] = [Array("x-id".utf8)]
 
     /// S3's limit on a key: 1,024 bytes of UTF-8.
     static let maxKeyLength = 1024
+    /// The most query items a request may carry (more: 400).
+    static let maxQueryItems = 32
 
     /// The User-Agent of a request that does not name one: a browser's
     /// (a request that sends none is an S3 client's, and streamed).
@@ -150,8 +151,8 @@ enum Router {
                 // account.
                 return .refuse(status: 403)
             }
-            guard let decoded = PercentEncoding.decode(rawBucket, plusIsSpace: false),
-                  BucketName.isValid(decoded), policy.addresses(bucket: decoded)
+            guard let decoded = Plain.percentDecoded(rawBucket, plusIsSpace: false),
+                  Plain.isBucketName(decoded), policy.addresses(bucket: decoded)
             else {
                 return .refuse(status: 400)
             }
@@ -171,8 +172,8 @@ enum Router {
 
         var key: [UInt8] = []
         if let rawKey {
-            guard let decoded = PercentEncoding.decode(rawKey, plusIsSpace: false),
-                  UTF8Validation.isValid(decoded)
+            guard let decoded = Plain.percentDecoded(rawKey, plusIsSpace: false),
+                  Plain.isUTF8(decoded)
             else {
                 return .refuse(status: 400)
             }
@@ -182,14 +183,14 @@ enum Router {
             // S3 refuses longer keys (KeyTooLongError) before anything else.
             return .refuse(status: 400)
         }
-        guard staysInBucket(key) else {
+        guard Plain.staysInBucket(key) else {
             // `/ok/../other/x`: S3 reads the key literally, but any client
             // or server that resolves dot segments would leave the bucket.
             return .refuse(status: 403)
         }
 
         guard let parameters = CanonicalQuery.parse(query),
-              parameters.count <= Rules.maxQueryItems
+              parameters.count <= maxQueryItems
         else {
             return .refuse(status: 400)
         }
@@ -207,7 +208,7 @@ enum Router {
             return folderListing(place, folder: key, token: nil)
         }
         if isFolder && policy.listings && forwarded.count == 1
-            && Rules.pageParameter.withUTF8Buffer { forwarded[0].name.elementsEqual($0) }
+            && forwarded[0].name == Array("page".utf8)
         {
             return folderListing(place, folder: key, token: forwarded[0].value)
         }
@@ -237,7 +238,7 @@ enum Router {
         var folderPath: [UInt8] = []
         if isIndex {
             folderPath = clientBase + [UInt8(ascii: "/")]
-            PercentEncoding.encode(key, keepSlash: true, into: &folderPath)
+            folderPath += Plain.uriEncoded(key, keepSlash: true)
             key.append(contentsOf: policy.indexDocument)
         }
         var target = S3Target(bucket: bucket, key: key,
@@ -264,7 +265,7 @@ enum Router {
 
         /// The canonical path of an object.
         func path(key: [UInt8]) -> [UInt8] {
-            virtual ? [UInt8(ascii: "/")] + PercentEncoding.encoded(key, keepSlash: true)
+            virtual ? [UInt8(ascii: "/")] + Plain.uriEncoded(key, keepSlash: true)
                 : Router.canonicalPath(bucket, key)
         }
 
@@ -272,7 +273,7 @@ enum Router {
         func bucketPath(withSlash: Bool) -> [UInt8] {
             if virtual { return [UInt8(ascii: "/")] }
             var path: [UInt8] = [UInt8(ascii: "/")]
-            PercentEncoding.encode(bucket, keepSlash: false, into: &path)
+            path += Plain.uriEncoded(bucket, keepSlash: false)
             if withSlash { path.append(UInt8(ascii: "/")) }
             return path
         }
@@ -323,54 +324,11 @@ enum Router {
     /// `/<bucket>/<UriEncode(key) keeping '/'>`.
     static func canonicalPath(_ bucket: [UInt8], _ key: [UInt8]) -> [UInt8] {
         var path: [UInt8] = []
-        path.reserveCapacity(2 + bucket.count + PercentEncoding.encodedBound(key.count))
+                path.append(UInt8(ascii: "/"))
+        path += Plain.uriEncoded(bucket, keepSlash: false)
         path.append(UInt8(ascii: "/"))
-        PercentEncoding.encode(bucket, keepSlash: false, into: &path)
-        path.append(UInt8(ascii: "/"))
-        PercentEncoding.encode(key, keepSlash: true, into: &path)
+        path += Plain.uriEncoded(key, keepSlash: true)
         return path
-    }
-
-    /// Whether resolving the key's dot segments (as RFC 3986 clients and
-    /// some servers do) keeps it below the bucket.  Empty segments are not
-    /// counted, as nginx's merge_slashes would drop them.
-    static func staysInBucket<C: Collection<UInt8>>(_ key: C) -> Bool {
-        // Without a segment that starts with a dot there is nothing to
-        // resolve (the common case).
-        let dotSegment = key.withContiguousStorageIfAvailable { bytes -> Bool in
-            guard let start = bytes.baseAddress else { return false }
-            var previous = UInt8(ascii: "/")
-            for offset in 0..<bytes.count {
-                let byte = start[offset]
-                if byte == UInt8(ascii: ".") && previous == UInt8(ascii: "/") { return true }
-                previous = byte
-            }
-            return false
-        } ?? true
-        if !dotSegment { return true }
-
-        var depth = 0
-        var length = 0              // of the segment being read
-        var dots = 0                // of its bytes, how many are '.'
-        var index = key.startIndex
-        while true {
-            let end = index == key.endIndex
-            if end || key[index] == UInt8(ascii: "/") {
-                if length == 2 && dots == 2 {
-                    depth -= 1
-                    if depth < 0 { return false }
-                } else if length > 0 && !(length == 1 && dots == 1) {
-                    depth += 1
-                }
-                if end { return true }
-                length = 0
-                dots = 0
-            } else {
-                length += 1
-                if key[index] == UInt8(ascii: ".") { dots += 1 }
-            }
-            index = key.index(after: index)
-        }
     }
 
     private static func lastSegment(of key: [UInt8]) -> ArraySlice<UInt8> {

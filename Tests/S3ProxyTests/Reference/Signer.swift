@@ -70,7 +70,7 @@ struct Signer {
         out.append(UInt8(ascii: "\n"))
         out.append(contentsOf: credentialScope)
         out.append(UInt8(ascii: "\n"))
-        Hex.appendLower(hash, to: &out)
+        out += Plain.lowerHex(hash)
         return out
     }
 
@@ -83,7 +83,7 @@ struct Signer {
         }
         var out: [UInt8] = []
         out.reserveCapacity(64)
-        Hex.appendLower(mac, to: &out)
+        out += Plain.lowerHex(mac)
         return out
     }
 
