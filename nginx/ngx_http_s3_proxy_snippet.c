@@ -12,10 +12,8 @@
  *     above it leave unset, so that the operator's own proxy_ssl_*
  *     directives, before or after the include, win without being
  *     "duplicate";
- *   - built-in listings: the error page that brings S3's 404 for a
- *     folder's index page back to the module, used for that request alone
- *     (ngx_http_s3_proxy_content_handler()), so that the operator's own
- *     error_page 404 serves every other 404;
+ *   - built-in listings: an error page for a folder's index page (no
+ *     longer used: see ngx_http_s3_proxy_fallback.c);
  *   - a resolver for an endpoint given by name.
  *
  * The TLS defaults must be in place before the proxy module merges its
@@ -361,9 +359,8 @@ ngx_http_s3_proxy_proxy_command(ngx_module_t *m, char *name)
 
 
 /*
- * Called by the main module's merge, before it wraps the content handler:
- * the snippet is there exactly where "s3_proxy on" is, and the location
- * has no content handler of its own.
+ * Called by the main module's merge: the snippet is there exactly where
+ * "s3_proxy on" is, and the location has no content handler of its own.
  */
 
 char *
@@ -414,9 +411,7 @@ ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (sncf->inherited && clcf->handler != NULL
-        && clcf->handler != ngx_http_s3_proxy_content_handler)
-    {
+    if (sncf->inherited && clcf->handler != NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"s3_proxy\" in location \"%V\" has an \"if\" block "
                       "with a content handler of its own (a proxy_pass?), "

@@ -236,8 +236,10 @@ enum Router {
         let isIndex = isFolder
         var folderPath: [UInt8] = []
         if isIndex {
-            folderPath = clientBase + [UInt8(ascii: "/")]
-            PercentEncoding.encode(key, keepSlash: true, into: &folderPath)
+            if policy.listings {
+                folderPath = clientBase + [UInt8(ascii: "/")]
+                PercentEncoding.encode(key, keepSlash: true, into: &folderPath)
+            }
             key.append(contentsOf: policy.indexDocument)
         }
         var target = S3Target(bucket: bucket, key: key,
