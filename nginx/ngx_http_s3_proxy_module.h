@@ -118,12 +118,6 @@ typedef struct {
 
     ngx_array_t               *ignore_params;  /* of ngx_str_t */
     ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
-
-    /*
-     * the error pages of a folder's index page with built-in listings:
-     * the module's, then the location's own (ngx_http_err_page_t)
-     */
-    ngx_array_t               *fallback_pages;
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -230,8 +224,6 @@ ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf);
 char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf);
-char *ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf);
 
 /* ngx_http_s3_proxy_credentials.c */
