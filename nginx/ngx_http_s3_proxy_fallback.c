@@ -2,19 +2,17 @@
  * ngx_http_s3_proxy_module: a folder's listing in place of its index
  * page's 404, a header and body filter, after the module's others.
  *
- * With built-in listings, a folder is proxied as its index page.  When
- * that answers 404, its header is held back and its body discarded, and a
- * subrequest for the folder, which the request phase signs as the
- * folder's listing (ngx_http_s3_proxy_handler.c), answers instead.  nginx
+ * With built-in listings, a folder is proxied as its index page.  If that
+ * answers 404, its header is held back and its body discarded (read whole,
+ * so the connection to S3 stays open), and a subrequest for the folder,
+ * which the request phase signs as its listing, answers instead.  nginx
  * writes a subrequest's body through the main request but sends only the
- * main request's header: the subrequest's status and headers become the
- * main request's, sent before that body.  nginx reads the 404 whole, so
- * its connection to S3 stays open for the next request.
+ * main request's header: the listing's status and headers become it.
  *
- * The 404 may come as the location's own error_page for 404, with
- * proxy_intercept_errors on, after an internal redirect that cleared the
- * module's context: the context is kept, as the realip module keeps its
- * own, in a cleanup of the request's pool.
+ * The 404 may come as the location's error_page for 404 (with
+ * proxy_intercept_errors on), after an internal redirect that cleared the
+ * module's context: the context is kept in a cleanup of the request's
+ * pool, as the realip module keeps its own.
  */
 
 #include <ngx_config.h>
@@ -28,11 +26,7 @@ static ngx_int_t ngx_http_s3_proxy_fallback_header_filter(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_fallback_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
-static ngx_http_s3_proxy_ctx_t *ngx_http_s3_proxy_fallback_ctx(
-    ngx_http_request_t *r);
-static ngx_int_t ngx_http_s3_proxy_fallback(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
-static ngx_uint_t ngx_http_s3_proxy_is_listing(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_fallback(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_answer(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_discard(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -56,10 +50,7 @@ ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf)
 }
 
 
-/*
- * Called by the request phase for a folder's index page: the context
- * outlives an internal redirect, and says where the folder is.
- */
+/* called by the request phase for a folder's index page */
 
 ngx_int_t
 ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
@@ -81,7 +72,7 @@ ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
 }
 
 
-/* it marks the context kept: the pool frees it */
+/* it marks the context kept, which the pool frees */
 
 static void
 ngx_http_s3_proxy_fallback_cleanup(void *data)
@@ -89,27 +80,28 @@ ngx_http_s3_proxy_fallback_cleanup(void *data)
 }
 
 
+/*
+ * The main request's context says which subrequest lists its folder:
+ * that one's header is sent as the main request's too.
+ */
+
 static ngx_int_t
 ngx_http_s3_proxy_fallback_header_filter(ngx_http_request_t *r)
 {
+    ngx_int_t                 rc;
     ngx_http_s3_proxy_ctx_t  *ctx;
 
-    if (r == r->main) {
+    if (r == r->main && r->headers_out.status == NGX_HTTP_NOT_FOUND) {
+        rc = ngx_http_s3_proxy_fallback(r);
 
-        if (r->headers_out.status == NGX_HTTP_NOT_FOUND) {
-            ctx = ngx_http_s3_proxy_fallback_ctx(r);
-
-            if (ctx != NULL && ctx->result.fallback.len
-                && ctx->listing_sr == NULL)
-            {
-                return ngx_http_s3_proxy_fallback(r, ctx);
-            }
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
-
-        return ngx_http_next_header_filter(r);
     }
 
-    if (ngx_http_s3_proxy_is_listing(r)
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
+
+    if (ctx != NULL && ctx->listing_sr == r
         && ngx_http_s3_proxy_answer(r) == NGX_ERROR)
     {
         return NGX_ERROR;
@@ -125,17 +117,14 @@ ngx_http_s3_proxy_fallback_body_filter(ngx_http_request_t *r,
 {
     ngx_http_s3_proxy_ctx_t  *ctx;
 
-    if (r == r->main) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
 
-        if (ctx != NULL && ctx->discarding) {
-            return ngx_http_s3_proxy_discard(r, in);
-        }
+    /* the 404, or the listing of a HEAD, whose headers are the answer */
 
-    } else if (r->main->header_only && ngx_http_s3_proxy_is_listing(r)) {
-
-        /* a HEAD: the listing's headers are the answer */
-
+    if (ctx != NULL
+        && (r == r->main ? ctx->discarding
+                         : r->main->header_only && ctx->listing_sr == r))
+    {
         return ngx_http_s3_proxy_discard(r, in);
     }
 
@@ -143,42 +132,33 @@ ngx_http_s3_proxy_fallback_body_filter(ngx_http_request_t *r,
 }
 
 
-/* a main request's context, or the one an internal redirect cleared */
-
-static ngx_http_s3_proxy_ctx_t *
-ngx_http_s3_proxy_fallback_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t       *cln;
-    ngx_http_s3_proxy_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
-
-    if (ctx != NULL || !r->internal) {
-        return ctx;
-    }
-
-    for (cln = r->pool->cleanup; cln; cln = cln->next) {
-        if (cln->handler == ngx_http_s3_proxy_fallback_cleanup) {
-            return cln->data;
-        }
-    }
-
-    return NULL;
-}
-
-
 /*
- * The subrequest goes to the folder's URI, in its location again, where
- * the request phase finds its context set to sign it as the listing of
- * result.fallback.  The 404's header is held back.
+ * A 404 of a folder's index page: the subrequest goes to the folder's URI,
+ * in its location again, where the request phase finds its context set to
+ * sign it as the listing of result.fallback.  The 404's header is held
+ * back.  After an internal redirect, the context is the one kept.
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_fallback(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx)
+ngx_http_s3_proxy_fallback(ngx_http_request_t *r)
 {
+    ngx_pool_cleanup_t       *cln;
     ngx_http_request_t       *sr;
-    ngx_http_s3_proxy_ctx_t  *sctx;
+    ngx_http_s3_proxy_ctx_t  *ctx, *sctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    for (cln = r->pool->cleanup; ctx == NULL && r->internal && cln;
+         cln = cln->next)
+    {
+        if (cln->handler == ngx_http_s3_proxy_fallback_cleanup) {
+            ctx = cln->data;
+        }
+    }
+
+    if (ctx == NULL || ctx->result.fallback.len == 0 || ctx->listing_sr) {
+        return NGX_DECLINED;
+    }
 
     sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
     if (sctx == NULL) {
@@ -201,23 +181,7 @@ ngx_http_s3_proxy_fallback(ngx_http_request_t *r,
 }
 
 
-/* whether r is the subrequest that lists a folder for its main request */
-
-static ngx_uint_t
-ngx_http_s3_proxy_is_listing(ngx_http_request_t *r)
-{
-    ngx_http_s3_proxy_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
-
-    return ctx != NULL && ctx->listing_sr == r;
-}
-
-
-/*
- * The listing's status and headers, in place of the 404's, as the main
- * request's, which are sent.
- */
+/* the listing's status and headers, in place of the 404's, are sent */
 
 static ngx_int_t
 ngx_http_s3_proxy_answer(ngx_http_request_t *r)
