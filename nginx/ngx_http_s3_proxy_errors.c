@@ -63,14 +63,20 @@ ngx_http_s3_proxy_errors_header_filter(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
     u = r->upstream;
 
-    /* S3's own answer: its status, not one nginx or a filter set */
+    /*
+     * S3's own answer: its status, not one nginx or a filter set; a
+     * folder's 404 that its listing replaces is discarded as it is
+     * (ngx_http_s3_proxy_fallback.c)
+     */
 
     if (ctx == NULL
         || ctx->result.action != S3P_ACTION_PROXY
         || r->headers_out.status < NGX_HTTP_BAD_REQUEST
         || u == NULL
         || u->headers_in.status_n != r->headers_out.status
-        || r->err_status)
+        || r->err_status
+        || (r == r->main && ctx->result.fallback.len
+            && r->headers_out.status == NGX_HTTP_NOT_FOUND))
     {
         return ngx_http_next_header_filter(r);
     }

@@ -23,11 +23,9 @@
 
 
 static ngx_int_t ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
-    s3p_request_t *req);
+    ngx_http_s3_proxy_ctx_t *ctx, s3p_request_t *req);
 static void ngx_http_s3_proxy_client_signing(ngx_http_request_t *r,
     s3p_request_t *req);
-static ngx_int_t ngx_http_s3_proxy_request_pages(ngx_http_request_t *r,
-    ngx_http_s3_proxy_loc_conf_t *slcf);
 static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
@@ -61,7 +59,9 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    if (ctx != NULL && !ctx->waiting) {
+    /* decided already, unless it is a folder's listing to sign */
+
+    if (ctx != NULL && !ctx->waiting && !ctx->listing) {
         return NGX_DECLINED;
     }
 
@@ -74,7 +74,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
     ctx->waiting = 0;
 
-    if (ngx_http_s3_proxy_request_target(r, &req) != NGX_OK) {
+    if (ngx_http_s3_proxy_request_target(r, ctx, &req) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -152,9 +152,8 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
         /*
          * S3 gets no request body (proxy_pass_request_body off), so none is
-         * read: proxy_pass then builds the upstream request at once, while
-         * the content handler below holds debug logging of the signed
-         * headers, instead of after a body that a client trickles in.
+         * read: proxy_pass then builds the upstream request at once, not
+         * after a body that a client trickles in.
          */
 
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -163,6 +162,12 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
         if (r->method == NGX_HTTP_HEAD
             && ngx_http_s3_proxy_sign_get(r, core, ctx, &req) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ctx->result.fallback.len && r == r->main
+            && ngx_http_s3_proxy_fallback_keep(r, ctx) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -177,123 +182,43 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
 
 /*
- * The location's content handler, proxy_pass, wrapped, and this request's
- * copy of its upstream settings changed.  Why no stock mechanism does:
- *
- *   - with a session token, proxy_pass's debug dump of the request it
- *     builds ("http proxy header") shows the token; it builds it before it
- *     first returns, so debug logging pauses around that call only (paused
- *     until the answer, it would hide the whole S3 exchange instead);
- *   - a folder's index page, with built-in listings on, must bring S3's
- *     404 to the module's error page ($s3_proxy_fallback), while every
- *     other 404 of S3 (an SDK's missing object) keeps S3's own XML, and
- *     every other 404 gets the operator's own error_page, if any.  nginx
- *     decides interception in ngx_http_upstream_intercept_errors() from
- *     the location's proxy_intercept_errors flag alone, before any filter
- *     sees the answer, and once intercepted S3's body is gone: turned on in
- *     s3_proxy.conf it would replace every 404, and a second pass cannot
- *     get S3's answer back (same location, so intercepted again: an SDK
- *     then gets nginx's HTML 404, not NoSuchKey).  The flag takes no
- *     variable, is not allowed in "if", and a location of its own would
- *     be a named one, which nginx allows at server level only, outside
- *     the location that includes the snippet.  So interception is turned
- *     on for this request alone, on a copy of the settings; a listing to
- *     render is read in memory, never from a temporary file.  Likewise
- *     error_page takes the first page for a status, so this request alone
- *     gets a copy of the location's settings with the module's page first
- *     (built by ngx_http_s3_proxy_fallback_pages() when nginx reads the
- *     configuration).
+ * The request's context.  proxy_cache_background_update refreshes a stale
+ * entry in a clone of the request (NGX_HTTP_SUBREQUEST_CLONE), which starts
+ * at the content phase: the precontent handler never ran for it, and
+ * proxy_pass reads the $s3_proxy_* variables.  It fetches what its parent
+ * was answered from, so it takes the parent's signed answer (signed
+ * moments ago, well within S3's clock skew).
  */
 
-ngx_int_t
-ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
+ngx_http_s3_proxy_ctx_t *
+ngx_http_s3_proxy_get_ctx(ngx_http_request_t *r)
 {
-    ngx_int_t                      rc;
-    ngx_uint_t                     level, intercept, in_memory;
-    ngx_http_upstream_conf_t      *ucf;
-    ngx_http_s3_proxy_ctx_t       *ctx, *pctx;
-    ngx_http_s3_proxy_loc_conf_t  *slcf;
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
-
-    if (ctx != NULL && ctx->result.fallback.len && slcf->listing
-        && ngx_http_s3_proxy_request_pages(r, slcf) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /*
-     * proxy_cache_background_update refreshes a stale entry in a clone of
-     * the request (NGX_HTTP_SUBREQUEST_CLONE), which starts at this phase:
-     * the precontent handler never ran for it.  It fetches what its parent
-     * was answered from, so it takes the parent's signed answer (signed
-     * moments ago, well within S3's clock skew).
-     */
+    ngx_http_s3_proxy_ctx_t  *ctx, *pctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    if (ctx == NULL && r->parent != NULL && r->background) {
-        pctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
-
-        if (pctx != NULL && pctx->result.action == S3P_ACTION_PROXY) {
-            ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
-            if (ctx == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ctx->result = pctx->result;
-            ctx->get_authorization = pctx->get_authorization;
-            ctx->signing = pctx->signing;   /* held by the shared pool */
-
-            ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
-        }
+    if (ctx != NULL || !r->background || r->parent == NULL) {
+        return ctx;
     }
 
-    if (slcf->core == NULL || ctx == NULL || ctx->signing == NULL
-        || ctx->signing->session_token.len == 0)
-    {
-        rc = slcf->proxy_handler(r);
+    pctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
 
-    } else {
-        level = r->connection->log->log_level;
-        r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
-
-        rc = slcf->proxy_handler(r);
-
-        r->connection->log->log_level = level;
+    if (pctx == NULL || pctx->result.action != S3P_ACTION_PROXY) {
+        return NULL;
     }
 
-    if (ctx == NULL || r->upstream == NULL || slcf->core == NULL) {
-        return rc;
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
+    if (ctx == NULL) {
+        return NULL;
     }
 
-    intercept = ctx->result.fallback.len && slcf->core->listings
-                && !r->upstream->conf->intercept_errors;
+    ctx->result = pctx->result;
+    ctx->get_authorization = pctx->get_authorization;
+    ctx->signing = pctx->signing;   /* held by the shared pool */
 
-    in_memory = ctx->result.render != S3P_RENDER_NONE
-                && r->upstream->conf->max_temp_file_size != 0;
+    ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
 
-    if (intercept || in_memory) {
-        ucf = ngx_palloc(r->pool, sizeof(ngx_http_upstream_conf_t));
-        if (ucf == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        *ucf = *r->upstream->conf;
-
-        if (intercept) {
-            ucf->intercept_errors = 1;
-        }
-
-        if (in_memory) {
-            ucf->max_temp_file_size = 0;
-        }
-
-        r->upstream->conf = ucf;
-    }
-
-    return rc;
+    return ctx;
 }
 
 
@@ -339,44 +264,6 @@ ngx_http_s3_proxy_sign_get(ngx_http_request_t *r, const s3p_config_t *core,
 
 
 /*
- * This request's location settings, with the core module's a copy whose
- * error pages start with the module's fallback page.  nginx takes the
- * settings from the location again at an internal redirect, such as the
- * fallback pass.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_request_pages(ngx_http_request_t *r,
-    ngx_http_s3_proxy_loc_conf_t *slcf)
-{
-    void                      **loc_conf;
-    ngx_http_core_loc_conf_t   *clcf;
-
-    loc_conf = ngx_palloc(r->pool, sizeof(void *) * ngx_http_max_module);
-    if (loc_conf == NULL) {
-        return NGX_ERROR;
-    }
-
-    clcf = ngx_palloc(r->pool, sizeof(ngx_http_core_loc_conf_t));
-    if (clcf == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(loc_conf, r->loc_conf, sizeof(void *) * ngx_http_max_module);
-
-    *clcf = *(ngx_http_core_loc_conf_t *)
-                r->loc_conf[ngx_http_core_module.ctx_index];
-
-    clcf->error_pages = slcf->fallback_pages;
-
-    loc_conf[ngx_http_core_module.ctx_index] = clcf;
-    r->loc_conf = loc_conf;
-
-    return NGX_OK;
-}
-
-
-/*
  * The request target as the client sent it: the raw path and query of the
  * request line.  S3 does not normalise paths, so $uri (slashes merged, dot
  * segments resolved) is not what the client asked for.  After an internal
@@ -384,7 +271,8 @@ ngx_http_s3_proxy_request_pages(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
+ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, s3p_request_t *req)
 {
     u_char     *p, *q;
     size_t      len;
@@ -408,21 +296,14 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r, s3p_request_t *req)
     req->fallback = 0;
 
     /*
-     * The fallback pass: S3 answered 404 for a folder's index page, and
-     * error_page brought the request back to the folder path the module
-     * gave it, already encoded.
+     * The fallback pass: S3 answered 404 for a folder's index page, and the
+     * module asked for the folder's listing, at the path the core gave it,
+     * already encoded (ngx_http_s3_proxy_fallback()).
      */
 
-    if (r->internal
-        && r->error_page
-        && r->args.len == sizeof(S3P_FALLBACK_MARKER) - 1
-        && ngx_strncmp(r->args.data, S3P_FALLBACK_MARKER,
-                       sizeof(S3P_FALLBACK_MARKER) - 1)
-           == 0)
-    {
+    if (ctx->listing) {
         req->fallback = 1;
-        req->path.data = r->uri.data;
-        req->path.len = r->uri.len;
+        req->path = ctx->result.fallback;
         req->query.data = NULL;
         req->query.len = 0;
 

@@ -8,8 +8,8 @@
  * ngx_http_s3_proxy_settings.c, the request phase in
  * ngx_http_s3_proxy_handler.c, the $s3_proxy_* variables in
  * ngx_http_s3_proxy_variables.c, the built-in listing in
- * ngx_http_s3_proxy_listing.c, S3's error answers in
- * ngx_http_s3_proxy_errors.c.
+ * ngx_http_s3_proxy_listing.c and ngx_http_s3_proxy_fallback.c, S3's error
+ * answers in ngx_http_s3_proxy_errors.c.
  */
 
 #include <ngx_config.h>
@@ -345,34 +345,6 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     core->mount.len = conf->mount.len;
     core->mount.data = conf->mount.data;
 
-    if (clcf->handler == NULL && clcf->noname && prev->proxy_handler) {
-
-        /*
-         * An "if" block inside the location: at run time it keeps the
-         * location's content handler, this module's wrapper, which then
-         * reads the block's configuration.
-         */
-
-        conf->proxy_handler = prev->proxy_handler;
-
-    } else if (clcf->handler == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\" in location \"%V\" needs proxy_pass: "
-                      "add \"include s3_proxy.conf;\" to it in %s:%ui",
-                      &clcf->name, conf->enable_pos.file_name,
-                      conf->enable_pos.line);
-        return NGX_CONF_ERROR;
-    }
-
-    /* see ngx_http_s3_proxy_content_handler() for why it wraps proxy_pass */
-
-    if (clcf->handler != NULL
-        && clcf->handler != ngx_http_s3_proxy_content_handler)
-    {
-        conf->proxy_handler = clcf->handler;
-        clcf->handler = ngx_http_s3_proxy_content_handler;
-    }
-
     if (conf->buckets != NULL) {
         core->buckets = ngx_http_s3_proxy_str_list(cf, conf->buckets);
         if (core->buckets == NULL) {
@@ -399,10 +371,6 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         core->nignore_params = conf->ignore_params->nelts;
-    }
-
-    if (ngx_http_s3_proxy_fallback_pages(cf, conf) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
     }
 
     if (conf->stream == NGX_CONF_UNSET_PTR) {
@@ -911,6 +879,12 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_s3_proxy_handler;
+
+    /* in the filter chain: errors, listing, fallback, then nginx's own */
+
+    if (ngx_http_s3_proxy_fallback_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_s3_proxy_listing_init(cf) != NGX_OK) {
         return NGX_ERROR;

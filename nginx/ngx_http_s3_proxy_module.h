@@ -11,9 +11,11 @@
  *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter,
  *                                  S3's response headers kept or hidden
  *   ngx_http_s3_proxy_errors.c     S3's error answers cleaned and logged
+ *   ngx_http_s3_proxy_fallback.c   a folder's listing in place of its
+ *                                  index page's 404
  *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
  *                                  module (s3_proxy.conf, TLS defaults,
- *                                  the listings' error page, a resolver)
+ *                                  a resolver)
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: which
  *                                  source each location takes
  *   ngx_http_s3_proxy_refresh.c    their shared zone, the workers' timer,
@@ -114,17 +116,8 @@ typedef struct {
     /* credentials from a provider: core's signing is then replaced */
     ngx_http_s3_proxy_creds_t *creds;
 
-    /* the location's own content handler: proxy_pass from s3_proxy.conf */
-    ngx_http_handler_pt        proxy_handler;
-
     ngx_array_t               *ignore_params;  /* of ngx_str_t */
     ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
-
-    /*
-     * the error pages of a folder's index page with built-in listings:
-     * the module's, then the location's own (ngx_http_err_page_t)
-     */
-    ngx_array_t               *fallback_pages;
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -168,6 +161,18 @@ typedef struct {
     unsigned                   cleaning:1;
     unsigned                   truncated:1;
 
+    /*
+     * a folder's index page with built-in listings: its URI, and the
+     * subrequest that lists the folder once S3 answered 404, whose answer
+     * replaces the 404 being discarded (ngx_http_s3_proxy_fallback.c)
+     */
+    ngx_str_t                  uri;
+    ngx_http_request_t        *listing_sr;
+    unsigned                   discarding:1;
+
+    /* that subrequest: result.fallback is the folder to sign a listing of */
+    unsigned                   listing:1;
+
     /* waiting for a provider's first credentials: how many times */
     unsigned                   waits:6;
     unsigned                   waiting:1;
@@ -191,7 +196,7 @@ ngx_int_t ngx_http_s3_proxy_upstream_add(ngx_conf_t *cf, ngx_str_t *scheme,
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_s3_proxy_content_handler(ngx_http_request_t *r);
+ngx_http_s3_proxy_ctx_t *ngx_http_s3_proxy_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r,
     ngx_str_t *uri);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,
@@ -207,6 +212,11 @@ ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
 void ngx_http_s3_proxy_collected(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 
+/* ngx_http_s3_proxy_fallback.c */
+ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+
 /* ngx_http_s3_proxy_errors.c */
 ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 
@@ -214,8 +224,6 @@ ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf);
 char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf);
-char *ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf);
 
 /* ngx_http_s3_proxy_credentials.c */

@@ -12,10 +12,6 @@
  *     above it leave unset, so that the operator's own proxy_ssl_*
  *     directives, before or after the include, win without being
  *     "duplicate";
- *   - built-in listings: the error page that brings S3's 404 for a
- *     folder's index page back to the module, used for that request alone
- *     (ngx_http_s3_proxy_content_handler()), so that the operator's own
- *     error_page 404 serves every other 404;
  *   - a resolver for an endpoint given by name.
  *
  * The TLS defaults must be in place before the proxy module merges its
@@ -361,9 +357,8 @@ ngx_http_s3_proxy_proxy_command(ngx_module_t *m, char *name)
 
 
 /*
- * Called by the main module's merge, before it wraps the content handler:
- * the snippet is there exactly where "s3_proxy on" is, and the location
- * has no content handler of its own.
+ * Called by the main module's merge: the snippet is there exactly where
+ * "s3_proxy on" is, and the location has no content handler of its own.
  */
 
 char *
@@ -414,9 +409,7 @@ ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (sncf->inherited && clcf->handler != NULL
-        && clcf->handler != ngx_http_s3_proxy_content_handler)
-    {
+    if (sncf->inherited && clcf->handler != NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"s3_proxy\" in location \"%V\" has an \"if\" block "
                       "with a content handler of its own (a proxy_pass?), "
@@ -523,100 +516,6 @@ resolver:
                       &clcf->name, &u.host, conf->enable_pos.file_name,
                       conf->enable_pos.line);
         return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * The error pages of a folder's index page with built-in listings: the
- * module's own "error_page 404 = $s3_proxy_fallback" first, then the
- * location's.  An "error_page 404 = $s3_proxy_fallback" of an older
- * s3_proxy.conf is dropped from the location's own pages.
- */
-
-char *
-ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf)
-{
-    ngx_uint_t                         i;
-    ngx_array_t                       *own;
-    ngx_http_err_page_t               *page, *err;
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_compile_complex_value_t   ccv;
-
-    static ngx_str_t  fallback = ngx_string("$s3_proxy_fallback");
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    own = NULL;
-
-    if (clcf->error_pages) {
-        own = ngx_array_create(cf->pool, clcf->error_pages->nelts,
-                               sizeof(ngx_http_err_page_t));
-        if (own == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        err = clcf->error_pages->elts;
-
-        for (i = 0; i < clcf->error_pages->nelts; i++) {
-            if (err[i].value.value.len == fallback.len
-                && ngx_strncmp(err[i].value.value.data, fallback.data,
-                               fallback.len)
-                   == 0)
-            {
-                continue;
-            }
-
-            page = ngx_array_push(own);
-            if (page == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            *page = err[i];
-        }
-
-        clcf->error_pages = own->nelts ? own : NULL;
-    }
-
-    conf->fallback_pages = ngx_array_create(cf->pool,
-                                            1 + (own ? own->nelts : 0),
-                                            sizeof(ngx_http_err_page_t));
-    if (conf->fallback_pages == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    page = ngx_array_push(conf->fallback_pages);
-    if (page == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(page, sizeof(ngx_http_err_page_t));
-
-    /* error_page 404 = $s3_proxy_fallback: the listing's status is kept */
-
-    page->status = NGX_HTTP_NOT_FOUND;
-    page->overwrite = 0;
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &fallback;
-    ccv.complex_value = &page->value;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (own) {
-        err = ngx_array_push_n(conf->fallback_pages, own->nelts);
-        if (err == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(err, own->elts, own->nelts * sizeof(ngx_http_err_page_t));
     }
 
     return NGX_CONF_OK;

@@ -2,9 +2,8 @@
  * ngx_http_s3_proxy_module: the $s3_proxy_* variables.
  *
  * What the Swift core answered for a proxied request (the signed URL and
- * headers, its host, the bucket and key), what the configuration fixes
- * (the session token), and where error_page brings a folder's 404
- * back ($s3_proxy_fallback).  The shipped s3_proxy.conf hands them to
+ * headers, its host, the bucket and key) and what the configuration fixes
+ * (the session token).  The shipped s3_proxy.conf hands them to
  * proxy_pass.  With proxy_cache, the key is $s3_proxy_cache_key and the
  * client's range and conditional headers stay with nginx, which answers
  * them from the cached object.
@@ -46,8 +45,6 @@ static ngx_int_t ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_s3_proxy_fallback_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
@@ -86,10 +83,6 @@ static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
 
     { ngx_string("s3_proxy_security_token"), NULL,
       ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_security_token,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_fallback"), NULL,
-      ngx_http_s3_proxy_fallback_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("s3_proxy_cache_key"), NULL,
@@ -178,7 +171,7 @@ ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
     const s3p_str_t           *s;
     ngx_http_s3_proxy_ctx_t   *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    ctx = ngx_http_s3_proxy_get_ctx(r);
 
     if (ctx == NULL) {
         v->not_found = 1;
@@ -236,7 +229,7 @@ ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
     ngx_str_t                 action;
     ngx_http_s3_proxy_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    ctx = ngx_http_s3_proxy_get_ctx(r);
 
     if (ctx == NULL) {
         v->not_found = 1;
@@ -290,7 +283,7 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
 
         /* the request's own: a provider's credentials rotate */
 
-        ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+        ctx = ngx_http_s3_proxy_get_ctx(r);
 
         s = (ctx != NULL && ctx->signing != NULL)
             ? &ctx->signing->session_token
@@ -299,47 +292,6 @@ ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
     }
 
     ngx_http_s3_proxy_set_variable(v, s->data, s->len);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_s3_proxy_fallback_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                   *p;
-    ngx_str_t                 uri;
-    ngx_http_s3_proxy_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
-
-    if (ctx != NULL && ctx->result.fallback.len) {
-        ngx_http_s3_proxy_set_variable(v, ctx->result.fallback.data,
-                                       ctx->result.fallback.len);
-        return NGX_OK;
-    }
-
-    /* any other 404 of nginx's own comes back as a plain 404 */
-
-    if (ngx_http_s3_proxy_escaped_uri(r, &uri) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_pnalloc(r->pool, uri.len + sizeof("?" S3P_FALLBACK_MARKER) - 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->data = p;
-    p = ngx_cpymem(p, uri.data, uri.len);
-    p = ngx_cpymem(p, "?" S3P_FALLBACK_MARKER,
-                   sizeof("?" S3P_FALLBACK_MARKER) - 1);
-
-    v->len = p - v->data;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
 
     return NGX_OK;
 }
@@ -379,7 +331,7 @@ ngx_http_s3_proxy_cache_key_variable(ngx_http_request_t *r,
     ngx_str_t                 method;
     ngx_http_s3_proxy_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    ctx = ngx_http_s3_proxy_get_ctx(r);
 
     if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
         v->not_found = 1;

@@ -175,7 +175,7 @@ typedef struct {
     s3p_str_t        amz_content_sha256; /* clients; empty: none sent */
     int64_t          now;             /* Unix time, seconds */
     int32_t          fallback;        /* 1: S3 answered 404 for this */
-                                      /*   path's index page */
+                                      /*   path's index page: its listing */
 } s3p_request_t;
 
 
@@ -203,8 +203,8 @@ typedef enum {
  * `url` is what proxy_pass fetches (scheme://host/path?query, exactly as
  * signed), `authorization` and `amz_date` its signed headers, and `host`
  * its Host header.
- * For a folder's index page, `fallback` is where nginx comes back if S3
- * answers 404 (the folder path with the fallback marker as its query).
+ * For a folder's index page with built-in listings, `fallback` is the
+ * folder's path, asked again with `fallback` set if S3 answers 404.
  * A refusal to a client the location streams to (an S3 client) has
  * render S3P_RENDER_S3_ERROR and, in `url`, the body to answer with: an
  * S3 XML error, which S3 clients parse.
@@ -227,9 +227,6 @@ typedef struct {
                                       /*   -1: none */
 } s3p_result_t;
 
-
-/* The query of the fallback pass: the URI nginx comes back to carries it. */
-#define S3P_FALLBACK_MARKER  "s3-proxy-fallback"
 
 /*
  * x-amz-content-sha256 of every proxied request: the SHA-256 of the empty

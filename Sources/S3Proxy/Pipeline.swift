@@ -127,14 +127,12 @@ struct Pipeline {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
         }
         if let folderLength = s3.folderLength {
-            // The folder's own path, where nginx comes back on S3's 404.
+            // The folder's own path, listed on S3's 404.
             let start = writer.count
             let folder = UnsafeBufferPointer(rebasing: s3.key[0..<folderLength])
             Pipeline.writeClientBase(s3, into: &writer)
             writer.write(UInt8(ascii: "/"))
             writer.writeEncoded(folder, keepSlash: true)
-            writer.write(UInt8(ascii: "?"))
-            writer.write(Pipeline.fallbackMarker)
             if writer.overflowed { return S3P_E_SPACE }
             result.pointee.fallback = writer.str(start, writer.count)
         }
@@ -163,9 +161,6 @@ struct Pipeline {
             writer.write(s3.bucket)
         }
     }
-
-    /// S3P_FALLBACK_MARKER of the C header, as a static string.
-    static let fallbackMarker: StaticString = "s3-proxy-fallback"
 
     @inline(__always)
     static func view(_ s: StaticString) -> UnsafeBufferPointer<UInt8> {

@@ -38,7 +38,7 @@ let cases = [
     Case(name: "streamed object (SDK, x-id)", method: "GET", path: "/bucket/dir/file.bin",
          query: "x-id=GetObject", userAgent: sdk),
     Case(name: "folder listing (fallback)", method: "GET", path: "/bucket/dir/",
-         query: "s3-proxy-fallback", fallback: 1),
+         query: "", fallback: 1),
     Case(name: "folder listing, later page", method: "GET", path: "/bucket/dir/",
          query: "page=token%2Bmore"),
     Case(name: "redirect, window, hot key", method: "GET", path: "/bucket/dir/file name.bin",

@@ -13,6 +13,7 @@ Own seeds go to buckets `browse` and `spa` (created here through boto3,
 directly at the local S3) so that the shared `demo` bucket stays untouched.
 """
 
+import json
 import os
 import shutil
 import struct
@@ -20,6 +21,7 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+import urllib.request
 import zlib
 from html.parser import HTMLParser
 
@@ -550,6 +552,24 @@ def test_head_of_listed_folder_matches_get(browse, log_stays_clean):
     assert head.status_code == get.status_code
     assert head.headers["Content-Type"] == get.headers["Content-Type"]
     assert head.headers["Content-Security-Policy"] == get.headers["Content-Security-Policy"]
+    assert head.headers["Content-Length"] == get.headers["Content-Length"]
+    # a prefix without objects: 404 for a HEAD too
+    assert requests.head(browse.url + "/demo/nope/", timeout=10).status_code == 404
+
+
+def test_s3_error_for_the_listing_reaches_the_client(browse, s3):
+    # The listing answers in place of the index page's 404: when S3 fails
+    # it, the client gets S3's status and cleaned error document.
+    fault = {"path": "/demo", "status": 503, "code": "SlowDown", "times": 1}
+    urllib.request.urlopen(urllib.request.Request(
+        s3.endpoint + "/__s3server/faults", data=json.dumps(fault).encode(),
+        method="POST")).read()
+    r = requests.get(browse.url + "/demo/files/", timeout=10)
+    assert r.status_code == 503
+    assert "<Code>SlowDown</Code>" in r.text and "RequestId" not in r.text
+    assert "Content-Security-Policy" not in r.headers
+    r = requests.get(browse.url + "/demo/files/", timeout=10)
+    assert r.status_code == 200 and "hello.txt" in r.text
 
 
 # Found by this suite: the breadcrumb of a deep folder (quadratic in its

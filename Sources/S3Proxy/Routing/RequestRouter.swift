@@ -17,8 +17,8 @@
 //   signing their request), which cannot follow it: their GetObject and
 //   HeadObject are proxied.
 // - Built-in listings (when on): when S3 answers 404 for a folder's index
-//   page, nginx comes back (the fallback pass) and the folder is proxied as
-//   a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
+//   page, the module asks again for the folder (the fallback pass), which
+//   is proxied as a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
 //   on a folder path asks for a later page directly.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 //
@@ -89,8 +89,8 @@ struct S3Request {
     var key: UnsafeBufferPointer<UInt8>
     /// Redirected to a presigned URL, or proxied.
     var redirect = false
-    /// For a folder's index page: the length of the folder's own key, where
-    /// nginx comes back if S3 answers 404.
+    /// For a folder's index page with listings on: the length of the
+    /// folder's own key, listed if S3 answers 404.
     var folderLength: Int? = nil
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
@@ -246,7 +246,9 @@ struct RequestRouter {
         }
 
         if isFolder {
-            s3.folderLength = key.count
+            if policy.listings {
+                s3.folderLength = key.count
+            }
             s3.key = indexKey
         }
         s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)

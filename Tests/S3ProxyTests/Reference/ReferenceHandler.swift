@@ -97,8 +97,7 @@ enum RequestHandler {
             case .listingLaterPage: result.pointee.render = S3P_RENDER_LISTING_MORE
             }
             if !target.folderPath.isEmpty {
-                result.pointee.fallback = writer.write(
-                    target.folderPath + Array("?".utf8) + Array(S3P_FALLBACK_MARKER.utf8))
+                result.pointee.fallback = writer.write(target.folderPath)
             }
         }
         return writer.overflowed ? S3P_E_SPACE : S3P_OK

@@ -237,8 +237,10 @@ enum Router {
         let isIndex = isFolder
         var folderPath: [UInt8] = []
         if isIndex {
-            folderPath = clientBase + [UInt8(ascii: "/")]
-            folderPath += Plain.uriEncoded(key, keepSlash: true)
+            if policy.listings {
+                folderPath = clientBase + [UInt8(ascii: "/")]
+                folderPath += Plain.uriEncoded(key, keepSlash: true)
+            }
             key.append(contentsOf: policy.indexDocument)
         }
         var target = S3Target(bucket: bucket, key: key,
