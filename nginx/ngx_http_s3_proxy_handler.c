@@ -152,9 +152,8 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
         /*
          * S3 gets no request body (proxy_pass_request_body off), so none is
-         * read: proxy_pass then builds the upstream request at once, while
-         * the content handler below holds debug logging of the signed
-         * headers, instead of after a body that a client trickles in.
+         * read: proxy_pass then builds the upstream request at once,
+         * instead of after a body that a client trickles in.
          */
 
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -180,10 +179,6 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
  * The location's content handler, proxy_pass, wrapped, and this request's
  * copy of its upstream settings changed.  Why no stock mechanism does:
  *
- *   - with a session token, proxy_pass's debug dump of the request it
- *     builds ("http proxy header") shows the token; it builds it before it
- *     first returns, so debug logging pauses around that call only (paused
- *     until the answer, it would hide the whole S3 exchange instead);
  *   - a folder's index page, with built-in listings on, must bring S3's
  *     404 to the module's error page ($s3_proxy_fallback), while every
  *     other 404 of S3 (an SDK's missing object) keeps S3's own XML, and
@@ -209,7 +204,7 @@ ngx_int_t
 ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_uint_t                     level, intercept, in_memory;
+    ngx_uint_t                     intercept, in_memory;
     ngx_http_upstream_conf_t      *ucf;
     ngx_http_s3_proxy_ctx_t       *ctx, *pctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
@@ -250,19 +245,7 @@ ngx_http_s3_proxy_content_handler(ngx_http_request_t *r)
         }
     }
 
-    if (slcf->core == NULL || ctx == NULL || ctx->signing == NULL
-        || ctx->signing->session_token.len == 0)
-    {
-        rc = slcf->proxy_handler(r);
-
-    } else {
-        level = r->connection->log->log_level;
-        r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
-
-        rc = slcf->proxy_handler(r);
-
-        r->connection->log->log_level = level;
-    }
+    rc = slcf->proxy_handler(r);
 
     if (ctx == NULL || r->upstream == NULL || slcf->core == NULL) {
         return rc;
