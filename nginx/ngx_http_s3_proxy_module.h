@@ -12,8 +12,8 @@
  *                                  S3's response headers kept or hidden
  *   ngx_http_s3_proxy_errors.c     S3's error answers cleaned and logged
  *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
- *                                  module (s3_proxy.conf, TLS defaults,
- *                                  the listings' error page, a resolver)
+ *                                  module (s3_proxy.conf, the listings'
+ *                                  error page, a resolver)
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: which
  *                                  source each location takes
  *   ngx_http_s3_proxy_refresh.c    their shared zone, the workers' timer,
@@ -108,6 +108,10 @@ typedef struct {
 
     ngx_http_s3_proxy_pos_t    enable_pos;
 
+    /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
+    ngx_http_s3_proxy_pos_t    snippet_pos;
+    ngx_uint_t                 snippet_inherited;  /* an "if"'s location's */
+
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
 
@@ -133,20 +137,6 @@ typedef struct {
  * (S3P_PASS_* leave NGX_CONF_BITMASK_SET, 0x0001, free)
  */
 #define NGX_HTTP_S3_PROXY_PASS_OFF  0x0100
-
-
-/* ngx_http_s3_proxy_snippet_module's: where s3_proxy.conf was included */
-typedef struct ngx_http_s3_proxy_snippet_conf_s
-    ngx_http_s3_proxy_snippet_conf_t;
-
-struct ngx_http_s3_proxy_snippet_conf_s {
-    ngx_http_s3_proxy_pos_t            pos;       /* the marker's */
-    ngx_uint_t                         inherited; /* from an "if"'s location */
-
-    /* the level above, and the proxy module's settings at this level */
-    ngx_http_s3_proxy_snippet_conf_t  *parent;
-    void                              *proxy;
-};
 
 
 /* What the Swift core answered for one request. */
@@ -184,10 +174,10 @@ char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
     s3p_config_t *core);
 
 /* ngx_http_s3_proxy_upstream.c */
-ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
-    const s3p_config_t *core);
-ngx_int_t ngx_http_s3_proxy_upstream_add(ngx_conf_t *cf, ngx_str_t *scheme,
-    ngx_str_t *host);
+char *ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core);
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
@@ -211,8 +201,10 @@ void ngx_http_s3_proxy_collected(ngx_http_request_t *r,
 ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_snippet.c */
+char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf);
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev);
 char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf);
 char *ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
@@ -229,7 +221,6 @@ ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);
 
 
 extern ngx_module_t  ngx_http_s3_proxy_module;
-extern ngx_module_t  ngx_http_s3_proxy_snippet_module;
 
 
 #endif /* _NGX_HTTP_S3_PROXY_MODULE_H_INCLUDED_ */
