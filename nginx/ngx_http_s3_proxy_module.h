@@ -79,6 +79,9 @@ typedef struct {
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
 
     void                      *creds;      /* providers, their zone */
+
+    /* the upstreams declared, or not resolved (ngx_str_t) */
+    ngx_array_t               *upstreams;
 } ngx_http_s3_proxy_main_conf_t;
 
 

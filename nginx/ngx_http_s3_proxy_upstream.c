@@ -257,19 +257,54 @@ ngx_http_s3_proxy_upstream_layer(ngx_http_s3_proxy_loc_conf_t *to,
 static ngx_int_t
 ngx_http_s3_proxy_upstream_declare(ngx_conf_t *cf, s3p_upstream_t *ups)
 {
-    u_char                    *p;
-    size_t                     len;
-    ngx_str_t                  text;
-    ngx_url_t                  u;
-    ngx_uint_t                 resolve;
+    u_char                         *p;
+    size_t                          len;
+    ngx_str_t                       text, *tried;
+    ngx_url_t                       u;
+    ngx_uint_t                      i, resolve;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 #if (NGX_HTTP_S3_PROXY_RESOLVE)
-    ngx_http_conf_ctx_t       *ctx;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_conf_ctx_t            *ctx;
+    ngx_http_core_loc_conf_t       *clcf;
 #endif
 
     if (ngx_http_s3_proxy_upstream_find(cf, &ups->name) != NULL) {
         return NGX_OK;
     }
+
+    /* a name that did not resolve is tried (and warned about) once */
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
+
+    if (smcf->upstreams == NULL) {
+        smcf->upstreams = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (smcf->upstreams == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    tried = smcf->upstreams->elts;
+
+    for (i = 0; i < smcf->upstreams->nelts; i++) {
+        if (tried[i].len == ups->name.len
+            && ngx_strncmp(tried[i].data, ups->name.data, ups->name.len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    tried = ngx_array_push(smcf->upstreams);
+    if (tried == NULL) {
+        return NGX_ERROR;
+    }
+
+    tried->len = ups->name.len;
+    tried->data = ngx_pnalloc(cf->pool, ups->name.len);
+    if (tried->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(tried->data, ups->name.data, ups->name.len);
 
     ngx_memzero(&u, sizeof(ngx_url_t));
 

@@ -234,8 +234,10 @@ def test_an_endpoint_name_that_does_not_resolve_still_starts(make_nginx, s3):
                      timeout=10)
     assert r.status_code == 307
     if nginx_version() < (1, 27, 3):
-        assert ('endpoint "s3proxy-no-such-host.invalid" host not found'
-                in nginx.log_text()), nginx.log_text()
+        # said once, though several directives name the endpoint
+        assert nginx.log_text().count(
+            'endpoint "s3proxy-no-such-host.invalid" host not found') == 1, \
+            nginx.log_text()
 
 
 class DNS:
