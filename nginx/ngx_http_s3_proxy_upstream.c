@@ -147,6 +147,12 @@ ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    /* hosts that requests name (any bucket, virtual-hosted): none */
+
+    if (count == 0) {
+        return NGX_OK;
+    }
+
     for (i = 0; i < count; i++) {
         if (ngx_http_s3_proxy_upstream_find(cf, &list[i].name) == NULL) {
             return NGX_OK;
