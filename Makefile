@@ -48,7 +48,7 @@ CORE_HDRS   := $(wildcard CShim/include/* Sources/COpenSSL/include/*)
 TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"triple": "\(.*\)",*$$/\1/p' | head -n 1)
 
 .PHONY: all help deps core run test test-unit bench fuzz clean deb install \
-    test-package test-nginx-versions FORCE
+    test-package test-nginx-versions static FORCE
 
 FUZZ_SECONDS ?= 60
 
@@ -65,6 +65,8 @@ help:
 	@echo "make test-nginx-versions  build each nginx in $(NGINX_VERSIONS_DIR)"
 	@echo "                (cached in $(BUILD)/nginx-versions), the module for it,"
 	@echo "                and run part of the integration tests against it"
+	@echo "make static     nginx from NGINX_SRC with the module compiled in"
+	@echo "                (--add-module): $(STATIC_DIR)/sbin/nginx, prefix $(STATIC_DIR)"
 	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
 	@echo "make deps       install Debian packages, and PyPI packages into $(VENV)"
 	@echo "make fuzz       libFuzzer on each fuzzed entry point ($(FUZZ_TARGETS)),"
@@ -112,6 +114,14 @@ $(MODULE): $(CORE_LIB) $(C_SRCS) $(BUILD)/nginx-target scripts/build-module.sh
 	@if [ "$(origin NGINX_SRC)" = file ] && [ ! -d $(NGINX_SRC) ]; then scripts/deps.sh; fi
 	NGINX_SRC=$(NGINX_SRC) NGINX_BIN=$(NGINX_FLAGS_BIN) \
 	    S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) scripts/build-module.sh $@
+
+# nginx with the module compiled in (./configure --add-module=nginx), from
+# NGINX_SRC (a tree or a release tarball), installed into its own prefix.
+STATIC_DIR  := $(BUILD)/static
+
+static: $(CORE_LIB)
+	NGINX_SRC=$(NGINX_SRC) S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) \
+	    scripts/build-static.sh $(CURDIR)/$(STATIC_DIR)
 
 run: deps $(MODULE)
 	@PORT=$(PORT) WORKERS=$(WORKERS) LOG_LEVEL=$(LOG_LEVEL) \

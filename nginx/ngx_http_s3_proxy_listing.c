@@ -64,9 +64,8 @@ ngx_http_s3_proxy_listing_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 {
-    ngx_int_t                      rc;
     s3p_str_t                      name;
-    ngx_uint_t                     i, level, pass;
+    ngx_uint_t                     i, pass;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
     ngx_http_s3_proxy_ctx_t       *ctx;
@@ -74,29 +73,8 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
-    if (ctx == NULL || ctx->result.action == S3P_ACTION_REFUSE) {
+    if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
         return ngx_http_next_header_filter(r);
-    }
-
-    if (ctx->result.action == S3P_ACTION_REDIRECT) {
-        slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
-
-        if (slcf->core == NULL || ctx->signing == NULL
-            || ctx->signing->session_token.len == 0)
-        {
-            return ngx_http_next_header_filter(r);
-        }
-
-        /* the header filter's debug dump would show the token */
-
-        level = r->connection->log->log_level;
-        r->connection->log->log_level &= ~NGX_LOG_DEBUG_ALL;
-
-        rc = ngx_http_next_header_filter(r);
-
-        r->connection->log->log_level = level;
-
-        return rc;
     }
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);

@@ -38,6 +38,8 @@ static char *ngx_http_s3_proxy_checked_str(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void ngx_http_s3_proxy_set_mount(ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_http_s3_proxy_loc_conf_t *prev, ngx_http_core_loc_conf_t *clcf);
 static void ngx_http_s3_proxy_set_pos(ngx_conf_t *cf,
@@ -184,7 +186,7 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_addressing"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_s3_proxy_addressing_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, addressing),
       &ngx_http_s3_proxy_addressing },
@@ -195,6 +197,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, pass_headers),
       &ngx_http_s3_proxy_pass_headers_mask },
+
+    { ngx_string("s3_proxy_snippet"),
+      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_NOARGS,
+      ngx_http_s3_proxy_snippet,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
       ngx_null_command
 };
@@ -319,7 +328,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* the snippet is where "s3_proxy on" is, and only there */
 
-    if (ngx_http_s3_proxy_check_snippet(cf, conf) != NGX_CONF_OK) {
+    if (ngx_http_s3_proxy_check_snippet(cf, conf, prev) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -403,11 +412,18 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
+    char  *rv;
+
     /* what is found wrong once the location is complete points here */
 
     ngx_http_s3_proxy_set_pos(cf, &slcf->enable_pos);
 
-    return ngx_conf_set_flag_slot(cf, cmd, conf);
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
 }
 
 
@@ -566,7 +582,9 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    return NGX_CONF_OK;
+    /* s3_proxy_buckets: the hosts of virtual-hosted addressing */
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
 }
 
 
@@ -678,7 +696,9 @@ ngx_http_s3_proxy_checked_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    /* where the location's requests go: its upstreams */
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
 }
 
 
@@ -748,7 +768,9 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        return NGX_CONF_OK;
+        /* the profile's region decides the default endpoint */
+
+        return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -757,6 +779,23 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
                        "not \"%V\"", &value[1]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/* s3_proxy_addressing path | virtual: virtual names the hosts */
+
+static char *
+ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *rv;
+
+    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
 }
 
 

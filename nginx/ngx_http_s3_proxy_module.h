@@ -81,6 +81,9 @@ typedef struct {
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
 
     void                      *creds;      /* providers, their zone */
+
+    /* the upstreams declared, or not resolved (ngx_str_t) */
+    ngx_array_t               *upstreams;
 } ngx_http_s3_proxy_main_conf_t;
 
 
@@ -110,6 +113,10 @@ typedef struct {
 
     ngx_http_s3_proxy_pos_t    enable_pos;
 
+    /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
+    ngx_http_s3_proxy_pos_t    snippet_pos;
+    ngx_uint_t                 snippet_inherited;  /* an "if"'s location's */
+
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
 
@@ -126,20 +133,6 @@ typedef struct {
  * (S3P_PASS_* leave NGX_CONF_BITMASK_SET, 0x0001, free)
  */
 #define NGX_HTTP_S3_PROXY_PASS_OFF  0x0100
-
-
-/* ngx_http_s3_proxy_snippet_module's: where s3_proxy.conf was included */
-typedef struct ngx_http_s3_proxy_snippet_conf_s
-    ngx_http_s3_proxy_snippet_conf_t;
-
-struct ngx_http_s3_proxy_snippet_conf_s {
-    ngx_http_s3_proxy_pos_t            pos;       /* the marker's */
-    ngx_uint_t                         inherited; /* from an "if"'s location */
-
-    /* the level above, and the proxy module's settings at this level */
-    ngx_http_s3_proxy_snippet_conf_t  *parent;
-    void                              *proxy;
-};
 
 
 /* What the Swift core answered for one request. */
@@ -189,10 +182,10 @@ char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
     s3p_config_t *core);
 
 /* ngx_http_s3_proxy_upstream.c */
-ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
-    const s3p_config_t *core);
-ngx_int_t ngx_http_s3_proxy_upstream_add(ngx_conf_t *cf, ngx_str_t *scheme,
-    ngx_str_t *host);
+char *ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
+ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core);
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
@@ -221,8 +214,10 @@ ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
 ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_snippet.c */
+char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf);
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev);
 char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf);
 
@@ -237,7 +232,6 @@ ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);
 
 
 extern ngx_module_t  ngx_http_s3_proxy_module;
-extern ngx_module_t  ngx_http_s3_proxy_snippet_module;
 
 
 #endif /* _NGX_HTTP_S3_PROXY_MODULE_H_INCLUDED_ */

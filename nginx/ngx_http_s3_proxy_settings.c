@@ -341,9 +341,9 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
-    /* proxied requests to the location's endpoint reuse connections */
+    /* proxied requests to the location's hosts reuse connections */
 
-    if (ngx_http_s3_proxy_upstreams(cf, core) != NGX_OK) {
+    if (ngx_http_s3_proxy_upstreams_ready(cf, conf, core) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 

@@ -2,24 +2,17 @@
  * ngx_http_s3_proxy_module: what a location with "s3_proxy on" needs
  * besides the module's own settings, and the checks that it has it.
  *
- *   - the shipped snippet, s3_proxy.conf, with its proxy_pass: it holds
- *     a marker directive, "s3_proxy_snippet", because nginx lets no module
- *     see which file a location included or where proxy_pass points;
- *   - certificate verification of HTTPS endpoints: the module's defaults
- *     (proxy_ssl_verify on, proxy_ssl_verify_depth 4,
- *     proxy_ssl_trusted_certificate of the system's CA bundle,
- *     proxy_ssl_server_name on) for each one the location and the levels
- *     above it leave unset, so that the operator's own proxy_ssl_*
- *     directives, before or after the include, win without being
- *     "duplicate";
+ *   - the shipped s3_proxy_pass.conf (which s3_proxy.conf includes), with
+ *     its proxy_pass: it holds the module's marker directive,
+ *     "s3_proxy_snippet", because nginx lets no module see which file a
+ *     location included or where its proxy_pass points;
  *   - a resolver for an endpoint given by name.
  *
- * The TLS defaults must be in place before the proxy module merges its
- * settings (and builds the SSL context from them), after which nginx no
- * longer tells set from unset; the main module, whose filters must come
- * after nginx's own, merges last.  So they belong to a second, small
- * module in the same file, which nginx/config orders before
- * ngx_http_proxy_module.
+ * Certificate verification of https endpoints is configuration too: the
+ * shipped s3_proxy_tls.conf (which s3_proxy.conf includes) holds it, and a
+ * location that needs other TLS settings includes s3_proxy_pass.conf with
+ * lines of its own instead.  The module neither reads nor sets the proxy
+ * module's settings.
  */
 
 #include <ngx_config.h>
@@ -29,364 +22,62 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-#define NGX_HTTP_S3_PROXY_CA_BUNDLE  "/etc/ssl/certs/ca-certificates.crt"
+/* s3_proxy_snippet: the marker, where the snippet was included */
 
-
-typedef struct {
-    char                      *name;
-    ngx_str_t                  value;
-    ngx_uint_t                 str;        /* a string slot, not a number */
-} ngx_http_s3_proxy_tls_default_t;
-
-
-static void *ngx_http_s3_proxy_snippet_create_loc_conf(ngx_conf_t *cf);
-static char *ngx_http_s3_proxy_snippet_merge_loc_conf(ngx_conf_t *cf,
-    void *parent, void *child);
-static char *ngx_http_s3_proxy_snippet_init_main_conf(ngx_conf_t *cf,
-    void *conf);
-static ngx_int_t ngx_http_s3_proxy_snippet_preconfiguration(ngx_conf_t *cf);
-static char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static ngx_module_t *ngx_http_s3_proxy_proxy_module(ngx_conf_t *cf);
-static ngx_command_t *ngx_http_s3_proxy_proxy_command(ngx_module_t *m,
-    char *name);
-static ngx_uint_t ngx_http_s3_proxy_tls_is_set(
-    ngx_http_s3_proxy_snippet_conf_t *conf, ngx_command_t *cmd,
-    ngx_uint_t str);
-
-
-static ngx_http_s3_proxy_tls_default_t  ngx_http_s3_proxy_tls_defaults[] = {
-    { "proxy_ssl_verify", ngx_string("on"), 0 },
-    { "proxy_ssl_verify_depth", ngx_string("4"), 0 },
-    { "proxy_ssl_trusted_certificate",
-      ngx_string(NGX_HTTP_S3_PROXY_CA_BUNDLE), 1 },
-    { "proxy_ssl_server_name", ngx_string("on"), 0 },
-    { NULL, ngx_null_string, 0 }
-};
-
-
-static ngx_command_t  ngx_http_s3_proxy_snippet_commands[] = {
-
-    { ngx_string("s3_proxy_snippet"),
-      NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_NOARGS,
-      ngx_http_s3_proxy_snippet,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-      ngx_null_command
-};
-
-
-static ngx_http_module_t  ngx_http_s3_proxy_snippet_module_ctx = {
-    ngx_http_s3_proxy_snippet_preconfiguration, /* preconfiguration */
-    NULL,                                  /* postconfiguration */
-
-    NULL,                                  /* create main configuration */
-    ngx_http_s3_proxy_snippet_init_main_conf, /* init main configuration */
-
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
-
-    ngx_http_s3_proxy_snippet_create_loc_conf, /* create location conf */
-    ngx_http_s3_proxy_snippet_merge_loc_conf   /* merge location conf */
-};
-
-
-ngx_module_t  ngx_http_s3_proxy_snippet_module = {
-    NGX_MODULE_V1,
-    &ngx_http_s3_proxy_snippet_module_ctx, /* module context */
-    ngx_http_s3_proxy_snippet_commands,    /* module directives */
-    NGX_HTTP_MODULE,                       /* module type */
-    NULL,                                  /* init master */
-    NULL,                                  /* init module */
-    NULL,                                  /* init process */
-    NULL,                                  /* init thread */
-    NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
-    NULL,                                  /* exit master */
-    NGX_MODULE_V1_PADDING
-};
-
-
-static void *
-ngx_http_s3_proxy_snippet_create_loc_conf(ngx_conf_t *cf)
-{
-    ngx_http_s3_proxy_snippet_conf_t  *conf;
-
-    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_snippet_conf_t));
-    if (conf == NULL) {
-        return NULL;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     conf->pos = { NULL, 0 };
-     *     conf->parent = NULL;
-     *     conf->proxy = NULL;
-     */
-
-    return conf;
-}
-
-
-/* the marker: where the snippet was included */
-
-static char *
+char *
 ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_s3_proxy_snippet_conf_t  *sncf = conf;
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    if (sncf->pos.file_name) {
+    if (slcf->snippet_pos.file_name) {
         return "is duplicate: s3_proxy.conf is included twice";
     }
 
-    sncf->pos.file_name = cf->conf_file->file.name.data;
-    sncf->pos.line = cf->conf_file->line;
+    slcf->snippet_pos.file_name = cf->conf_file->file.name.data;
+    slcf->snippet_pos.line = cf->conf_file->line;
 
-    return NGX_CONF_OK;
-}
+    /* the location's settings before the include: its upstreams */
 
-
-/* the module must merge before ngx_http_proxy_module: see above */
-
-static ngx_int_t
-ngx_http_s3_proxy_snippet_preconfiguration(ngx_conf_t *cf)
-{
-    ngx_uint_t     m;
-    ngx_module_t  *proxy;
-
-    proxy = ngx_http_s3_proxy_proxy_module(cf);
-    if (proxy == NULL) {
-        return NGX_OK;
-    }
-
-    for (m = 0; cf->cycle->modules[m]; m++) {
-
-        if (cf->cycle->modules[m] == &ngx_http_s3_proxy_snippet_module) {
-            return NGX_OK;
-        }
-
-        if (cf->cycle->modules[m] == proxy) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "ngx_http_s3_proxy_module must be built as a "
-                               "dynamic module (load_module), so that its "
-                               "TLS defaults come before the proxy's");
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* the http level's proxy settings, which no merge names */
-
-static char *
-ngx_http_s3_proxy_snippet_init_main_conf(ngx_conf_t *cf, void *conf)
-{
-    ngx_module_t                      *proxy;
-    ngx_http_conf_ctx_t               *ctx;
-    ngx_http_s3_proxy_snippet_conf_t  *sncf;
-
-    proxy = ngx_http_s3_proxy_proxy_module(cf);
-    if (proxy == NULL) {
-        return NGX_CONF_OK;
-    }
-
-    ctx = cf->ctx;
-    sncf = ctx->loc_conf[ngx_http_s3_proxy_snippet_module.ctx_index];
-    sncf->proxy = ctx->loc_conf[proxy->ctx_index];
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_s3_proxy_snippet_merge_loc_conf(ngx_conf_t *cf, void *parent,
-    void *child)
-{
-    ngx_http_s3_proxy_snippet_conf_t *prev = parent;
-    ngx_http_s3_proxy_snippet_conf_t *conf = child;
-
-    char                             *rv;
-    ngx_str_t                         args[2];
-    ngx_array_t                       a, *saved;
-    ngx_module_t                     *proxy;
-    ngx_command_t                    *cmd;
-    ngx_http_conf_ctx_t              *ctx;
-    ngx_http_core_loc_conf_t         *clcf;
-    ngx_http_s3_proxy_loc_conf_t     *slcf;
-    ngx_http_s3_proxy_tls_default_t  *d;
-
-    /* an "if" block carries on its location's snippet; a location does not */
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (conf->pos.file_name == NULL && clcf->noname) {
-        conf->pos = prev->pos;
-        conf->inherited = 1;
-    }
-
-    proxy = ngx_http_s3_proxy_proxy_module(cf);
-    if (proxy == NULL) {
-        return NGX_CONF_OK;
-    }
-
-    ctx = cf->ctx;
-    conf->parent = prev;
-    conf->proxy = ctx->loc_conf[proxy->ctx_index];
-
-    /* s3_proxy is allowed in locations only, and read here unmerged */
-
-    slcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_s3_proxy_module);
-
-    if (slcf->enable != 1) {
-        return NGX_CONF_OK;
-    }
-
-    /*
-     * Each default is set as the directive itself would set it, through
-     * the proxy module's own handler, unless this level or one above it
-     * set the directive already.
-     */
-
-    a.elts = args;
-    a.nelts = 2;
-    a.size = sizeof(ngx_str_t);
-    a.nalloc = 2;
-    a.pool = cf->pool;
-
-    for (d = ngx_http_s3_proxy_tls_defaults; d->name; d++) {
-
-        cmd = ngx_http_s3_proxy_proxy_command(proxy, d->name);
-        if (cmd == NULL) {
-            continue;
-        }
-
-        if (ngx_http_s3_proxy_tls_is_set(conf, cmd, d->str)) {
-            continue;
-        }
-
-        args[0] = cmd->name;
-        args[1] = d->value;
-
-        saved = cf->args;
-        cf->args = &a;
-
-        rv = cmd->set(cf, cmd, conf->proxy);
-
-        cf->args = saved;
-
-        if (rv != NGX_CONF_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"s3_proxy\" cannot default \"%V %V\": %s",
-                               &args[0], &args[1], rv);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
 }
 
 
 /*
- * Whether a proxy directive is set at this level or one above it, read
- * where the directive's own handler writes it (its slot: a flag or number
- * is NGX_CONF_UNSET until set, a string empty).
- */
-
-static ngx_uint_t
-ngx_http_s3_proxy_tls_is_set(ngx_http_s3_proxy_snippet_conf_t *conf,
-    ngx_command_t *cmd, ngx_uint_t str)
-{
-    u_char  *p;
-
-    for ( /* void */ ; conf; conf = conf->parent) {
-
-        if (conf->proxy == NULL) {
-            continue;
-        }
-
-        p = (u_char *) conf->proxy + cmd->offset;
-
-        if (str ? ((ngx_str_t *) p)->data != NULL
-                : *(ngx_int_t *) p != NGX_CONF_UNSET)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static ngx_module_t *
-ngx_http_s3_proxy_proxy_module(ngx_conf_t *cf)
-{
-    ngx_uint_t  m;
-
-    for (m = 0; cf->cycle->modules[m]; m++) {
-        if (ngx_strcmp(cf->cycle->modules[m]->name, "ngx_http_proxy_module")
-            == 0)
-        {
-            return cf->cycle->modules[m];
-        }
-    }
-
-    return NULL;
-}
-
-
-static ngx_command_t *
-ngx_http_s3_proxy_proxy_command(ngx_module_t *m, char *name)
-{
-    ngx_command_t  *cmd;
-
-    for (cmd = m->commands; cmd->name.len; cmd++) {
-        if (cmd->name.len == ngx_strlen(name)
-            && ngx_strncmp(cmd->name.data, name, cmd->name.len) == 0)
-        {
-            return cmd;
-        }
-    }
-
-    return NULL;
-}
-
-
-/*
- * Called by the main module's merge: the snippet is there exactly where
+ * Called by the module's merge: the snippet is there exactly where
  * "s3_proxy on" is, and the location has no content handler of its own.
  */
 
 char *
 ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf)
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev)
 {
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_s3_proxy_snippet_conf_t  *sncf;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    sncf = ngx_http_conf_get_module_loc_conf(cf,
-                                             ngx_http_s3_proxy_snippet_module);
+
+    /* an "if" block carries on its location's snippet; a location does not */
+
+    if (conf->snippet_pos.file_name == NULL && clcf->noname) {
+        conf->snippet_pos = prev->snippet_pos;
+        conf->snippet_inherited = 1;
+    }
 
     if (!conf->enable) {
 
-        if (sncf->pos.file_name && !sncf->inherited) {
+        if (conf->snippet_pos.file_name && !conf->snippet_inherited) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "location \"%V\" includes s3_proxy.conf without "
                           "\"s3_proxy on\", so its requests would go "
                           "unsigned, in %s:%ui",
-                          &clcf->name, sncf->pos.file_name, sncf->pos.line);
+                          &clcf->name, conf->snippet_pos.file_name,
+                          conf->snippet_pos.line);
             return NGX_CONF_ERROR;
         }
 
         return NGX_CONF_OK;
     }
 
-    if (sncf->pos.file_name == NULL) {
+    if (conf->snippet_pos.file_name == NULL) {
 
         if (clcf->handler == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -409,7 +100,7 @@ ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    if (sncf->inherited && clcf->handler != NULL) {
+    if (conf->snippet_inherited && clcf->handler != NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"s3_proxy\" in location \"%V\" has an \"if\" block "
                       "with a content handler of its own (a proxy_pass?), "
@@ -424,7 +115,7 @@ ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
 
 
 /*
- * Called by the main module's merge once the settings are resolved: a
+ * Called by the module's merge once the settings are resolved: a
  * named endpoint can be resolved.
  */
 
@@ -448,7 +139,9 @@ ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
      * needs none, nor does a name that an upstream{} block defines.
      */
 
-    if (conf->core == NULL || conf->core->signing == NULL) {
+    if (conf->core == NULL || conf->core->signing == NULL
+        || conf->core->upstreams)
+    {
         return NGX_CONF_OK;
     }
 

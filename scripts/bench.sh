@@ -117,18 +117,25 @@ http { $http_common
   }
 }
 CONF
+# The shipped snippet, in the configuration's own folder, where its
+# includes are found.  Over TLS the location writes s3_proxy_tls.conf's
+# lines itself, with the local CA, as a private CA is named.
+cp "$top"/nginx/s3_proxy.conf "$top"/nginx/s3_proxy_pass.conf \
+    "$top"/nginx/s3_proxy_tls.conf "$dir/"
 for mode in http tls; do
-    port=$module ca=
-    [ $mode = tls ] && port=$module_tls ca="proxy_ssl_trusted_certificate $tls/cert.pem;"
+    port=$module snippet="include s3_proxy.conf;"
+    [ $mode = tls ] && port=$module_tls snippet="include s3_proxy_pass.conf;
+        proxy_ssl_verify on; proxy_ssl_verify_depth 4;
+        proxy_ssl_trusted_certificate $tls/cert.pem;
+        proxy_ssl_server_name on; proxy_ssl_name \$s3_proxy_host;"
     cat > "$dir/module-$mode.conf" <<CONF
 load_module $MODULE;
 $common
 pid $dir/module-$mode.pid;
 http { $http_common
   server { listen 127.0.0.1:$port;
-    location / { s3_proxy on; $ca include $top/nginx/s3_proxy.conf; }
-    location /w/ { s3_proxy on; s3_proxy_presign_window 1h; $ca
-                   include $top/nginx/s3_proxy.conf; }
+    location / { s3_proxy on; $snippet }
+    location /w/ { s3_proxy on; s3_proxy_presign_window 1h; $snippet }
   }
 }
 CONF
@@ -332,7 +339,7 @@ http { $http_common
   proxy_cache_path $dir/cache levels=1:2 keys_zone=s3:10m inactive=1h
                    use_temp_path=off;
   server { listen 127.0.0.1:$cached;
-    location / { s3_proxy on; include $top/nginx/s3_proxy.conf;
+    location / { s3_proxy on; include s3_proxy.conf;
                  proxy_cache s3; proxy_cache_valid 200 404 10m;
                  proxy_cache_lock on; }
   }

@@ -53,7 +53,7 @@ sed -e "s|^load_module .*|load_module $top/build/ngx_http_s3_proxy_module.so;|" 
     -e "s|^    access_log .*|    access_log /dev/stdout;\n    client_body_temp_path $prefix/tmp/body;\n    proxy_temp_path $prefix/tmp/proxy;\n    fastcgi_temp_path $prefix/tmp/fastcgi;\n    uwsgi_temp_path $prefix/tmp/uwsgi;\n    scgi_temp_path $prefix/tmp/scgi;|" \
     -e "s|^        listen .*|        listen $PORT;|" \
     nginx/example.conf > "$prefix/nginx.conf"
-cp nginx/s3_proxy.conf "$prefix/s3_proxy.conf"
+cp nginx/s3_proxy.conf nginx/s3_proxy_pass.conf nginx/s3_proxy_tls.conf "$prefix/"
 # A resolver is needed only for a named endpoint; use the system's.
 if [[ "${AWS_ENDPOINT_HOST:-}" =~ ^(\[|[0-9.]+(:|$)) ]]; then
     sed -i '/^    resolver/d' "$prefix/nginx.conf"

@@ -11,16 +11,22 @@
 #   3. runs part of the integration tests with that nginx and module:
 #      every route (test_routes.py, the streamed SDK download), the shipped
 #      snippet (every proxied test includes it), a reload under requests,
-#      the built-in listing and upstream connection reuse (test_keepalive.py).
+#      the built-in listing and upstream connection reuse (test_keepalive.py);
+#   4. for the versions in STATIC_VERSIONS: builds nginx again with the
+#      module compiled in (scripts/build-static.sh, ./configure
+#      --add-module), into build/nginx-versions/X.Y.Z/static, and runs the
+#      same tests against it (S3P_STATIC=1: no load_module).
 #
 # Environment: NGINX_VERSIONS_DIR (default ../shared/nginx-src),
-# S3P_CORE_LIB (the Swift core archive), JOBS (make -j, default nproc).
+# S3P_CORE_LIB (the Swift core archive), JOBS (make -j, default nproc),
+# STATIC_VERSIONS (default 1.26.3; empty: none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 dir=${NGINX_VERSIONS_DIR:-../shared/nginx-src}
 core=${S3P_CORE_LIB:?S3P_CORE_LIB is not set}
 jobs=${JOBS:-$(nproc)}
+static_versions=${STATIC_VERSIONS-1.26.3}
 cache=$top/build/nginx-versions
 
 tests=(
@@ -79,5 +85,16 @@ for tarball in "${tarballs[@]}"; do
     NGINX_BIN=$bin S3P_MODULE=$out/ngx_http_s3_proxy_module.so \
         python3 -m pytest -q -p no:cacheprovider "${tests[@]}"
     passed+=("$version")
+
+    case " $static_versions " in
+    *" $version "*)
+        echo "test-nginx-versions: nginx $version with the module compiled in"
+        NGINX_SRC=$tarball S3P_CORE_LIB=$core JOBS=$jobs \
+            scripts/build-static.sh "$out/static"
+        NGINX_BIN=$out/static/sbin/nginx S3P_STATIC=1 \
+            python3 -m pytest -q -p no:cacheprovider "${tests[@]}"
+        passed+=("$version(static)")
+        ;;
+    esac
 done
 echo "test-nginx-versions: passed with nginx ${passed[*]}"

@@ -161,6 +161,9 @@ typedef struct {
                                       /*   flags (NO_AGENT, SIGNED) */
     const s3p_str_t *ignore_params;   /* query parameters dropped, never */
     size_t           nignore_params;  /*   signed or forwarded */
+    int32_t          upstreams;       /* 1: each host it contacts has its */
+                                      /*   upstream{} (s3p_upstreams()), */
+                                      /*   which proxied URLs then name */
 } s3p_config_t;
 
 
@@ -309,6 +312,36 @@ size_t s3p_signing_bound(const s3p_settings_t *settings);
 int s3p_signing_resolve(const s3p_settings_t *settings,
     s3p_signing_t *signing, uint8_t *out, size_t cap, uint8_t *err,
     size_t err_cap);
+
+/*
+ * The upstreams a location's proxied requests go to, so that nginx keeps
+ * connections to them (an upstream{} block each, with keepalive): one per
+ * host the location contacts, from its raw settings alone, no credentials
+ * needed.  That is the endpoint's host with path-style addressing; with
+ * virtual-hosted addressing "<bucket>.<host>" for the location's `bucket`
+ * (empty: none), else for each of `buckets` (none without either: those
+ * hosts are known only when requests name them).  For each, `server` is
+ * "host:port", and `name` is the host that a proxied URL names in a
+ * location whose s3p_config_t `upstreams` is set: the host itself on its
+ * scheme's default port, "<host>_<port>" on another, since nginx matches
+ * an upstream{} block only to a URL without a port (the Host header and
+ * the signature keep "<host>:<port>").  An IPv6 address with a port has
+ * none.  Writes at most `n` entries into `out`, their bytes into `buf`
+ * (capacity `cap`), their number into `count`, and returns S3P_OK;
+ * S3P_E_CONFIG when the settings do not resolve (s3p_signing_resolve()
+ * names why), S3P_E_SPACE when `n` or `cap` is too small (1 + nbuckets
+ * entries of S3P_UPSTREAM_MAX bytes each are enough).
+ */
+typedef struct {
+    s3p_str_t        name;
+    s3p_str_t        server;
+} s3p_upstream_t;
+
+#define S3P_UPSTREAM_MAX  1024
+
+int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
+    const s3p_str_t *buckets, size_t nbuckets, s3p_upstream_t *out, size_t n,
+    uint8_t *buf, size_t cap, size_t *count);
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,

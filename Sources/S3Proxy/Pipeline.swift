@@ -122,7 +122,7 @@ struct Pipeline {
 
         guard let signed = SignedHeaders(prepared: prepared).write(
             method: s3.method, path: path, items: items, stamp: stamp, key: key,
-            writer: &writer)
+            upstreams: conf.pointee.upstreams != 0, writer: &writer)
         else {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
         }
@@ -187,7 +187,9 @@ struct Pipeline {
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
         let path = req.path.len + index
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
+        // A URL that names the upstream has the Host header after it: the
+        // host again (within the prepared parts) and its bucket (the path's).
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
-            + 1024
+            + (conf.pointee.upstreams != 0 ? prepared + path : 0) + 1024
     }
 }

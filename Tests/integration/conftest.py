@@ -6,11 +6,13 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "demo"))
 
-from harness import MODULE, Nginx, S3Server, s3_environment  # noqa: E402
+from harness import MODULE, STATIC, Nginx, S3Server, s3_environment  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)
 def built_module():
+    if STATIC:
+        return None     # compiled into NGINX_BIN
     assert os.path.exists(MODULE), "run `make` first: the module is not built"
     return MODULE
 

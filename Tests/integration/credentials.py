@@ -64,11 +64,13 @@ class CredServer:
                                      method="POST", data=b"")
         urllib.request.urlopen(req).read()
 
-    def secrets(self):
-        """Every secret and token issued that is still listed."""
+    def secrets(self, session_tokens=True):
+        """Every secret and (unless told not to) token issued that is
+        still listed."""
         with open(self.keys_file) as f:
             return [v for k in json.load(f)
-                    for v in (k["secret_key"], k["session_token"])]
+                    for v in (k["secret_key"], k["session_token"])
+                    if session_tokens or v != k["session_token"]]
 
     def env(self, source):
         """The environment that selects `source` for the module."""

@@ -16,10 +16,17 @@ import time
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-# S3P_MODULE: another build of the module (make test-nginx-versions)
+# S3P_MODULE: another build of the module (make test-nginx-versions).
+# S3P_STATIC=1: NGINX_BIN has the module compiled in (make static), so the
+# configuration loads none.
+STATIC = os.environ.get("S3P_STATIC") == "1"
 MODULE = os.environ.get("S3P_MODULE") or os.path.join(
     ROOT, "build", "ngx_http_s3_proxy_module.so")
+LOAD_MODULE = "" if STATIC else f"load_module {MODULE};"
 SNIPPET = os.path.join(ROOT, "nginx", "s3_proxy.conf")
+# s3_proxy.conf and the two files it includes
+SNIPPETS = [os.path.join(ROOT, "nginx", name) for name in
+            ("s3_proxy.conf", "s3_proxy_pass.conf", "s3_proxy_tls.conf")]
 NGINX_BIN = os.environ.get("NGINX_BIN", "/usr/sbin/nginx")
 S3SERVER = os.path.join(ROOT, "demo", "s3server.py")
 
@@ -130,6 +137,21 @@ def s3_environment(s3, **overrides):
     return env
 
 
+def own_tls(**changes):
+    """An operator's own TLS lines: those of the shipped s3_proxy_tls.conf
+    with their changes (proxy_ssl_trusted_certificate="/ca.pem"), for a
+    location that includes s3_proxy_pass.conf in place of s3_proxy.conf."""
+    lines = []
+    with open(SNIPPETS[2]) as f:
+        for line in f:
+            if line.startswith("proxy_ssl_"):
+                name, value = line.split(None, 1)
+                value = changes.pop(name, value.strip().rstrip(";"))
+                lines.append(f"{name} {value};")
+    lines += [f"{name} {value};" for name, value in changes.items()]
+    return " ".join(lines)
+
+
 DEFAULT_LOCATIONS = """
         location / {
             s3_proxy on;
@@ -149,12 +171,13 @@ class Nginx:
         self.env = env
         self.error_log = os.path.join(self.prefix, "error.log")
         self.access_log = os.path.join(self.prefix, "access.log")
-        shutil.copy(SNIPPET, os.path.join(self.prefix, "s3_proxy.conf"))
+        for snippet in SNIPPETS:
+            shutil.copy(snippet, self.prefix)
         self.conf = os.path.join(self.prefix, "nginx.conf")
         envs = "".join(f"env {name};\n" for name in sorted(env) if name.startswith("AWS_"))
         with open(self.conf, "w") as f:
             f.write(f"""
-load_module {MODULE};
+{LOAD_MODULE}
 {envs}
 worker_processes {workers};
 error_log {self.error_log} {log_level};

@@ -195,7 +195,7 @@ def test_sts_over_https_with_a_private_ca(make_nginx, pki, cred, s3, front):
         assert re.search(r'\[notice\].*s3 proxy: credentials from '
                          r'"web-identity": access key id "%s"' % key, log), key
     assert "[error]" not in log
-    no_secret_in(log, cred)
+    no_secret_in(log, cred, debug=True)
 
 
 @pytest.mark.parametrize("case,reason", [

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from harness import MODULE, NGINX_BIN, Nginx, s3_environment, wait_for_port
+from harness import MODULE, NGINX_BIN, ROOT, STATIC, Nginx, s3_environment, wait_for_port
 from s3server import DEMO_OBJECTS
 
 SWIFT = "/opt/swift"
@@ -253,3 +253,32 @@ def test_five_reloads_while_requests_flow_fail_no_request(s3, hidden_nginx):
     assert nginx.proc.wait(15) == 0
     nginx.proc = None
     assert crash_lines(nginx) == []
+
+
+def test_make_install_installs_the_stripped_module(tmp_path, s3):
+    """scripts/install.sh (make install): the module without its debugging
+    information, which nginx loads, and the snippet's three files."""
+    if STATIC:
+        pytest.skip("the module is compiled into NGINX_BIN")
+    env = dict(os.environ, DESTDIR=str(tmp_path), MODULE=MODULE)
+    r = subprocess.run([os.path.join(ROOT, "scripts", "install.sh")], env=env,
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    so = tmp_path / "usr/lib/nginx/modules/ngx_http_s3_proxy_module.so"
+    sections = subprocess.run(["readelf", "-S", str(so)], capture_output=True,
+                              text=True).stdout
+    assert ".symtab" not in sections and ".debug_info" not in sections
+    assert so.stat().st_size < os.path.getsize(MODULE) / 2
+    for name in ("s3_proxy.conf", "s3_proxy_pass.conf", "s3_proxy_tls.conf"):
+        assert (tmp_path / "etc/nginx" / name).read_bytes() == \
+            open(os.path.join(ROOT, "nginx", name), "rb").read()
+    nginx = Nginx(s3_environment(s3))
+    with open(nginx.conf) as f:
+        conf = f.read()
+    with open(nginx.conf, "w") as f:
+        f.write(conf.replace(f"load_module {MODULE};", f"load_module {so};"))
+    try:
+        code, output = nginx.check()
+        assert code == 0, output
+    finally:
+        nginx.cleanup()

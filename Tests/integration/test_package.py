@@ -264,12 +264,14 @@ def test_files_and_enabled_module(installed):
         assert f.read() == "load_module modules/ngx_http_s3_proxy_module.so;\n"
     assert os.path.islink(ENABLED_LINK)
     assert os.readlink(ENABLED_LINK) == AVAILABLE
-    with open(SNIPPET) as f, open(os.path.join(ROOT, "nginx", "s3_proxy.conf")) as g:
-        assert f.read() == g.read()
     conffiles = run("dpkg-query", "-W", "-f=${Conffiles}", PACKAGE).stdout
-    assert SNIPPET in conffiles.split()
     listed = run("dpkg", "-L", PACKAGE).stdout.split()
-    for path in (SO, AVAILABLE, SNIPPET):
+    for name in ("s3_proxy.conf", "s3_proxy_pass.conf", "s3_proxy_tls.conf"):
+        path = os.path.join("/etc/nginx", name)
+        with open(path) as f, open(os.path.join(ROOT, "nginx", name)) as g:
+            assert f.read() == g.read()
+        assert path in conffiles.split() and path in listed
+    for path in (SO, AVAILABLE):
         assert path in listed
 
 

@@ -1,7 +1,8 @@
-"""The shipped snippet, s3_proxy.conf, and what an operator adds around it
-without editing it: their own CA, verification off in a lab, the name to
-verify for an IP endpoint, their own error pages; and the mistakes
-`nginx -t` catches, each naming the directive and its line.
+"""The shipped snippet, s3_proxy.conf (s3_proxy_pass.conf, then
+s3_proxy_tls.conf), and what an operator changes without editing it: their
+own TLS lines after s3_proxy_pass.conf (their own CA, verification off in
+a lab, the name to verify for an IP endpoint), their own error pages; and
+the mistakes `nginx -t` catches, each naming the directive and its line.
 
 HTTPS endpoints are the local S3 (demo/s3server.py) behind a TLS front (a
 plain nginx, without the module) whose certificate a private CA, made
@@ -17,7 +18,7 @@ import tempfile
 import pytest
 import requests
 
-from harness import NGINX_BIN, free_port, s3_environment, wait_for_port
+from harness import NGINX_BIN, free_port, own_tls, s3_environment, wait_for_port
 from s3server import DEMO_OBJECTS
 from test_config import assert_fails, assert_passes, check, check_at  # noqa: F401
 from test_config import NOWHERE, env_with
@@ -153,15 +154,22 @@ def test_verification_is_on_by_default(s3, front, make_nginx):
     assert s3.requests() == []
 
 
-@pytest.mark.parametrize("where", ["after", "before", "server"])
+def own_ca(pki, **changes):
+    return own_tls(proxy_ssl_trusted_certificate=f"{pki}/ca.pem", **changes)
+
+
+@pytest.mark.parametrize("where", ["location", "server", "http"])
 def test_own_ca_without_editing_the_snippet(s3, front, pki, make_nginx, where):
-    ca = f"proxy_ssl_trusted_certificate {pki}/ca.pem;"
-    lines = {"after": ["include s3_proxy.conf;", ca],
-             "before": [ca, "include s3_proxy.conf;"],
-             "server": ["include s3_proxy.conf;"]}[where]
+    """The TLS lines of s3_proxy_tls.conf with the operator's CA, after
+    s3_proxy_pass.conf or in a block above the location."""
+    tls = own_ca(pki)
+    lines = ["include s3_proxy_pass.conf;"] + ([tls] if where == "location" else [])
+    locations = location(*lines)
+    if where == "server":
+        locations = tls + locations
     nginx = make_nginx(https_env(s3, front),
-                       http_extra=named(front) + (ca if where == "server" else ""),
-                       locations=location(*lines))
+                       http_extra=named(front) + (tls if where == "http" else ""),
+                       locations=locations)
     s3.clear()
     r = get(nginx, "/demo/docs/")
     assert r.status_code == 200
@@ -173,10 +181,21 @@ def test_own_ca_without_editing_the_snippet(s3, front, pki, make_nginx, where):
     assert all(x["verified"] and x["auth"] == "header" for x in seen), seen
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_own_ca_beside_s3_proxy_conf_is_duplicate(check, pki, where):
+    """s3_proxy.conf sets the TLS lines itself: a second one in the same
+    location is nginx's duplicate, which names the directive."""
+    ca = f"proxy_ssl_trusted_certificate {pki}/ca.pem;"
+    lines = [ca, "include s3_proxy.conf;"] if where == "before" else \
+        ["include s3_proxy.conf;", ca]
+    assert_fails(check(locations=location(*lines)),
+                 '"proxy_ssl_trusted_certificate" directive is duplicate')
+
+
 def test_verification_off_in_a_lab(s3, front, make_nginx):
     nginx = make_nginx(https_env(s3, front), http_extra=named(front),
-                       locations=location("include s3_proxy.conf;",
-                                          "proxy_ssl_verify off;"))
+                       locations=location("include s3_proxy_pass.conf;",
+                                          own_tls(proxy_ssl_verify="off")))
     r = get(nginx, "/demo/docs/")
     assert r.status_code == 200
     assert r.content == DEMO_OBJECTS["docs/index.html"]
@@ -184,22 +203,39 @@ def test_verification_off_in_a_lab(s3, front, make_nginx):
 
 def test_ip_endpoint_verifies_the_name_given_by_proxy_ssl_name(s3, front, pki, make_nginx):
     env = https_env(s3, front, host=f"127.0.0.1:{front.port}")
-    ca = f"proxy_ssl_trusted_certificate {pki}/ca.pem;"
-    without = make_nginx(env, locations=location("include s3_proxy.conf;", ca))
+    without = make_nginx(env, locations=location("include s3_proxy_pass.conf;",
+                                                 own_ca(pki)))
     s3.clear()
     assert get(without, "/demo/docs/").status_code == 502
     assert s3.requests() == []
-    with_name = make_nginx(env, locations=location("include s3_proxy.conf;", ca,
-                                                   "proxy_ssl_name s3.test;"))
+    with_name = make_nginx(env, locations=location(
+        "include s3_proxy_pass.conf;", own_ca(pki, proxy_ssl_name="s3.test")))
     r = get(with_name, "/demo/docs/")
     assert r.status_code == 200
     assert r.content == DEMO_OBJECTS["docs/index.html"]
 
 
+def test_endpoint_with_a_port_is_verified_for_its_name(s3, front, pki, make_nginx):
+    """An endpoint name with a port of its own: the URL names its upstream
+    ("s3.test_<port>", which the module declares), the certificate is
+    verified for "s3.test" and S3 gets "s3.test:<port>" as its Host."""
+    env = https_env(s3, front, host=f"s3.test:{front.port}")
+    # the name resolves nowhere here: an operator's upstream{} of the
+    # upstream's name stands in for DNS, and wins over the module's
+    nginx = make_nginx(env, http_extra=f"upstream s3.test_{front.port} "
+                                       f"{{ server 127.0.0.1:{front.port}; }}",
+                       locations=location("include s3_proxy_pass.conf;", own_ca(pki)))
+    s3.clear()
+    r = get(nginx, "/demo/docs/")
+    assert r.status_code == 200, nginx.log_text()
+    assert r.content == DEMO_OBJECTS["docs/index.html"]
+    seen = s3.requests()
+    assert len(seen) == 1 and seen[0]["verified"], seen
+
+
 def test_built_in_listing_over_tls_with_own_ca(s3, front, pki, make_nginx):
     nginx = make_nginx(https_env(s3, front), http_extra=named(front),
-                       locations=location("include s3_proxy.conf;",
-                                          f"proxy_ssl_trusted_certificate {pki}/ca.pem;"))
+                       locations=location("include s3_proxy_pass.conf;", own_ca(pki)))
     r = get(nginx, "/demo/files/")
     assert r.status_code == 200
     assert "hello.txt" in r.text
@@ -294,7 +330,7 @@ def test_snippet_without_s3_proxy_on_fails(check_at):
 """)
     assert_fails((code, output), 'location "/" includes s3_proxy.conf without',
                  '"s3_proxy on"')
-    assert re.search(r"s3_proxy\.conf:\d+$", output, re.M), output
+    assert re.search(r"s3_proxy_pass\.conf:\d+$", output, re.M), output
 
 
 def test_s3_proxy_off_with_the_snippet_fails(check):
@@ -407,7 +443,7 @@ def test_tls_overrides_pass_nginx_t(check, tmp_path):
         location / {{
             proxy_ssl_verify_depth 2;
             s3_proxy on;
-            include s3_proxy.conf;
+            include s3_proxy_pass.conf;
             proxy_ssl_trusted_certificate {ca};
             proxy_ssl_verify off;
             proxy_ssl_name s3.internal;

@@ -24,9 +24,7 @@ struct Credentials {
     static func of(_ raw: s3p_settings_t, env: s3p_environment_t, files: SharedFiles)
         -> Found
     {
-        let named = Array(Bytes.view(raw.profile))
-        let profile = !named.isEmpty ? named
-            : env.profile.len > 0 ? Array(Bytes.view(env.profile)) : Array("default".utf8)
+        let profile = Credentials.profileName(raw, env: env)
         switch raw.credentials {
         case S3P_CREDENTIALS_ENV:
             return fromEnvironment(env, profile: profile)
@@ -43,6 +41,14 @@ struct Credentials {
                 + String(decoding: profile, as: UTF8.self) + "\" with keys is in "
                 + files.credentialsPath + " or " + files.configPath)
         }
+    }
+
+    /// The profile a location's settings name: its own, AWS_PROFILE, or
+    /// "default".
+    static func profileName(_ raw: s3p_settings_t, env: s3p_environment_t) -> [UInt8] {
+        let named = Array(Bytes.view(raw.profile))
+        return !named.isEmpty ? named
+            : env.profile.len > 0 ? Array(Bytes.view(env.profile)) : Array("default".utf8)
     }
 
     private static func fromEnvironment(_ env: s3p_environment_t, profile: [UInt8]) -> Found {

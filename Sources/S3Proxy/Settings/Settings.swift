@@ -61,58 +61,19 @@ struct Settings {
         }
         defer { credentials.wipe() }
 
-        var region = Array(Bytes.view(raw.region))
-        var regionSource = "s3_proxy_region"
-        for (name, value) in [("AWS_REGION", env.region),
-                              ("AWS_DEFAULT_REGION", env.default_region)]
-            where region.isEmpty && value.len > 0
-        {
-            region = Array(Bytes.view(value))
-            regionSource = name
+        let endpoint: ProxyEndpoint
+        switch Settings.proxyEndpoint(raw, env: env, files: files, profile: credentials.profile) {
+        case .problem(let problem): return .problem(problem)
+        case .found(let found): endpoint = found
         }
-        if region.isEmpty, let profileRegion = files.configValue(
-            "region", profile: credentials.profile)
-        {
-            region = profileRegion
-            regionSource = "the region of profile \"" + String(decoding: credentials.profile,
-                                                               as: UTF8.self)
-                + "\" in " + files.configPath
-        }
-        if region.isEmpty { region = Array(Settings.defaultRegion.utf8) }
-        if let problem = Settings.regionProblem(region) {
-            return .problem(regionSource + " \"" + String(decoding: region, as: UTF8.self)
-                            + "\" " + problem)
-        }
-
-        // The endpoint proxied requests go to.
-        let envScheme = Array(Bytes.view(env.scheme))
-        if let problem = Settings.schemeProblem(envScheme) {
-            return .problem("AWS_ENDPOINT_SCHEME " + problem)
-        }
+        let region = endpoint.region
+        let scheme = endpoint.scheme
+        let host = endpoint.host
+        let configured = endpoint.configured
         let envExternalScheme = Array(Bytes.view(env.external_scheme))
         if let problem = Settings.schemeProblem(envExternalScheme) {
             return .problem("AWS_ENDPOINT_SCHEME_EXTERNAL " + problem)
         }
-        var scheme: [UInt8]
-        var host: [UInt8]
-        let configured = raw.endpoint.len > 0
-        if configured {
-            guard case .endpoint(let written, let name) = Endpoint.parse(Bytes.view(raw.endpoint))
-            else {
-                return .problem("s3_proxy_endpoint is not valid")
-            }
-            scheme = written ?? envScheme
-            host = name
-        } else {
-            scheme = envScheme
-            host = Array(Bytes.view(env.host))
-            if host.isEmpty {
-                host = Array("s3.".utf8) + region + Array(".amazonaws.com".utf8)
-            } else if let problem = Settings.hostProblem(host) {
-                return .problem("AWS_ENDPOINT_HOST " + problem)
-            }
-        }
-        if scheme.isEmpty { scheme = Array(Settings.defaultScheme.utf8) }
 
         // The endpoint redirects point at.
         var externalScheme: [UInt8]
@@ -165,6 +126,80 @@ struct Settings {
             expires: expires)
         resolved.window = window
         return .settings(resolved)
+    }
+
+    /// Where a location's proxied requests go, from its raw values alone
+    /// (no credentials needed): the region and the endpoint's scheme and
+    /// host as written (Settings.canonicalHost() gives the host's normal
+    /// form), or the problem, naming the setting.  `profile` is the one
+    /// the location's settings name (Credentials.profileName), whose
+    /// region is a default.
+    static func proxyEndpoint(
+        _ raw: s3p_settings_t, env: s3p_environment_t, files: SharedFiles, profile: [UInt8]
+    ) -> ProxyEndpointFound {
+        var region = Array(Bytes.view(raw.region))
+        var regionSource = "s3_proxy_region"
+        for (name, value) in [("AWS_REGION", env.region),
+                              ("AWS_DEFAULT_REGION", env.default_region)]
+            where region.isEmpty && value.len > 0
+        {
+            region = Array(Bytes.view(value))
+            regionSource = name
+        }
+        if region.isEmpty, let profileRegion = files.configValue(
+            "region", profile: profile)
+        {
+            region = profileRegion
+            regionSource = "the region of profile \"" + String(decoding: profile,
+                                                               as: UTF8.self)
+                + "\" in " + files.configPath
+        }
+        if region.isEmpty { region = Array(Settings.defaultRegion.utf8) }
+        if let problem = Settings.regionProblem(region) {
+            return .problem(regionSource + " \"" + String(decoding: region, as: UTF8.self)
+                            + "\" " + problem)
+        }
+
+        // The endpoint proxied requests go to.
+        let envScheme = Array(Bytes.view(env.scheme))
+        if let problem = Settings.schemeProblem(envScheme) {
+            return .problem("AWS_ENDPOINT_SCHEME " + problem)
+        }
+        var scheme: [UInt8]
+        var host: [UInt8]
+        let configured = raw.endpoint.len > 0
+        if configured {
+            guard case .endpoint(let written, let name) = Endpoint.parse(Bytes.view(raw.endpoint))
+            else {
+                return .problem("s3_proxy_endpoint is not valid")
+            }
+            scheme = written ?? envScheme
+            host = name
+        } else {
+            scheme = envScheme
+            host = Array(Bytes.view(env.host))
+            if host.isEmpty {
+                host = Array("s3.".utf8) + region + Array(".amazonaws.com".utf8)
+            } else if let problem = Settings.hostProblem(host) {
+                return .problem("AWS_ENDPOINT_HOST " + problem)
+            }
+        }
+        if scheme.isEmpty { scheme = Array(Settings.defaultScheme.utf8) }
+        return .found(ProxyEndpoint(region: region, scheme: scheme, host: host,
+                                    configured: configured))
+    }
+
+    struct ProxyEndpoint {
+        var region: [UInt8]
+        var scheme: [UInt8]
+        var host: [UInt8]
+        /// s3_proxy_endpoint names it.
+        var configured: Bool
+    }
+
+    enum ProxyEndpointFound {
+        case found(ProxyEndpoint)
+        case problem(String)
     }
 
     enum Resolved {

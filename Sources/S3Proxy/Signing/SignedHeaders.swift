@@ -21,17 +21,25 @@ struct SignedHeaders {
 
     /// Writes the URL for `path` and `items` (encoded, sorted),
     /// the Authorization header and the timestamp; nil if the buffer is too
-    /// small or libcrypto fails (`writer.overflowed` tells which).
+    /// small or libcrypto fails (`writer.overflowed` tells which).  With
+    /// `upstreams` (the location's hosts have their upstream{} blocks), a
+    /// host with a port is named in the URL as its upstream,
+    /// "<host>_<port>" (Upstreams); the Host header keeps the port.
     func write(
         method: StaticString, path: CanonicalPath, items: QueryItems, stamp: AmzStamp,
-        key: UnsafeRawBufferPointer, writer: inout BufferWriter
+        key: UnsafeRawBufferPointer, upstreams: Bool, writer: inout BufferWriter
     ) -> Written? {
         let urlStart = writer.count
         writer.write(prepared[.proxyScheme])
         let hostStart = writer.count
         path.writeHostPrefix(into: &writer)
+        let endpointStart = writer.count
         writer.write(prepared[.host])
-        let hostRange = (hostStart, writer.count)
+        var hostRange = (hostStart, writer.count)
+        let colon = upstreams ? Upstreams.portColon(prepared[.host]) : nil
+        if let colon, !writer.overflowed {
+            writer.base[endpointStart + colon] = UInt8(ascii: "_")
+        }
         let pathStart = writer.count
         path.write(into: &writer)
         let pathRange = (pathStart, writer.count)
@@ -42,6 +50,15 @@ struct SignedHeaders {
             items.write(0..<items.count, separate: false, into: &writer)
         }
         let urlEnd = writer.count
+        if colon != nil {
+            // The Host header, as signed: after the URL, which names the
+            // upstream.
+            let start = writer.count
+            path.writeHostPrefix(into: &writer)
+            writer.write(prepared[.host])
+            hostRange = (start, writer.count)
+        }
+        let authorizationStart = writer.count
 
         writer.write(prepared[.authorizationCredential])
         stamp.writeDate(into: &writer)
@@ -63,7 +80,8 @@ struct SignedHeaders {
         else {
             return nil
         }
-        return Written(url: (urlStart, urlEnd), host: hostRange, authorization: (urlEnd, authorizationEnd),
+        return Written(url: (urlStart, urlEnd), host: hostRange,
+                       authorization: (authorizationStart, authorizationEnd),
                        amzDate: (authorizationEnd, writer.count))
     }
 }

@@ -1,0 +1,124 @@
+// s3p_upstreams(): the upstream{} blocks nginx declares for a location's
+// hosts, and the URL that names them (SignedHeaders with `upstreams`).
+// The names follow nginx's lookup (ngx_http_upstream_init_request()): an
+// upstream{} block matches only a URL without a port.
+
+import CShim
+import Testing
+@testable import S3Proxy
+
+@Suite struct UpstreamsTests {
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        let name: String
+        let endpoint: String          // s3_proxy_endpoint; "" : env's
+        let envHost: String
+        let envScheme: String
+        let virtual: Bool
+        let bucket: String
+        let buckets: [String]
+        /// "name server" per upstream
+        let expected: [String]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "AWS's default endpoint for the env's region", endpoint: "",
+             envHost: "", envScheme: "", virtual: false, bucket: "", buckets: [],
+             expected: ["s3.eu-west-1.amazonaws.com s3.eu-west-1.amazonaws.com:443"]),
+        Case(name: "a port of its own", endpoint: "", envHost: "127.0.0.1:9000",
+             envScheme: "http", virtual: false, bucket: "", buckets: [],
+             expected: ["127.0.0.1_9000 127.0.0.1:9000"]),
+        Case(name: "the scheme's own port is left out", endpoint: "http://Minio.Local:80",
+             envHost: "", envScheme: "", virtual: false, bucket: "", buckets: [],
+             expected: ["minio.local minio.local:80"]),
+        Case(name: "virtual hosts of an allowlist", endpoint: "https://s3.example:8443",
+             envHost: "", envScheme: "", virtual: true, bucket: "", buckets: ["a", "b.c"],
+             expected: ["a.s3.example_8443 a.s3.example:8443",
+                        "b.c.s3.example_8443 b.c.s3.example:8443"]),
+        Case(name: "the location's own bucket first", endpoint: "s3.example",
+             envHost: "", envScheme: "", virtual: true, bucket: "own", buckets: ["a"],
+             expected: ["own.s3.example own.s3.example:443"]),
+        Case(name: "any bucket: hosts not known yet", endpoint: "s3.example",
+             envHost: "", envScheme: "", virtual: true, bucket: "", buckets: [],
+             expected: []),
+        Case(name: "IPv6 with a port: none", endpoint: "http://[::1]:9000",
+             envHost: "", envScheme: "", virtual: false, bucket: "", buckets: [],
+             expected: []),
+        Case(name: "IPv6 on the default port", endpoint: "http://[::1]",
+             envHost: "", envScheme: "", virtual: false, bucket: "", buckets: [],
+             expected: ["[::1] [::1]:80"]),
+    ]
+
+    @Test(arguments: cases) func upstreams(_ c: Case) {
+        let memory = CMemory()
+        var env = s3p_environment_t()
+        env.host = memory.str(c.envHost)
+        env.scheme = memory.str(c.envScheme)
+        env.region = memory.str("eu-west-1")
+        var raw = s3p_settings_t()
+        raw.endpoint = memory.str(c.endpoint)
+        raw.addressing = c.virtual ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
+        raw.env = UnsafePointer(memory.store(env))
+        var bucket = memory.str(c.bucket)
+        let buckets = c.buckets.map { memory.str($0) }
+        let n = 1 + buckets.count
+        let out = UnsafeMutablePointer<s3p_upstream_t>.allocate(capacity: n)
+        defer { out.deallocate() }
+        var count = 0
+        let status = buckets.withUnsafeBufferPointer { list in
+            s3p_upstreams(&raw, &bucket, list.baseAddress, list.count, out, n,
+                          memory.buffer(n * Int(S3P_UPSTREAM_MAX)),
+                          n * Int(S3P_UPSTREAM_MAX), &count)
+        }
+        #expect(status == S3P_OK)
+        let got = (0..<count).map {
+            text(out[$0].name.bytes) + " " + text(out[$0].server.bytes)
+        }
+        #expect(got == c.expected)
+    }
+
+    @Test func tooSmallIsSpaceAndBadSettingsAreConfig() {
+        let memory = CMemory()
+        var env = s3p_environment_t()
+        env.host = memory.str("s3.example")
+        var raw = s3p_settings_t()
+        raw.addressing = S3P_ADDRESSING_VIRTUAL
+        raw.env = UnsafePointer(memory.store(env))
+        var none = s3p_str_t()
+        let buckets = [memory.str("a"), memory.str("b")]
+        var out = [s3p_upstream_t](repeating: s3p_upstream_t(), count: 1)
+        var count = 0
+        #expect(buckets.withUnsafeBufferPointer {
+            s3p_upstreams(&raw, &none, $0.baseAddress, 2, &out, 1, memory.buffer(4096),
+                          4096, &count)
+        } == S3P_E_SPACE)
+        raw.endpoint = memory.str("ftp://s3.example")
+        #expect(s3p_upstreams(&raw, &none, nil, 0, &out, 1, memory.buffer(4096), 4096,
+                              &count) == S3P_E_CONFIG)
+    }
+
+    // With the location's upstreams in place, a proxied URL names the
+    // host's upstream; the Host header and the signature stay those of
+    // "<host>:<port>", as S3 receives them.
+    @Test func proxiedURLNamesTheUpstream() {
+        let memory = CMemory()
+        var conf = CAPITests.config(memory)          // s3.internal:9000
+        var request = CAPITests.request(memory, "GET", "/bkt/dir/")
+        var plain = s3p_result_t()
+        #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &plain) == S3P_OK)
+        #expect(plain.action == S3P_ACTION_PROXY)
+        let url = text(plain.url.bytes)
+        #expect(url.hasPrefix("https://s3.internal:9000/bkt/dir/"))
+
+        let bound = s3p_output_bound(&conf, &request)
+        conf.upstreams = 1
+        var named = s3p_result_t()
+        #expect(s3p_output_bound(&conf, &request) > bound)
+        #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &named) == S3P_OK)
+        #expect(text(named.url.bytes)
+                == "https://s3.internal_9000" + url.dropFirst("https://s3.internal:9000".count))
+        #expect(text(named.host.bytes) == "s3.internal:9000")
+        #expect(text(named.authorization.bytes) == text(plain.authorization.bytes))
+    }
+}
