@@ -125,9 +125,10 @@ run: deps $(MODULE)
 	    DEMO_S3_PORT=$(DEMO_S3_PORT) NGINX_BIN=$(NGINX_BIN) scripts/run.sh
 
 # The package test installs the .deb into this machine (dpkg -i, /etc/nginx):
-# CI (CI=true, a throwaway machine) runs it within make test; on a
+# CI (CI=true, a throwaway machine) runs it within make test, in one process
+# after the others (its tests install and remove the package in turn); on a
 # workstation it runs only through `make test-package`.
-PACKAGE_TEST := $(if $(filter true,$(CI)),,--ignore=Tests/integration/test_package.py)
+PACKAGE_TEST := $(if $(filter true,$(CI)),Tests/integration/test_package.py)
 
 # The integration tests run in TEST_JOBS processes (pytest-xdist): they
 # mostly wait on nginx and the stand-ins, so more than the cores pays.
@@ -137,9 +138,8 @@ PYTEST      = S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign NGINX_BIN=$(NGINX_BIN) \
     $(PYTHON) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal
 
 # The quick tier: the Swift tests, the signing comparisons and every
-# integration test not marked slow (Tests/integration/conftest.py: those
-# that let real time pass, such as credentials expiring, or that run
-# minutes of load).
+# integration test not marked slow (Tests/integration/conftest.py says
+# which and why: real time that must pass, long load, heavy clients).
 check: deps $(MODULE)
 	$(SWIFT) test
 	$(SWIFT) build --product s3p-sign
@@ -154,7 +154,9 @@ test: deps $(MODULE)
 	.build/release/s3p-bench 2000
 	scripts/check-module.sh $(MODULE)
 	$(MAKE) fuzz FUZZ_SECONDS=15
-	$(PYTEST) $(PACKAGE_TEST) demo/test_s3server.py Tests/integration
+	$(PYTEST) --ignore=Tests/integration/test_package.py \
+	    demo/test_s3server.py Tests/integration
+	$(if $(PACKAGE_TEST),NGINX_BIN=$(NGINX_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider $(PACKAGE_TEST))
 	$(MAKE) test-nginx-versions
 
 # Each nginx release tarball in NGINX_VERSIONS_DIR, built with --with-compat
