@@ -3,6 +3,7 @@ SHELL := /bin/bash
 #
 #   make          build build/ngx_http_s3_proxy_module.so
 #   make run      nginx with the module (a local demo S3 without AWS settings)
+#   make check    the quick tests (about 2 minutes once built)
 #   make test     every test: Swift unit tests and the real nginx end to end
 #   make help     all targets
 
@@ -27,10 +28,10 @@ SYSTEM_PYTHON ?= /usr/bin/python3
 BUILD       := build
 MODULE      := $(BUILD)/ngx_http_s3_proxy_module.so
 VENV        := $(BUILD)/venv
-PYTHON      := $(CURDIR)/$(VENV)/bin/python
+PYTHON      := $(abspath $(VENV))/bin/python
 # The venv first on PATH: python3, pytest and the aws CLI that the tests and
 # scripts run are the venv's.
-export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 SWIFT_SRCS  := Package.swift $(wildcard CShim/include/*.h Sources/*/include/*.h Sources/*/include/*.modulemap) $(shell find Sources -name '*.swift' -o -name '*.c')
 C_SRCS      := $(wildcard nginx/*.c nginx/*.h) nginx/config nginx/exports.map
 REFERENCE_SRCS := $(wildcard Tests/S3ProxyTests/Reference/*.swift)
@@ -47,8 +48,8 @@ CORE_C      := $(sort $(shell find Sources/COpenSSL -name '*.c'))
 CORE_HDRS   := $(wildcard CShim/include/* Sources/COpenSSL/include/*)
 TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"triple": "\(.*\)",*$$/\1/p' | head -n 1)
 
-.PHONY: all help deps core run test test-unit bench fuzz clean deb install \
-    test-package test-nginx-versions static FORCE
+.PHONY: all help deps core run check test test-unit bench fuzz clean deb \
+    install test-package test-nginx-versions static FORCE
 
 FUZZ_SECONDS ?= 60
 
@@ -60,11 +61,16 @@ help:
 	@echo "                for that nginx, with its nginx -V configure arguments)"
 	@echo "make run        run NGINX_BIN=$(NGINX_BIN) with the module on PORT=$(PORT)"
 	@echo "                (no AWS_ACCESS_KEY_ID: a local demo S3 on DEMO_S3_PORT=$(DEMO_S3_PORT))"
-	@echo "make test       install what tests need, then unit, module and integration tests"
+	@echo "make check      the quick tier: swift test, the signing comparisons and the"
+	@echo "                integration tests not marked slow (about 2 minutes once built)"
+	@echo "make test       every test: what check runs, the slow integration tests,"
+	@echo "                the module's checks, fuzzing, and test-nginx-versions"
+	@echo "                (skipped, saying so, without $(NGINX_VERSIONS_DIR))"
 	@echo "make test-unit  swift test only"
-	@echo "make test-nginx-versions  build each nginx in $(NGINX_VERSIONS_DIR)"
-	@echo "                (cached in $(BUILD)/nginx-versions), the module for it,"
-	@echo "                and run part of the integration tests against it"
+	@echo "make test-nginx-versions  build each nginx-X.Y.Z.tar.gz in NGINX_VERSIONS_DIR"
+	@echo "                (default $(NGINX_VERSIONS_DIR); cached in $(BUILD)/nginx-versions),"
+	@echo "                the module for it, and run part of the integration tests"
+	@echo "                against it; NGINX_VERSIONS_REQUIRED=1: no tarballs fails"
 	@echo "make static     nginx from NGINX_SRC with the module compiled in"
 	@echo "                (--add-module): $(STATIC_DIR)/sbin/nginx, prefix $(STATIC_DIR)"
 	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
@@ -83,6 +89,7 @@ help:
 	@echo "make clean      remove build outputs"
 	@echo "Settings: PORT WORKERS LOG_LEVEL DEMO_S3_PORT NGINX_SRC NGINX_BIN SWIFT"
 	@echo "          SYSTEM_PYTHON (the venv's python, default /usr/bin/python3)"
+	@echo "          VENV (default $(VENV)) TEST_JOBS (pytest processes, default $(TEST_JOBS))"
 
 deps:
 	@SYSTEM_PYTHON=$(SYSTEM_PYTHON) VENV=$(VENV) scripts/deps.sh
@@ -128,9 +135,26 @@ run: deps $(MODULE)
 	    DEMO_S3_PORT=$(DEMO_S3_PORT) NGINX_BIN=$(NGINX_BIN) scripts/run.sh
 
 # The package test installs the .deb into this machine (dpkg -i, /etc/nginx):
-# CI (CI=true, a throwaway machine) runs it within make test; on a
+# CI (CI=true, a throwaway machine) runs it within make test, in one process
+# after the others (its tests install and remove the package in turn); on a
 # workstation it runs only through `make test-package`.
-PACKAGE_TEST := $(if $(filter true,$(CI)),,--ignore=Tests/integration/test_package.py)
+PACKAGE_TEST := $(if $(filter true,$(CI)),Tests/integration/test_package.py)
+
+# The integration tests run in TEST_JOBS processes (pytest-xdist): they
+# mostly wait on nginx and the stand-ins, so more than the cores pays.
+# Each test starts what it mutates, and picks free ports.
+TEST_JOBS   ?= 4
+PYTEST      = S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign NGINX_BIN=$(NGINX_BIN) \
+    $(PYTHON) -m pytest -q -p no:cacheprovider -n $(TEST_JOBS) --dist worksteal
+
+# The quick tier: the Swift tests, the signing comparisons and every
+# integration test not marked slow (Tests/integration/conftest.py says
+# which and why: real time that must pass, long load, heavy clients).
+check: deps $(MODULE)
+	$(SWIFT) test
+	$(SWIFT) build --product s3p-sign
+	$(PYTEST) -m 'not slow' --ignore=Tests/integration/test_package.py \
+	    demo/test_s3server.py Tests/integration
 
 test: deps $(MODULE)
 	$(SWIFT) test
@@ -140,18 +164,20 @@ test: deps $(MODULE)
 	.build/release/s3p-bench 2000
 	scripts/check-module.sh $(MODULE)
 	$(MAKE) fuzz FUZZ_SECONDS=15
-	S3P_SIGN=$(CURDIR)/.build/debug/s3p-sign NGINX_BIN=$(NGINX_BIN) \
-	    $(PYTHON) -m pytest -q -p no:cacheprovider $(PACKAGE_TEST) \
+	$(PYTEST) --ignore=Tests/integration/test_package.py \
 	    demo/test_s3server.py Tests/integration
+	$(if $(PACKAGE_TEST),NGINX_BIN=$(NGINX_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider $(PACKAGE_TEST))
 	$(MAKE) test-nginx-versions
 
 # Each nginx release tarball in NGINX_VERSIONS_DIR, built with --with-compat
 # (and cached in build/nginx-versions), with the module built against it and
-# part of the integration tests run through it.
+# part of the integration tests run through it.  Without tarballs it says
+# it skipped and how to run it (NGINX_VERSIONS_REQUIRED=1: it fails).
 NGINX_VERSIONS_DIR ?= ../shared/nginx-src
 
 test-nginx-versions: deps $(CORE_LIB)
 	NGINX_VERSIONS_DIR=$(NGINX_VERSIONS_DIR) S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) \
+	    NGINX_VERSIONS_REQUIRED=$(NGINX_VERSIONS_REQUIRED) TEST_JOBS=$(TEST_JOBS) \
 	    scripts/test-nginx-versions.sh
 
 test-unit:

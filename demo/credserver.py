@@ -22,10 +22,10 @@ still valid to ``--keys-file`` (JSON), which ``demo/s3server.py --keys-file``
 reads to accept each set only while it is valid.
 
 Control, unrecorded: ``GET /_control`` gives the counts of issued sets per
-provider and the current fault; ``POST /_control?fault=NAME`` sets the fault
-(``none``, ``500``, ``hang``, ``badjson``, ``close``, or ``slow``: a
-second late) for every answer
-that carries credentials.
+provider, the current fault and how many answers faults spoiled
+(``faulted``); ``POST /_control?fault=NAME`` sets the fault (``none``,
+``500``, ``hang``, ``badjson``, ``close``, or ``slow``: a second late) for
+every answer that carries credentials.
 
     python3 demo/credserver.py --port 0 --keys-file keys.json --ready-file port
 """
@@ -58,6 +58,7 @@ class Issuer:
         self.sets: list[dict] = []
         self.counts: dict[str, int] = {}
         self.fault = "none"
+        self.faulted = 0
         self.serial = 0
 
     def issue(self, source: str) -> dict:
@@ -89,6 +90,7 @@ class Issuer:
     def state(self) -> dict:
         with self.lock:
             return {"counts": dict(self.counts), "fault": self.fault,
+                    "faulted": self.faulted,
                     "issued": [{"access_key": s["access_key"],
                                 "expires": s["expires"],
                                 "source": s["source"]} for s in self.sets]}
@@ -127,6 +129,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _faulted(self) -> bool:
         """Applies the current fault; True when the request was answered."""
         fault = self.server.issuer.fault
+        if fault in ("500", "hang", "close", "badjson"):
+            with self.server.issuer.lock:
+                self.server.issuer.faulted += 1
         if fault == "500":
             self._send(500, b"internal error")
         elif fault == "hang":

@@ -22,7 +22,7 @@ Usage::
 
     python3 demo/s3server.py --port 9000 --access-key AKID --secret-key SECRET \
         [--host 127.0.0.1] [--region us-east-1] [--session-token TOKEN] \
-        [--seed demo] [--log FILE] [--ready-file FILE] [--verbose]
+        [--seed demo|demo-small] [--log FILE] [--ready-file FILE] [--verbose]
         [--keys-file FILE]   # also the sets demo/credserver.py issues
 
 Control endpoint (no authentication, never recorded):
@@ -1168,8 +1168,10 @@ def object_path(bucket: str, key: str) -> str:
     return f"/{bucket}/" + urllib.parse.quote(key, safe="/~")
 
 
-def seed_demo(upstream: tuple[str, int], access_key: str, region: str) -> None:
-    """Create bucket `demo` and fill it, writing directly into moto."""
+def seed_demo(upstream: tuple[str, int], access_key: str, region: str,
+              listing: bool = True) -> None:
+    """Create bucket `demo` and fill it, writing directly into moto; without
+    `listing`, not the listing/ items (seeding them is most of a start)."""
     body = b""
     if region != "us-east-1":
         body = ('<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -1189,7 +1191,9 @@ def seed_demo(upstream: tuple[str, int], access_key: str, region: str) -> None:
         if status != 200:
             raise RuntimeError(f"seeding {key!r} failed: {status} {reply!r}")
 
-    items = list(DEMO_OBJECTS.items()) + list(listing_objects().items())
+    items = list(DEMO_OBJECTS.items())
+    if listing:
+        items += list(listing_objects().items())
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
         for _ in pool.map(put, items):
             pass
@@ -1210,8 +1214,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--session-token", default=None,
                         help="require this x-amz-security-token / X-Amz-Security-Token")
-    parser.add_argument("--seed", choices=["demo"], default=None,
-                        help="create and fill bucket 'demo'")
+    parser.add_argument("--seed", choices=["demo", "demo-small"], default=None,
+                        help="create and fill bucket 'demo' (demo-small: "
+                             "without its %d listing/ items)" % LISTING_COUNT)
     parser.add_argument("--keys-file", default=None,
                         help="also accept the temporary credential sets listed "
                              "in this JSON file (demo/credserver.py) while valid")
@@ -1277,8 +1282,9 @@ def main(argv: list[str] | None = None) -> int:
     gate.upstream = upstream
     serving = False
     try:
-        if args.seed == "demo":
-            seed_demo(upstream, args.access_key, args.region)
+        if args.seed in ("demo", "demo-small"):
+            seed_demo(upstream, args.access_key, args.region,
+                      listing=args.seed == "demo")
         threading.Thread(target=gate.serve_forever, name="gate", daemon=True).start()
         serving = True
 

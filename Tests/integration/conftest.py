@@ -8,6 +8,51 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "demo"))
 
 from harness import MODULE, STATIC, Nginx, S3Server, s3_environment  # noqa: E402
 
+# The tests `make check` leaves to `make test` (pytest -m 'not slow'): those
+# that let real time pass (credentials that expire and rotate, a provider
+# that times out, a cache entry's validity), that load nginx through many
+# reloads, or that spend most of a core in clients (the aws CLI run per key
+# or over 1,100 keys, Chromium).  Whole files by name, single tests as
+# file::name (every parameter of it).
+SLOW_FILES = {
+    "test_credentials.py",
+    "test_credentials_https.py",
+    "test_credential_standins.py",
+    "test_operations.py",
+}
+SLOW_TESTS = {
+    "test_cache.py::test_expired_entries_are_refetched_and_stale_ones_serve_when_s3_fails",
+    "test_streaming_clients.py::test_aws_s3_cp_to_stdout_streams_the_object_byte_for_byte",
+    "test_streaming_clients.py::test_aws_s3_sync_downloads_every_key_and_a_second_sync_is_a_no_op",
+    "test_clients.py::test_aws_cli_list_objects_v2_paginates_all_1100_keys",
+    "test_clients.py::test_aws_cli_list_objects_v1_paginates_all_1100_keys",
+    "test_mounts.py::test_boto3_and_aws_cli_pointed_at_the_mount",
+    "test_browsing.py::test_uploaded_listing_page_renders_in_chromium",
+    "test_browsing.py::test_builtin_listing_in_chromium",
+}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: lets real time pass or runs heavy clients; run by "
+        "make test, not make check")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks the slow tests, and runs them last: with pytest-xdist's
+    worksteal (make test), idle processes take them from the end of the
+    queue, so that they run side by side rather than one after another."""
+    slow = []
+    for item in items:
+        file = os.path.basename(item.path)
+        name = item.originalname or item.name
+        if file in SLOW_FILES or f"{file}::{name}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+            slow.append(item)
+    if slow:
+        marked = set(slow)
+        items[:] = [item for item in items if item not in marked] + slow
+
 
 @pytest.fixture(scope="session", autouse=True)
 def built_module():

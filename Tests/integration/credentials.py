@@ -98,5 +98,8 @@ class CredServer:
 
 
 def rotating_s3(cred):
-    """The S3 stand-in, accepting `cred`'s sets while they are valid."""
-    return S3Server(extra_args=["--keys-file", cred.keys_file])
+    """The S3 stand-in, accepting `cred`'s sets while they are valid; the
+    demo bucket without its listing/ items, which no credentials test
+    reads (seeding them is most of the stand-in's start)."""
+    return S3Server(seed="demo-small",
+                    extra_args=["--keys-file", cred.keys_file])

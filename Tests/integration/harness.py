@@ -44,6 +44,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Polls `predicate` until it returns something true, and returns that;
+    after `timeout` seconds raises AssertionError naming `what` (a string,
+    or a function returning one, called then: a log's tail, a count).
+    The tests wait for what they can observe, never for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            detail = what() if callable(what) else what
+            raise AssertionError(f"not within {timeout} s: {detail}")
+        time.sleep(interval)
+
+
 def wait_for_port(port, proc=None, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

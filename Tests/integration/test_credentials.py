@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from credentials import CONTAINER_TOKEN, WEB_IDENTITY_TOKEN, CredServer, rotating_s3
-from harness import NGINX_BIN, s3_environment, wait_for_port
+from harness import NGINX_BIN, s3_environment, wait_for_port, wait_until
 
 SOURCES = ["imds", "container", "web-identity"]
 COUNTED = {"imds": "imds", "container": "container", "web-identity": "sts"}
@@ -125,6 +125,25 @@ def wait_for_credentials(nginx, timeout=10):
     raise AssertionError("no credentials:\n" + nginx.log_text())
 
 
+def served(load, n, timeout=15):
+    """Waits until `load` has made `n` more rounds of requests."""
+    count = load.count
+    wait_until(lambda: load.count >= count + n, timeout,
+               lambda: f"{n} more rounds of requests, made {load.count - count}")
+
+
+def reloaded(nginx, workers, load=None):
+    """SIGHUP to the master, then waits until its new workers started and
+    `load`, if given, made requests since."""
+    started = nginx.log_text().count("start worker process")
+    nginx.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: nginx.log_text().count("start worker process")
+               >= started + workers, 15,
+               lambda: "the new workers:\n" + nginx.log_text()[-2000:])
+    if load is not None:
+        served(load, 5)
+
+
 @pytest.mark.parametrize("source", SOURCES)
 def test_rotation_under_load_fails_nothing(make_nginx, cred, s3, source):
     """Several rotations under continuous load: 0 failed requests, every
@@ -135,7 +154,9 @@ def test_rotation_under_load_fails_nothing(make_nginx, cred, s3, source):
     wait_for_credentials(nginx)
     start = time.time()
     with Load(nginx) as load:
-        time.sleep(22)
+        # two rotations: sets are fetched 7 s apart
+        wait_until(lambda: len(load.keys) >= 3, 40,
+                   lambda: f"three keys in use, saw {load.keys}")
     elapsed = time.time() - start
     assert load.failures == [], load.failures[:5]
     assert load.count > 20
@@ -165,7 +186,10 @@ def test_outage_while_valid_fails_nothing_and_caps_expiry(make_nginx):
         issued = cred.issued()[-1]
         cred.fault("500")
         with Load(nginx) as load:
-            time.sleep(17)        # past the refresh due at 12 s
+            # past the refresh due at 12 s: it and a retry failed
+            wait_until(lambda: "not refreshed" in nginx.log_text()
+                       and cred.state()["faulted"] >= 2, 30,
+                       "a failed refresh, its error line and a failed retry")
         assert load.failures == [], load.failures[:5]
         for expires, when in load.expires:
             assert when + expires <= issued["expires"] + 1.5
@@ -180,7 +204,9 @@ def test_outage_while_valid_fails_nothing_and_caps_expiry(make_nginx):
         deadline = time.monotonic() + 10
         while len(cred.issued()) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
-        time.sleep(1.5)
+        wait_until(lambda: cred.issued()[-1]["access_key"] in get(
+                       nginx, "/demo/files/hello.txt")[1].get("Location", ""),
+                   10, "the new set in use")
         status, headers, _ = get(nginx, "/demo/files/hello.txt")
         assert status == 307
         assert cred.issued()[-1]["access_key"] in headers["Location"]
@@ -204,7 +230,11 @@ def test_broken_provider_logs_and_answers_503(make_nginx, cred, s3, fault,
     cred.fault(fault)
     nginx = make_nginx(provider_env(s3, cred, "imds"), log_level="debug")
     s3.clear()
-    time.sleep(1.5 if fault != "hang" else 6.5)
+    # a failed fetch, its error line and a failed retry ("hang": each
+    # fetch times out after 5 s)
+    wait_until(lambda: 'no credentials from "imds"' in nginx.log_text()
+               and cred.state()["faulted"] >= 2, 20,
+               "a failed fetch, its error line and a failed retry")
     status, headers, body = get(nginx, "/demo/files/hello.txt")
     assert status == 503
     assert headers.get("Retry-After") == "1"
@@ -226,7 +256,8 @@ def test_unreadable_token_file_is_a_provider_failure(make_nginx, cred, s3):
     env = provider_env(s3, cred, "web-identity",
                        AWS_WEB_IDENTITY_TOKEN_FILE="/nonexistent/token")
     nginx = make_nginx(env)
-    time.sleep(1.5)
+    wait_until(lambda: 'no credentials from "web-identity"' in
+               nginx.log_text(), 10, "the failed fetch's error line")
     assert get(nginx, "/demo/files/hello.txt")[0] == 503
     assert re.search(r'no credentials from "web-identity": the token file '
                      r'cannot be opened', nginx.log_text())
@@ -241,7 +272,8 @@ def test_container_authorization_is_sent_from_the_file(make_nginx, cred, s3):
     env = provider_env(s3, cred, "container",
                        AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=str(token))
     nginx = make_nginx(env)
-    time.sleep(1.5)
+    wait_until(lambda: 'no credentials from "container"' in nginx.log_text(),
+               10, "the failed fetch's error line")
     assert get(nginx, "/demo/files/hello.txt")[0] == 503
     assert "HTTP status 401" in nginx.log_text()
     token.write_text(CONTAINER_TOKEN + "\n")
@@ -257,7 +289,8 @@ def test_imds_v1_fallback_only_when_allowed(make_nginx, s3):
 
         off = make_nginx(provider_env(s3, cred, "imds",
                                       AWS_EC2_METADATA_V1_DISABLED="true"))
-        time.sleep(1.5)
+        wait_until(lambda: 'no credentials from "imds"' in off.log_text(), 10,
+                   "the failed fetch's error line")
         assert get(off, "/demo/files/hello.txt")[0] == 503
         assert 'no credentials from "imds": HTTP status 403' in off.log_text()
     finally:
@@ -275,8 +308,7 @@ def test_reload_keeps_credentials_and_fetches_nothing_more(make_nginx, s3):
         assert cred.state()["counts"]["imds"] == 1
         with Load(nginx) as load:
             for _ in range(3):
-                nginx.proc.send_signal(signal.SIGHUP)
-                time.sleep(1.5)
+                reloaded(nginx, workers=2, load=load)
         assert load.failures == [], load.failures[:5]
         assert cred.state()["counts"]["imds"] == 1
         assert len(load.keys) == 1
@@ -311,9 +343,11 @@ def test_binary_upgrade_fetches_anew(make_nginx, s3):
             while cred.state()["counts"]["imds"] < 2:
                 assert time.monotonic() < deadline, nginx.log_text()
                 time.sleep(0.1)
-            time.sleep(1)
+            served(load, 10)            # while both masters listen
             os.kill(old_master, signal.SIGQUIT)
-            time.sleep(1.5)
+            wait_until(lambda: not os.path.exists(pid_file + ".oldbin"), 10,
+                       "the old master's exit")
+            served(load, 10)            # by the new master's workers alone
         assert load.failures == [], load.failures[:5]
         assert len(load.keys) == 2       # the new master's own fetch
         wait_for_credentials(nginx)
@@ -372,8 +406,13 @@ def test_shared_credentials_file_rewritten_under_load(make_nginx):
         nginx = make_nginx(env, workers=2, log_level="debug")
         wait_for_credentials(nginx)
         with Load(nginx) as load:
+            profile = os.path.join(home, ".aws", "credentials")
             for rename in (True, False, True):
-                time.sleep(1)
+                # a file written over keeps its inode and size: only its
+                # stamp, in whole seconds, tells the new contents
+                wait_until(lambda: time.time() >= int(
+                               os.stat(profile).st_mtime) + 1.05, 2,
+                           "the next second of the file's stamp")
                 new = issue(cred)
                 write_profile(str(home), new, rename=rename)
                 written = time.monotonic()
@@ -383,8 +422,7 @@ def test_shared_credentials_file_rewritten_under_load(make_nginx):
                         break
                     assert time.monotonic() - written < 5, nginx.log_text()
                     time.sleep(0.2)
-            nginx.proc.send_signal(signal.SIGHUP)
-            time.sleep(2)
+            reloaded(nginx, workers=2, load=load)
         assert load.failures == [], load.failures[:5]
         assert len(load.keys) == 4, load.keys
         log = nginx.log_text()

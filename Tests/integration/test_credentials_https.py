@@ -16,9 +16,9 @@ import time
 import pytest
 
 from credentials import WEB_IDENTITY_TOKEN, CredServer, rotating_s3
-from harness import NGINX_BIN, free_port, wait_for_port
+from harness import NGINX_BIN, free_port, wait_for_port, wait_until
 from test_credentials import Load, follow, get, no_secret_in, provider_env, \
-    wait_for_credentials
+    reloaded, wait_for_credentials
 
 
 def openssl(*args, cwd):
@@ -152,7 +152,9 @@ def test_sts_over_https_with_a_private_ca(make_nginx, pki, cred, s3, front):
     wait_for_credentials(nginx)
     s3.clear()
     with Load(nginx) as load:
-        time.sleep(10)          # past the refresh due 7 s after each fetch
+        # past the refresh due 7 s after each fetch
+        wait_until(lambda: len(load.keys) >= 2, 30,
+                   lambda: f"a rotation, saw {load.keys}")
     assert load.failures == [], load.failures[:5]
     assert load.count > 10
     assert len(load.keys) >= 2, load.keys          # a rotation over https
@@ -184,8 +186,7 @@ def test_sts_over_https_with_a_private_ca(make_nginx, pki, cred, s3, front):
     assert any("X-Amz-Signature=" in r["query"] for r in reached)
 
     # a reload makes the TLS context anew and frees the old one
-    nginx.proc.send_signal(signal.SIGHUP)
-    time.sleep(1.5)
+    reloaded(nginx, workers=2)
     status, headers, _ = get(nginx, "/demo/files/hello.txt")
     assert status == 307
     assert follow(headers["Location"]) == 200
@@ -215,7 +216,8 @@ def test_untrusted_sts_certificate_fails_the_fetch(make_nginx, pki, cred, s3,
     nginx = make_nginx(sts_env(s3, cred, front, host=host, **extra),
                        log_level="debug")
     s3.clear()
-    time.sleep(1.5)
+    wait_until(lambda: 'no credentials from "web-identity"' in
+               nginx.log_text(), 10, "the failed fetch's error line")
     status, headers, body = get(nginx, "/demo/files/hello.txt")
     assert status == 503
     assert headers.get("Retry-After") == "1"

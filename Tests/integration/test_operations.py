@@ -30,7 +30,7 @@ import time
 import pytest
 import requests
 
-from harness import SECRET_KEY, Nginx, free_port, s3_environment
+from harness import SECRET_KEY, Nginx, free_port, s3_environment, wait_until
 from s3server import DEMO_OBJECTS
 
 REDIRECT_PATH = "/demo/files/hello.txt"
@@ -133,6 +133,21 @@ def reload(nginx, times):
                and time.monotonic() < deadline):
             time.sleep(0.01)
         time.sleep(RELOAD_INTERVAL)
+
+
+def served(nginx, n, timeout=15):
+    """Waits until nginx has logged `n` more requests in its access log."""
+    try:
+        start = os.path.getsize(nginx.access_log)
+    except FileNotFoundError:
+        start = 0
+
+    def logged():
+        with open(nginx.access_log, "rb") as f:
+            f.seek(start)
+            return f.read().count(b"\n")
+    wait_until(lambda: logged() >= n, timeout,
+               lambda: f"{n} more requests served, saw {logged()}")
 
 
 def wait_for_old_workers(master, timeout=20):
@@ -313,10 +328,10 @@ def test_reloads_under_load(s3, nginx_with):
     # settings and no module does the same.  Then measure the workers idle.
     loads = [load(redirect_url).start(), load(proxy_url, 2).start()]
     try:
-        time.sleep(1)
+        served(nginx, 200)
         reload(nginx, WARMUP_RELOADS)
         wait_for_old_workers(master)
-        time.sleep(1.5)
+        served(nginx, 300)          # by the new workers
     finally:
         warm = [l.stop() for l in loads]
     for statuses, errors in warm:
@@ -329,11 +344,11 @@ def test_reloads_under_load(s3, nginx_with):
 
     loads = [load(redirect_url).start(), load(proxy_url, 2).start()]
     try:
-        time.sleep(1)
+        served(nginx, 200)
         reload(nginx, RELOADS)
         # Old workers finish their requests and go; new ones take the load.
         wait_for_old_workers(master)
-        time.sleep(1.5)
+        served(nginx, 300)
     finally:
         results = [l.stop() for l in loads]
     assert nginx.proc.poll() is None, "the master exited"

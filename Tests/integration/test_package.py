@@ -76,7 +76,7 @@ def dpkg(*args, check=False, wait=120):
         locked = r.returncode != 0 and "lock" in r.stderr and "locked" in r.stderr
         if not locked or time.monotonic() > deadline:
             break
-        time.sleep(1)
+        time.sleep(0.2)
     if check and r.returncode != 0:
         raise AssertionError(f"dpkg {' '.join(args)} failed ({r.returncode}):\n"
                              f"{r.stdout}{r.stderr}")
