@@ -41,7 +41,7 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     slot = p->slot;
     now = ngx_time();
 
-    version = slot ? slot->version : 0;
+    version = (slot && slot->generation == p->generation) ? slot->version : 0;
 
     if (creds->current == NULL || version != creds->version
         || ngx_http_s3_proxy_cap(creds, creds->expiration, now)
@@ -74,15 +74,17 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
 
 none:
 
-    if (version == 0 && slot != NULL && slot->failures == 0) {
+    if (version == 0 && slot != NULL && slot->failures == 0
+        && slot->generation == p->generation)
+    {
         return NGX_AGAIN;
     }
 
     if (creds->logged != now) {
         creds->logged = now;
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: no valid credentials from \"%V\" yet",
-                      &p->name);
+                      "s3 proxy: no valid credentials from \"%*s\" yet",
+                      p->core.name.len, p->core.name.data);
     }
 
     return NGX_BUSY;
@@ -130,8 +132,7 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     p = creds->provider;
     slot = p->slot;
 
-    size = NGX_HTTP_S3_PROXY_KEY_MAX + NGX_HTTP_S3_PROXY_SECRET_MAX
-           + NGX_HTTP_S3_PROXY_TOKEN_MAX;
+    size = S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX + S3P_SESSION_TOKEN_MAX;
 
     keys = ngx_alloc(size, log);
     if (keys == NULL) {
@@ -142,6 +143,12 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     k = keys;
 
     ngx_shmtx_lock(&p->shpool->mutex);
+
+    if (!ngx_http_s3_proxy_slot_ours(p)) {
+        ngx_shmtx_unlock(&p->shpool->mutex);
+        ngx_free(keys);
+        return NGX_DECLINED;
+    }
 
     version = slot->version;
     expiration = slot->expiration;
@@ -193,8 +200,8 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
         != S3P_OK)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "s3 proxy: credentials from \"%V\" cannot sign: %s",
-                      &p->name, err);
+                      "s3 proxy: credentials from \"%*s\" cannot sign: %s",
+                      p->core.name.len, p->core.name.data, err);
         goto failed;
     }
 
