@@ -51,7 +51,6 @@ TARGET      ?= $(shell $(SWIFTC) -print-target-info 2>/dev/null | sed -n 's/^ *"
     test-package test-nginx-versions FORCE
 
 FUZZ_SECONDS ?= 60
-FUZZER      := $(BUILD)/fuzz/fuzz-request
 
 all: $(MODULE)
 
@@ -68,7 +67,8 @@ help:
 	@echo "                and run part of the integration tests against it"
 	@echo "make core       the Embedded Swift core the module links ($(CORE_LIB))"
 	@echo "make deps       install Debian packages, and PyPI packages into $(VENV)"
-	@echo "make fuzz       libFuzzer on the request entry point for FUZZ_SECONDS=$(FUZZ_SECONDS)"
+	@echo "make fuzz       libFuzzer on the request and provider entry points,"
+	@echo "                FUZZ_SECONDS=$(FUZZ_SECONDS) in all"
 	@echo "make bench      wrk: the module next to plain nginx return 307 and a"
 	@echo "                keepalive proxy_pass, over HTTP and TLS"
 	@echo "make deb        Debian package build/libnginx-mod-http-s3-proxy_<version>_<arch>.deb"
@@ -147,24 +147,42 @@ test-nginx-versions: deps $(CORE_LIB)
 test-unit:
 	$(SWIFT) test
 
-# libFuzzer + AddressSanitizer over s3p_handle(), from the committed seed
-# corpus (Tests/Fuzz/corpus) plus what earlier runs found (build/fuzz/corpus).
-$(FUZZER): $(SWIFT_SRCS) $(REFERENCE_SRCS) $(wildcard Tests/Fuzz/*.swift)
+# libFuzzer + AddressSanitizer, one binary per target Tests/Fuzz/Fuzz<T>.swift:
+# Request, over s3p_handle(); Provider, over s3p_provider_next() with the
+# providers' answers.  Each starts from its committed seed corpus
+# (FUZZ_CORPUS_<T>) plus what earlier runs found (build/fuzz/corpus-<T>),
+# and `make fuzz` gives each an equal share of FUZZ_SECONDS.
+FUZZ_TARGETS := Request Provider
+FUZZ_CORPUS_Request  := Tests/Fuzz/corpus
+FUZZ_CORPUS_Provider := Tests/Fuzz/corpus-provider
+FUZZ_LEN_Request     := 1024
+FUZZ_LEN_Provider    := 8192
+
+$(BUILD)/fuzz/copenssl.o: $(CORE_C) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include \
-	    -c $(CORE_C) -o $(BUILD)/fuzz/copenssl.o
+	    -c $(CORE_C) -o $@
+
+$(BUILD)/fuzz/fuzz-%: Tests/Fuzz/Fuzz%.swift $(SWIFT_SRCS) $(REFERENCE_SRCS) $(BUILD)/fuzz/copenssl.o
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
 	    -D S3P_FUZZ -I CShim/include -I Sources/COpenSSL/include \
 	    $(CORE_SWIFT) $(REFERENCE_SRCS) \
-	    Tests/Fuzz/*.swift $(BUILD)/fuzz/copenssl.o -lcrypto -o $@ \
-	    2> $(BUILD)/fuzz/build.log || { cat $(BUILD)/fuzz/build.log; exit 1; }
+	    $< $(BUILD)/fuzz/copenssl.o -lcrypto -o $@ \
+	    2> $@.log || { cat $@.log; exit 1; }
 
-fuzz: $(FUZZER)
-	@mkdir -p $(BUILD)/fuzz/corpus
-	$(FUZZER) -max_total_time=$(FUZZ_SECONDS) -max_len=1024 -print_final_stats=1 \
-	    $(BUILD)/fuzz/corpus Tests/Fuzz/corpus 2>&1 | \
-	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR)|SUMMARY|crash-' ; \
-	    test $${PIPESTATUS[0]} -eq 0
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    case $$t in \
+	    Request) corpus=$(FUZZ_CORPUS_Request) len=$(FUZZ_LEN_Request) ;; \
+	    Provider) corpus=$(FUZZ_CORPUS_Provider) len=$(FUZZ_LEN_Provider) ;; \
+	    esac; \
+	    echo "fuzz-$$t: $$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) )) s"; \
+	    $(BUILD)/fuzz/fuzz-$$t -max_total_time=$$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) )) \
+	        -max_len=$$len -print_final_stats=1 $(BUILD)/fuzz/corpus-$$t $$corpus 2>&1 | \
+	        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR)|SUMMARY|crash-' ; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD) .build

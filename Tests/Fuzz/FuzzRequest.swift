@@ -4,7 +4,7 @@
 // that has a session token, a port, a bucket allowlist and allowed
 // parameters, and built-in listings on or off.  Built with `make fuzz`:
 //   swiftc -sanitize=fuzzer,address -D S3P_FUZZ Sources/S3Proxy/**.swift
-//       Tests/S3ProxyTests/Reference/*.swift Tests/Fuzz/*.swift
+//       Tests/S3ProxyTests/Reference/*.swift Tests/Fuzz/FuzzRequest.swift
 //
 // Input layout: FLAGS PLACE METHOD \n PATH \n QUERY \n USER-AGENT \n
 // AUTHORIZATION (missing parts are empty; FLAGS is one byte: bit 0
