@@ -11,8 +11,6 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-static int64_t ngx_http_s3_proxy_cap(ngx_http_s3_proxy_creds_t *creds,
-    time_t expiration, time_t now);
 static ngx_int_t ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds,
     ngx_log_t *log, time_t now);
 static void ngx_http_s3_proxy_release(ngx_http_s3_proxy_resolved_t *rs);
@@ -44,7 +42,8 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     version = (slot && slot->generation == p->generation) ? slot->version : 0;
 
     if (creds->current == NULL || version != creds->version
-        || ngx_http_s3_proxy_cap(creds, creds->expiration, now)
+        || s3p_presign_cap(creds->expires, creds->window, creds->expiration,
+                           now)
            != creds->capped)
     {
         if (version == 0
@@ -88,24 +87,6 @@ none:
     }
 
     return NGX_BUSY;
-}
-
-
-/*
- * Presigned URLs never outlive their credentials: while they live longer
- * than s3_proxy_expires (plus the presign window) nothing is capped (0);
- * otherwise URLs are signed for their remaining life, without a window.
- */
-
-static int64_t
-ngx_http_s3_proxy_cap(ngx_http_s3_proxy_creds_t *creds, time_t expiration,
-    time_t now)
-{
-    if (expiration - now >= creds->expires + creds->window) {
-        return 0;
-    }
-
-    return ngx_min(creds->expires, (int64_t) (expiration - now));
 }
 
 
@@ -170,7 +151,9 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     settings = creds->raw;
     settings.env = &env;
 
-    cap = ngx_http_s3_proxy_cap(creds, expiration, now);
+    /* presigned URLs never outlive their credentials */
+
+    cap = s3p_presign_cap(creds->expires, creds->window, expiration, now);
 
     if (cap != 0) {
         settings.expires = cap;

@@ -600,6 +600,16 @@ typedef struct {
 } s3p_provider_step_t;
 
 /*
+ * What presigned URLs of a location (s3_proxy_expires `expires`, presign
+ * window `window`, resolved) signed with credentials that expire at
+ * `expiration` may live at `now`: 0 while the credentials outlive both
+ * (nothing capped); otherwise the credentials' remaining life, at most
+ * `expires`, for URLs signed without a window: no URL outlives its keys.
+ */
+int64_t s3p_presign_cap(int64_t expires, int64_t window, int64_t expiration,
+    int64_t now);
+
+/*
  * Takes one step of `provider`'s refresh: reads `step`'s event and writes
  * its action, whose bytes go into `out` (capacity at least
  * S3P_PROVIDER_REQUEST_MAX).  Always an action: a problem is a RETRY.

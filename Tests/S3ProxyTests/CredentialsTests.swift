@@ -460,3 +460,10 @@ private func http(_ body: String, status: String = "200 OK") -> String {
     #expect(s.message == "credentials from \"profile=dev\" not refreshed: cannot read "
             + "\"/home/u/.aws/credentials\"; the current ones stay in use")
 }
+
+@Test func presignedURLsNeverOutliveTheirKeys() {
+    #expect(s3p_presign_cap(300, 60, 1000 + 360, 1000) == 0)
+    #expect(s3p_presign_cap(300, 60, 1000 + 359, 1000) == 300)
+    #expect(s3p_presign_cap(300, 0, 1000 + 120, 1000) == 120)
+    #expect(s3p_presign_cap(300, 0, 1000 + 1, 1000) == 1)
+}

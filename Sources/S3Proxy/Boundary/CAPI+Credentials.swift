@@ -58,3 +58,10 @@ func s3p_provider_next(
     guard let provider, let step, let out else { return }
     Provider.next(provider, step, out, cap)
 }
+
+@c @implementation
+func s3p_presign_cap(_ expires: Int64, _ window: Int64, _ expiration: Int64, _ now: Int64)
+    -> Int64
+{
+    Provider.presignCap(expires: expires, window: window, expiration: expiration, now: now)
+}

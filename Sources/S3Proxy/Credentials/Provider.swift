@@ -42,6 +42,17 @@ enum Provider {
     static let backoffMax: Int64 = 60
     static let tokenFileMax = Int(S3P_SESSION_TOKEN_MAX)
 
+    /// How long presigned URLs may live: 0 (the location's own lifetime)
+    /// while the credentials outlive it and the presign window; else their
+    /// remaining life, at most `expires`.
+    static func presignCap(expires: Int64, window: Int64, expiration: Int64, now: Int64)
+        -> Int64
+    {
+        let life = expiration &- now
+        if life >= expires &+ window { return 0 }
+        return min(expires, life)
+    }
+
     /// Where a fixed-size array of `s3p_provider_t` is: the provider's
     /// own memory, which C never moves.
     private static func address(_ field: UnsafeMutableRawPointer) -> UnsafeMutablePointer<UInt8> {
