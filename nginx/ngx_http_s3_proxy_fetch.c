@@ -70,11 +70,11 @@ static void
 ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     s3p_provider_step_t *step)
 {
-    u_char     small[512], *out;
-    size_t     cap;
-    ngx_int_t  rc;
-    ngx_str_t  files[2];
-    ngx_uint_t i, read;
+    u_char      small[512], *out;
+    size_t      cap;
+    ngx_int_t   rc;
+    ngx_str_t   files[2];
+    ngx_uint_t  i, read;
 
     ngx_memzero(files, sizeof(files));
     read = 0;

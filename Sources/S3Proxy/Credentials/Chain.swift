@@ -5,7 +5,8 @@
 // default chain for `auto`:
 //
 //   1. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY
-//   2. the profile AWS_PROFILE (else "default") with keys in the files
+//   2. the profile AWS_PROFILE (else "default") with usable keys in the
+//      shared files
 //   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, for
 //      STS (AWS_ENDPOINT_URL_STS, else https://sts.REGION.amazonaws.com
 //      with AWS_DEFAULT_REGION, else us-east-1)
@@ -51,8 +52,12 @@ enum Chain {
                 provider.pointee.source = S3P_CREDENTIALS_ENV
                 return nil
             }
+            // a profile whose keys are usable, as before the providers
             let files = SharedFiles(env)
-            if files.hasKeys(profile: profile) {
+            var named = raw
+            named.credentials = S3P_CREDENTIALS_PROFILE
+            if case .found(var keys) = Credentials.of(named, env: env, files: files) {
+                keys.wipe()
                 return fromProfile(profile, env, provider, &text)
             }
             for source in [S3P_CREDENTIALS_WEB_IDENTITY, S3P_CREDENTIALS_CONTAINER,
