@@ -67,12 +67,6 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NGX_OK;
     }
 
-    if (p->core.source != S3P_CREDENTIALS_PROFILE
-        && ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
     *provider = p;
 
     return NGX_OK;
@@ -82,13 +76,14 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 /*
  * A location whose keys rotate, once its settings were resolved with
  * `provider`'s source (`signing`): locations with the same provider share
- * it; a profile's keys as read now seed the zone.
+ * it; a new one's endpoint is resolved, and a profile's keys as read now
+ * seed the zone.
  */
 
 ngx_int_t
-ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf, void *provider,
-    s3p_settings_t *raw, s3p_signing_t *signing,
-    ngx_http_s3_proxy_creds_t **creds)
+ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
+    s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds)
 {
     u_char                          *s;
     ngx_uint_t                       i;
@@ -148,6 +143,12 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf, void *provider,
         }
 
         *pp = p;
+
+        if (p->core.source != S3P_CREDENTIALS_PROFILE
+            && ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
 
         /* the keys as read now; the copies are wiped with the settings */
 

@@ -220,9 +220,9 @@ char *ngx_http_s3_proxy_fallback_pages(ngx_conf_t *cf,
 ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
     void **provider);
-ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf, void *provider,
-    s3p_settings_t *raw, s3p_signing_t *signing,
-    ngx_http_s3_proxy_creds_t **creds);
+ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
+    s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds);
 ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);

@@ -456,8 +456,8 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     creds = NULL;
 
     if (provider != NULL
-        && ngx_http_s3_proxy_credentials_conf(cf, provider, &resolve, signing,
-                                              &creds)
+        && ngx_http_s3_proxy_credentials_conf(cf, conf, provider, &resolve,
+                                              signing, &creds)
            != NGX_OK)
     {
         return NULL;

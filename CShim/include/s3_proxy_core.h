@@ -89,8 +89,9 @@ int s3p_environment_paths(s3p_environment_t *env, uint8_t *out, size_t cap);
 
 /* Where a location's credentials come from (s3_proxy_credentials). */
 typedef enum {
-    S3P_CREDENTIALS_AUTO = 0,         /* the first of the chain that is */
-                                      /*   configured (s3p_provider_configure) */
+    S3P_CREDENTIALS_AUTO = 0,         /* the first source of the chain */
+                                      /*   that is configured */
+                                      /*   (s3p_provider_configure()) */
     S3P_CREDENTIALS_ENV = 1,          /* AWS_ACCESS_KEY_ID and friends */
     S3P_CREDENTIALS_PROFILE = 2,      /* a profile of the shared files */
     S3P_CREDENTIALS_WEB_IDENTITY = 3, /* STS AssumeRoleWithWebIdentity */
