@@ -232,6 +232,9 @@ private final class Machine {
         var step = Step(action: s.action)
         step.request = text(s.request)
         step.paths = [text(s.paths.0), text(s.paths.1)].filter { !$0.isEmpty }
+        for path in [s.paths.0, s.paths.1] where path.len > 0 {
+            #expect(path.data![path.len] == 0)   // C opens it as it is
+        }
         step.keys = [text(s.access_key), text(s.secret_key), text(s.session_token)]
         step.expires = s.expires
         step.refresh = s.refresh

@@ -97,7 +97,7 @@ enum Provider {
                 s.pointee.paths.1 = env.config_path
                 s.pointee.file_max = Int(S3P_FILE_MAX)
             case S3P_CREDENTIALS_WEB_IDENTITY:
-                read(p, s, .tokenFile, env.web_identity_token_file)
+                read(p, s, .tokenFile, env.web_identity_token_file, &writer)
             case S3P_CREDENTIALS_CONTAINER:
                 if env.container_token_file.len > 0 {
                     read(p, s, .tokenFile, env.container_token_file, &writer)
@@ -156,24 +156,22 @@ enum Provider {
         s.pointee.streak = input.failures
     }
 
-    private static func read(
-        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
-        _ step: ProviderStep, _ path: s3p_str_t
-    ) {
-        p.pointee.step = step.rawValue
-        s.pointee.action = S3P_DO_READ
-        s.pointee.paths.0 = path
-        s.pointee.file_max = tokenFileMax
-    }
-
-    /// A path of the environment, NUL-terminated in `out`.
+    /// A token file named by the environment: its path NUL-terminated in
+    /// `out`, as C opens it.
     private static func read(
         _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
         _ step: ProviderStep, _ path: s3p_str_t, _ writer: inout BufferWriter
     ) {
         let written = writer.write(Bytes.view(path))
         writer.write(0)
-        read(p, s, step, written)
+        guard !writer.overflowed else {
+            writer.rewind(to: 0)
+            return fail(p, s, &writer, "the token file's name is too long")
+        }
+        p.pointee.step = step.rawValue
+        s.pointee.action = S3P_DO_READ
+        s.pointee.paths.0 = written
+        s.pointee.file_max = tokenFileMax
     }
 
     /// The request of `step`, to the provider's endpoint.
