@@ -483,6 +483,10 @@ int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 /* A provider's id: the same in every configuration, so fixed-size. */
 #define S3P_PROVIDER_ID_LEN       32
 
+/* IMDS's session token and role name, at most; a provider's own text. */
+#define S3P_PROVIDER_VALUE_MAX    1024
+#define S3P_PROVIDER_TEXT_MAX     4096
+
 /* Keys that never expire (a profile's): their expiration. */
 #define S3P_NEVER                 0x7fffffffffffffff
 
@@ -513,9 +517,9 @@ typedef struct {
     int32_t          v1;
     size_t           token_len;
     size_t           role_len;
-    uint8_t          token[1024];
-    uint8_t          role[1024];
-    uint8_t          text[4096];
+    uint8_t          token[S3P_PROVIDER_VALUE_MAX];
+    uint8_t          role[S3P_PROVIDER_VALUE_MAX];
+    uint8_t          text[S3P_PROVIDER_TEXT_MAX];
 } s3p_provider_t;
 
 /*

@@ -32,9 +32,9 @@ enum ProviderStep: Int32 {
 }
 
 enum Provider {
-    static let textCapacity = 4096
+    static let textCapacity = Int(S3P_PROVIDER_TEXT_MAX)
     /// IMDS's session token and role name, at most.
-    static let valueMax = 1024
+    static let valueMax = Int(S3P_PROVIDER_VALUE_MAX)
     /// How long each wait of an exchange may take, in milliseconds.
     static let timeout: Int64 = 5000
     /// How often a profile's files are read again, in seconds.
