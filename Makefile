@@ -151,7 +151,8 @@ test-unit:
 # Request, over s3p_handle(); Provider, over s3p_provider_next() with the
 # providers' answers.  Each starts from its committed seed corpus
 # (FUZZ_CORPUS_<T>) plus what earlier runs found (build/fuzz/corpus-<T>),
-# and `make fuzz` gives each an equal share of FUZZ_SECONDS.
+# and `make fuzz` gives each an equal share of FUZZ_SECONDS.  A Swift trap
+# ends the run at once (no interactive backtracer holding the pipe).
 FUZZ_TARGETS := Request Provider
 FUZZ_CORPUS_Request  := Tests/Fuzz/corpus
 FUZZ_CORPUS_Provider := Tests/Fuzz/corpus-provider
@@ -178,7 +179,7 @@ fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz-%)
 	    Provider) corpus=$(FUZZ_CORPUS_Provider) len=$(FUZZ_LEN_Provider) ;; \
 	    esac; \
 	    echo "fuzz-$$t: $$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) )) s"; \
-	    $(BUILD)/fuzz/fuzz-$$t -max_total_time=$$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) )) \
+	    SWIFT_BACKTRACE=enable=no $(BUILD)/fuzz/fuzz-$$t -max_total_time=$$(( $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) )) \
 	        -max_len=$$len -print_final_stats=1 $(BUILD)/fuzz/corpus-$$t $$corpus 2>&1 | \
 	        grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR)|SUMMARY|crash-' ; \
 	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
