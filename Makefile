@@ -197,6 +197,7 @@ endef
 $(eval $(call fuzz-target,request,1024,Tests/Fuzz/FuzzRequest.swift $(REFERENCE_SRCS)))
 $(eval $(call fuzz-target,s3-error,4096,Tests/Fuzz/FuzzS3Error.swift))
 $(eval $(call fuzz-target,listing,16384,Tests/Fuzz/FuzzListing.swift))
+$(eval $(call fuzz-target,provider,8192,Tests/Fuzz/FuzzProvider.swift))
 
 FUZZ_BINS   := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 

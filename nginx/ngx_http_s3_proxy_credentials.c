@@ -1,66 +1,34 @@
 /*
  * ngx_http_s3_proxy_module: credentials that rotate.
  *
- * A location signs with keys that can change while nginx runs when its
- * s3_proxy_credentials names a provider (web-identity, container, imds),
- * or names a profile (profile=NAME, or auto without keys in the
- * environment), or is auto with neither keys nor a profile with keys: then
- * the first provider the environment configures, in the order of the AWS
- * SDKs' default chain: web identity (STS AssumeRoleWithWebIdentity), the
- * container endpoint (ECS, EKS Pod Identity), the EC2 instance metadata
- * service (IMDSv2).
+ * The core decides where each location's credentials come from
+ * (s3p_provider_configure(): the environment's keys, a profile of the
+ * shared files, or a provider: web identity, the container endpoint,
+ * IMDS) and every step of a refresh (ngx_http_s3_proxy_fetch.c carries
+ * them out).  Here: the providers of a configuration, resolved and with
+ * their TLS context; one shared zone, "s3_proxy_credentials", that holds
+ * each one's current credentials and a version and outlives a reload, so
+ * new workers sign at once; and each worker's timer, which looks at every
+ * provider once a second: the worker that takes the zone's lock first
+ * while a refresh is due does it, the others keep signing with the
+ * credentials in the zone.
  *
- *   - A profile's files (AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE) are
- *     looked at every 2 seconds by one worker (stat()); when either
- *     changed, it reads them and the core finds the profile's keys again.
- *   - One shared memory zone, "s3_proxy_credentials", holds each
- *     provider's current credentials and a version; it outlives a reload,
- *     so new workers sign at once and nothing is fetched again early.
- *   - Each worker looks at every provider once a second.  The one that
- *     takes the zone's lock first while a refresh is due fetches; the
- *     others keep signing with the credentials in the zone.
- *   - A fetch is a few tiny HTTP/1.1 exchanges on nginx's event loop
- *     (ngx_http_s3_proxy_fetch.c).
- *
- * This file reads the configuration: which source each location takes.
- * The zone, the workers' timer and the files' watch are in
- * ngx_http_s3_proxy_refresh.c; what a request signs with, in
- * ngx_http_s3_proxy_rotation.c.
- *   - A worker that sees a new version resolves its own signing settings
- *     with the new credentials (a new generation, so the core derives a
- *     new signing key); requests in flight keep the settings they were
- *     signed with until they end.
- *
- * Secrets (secret keys, session tokens, web identity and authorization
- * tokens) are never logged, at any level: log lines name the provider, the
+ * Secrets are never logged: the core's messages name the provider, the
  * access key id, the expiry and the reason of a failure.  The zone's copy
- * of a secret is cleared when it is replaced, and a worker's copies when
- * the last request that signed with them ends.
+ * of a secret is cleared when it is replaced.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-static ngx_http_s3_proxy_provider_t *ngx_http_s3_proxy_provider_env(
-    ngx_conf_t *cf, ngx_uint_t source);
-static ngx_http_s3_proxy_provider_t *ngx_http_s3_proxy_provider_profile(
-    ngx_conf_t *cf, s3p_settings_t *raw, s3p_signing_t *signing);
-static ngx_int_t ngx_http_s3_proxy_check_resolve(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
-    s3p_signing_t *signing);
-static ngx_int_t ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
-    ngx_http_s3_proxy_provider_t *p, ngx_str_t *url, ngx_uint_t local_only);
-static char *ngx_http_s3_proxy_getenv_str(ngx_conf_t *cf, const char *name,
-    ngx_str_t *value);
-
-
-/*
- * Keys that let the core check a provider's location at configuration
- * time; never used to sign: such a location always signs with the
- * provider's current credentials, or answers 503.
- */
-static u_char  ngx_http_s3_proxy_check_key[] = "ASIACHECKONLY";
-
+static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
+    ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
+static ngx_int_t ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static ngx_http_s3_proxy_slot_t *ngx_http_s3_proxy_take_slot(
+    ngx_http_s3_proxy_shctx_t *sh, ngx_http_s3_proxy_creds_conf_t *ccf,
+    ngx_uint_t n);
+static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
 
 
 static ngx_str_t  ngx_http_s3_proxy_zone_name =
@@ -68,79 +36,72 @@ static ngx_str_t  ngx_http_s3_proxy_zone_name =
 
 
 /*
- * What a location signs with, once its raw settings were resolved by the
- * core (`resolved`: its status): NGX_OK and `creds` NULL for keys that
- * never change (the environment's), or `creds` for keys that rotate, with
- * `signing` resolved for them; NGX_ERROR when logged.  Locations with the
- * same source share one provider.
+ * The source of a location's credentials, by the core: NGX_OK with `p`
+ * NULL for keys that never change, else a new provider; `raw` then names
+ * the source the core chose.  NGX_ERROR when logged.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
+    s3p_settings_t *raw, void **provider)
+{
+    u_char                        err[256];
+    ngx_http_s3_proxy_provider_t  *p;
+
+    *provider = NULL;
+
+    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_provider_t));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (s3p_provider_configure(raw, &p->core, err, sizeof(err)) != S3P_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                      err, conf->enable_pos.file_name, conf->enable_pos.line);
+        return NGX_ERROR;
+    }
+
+    raw->credentials = p->core.source;
+
+    if (p->core.source == S3P_CREDENTIALS_ENV) {
+        return NGX_OK;
+    }
+
+    *provider = p;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A location whose keys rotate, once its settings were resolved with
+ * `provider`'s source (`signing`): locations with the same provider share
+ * it; a new one's endpoint is resolved, and a profile's keys as read now
+ * seed the zone.
  */
 
 ngx_int_t
 ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
-    s3p_signing_t *signing, ngx_int_t resolved,
-    ngx_http_s3_proxy_creds_t **creds)
+    ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
+    s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds)
 {
+    u_char                          *s;
     ngx_uint_t                       i;
-    const s3p_environment_t         *env;
+    s3p_str_t                        keys[3];
     ngx_http_s3_proxy_creds_t       *cr;
     ngx_http_s3_proxy_provider_t    *p, **pp;
     ngx_http_s3_proxy_creds_conf_t  *ccf;
     ngx_http_s3_proxy_main_conf_t   *smcf;
 
-    *creds = NULL;
-    env = raw->env;
-
-    switch (conf->credentials) {
-
-    case S3P_CREDENTIALS_ENV:
-        return NGX_OK;
-
-    case S3P_CREDENTIALS_PROFILE:
-        if (resolved != S3P_OK) {
-            return NGX_OK;              /* the caller says why */
-        }
-
-        p = ngx_http_s3_proxy_provider_profile(cf, raw, signing);
-        break;
-
-    case S3P_CREDENTIALS_AUTO:
-        if (env->access_key_id.len || env->secret_access_key.len) {
-            return NGX_OK;
-        }
-
-        if (resolved == S3P_OK) {
-            p = ngx_http_s3_proxy_provider_profile(cf, raw, signing);
-            break;
-        }
-
-        p = ngx_http_s3_proxy_provider_env(cf, 0);
-
-        if (p == NULL) {
-            return NGX_OK;              /* the caller says why */
-        }
-
-        break;
-
-    default:
-        p = ngx_http_s3_proxy_provider_env(cf, conf->credentials);
-    }
-
-    if (p == NULL || p == NGX_CONF_ERROR) {
-        return NGX_ERROR;
-    }
-
+    p = provider;
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     if (smcf->creds == NULL) {
         ccf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_creds_conf_t));
-        if (ccf == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_array_init(&ccf->providers, cf->pool, 1,
-                           sizeof(ngx_http_s3_proxy_provider_t *))
-            != NGX_OK)
+        if (ccf == NULL
+            || ngx_array_init(&ccf->providers, cf->pool, 1,
+                              sizeof(ngx_http_s3_proxy_provider_t *))
+               != NGX_OK)
         {
             return NGX_ERROR;
         }
@@ -159,15 +120,10 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     }
 
     ccf = smcf->creds;
-
-    /* the same source for another location: the same provider */
-
     pp = ccf->providers.elts;
 
     for (i = 0; i < ccf->providers.nelts; i++) {
-        if (pp[i]->id.len == p->id.len
-            && ngx_memcmp(pp[i]->id.data, p->id.data, p->id.len) == 0)
-        {
+        if (ngx_memcmp(pp[i]->core.id, p->core.id, S3P_PROVIDER_ID_LEN) == 0) {
             p = pp[i];
             break;
         }
@@ -187,14 +143,31 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
         }
 
         *pp = p;
-    }
 
-    /* a provider's location is checked with keys it never signs with */
+        if (p->core.source != S3P_CREDENTIALS_PROFILE
+            && ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
 
-    if (p->source != 0
-        && ngx_http_s3_proxy_check_resolve(cf, conf, raw, signing) != NGX_OK)
-    {
-        return NGX_ERROR;
+        /* the keys as read now; the copies are wiped with the settings */
+
+        keys[0] = signing->access_key;
+        keys[1] = signing->secret_key;
+        keys[2] = signing->session_token;
+
+        for (i = 0; p->core.source == S3P_CREDENTIALS_PROFILE && i < 3; i++) {
+            s = ngx_pnalloc(cf->pool, keys[i].len + 1);
+            if (s == NULL
+                || ngx_http_s3_proxy_wipe_later(cf, s, keys[i].len) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            ngx_memcpy(s, keys[i].data, keys[i].len);
+            p->seed[i].data = s;
+            p->seed[i].len = keys[i].len;
+        }
     }
 
     cr = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_creds_t));
@@ -208,11 +181,9 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     cr->expires = signing->expires;
     cr->window = signing->window;
 
-    /* refreshes leave at least the longest presigned lifetime */
+    /* what the core leaves before expiry: the longest presigned lifetime */
 
-    if ((time_t) (signing->expires + signing->window) > p->lead) {
-        p->lead = (time_t) (signing->expires + signing->window);
-    }
+    p->core.lead = ngx_max(p->core.lead, signing->expires + signing->window);
 
     *creds = cr;
 
@@ -220,529 +191,377 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
 }
 
 
-static ngx_int_t
-ngx_http_s3_proxy_check_resolve(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
-    s3p_signing_t *signing)
-{
-    u_char                   err[256], *out;
-    size_t                   len;
-    s3p_settings_t           check;
-    s3p_environment_t        env;
-    ngx_http_s3_proxy_pos_t *pos;
-
-    pos = &conf->enable_pos;
-
-    env = *raw->env;
-    env.access_key_id.data = ngx_http_s3_proxy_check_key;
-    env.access_key_id.len = sizeof(ngx_http_s3_proxy_check_key) - 1;
-    env.secret_access_key = env.access_key_id;
-    env.session_token.len = 0;
-    env.session_token.data = NULL;
-
-    check = *raw;
-    check.credentials = S3P_CREDENTIALS_ENV;
-    check.env = &env;
-
-    len = s3p_signing_bound(&check);
-
-    out = ngx_pcalloc(cf->pool, len);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (s3p_signing_resolve(&check, signing, out, len, err, sizeof(err))
-        != S3P_OK)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
-                      err, pos->file_name, pos->line);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /*
- * A profile of the shared files, whose keys the core found in them now
- * (in `signing`): they seed the zone, and the files are watched.
+ * The provider's endpoint, resolved now, as nginx resolves upstream
+ * servers named in its configuration, and each address checked by the
+ * core; for https, a TLS context trusting the core's CA bundle.
  */
 
-static ngx_http_s3_proxy_provider_t *
-ngx_http_s3_proxy_provider_profile(ngx_conf_t *cf, s3p_settings_t *raw,
-    s3p_signing_t *signing)
+static ngx_int_t
+ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
+    ngx_http_s3_proxy_pos_t *pos)
 {
-    u_char                        *s;
-    size_t                         len;
-    ngx_uint_t                     i;
-    s3p_str_t                      profile, keys[3];
-    const s3p_environment_t       *env;
-    ngx_http_s3_proxy_provider_t  *p;
+    u_char               err[256], *a;
+    size_t               len;
+    ngx_str_t            url;
+    ngx_uint_t           i;
+#if (NGX_HTTP_SSL)
+    ngx_str_t            bundle;
+    ngx_pool_cleanup_t  *cln;
+#endif
 
-    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_provider_t));
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
+    url.data = (u_char *) p->core.url.data;
+    url.len = p->core.url.len;
+
+    p->url.url.data = (u_char *) p->core.host.data;
+    p->url.url.len = p->core.host.len;
+    p->url.default_port = (in_port_t) p->core.port;
+    p->url.no_resolve = 0;
+
+    if (ngx_parse_url(cf->pool, &p->url) != NGX_OK || p->url.naddrs == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
+                      p->core.name.len, p->core.name.data, &url,
+                      p->url.err ? p->url.err : "no address",
+                      pos->file_name, pos->line);
+        return NGX_ERROR;
     }
 
-    env = raw->env;
-
-    if (raw->profile.len) {
-        profile = raw->profile;
-
-    } else if (env->profile.len) {
-        profile = env->profile;
-
-    } else {
-        profile.data = (u_char *) "default";
-        profile.len = sizeof("default") - 1;
-    }
-
-    p->name.len = sizeof("profile=") - 1 + profile.len;
-    p->name.data = ngx_pnalloc(cf->pool, p->name.len);
-    if (p->name.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_sprintf(p->name.data, "profile=%*s", profile.len, profile.data);
-
-    len = p->name.len + env->credentials_path.len + env->config_path.len + 2;
-
-    p->id.data = ngx_pnalloc(cf->pool, len);
-    if (p->id.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    s = ngx_sprintf(p->id.data, "%V %*s %*s", &p->name,
-                    env->credentials_path.len, env->credentials_path.data,
-                    env->config_path.len, env->config_path.data);
-    p->id.len = s - p->id.data;
-
-    p->raw = *raw;
-
-    /* the keys as read now; the copies are wiped with the configuration */
-
-    keys[0] = signing->access_key;
-    keys[1] = signing->secret_key;
-    keys[2] = signing->session_token;
-
-    for (i = 0; i < 3; i++) {
-        p->seed[i].len = keys[i].len;
-
-        if (keys[i].len == 0) {
+    for (i = 0; i < p->url.naddrs; i++) {
+        if (p->url.addrs[i].sockaddr->sa_family == AF_INET) {
+            a = (u_char *) &((struct sockaddr_in *)
+                                 p->url.addrs[i].sockaddr)->sin_addr;
+            len = 4;
+#if (NGX_HAVE_INET6)
+        } else if (p->url.addrs[i].sockaddr->sa_family == AF_INET6) {
+            a = ((struct sockaddr_in6 *)
+                     p->url.addrs[i].sockaddr)->sin6_addr.s6_addr;
+            len = 16;
+#endif
+        } else {
             continue;
         }
 
-        s = ngx_pnalloc(cf->pool, keys[i].len);
-        if (s == NULL) {
-            return NGX_CONF_ERROR;
+        if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
+            != S3P_OK)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"s3_proxy\": %s in %s:%ui",
+                          err, pos->file_name, pos->line);
+            return NGX_ERROR;
         }
-
-        ngx_memcpy(s, keys[i].data, keys[i].len);
-        p->seed[i].data = s;
     }
 
-    return p;
+    if (!p->core.tls) {
+        return NGX_OK;
+    }
+
+#if (NGX_HTTP_SSL)
+    p->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    if (p->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->ssl->log = cf->log;
+
+    if (ngx_ssl_create(p->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* freed with the configuration, not leaked at each reload */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(p->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = p->ssl;
+
+    bundle.data = (u_char *) p->core.ca_bundle.data;
+    bundle.len = p->core.ca_bundle.len;
+
+    if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) != NGX_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
+                      "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
+                      "loaded in %s:%ui", p->core.name.len, p->core.name.data,
+                      &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
+                      pos->file_name, pos->line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+#else
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"s3_proxy\": the %*s endpoint \"%V\" needs nginx built "
+                  "with SSL in %s:%ui", p->core.name.len, p->core.name.data,
+                  &url, pos->file_name, pos->line);
+    return NGX_ERROR;
+#endif
 }
 
 
 /*
- * The provider `source` (NGX_HTTP_S3_PROXY_WEB_IDENTITY...), or with 0
- * the first one the environment configures: NULL for none, and
- * NGX_CONF_ERROR when a named one is not configured (logged).
- */
-
-static ngx_http_s3_proxy_provider_t *
-ngx_http_s3_proxy_provider_env(ngx_conf_t *cf, ngx_uint_t source)
-{
-    u_char                        *s;
-    ngx_str_t                      v, url, full, region;
-    ngx_http_s3_proxy_provider_t  *p;
-
-    p = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_provider_t));
-    if (p == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    /* 1. web identity: a token file and a role */
-
-    if (ngx_http_s3_proxy_getenv_str(cf, "AWS_WEB_IDENTITY_TOKEN_FILE",
-                                     &p->token_file) != NGX_CONF_OK
-        || ngx_http_s3_proxy_getenv_str(cf, "AWS_ROLE_ARN", &p->role_arn)
-           != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    if (source == NGX_HTTP_S3_PROXY_WEB_IDENTITY
-        && (p->token_file.len == 0 || p->role_arn.len == 0))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_credentials web-identity\" requires "
-                           "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN in "
-                           "the environment");
-        return NGX_CONF_ERROR;
-    }
-
-    if (p->token_file.len && p->role_arn.len
-        && (source == 0 || source == NGX_HTTP_S3_PROXY_WEB_IDENTITY))
-    {
-        p->source = NGX_HTTP_S3_PROXY_WEB_IDENTITY;
-        ngx_str_set(&p->name, "web-identity");
-
-        if (ngx_http_s3_proxy_getenv_str(cf, "AWS_ROLE_SESSION_NAME",
-                                         &p->session_name) != NGX_CONF_OK
-            || ngx_http_s3_proxy_getenv_str(cf, "AWS_ENDPOINT_URL_STS", &url)
-               != NGX_CONF_OK
-            || ngx_http_s3_proxy_getenv_str(cf, "AWS_DEFAULT_REGION", &region)
-               != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        if (p->session_name.len == 0) {
-            ngx_str_set(&p->session_name, "ngx_http_s3_proxy_module");
-        }
-
-        if (url.len == 0) {
-            if (region.len == 0) {
-                ngx_str_set(&region, "us-east-1");
-            }
-
-            url.len = sizeof("https://sts..amazonaws.com") - 1 + region.len;
-            url.data = ngx_pnalloc(cf->pool, url.len);
-            if (url.data == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            ngx_sprintf(url.data, "https://sts.%V.amazonaws.com", &region);
-        }
-
-        if (ngx_http_s3_proxy_provider_url(cf, p, &url, 0) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-
-        goto done;
-    }
-
-    ngx_str_null(&p->token_file);
-    ngx_str_null(&p->role_arn);
-
-    /* 2. the container endpoint */
-
-    if (ngx_http_s3_proxy_getenv_str(cf,
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", &v) != NGX_CONF_OK
-        || ngx_http_s3_proxy_getenv_str(cf,
-               "AWS_CONTAINER_CREDENTIALS_FULL_URI", &full) != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    if (source == NGX_HTTP_S3_PROXY_CONTAINER && v.len == 0 && full.len == 0)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_credentials container\" requires "
-                           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
-                           "AWS_CONTAINER_CREDENTIALS_FULL_URI in the "
-                           "environment");
-        return NGX_CONF_ERROR;
-    }
-
-    if ((v.len || full.len)
-        && (source == 0 || source == NGX_HTTP_S3_PROXY_CONTAINER))
-    {
-        p->source = NGX_HTTP_S3_PROXY_CONTAINER;
-        ngx_str_set(&p->name, "container");
-
-        if (v.len) {
-            url.len = sizeof("http://169.254.170.2") - 1 + v.len;
-            url.data = ngx_pnalloc(cf->pool, url.len);
-            if (url.data == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            ngx_sprintf(url.data, "http://169.254.170.2%V", &v);
-
-            if (ngx_http_s3_proxy_provider_url(cf, p, &url, 0) != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-        } else if (ngx_http_s3_proxy_provider_url(cf, p, &full, 1)
-                   != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        if (ngx_http_s3_proxy_getenv_str(cf,
-                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", &p->token_file)
-            != NGX_CONF_OK
-            || ngx_http_s3_proxy_getenv_str(cf,
-                   "AWS_CONTAINER_AUTHORIZATION_TOKEN", &p->token)
-               != NGX_CONF_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
-
-        goto done;
-    }
-
-    /* 3. the instance metadata service, unless turned off */
-
-    if (ngx_http_s3_proxy_getenv_str(cf, "AWS_EC2_METADATA_DISABLED", &v)
-        != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    if (v.len == 4 && ngx_strncasecmp(v.data, (u_char *) "true", 4) == 0) {
-        if (source == NGX_HTTP_S3_PROXY_IMDS) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"s3_proxy_credentials imds\": "
-                               "AWS_EC2_METADATA_DISABLED is true");
-            return NGX_CONF_ERROR;
-        }
-
-        return NULL;
-    }
-
-    if (source != 0 && source != NGX_HTTP_S3_PROXY_IMDS) {
-        return NULL;
-    }
-
-    p->source = NGX_HTTP_S3_PROXY_IMDS;
-    ngx_str_set(&p->name, "imds");
-
-    if (ngx_http_s3_proxy_getenv_str(cf, "AWS_EC2_METADATA_V1_DISABLED", &v)
-        != NGX_CONF_OK
-        || ngx_http_s3_proxy_getenv_str(cf,
-               "AWS_EC2_METADATA_SERVICE_ENDPOINT", &url) != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    p->imds_v1 = !(v.len == 4
-                   && ngx_strncasecmp(v.data, (u_char *) "true", 4) == 0);
-
-    if (url.len == 0) {
-        ngx_str_set(&url, "http://169.254.169.254");
-    }
-
-    if (ngx_http_s3_proxy_provider_url(cf, p, &url, 0) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-done:
-
-    /* the slot of the same provider survives a reload: found by this */
-
-    p->id.len = p->name.len + 1 + url.len + 1 + p->role_arn.len;
-
-    if (p->id.len > NGX_HTTP_S3_PROXY_ID_MAX) {
-        p->id.len = NGX_HTTP_S3_PROXY_ID_MAX;
-    }
-
-    p->id.data = ngx_pnalloc(cf->pool, p->id.len);
-    if (p->id.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    s = ngx_snprintf(p->id.data, p->id.len, "%V %V %V", &p->name,
-                     &p->url.url, &p->role_arn);
-    p->id.len = s - p->id.data;
-
-    return p;
-}
-
-
-/*
- * The provider's endpoint, resolved now, as nginx resolves upstream
- * servers named in its configuration.  "local_only": plain http only to a
- * loopback or link-local address, as the SDKs allow a container's full
- * URI.
+ * The zone: kept across reloads (nginx maps it again with the same name
+ * and size), so each provider finds its slot by its id.
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_provider_url(ngx_conf_t *cf,
-    ngx_http_s3_proxy_provider_t *p, ngx_str_t *url, ngx_uint_t local_only)
+ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    u_char               *a;
-    ngx_uint_t            i, https, local;
-#if (NGX_HTTP_SSL)
-    ngx_str_t             bundle, name;
-    ngx_pool_cleanup_t   *cln;
-#endif
-    struct sockaddr_in   *sin;
-#if (NGX_HAVE_INET6)
-    struct sockaddr_in6  *sin6;
-#endif
+    ngx_uint_t                       i;
+    ngx_slab_pool_t                 *shpool;
+    ngx_http_s3_proxy_shctx_t       *sh;
+    ngx_http_s3_proxy_provider_t   **pp, *p;
+    ngx_http_s3_proxy_creds_conf_t  *ccf;
 
-    if (url->len > 8 && ngx_strncasecmp(url->data, (u_char *) "https://", 8)
-                        == 0)
-    {
-        https = 1;
-        p->url.url.data = url->data + 8;
-        p->url.url.len = url->len - 8;
-        p->url.default_port = 443;
+    ccf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    } else if (url->len > 7
-               && ngx_strncasecmp(url->data, (u_char *) "http://", 7) == 0)
-    {
-        https = 0;
-        p->url.url.data = url->data + 7;
-        p->url.url.len = url->len - 7;
-        p->url.default_port = 80;
+    if (shm_zone->shm.exists || data != NULL) {
+        sh = shpool->data;
 
     } else {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\": the %V endpoint \"%V\" is not "
-                           "an http:// or https:// URL", &p->name, url);
-        return NGX_ERROR;
+        sh = ngx_slab_calloc(shpool, sizeof(ngx_http_s3_proxy_shctx_t));
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool->data = sh;
     }
 
-    p->url.uri_part = 1;
+    pp = ccf->providers.elts;
 
-    if (ngx_parse_url(cf->pool, &p->url) != NGX_OK || p->url.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\": the %V endpoint \"%V\": %s",
-                           &p->name, url,
-                           p->url.err ? p->url.err : "no address");
-        return NGX_ERROR;
-    }
+    ngx_shmtx_lock(&shpool->mutex);
 
-    p->host.len = p->url.host.len + sizeof(":65535") - 1;
-    p->host.data = ngx_pnalloc(cf->pool, p->host.len);
-    if (p->host.data == NULL) {
-        return NGX_ERROR;
-    }
+    for (i = 0; i < ccf->providers.nelts; i++) {
+        p = pp[i];
+        p->shpool = shpool;
+        p->slot = ngx_http_s3_proxy_take_slot(sh, ccf, i);
 
-    p->host.len = (p->url.no_port || p->url.port == p->url.default_port)
-                  ? (size_t) (ngx_sprintf(p->host.data, "%V", &p->url.host)
-                              - p->host.data)
-                  : (size_t) (ngx_sprintf(p->host.data, "%V:%d",
-                                          &p->url.host, (int) p->url.port)
-                              - p->host.data);
+        if (p->slot == NULL) {
+            ngx_shmtx_unlock(&shpool->mutex);
+            return NGX_ERROR;
+        }
 
-    p->path = p->url.uri;
+        p->generation = p->slot->generation;
 
-    if (local_only && !https) {
-        for (i = 0; i < p->url.naddrs; i++) {
-            local = 0;
+        /* a profile's keys as this configuration read the files */
 
-            switch (p->url.addrs[i].sockaddr->sa_family) {
+        if (p->core.source == S3P_CREDENTIALS_PROFILE) {
+            p->slot->refresh = 0;
 
-#if (NGX_HAVE_INET6)
-            case AF_INET6:
-                sin6 = (struct sockaddr_in6 *) p->url.addrs[i].sockaddr;
-                a = sin6->sin6_addr.s6_addr;
-                local = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)
-                        || IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr)
-                        /* EKS Pod Identity: fd00:ec2::23 */
-                        || (a[0] == 0xfd && a[1] == 0 && a[2] == 0x0e
-                            && a[3] == 0xc2);
-                break;
-#endif
-
-            case AF_INET:
-                sin = (struct sockaddr_in *) p->url.addrs[i].sockaddr;
-                a = (u_char *) &sin->sin_addr.s_addr;
-                local = a[0] == 127 || (a[0] == 169 && a[1] == 254);
-                break;
-            }
-
-            if (!local) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"s3_proxy\": "
-                                   "AWS_CONTAINER_CREDENTIALS_FULL_URI "
-                                   "\"%V\" must be https, or name a "
-                                   "loopback or link-local host", url);
-                return NGX_ERROR;
+            if (ngx_http_s3_proxy_store(p->slot, p->seed, NGX_MAX_TIME_T_VALUE))
+            {
+                ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                              "s3 proxy: credentials from \"%*s\": access "
+                              "key id \"%*s\"", p->core.name.len,
+                              p->core.name.data, p->seed[0].len,
+                              p->seed[0].data);
             }
         }
     }
 
-    if (https) {
-#if (NGX_HTTP_SSL)
-        if (ngx_http_s3_proxy_fetch_ssl_init(cf->log) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    ngx_shmtx_unlock(&shpool->mutex);
 
-        p->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-        if (p->ssl == NULL) {
-            return NGX_ERROR;
-        }
+    return NGX_OK;
+}
 
-        p->ssl->log = cf->log;
 
-        if (ngx_ssl_create(p->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-            != NGX_OK)
+/*
+ * The slot of the n-th provider (the lock held): its own, by its id;
+ * else a free one; else one this configuration does not use, which gets
+ * a new generation, so that the workers of an older configuration that
+ * still read it stop there.
+ */
+
+static ngx_http_s3_proxy_slot_t *
+ngx_http_s3_proxy_take_slot(ngx_http_s3_proxy_shctx_t *sh,
+    ngx_http_s3_proxy_creds_conf_t *ccf, ngx_uint_t n)
+{
+    ngx_uint_t                      i, j, nelts;
+    ngx_atomic_uint_t               generation;
+    ngx_http_s3_proxy_slot_t       *slot, *free;
+    ngx_http_s3_proxy_provider_t  **pp;
+
+    pp = ccf->providers.elts;
+    nelts = ccf->providers.nelts;
+    free = NULL;
+
+    for (i = 0; i < NGX_HTTP_S3_PROXY_SLOTS; i++) {
+        slot = &sh->slots[i];
+
+        if (slot->used
+            && ngx_memcmp(slot->id, pp[n]->core.id, S3P_PROVIDER_ID_LEN) == 0)
         {
-            return NGX_ERROR;
+            return slot;
         }
 
-        /* freed with the configuration, not leaked at each reload */
+        if (free == NULL && !slot->used) {
+            free = slot;
+        }
+    }
 
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            ngx_ssl_cleanup_ctx(p->ssl);
-            return NGX_ERROR;
+    for (i = 0; i < NGX_HTTP_S3_PROXY_SLOTS && free == NULL; i++) {
+        slot = &sh->slots[i];
+
+        for (j = 0; j < nelts; j++) {
+            if (pp[j]->slot == slot
+                || ngx_memcmp(slot->id, pp[j]->core.id, S3P_PROVIDER_ID_LEN)
+                   == 0)
+            {
+                break;
+            }
         }
 
-        cln->handler = ngx_ssl_cleanup_ctx;
-        cln->data = p->ssl;
+        if (j == nelts) {
+            free = slot;
+        }
+    }
 
-        /* the CAs to trust: AWS_CA_BUNDLE, as the AWS SDKs take it */
+    if (free == NULL) {
+        return NULL;
+    }
 
-        if (ngx_http_s3_proxy_getenv_str(cf, "AWS_CA_BUNDLE", &bundle)
-            != NGX_CONF_OK)
-        {
-            return NGX_ERROR;
+    generation = free->generation + 1;
+    ngx_explicit_memzero(free, sizeof(ngx_http_s3_proxy_slot_t));
+    free->generation = generation;
+    ngx_memcpy(free->id, pp[n]->core.id, S3P_PROVIDER_ID_LEN);
+    free->used = 1;
+
+    return free;
+}
+
+
+/* Each worker looks at each provider once a second. */
+
+ngx_int_t
+ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                       i;
+    ngx_http_s3_proxy_provider_t   **pp, *p;
+    ngx_http_s3_proxy_main_conf_t   *smcf;
+    ngx_http_s3_proxy_creds_conf_t  *ccf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_s3_proxy_module);
+
+    if (smcf == NULL || smcf->creds == NULL) {
+        return NGX_OK;
+    }
+
+    ccf = smcf->creds;
+    pp = ccf->providers.elts;
+
+    for (i = 0; i < ccf->providers.nelts; i++) {
+        p = pp[i];
+
+        if (p->slot == NULL) {
+            continue;
         }
 
-        if (bundle.len == 0) {
-            ngx_str_set(&bundle, "/etc/ssl/certs/ca-certificates.crt");
-        }
+        p->log = cycle->log;
+        p->tick.handler = ngx_http_s3_proxy_tick;
+        p->tick.data = p;
+        p->tick.log = cycle->log;
+        p->tick.cancelable = 1;
 
-        name = bundle;
-
-        if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"s3_proxy\": the %V endpoint \"%V\": the "
-                               "CA bundle \"%V\" (AWS_CA_BUNDLE, or the "
-                               "system's) cannot be loaded",
-                               &p->name, url, &name);
-            return NGX_ERROR;
-        }
-#else
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\": the %V endpoint \"%V\" needs "
-                           "nginx built with SSL", &p->name, url);
-        return NGX_ERROR;
-#endif
+        /* the first look at once: a cold start fetches without delay */
+        ngx_add_timer(&p->tick, 1);
     }
 
     return NGX_OK;
 }
 
 
-static char *
-ngx_http_s3_proxy_getenv_str(ngx_conf_t *cf, const char *name,
-    ngx_str_t *value)
+static void
+ngx_http_s3_proxy_tick(ngx_event_t *ev)
 {
-    char  *env;
+    time_t                         now;
+    ngx_uint_t                     claim;
+    ngx_http_s3_proxy_slot_t      *slot;
+    ngx_http_s3_proxy_provider_t  *p;
 
-    env = getenv(name);
+    p = ev->data;
+    slot = p->slot;
 
-    if (env == NULL || *env == '\0') {
-        ngx_str_null(value);
-        return NGX_CONF_OK;
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
     }
 
-    value->len = ngx_strlen(env);
-    value->data = ngx_pnalloc(cf->pool, value->len);
-    if (value->data == NULL) {
-        return NGX_CONF_ERROR;
+    ngx_add_timer(&p->tick, NGX_HTTP_S3_PROXY_TICK);
+
+    if (p->fetching) {
+        return;
     }
 
-    ngx_memcpy(value->data, env, value->len);
+    now = ngx_time();
+    claim = 0;
 
-    return NGX_CONF_OK;
+    ngx_shmtx_lock(&p->shpool->mutex);
+
+    if (ngx_http_s3_proxy_slot_ours(p)
+        && now >= slot->refresh
+        && (slot->fetching == 0
+            || now - slot->fetch_start > NGX_HTTP_S3_PROXY_STALE_FETCH))
+    {
+        slot->fetching = ngx_pid;
+        slot->fetch_start = now;
+        claim = 1;
+    }
+
+    ngx_shmtx_unlock(&p->shpool->mutex);
+
+    if (claim) {
+        ngx_http_s3_proxy_fetch_start(p);
+    }
+}
+
+
+/*
+ * Puts keys into a slot (its lock held), the old secret and token
+ * cleared; 1 when they changed, and the version moved.
+ */
+
+ngx_uint_t
+ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot, s3p_str_t *keys,
+    time_t expiration)
+{
+    if (keys[0].len > S3P_ACCESS_KEY_MAX
+        || keys[1].len > S3P_SECRET_KEY_MAX
+        || keys[2].len > S3P_SESSION_TOKEN_MAX)
+    {
+        return 0;
+    }
+
+    if (slot->version != 0
+        && slot->access_key_len == keys[0].len
+        && ngx_memcmp(slot->access_key, keys[0].data, keys[0].len) == 0
+        && slot->secret_key_len == keys[1].len
+        && ngx_memcmp(slot->secret_key, keys[1].data, keys[1].len) == 0
+        && slot->token_len == keys[2].len
+        && ngx_memcmp(slot->token, keys[2].data, keys[2].len) == 0
+        && slot->expiration == expiration)
+    {
+        return 0;
+    }
+
+    ngx_explicit_memzero(slot->secret_key, sizeof(slot->secret_key));
+    ngx_explicit_memzero(slot->token, sizeof(slot->token));
+
+    ngx_memcpy(slot->access_key, keys[0].data, keys[0].len);
+    slot->access_key_len = keys[0].len;
+    ngx_memcpy(slot->secret_key, keys[1].data, keys[1].len);
+    slot->secret_key_len = keys[1].len;
+    ngx_memcpy(slot->token, keys[2].data, keys[2].len);
+    slot->token_len = keys[2].len;
+    slot->expiration = expiration;
+
+    (void) ngx_atomic_fetch_add(&slot->version, 1);
+
+    return 1;
 }

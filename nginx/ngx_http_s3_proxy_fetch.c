@@ -1,207 +1,212 @@
 /*
- * ngx_http_s3_proxy_module: the credential providers' HTTP exchanges.
+ * ngx_http_s3_proxy_module: a provider's refresh, carried out.
  *
- * A fetch is a few tiny HTTP/1.1 exchanges with a fixed peer (IMDSv2's PUT
- * token, GET role, GET credentials; the container endpoint's GET; STS's
- * POST), each on a connection of its own ("Connection: close"), made on
- * nginx's event loop with ngx_event_connect_peer(); STS over https with
- * nginx's SSL client connection, SNI and the certificate verified.  The
- * module speaks HTTP itself because nginx's upstream and subrequest
- * machinery needs a client request to hang from, and a refresh has none.
- * The requests are written and the answers read by the Swift core
- * (s3p_provider_request(), s3p_provider_answer()): C moves bytes.
- *
- * Nothing here logs a secret: failures name the provider and the reason.
+ * The core takes each step (s3p_provider_next()) and answers with one
+ * action, which this file carries out: an exchange with the provider (a
+ * connection of its own made on nginx's event loop with
+ * ngx_event_connect_peer(), over TLS with nginx's SSL client connection,
+ * SNI and the certificate verified; the request sent, the answer read
+ * until the server closes), files read whole, credentials stored in the
+ * zone, or a retry later.  The module speaks HTTP itself because nginx's
+ * upstream and subrequest machinery needs a client request to hang from,
+ * and a refresh has none.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
-
-/* after nginx's headers, which choose the system's feature macros */
-#include <dlfcn.h>
 
 
 /* the TLS connection's state (ngx_ssl_connection_t) and little else */
 #define NGX_HTTP_S3_PROXY_SSL_POOL  1024
 
 
-#if (NGX_HTTP_SSL)
-
-/*
- * The two libssl calls nginx wraps nowhere (SNI on a client connection,
- * the verdict on its certificate), taken from the nginx that loaded the
- * module, which links libssl: the module itself needs libcrypto only, and
- * an nginx built without SSL takes no https provider.
- */
-
-static long (*ngx_http_s3_proxy_ssl_ctrl)(SSL *ssl, int cmd, long larg,
-    void *parg);
-static long (*ngx_http_s3_proxy_ssl_verify_result)(const SSL *ssl);
-
-
-ngx_int_t
-ngx_http_s3_proxy_fetch_ssl_init(ngx_log_t *log)
-{
-    if (ngx_http_s3_proxy_ssl_ctrl == NULL) {
-        ngx_http_s3_proxy_ssl_ctrl = (long (*)(SSL *, int, long, void *))
-            dlsym(RTLD_DEFAULT, "SSL_ctrl");
-        ngx_http_s3_proxy_ssl_verify_result = (long (*)(const SSL *))
-            dlsym(RTLD_DEFAULT, "SSL_get_verify_result");
-    }
-
-    if (ngx_http_s3_proxy_ssl_ctrl == NULL
-        || ngx_http_s3_proxy_ssl_verify_result == NULL)
-    {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "s3 proxy: https providers need libssl's SSL_ctrl and "
-                      "SSL_get_verify_result, which this nginx lacks");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-#endif
-
-
-static ngx_int_t ngx_http_s3_proxy_fetch_step(
-    ngx_http_s3_proxy_provider_t *p);
+static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
+    s3p_provider_step_t *step);
+static void ngx_http_s3_proxy_fetch_end(ngx_http_s3_proxy_provider_t *p,
+    s3p_provider_step_t *step);
+static void ngx_http_s3_proxy_fetch_connect(ngx_http_s3_proxy_provider_t *p);
 static void ngx_http_s3_proxy_fetch_write(ngx_event_t *wev);
 static void ngx_http_s3_proxy_fetch_read(ngx_event_t *rev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 #endif
-static void ngx_http_s3_proxy_fetch_answer(ngx_http_s3_proxy_provider_t *p);
-static void ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p);
-static void ngx_http_s3_proxy_fetch_done(ngx_http_s3_proxy_provider_t *p,
-    s3p_provider_answer_t *answer);
 static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
     const char *reason);
-static ngx_int_t ngx_http_s3_proxy_read_file(ngx_http_s3_proxy_provider_t *p,
-    ngx_str_t *name, ngx_str_t *value);
+static void ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p);
 
 
 void
 ngx_http_s3_proxy_fetch_start(ngx_http_s3_proxy_provider_t *p)
 {
-    if (p->request == NULL) {
-        p->request = ngx_alloc(NGX_HTTP_S3_PROXY_REQUEST_MAX, p->log);
-        p->answer = ngx_alloc(NGX_HTTP_S3_PROXY_ANSWER_MAX, p->log);
+    s3p_provider_step_t  step;
 
-        if (p->request == NULL || p->answer == NULL) {
-            ngx_http_s3_proxy_fetch_failed(p, "out of memory");
-            return;
-        }
-    }
+    ngx_memzero(&step, sizeof(s3p_provider_step_t));
 
     p->fetching = 1;
-    p->imds_token_len = 0;
-    p->role_len = 0;
 
-    switch (p->source) {
+    /* the request and the answer: one block, or none */
 
-    case NGX_HTTP_S3_PROXY_WEB_IDENTITY:
-        p->step = S3P_STEP_STS;
-        break;
+    p->buf = ngx_alloc(S3P_PROVIDER_REQUEST_MAX + S3P_PROVIDER_ANSWER_MAX,
+                       p->log);
 
-    case NGX_HTTP_S3_PROXY_CONTAINER:
-        p->step = S3P_STEP_CONTAINER;
-        break;
+    if (p->buf == NULL) {
+        step.event = S3P_EVENT_FAILED;
+        step.data.data = (u_char *) "out of memory";
+        step.data.len = sizeof("out of memory") - 1;
 
-    default:
-        p->step = S3P_STEP_IMDS_TOKEN;
+    } else {
+        step.event = S3P_EVENT_START;
     }
 
-    (void) ngx_http_s3_proxy_fetch_step(p);
+    ngx_http_s3_proxy_fetch_next(p, &step);
 }
 
 
-/* Connects and sends one step's request; NGX_ERROR: failed (handled). */
+/*
+ * Asks the core for the next step and carries it out: files at once, an
+ * exchange on the event loop (which comes back here), and the end.
+ */
 
-static ngx_int_t
-ngx_http_s3_proxy_fetch_step(ngx_http_s3_proxy_provider_t *p)
+static void
+ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
+    s3p_provider_step_t *step)
 {
-    ngx_int_t                rc;
-    ngx_str_t                file;
-    ngx_connection_t        *c;
-    s3p_provider_request_t   req;
+    u_char      small[512], *out;
+    size_t      cap;
+    ngx_int_t   rc;
+    ngx_str_t   files[2];
+    ngx_uint_t  i, read;
 
-    ngx_memzero(&req, sizeof(s3p_provider_request_t));
-    ngx_str_null(&file);
+    ngx_memzero(files, sizeof(files));
+    read = 0;
 
-    req.step = p->step;
-    req.host.data = p->host.data;
-    req.host.len = p->host.len;
-    req.path.data = p->path.data;
-    req.path.len = p->path.len;
+    out = p->buf ? p->buf : small;
+    cap = p->buf ? S3P_PROVIDER_REQUEST_MAX : sizeof(small);
 
-    switch (p->step) {
+    for ( ;; ) {
+        ngx_shmtx_lock(&p->shpool->mutex);
 
-    case S3P_STEP_STS:
-        if (ngx_http_s3_proxy_read_file(p, &p->token_file, &file) != NGX_OK) {
-            return NGX_ERROR;
+        if (ngx_http_s3_proxy_slot_ours(p)) {
+            step->expiration = p->slot->version ? p->slot->expiration : 0;
+            step->failures = (uint32_t) p->slot->failures;
         }
 
-        req.role.data = p->role_arn.data;
-        req.role.len = p->role_arn.len;
-        req.session_name.data = p->session_name.data;
-        req.session_name.len = p->session_name.len;
-        req.web_identity.data = file.data;
-        req.web_identity.len = file.len;
-        break;
+        ngx_shmtx_unlock(&p->shpool->mutex);
 
-    case S3P_STEP_CONTAINER:
-        if (p->token_file.len) {
-            if (ngx_http_s3_proxy_read_file(p, &p->token_file, &file)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
+        step->now = ngx_time();
+
+        s3p_provider_next(&p->core, step, out, cap);
+
+        for (i = 0; i < 2 && read; i++) {
+            if (files[i].data) {
+                ngx_explicit_memzero(files[i].data, files[i].len);
+                ngx_free(files[i].data);
+                ngx_str_null(&files[i]);
             }
-
-            /* the header's value: the file without its final newline */
-
-            while (file.len && (file.data[file.len - 1] == '\n'
-                                || file.data[file.len - 1] == '\r'))
-            {
-                file.len--;
-            }
-
-            req.token.data = file.data;
-            req.token.len = file.len;
-
-        } else {
-            req.token.data = p->token.data;
-            req.token.len = p->token.len;
         }
 
-        break;
+        if (step->action != S3P_DO_READ) {
+            break;
+        }
 
-    case S3P_STEP_IMDS_ROLE:
-    case S3P_STEP_IMDS_CREDENTIALS:
-        req.token.data = p->imds_token;
-        req.token.len = p->imds_token_len;
-        req.role.data = p->role;
-        req.role.len = p->role_len;
-        break;
+        /* the files asked for, each read whole or not at all */
 
-    default:
-        break;
+        step->event = S3P_EVENT_FILES;
+        read = 1;
+
+        for (i = 0; i < 2; i++) {
+            step->files[i].len = 0;
+            step->files[i].data = NULL;
+            step->file_status[i] = S3P_FILE_MISSING;
+
+            if (step->paths[i].len == 0) {
+                continue;
+            }
+
+            rc = ngx_http_s3_proxy_read_file((u_char *) step->paths[i].data,
+                                             step->file_max, p->log,
+                                             &files[i]);
+
+            step->file_status[i] = (rc == NGX_OK) ? S3P_FILE_READ
+                                   : (rc == NGX_DECLINED) ? S3P_FILE_MISSING
+                                   : S3P_FILE_UNREADABLE;
+            step->files[i].data = files[i].data;
+            step->files[i].len = files[i].len;
+        }
     }
 
-    p->request_len = s3p_provider_request(&req, p->request,
-                                          NGX_HTTP_S3_PROXY_REQUEST_MAX);
-
-    if (file.data) {
-        ngx_explicit_memzero(file.data, file.len);
-        ngx_free(file.data);
+    if (step->action != S3P_DO_EXCHANGE || p->buf == NULL) {
+        ngx_http_s3_proxy_fetch_end(p, step);
+        return;
     }
 
-    if (p->request_len == 0) {
-        ngx_http_s3_proxy_fetch_failed(p, p->step == S3P_STEP_CONTAINER
-                                       ? "the authorization token is not "
-                                         "a header value"
-                                       : "the request does not fit");
-        return NGX_ERROR;
+    p->request = step->request;
+    p->timeout = (ngx_msec_t) step->timeout;
+
+    ngx_http_s3_proxy_fetch_connect(p);
+}
+
+
+/* The core's verdict: new credentials stored, or a retry later. */
+
+static void
+ngx_http_s3_proxy_fetch_end(ngx_http_s3_proxy_provider_t *p,
+    s3p_provider_step_t *step)
+{
+    s3p_str_t                  keys[3];
+    ngx_uint_t                 changed;
+    ngx_http_s3_proxy_slot_t  *slot;
+
+    slot = p->slot;
+    changed = 0;
+
+    ngx_shmtx_lock(&p->shpool->mutex);
+
+    if (ngx_http_s3_proxy_slot_ours(p)) {
+
+        if (step->action == S3P_DO_STORE) {
+            keys[0] = step->access_key;
+            keys[1] = step->secret_key;
+            keys[2] = step->session_token;
+
+            changed = ngx_http_s3_proxy_store(slot, keys,
+                                              step->expires == S3P_NEVER
+                                              ? NGX_MAX_TIME_T_VALUE
+                                              : (time_t) step->expires);
+        }
+
+        slot->refresh = (time_t) step->refresh;
+        slot->failures = step->streak;
+        slot->fetching = 0;
     }
+
+    ngx_shmtx_unlock(&p->shpool->mutex);
+
+    if (step->message.len
+        && (step->action == S3P_DO_RETRY || changed))
+    {
+        ngx_log_error((step->action == S3P_DO_RETRY
+                       ? NGX_LOG_ERR : NGX_LOG_NOTICE), p->log, 0,
+                      "s3 proxy: %*s", step->message.len, step->message.data);
+    }
+
+    if (p->buf) {
+        ngx_explicit_memzero(p->buf, S3P_PROVIDER_REQUEST_MAX
+                                     + S3P_PROVIDER_ANSWER_MAX);
+        ngx_free(p->buf);
+        p->buf = NULL;
+    }
+
+    p->fetching = 0;
+}
+
+
+/* Connects for one exchange; its request is in p->request. */
+
+static void
+ngx_http_s3_proxy_fetch_connect(ngx_http_s3_proxy_provider_t *p)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
 
     p->sent = 0;
     p->answer_len = 0;
@@ -217,13 +222,8 @@ ngx_http_s3_proxy_fetch_step(ngx_http_s3_proxy_provider_t *p)
     rc = ngx_event_connect_peer(&p->peer);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        if (p->peer.connection) {
-            ngx_close_connection(p->peer.connection);
-            p->peer.connection = NULL;
-        }
-
         ngx_http_s3_proxy_fetch_failed(p, "connect() failed");
-        return NGX_ERROR;
+        return;
     }
 
     c = p->peer.connection;
@@ -234,15 +234,13 @@ ngx_http_s3_proxy_fetch_step(ngx_http_s3_proxy_provider_t *p)
     c->write->handler = ngx_http_s3_proxy_fetch_write;
     c->read->handler = ngx_http_s3_proxy_fetch_read;
 
-    ngx_add_timer(c->write, NGX_HTTP_S3_PROXY_TIMEOUT);
+    ngx_add_timer(c->write, p->timeout);
 
     /* with NGX_AGAIN, sending (or the TLS handshake) waits for connect */
 
     if (rc == NGX_OK) {
         ngx_http_s3_proxy_fetch_write(c->write);
     }
-
-    return NGX_OK;
 }
 
 
@@ -271,37 +269,14 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
          */
 
         c->pool = ngx_create_pool(NGX_HTTP_S3_PROXY_SSL_POOL, p->log);
-        if (c->pool == NULL) {
-            ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
-            return;
-        }
 
-        if (ngx_ssl_create_connection(p->ssl, c, NGX_SSL_CLIENT) != NGX_OK) {
-            ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
-            return;
-        }
-
+        if (c->pool == NULL
+            || ngx_ssl_create_connection(p->ssl, c, NGX_SSL_CLIENT) != NGX_OK
+            || SSL_set_tlsext_host_name(c->ssl->connection,
+                                        (char *) p->core.host.data) == 0)
         {
-            u_char  name[256];
-
-            if (p->url.host.len >= sizeof(name)) {
-                ngx_http_s3_proxy_fetch_failed(p, "host name too long");
-                return;
-            }
-
-            ngx_memcpy(name, p->url.host.data, p->url.host.len);
-            name[p->url.host.len] = '\0';
-
-            /* SSL_set_tlsext_host_name(), a macro over SSL_ctrl() */
-
-            if (ngx_http_s3_proxy_ssl_ctrl(c->ssl->connection,
-                                           SSL_CTRL_SET_TLSEXT_HOSTNAME,
-                                           TLSEXT_NAMETYPE_host_name, name)
-                == 0)
-            {
-                ngx_http_s3_proxy_fetch_failed(p, "TLS SNI failed");
-                return;
-            }
+            ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
+            return;
         }
 
         rc = ngx_ssl_handshake(c);
@@ -316,8 +291,9 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
     }
 #endif
 
-    while (p->sent < p->request_len) {
-        n = c->send(c, p->request + p->sent, p->request_len - p->sent);
+    while (p->sent < p->request.len) {
+        n = c->send(c, (u_char *) p->request.data + p->sent,
+                    p->request.len - p->sent);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_write_event(wev, 0) != NGX_OK) {
@@ -339,7 +315,7 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
         ngx_del_timer(wev);
     }
 
-    ngx_add_timer(c->read, NGX_HTTP_S3_PROXY_TIMEOUT);
+    ngx_add_timer(c->read, p->timeout);
 
     if (c->read->ready) {
         ngx_http_s3_proxy_fetch_read(c->read);
@@ -367,7 +343,7 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
         return;
     }
 
-    verified = ngx_http_s3_proxy_ssl_verify_result(c->ssl->connection);
+    verified = SSL_get_verify_result(c->ssl->connection);
 
     if (verified != X509_V_OK) {
         ngx_http_s3_proxy_fetch_failed(p, X509_verify_cert_error_string(
@@ -393,12 +369,15 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
 static void
 ngx_http_s3_proxy_fetch_read(ngx_event_t *rev)
 {
+    u_char                        *answer;
     ssize_t                        n;
     ngx_connection_t              *c;
+    s3p_provider_step_t            step;
     ngx_http_s3_proxy_provider_t  *p;
 
     c = rev->data;
     p = c->data;
+    answer = p->buf + S3P_PROVIDER_REQUEST_MAX;
 
     if (rev->timedout) {
         ngx_http_s3_proxy_fetch_failed(p, "timed out");
@@ -406,13 +385,13 @@ ngx_http_s3_proxy_fetch_read(ngx_event_t *rev)
     }
 
     for ( ;; ) {
-        if (p->answer_len == NGX_HTTP_S3_PROXY_ANSWER_MAX) {
+        if (p->answer_len == S3P_PROVIDER_ANSWER_MAX) {
             ngx_http_s3_proxy_fetch_failed(p, "an answer too large");
             return;
         }
 
-        n = c->recv(c, p->answer + p->answer_len,
-                    NGX_HTTP_S3_PROXY_ANSWER_MAX - p->answer_len);
+        n = c->recv(c, answer + p->answer_len,
+                    S3P_PROVIDER_ANSWER_MAX - p->answer_len);
 
         if (n == NGX_AGAIN) {
             if (ngx_handle_read_event(rev, 0) != NGX_OK) {
@@ -435,75 +414,30 @@ ngx_http_s3_proxy_fetch_read(ngx_event_t *rev)
     }
 
     ngx_http_s3_proxy_fetch_close(p);
-    ngx_http_s3_proxy_fetch_answer(p);
+
+    ngx_memzero(&step, sizeof(s3p_provider_step_t));
+    step.event = S3P_EVENT_ANSWER;
+    step.data.data = answer;
+    step.data.len = p->answer_len;
+
+    ngx_http_s3_proxy_fetch_next(p, &step);
 }
 
 
 static void
-ngx_http_s3_proxy_fetch_answer(ngx_http_s3_proxy_provider_t *p)
+ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
+    const char *reason)
 {
-    u_char                 err[128], *out;
-    ngx_int_t              rc;
-    s3p_provider_answer_t  answer;
+    s3p_provider_step_t  step;
 
-    out = ngx_alloc(p->answer_len + 1, p->log);
-    if (out == NULL) {
-        ngx_http_s3_proxy_fetch_failed(p, "out of memory");
-        return;
-    }
+    ngx_http_s3_proxy_fetch_close(p);
 
-    err[0] = '\0';
+    ngx_memzero(&step, sizeof(s3p_provider_step_t));
+    step.event = S3P_EVENT_FAILED;
+    step.data.data = (u_char *) reason;
+    step.data.len = ngx_strlen(reason);
 
-    rc = s3p_provider_answer(p->step, p->answer, p->answer_len, out,
-                             p->answer_len + 1, &answer, err, sizeof(err));
-
-    ngx_explicit_memzero(p->answer, p->answer_len);
-
-    if (rc != S3P_OK) {
-        ngx_free(out);
-
-        /* IMDSv1: no token when the service does not give one */
-
-        if (p->step == S3P_STEP_IMDS_TOKEN && p->imds_v1
-            && (answer.status == 403 || answer.status == 404
-                || answer.status == 405))
-        {
-            p->step = S3P_STEP_IMDS_ROLE;
-            (void) ngx_http_s3_proxy_fetch_step(p);
-            return;
-        }
-
-        ngx_http_s3_proxy_fetch_failed(p, (char *) err);
-        return;
-    }
-
-    switch (p->step) {
-
-    case S3P_STEP_IMDS_TOKEN:
-    case S3P_STEP_IMDS_ROLE:
-        if (p->step == S3P_STEP_IMDS_TOKEN) {
-            p->imds_token_len = ngx_min(answer.value.len,
-                                        sizeof(p->imds_token));
-            ngx_memcpy(p->imds_token, answer.value.data, p->imds_token_len);
-            p->step = S3P_STEP_IMDS_ROLE;
-
-        } else {
-            p->role_len = ngx_min(answer.value.len, sizeof(p->role));
-            ngx_memcpy(p->role, answer.value.data, p->role_len);
-            p->step = S3P_STEP_IMDS_CREDENTIALS;
-        }
-
-        ngx_free(out);
-        (void) ngx_http_s3_proxy_fetch_step(p);
-        return;
-
-    default:
-        ngx_http_s3_proxy_fetch_done(p, &answer);
-        ngx_explicit_memzero(out, p->answer_len + 1);
-        ngx_free(out);
-        ngx_explicit_memzero(p->imds_token, sizeof(p->imds_token));
-        p->imds_token_len = 0;
-    }
+    ngx_http_s3_proxy_fetch_next(p, &step);
 }
 
 
@@ -534,187 +468,4 @@ ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p)
     if (pool) {
         ngx_destroy_pool(pool);
     }
-}
-
-
-/*
- * New credentials: into the zone (the old secret cleared), with the next
- * refresh leaving at least the longest presigned lifetime plus a margin
- * (a quarter of their life, at most 5 minutes), and at most half their
- * life ahead when they live shorter than that.
- */
-
-static void
-ngx_http_s3_proxy_fetch_done(ngx_http_s3_proxy_provider_t *p,
-    s3p_provider_answer_t *answer)
-{
-    time_t                     now, life, refresh, margin;
-    s3p_str_t                  keys[3];
-    ngx_uint_t                 changed;
-    ngx_http_s3_proxy_slot_t  *slot;
-
-    slot = p->slot;
-    now = ngx_time();
-    life = (time_t) answer->expiration - now;
-
-    if (life <= 0) {
-        ngx_http_s3_proxy_fetch_failed(p, "the credentials have expired");
-        return;
-    }
-
-    if (answer->access_key.len > NGX_HTTP_S3_PROXY_KEY_MAX
-        || answer->secret_key.len > NGX_HTTP_S3_PROXY_SECRET_MAX
-        || answer->session_token.len > NGX_HTTP_S3_PROXY_TOKEN_MAX)
-    {
-        ngx_http_s3_proxy_fetch_failed(p, "the credentials are too long");
-        return;
-    }
-
-    margin = ngx_min(life / 4, 300);
-    refresh = (time_t) answer->expiration - p->lead - margin;
-
-    if (refresh < now + life / 2) {
-        refresh = now + life / 2;
-    }
-
-    if (refresh < now + 1) {
-        refresh = now + 1;
-    }
-
-    keys[0] = answer->access_key;
-    keys[1] = answer->secret_key;
-    keys[2] = answer->session_token;
-
-    ngx_shmtx_lock(&p->shpool->mutex);
-
-    changed = ngx_http_s3_proxy_store(slot, keys,
-                                      (time_t) answer->expiration);
-
-    slot->refresh = refresh;
-    slot->fetching = 0;
-    slot->failures = 0;
-
-    ngx_shmtx_unlock(&p->shpool->mutex);
-
-    p->fetching = 0;
-
-    if (changed) {
-        ngx_log_error(NGX_LOG_NOTICE, p->log, 0,
-                      "s3 proxy: credentials from \"%V\": access key id "
-                      "\"%*s\", expiring in %T s, next refresh in %T s",
-                      &p->name, answer->access_key.len,
-                      answer->access_key.data, life, refresh - now);
-    }
-}
-
-
-/*
- * A failed fetch: the credentials in the zone stay in use until they
- * expire; the next try comes after 1, 2, 4 ... 60 seconds.  Logged once
- * per streak of failures.
- */
-
-static void
-ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
-    const char *reason)
-{
-    time_t                     now, delay, expiration;
-    ngx_uint_t                 failures;
-    ngx_http_s3_proxy_slot_t  *slot;
-
-    ngx_http_s3_proxy_fetch_close(p);
-
-    slot = p->slot;
-    now = ngx_time();
-
-    ngx_shmtx_lock(&p->shpool->mutex);
-
-    failures = ++slot->failures;
-    delay = (failures > 6) ? NGX_HTTP_S3_PROXY_BACKOFF_MAX
-                           : ngx_min((time_t) 1 << (failures - 1),
-                                     NGX_HTTP_S3_PROXY_BACKOFF_MAX);
-    slot->refresh = now + delay;
-    slot->fetching = 0;
-    expiration = slot->version ? slot->expiration : 0;
-
-    ngx_shmtx_unlock(&p->shpool->mutex);
-
-    p->fetching = 0;
-    ngx_explicit_memzero(p->imds_token, sizeof(p->imds_token));
-    p->imds_token_len = 0;
-
-    if (failures != 1) {
-        return;
-    }
-
-    if (expiration > now) {
-        ngx_log_error(NGX_LOG_ERR, p->log, 0,
-                      "s3 proxy: credentials from \"%V\" not refreshed: %s; "
-                      "the current ones stay in use for %T s",
-                      &p->name, reason, expiration - now);
-
-    } else {
-        ngx_log_error(NGX_LOG_ERR, p->log, 0,
-                      "s3 proxy: no credentials from \"%V\": %s",
-                      &p->name, reason);
-    }
-}
-
-
-/* A token file's content, read whole; NGX_ERROR: failed (handled). */
-
-static ngx_int_t
-ngx_http_s3_proxy_read_file(ngx_http_s3_proxy_provider_t *p, ngx_str_t *name,
-    ngx_str_t *value)
-{
-    u_char           path[NGX_MAX_PATH];
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_file_info_t  fi;
-
-    if (name->len >= sizeof(path)) {
-        ngx_http_s3_proxy_fetch_failed(p, "the token file's name is too long");
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(path, name->data, name->len);
-    path[name->len] = '\0';
-
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_http_s3_proxy_fetch_failed(p, "the token file cannot be opened");
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || ngx_file_size(&fi) > NGX_HTTP_S3_PROXY_TOKEN_MAX
-        || ngx_file_size(&fi) == 0)
-    {
-        ngx_close_file(fd);
-        ngx_http_s3_proxy_fetch_failed(p, "the token file is empty, too "
-                                          "large or unreadable");
-        return NGX_ERROR;
-    }
-
-    value->data = ngx_alloc((size_t) ngx_file_size(&fi), p->log);
-    if (value->data == NULL) {
-        ngx_close_file(fd);
-        ngx_http_s3_proxy_fetch_failed(p, "out of memory");
-        return NGX_ERROR;
-    }
-
-    n = read(fd, value->data, (size_t) ngx_file_size(&fi));
-    ngx_close_file(fd);
-
-    if (n <= 0) {
-        ngx_free(value->data);
-        value->data = NULL;
-        ngx_http_s3_proxy_fetch_failed(p, "the token file cannot be read");
-        return NGX_ERROR;
-    }
-
-    value->len = n;
-
-    return NGX_OK;
 }

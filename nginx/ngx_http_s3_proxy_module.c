@@ -733,20 +733,20 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_OK;
     }
 
-    /* providers whose credentials rotate: ngx_http_s3_proxy_credentials.c */
+    /* providers whose credentials rotate (s3p_provider_configure()) */
 
     if (ngx_strcmp(value[1].data, "web-identity") == 0) {
-        slcf->credentials = NGX_HTTP_S3_PROXY_WEB_IDENTITY;
+        slcf->credentials = S3P_CREDENTIALS_WEB_IDENTITY;
         return NGX_CONF_OK;
     }
 
     if (ngx_strcmp(value[1].data, "container") == 0) {
-        slcf->credentials = NGX_HTTP_S3_PROXY_CONTAINER;
+        slcf->credentials = S3P_CREDENTIALS_CONTAINER;
         return NGX_CONF_OK;
     }
 
     if (ngx_strcmp(value[1].data, "imds") == 0) {
-        slcf->credentials = NGX_HTTP_S3_PROXY_IMDS;
+        slcf->credentials = S3P_CREDENTIALS_IMDS;
         return NGX_CONF_OK;
     }
 

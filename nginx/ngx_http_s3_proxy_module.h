@@ -14,15 +14,14 @@
  *   ngx_http_s3_proxy_fallback.c   a folder's listing in place of its
  *                                  index page's 404
  *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
- *                                  module (s3_proxy.conf, TLS defaults,
+ *                                  module (s3_proxy.conf, its marker,
  *                                  a resolver)
- *   ngx_http_s3_proxy_credentials.c  credentials that rotate: which
- *                                  source each location takes
- *   ngx_http_s3_proxy_refresh.c    their shared zone, the workers' timer,
- *                                  the watch over a profile's files
+ *   ngx_http_s3_proxy_credentials.c  credentials that rotate: each
+ *                                  location's provider, their shared
+ *                                  zone, the workers' timer
+ *   ngx_http_s3_proxy_fetch.c      a provider's steps carried out
  *   ngx_http_s3_proxy_rotation.c   what a request signs with, as they
  *                                  rotate
- *   ngx_http_s3_proxy_fetch.c      the credential providers' exchanges
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
@@ -47,14 +46,9 @@ typedef struct {
 
 /*
  * Credentials that rotate (ngx_http_s3_proxy_credentials.c): a provider's,
- * or a profile's re-read from the shared files.  The sources that only a
- * provider serves follow the core's s3p_credentials_source_t values.
+ * or a profile's re-read from the shared files.
  */
 typedef struct ngx_http_s3_proxy_creds_s  ngx_http_s3_proxy_creds_t;
-
-#define NGX_HTTP_S3_PROXY_WEB_IDENTITY  16
-#define NGX_HTTP_S3_PROXY_CONTAINER     17
-#define NGX_HTTP_S3_PROXY_IMDS          18
 
 
 /* Signing settings resolved for one set of raw values. */
@@ -177,6 +171,10 @@ ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
 
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
+ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
+    ngx_log_t *log, ngx_str_t *contents);
+ngx_int_t ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data,
+    size_t len);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf,
     s3p_config_t *core);
@@ -222,10 +220,12 @@ char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf);
 
 /* ngx_http_s3_proxy_credentials.c */
-ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
+ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,
-    s3p_signing_t *signing, ngx_int_t resolved,
-    ngx_http_s3_proxy_creds_t **creds);
+    void **provider);
+ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
+    s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds);
 ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);

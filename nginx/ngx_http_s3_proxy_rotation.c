@@ -11,8 +11,6 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-static int64_t ngx_http_s3_proxy_cap(ngx_http_s3_proxy_creds_t *creds,
-    time_t expiration, time_t now);
 static ngx_int_t ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds,
     ngx_log_t *log, time_t now);
 static void ngx_http_s3_proxy_release(ngx_http_s3_proxy_resolved_t *rs);
@@ -41,10 +39,11 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     slot = p->slot;
     now = ngx_time();
 
-    version = slot ? slot->version : 0;
+    version = (slot && slot->generation == p->generation) ? slot->version : 0;
 
     if (creds->current == NULL || version != creds->version
-        || ngx_http_s3_proxy_cap(creds, creds->expiration, now)
+        || s3p_presign_cap(creds->expires, creds->window, creds->expiration,
+                           now)
            != creds->capped)
     {
         if (version == 0
@@ -74,36 +73,20 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
 
 none:
 
-    if (version == 0 && slot != NULL && slot->failures == 0) {
+    if (version == 0 && slot != NULL && slot->failures == 0
+        && slot->generation == p->generation)
+    {
         return NGX_AGAIN;
     }
 
     if (creds->logged != now) {
         creds->logged = now;
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: no valid credentials from \"%V\" yet",
-                      &p->name);
+                      "s3 proxy: no valid credentials from \"%*s\" yet",
+                      p->core.name.len, p->core.name.data);
     }
 
     return NGX_BUSY;
-}
-
-
-/*
- * Presigned URLs never outlive their credentials: while they live longer
- * than s3_proxy_expires (plus the presign window) nothing is capped (0);
- * otherwise URLs are signed for their remaining life, without a window.
- */
-
-static int64_t
-ngx_http_s3_proxy_cap(ngx_http_s3_proxy_creds_t *creds, time_t expiration,
-    time_t now)
-{
-    if (expiration - now >= creds->expires + creds->window) {
-        return 0;
-    }
-
-    return ngx_min(creds->expires, (int64_t) (expiration - now));
 }
 
 
@@ -130,8 +113,7 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     p = creds->provider;
     slot = p->slot;
 
-    size = NGX_HTTP_S3_PROXY_KEY_MAX + NGX_HTTP_S3_PROXY_SECRET_MAX
-           + NGX_HTTP_S3_PROXY_TOKEN_MAX;
+    size = S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX + S3P_SESSION_TOKEN_MAX;
 
     keys = ngx_alloc(size, log);
     if (keys == NULL) {
@@ -142,6 +124,12 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     k = keys;
 
     ngx_shmtx_lock(&p->shpool->mutex);
+
+    if (!ngx_http_s3_proxy_slot_ours(p)) {
+        ngx_shmtx_unlock(&p->shpool->mutex);
+        ngx_free(keys);
+        return NGX_DECLINED;
+    }
 
     version = slot->version;
     expiration = slot->expiration;
@@ -163,7 +151,9 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     settings = creds->raw;
     settings.env = &env;
 
-    cap = ngx_http_s3_proxy_cap(creds, expiration, now);
+    /* presigned URLs never outlive their credentials */
+
+    cap = s3p_presign_cap(creds->expires, creds->window, expiration, now);
 
     if (cap != 0) {
         settings.expires = cap;
@@ -193,8 +183,8 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
         != S3P_OK)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "s3 proxy: credentials from \"%V\" cannot sign: %s",
-                      &p->name, err);
+                      "s3 proxy: credentials from \"%*s\" cannot sign: %s",
+                      p->core.name.len, p->core.name.data, err);
         goto failed;
     }
 

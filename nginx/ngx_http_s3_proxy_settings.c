@@ -17,56 +17,26 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-/* the largest shared credentials or config file read */
-#define NGX_HTTP_S3_PROXY_FILE_MAX  (1024 * 1024)
-
-
 static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
     s3p_str_t *value);
 static ngx_int_t ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
-    const char *name, const char *home_path, s3p_str_t *path,
-    s3p_str_t *contents);
-static ngx_int_t ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data,
-    size_t len);
+    const s3p_str_t *path, s3p_str_t *contents);
 static void ngx_http_s3_proxy_wipe(void *data);
+static void ngx_http_s3_proxy_wipe_free(void *data);
 static ngx_int_t ngx_http_s3_proxy_same(const s3p_str_t *a,
     const s3p_str_t *b);
 static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
 
-/* the environment variables the core takes defaults from */
-
-typedef struct {
-    const char                *name;
-    size_t                     offset;
-} ngx_http_s3_proxy_env_t;
-
-
-static ngx_http_s3_proxy_env_t  ngx_http_s3_proxy_env[] = {
-    { "AWS_ACCESS_KEY_ID", offsetof(s3p_environment_t, access_key_id) },
-    { "AWS_SECRET_ACCESS_KEY",
-      offsetof(s3p_environment_t, secret_access_key) },
-    { "AWS_SESSION_TOKEN", offsetof(s3p_environment_t, session_token) },
-    { "AWS_PROFILE", offsetof(s3p_environment_t, profile) },
-    { "AWS_REGION", offsetof(s3p_environment_t, region) },
-    { "AWS_DEFAULT_REGION", offsetof(s3p_environment_t, default_region) },
-    { "AWS_ENDPOINT_HOST", offsetof(s3p_environment_t, host) },
-    { "AWS_ENDPOINT_SCHEME", offsetof(s3p_environment_t, scheme) },
-    { "AWS_ENDPOINT_HOST_EXTERNAL",
-      offsetof(s3p_environment_t, external_host) },
-    { "AWS_ENDPOINT_SCHEME_EXTERNAL",
-      offsetof(s3p_environment_t, external_scheme) },
-    { NULL, 0 }
-};
-
-
 void *
 ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 {
-    char                           *env;
+    u_char                         *paths;
+    size_t                          i, len;
+    s3p_str_t                      *vars;
     ngx_str_t                       value;
-    ngx_http_s3_proxy_env_t        *e;
+    const char                     *name;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_main_conf_t));
@@ -77,28 +47,36 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
     /*
      * The environment is read once per configuration cycle; nginx keeps
      * the master's environment, so a changed variable takes a restart,
-     * while the shared files are read again on reload.  Unset and empty
-     * are the same; the core supplies the defaults.
+     * while the shared files are read again on reload.  Which variables
+     * are the core's; unset and empty are the same.
      */
 
-    for (e = ngx_http_s3_proxy_env; e->name; e++) {
-        if (ngx_http_s3_proxy_getenv(cf, e->name,
-                                     (s3p_str_t *) ((u_char *) &smcf->env
-                                                    + e->offset))
-            != NGX_OK)
-        {
+    vars = &smcf->env.access_key_id;
+
+    for (i = 0; i < S3P_ENV_VARIABLES; i++) {
+        name = s3p_environment_name(i);
+
+        if (name == NULL) {
+            break;
+        }
+
+        if (ngx_http_s3_proxy_getenv(cf, name, &vars[i]) != NGX_OK) {
             return NULL;
         }
     }
 
-    if (ngx_http_s3_proxy_read_shared(cf, "AWS_SHARED_CREDENTIALS_FILE",
-                                      "/.aws/credentials",
-                                      &smcf->env.credentials_path,
-                                      &smcf->env.credentials_file)
-        != NGX_OK
-        || ngx_http_s3_proxy_read_shared(cf, "AWS_CONFIG_FILE",
-                                         "/.aws/config",
-                                         &smcf->env.config_path,
+    /* the shared credentials and config files, where the core says */
+
+    len = 2 * smcf->env.home.len + smcf->env.credentials_file_name.len
+          + smcf->env.config_file_name.len + sizeof("/.aws/credentials") * 2;
+
+    paths = ngx_pnalloc(cf->pool, len);
+    if (paths == NULL
+        || s3p_environment_paths(&smcf->env, paths, len) != S3P_OK
+        || ngx_http_s3_proxy_read_shared(cf, &smcf->env.credentials_path,
+                                         &smcf->env.credentials_file)
+           != NGX_OK
+        || ngx_http_s3_proxy_read_shared(cf, &smcf->env.config_path,
                                          &smcf->env.config_file)
            != NGX_OK)
     {
@@ -107,16 +85,14 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 
     /* the default bucket allowlist, as `make run` passes it */
 
-    env = getenv("S3_PROXY_BUCKETS");
-
-    if (env != NULL && *env != '\0') {
+    if (smcf->env.buckets.len) {
         smcf->buckets = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
         if (smcf->buckets == NULL) {
             return NULL;
         }
 
-        value.data = (u_char *) env;
-        value.len = ngx_strlen(env);
+        value.data = (u_char *) smcf->env.buckets.data;
+        value.len = smcf->env.buckets.len;
 
         if (ngx_http_s3_proxy_split(smcf->buckets, &value) != NGX_OK) {
             return NULL;
@@ -126,6 +102,8 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
     return smcf;
 }
 
+
+/* A variable's value, copied; the copy is wiped with the configuration. */
 
 static ngx_int_t
 ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, s3p_str_t *value)
@@ -154,129 +132,139 @@ ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, s3p_str_t *value)
     value->len = len;
     value->data = copy;
 
-    /* credentials are wiped when the configuration is released */
-
     return ngx_http_s3_proxy_wipe_later(cf, copy, len);
 }
 
 
 /*
- * A shared credentials or config file of the AWS CLI: the path in the
- * environment variable `name`, else `home_path` below $HOME.  A file that
- * is missing or unreadable reads as empty: the core names it if a location
- * needs a profile from it.
+ * A shared credentials or config file of the AWS CLI.  A file that is
+ * missing or unreadable reads as empty: the core names it if a location
+ * needs a profile from it.  Its contents are wiped with the configuration.
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const char *name,
-    const char *home_path, s3p_str_t *path, s3p_str_t *contents)
+ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
+    s3p_str_t *contents)
 {
-    char             *env, *home;
-    u_char           *p, *buf;
-    size_t            len;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    ngx_int_t            rc;
+    ngx_str_t            file, *wipe;
+    ngx_pool_cleanup_t  *cln;
 
     contents->len = 0;
     contents->data = NULL;
-    path->len = 0;
-    path->data = NULL;
 
-    env = getenv(name);
-    home = getenv("HOME");
-
-    if (env != NULL && *env != '\0') {
-
-        if (env[0] == '~' && env[1] == '/' && home != NULL) {
-            len = ngx_strlen(home) + ngx_strlen(env + 1);
-        } else {
-            len = ngx_strlen(env);
-            home = NULL;
-        }
-
-    } else if (home != NULL && *home != '\0') {
-        len = ngx_strlen(home) + ngx_strlen(home_path);
-        env = NULL;
-
-    } else {
+    if (path->len == 0) {
         return NGX_OK;
     }
 
-    p = ngx_pnalloc(cf->pool, len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    rc = ngx_http_s3_proxy_read_file((u_char *) path->data, S3P_FILE_MAX,
+                                     cf->log, &file);
 
-    if (env == NULL) {
-        ngx_sprintf(p, "%s%s%Z", home, home_path);
-
-    } else if (home != NULL) {
-        ngx_sprintf(p, "%s%s%Z", home, env + 1);
-
-    } else {
-        ngx_sprintf(p, "%s%Z", env);
-    }
-
-    path->data = p;
-    path->len = len;
-
-    fd = ngx_open_file(p, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        return NGX_OK;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name.data = p;
-    file.name.len = len;
-    file.log = cf->log;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
-        || !ngx_is_file(&fi)
-        || ngx_file_size(&fi) > NGX_HTTP_S3_PROXY_FILE_MAX)
-    {
+    if (rc == NGX_ERROR) {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "s3 proxy: \"%s\" is not a file of at most %d bytes, "
-                      "not read", p, NGX_HTTP_S3_PROXY_FILE_MAX);
-        goto done;
+                      "s3 proxy: \"%s\" is not a readable file of at most "
+                      "%d bytes, not read", path->data, S3P_FILE_MAX);
     }
 
-    len = (size_t) ngx_file_size(&fi);
+    if (rc != NGX_OK) {
+        return NGX_OK;
+    }
 
-    buf = ngx_pnalloc(cf->pool, len + 1);
-    if (buf == NULL) {
-        (void) ngx_close_file(fd);
+    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+    if (cln == NULL) {
+        ngx_explicit_memzero(file.data, file.len);
+        ngx_free(file.data);
         return NGX_ERROR;
     }
 
-    /* the file holds secrets: wiped with the configuration */
+    wipe = cln->data;
+    *wipe = file;
+    cln->handler = ngx_http_s3_proxy_wipe_free;
 
-    if (ngx_http_s3_proxy_wipe_later(cf, buf, len + 1) != NGX_OK) {
-        (void) ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    n = ngx_read_file(&file, buf, len, 0);
-
-    if (n >= 0) {
-        contents->data = buf;
-        contents->len = (size_t) n;
-    }
-
-done:
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_ALERT, cf->log, ngx_errno,
-                      ngx_close_file_n " \"%s\" failed", p);
-    }
+    contents->data = file.data;
+    contents->len = file.len;
 
     return NGX_OK;
 }
 
 
-static ngx_int_t
+/*
+ * A small file (`path` NUL-terminated), read whole into `contents`
+ * (allocated; the caller wipes and frees it): NGX_OK; NGX_DECLINED when
+ * it does not exist; NGX_ERROR when it is not a regular file, is larger
+ * than `max`, or cannot be read whole.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_log_t *log,
+    ngx_str_t *contents)
+{
+    u_char           *buf;
+    off_t             size;
+    size_t            got;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    ngx_str_null(contents);
+
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        return (ngx_errno == NGX_ENOENT) ? NGX_DECLINED : NGX_ERROR;
+    }
+
+    buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > (off_t) max)
+    {
+        goto failed;
+    }
+
+    size = ngx_file_size(&fi);
+
+    buf = ngx_alloc((size_t) size + 1, log);
+    if (buf == NULL) {
+        goto failed;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name.data = path;
+    file.name.len = ngx_strlen(path);
+    file.log = log;
+
+    for (got = 0; got < (size_t) size; got += n) {
+        n = ngx_read_file(&file, buf + got, (size_t) size - got, got);
+
+        if (n <= 0) {
+            goto failed;
+        }
+    }
+
+    (void) ngx_close_file(fd);
+
+    contents->data = buf;
+    contents->len = (size_t) size;
+
+    return NGX_OK;
+
+failed:
+
+    (void) ngx_close_file(fd);
+
+    if (buf) {
+        ngx_explicit_memzero(buf, (size_t) size);
+        ngx_free(buf);
+    }
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
 ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data, size_t len)
 {
     ngx_str_t           *wipe;
@@ -302,6 +290,16 @@ ngx_http_s3_proxy_wipe(void *data)
     ngx_str_t  *value = data;
 
     ngx_explicit_memzero(value->data, value->len);
+}
+
+
+static void
+ngx_http_s3_proxy_wipe_free(void *data)
+{
+    ngx_str_t  *value = data;
+
+    ngx_explicit_memzero(value->data, value->len);
+    ngx_free(value->data);
 }
 
 
@@ -364,9 +362,10 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 {
     size_t                        len;
     u_char                        err[S3P_MESSAGE_MAX], *resolved;
+    void                         *provider;
     ngx_int_t                     rc;
     ngx_uint_t                    i;
-    s3p_settings_t                raw;
+    s3p_settings_t                raw, resolve;
     s3p_signing_t                *signing;
     ngx_http_s3_proxy_pos_t      *pos;
     ngx_http_s3_proxy_creds_t    *creds;
@@ -422,7 +421,15 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NULL;
     }
 
-    len = s3p_signing_bound(&raw);
+    /* where the keys come from, by the core: `resolve` names the source */
+
+    resolve = raw;
+
+    if (ngx_http_s3_proxy_provider(cf, conf, &resolve, &provider) != NGX_OK) {
+        return NULL;
+    }
+
+    len = s3p_signing_bound(&resolve);
 
     resolved = ngx_pcalloc(cf->pool, len);
     if (resolved == NULL) {
@@ -435,19 +442,24 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NULL;
     }
 
-    rc = s3p_signing_resolve(&raw, signing, resolved, len, err, sizeof(err));
+    rc = s3p_signing_resolve(&resolve, signing, resolved, len, err,
+                             sizeof(err));
 
-    /* keys that rotate: a provider's, or a profile's in the shared files */
-
-    if (ngx_http_s3_proxy_credentials_conf(cf, conf, &raw, signing, rc, &creds)
-        != NGX_OK)
-    {
+    if (rc != S3P_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                      err, pos->file_name, pos->line);
         return NULL;
     }
 
-    if (creds == NULL && rc != S3P_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
-                      err, pos->file_name, pos->line);
+    /* keys that rotate: a provider's, or a profile's in the shared files */
+
+    creds = NULL;
+
+    if (provider != NULL
+        && ngx_http_s3_proxy_credentials_conf(cf, conf, provider, &resolve,
+                                              signing, &creds)
+           != NGX_OK)
+    {
         return NULL;
     }
 

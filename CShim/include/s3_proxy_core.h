@@ -28,7 +28,11 @@ typedef struct {
 
 /*
  * What the master's environment held when nginx read its configuration:
- * the defaults of the location directives (empty: unset).
+ * the defaults of the location directives and what the credential chain
+ * reads (empty: unset).  Which variable fills which field is the core's:
+ * the first S3P_ENV_VARIABLES fields are the variables, in the order of
+ * s3p_environment_name(); C reads each once (s3p_environment_name(i) into
+ * the i-th field) and wipes its copies with the configuration.
  */
 typedef struct {
     s3p_str_t        access_key_id;         /* AWS_ACCESS_KEY_ID */
@@ -41,20 +45,58 @@ typedef struct {
     s3p_str_t        scheme;                /* AWS_ENDPOINT_SCHEME */
     s3p_str_t        external_host;         /* AWS_ENDPOINT_HOST_EXTERNAL */
     s3p_str_t        external_scheme;       /* AWS_ENDPOINT_SCHEME_EXTERNAL */
+    s3p_str_t        buckets;               /* S3_PROXY_BUCKETS */
+    s3p_str_t        home;                  /* HOME */
+    s3p_str_t        credentials_file_name; /* AWS_SHARED_CREDENTIALS_FILE */
+    s3p_str_t        config_file_name;      /* AWS_CONFIG_FILE */
+    s3p_str_t        web_identity_token_file;  /* AWS_WEB_IDENTITY_... */
+    s3p_str_t        role_arn;              /* AWS_ROLE_ARN */
+    s3p_str_t        role_session_name;     /* AWS_ROLE_SESSION_NAME */
+    s3p_str_t        sts_endpoint;          /* AWS_ENDPOINT_URL_STS */
+    s3p_str_t        container_relative_uri;   /* AWS_CONTAINER_... */
+    s3p_str_t        container_full_uri;
+    s3p_str_t        container_token;       /* ..._AUTHORIZATION_TOKEN */
+    s3p_str_t        container_token_file;  /* ..._AUTHORIZATION_TOKEN_FILE */
+    s3p_str_t        imds_disabled;         /* AWS_EC2_METADATA_DISABLED */
+    s3p_str_t        imds_v1_disabled;      /* ..._V1_DISABLED */
+    s3p_str_t        imds_endpoint;         /* ..._SERVICE_ENDPOINT */
+    s3p_str_t        ca_bundle;             /* AWS_CA_BUNDLE */
 
-    /* the shared credentials and config files, as read (empty: none) */
-    s3p_str_t        credentials_file;      /* its contents */
-    s3p_str_t        credentials_path;      /* where, for messages */
-    s3p_str_t        config_file;
+    /*
+     * the shared credentials and config files: where (written by
+     * s3p_environment_paths(), NUL-terminated) and, as C read them, what
+     * they hold (empty: missing or unreadable)
+     */
+    s3p_str_t        credentials_path;
     s3p_str_t        config_path;
+    s3p_str_t        credentials_file;
+    s3p_str_t        config_file;
 } s3p_environment_t;
+
+#define S3P_ENV_VARIABLES  26
+
+/* The name of the i-th variable, NUL-terminated; NULL from the last on. */
+const char *s3p_environment_name(size_t i);
+
+/*
+ * Where the shared credentials and config files are (the variables, else
+ * below HOME): writes their paths into `out` (capacity `cap`), each
+ * NUL-terminated, and `env`'s credentials_path and config_path (empty:
+ * none).  S3P_OK, or S3P_E_SPACE.
+ */
+int s3p_environment_paths(s3p_environment_t *env, uint8_t *out, size_t cap);
 
 
 /* Where a location's credentials come from (s3_proxy_credentials). */
 typedef enum {
-    S3P_CREDENTIALS_AUTO = 0,         /* the environment, else a profile */
+    S3P_CREDENTIALS_AUTO = 0,         /* the first source of the chain */
+                                      /*   that is configured */
+                                      /*   (s3p_provider_configure()) */
     S3P_CREDENTIALS_ENV = 1,          /* AWS_ACCESS_KEY_ID and friends */
-    S3P_CREDENTIALS_PROFILE = 2       /* a profile of the shared files */
+    S3P_CREDENTIALS_PROFILE = 2,      /* a profile of the shared files */
+    S3P_CREDENTIALS_WEB_IDENTITY = 3, /* STS AssumeRoleWithWebIdentity */
+    S3P_CREDENTIALS_CONTAINER = 4,    /* ECS, EKS Pod Identity */
+    S3P_CREDENTIALS_IMDS = 5          /* the EC2 instance metadata service */
 } s3p_credentials_source_t;
 
 
@@ -474,58 +516,166 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
 int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 
 /*
- * Credentials that rotate (issue 13): the exchanges with the providers.
- * C connects and moves bytes; the core writes each HTTP/1.1 request and
- * reads each answer (status line, headers, chunked or sized body, then the
- * body's JSON or XML).  Secrets are copied only into `out`, never into
- * `err`.
+ * Credentials that rotate (issue 13): which source a location signs with
+ * (the credential chain) and each provider's exchanges, as a state
+ * machine of the core's.  C keeps the shared zone, the timer, the
+ * connection (TCP, TLS) and the files, and carries out what the core asks
+ * for, one step at a time.  Secrets are copied only into `out`, never
+ * into a message.
  */
 
-/* One step of a provider's exchange. */
-typedef enum {
-    S3P_STEP_IMDS_TOKEN = 1,          /* PUT /latest/api/token (IMDSv2) */
-    S3P_STEP_IMDS_ROLE = 2,           /* GET .../security-credentials/ */
-    S3P_STEP_IMDS_CREDENTIALS = 3,    /* GET .../security-credentials/ROLE */
-    S3P_STEP_CONTAINER = 4,           /* GET the container endpoint */
-    S3P_STEP_STS = 5                  /* POST AssumeRoleWithWebIdentity */
-} s3p_step_t;
+/* What the shared zone holds of one set of credentials, at most. */
+#define S3P_ACCESS_KEY_MAX        128
+#define S3P_SECRET_KEY_MAX        256
+#define S3P_SESSION_TOKEN_MAX     8192
 
-/* What a step's request carries; empty strings are left out. */
-typedef struct {
-    s3p_step_t       step;
-    s3p_str_t        host;            /* the Host header: "host[:port]" */
-    s3p_str_t        path;            /* container: the URI's path+query */
-    s3p_str_t        token;           /* IMDS: the session token; */
-                                      /*   container: Authorization */
-    s3p_str_t        role;            /* IMDS: the role; STS: its ARN */
-    s3p_str_t        session_name;    /* STS: RoleSessionName */
-    s3p_str_t        web_identity;    /* STS: the token file's content */
-} s3p_provider_request_t;
+/* A provider's exchange: one request, one answer, at most. */
+#define S3P_PROVIDER_REQUEST_MAX  16384
+#define S3P_PROVIDER_ANSWER_MAX   65536
 
-/* What a step's answer gave: a value, or credentials. */
-typedef struct {
-    int32_t          status;          /* the HTTP status */
-    s3p_str_t        value;           /* IMDS token or role name */
-    s3p_str_t        access_key;
-    s3p_str_t        secret_key;
-    s3p_str_t        session_token;   /* empty: none */
-    int64_t          expiration;      /* Unix time */
-} s3p_provider_answer_t;
+/* The largest file read: a shared credentials or config file. */
+#define S3P_FILE_MAX              1048576
 
-#define S3P_E_ANSWER    -4            /* a provider's answer is unusable */
+/* A provider's id: the same in every configuration, so fixed-size. */
+#define S3P_PROVIDER_ID_LEN       32
 
-/* Writes a step's request into `out`; its length, or 0 when over `cap`. */
-size_t s3p_provider_request(const s3p_provider_request_t *req, uint8_t *out,
-    size_t cap);
+/* IMDS's session token and role name, at most; a provider's own text. */
+#define S3P_PROVIDER_VALUE_MAX    1024
+#define S3P_PROVIDER_TEXT_MAX     4096
+
+/* Keys that never expire (a profile's): their expiration. */
+#define S3P_NEVER                 0x7fffffffffffffff
 
 /*
- * Reads a step's whole answer (`response`, as received until the server
- * closed).  Values are decoded into `out` (capacity at least `len`) and
- * `answer`'s slices point there.  S3P_OK, or S3P_E_ANSWER with why in
- * `err` (capacity `err_cap`, NUL-terminated; never a secret).
+ * One provider, for the configuration's life: written by the core, read
+ * by C where marked.  C allocates it and never copies it (its slices
+ * point into `text`).
  */
-int s3p_provider_answer(s3p_step_t step, const uint8_t *response, size_t len,
-    uint8_t *out, size_t cap, s3p_provider_answer_t *answer, uint8_t *err,
-    size_t err_cap);
+typedef struct {
+    /* C reads: */
+    s3p_credentials_source_t  source;  /* PROFILE, WEB_IDENTITY, */
+                                       /*   CONTAINER, IMDS; ENV: keys */
+                                       /*   that never change, no provider */
+    uint8_t          id[S3P_PROVIDER_ID_LEN];  /* finds its zone slot */
+    s3p_str_t        name;            /* "imds", "profile=NAME": for logs */
+    s3p_str_t        url;             /* its endpoint, for messages */
+    s3p_str_t        host;            /* to connect to (NUL-terminated); */
+    uint32_t         port;            /*   with tls, the SNI name the */
+    int32_t          tls;             /*   certificate must hold */
+    s3p_str_t        ca_bundle;       /* with tls: the CAs trusted, */
+                                      /*   NUL-terminated */
+    int64_t          lead;            /* C: the longest presigned URL */
+                                      /*   lifetime of its locations */
+
+    /* the core's own */
+    s3p_settings_t   settings;
+    int32_t          step;
+    int32_t          v1;
+    size_t           token_len;
+    size_t           role_len;
+    uint8_t          token[S3P_PROVIDER_VALUE_MAX];
+    uint8_t          role[S3P_PROVIDER_VALUE_MAX];
+    uint8_t          text[S3P_PROVIDER_TEXT_MAX];
+} s3p_provider_t;
+
+/*
+ * Decides where a location's credentials come from (its raw settings'
+ * `credentials`; auto: the environment's keys, a profile with keys, then
+ * web identity, the container endpoint, IMDS unless turned off) and
+ * writes the provider.  S3P_OK, or S3P_E_CONFIG with why in `err`
+ * (capacity `err_cap`, NUL-terminated).  C then resolves the location's
+ * signing with `credentials` set to `provider->source`.
+ */
+int s3p_provider_configure(const s3p_settings_t *settings,
+    s3p_provider_t *provider, uint8_t *err, size_t err_cap);
+
+/*
+ * Whether the provider may be reached at one of its addresses (`addr`:
+ * 4 or 16 bytes, network order): S3P_OK, or S3P_E_CONFIG with why in
+ * `err` (plain http is for loopback and link-local hosts only, where the
+ * SDKs ask that).
+ */
+int s3p_provider_address(const s3p_provider_t *provider,
+    const uint8_t *addr, size_t len, uint8_t *err, size_t err_cap);
+
+/* What happened since the last step. */
+typedef enum {
+    S3P_EVENT_START = 0,              /* a refresh is due */
+    S3P_EVENT_ANSWER = 1,             /* `data`: the whole answer, as */
+                                      /*   received until the server */
+                                      /*   closed the connection */
+    S3P_EVENT_FAILED = 2,             /* the exchange failed: `data` says */
+                                      /*   why (connect, TLS, time out) */
+    S3P_EVENT_FILES = 3               /* `files`: the files asked for */
+} s3p_event_t;
+
+/* A file asked for, as read. */
+typedef enum {
+    S3P_FILE_READ = 0,                /* whole, in `files[i]` */
+    S3P_FILE_MISSING = 1,
+    S3P_FILE_UNREADABLE = 2           /* not a file, too large, an error */
+} s3p_file_t;
+
+/* What C does next. */
+typedef enum {
+    S3P_DO_EXCHANGE = 1,              /* connect to the provider, send */
+                                      /*   `request`, read the answer */
+                                      /*   until the server closes (at */
+                                      /*   most S3P_PROVIDER_ANSWER_MAX */
+                                      /*   bytes), each wait at most */
+                                      /*   `timeout` ms */
+    S3P_DO_READ = 2,                  /* read the files `paths` whole (at */
+                                      /*   most `file_max` bytes each) */
+    S3P_DO_STORE = 3,                 /* store the credentials; log */
+                                      /*   `message` (notice) if they */
+                                      /*   changed */
+    S3P_DO_RETRY = 4                  /* keep the credentials in use; */
+                                      /*   log `message` (error) if any */
+} s3p_do_t;
+
+typedef struct {
+    /* in: the event, and what the zone holds */
+    s3p_event_t      event;
+    int64_t          now;             /* Unix time, seconds */
+    int64_t          expiration;      /* of the credentials in use; 0: */
+                                      /*   none */
+    uint32_t         failures;        /* of the zone's current streak */
+    s3p_str_t        data;
+    s3p_str_t        files[2];
+    s3p_file_t       file_status[2];
+
+    /* out: slices of `out` */
+    s3p_do_t         action;
+    s3p_str_t        request;         /* EXCHANGE */
+    int64_t          timeout;
+    s3p_str_t        paths[2];        /* READ: NUL-terminated; empty: none */
+    size_t           file_max;
+    s3p_str_t        access_key;      /* STORE */
+    s3p_str_t        secret_key;
+    s3p_str_t        session_token;
+    int64_t          expires;         /*   their expiration */
+    int64_t          refresh;         /* STORE, RETRY: the next step's */
+                                      /*   START is due then */
+    uint32_t         streak;          /* STORE, RETRY: the zone's failures */
+    s3p_str_t        message;         /* for the log, after "s3 proxy: " */
+} s3p_provider_step_t;
+
+/*
+ * What presigned URLs of a location (s3_proxy_expires `expires`, presign
+ * window `window`, resolved) signed with credentials that expire at
+ * `expiration` may live at `now`: 0 while the credentials outlive both
+ * (nothing capped); otherwise the credentials' remaining life, at most
+ * `expires`, for URLs signed without a window: no URL outlives its keys.
+ */
+int64_t s3p_presign_cap(int64_t expires, int64_t window, int64_t expiration,
+    int64_t now);
+
+/*
+ * Takes one step of `provider`'s refresh: reads `step`'s event and writes
+ * its action, whose bytes go into `out` (capacity at least
+ * S3P_PROVIDER_REQUEST_MAX).  Always an action: a problem is a RETRY.
+ */
+void s3p_provider_next(s3p_provider_t *provider, s3p_provider_step_t *step,
+    uint8_t *out, size_t cap);
 
 #endif /* S3_PROXY_CORE_H */

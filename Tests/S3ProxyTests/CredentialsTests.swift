@@ -1,5 +1,6 @@
-// The credential providers' exchanges, through the C entry points
-// (s3p_provider_request, s3p_provider_answer).
+// The credential chain and the providers' state machine, through the C
+// entry points (s3p_provider_configure, s3p_provider_next), and the
+// providers' answers as the core reads them.
 //
 // Sources of the vectors: the answers are shaped as AWS documents them and
 // as botocore reads them (botocore.utils.parse_timestamp gave the Unix
@@ -11,32 +12,18 @@ import CShim
 import Testing
 @testable import S3Proxy
 
-private func answer(_ step: s3p_step_t, _ http: String) -> (Int32, s3p_provider_answer_t, String,
-                                                             [String])
-{
+/// What one step's answer is read as: status, the problem, and the
+/// value, access key, secret key, session token.
+private func answer(_ step: ProviderStep, _ http: String) -> (Int32, String?, [String], Int64) {
     let bytes = Array(http.utf8)
-    var out = [UInt8](repeating: 0, count: bytes.count + 16)
-    var err = [UInt8](repeating: 0, count: 256)
-    var result = s3p_provider_answer_t()
-    let rc = bytes.withUnsafeBufferPointer { b in
-        out.withUnsafeMutableBufferPointer { o in
-            err.withUnsafeMutableBufferPointer { e in
-                s3p_provider_answer(step, b.baseAddress, b.count, o.baseAddress, o.count,
-                                    &result, e.baseAddress, e.count)
-            }
-        }
-    }
-    let message = String(decoding: err.prefix { $0 != 0 }, as: UTF8.self)
-    let values = [result.value, result.access_key, result.secret_key, result.session_token].map {
-        s -> String in
-        guard let data = s.data else { return "" }
-        let offset = data - UnsafePointer<UInt8>(out.withUnsafeBufferPointer { $0.baseAddress! })
-        return String(decoding: out[offset..<(offset + s.len)], as: UTF8.self)
-    }
-    return (rc, result, message, values)
+    let (read, problem) = bytes.withUnsafeBufferPointer { ProviderAnswer.read(step, $0) }
+    let values = [read?.value ?? [], read?.accessKey ?? [], read?.secretKey ?? [],
+                  read?.sessionToken ?? []].map { String(decoding: $0, as: UTF8.self) }
+    return (read?.status ?? 0, problem, problem == nil ? values : ["", "", "", ""],
+            read?.expiration ?? 0)
 }
 
-private func http(_ body: String, status: String = "200 OK", chunked: Bool = false) -> String {
+private func httpAnswer(_ body: String, status: String = "200 OK", chunked: Bool = false) -> String {
     if chunked {
         let size = String(body.utf8.count, radix: 16)
         return "HTTP/1.1 \(status)\r\nTransfer-Encoding: chunked\r\n\r\n\(size);x=y\r\n\(body)\r\n0\r\n\r\n"
@@ -61,13 +48,14 @@ let imdsJSON = """
 
 @Test func imdsCredentials() {
     for chunked in [false, true] {
-        let (rc, result, _, v) = answer(S3P_STEP_IMDS_CREDENTIALS, http(imdsJSON, chunked: chunked))
-        #expect(rc == S3P_OK)
+        let (status, problem, v, expiration) = answer(.imdsCredentials,
+                                                      httpAnswer(imdsJSON, chunked: chunked))
+        #expect(problem == nil)
         #expect(v[1] == "ASIAIOSFODNN7EXAMPLE")
         #expect(v[2] == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
         #expect(v[3] == "IQoJb3JpZ2luX2VjE+/token")
-        #expect(result.expiration == 1796115600)
-        #expect(result.status == 200)
+        #expect(expiration == 1796115600)
+        #expect(status == 200)
     }
 }
 
@@ -86,36 +74,35 @@ func containerCredentials(expiration: String, unix: Int64) {
     {"RoleArn":"arn:aws:iam::123456789012:role/r","AccessKeyId":"ASIAX","SecretAccessKey":"s",\
     "Token":"t","Expiration":"\(expiration)","Nested":{"a":[1,2.5e3,true,null,"x"]}}
     """
-    let (rc, result, _, v) = answer(S3P_STEP_CONTAINER, http(body))
-    #expect(rc == S3P_OK)
+    let (_, problem, v, when) = answer(.container, httpAnswer(body))
+    #expect(problem == nil)
     #expect(v[1] == "ASIAX" && v[2] == "s" && v[3] == "t")
-    #expect(result.expiration == unix)
+    #expect(when == unix)
 }
 
 // What must not be taken for credentials, and what the error says: never
 // the secret or the token.
 @Test(arguments: [
-    (http(#"{"AccessKeyId": "ASIA"#), "not a JSON object"),
-    (http("{}"), "no usable AccessKeyId"),
-    (http(#"{"AccessKeyId":"A","Token":"secret-token","Expiration":"2026-12-01T09:00:00Z"}"#),
+    (httpAnswer(#"{"AccessKeyId": "ASIA"#), "not a JSON object"),
+    (httpAnswer("{}"), "no usable AccessKeyId"),
+    (httpAnswer(#"{"AccessKeyId":"A","Token":"secret-token","Expiration":"2026-12-01T09:00:00Z"}"#),
      "no usable SecretAccessKey"),
-    (http(#"{"AccessKeyId":"A","SecretAccessKey":"secret-key"}"#), "no Expiration"),
-    (http(#"{"AccessKeyId":"A","SecretAccessKey":"secret-key","Expiration":"tomorrow"}"#),
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"secret-key"}"#), "no Expiration"),
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"secret-key","Expiration":"tomorrow"}"#),
      "an Expiration that is not an ISO 8601 time"),
-    (http(#"{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"A"}"#),
+    (httpAnswer(#"{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"A"}"#),
      "Code \"AssumeRoleUnauthorizedAccess\""),
-    (http(#"{"AccessKeyId":"A","SecretAccessKey":"secret\nkey","Expiration":"2026-12-01T09:00:00Z"}"#),
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"secret\nkey","Expiration":"2026-12-01T09:00:00Z"}"#),
      "no usable SecretAccessKey"),
-    (http("oops", status: "500 Internal Server Error"), "HTTP status 500"),
+    (httpAnswer("oops", status: "500 Internal Server Error"), "HTTP status 500"),
     ("garbage", "not an HTTP answer"),
     ("", "no answer"),
     ("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}", "not an HTTP answer"),
 ])
 func unusableAnswers(response: String, problem: String) {
-    let (rc, _, message, v) = answer(S3P_STEP_CONTAINER, response)
-    #expect(rc == S3P_E_ANSWER)
+    let (_, message, v, _) = answer(.container, response)
     #expect(message == problem)
-    #expect(!message.contains("secret"))
+    #expect(!(message ?? "").contains("secret"))
     #expect(v.allSatisfy { $0.isEmpty })
 }
 
@@ -145,12 +132,12 @@ let stsXML = """
 """
 
 @Test func stsCredentials() {
-    let (rc, result, _, v) = answer(S3P_STEP_STS, http(stsXML, chunked: true))
-    #expect(rc == S3P_OK)
+    let (_, problem, v, expiration) = answer(.sts, httpAnswer(stsXML, chunked: true))
+    #expect(problem == nil)
     #expect(v[1] == "ASgeIAIOSFODNN7EXAMPLE")
     #expect(v[2] == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY")
     #expect(v[3] == "AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE&x")
-    #expect(result.expiration == 1796115600)
+    #expect(expiration == 1796115600)
 }
 
 @Test func stsErrors() {
@@ -158,56 +145,328 @@ let stsXML = """
     <ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>\
     <Code>InvalidIdentityToken</Code><Message>secret-bearing message</Message></Error></ErrorResponse>
     """
-    let (rc, _, message, _) = answer(S3P_STEP_STS, http(error, status: "400 Bad Request"))
-    #expect(rc == S3P_E_ANSWER)
+    let (_, message, _, _) = answer(.sts, httpAnswer(error, status: "400 Bad Request"))
     #expect(message == "HTTP status 400, STS error InvalidIdentityToken")
-    let (rc2, _, message2, _) = answer(S3P_STEP_STS, http("<Other/>"))
-    #expect(rc2 == S3P_E_ANSWER)
+    let (_, message2, _, _) = answer(.sts, httpAnswer("<Other/>"))
     #expect(message2 == "not an AssumeRoleWithWebIdentityResponse")
 }
 
 @Test func imdsTokenAndRole() {
-    let (rc, _, _, v) = answer(S3P_STEP_IMDS_TOKEN, http("AQAEAFakeToken==\n"))
-    #expect(rc == S3P_OK && v[0] == "AQAEAFakeToken==")
-    let (rc2, _, _, v2) = answer(S3P_STEP_IMDS_ROLE, http("my-role\nsecond\n"))
-    #expect(rc2 == S3P_OK && v2[0] == "my-role")
-    let (rc3, _, _, _) = answer(S3P_STEP_IMDS_ROLE, http("", status: "404 Not Found"))
-    #expect(rc3 == S3P_E_ANSWER)
+    let (_, p1, v, _) = answer(.imdsToken, httpAnswer("AQAEAFakeToken==\n"))
+    #expect(p1 == nil && v[0] == "AQAEAFakeToken==")
+    let (_, p2, v2, _) = answer(.imdsRole, httpAnswer("my-role\nsecond\n"))
+    #expect(p2 == nil && v2[0] == "my-role")
+    let (status, p3, _, _) = answer(.imdsRole, httpAnswer("", status: "404 Not Found"))
+    #expect(status == 404 && p3 == "HTTP status 404")
 }
 
-private func request(_ req: s3p_provider_request_t) -> String {
-    var out = [UInt8](repeating: 0, count: 2048)
-    var r = req
-    let n = out.withUnsafeMutableBufferPointer { s3p_provider_request(&r, $0.baseAddress, $0.count) }
-    return String(decoding: out[0..<n], as: UTF8.self)
-}
+// MARK: - The chain and the state machine
 
-@Test func requests() {
+/// A provider configured from environment variables (by name), stepped
+/// through the C entry points as nginx steps it.
+private final class Machine {
     let m = CMemory()
-    var req = s3p_provider_request_t()
-    req.host = m.str("169.254.169.254")
-    req.step = S3P_STEP_IMDS_TOKEN
-    #expect(request(req) == "PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+    let env = UnsafeMutablePointer<s3p_environment_t>.allocate(capacity: 1)
+    let settings = UnsafeMutablePointer<s3p_settings_t>.allocate(capacity: 1)
+    let provider = UnsafeMutablePointer<s3p_provider_t>.allocate(capacity: 1)
+    var out = [UInt8](repeating: 0, count: Int(S3P_PROVIDER_REQUEST_MAX))
+    var now: Int64 = 1_800_000_000
+    var expiration: Int64 = 0
+    var failures: UInt32 = 0
+
+    struct Step {
+        var action: s3p_do_t
+        var request = ""
+        var paths: [String] = []
+        var keys: [String] = []
+        var expires: Int64 = 0
+        var refresh: Int64 = 0
+        var streak: UInt32 = 0
+        var message = ""
+    }
+
+    init(_ vars: [String: String], credentials: s3p_credentials_source_t = S3P_CREDENTIALS_AUTO,
+         profile: String = "", files: (String, String) = ("", ""))
+    {
+        env.initialize(to: s3p_environment_t())
+        provider.initialize(to: s3p_provider_t())
+        let fields = UnsafeMutableRawPointer(env).assumingMemoryBound(to: s3p_str_t.self)
+        var i = 0
+        while let name = s3p_environment_name(i) {
+            if let value = vars[String(cString: name)] { fields[i] = m.str(value) }
+            i += 1
+        }
+        #expect(i == Int(S3P_ENV_VARIABLES))
+        let paths = m.buffer(4096)
+        #expect(s3p_environment_paths(env, paths, 4096) == S3P_OK)
+        env.pointee.credentials_file = m.str(files.0)
+        env.pointee.config_file = m.str(files.1)
+        var raw = s3p_settings_t()
+        raw.credentials = credentials
+        raw.profile = m.str(profile)
+        raw.expires = 300
+        raw.env = UnsafePointer(env)
+        settings.initialize(to: raw)
+    }
+
+    /// nil, or the problem with the configuration.
+    func configure() -> String? {
+        var err = [UInt8](repeating: 0, count: 256)
+        let rc = s3p_provider_configure(settings, provider, &err, err.count)
+        return rc == S3P_OK ? nil : String(decoding: err.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    func step(_ event: s3p_event_t, _ data: String = "",
+              files: [(s3p_file_t, String)] = []) -> Step
+    {
+        var s = s3p_provider_step_t()
+        s.event = event
+        s.now = now
+        s.expiration = expiration
+        s.failures = failures
+        s.data = m.str(data)
+        if files.count > 0 { s.file_status.0 = files[0].0; s.files.0 = m.str(files[0].1) }
+        if files.count > 1 { s.file_status.1 = files[1].0; s.files.1 = m.str(files[1].1) }
+        out.withUnsafeMutableBufferPointer { s3p_provider_next(provider, &s, $0.baseAddress, $0.count) }
+        func text(_ x: s3p_str_t) -> String { String(decoding: Bytes.view(x), as: UTF8.self) }
+        var step = Step(action: s.action)
+        step.request = text(s.request)
+        step.paths = [text(s.paths.0), text(s.paths.1)].filter { !$0.isEmpty }
+        for path in [s.paths.0, s.paths.1] where path.len > 0 {
+            #expect(path.data![path.len] == 0)   // C opens it as it is
+        }
+        step.keys = [text(s.access_key), text(s.secret_key), text(s.session_token)]
+        step.expires = s.expires
+        step.refresh = s.refresh
+        step.streak = s.streak
+        step.message = text(s.message)
+        if s.action == S3P_DO_STORE || s.action == S3P_DO_RETRY { failures = s.streak }
+        return step
+    }
+
+    var name: String { String(decoding: Bytes.view(provider.pointee.name), as: UTF8.self) }
+    var id: [UInt8] { withUnsafeBytes(of: provider.pointee.id) { Array($0) } }
+}
+
+private func http(_ body: String, status: String = "200 OK") -> String {
+    "HTTP/1.1 \(status)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+}
+
+@Test func theChainTakesTheFirstSourceConfigured() {
+    let keys = Machine(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s",
+                        "AWS_ROLE_ARN": "r", "AWS_WEB_IDENTITY_TOKEN_FILE": "/t"])
+    #expect(keys.configure() == nil && keys.provider.pointee.source == S3P_CREDENTIALS_ENV)
+
+    let profile = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": "r",
+                           "HOME": "/home/u"],
+                          files: ("[default]\naws_access_key_id = A\naws_secret_access_key = S\n",
+                                  ""))
+    #expect(profile.configure() == nil)
+    #expect(profile.provider.pointee.source == S3P_CREDENTIALS_PROFILE)
+    #expect(profile.name == "profile=default")
+
+    let web = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": "r",
+                       "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c",
+                       "AWS_DEFAULT_REGION": "eu-west-3"])
+    #expect(web.configure() == nil && web.name == "web-identity")
+    #expect(Bytes.view(web.provider.pointee.url).elementsEqual(
+        "https://sts.eu-west-3.amazonaws.com".utf8))
+    #expect(web.provider.pointee.tls == 1 && web.provider.pointee.port == 443)
+    #expect(String(cString: web.provider.pointee.ca_bundle.data!)
+            == "/etc/ssl/certs/ca-certificates.crt")
+
+    let container = Machine(["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c",
+                             "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/x"])
+    #expect(container.configure() == nil && container.name == "container")
+    #expect(Bytes.view(container.provider.pointee.host).elementsEqual("169.254.170.2".utf8))
+    #expect(container.provider.pointee.port == 80 && container.provider.pointee.tls == 0)
+
+    let imds = Machine(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://[::1]:8080"])
+    #expect(imds.configure() == nil && imds.name == "imds")
+    #expect(Bytes.view(imds.provider.pointee.host).elementsEqual("[::1]".utf8))
+    #expect(imds.provider.pointee.port == 8080)
+
+    let none = Machine(["AWS_EC2_METADATA_DISABLED": "TRUE"])
+    #expect(none.configure()?.hasPrefix("AWS_ACCESS_KEY_ID is empty, and no profile") == true)
+}
+
+@Test func aNamedSourceNeedsItsSettings() {
+    #expect(Machine([:], credentials: S3P_CREDENTIALS_WEB_IDENTITY).configure()
+            == "\"s3_proxy_credentials web-identity\" requires AWS_WEB_IDENTITY_TOKEN_FILE "
+            + "and AWS_ROLE_ARN in the environment")
+    #expect(Machine([:], credentials: S3P_CREDENTIALS_CONTAINER).configure()
+            == "\"s3_proxy_credentials container\" requires "
+            + "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or AWS_CONTAINER_CREDENTIALS_FULL_URI "
+            + "in the environment")
+    #expect(Machine(["AWS_EC2_METADATA_DISABLED": "true"], credentials: S3P_CREDENTIALS_IMDS)
+            .configure() == "\"s3_proxy_credentials imds\": AWS_EC2_METADATA_DISABLED is true")
+    #expect(Machine(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "ftp://x"]).configure()
+            == "the imds endpoint \"ftp://x\" is not an http:// or https:// URL with a host")
+}
+
+@Test func plainHTTPToAFullURIOnlyToLocalHosts() {
+    let c = Machine(["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://192.0.2.1/creds"])
+    #expect(c.configure() == nil)
+    var err = [UInt8](repeating: 0, count: 256)
+    for (addr, ok) in [([192, 0, 2, 1], false), ([127, 0, 0, 1], true), ([169, 254, 1, 2], true),
+                       ([UInt8](repeating: 0, count: 15) + [1], true),
+                       ([0xfd, 0, 0x0e, 0xc2] + [UInt8](repeating: 0, count: 11) + [0x23], true),
+                       ([0x20, 1, 0xd, 0xb8] + [UInt8](repeating: 0, count: 12), false)]
+        as [([UInt8], Bool)]
+    {
+        #expect((s3p_provider_address(c.provider, addr, addr.count, &err, err.count) == S3P_OK)
+                == ok)
+    }
+    #expect(String(decoding: err.prefix { $0 != 0 }, as: UTF8.self).hasSuffix(
+        "must be https, or name a loopback or link-local host"))
+}
+
+@Test func theIdIsTheSourceWhateverItsLength() {
+    let a = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": String(repeating: "r", count: 5000)])
+    let b = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": String(repeating: "r", count: 5000)])
+    let c = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/t", "AWS_ROLE_ARN": "other"])
+    #expect(a.configure() == nil && b.configure() == nil && c.configure() == nil)
+    #expect(a.id == b.id && a.id != c.id && a.id.count == Int(S3P_PROVIDER_ID_LEN))
+}
+
+@Test func imdsTakesThreeStepsAndRefreshesAhead() {
+    let i = Machine([:])
+    #expect(i.configure() == nil)
+    i.provider.pointee.lead = 300
+    var s = i.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_EXCHANGE)
+    #expect(s.request == "PUT /latest/api/token HTTP/1.1\r\nHost: 169.254.169.254\r\n"
             + "User-Agent: ngx_http_s3_proxy_module\r\nAccept: */*\r\nConnection: close\r\n"
             + "X-aws-ec2-metadata-token-ttl-seconds: 21600\r\nContent-Length: 0\r\n\r\n")
-    req.step = S3P_STEP_IMDS_CREDENTIALS
-    req.role = m.str("my role")
-    req.token = m.str("TOKEN")
-    #expect(request(req).hasPrefix(
+    s = i.step(S3P_EVENT_ANSWER, http("TOKEN\n"))
+    #expect(s.request == "GET /latest/meta-data/iam/security-credentials/ HTTP/1.1\r\n"
+            + "Host: 169.254.169.254\r\nUser-Agent: ngx_http_s3_proxy_module\r\nAccept: */*\r\n"
+            + "Connection: close\r\nX-aws-ec2-metadata-token: TOKEN\r\n\r\n")
+    s = i.step(S3P_EVENT_ANSWER, http("my role\n"))
+    #expect(s.request.hasPrefix(
         "GET /latest/meta-data/iam/security-credentials/my%20role HTTP/1.1\r\n"))
-    #expect(request(req).hasSuffix("X-aws-ec2-metadata-token: TOKEN\r\n\r\n"))
-    req.step = S3P_STEP_CONTAINER
-    req.path = m.str("/v2/credentials/abc?x=1")
-    req.token = m.str("Bearer x\r\nEvil: 1")
-    #expect(request(req) == "")  // a header line is never broken
-    req.token = m.str("Bearer x")
-    #expect(request(req).hasPrefix("GET /v2/credentials/abc?x=1 HTTP/1.1\r\n"))
-    #expect(request(req).hasSuffix("Authorization: Bearer x\r\n\r\n"))
-    req.step = S3P_STEP_STS
-    req.role = m.str("arn:aws:iam::123456789012:role/r")
-    req.session_name = m.str("s3-proxy")
-    req.web_identity = m.str("eyJ.a+b/c=\n")
+    #expect(s.request.hasSuffix("X-aws-ec2-metadata-token: TOKEN\r\n\r\n"))
+    let json = #"{"Code":"Success","AccessKeyId":"ASIAX","SecretAccessKey":"sk","Token":"tk","#
+        + #""Expiration":"2027-01-15T09:00:00Z"}"#
+    let expiration: Int64 = 1_800_003_600  // 2027-01-15T09:00:00Z
+    i.now = expiration - 3600
+    s = i.step(S3P_EVENT_ANSWER, http(json))
+    #expect(s.action == S3P_DO_STORE)
+    #expect(s.keys == ["ASIAX", "sk", "tk"] && s.expires == expiration)
+    // lead 300 s plus a margin of 300 s before expiry
+    #expect(s.refresh == expiration - 600 && s.streak == 0)
+    #expect(s.message == "credentials from \"imds\": access key id \"ASIAX\", expiring in "
+            + "3600 s, next refresh in 3000 s")
+    // a short life: refreshed half-way
+    i.provider.pointee.lead = 3000
+    _ = i.step(S3P_EVENT_START)
+    _ = i.step(S3P_EVENT_ANSWER, http("TOKEN"))
+    _ = i.step(S3P_EVENT_ANSWER, http("role"))
+    #expect(i.step(S3P_EVENT_ANSWER, http(json)).refresh == i.now + 1800)
+}
+
+@Test func imdsV1OnlyWhenAllowed() {
+    let v1 = Machine([:])
+    #expect(v1.configure() == nil)
+    _ = v1.step(S3P_EVENT_START)
+    let s = v1.step(S3P_EVENT_ANSWER, http("", status: "403 Forbidden"))
+    #expect(s.action == S3P_DO_EXCHANGE)
+    #expect(s.request.hasPrefix("GET /latest/meta-data/iam/security-credentials/ HTTP/1.1"))
+    #expect(!s.request.contains("X-aws-ec2-metadata-token"))
+
+    let v2 = Machine(["AWS_EC2_METADATA_V1_DISABLED": "true"])
+    #expect(v2.configure() == nil)
+    _ = v2.step(S3P_EVENT_START)
+    let r = v2.step(S3P_EVENT_ANSWER, http("", status: "403 Forbidden"))
+    #expect(r.action == S3P_DO_RETRY && r.refresh == v2.now + 1 && r.streak == 1)
+    #expect(r.message == "no credentials from \"imds\": HTTP status 403")
+}
+
+@Test func failuresBackOffAndAreLoggedOncePerStreak() {
+    let c = Machine(["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/c"])
+    #expect(c.configure() == nil)
+    c.expiration = c.now + 100
+    var delays: [Int64] = []
+    var messages: [String] = []
+    for _ in 0..<8 {
+        _ = c.step(S3P_EVENT_START)
+        let s = c.step(S3P_EVENT_FAILED, "timed out")
+        #expect(s.action == S3P_DO_RETRY)
+        delays.append(s.refresh - c.now)
+        messages.append(s.message)
+    }
+    #expect(delays == [1, 2, 4, 8, 16, 32, 60, 60])
+    #expect(messages[0] == "credentials from \"container\" not refreshed: timed out; the "
+            + "current ones stay in use for 100 s")
+    #expect(messages.dropFirst().allSatisfy { $0.isEmpty })
+}
+
+@Test func webIdentityReadsItsTokenFileEachTime() {
+    let w = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/var/token", "AWS_ROLE_ARN":
+                     "arn:aws:iam::123456789012:role/r", "AWS_ROLE_SESSION_NAME": "s3-proxy",
+                     "AWS_ENDPOINT_URL_STS": "https://localhost:8443"])
+    #expect(w.configure() == nil)
+    var s = w.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_READ && s.paths == ["/var/token"])
+    s = w.step(S3P_EVENT_FILES, files: [(S3P_FILE_MISSING, "")])
+    #expect(s.action == S3P_DO_RETRY)
+    #expect(s.message == "no credentials from \"web-identity\": the token file cannot be opened")
+    _ = w.step(S3P_EVENT_START)
+    s = w.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "eyJ.a+b/c=\n")])
+    #expect(s.action == S3P_DO_EXCHANGE)
     let form = "Action=AssumeRoleWithWebIdentity&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fr"
         + "&RoleSessionName=s3-proxy&Version=2011-06-15&WebIdentityToken=eyJ.a%2Bb%2Fc%3D"
-    #expect(request(req).hasSuffix("Content-Length: \(form.utf8.count)\r\n\r\n" + form))
+    #expect(s.request.hasPrefix("POST / HTTP/1.1\r\nHost: localhost:8443\r\n"))
+    #expect(s.request.hasSuffix("Content-Length: \(form.utf8.count)\r\n\r\n" + form))
+    s = w.step(S3P_EVENT_ANSWER, http(stsXML))
+    #expect(s.action == S3P_DO_RETRY)   // the example expired long ago
+    #expect(s.message.isEmpty)          // the streak's second failure
+}
+
+@Test func containerAuthorizationFromItsFile() {
+    let c = Machine(["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/v2/c?x=1",
+                     "AWS_CONTAINER_AUTHORIZATION_TOKEN": "from-variable",
+                     "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": "/run/auth"])
+    #expect(c.configure() == nil)
+    var s = c.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_READ && s.paths == ["/run/auth"])
+    s = c.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "Bearer x\r\n")])
+    #expect(s.request.hasPrefix("GET /v2/c?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n"))
+    #expect(s.request.hasSuffix("Authorization: Bearer x\r\n\r\n"))
+    _ = c.step(S3P_EVENT_START)
+    s = c.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "Bearer x\r\nEvil: 1")])
+    #expect(s.action == S3P_DO_RETRY && s.request.isEmpty)
+    #expect(s.message.hasSuffix("the authorization token is not a header value"))
+
+    let v = Machine(["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c",
+                     "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer y"])
+    #expect(v.configure() == nil)
+    s = v.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_EXCHANGE && s.request.hasSuffix("Authorization: Bearer y\r\n\r\n"))
+}
+
+@Test func aProfileIsReadAgainEveryTwoSeconds() {
+    let p = Machine(["HOME": "/home/u", "AWS_CONFIG_FILE": "~/cfg"],
+                    credentials: S3P_CREDENTIALS_PROFILE, profile: "dev")
+    #expect(p.configure() == nil && p.name == "profile=dev")
+    var s = p.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_READ && s.paths == ["/home/u/.aws/credentials", "/home/u/cfg"])
+    s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_MISSING, ""),
+                                        (S3P_FILE_READ, "[profile dev]\naws_access_key_id = A\n"
+                                         + "aws_secret_access_key = S\n")])
+    #expect(s.action == S3P_DO_STORE && s.keys == ["A", "S", ""])
+    #expect(s.expires == Int64(S3P_NEVER) && s.refresh == p.now + 2)
+    #expect(s.message == "credentials from \"profile=dev\": access key id \"A\"")
+    _ = p.step(S3P_EVENT_START)
+    s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_UNREADABLE, ""), (S3P_FILE_MISSING, "")])
+    #expect(s.action == S3P_DO_RETRY && s.refresh == p.now + 2)
+    #expect(s.message == "credentials from \"profile=dev\" not refreshed: cannot read "
+            + "\"/home/u/.aws/credentials\"; the current ones stay in use")
+}
+
+@Test func presignedURLsNeverOutliveTheirKeys() {
+    #expect(s3p_presign_cap(300, 60, 1000 + 360, 1000) == 0)
+    #expect(s3p_presign_cap(300, 60, 1000 + 359, 1000) == 300)
+    #expect(s3p_presign_cap(300, 0, 1000 + 120, 1000) == 120)
+    #expect(s3p_presign_cap(300, 0, 1000 + 1, 1000) == 1)
 }

@@ -1,51 +1,67 @@
-// The C entry points of the credential providers' exchanges
-// (CShim/include/s3_proxy_core.h): requests written into C's buffer,
-// answers read into it.
+// The C entry points of the credential chain and the providers
+// (CShim/include/s3_proxy_core.h): the environment's names, the files'
+// paths, each location's source, and one step of a provider's refresh.
 
 internal import CShim
 
 @c @implementation
-func s3p_provider_request(
-    _ req: UnsafePointer<s3p_provider_request_t>?, _ out: UnsafeMutablePointer<UInt8>?,
-    _ cap: Int
-) -> Int {
-    guard let req = req?.pointee, let out else { return 0 }
-    // What goes into a header line must not break it.
-    for s in [req.host, req.path, req.token] where !ASCII.isPrintable(Bytes.view(s)) {
-        return 0
+func s3p_environment_name(_ i: Int) -> UnsafePointer<CChar>? {
+    guard i >= 0 && i < Environment.names.count && i < Int(S3P_ENV_VARIABLES) else {
+        return nil
     }
-    var writer = BufferWriter(base: out, capacity: cap)
-    ProviderRequest.write(req, into: &writer)
-    return writer.overflowed ? 0 : writer.count
+    return UnsafeRawPointer(Environment.names[i].utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 @c @implementation
-func s3p_provider_answer(
-    _ step: s3p_step_t, _ response: UnsafePointer<UInt8>?, _ len: Int,
-    _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int,
-    _ answer: UnsafeMutablePointer<s3p_provider_answer_t>?,
-    _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
+func s3p_environment_paths(
+    _ env: UnsafeMutablePointer<s3p_environment_t>?, _ out: UnsafeMutablePointer<UInt8>?,
+    _ cap: Int
 ) -> Int32 {
-    guard let out, let answer else { return S3P_E_ANSWER }
-    answer.pointee = s3p_provider_answer_t()
-    let bytes = UnsafeBufferPointer(start: response, count: response == nil ? 0 : len)
-    let (read, problem) = ProviderAnswer.read(step, bytes)
-    answer.pointee.status = read?.status ?? 0
-    if let problem {
-        ErrorMessage.write(problem, into: err, cap: errCap)
-        return S3P_E_ANSWER
-    }
-    guard let read else { return S3P_E_ANSWER }
+    guard let env, let out else { return S3P_E_SPACE }
     var writer = BufferWriter(base: out, capacity: cap)
-    answer.pointee.value = writer.write(read.value)
-    answer.pointee.access_key = writer.write(read.accessKey)
-    answer.pointee.secret_key = writer.write(read.secretKey)
-    answer.pointee.session_token = writer.write(read.sessionToken)
-    answer.pointee.expiration = read.expiration
+    Environment.paths(&env.pointee, into: &writer)
     guard !writer.overflowed else {
-        answer.pointee = s3p_provider_answer_t()
-        ErrorMessage.write("an answer too large", into: err, cap: errCap)
-        return S3P_E_ANSWER
+        env.pointee.credentials_path = s3p_str_t()
+        env.pointee.config_path = s3p_str_t()
+        return S3P_E_SPACE
     }
     return S3P_OK
+}
+
+@c @implementation
+func s3p_provider_configure(
+    _ settings: UnsafePointer<s3p_settings_t>?, _ provider: UnsafeMutablePointer<s3p_provider_t>?,
+    _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
+) -> Int32 {
+    guard let settings, let provider else { return S3P_E_CONFIG }
+    return ErrorMessage.verdict(Chain.configure(settings.pointee, provider), into: err,
+                                cap: errCap)
+}
+
+@c @implementation
+func s3p_provider_address(
+    _ provider: UnsafePointer<s3p_provider_t>?, _ addr: UnsafePointer<UInt8>?, _ len: Int,
+    _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
+) -> Int32 {
+    guard let provider, let addr else { return S3P_E_CONFIG }
+    return ErrorMessage.verdict(
+        Chain.addressProblem(provider.pointee, UnsafeBufferPointer(start: addr, count: len)),
+        into: err, cap: errCap)
+}
+
+@c @implementation
+func s3p_provider_next(
+    _ provider: UnsafeMutablePointer<s3p_provider_t>?,
+    _ step: UnsafeMutablePointer<s3p_provider_step_t>?, _ out: UnsafeMutablePointer<UInt8>?,
+    _ cap: Int
+) {
+    guard let provider, let step, let out else { return }
+    Provider.next(provider, step, out, cap)
+}
+
+@c @implementation
+func s3p_presign_cap(_ expires: Int64, _ window: Int64, _ expiration: Int64, _ now: Int64)
+    -> Int64
+{
+    Provider.presignCap(expires: expires, window: window, expiration: expiration, now: now)
 }

@@ -3,12 +3,14 @@
 // chunked, sized by Content-Length, or runs to the close.  Small and
 // strict: anything else is not an answer.
 
+internal import CShim
+
 struct HTTPAnswer {
     var status: Int32 = 0
     var body: [UInt8] = []
 
     /// The largest answer read: credentials are a few kilobytes.
-    static let maxLength = 65536
+    static let maxLength = Int(S3P_PROVIDER_ANSWER_MAX)
 
     /// nil for bytes that are not an HTTP/1.x answer.
     init?(_ bytes: UnsafeBufferPointer<UInt8>) {

@@ -13,7 +13,7 @@ struct ProviderAnswer {
     var expiration: Int64 = 0
 
     /// The answer, or the problem with it.
-    static func read(_ step: s3p_step_t, _ bytes: UnsafeBufferPointer<UInt8>)
+    static func read(_ step: ProviderStep, _ bytes: UnsafeBufferPointer<UInt8>)
         -> (ProviderAnswer?, String?)
     {
         guard let http = HTTPAnswer(bytes) else {
@@ -23,7 +23,7 @@ struct ProviderAnswer {
         answer.status = http.status
         guard http.status == 200 else {
             var problem = "HTTP status " + String(http.status)
-            if step == S3P_STEP_STS, let code = STSResponse(http.body).errorCode,
+            if step == .sts, let code = STSResponse(http.body).errorCode,
                code.count <= 64, ProviderAnswer.printable(code)
             {
                 problem += ", STS error " + String(decoding: code, as: UTF8.self)
@@ -31,18 +31,18 @@ struct ProviderAnswer {
             return (answer, problem)
         }
         switch step {
-        case S3P_STEP_IMDS_TOKEN, S3P_STEP_IMDS_ROLE:
+        case .imdsToken, .imdsRole:
             var value = ASCII.trimmed(http.body[...])
-            if step == S3P_STEP_IMDS_ROLE, let newline = value.firstIndex(of: 10) {
+            if step == .imdsRole, let newline = value.firstIndex(of: 10) {
                 value = ASCII.trimmed(value[..<newline])
             }
-            guard !value.isEmpty, value.count <= 1024, printable(value) else {
-                return (answer, step == S3P_STEP_IMDS_TOKEN
+            guard !value.isEmpty, value.count <= Provider.valueMax, printable(value) else {
+                return (answer, step == .imdsToken
                         ? "an unusable IMDS session token" : "an unusable role name")
             }
             answer.value = value
             return (answer, nil)
-        case S3P_STEP_STS:
+        case .sts:
             let xml = STSResponse(http.body)
             guard xml.isResponse else {
                 return (answer, "not an AssumeRoleWithWebIdentityResponse")
@@ -70,13 +70,13 @@ struct ProviderAnswer {
         _ expiration: [UInt8]?, names: (StaticString, StaticString, StaticString)
     ) -> (ProviderAnswer?, String?) {
         var answer = self
-        guard let accessKey, !accessKey.isEmpty, accessKey.count <= 128,
+        guard let accessKey, !accessKey.isEmpty, accessKey.count <= Int(S3P_ACCESS_KEY_MAX),
               ProviderAnswer.printable(accessKey), !accessKey.contains(UInt8(ascii: " "))
         else { return (answer, "no usable " + ProviderAnswer.text(names.0)) }
-        guard let secretKey, !secretKey.isEmpty, secretKey.count <= 256,
+        guard let secretKey, !secretKey.isEmpty, secretKey.count <= Int(S3P_SECRET_KEY_MAX),
               ProviderAnswer.printable(secretKey)
         else { return (answer, "no usable " + ProviderAnswer.text(names.1)) }
-        if let token, !(token.count <= 8192 && ProviderAnswer.printable(token)) {
+        if let token, !(token.count <= Int(S3P_SESSION_TOKEN_MAX) && ProviderAnswer.printable(token)) {
             return (answer, "no usable " + ProviderAnswer.text(names.2))
         }
         guard let expiration else { return (answer, "no Expiration") }

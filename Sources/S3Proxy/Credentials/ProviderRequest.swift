@@ -12,41 +12,52 @@
 //
 // Each is sent on a connection of its own, "Connection: close".
 
-internal import CShim
-
 enum ProviderRequest {
+    /// What a step's request carries; empty parts are left out.
+    struct Parts {
+        var step: ProviderStep
+        var host = Bytes.empty            // the Host header: "host[:port]"
+        var path = Bytes.empty            // container: the URI's path+query
+        var token = Bytes.empty           // IMDS: the session token; container: Authorization
+        var role = Bytes.empty            // IMDS: the role; STS: its ARN
+        var session_name = Bytes.empty    // STS: RoleSessionName
+        var web_identity = Bytes.empty    // STS: the token file's content
+
+        init(_ step: ProviderStep) { self.step = step }
+    }
+
     static let imdsTokenTTL: StaticString = "21600"
     static let credentialsPath: StaticString = "/latest/meta-data/iam/security-credentials/"
 
     /// The request's length; past `cap` nothing usable is written.
-    static func write(_ req: s3p_provider_request_t, into writer: inout BufferWriter) {
+    static func write(_ req: Parts, into writer: inout BufferWriter) {
         switch req.step {
-        case S3P_STEP_IMDS_TOKEN:
+        case .imdsToken:
             writer.write("PUT /latest/api/token HTTP/1.1\r\n")
             head(req, into: &writer)
             writer.write("X-aws-ec2-metadata-token-ttl-seconds: ")
             writer.write(imdsTokenTTL)
             writer.write("\r\nContent-Length: 0\r\n\r\n")
-        case S3P_STEP_IMDS_ROLE, S3P_STEP_IMDS_CREDENTIALS:
+        case .imdsRole, .imdsCredentials:
             writer.write("GET ")
             writer.write(credentialsPath)
-            if req.step == S3P_STEP_IMDS_CREDENTIALS {
+            if req.step == .imdsCredentials {
                 writer.writeEncoded(req.role, keepSlash: false)
             }
             writer.write(" HTTP/1.1\r\n")
             head(req, into: &writer)
-            if req.token.len > 0 {
+            if !req.token.isEmpty {
                 writer.write("X-aws-ec2-metadata-token: ")
                 writer.write(req.token)
                 writer.write("\r\n")
             }
             writer.write("\r\n")
-        case S3P_STEP_CONTAINER:
+        case .container:
             writer.write("GET ")
-            if req.path.len > 0 { writer.write(req.path) } else { writer.write("/") }
+            if !req.path.isEmpty { writer.write(req.path) } else { writer.write("/") }
             writer.write(" HTTP/1.1\r\n")
             head(req, into: &writer)
-            if req.token.len > 0 {
+            if !req.token.isEmpty {
                 writer.write("Authorization: ")
                 writer.write(req.token)
                 writer.write("\r\n")
@@ -66,21 +77,21 @@ enum ProviderRequest {
         }
     }
 
-    private static func head(_ req: s3p_provider_request_t, into writer: inout BufferWriter) {
+    private static func head(_ req: Parts, into writer: inout BufferWriter) {
         writer.write("Host: ")
         writer.write(req.host)
         writer.write("\r\nUser-Agent: ngx_http_s3_proxy_module\r\nAccept: */*\r\n")
         writer.write("Connection: close\r\n")
     }
 
-    private static func form(_ req: s3p_provider_request_t, into writer: inout BufferWriter) {
+    private static func form(_ req: Parts, into writer: inout BufferWriter) {
         writer.write("Action=AssumeRoleWithWebIdentity&RoleArn=")
         writer.writeEncoded(req.role, keepSlash: false)
         writer.write("&RoleSessionName=")
         writer.writeEncoded(req.session_name, keepSlash: false)
         writer.write("&Version=2011-06-15&WebIdentityToken=")
         // A token file usually ends with a newline, which is not the token's.
-        var token = Bytes.view(req.web_identity)
+        var token = req.web_identity
         while let last = token.last, last == 0x0a || last == 0x0d || last == 0x20 {
             token = UnsafeBufferPointer(rebasing: token.dropLast())
         }

@@ -1,7 +1,7 @@
 // Which keys a location signs with, by s3_proxy_credentials: the
 // environment, a profile of the shared credentials and config files, or
 // (auto) the first of the two that is configured, as the AWS SDKs' default
-// chain begins.  Read once, at configuration time.
+// chain begins (Chain.swift: the rest of the chain, the providers).
 
 internal import CShim
 
@@ -30,6 +30,11 @@ struct Credentials {
             return fromEnvironment(env, profile: profile)
         case S3P_CREDENTIALS_PROFILE:
             return fromProfile(profile, files: files)
+        case S3P_CREDENTIALS_WEB_IDENTITY, S3P_CREDENTIALS_CONTAINER, S3P_CREDENTIALS_IMDS:
+            // A provider's: none yet.  The location's other settings are
+            // checked; it signs only with the provider's current ones.
+            return .found(Credentials(accessKey: [], secretKey: [], sessionToken: [],
+                                      profile: profile))
         default:
             if env.access_key_id.len > 0 || env.secret_access_key.len > 0 {
                 return fromEnvironment(env, profile: profile)
