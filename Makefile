@@ -163,7 +163,7 @@ test: deps $(MODULE)
 	$(SWIFT) build -c release --product s3p-bench
 	.build/release/s3p-bench 2000
 	scripts/check-module.sh $(MODULE)
-	$(MAKE) fuzz FUZZ_SECONDS=15
+	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(PYTEST) --ignore=Tests/integration/test_package.py \
 	    demo/test_s3server.py Tests/integration
 	$(if $(PACKAGE_TEST),NGINX_BIN=$(NGINX_BIN) $(PYTHON) -m pytest -q -p no:cacheprovider $(PACKAGE_TEST))
@@ -183,32 +183,34 @@ test-nginx-versions: deps $(CORE_LIB)
 test-unit:
 	$(SWIFT) test
 
-# libFuzzer + AddressSanitizer: one binary per C entry point, each built
-# from the core and its Tests/Fuzz/Fuzz*.swift, run from its committed
-# seeds (Tests/Fuzz/corpus/<name>) plus what earlier runs found
-# (build/fuzz/found/<name>).  `make fuzz` runs them one after the other,
-# FUZZ_SECONDS shared between them.  A target is one line below: its name,
-# the longest input it tries, its sources besides the core.
+# libFuzzer + AddressSanitizer over each C entry point that reads outside
+# input, in one binary (the core is compiled with the sanitizers once):
+# Tests/Fuzz/FuzzMain.swift sends the inputs to the target named by
+# S3P_FUZZ_TARGET.  Each target runs from its committed seeds
+# (Tests/Fuzz/corpus/<name>) plus what earlier runs found
+# (build/fuzz/found/<name>); `make fuzz` runs them one after the other,
+# FUZZ_SECONDS shared between them.  A target is one line below: its name
+# and the longest input it tries.
 define fuzz-target
 FUZZ_TARGETS += $(1)
 FUZZ_MAX_LEN_$(1) := $(2)
-$(BUILD)/fuzz/$(1): $(3)
 endef
-$(eval $(call fuzz-target,request,1024,Tests/Fuzz/FuzzRequest.swift $(REFERENCE_SRCS)))
-$(eval $(call fuzz-target,s3-error,4096,Tests/Fuzz/FuzzS3Error.swift))
-$(eval $(call fuzz-target,listing,16384,Tests/Fuzz/FuzzListing.swift))
-$(eval $(call fuzz-target,provider,8192,Tests/Fuzz/FuzzProvider.swift))
+$(eval $(call fuzz-target,request,1024))
+$(eval $(call fuzz-target,s3-error,4096))
+$(eval $(call fuzz-target,listing,16384))
+$(eval $(call fuzz-target,provider,8192))
 
-FUZZ_BINS   := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+FUZZER      := $(BUILD)/fuzz/fuzz
+FUZZ_SRCS   := $(sort $(wildcard Tests/Fuzz/*.swift)) $(REFERENCE_SRCS)
 
 $(BUILD)/fuzz/copenssl.o: $(CORE_C) $(CORE_HDRS)
 	@mkdir -p $(BUILD)/fuzz
 	$(CLANG) -O2 -fsanitize=address -I Sources/COpenSSL/include -c $(CORE_C) -o $@
 
-$(FUZZ_BINS): $(CORE_SWIFT) $(CORE_HDRS) $(BUILD)/fuzz/copenssl.o
+$(FUZZER): $(CORE_SWIFT) $(CORE_HDRS) $(FUZZ_SRCS) $(BUILD)/fuzz/copenssl.o
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name S3Proxy \
 	    -D S3P_FUZZ -I CShim/include -I Sources/COpenSSL/include \
-	    $(CORE_SWIFT) $(filter Tests/%.swift,$^) $(BUILD)/fuzz/copenssl.o \
+	    $(CORE_SWIFT) $(FUZZ_SRCS) $(BUILD)/fuzz/copenssl.o \
 	    -lcrypto -o $@ 2> $@.log || { cat $@.log; exit 1; }
 
 # One target's run, from its seeds and what earlier runs found, for its
@@ -217,12 +219,13 @@ $(FUZZ_BINS): $(CORE_SWIFT) $(CORE_HDRS) $(BUILD)/fuzz/copenssl.o
 # would hold the pipe open).
 FUZZ_SHARE   = $(shell expr $(FUZZ_SECONDS) / $(words $(FUZZ_TARGETS)) \| 1)
 fuzz-run     = mkdir -p $(BUILD)/fuzz/found/$(1) && echo "fuzz $(1): $(FUZZ_SHARE) s" && \
-    { SWIFT_BACKTRACE=enable=no $(BUILD)/fuzz/$(1) -max_total_time=$(FUZZ_SHARE) -max_len=$(FUZZ_MAX_LEN_$(1)) \
-        -print_final_stats=1 $(BUILD)/fuzz/found/$(1) Tests/Fuzz/corpus/$(1) 2>&1 | \
+    { S3P_FUZZ_TARGET=$(1) SWIFT_BACKTRACE=enable=no $(FUZZER) -max_total_time=$(FUZZ_SHARE) \
+        -max_len=$(FUZZ_MAX_LEN_$(1)) -print_final_stats=1 \
+        $(BUILD)/fuzz/found/$(1) Tests/Fuzz/corpus/$(1) 2>&1 | \
       grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss|==[0-9]+==ERROR)|SUMMARY|crash-'; \
       test $${PIPESTATUS[0]} -eq 0; }
 
-fuzz: $(FUZZ_BINS)
+fuzz: $(FUZZER)
 	@$(foreach t,$(FUZZ_TARGETS),$(call fuzz-run,$(t)) && ) true
 
 clean:

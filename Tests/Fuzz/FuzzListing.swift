@@ -39,7 +39,6 @@ private let tags: [[UInt8]] = [
     "thead", "tbody", "tr", "th", "td", "a",
 ].map { Array($0.utf8) }
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzListing(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let flags = data[0]

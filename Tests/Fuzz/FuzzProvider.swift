@@ -21,7 +21,6 @@ internal import CShim
 
 nonisolated(unsafe) var providerStorage: [UInt8] = []
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzProvider(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var input = Array(UnsafeBufferPointer(start: data, count: size))
     let flags = input.isEmpty ? 0 : input.removeFirst()

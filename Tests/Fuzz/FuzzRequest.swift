@@ -30,7 +30,6 @@ private func view(_ base: UnsafePointer<UInt8>, _ offset: Int, _ count: Int) -> 
     s3p_str_t(len: count, data: base + offset)
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var input = Array(UnsafeBufferPointer(start: data, count: size))
     let flags = input.isEmpty ? 0 : input.removeFirst()

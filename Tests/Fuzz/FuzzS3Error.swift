@@ -21,7 +21,6 @@ private let head = Array("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Co
 private let middle = Array("</Code><Message>".utf8)
 private let tail = Array("</Message></Error>".utf8)
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzS3Error(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
     let status = 400 + Int32(data[0]) % 200
