@@ -14,8 +14,7 @@
  *   ngx_http_s3_proxy_fallback.c   a folder's listing in place of its
  *                                  index page's 404
  *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
- *                                  module (s3_proxy.conf, TLS defaults,
- *                                  a resolver)
+ *                                  module (s3_proxy.conf, TLS defaults)
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: which
  *                                  source each location takes
  *   ngx_http_s3_proxy_refresh.c    their shared zone, the workers' timer,
@@ -82,7 +81,7 @@ typedef struct {
 
     void                      *creds;      /* providers, their zone */
 
-    /* the upstreams declared, or not resolved (ngx_str_t) */
+    /* the upstreams declared, or not resolved (s3p_str_t, temp_pool) */
     ngx_array_t               *upstreams;
 } ngx_http_s3_proxy_main_conf_t;
 
@@ -218,8 +217,6 @@ char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev);
-char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf);
 
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,

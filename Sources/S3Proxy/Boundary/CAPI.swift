@@ -103,6 +103,12 @@ enum LocationCheck {
         if conf.index.len > 0, let problem = Rules.indexProblem(conf.index.bytes) {
             return "the index page " + quoted(conf.index) + " " + problem
         }
+        // proxy_pass with variables resolves a name at request time, and
+        // only through "resolver"; nginx itself would say so only then
+        if conf.resolver == 0, let host = Upstreams.namedHost(conf, signing.pointee) {
+            return "reaches the endpoint \"" + String(decoding: host, as: UTF8.self)
+                + "\" by name: add a \"resolver\" to the http, server or location block"
+        }
         return nil
     }
 
