@@ -5,7 +5,8 @@
  *   - the shipped s3_proxy_pass.conf (which s3_proxy.conf includes), with
  *     its proxy_pass: it holds the module's marker directive,
  *     "s3_proxy_snippet", because nginx lets no module see which file a
- *     location included or where its proxy_pass points;
+ *     location included or where its proxy_pass points (where it must
+ *     be: s3p_check_snippet());
  *   - a resolver for an endpoint given by name (s3p_config_check(), with
  *     the location's upstreams: ngx_http_s3_proxy_upstream.c).
  *
@@ -52,7 +53,7 @@ char *
 ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev)
 {
-    char                      *why;
+    u_char                     err[S3P_MESSAGE_MAX];
     ngx_http_s3_proxy_pos_t   *pos;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -65,39 +66,20 @@ ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
         conf->snippet_inherited = 1;
     }
 
-    pos = &conf->enable_pos;
-
-    if (!conf->enable) {
-
-        if (conf->snippet_pos.file_name == NULL || conf->snippet_inherited) {
-            return NGX_CONF_OK;
-        }
-
-        why = "includes s3_proxy.conf without \"s3_proxy on\", so its "
-              "requests would go unsigned,";
-        pos = &conf->snippet_pos;
-
-    } else if (conf->snippet_pos.file_name == NULL && clcf->handler == NULL) {
-        why = "needs proxy_pass: add \"include s3_proxy.conf;\" to it";
-
-    } else if (conf->snippet_pos.file_name == NULL) {
-        why = "has a content handler of its own (a proxy_pass?), which "
-              "would get the requests unsigned: use \"include "
-              "s3_proxy.conf;\" instead (an s3_proxy.conf without "
-              "\"s3_proxy_snippet;\" is older than the module: install "
-              "the new one)";
-
-    } else if (conf->snippet_inherited && clcf->handler != NULL) {
-        why = "has an \"if\" block with a content handler of its own "
-              "(a proxy_pass?), which would get the requests unsigned,";
-
-    } else {
+    if (s3p_check_snippet(conf->enable != 0,
+                          conf->snippet_pos.file_name != NULL,
+                          conf->snippet_inherited != 0, clcf->handler != NULL,
+                          err, sizeof(err))
+        == S3P_OK)
+    {
         return NGX_CONF_OK;
     }
 
+    pos = conf->enable ? &conf->enable_pos : &conf->snippet_pos;
+
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                   "\"s3_proxy\" in location \"%V\" %s in %s:%ui",
-                  &clcf->name, why, pos->file_name, pos->line);
+                  &clcf->name, err, pos->file_name, pos->line);
 
     return NGX_CONF_ERROR;
 }

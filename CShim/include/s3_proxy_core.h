@@ -404,6 +404,19 @@ int s3p_check_profile_name(const s3p_str_t *name, uint8_t *err,
     size_t cap);
 
 /*
+ * Checks, when a location is merged, that it has the shipped snippet
+ * (s3_proxy.conf, whose marker is "s3_proxy_snippet") exactly where it
+ * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location
+ * or, `inherited`, in the one its "if" block is in; `handler`, the
+ * location (the "if" block) has a content handler, the snippet's
+ * proxy_pass or another.  On failure writes why into `err` (capacity
+ * `cap`, NUL-terminated), to follow the location's name, and returns
+ * S3P_E_CONFIG.
+ */
+int s3p_check_snippet(int32_t enable, int32_t snippet, int32_t inherited,
+    int32_t handler, uint8_t *err, size_t cap);
+
+/*
  * S3's limit on a key: 1,024 bytes of UTF-8.  A longer key is refused
  * (400) and never listed.
  */
