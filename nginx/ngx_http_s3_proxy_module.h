@@ -81,7 +81,7 @@ typedef struct {
 
     void                      *creds;      /* providers, their zone */
 
-    /* the upstreams declared, or not resolved (s3p_str_t, temp_pool) */
+    /* hosts the module declared or tried (s3p_str_t, in temp_pool) */
     ngx_array_t               *upstreams;
 } ngx_http_s3_proxy_main_conf_t;
 
