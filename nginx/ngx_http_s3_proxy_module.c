@@ -399,11 +399,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         core->stream_match = (uint32_t) conf->stream_match;
     }
 
-    if (ngx_http_s3_proxy_core(cf, conf, smcf, core) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_s3_proxy_check_resolver(cf, conf);
+    return ngx_http_s3_proxy_core(cf, conf, smcf, core);
 }
 
 

@@ -14,8 +14,7 @@
  *   ngx_http_s3_proxy_fallback.c   a folder's listing in place of its
  *                                  index page's 404
  *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
- *                                  module (s3_proxy.conf, its marker,
- *                                  a resolver)
+ *                                  module (s3_proxy.conf, its marker)
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: each
  *                                  location's provider, their shared
  *                                  zone, the workers' timer
@@ -76,7 +75,7 @@ typedef struct {
 
     void                      *creds;      /* providers, their zone */
 
-    /* the upstreams declared, or not resolved (ngx_str_t) */
+    /* hosts the module declared or tried (s3p_str_t, in temp_pool) */
     ngx_array_t               *upstreams;
 } ngx_http_s3_proxy_main_conf_t;
 
@@ -216,8 +215,6 @@ char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev);
-char *ngx_http_s3_proxy_check_resolver(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf);
 
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,

@@ -333,15 +333,15 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     core->signing = signing;
 
-    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
-                      err, pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
-    }
-
     /* proxied requests to the location's hosts reuse connections */
 
     if (ngx_http_s3_proxy_upstreams_ready(cf, conf, core) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                      err, pos->file_name, pos->line);
         return NGX_CONF_ERROR;
     }
 

@@ -1,49 +1,32 @@
 /*
  * ngx_http_s3_proxy_module: a keepalive upstream for each S3 host.
  *
- * s3_proxy_pass.conf says "proxy_pass $s3_proxy_url;".  With a variable in
- * proxy_pass, nginx looks the URL's host up among the configuration's
- * upstreams before it resolves anything (ngx_http_upstream_init_request());
- * without a match it makes a new connection, and over TLS a new
- * handshake, for every request.  So for each host a location contacts
- * (s3p_upstreams(): the endpoint's, or with virtual-hosted addressing
- * "<bucket>.<host>" for each bucket the configuration names) the module
- * declares, while nginx reads the http block, an upstream as if the
- * configuration said
+ * With a variable in proxy_pass ("proxy_pass $s3_proxy_url;"), nginx looks
+ * the URL's host up among the configuration's upstreams before it
+ * resolves anything (ngx_http_upstream_init_request()); without a match
+ * every request makes a new connection, and over TLS a new handshake.  So
+ * the core writes an upstream{} block with keepalive for each host a
+ * location contacts (s3p_upstreams()), and nginx parses it, as it parses
+ * "nginx -g", so that the upstream, keepalive and zone modules set it up
+ * with their own directives and initialisation.
  *
- *     upstream s3.eu-west-1.amazonaws.com {
- *         server s3.eu-west-1.amazonaws.com:443 resolve;
- *         zone s3_proxy:s3.eu-west-1.amazonaws.com 64k;
- *         keepalive 32;
- *     }
- *
- * and it does say so: nginx parses these lines as configuration, as it
- * parses "nginx -g", so that the upstream, keepalive and zone modules set
- * the block up with their own directives and initialisation.  Idle
- * connections are kept per worker, TLS sessions per peer.  A host with a
- * port of its own gets the upstream "<host>_<port>", which the URL then
- * names (nginx matches an upstream{} only to a URL without a port).
- *
- * The lines are parsed when a directive that decides where a location's
- * requests go is read (s3_proxy on, the marker of s3_proxy_pass.conf, and
- * the location's s3_proxy_endpoint, _region, _bucket, _buckets,
- * _addressing and _credentials after s3_proxy on): nginx initialises
- * upstreams before it merges locations.  The values are the location's,
- * else its server's, else the http block's (an enclosing location's are
- * not known yet); a host no location ends up using has an upstream that
- * nothing uses.  When the location is merged, its URLs name the upstreams
- * if each of its hosts has one.
+ * nginx initialises upstreams before it merges locations, so the blocks
+ * are parsed when a directive that decides where a location's requests go
+ * is read (s3_proxy on, the marker of s3_proxy_pass.conf, and the
+ * location's s3_proxy_endpoint, _region, _bucket, _buckets, _addressing
+ * and _credentials after s3_proxy on), with the location's values, else
+ * its server's, else the http block's (an enclosing location's are not
+ * known yet): a host no location ends up using has an upstream that
+ * nothing uses.  The merged location's URLs name the upstreams if each
+ * of its hosts has one.  An upstream of the same name that nginx already
+ * has (an operator's upstream{}, another location's proxy_pass) is left
+ * as it is, and used.
  *
  * DNS.  "resolve" (nginx 1.27.3 and later, with a "resolver" in the http
- * block before the location) re-resolves the name at run time and follows
- * S3's addresses.  Otherwise nginx resolves the server's name when it
- * reads the configuration, and the addresses stay until the next reload;
- * a name that does not resolve then gets no upstream and, as before, its
- * requests resolve it through "resolver" and open their own connections.
- *
- * An upstream of the same name that the configuration already has (an
- * operator's upstream{} before the location, or another location's
- * proxy_pass) is left as it is, and nginx uses it.
+ * block before the location) re-resolves a name at run time.  Otherwise
+ * nginx resolves the name when it reads the configuration; a name that
+ * does not resolve then gets no upstream, and its requests resolve it
+ * through "resolver" and open their own connections.
  */
 
 #include <ngx_config.h>
@@ -53,12 +36,6 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-/* idle connections kept per worker and upstream */
-#define NGX_HTTP_S3_PROXY_KEEPALIVE  "32"
-
-/* the shared zone of an upstream that resolves at run time */
-#define NGX_HTTP_S3_PROXY_ZONE_SIZE  "64k"
-
 #if (nginx_version >= 1027003 && NGX_HTTP_UPSTREAM_ZONE)
 #define NGX_HTTP_S3_PROXY_RESOLVE  1
 #else
@@ -67,16 +44,12 @@
 
 
 static ngx_int_t ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_upstream_t **list,
-    size_t *count);
-static void ngx_http_s3_proxy_upstream_layer(ngx_http_s3_proxy_loc_conf_t *to,
-    ngx_http_s3_proxy_loc_conf_t *from);
-static ngx_int_t ngx_http_s3_proxy_upstream_declare(ngx_conf_t *cf,
-    s3p_upstream_t *ups);
+    ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
+    s3p_upstream_t **list, size_t *count);
 static ngx_int_t ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf,
-    ngx_str_t *text);
-static ngx_http_upstream_srv_conf_t *ngx_http_s3_proxy_upstream_find(
-    ngx_conf_t *cf, s3p_str_t *name);
+    s3p_str_t *text);
+static ngx_int_t ngx_http_s3_proxy_upstream_known(ngx_conf_t *cf,
+    s3p_str_t *name, ngx_uint_t tried);
 
 
 /*
@@ -89,11 +62,15 @@ char *
 ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf)
 {
-    size_t                          i, count;
-    s3p_upstream_t                 *list;
-    ngx_http_conf_ctx_t            *ctx;
-    ngx_http_core_srv_conf_t       *cscf;
-    ngx_http_s3_proxy_loc_conf_t    layered;
+    size_t                         i, count;
+    ngx_int_t                      rc;
+    ngx_url_t                      u;
+    ngx_uint_t                     resolve;
+    s3p_upstream_t                *list;
+    ngx_http_conf_ctx_t           *ctx;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_core_srv_conf_t      *cscf;
+    ngx_http_s3_proxy_loc_conf_t  *levels[4];
 
     if (conf->enable != 1) {
         return NGX_CONF_OK;
@@ -101,28 +78,60 @@ ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
 
     /* the location's values, else its server's, else the http block's */
 
-    layered = *conf;
-
     cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
-
-    if (cscf->ctx) {
-        ngx_http_s3_proxy_upstream_layer(&layered,
-            cscf->ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index]);
-    }
-
     ctx = (ngx_http_conf_ctx_t *) cf->cycle->conf_ctx[ngx_http_module.index];
 
-    ngx_http_s3_proxy_upstream_layer(&layered,
-        ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index]);
+    levels[0] = conf;
+    levels[1] = cscf->ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
+    levels[2] = ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
+    levels[3] = NULL;
 
-    if (ngx_http_s3_proxy_upstream_list(cf, &layered, &list, &count)
+    /* what resolves upstreams at run time: the http block's resolver */
+
+    clcf = ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+    resolve = NGX_HTTP_S3_PROXY_RESOLVE
+              && clcf->resolver != NULL && clcf->resolver->connections.nelts;
+
+    if (ngx_http_s3_proxy_upstream_list(cf, levels, resolve, &list, &count)
         != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
 
     for (i = 0; i < count; i++) {
-        if (ngx_http_s3_proxy_upstream_declare(cf, &list[i]) != NGX_OK) {
+
+        rc = ngx_http_s3_proxy_upstream_known(cf, &list[i].name, 1);
+
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc) {
+            continue;
+        }
+
+        if (!resolve) {
+
+            /* resolved now, as nginx resolves the "server" line */
+
+            ngx_memzero(&u, sizeof(ngx_url_t));
+
+            u.url.len = list[i].server.len;
+            u.url.data = (u_char *) list[i].server.data;
+
+            if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "\"s3_proxy\": endpoint \"%V\" %s: its "
+                                   "requests resolve it each time and share "
+                                   "no connections",
+                                   &u.host,
+                                   u.err ? u.err : "could not be resolved");
+                continue;
+            }
+        }
+
+        if (ngx_http_s3_proxy_upstream_parse(cf, &list[i].block) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
     }
@@ -133,43 +142,56 @@ ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
 
 /*
  * Called when the location is merged: its proxied URLs name its hosts'
- * upstreams if each has one.
+ * upstreams if each has one, and a host it reaches otherwise by name
+ * needs a resolver (s3p_config_check()).
  */
 
 ngx_int_t
 ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core)
 {
-    size_t           i, count;
-    s3p_upstream_t  *list;
+    size_t                         i, count;
+    s3p_upstream_t                *list;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_s3_proxy_loc_conf_t  *levels[2];
 
-    if (ngx_http_s3_proxy_upstream_list(cf, conf, &list, &count) != NGX_OK) {
+    levels[0] = conf;
+    levels[1] = NULL;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    core->resolver = (clcf->resolver != NULL
+                      && clcf->resolver->connections.nelts);
+
+    if (ngx_http_s3_proxy_upstream_list(cf, levels, 0, &list, &count)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    /* hosts that requests name (any bucket, virtual-hosted): none */
+    /* none: requests name the hosts (any bucket, virtual-hosted) */
 
-    if (count == 0) {
-        return NGX_OK;
-    }
+    core->upstreams = (count > 0);
 
     for (i = 0; i < count; i++) {
-        if (ngx_http_s3_proxy_upstream_find(cf, &list[i].name) == NULL) {
-            return NGX_OK;
+        if (!ngx_http_s3_proxy_upstream_known(cf, &list[i].name, 0)) {
+            core->upstreams = 0;
         }
     }
-
-    core->upstreams = 1;
 
     return NGX_OK;
 }
 
 
-/* the core's answer for a location's raw settings; none if they are bad */
+/*
+ * The core's answer for a location's raw settings, each taken from the
+ * first of `levels` that has it; none if they are bad.
+ */
 
 static ngx_int_t
 ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_upstream_t **list, size_t *count)
+    ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
+    s3p_upstream_t **list, size_t *count)
 {
     u_char                         *buf;
     size_t                          n, i;
@@ -177,29 +199,57 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     s3p_str_t                       bucket, *buckets;
     ngx_array_t                    *a;
     s3p_settings_t                  raw;
+    ngx_http_s3_proxy_loc_conf_t   *conf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     ngx_memzero(&raw, sizeof(s3p_settings_t));
+    ngx_memzero(&bucket, sizeof(s3p_str_t));
 
-    raw.endpoint.len = conf->endpoint.len;
-    raw.endpoint.data = conf->endpoint.data;
-    raw.region.len = conf->region.len;
-    raw.region.data = conf->region.data;
-    raw.profile.len = conf->profile.len;
-    raw.profile.data = conf->profile.data;
-    raw.addressing = (conf->addressing == NGX_CONF_UNSET_UINT)
-                     ? S3P_ADDRESSING_PATH
-                     : (s3p_addressing_t) conf->addressing;
+    raw.addressing = S3P_ADDRESSING_PATH;
     raw.env = &smcf->env;
+    a = smcf->buckets;
 
-    bucket.len = conf->bucket.len;
-    bucket.data = conf->bucket.data;
+    /* from the outermost level in: an inner value replaces an outer one */
 
-    a = (conf->buckets == NGX_CONF_UNSET_PTR) ? smcf->buckets : conf->buckets;
+    for (n = 0; levels[n]; n++) { /* void */ }
+
+    while (n--) {
+        conf = levels[n];
+
+        if (conf->endpoint.data) {
+            raw.endpoint.len = conf->endpoint.len;
+            raw.endpoint.data = conf->endpoint.data;
+        }
+
+        if (conf->region.data) {
+            raw.region.len = conf->region.len;
+            raw.region.data = conf->region.data;
+        }
+
+        if (conf->credentials != NGX_CONF_UNSET_UINT) {
+            raw.profile.len = conf->profile.len;
+            raw.profile.data = conf->profile.data;
+        }
+
+        if (conf->addressing != NGX_CONF_UNSET_UINT) {
+            raw.addressing = (s3p_addressing_t) conf->addressing;
+        }
+
+        if (conf->bucket.data) {
+            bucket.len = conf->bucket.len;
+            bucket.data = conf->bucket.data;
+        }
+
+        if (conf->buckets != NGX_CONF_UNSET_PTR) {
+            a = conf->buckets;
+        }
+    }
 
     n = (a == NULL) ? 0 : a->nelts;
+
+    /* the names live as long as the configuration is read */
 
     buckets = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_str_t));
     *list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
@@ -220,184 +270,10 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
 
     /* settings that do not resolve have none: the merge names why */
 
-    (void) s3p_upstreams(&raw, &bucket, buckets, n, *list, n + 1, buf,
-                         (n + 1) * S3P_UPSTREAM_MAX, count);
+    (void) s3p_upstreams(&raw, &bucket, buckets, n, (int32_t) resolve, *list,
+                         n + 1, buf, (n + 1) * S3P_UPSTREAM_MAX, count);
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_s3_proxy_upstream_layer(ngx_http_s3_proxy_loc_conf_t *to,
-    ngx_http_s3_proxy_loc_conf_t *from)
-{
-    if (to->endpoint.data == NULL) {
-        to->endpoint = from->endpoint;
-    }
-
-    if (to->region.data == NULL) {
-        to->region = from->region;
-    }
-
-    if (to->credentials == NGX_CONF_UNSET_UINT) {
-        to->credentials = from->credentials;
-        to->profile = from->profile;
-    }
-
-    if (to->addressing == NGX_CONF_UNSET_UINT) {
-        to->addressing = from->addressing;
-    }
-
-    if (to->bucket.data == NULL) {
-        to->bucket = from->bucket;
-    }
-
-    if (to->buckets == NGX_CONF_UNSET_PTR) {
-        to->buckets = from->buckets;
-    }
-}
-
-
-/* the upstream{} of one host, unless the configuration has one */
-
-static ngx_int_t
-ngx_http_s3_proxy_upstream_declare(ngx_conf_t *cf, s3p_upstream_t *ups)
-{
-    u_char                         *p;
-    size_t                          len;
-    ngx_str_t                       text, *tried;
-    ngx_url_t                       u;
-    ngx_uint_t                      i, resolve;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
-#if (NGX_HTTP_S3_PROXY_RESOLVE)
-    ngx_http_conf_ctx_t            *ctx;
-    ngx_http_core_loc_conf_t       *clcf;
-#endif
-
-    if (ngx_http_s3_proxy_upstream_find(cf, &ups->name) != NULL) {
-        return NGX_OK;
-    }
-
-    /* a name that did not resolve is tried (and warned about) once */
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
-
-    if (smcf->upstreams == NULL) {
-        smcf->upstreams = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (smcf->upstreams == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    tried = smcf->upstreams->elts;
-
-    for (i = 0; i < smcf->upstreams->nelts; i++) {
-        if (tried[i].len == ups->name.len
-            && ngx_strncmp(tried[i].data, ups->name.data, ups->name.len) == 0)
-        {
-            return NGX_OK;
-        }
-    }
-
-    tried = ngx_array_push(smcf->upstreams);
-    if (tried == NULL) {
-        return NGX_ERROR;
-    }
-
-    tried->len = ups->name.len;
-    tried->data = ngx_pnalloc(cf->pool, ups->name.len);
-    if (tried->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(tried->data, ups->name.data, ups->name.len);
-
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url.len = ups->server.len;
-    u.url.data = (u_char *) ups->server.data;
-    u.no_resolve = 1;
-
-    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy\": endpoint \"%*s\": %s",
-                           ups->server.len, ups->server.data,
-                           u.err ? u.err : "invalid");
-        return NGX_ERROR;
-    }
-
-    resolve = 0;
-
-    if (u.naddrs == 0) {
-
-        /* a name */
-
-#if (NGX_HTTP_S3_PROXY_RESOLVE)
-
-        /* what resolves upstreams: the http block's resolver */
-
-        ctx = (ngx_http_conf_ctx_t *)
-                  cf->cycle->conf_ctx[ngx_http_module.index];
-        clcf = ctx->loc_conf[ngx_http_core_module.ctx_index];
-
-        resolve = (clcf->resolver != NULL
-                   && clcf->resolver->connections.nelts);
-#endif
-
-        if (!resolve) {
-
-            /* resolved now, as nginx resolves the "server" line */
-
-            ngx_memzero(&u, sizeof(ngx_url_t));
-
-            u.url.len = ups->server.len;
-            u.url.data = (u_char *) ups->server.data;
-
-            if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                                   "\"s3_proxy\": endpoint \"%V\" %s: its "
-                                   "requests resolve it each time and share "
-                                   "no connections",
-                                   &u.host,
-                                   u.err ? u.err : "could not be resolved");
-                return NGX_OK;
-            }
-        }
-    }
-
-    len = sizeof("upstream  {\nserver  resolve;\nzone s3_proxy:  ;\n"
-                 "keepalive ;\n}\n}\n")
-          + 2 * ups->name.len + ups->server.len
-          + sizeof(NGX_HTTP_S3_PROXY_ZONE_SIZE)
-          + sizeof(NGX_HTTP_S3_PROXY_KEEPALIVE);
-
-    p = ngx_pnalloc(cf->temp_pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    text.data = p;
-
-    p = ngx_sprintf(p, "upstream %*s {\nserver %*s%s;\n",
-                    ups->name.len, ups->name.data,
-                    ups->server.len, ups->server.data,
-                    resolve ? " resolve" : "");
-
-    if (resolve) {
-        p = ngx_sprintf(p, "zone s3_proxy:%*s "
-                        NGX_HTTP_S3_PROXY_ZONE_SIZE ";\n",
-                        ups->name.len, ups->name.data);
-    }
-
-    /* the "}" that closes the block, then the one that ends the text */
-
-    p = ngx_sprintf(p, "keepalive " NGX_HTTP_S3_PROXY_KEEPALIVE ";\n}\n}\n");
-
-    text.len = p - text.data;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0, "s3 proxy: \"%V\"", &text);
-
-    return ngx_http_s3_proxy_upstream_parse(cf, &text);
 }
 
 
@@ -410,18 +286,21 @@ ngx_http_s3_proxy_upstream_declare(ngx_conf_t *cf, s3p_upstream_t *ups)
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf, ngx_str_t *text)
+ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf, s3p_str_t *text)
 {
     char             *rv;
     ngx_buf_t         b;
     ngx_conf_t        saved;
     ngx_conf_file_t   conf_file;
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0, "s3 proxy: \"%*s\"",
+                   text->len, text->data);
+
     ngx_memzero(&b, sizeof(ngx_buf_t));
 
-    b.start = text->data;
-    b.pos = text->data;
-    b.last = text->data + text->len;
+    b.start = (u_char *) text->data;
+    b.pos = b.start;
+    b.last = b.start + text->len;
     b.end = b.last;
     b.temporary = 1;
 
@@ -454,16 +333,25 @@ ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf, ngx_str_t *text)
 }
 
 
-/* an upstream{} of that name (nginx's list, as requests look it up) */
+/*
+ * Whether nginx has an upstream{} of that name, as requests look it up,
+ * or, with `tried`, the module has tried to declare one before: a name
+ * that did not resolve is tried, and warned about, once.  Tried names
+ * live as long as the configuration is read.
+ */
 
-static ngx_http_upstream_srv_conf_t *
-ngx_http_s3_proxy_upstream_find(ngx_conf_t *cf, s3p_str_t *name)
+static ngx_int_t
+ngx_http_s3_proxy_upstream_known(ngx_conf_t *cf, s3p_str_t *name,
+    ngx_uint_t tried)
 {
+    s3p_str_t                      *seen;
     ngx_uint_t                      i;
     ngx_http_upstream_srv_conf_t  **uscfp;
     ngx_http_upstream_main_conf_t  *umcf;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     uscfp = umcf->upstreams.elts;
 
@@ -473,9 +361,38 @@ ngx_http_s3_proxy_upstream_find(ngx_conf_t *cf, s3p_str_t *name)
                                name->len)
                == 0)
         {
-            return uscfp[i];
+            return 1;
         }
     }
 
-    return NULL;
+    if (!tried) {
+        return 0;
+    }
+
+    if (smcf->upstreams == NULL) {
+        smcf->upstreams = ngx_array_create(cf->temp_pool, 4,
+                                           sizeof(s3p_str_t));
+        if (smcf->upstreams == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    seen = smcf->upstreams->elts;
+
+    for (i = 0; i < smcf->upstreams->nelts; i++) {
+        if (seen[i].len == name->len
+            && ngx_memcmp(seen[i].data, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    seen = ngx_array_push(smcf->upstreams);
+    if (seen == NULL) {
+        return NGX_ERROR;
+    }
+
+    *seen = *name;
+
+    return 0;
 }

@@ -206,6 +206,10 @@ typedef struct {
     int32_t          upstreams;       /* 1: each host it contacts has its */
                                       /*   upstream{} (s3p_upstreams()), */
                                       /*   which proxied URLs then name */
+    int32_t          resolver;        /* 1: it has a "resolver"; without */
+                                      /*   one, or an upstream{}, a host */
+                                      /*   it reaches by name fails the */
+                                      /*   check (s3p_config_check()) */
 } s3p_config_t;
 
 
@@ -357,40 +361,58 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
 
 /*
  * The upstreams a location's proxied requests go to, so that nginx keeps
- * connections to them (an upstream{} block each, with keepalive): one per
- * host the location contacts, from its raw settings alone, no credentials
- * needed.  That is the endpoint's host with path-style addressing; with
- * virtual-hosted addressing "<bucket>.<host>" for the location's `bucket`
- * (empty: none), else for each of `buckets` (none without either: those
- * hosts are known only when requests name them).  For each, `server` is
- * "host:port", and `name` is the host that a proxied URL names in a
- * location whose s3p_config_t `upstreams` is set: the host itself on its
- * scheme's default port, "<host>_<port>" on another, since nginx matches
- * an upstream{} block only to a URL without a port (the Host header and
- * the signature keep "<host>:<port>").  An IPv6 address with a port has
- * none.  Writes at most `n` entries into `out`, their bytes into `buf`
- * (capacity `cap`), their number into `count`, and returns S3P_OK;
- * S3P_E_CONFIG when the settings do not resolve (s3p_signing_resolve()
- * names why), S3P_E_SPACE when `n` or `cap` is too small (1 + nbuckets
- * entries of S3P_UPSTREAM_MAX bytes each are enough).
+ * connections to them: one per host the location contacts, from its raw
+ * settings alone, no credentials needed.  That is the endpoint's host with
+ * path-style addressing; with virtual-hosted addressing "<bucket>.<host>"
+ * for the location's `bucket` (empty: none), else for each of `buckets`
+ * (none without either: those hosts are known only when requests name
+ * them).  For each:
+ *
+ *   name     the host that a proxied URL names in a location whose
+ *            s3p_config_t `upstreams` is set: the host itself on its
+ *            scheme's default port, "<host>_<port>" on another, since nginx
+ *            matches an upstream{} block only to a URL without a port (the
+ *            Host header and the signature keep "<host>:<port>"); an IPv6
+ *            address with a port has none
+ *   server   "host:port"
+ *   block    the configuration that declares it, for nginx to read in the
+ *            http block as the rest of a block, so followed by a "}":
+ *
+ *                upstream NAME {
+ *                    server SERVER resolve;
+ *                    zone s3_proxy:NAME 64k;
+ *                    keepalive 32;
+ *                }
+ *                }
+ *
+ *            "resolve" and the zone (nginx 1.27.3: re-resolve the name at
+ *            run time) only with `resolve` set and a host that is a name
+ *
+ * Writes at most `n` entries into `out`, their bytes into `buf` (capacity
+ * `cap`), their number into `count`, and returns S3P_OK; S3P_E_CONFIG when
+ * the settings do not resolve (s3p_signing_resolve() names why),
+ * S3P_E_SPACE when `n` or `cap` is too small (1 + nbuckets entries of
+ * S3P_UPSTREAM_MAX bytes each are enough).
  */
 typedef struct {
     s3p_str_t        name;
     s3p_str_t        server;
+    s3p_str_t        block;
 } s3p_upstream_t;
 
-#define S3P_UPSTREAM_MAX  1024
+#define S3P_UPSTREAM_MAX  2048
 
 int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
-    const s3p_str_t *buckets, size_t nbuckets, s3p_upstream_t *out, size_t n,
-    uint8_t *buf, size_t cap, size_t *count);
+    const s3p_str_t *buckets, size_t nbuckets, int32_t resolve,
+    s3p_upstream_t *out, size_t n, uint8_t *buf, size_t cap, size_t *count);
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,
  * its bucket and allowlists (with virtual addressing, that each bucket
- * named can be a DNS label of the endpoints) and its index page name.
- * On failure writes a message naming the setting into `err` (capacity
- * `cap`, NUL-terminated) and returns S3P_E_CONFIG.
+ * named can be a DNS label of the endpoints), its index page name, and
+ * that a host it reaches by name, without an upstream{} for it, can be
+ * resolved (`resolver`).  On failure writes a message naming the setting
+ * into `err` (capacity `cap`, NUL-terminated) and returns S3P_E_CONFIG.
  */
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
@@ -422,6 +444,19 @@ int s3p_check_endpoint(const s3p_str_t *endpoint, uint8_t *err, size_t cap);
 int s3p_check_region(const s3p_str_t *region, uint8_t *err, size_t cap);
 int s3p_check_profile_name(const s3p_str_t *name, uint8_t *err,
     size_t cap);
+
+/*
+ * Checks, when a location is merged, that it has the shipped snippet
+ * (s3_proxy.conf, whose marker is "s3_proxy_snippet") exactly where it
+ * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location
+ * or, `inherited`, in the one its "if" block is in; `handler`, the
+ * location (the "if" block) has a content handler, the snippet's
+ * proxy_pass or another.  On failure writes why into `err` (capacity
+ * `cap`, NUL-terminated), to follow the location's name, and returns
+ * S3P_E_CONFIG.
+ */
+int s3p_check_snippet(int32_t enable, int32_t snippet, int32_t inherited,
+    int32_t handler, uint8_t *err, size_t cap);
 
 /*
  * S3's limit on a key: 1,024 bytes of UTF-8.  A longer key is refused

@@ -146,6 +146,7 @@ struct Outcome {
     static func config(_ memory: CMemory, sessionToken: String = "") -> s3p_config_t {
         var conf = s3p_config_t()
         conf.signing = memory.resolve(signing(memory, sessionToken: sessionToken))
+        conf.resolver = 1
         return conf
     }
 

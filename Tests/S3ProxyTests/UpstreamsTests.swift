@@ -67,7 +67,7 @@ import Testing
         defer { out.deallocate() }
         var count = 0
         let status = buckets.withUnsafeBufferPointer { list in
-            s3p_upstreams(&raw, &bucket, list.baseAddress, list.count, out, n,
+            s3p_upstreams(&raw, &bucket, list.baseAddress, list.count, 0, out, n,
                           memory.buffer(n * Int(S3P_UPSTREAM_MAX)),
                           n * Int(S3P_UPSTREAM_MAX), &count)
         }
@@ -90,12 +90,82 @@ import Testing
         var out = [s3p_upstream_t](repeating: s3p_upstream_t(), count: 1)
         var count = 0
         #expect(buckets.withUnsafeBufferPointer {
-            s3p_upstreams(&raw, &none, $0.baseAddress, 2, &out, 1, memory.buffer(4096),
+            s3p_upstreams(&raw, &none, $0.baseAddress, 2, 0, &out, 1, memory.buffer(4096),
                           4096, &count)
         } == S3P_E_SPACE)
         raw.endpoint = memory.str("ftp://s3.example")
-        #expect(s3p_upstreams(&raw, &none, nil, 0, &out, 1, memory.buffer(4096), 4096,
+        #expect(s3p_upstreams(&raw, &none, nil, 0, 0, &out, 1, memory.buffer(4096), 4096,
                               &count) == S3P_E_CONFIG)
+    }
+
+    // The block nginx reads: "resolve" and a zone only for a name, and
+    // only when the caller can resolve at run time (nginx 1.27.3's
+    // "server ... resolve" needs the upstream in shared memory).
+    @Test(arguments: [
+        ("http://s3.example:9000", Int32(1),
+         "upstream s3.example_9000 {\n    server s3.example:9000 resolve;\n"
+         + "    zone s3_proxy:s3.example_9000 64k;\n    keepalive 32;\n}\n}\n"),
+        ("http://s3.example:9000", Int32(0),
+         "upstream s3.example_9000 {\n    server s3.example:9000;\n"
+         + "    keepalive 32;\n}\n}\n"),
+        ("https://10.1.2.3", Int32(1),
+         "upstream 10.1.2.3 {\n    server 10.1.2.3:443;\n    keepalive 32;\n}\n}\n"),
+        ("http://[::1]", Int32(1),
+         "upstream [::1] {\n    server [::1]:80;\n    keepalive 32;\n}\n}\n"),
+    ])
+    func block(_ endpoint: String, _ resolve: Int32, _ expected: String) {
+        let memory = CMemory()
+        var raw = s3p_settings_t()
+        raw.endpoint = memory.str(endpoint)
+        raw.env = UnsafePointer(memory.store(s3p_environment_t()))
+        var none = s3p_str_t()
+        var out = s3p_upstream_t()
+        var count = 0
+        #expect(s3p_upstreams(&raw, &none, nil, 0, resolve, &out, 1,
+                              memory.buffer(Int(S3P_UPSTREAM_MAX)), Int(S3P_UPSTREAM_MAX),
+                              &count) == S3P_OK)
+        #expect(count == 1)
+        #expect(text(out.block.bytes) == expected)
+    }
+
+    @Test(arguments: [("10.1.2.3", true), ("[::1]", true), ("1.2.3", false),
+                      ("1.2.3.256", false), ("s3.example", false), ("a.1.2.3.4", false)])
+    func address(_ name: String, _ expected: Bool) {
+        #expect(Upstreams.isAddress(Array(name.utf8)) == expected)
+    }
+
+    // A host reached by name, with no upstream{} of its own, takes a
+    // "resolver": nginx would find out only at the first request.
+    @Test(arguments: [
+        ("s3.internal:9000", false, "", 0, 0, "\"s3.internal\" by name"),
+        ("s3.internal:9000", false, "", 1, 0, nil),
+        ("s3.internal:9000", false, "", 0, 1, nil),
+        ("10.1.2.3:9000", false, "", 0, 0, nil),
+        ("[::1]:9000", false, "", 0, 0, nil),
+        ("10.1.2.3:9000", true, "", 0, 0, "\"10.1.2.3:9000\" by name"),
+        ("10.1.2.3:9000", true, "own", 0, 0, "\"own.10.1.2.3\" by name"),
+    ] as [(String, Bool, String, Int32, Int32, String?)])
+    func resolverCheck(_ host: String, _ virtual: Bool, _ bucket: String,
+                       _ resolver: Int32, _ upstreams: Int32, _ expected: String?)
+    {
+        let memory = CMemory()
+        var signing = CAPITests.signing(memory)
+        signing.host = host
+        signing.addressing = virtual ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
+        var conf = s3p_config_t()
+        conf.signing = memory.resolve(signing)
+        conf.bucket = memory.str(bucket)
+        conf.resolver = resolver
+        conf.upstreams = upstreams
+        var message = [UInt8](repeating: 0, count: 256)
+        let status = s3p_config_check(&conf, &message, message.count)
+        if let expected {
+            #expect(status == S3P_E_CONFIG)
+            let said = text(message.prefix { $0 != 0 })
+            #expect(said.contains(expected) && said.contains("add a \"resolver\""))
+        } else {
+            #expect(status == S3P_OK)
+        }
     }
 
     // With the location's upstreams in place, a proxied URL names the

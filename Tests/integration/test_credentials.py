@@ -249,7 +249,7 @@ def test_broken_provider_logs_and_answers_503(make_nginx, cred, s3, fault,
     assert len(re.findall(r'no credentials from "imds"', log)) == 1
     cred.fault("none")
     wait_for_credentials(nginx, timeout=12)
-    no_secret_in(nginx.log_text(), cred)
+    no_secret_in(nginx.log_text(), cred, debug=True)
 
 
 def test_unreadable_token_file_is_a_provider_failure(make_nginx, cred, s3):

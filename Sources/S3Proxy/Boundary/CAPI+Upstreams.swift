@@ -5,7 +5,7 @@ internal import CShim
 @c @implementation
 func s3p_upstreams(
     _ settings: UnsafePointer<s3p_settings_t>?, _ bucket: UnsafePointer<s3p_str_t>?,
-    _ buckets: UnsafePointer<s3p_str_t>?, _ nbuckets: Int,
+    _ buckets: UnsafePointer<s3p_str_t>?, _ nbuckets: Int, _ resolve: Int32,
     _ out: UnsafeMutablePointer<s3p_upstream_t>?, _ n: Int,
     _ buf: UnsafeMutablePointer<UInt8>?, _ cap: Int, _ count: UnsafeMutablePointer<Int>?
 ) -> Int32 {
@@ -16,7 +16,8 @@ func s3p_upstreams(
         ?? UnsafeBufferPointer(start: nil, count: 0)
     guard let written = Upstreams.write(
         settings.pointee, bucket: bucket?.pointee ?? s3p_str_t(),
-        buckets: list, into: UnsafeMutableBufferPointer(start: out, count: n),
+        buckets: list, resolve: resolve != 0,
+        into: UnsafeMutableBufferPointer(start: out, count: n),
         writer: &writer, space: &space)
     else {
         return space ? S3P_E_SPACE : S3P_E_CONFIG

@@ -103,7 +103,40 @@ enum LocationCheck {
         if conf.index.len > 0, let problem = Rules.indexProblem(conf.index.bytes) {
             return "the index page " + quoted(conf.index) + " " + problem
         }
+        // proxy_pass with variables resolves a name at request time, and
+        // only through "resolver"; nginx itself would say so only then
+        if conf.resolver == 0, let host = Upstreams.namedHost(conf, signing.pointee) {
+            return "reaches the endpoint \"" + String(decoding: host, as: UTF8.self)
+                + "\" by name: add a \"resolver\" to the http, server or location block"
+        }
         return nil
+    }
+
+    /// Why a location's snippet is not exactly where "s3_proxy on" is, or
+    /// nil.  Without the snippet's proxy_pass, with another content handler
+    /// in its place, or with the snippet where requests are not signed,
+    /// they would go to S3 unsigned.
+    static func snippetProblem(enable: Bool, snippet: Bool, inherited: Bool, handler: Bool)
+        -> String?
+    {
+        if !enable {
+            return snippet && !inherited
+                ? "includes s3_proxy.conf without \"s3_proxy on\", so its requests "
+                    + "would go unsigned,"
+                : nil
+        }
+        if !snippet {
+            return handler
+                ? "has a content handler of its own (a proxy_pass?), which would get "
+                    + "the requests unsigned: use \"include s3_proxy.conf;\" instead "
+                    + "(an s3_proxy.conf without \"s3_proxy_snippet;\" is older than "
+                    + "the module: install the new one)"
+                : "needs proxy_pass: add \"include s3_proxy.conf;\" to it"
+        }
+        return inherited && handler
+            ? "has an \"if\" block with a content handler of its own (a "
+                + "proxy_pass?), which would get the requests unsigned,"
+            : nil
     }
 
     private static func quoted(_ s: s3p_str_t) -> String {
@@ -170,6 +203,17 @@ func s3p_check_profile_name(
     guard let name = name?.pointee else { return S3P_E_CONFIG }
     return ErrorMessage.verdict(Credentials.profileNameProblem(Bytes.view(name)), into: err,
                                 cap: cap)
+}
+
+@c @implementation
+func s3p_check_snippet(
+    _ enable: Int32, _ snippet: Int32, _ inherited: Int32, _ handler: Int32,
+    _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    ErrorMessage.verdict(
+        LocationCheck.snippetProblem(enable: enable != 0, snippet: snippet != 0,
+                                     inherited: inherited != 0, handler: handler != 0),
+        into: err, cap: cap)
 }
 
 /// A message for C: truncated to the buffer and NUL-terminated.
