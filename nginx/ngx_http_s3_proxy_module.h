@@ -18,10 +18,9 @@
  *                                  a resolver)
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: each
  *                                  location's provider, their shared
- *                                  zone, the workers' timer
- *   ngx_http_s3_proxy_fetch.c      a provider's steps carried out
- *   ngx_http_s3_proxy_rotation.c   what a request signs with, as they
- *                                  rotate
+ *                                  zone, what a request signs with
+ *   ngx_http_s3_proxy_fetch.c      a provider's refresh: the workers'
+ *                                  timer, its steps carried out
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
