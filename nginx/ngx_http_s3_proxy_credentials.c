@@ -47,8 +47,8 @@ static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
     ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 static ngx_int_t ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_int_t ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds,
-    ngx_log_t *log, time_t now);
+static ngx_http_s3_proxy_resolved_t *ngx_http_s3_proxy_resolve(
+    ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log, time_t now);
 static void ngx_http_s3_proxy_release(void *data);
 
 
@@ -416,40 +416,6 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* Each worker looks at each provider once a second (ngx_http_s3_proxy_tick). */
-
-ngx_int_t
-ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle)
-{
-    ngx_uint_t                      i;
-    ngx_array_t                    *providers;
-    ngx_http_s3_proxy_provider_t  **pp;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
-
-    smcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_s3_proxy_module);
-
-    if (smcf == NULL || smcf->creds == NULL) {
-        return NGX_OK;
-    }
-
-    providers = smcf->creds;
-    pp = providers->elts;
-
-    for (i = 0; i < providers->nelts; i++) {
-        pp[i]->tick.handler = ngx_http_s3_proxy_tick;
-        pp[i]->tick.data = pp[i];
-        pp[i]->tick.log = cycle->log;
-        pp[i]->tick.cancelable = 1;
-
-        /* the first look at once: a cold start fetches without delay */
-        ngx_add_timer(&pp[i]->tick, 1);
-    }
-
-    return NGX_OK;
-}
-
-
 /*
  * The signing settings a request of this location uses now.  NGX_OK with
  * `signing` set (held until the request ends); NGX_AGAIN when the source
@@ -478,34 +444,25 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
         || s3p_presign_cap(creds->expires, creds->window, rs->expiration, now)
            != rs->capped)
     {
-        if (version == 0
-            || ngx_http_s3_proxy_resolve(creds, r->connection->log, now)
-               != NGX_OK)
-        {
-            goto none;
+        rs = version ? ngx_http_s3_proxy_resolve(creds, r->connection->log,
+                                                 now)
+                     : NULL;
+    }
+
+    if (rs != NULL && rs->expiration > now) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
         }
 
-        rs = creds->current;
+        cln->handler = ngx_http_s3_proxy_release;
+        cln->data = rs;
+        rs->refs++;
+
+        *signing = &rs->signing;
+
+        return NGX_OK;
     }
-
-    if (rs->expiration <= now) {
-        goto none;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_http_s3_proxy_release;
-    cln->data = rs;
-    rs->refs++;
-
-    *signing = &rs->signing;
-
-    return NGX_OK;
-
-none:
 
     if (version == 0 && ours && p->slot->failures == 0) {
         return NGX_AGAIN;
@@ -523,12 +480,13 @@ none:
 
 
 /*
- * Resolves the location's settings with the zone's credentials into this
- * worker's memory (a block of its own, cleared when freed).  The core
- * reads the keys in the zone, under its lock, and copies them.
+ * The location's settings resolved with the zone's credentials into this
+ * worker's memory (a block of its own, cleared when freed), and made
+ * current; NULL if they cannot be.  The core copies the keys from the
+ * zone, locked meanwhile.
  */
 
-static ngx_int_t
+static ngx_http_s3_proxy_resolved_t *
 ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     time_t now)
 {
@@ -580,22 +538,15 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
         goto done;
     }
 
-    rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
-                             size - sizeof(ngx_http_s3_proxy_resolved_t),
-                             err, sizeof(err));
-
-    if (rc != S3P_OK) {
-        ngx_explicit_memzero(rs, size);
-        ngx_free(rs);
-        rs = NULL;
-        goto done;
-    }
-
     rs->refs = 1;           /* the location's own reference */
     rs->size = size;
     rs->version = slot->version;
     rs->expiration = slot->expiration;
     rs->capped = cap;
+
+    rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
+                             size - sizeof(ngx_http_s3_proxy_resolved_t),
+                             err, sizeof(err));
 
 done:
 
@@ -605,19 +556,19 @@ done:
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "s3 proxy: credentials from \"%*s\" cannot sign: %s",
                       p->core.name.len, p->core.name.data, err);
+        ngx_http_s3_proxy_release(rs);
+        return NULL;
     }
 
-    if (rs == NULL) {
-        return NGX_DECLINED;
+    if (rs != NULL) {
+        if (creds->current) {
+            ngx_http_s3_proxy_release(creds->current);
+        }
+
+        creds->current = rs;
     }
 
-    if (creds->current) {
-        ngx_http_s3_proxy_release(creds->current);
-    }
-
-    creds->current = rs;
-
-    return NGX_OK;
+    return rs;
 }
 
 

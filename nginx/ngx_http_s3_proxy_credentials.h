@@ -77,7 +77,6 @@ typedef struct {
 
 
 /* ngx_http_s3_proxy_fetch.c */
-void ngx_http_s3_proxy_tick(ngx_event_t *ev);
 ngx_uint_t ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
     s3p_str_t *access_key, s3p_str_t *secret_key, s3p_str_t *token,
     time_t expiration);

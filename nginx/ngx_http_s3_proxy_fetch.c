@@ -25,6 +25,7 @@
 #define NGX_HTTP_S3_PROXY_SSL_POOL     1024
 
 
+static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
 static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     s3p_event_t event, u_char *data, size_t len);
 static void ngx_http_s3_proxy_fetch_write(ngx_event_t *wev);
@@ -37,7 +38,41 @@ static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
 static void ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p);
 
 
-void
+/* Each worker looks at each provider once a second. */
+
+ngx_int_t
+ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_array_t                    *providers;
+    ngx_http_s3_proxy_provider_t  **pp;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_s3_proxy_module);
+
+    if (smcf == NULL || smcf->creds == NULL) {
+        return NGX_OK;
+    }
+
+    providers = smcf->creds;
+    pp = providers->elts;
+
+    for (i = 0; i < providers->nelts; i++) {
+        pp[i]->tick.handler = ngx_http_s3_proxy_tick;
+        pp[i]->tick.data = pp[i];
+        pp[i]->tick.log = cycle->log;
+        pp[i]->tick.cancelable = 1;
+
+        /* the first look at once: a cold start fetches without delay */
+        ngx_add_timer(&pp[i]->tick, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
 ngx_http_s3_proxy_tick(ngx_event_t *ev)
 {
     time_t                         now;
