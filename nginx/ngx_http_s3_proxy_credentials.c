@@ -8,10 +8,10 @@
  * them out).  Here: the providers of a configuration, resolved and with
  * their TLS context; one shared zone, "s3_proxy_credentials", that holds
  * each one's current credentials and a version and outlives a reload, so
- * new workers sign at once; and each worker's timer, which looks at every
- * provider once a second: the worker that takes the zone's lock first
- * while a refresh is due does it, the others keep signing with the
- * credentials in the zone.
+ * new workers sign at once; and what a request signs with: a worker that
+ * sees a new version resolves its own signing settings with it, a request
+ * holds the settings it was signed with until it ends, and the last
+ * request of replaced settings clears and frees them.
  *
  * Secrets are never logged: the core's messages name the provider, the
  * access key id, the expiry and the reason of a failure.  The zone's copy
@@ -21,14 +21,35 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
+/* A worker's signing settings resolved with one version of credentials. */
+typedef struct {
+    s3p_signing_t              signing;
+    ngx_uint_t                 refs;           /* current, and requests */
+    size_t                     size;           /* of this whole block */
+    ngx_atomic_uint_t          version;        /* what they were made from */
+    time_t                     expiration;
+    int64_t                    capped;         /* X-Amz-Expires used */
+} ngx_http_s3_proxy_resolved_t;
+
+
+/* What a location signs with: a provider and its own s3_proxy_expires. */
+struct ngx_http_s3_proxy_creds_s {
+    ngx_http_s3_proxy_provider_t  *provider;
+    s3p_settings_t                 raw;        /* keys: from the zone */
+    int64_t                        expires;    /* resolved s3_proxy_expires */
+    int64_t                        window;     /*   and presign window */
+    ngx_http_s3_proxy_resolved_t  *current;    /* the worker's, or NULL */
+    time_t                         logged;     /* "nothing valid" logged */
+};
+
+
 static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
     ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
-static ngx_int_t ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone,
+static ngx_int_t ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_http_s3_proxy_slot_t *ngx_http_s3_proxy_take_slot(
-    ngx_http_s3_proxy_shctx_t *sh, ngx_http_s3_proxy_creds_conf_t *ccf,
-    ngx_uint_t n);
-static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
+static ngx_http_s3_proxy_resolved_t *ngx_http_s3_proxy_resolve(
+    ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log, time_t now);
+static void ngx_http_s3_proxy_release(void *data);
 
 
 static ngx_str_t  ngx_http_s3_proxy_zone_name =
@@ -36,16 +57,16 @@ static ngx_str_t  ngx_http_s3_proxy_zone_name =
 
 
 /*
- * The source of a location's credentials, by the core: NGX_OK with `p`
- * NULL for keys that never change, else a new provider; `raw` then names
- * the source the core chose.  NGX_ERROR when logged.
+ * The source of a location's credentials, by the core: NGX_OK with
+ * `provider` NULL for keys that never change, else a new provider; `raw`
+ * then names the source the core chose.  NGX_ERROR when logged.
  */
 
 ngx_int_t
 ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     s3p_settings_t *raw, void **provider)
 {
-    u_char                        err[256];
+    u_char                         err[S3P_MESSAGE_MAX];
     ngx_http_s3_proxy_provider_t  *p;
 
     *provider = NULL;
@@ -63,11 +84,9 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     raw->credentials = p->core.source;
 
-    if (p->core.source == S3P_CREDENTIALS_ENV) {
-        return NGX_OK;
+    if (p->core.source != S3P_CREDENTIALS_ENV) {
+        *provider = p;
     }
-
-    *provider = p;
 
     return NGX_OK;
 }
@@ -77,7 +96,7 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
  * A location whose keys rotate, once its settings were resolved with
  * `provider`'s source (`signing`): locations with the same provider share
  * it; a new one's endpoint is resolved, and a profile's keys as read now
- * seed the zone.
+ * (`signing`'s, wiped with the configuration) seed the zone.
  */
 
 ngx_int_t
@@ -85,88 +104,76 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
     s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds)
 {
-    u_char                          *s;
-    ngx_uint_t                       i;
-    s3p_str_t                        keys[3];
-    ngx_http_s3_proxy_creds_t       *cr;
-    ngx_http_s3_proxy_provider_t    *p, **pp;
-    ngx_http_s3_proxy_creds_conf_t  *ccf;
-    ngx_http_s3_proxy_main_conf_t   *smcf;
+    ngx_uint_t                      i;
+    ngx_array_t                    *providers;
+    ngx_shm_zone_t                 *zone;
+    ngx_http_s3_proxy_creds_t      *cr;
+    ngx_http_s3_proxy_provider_t   *p, **pp;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
     p = provider;
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     if (smcf->creds == NULL) {
-        ccf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_creds_conf_t));
-        if (ccf == NULL
-            || ngx_array_init(&ccf->providers, cf->pool, 1,
-                              sizeof(ngx_http_s3_proxy_provider_t *))
-               != NGX_OK)
-        {
+        providers = ngx_array_create(cf->pool, 1,
+                                     sizeof(ngx_http_s3_proxy_provider_t *));
+        if (providers == NULL) {
             return NGX_ERROR;
         }
 
-        ccf->zone = ngx_shared_memory_add(cf, &ngx_http_s3_proxy_zone_name,
-                        sizeof(ngx_http_s3_proxy_shctx_t) + 65536,
-                        &ngx_http_s3_proxy_module);
-        if (ccf->zone == NULL) {
+        zone = ngx_shared_memory_add(cf, &ngx_http_s3_proxy_zone_name,
+                   sizeof(ngx_http_s3_proxy_slot_t) * NGX_HTTP_S3_PROXY_SLOTS
+                   + 65536, &ngx_http_s3_proxy_module);
+        if (zone == NULL) {
             return NGX_ERROR;
         }
 
-        ccf->zone->init = ngx_http_s3_proxy_creds_init_zone;
-        ccf->zone->data = ccf;
+        zone->init = ngx_http_s3_proxy_init_zone;
+        zone->data = providers;
 
-        smcf->creds = ccf;
+        smcf->creds = providers;
     }
 
-    ccf = smcf->creds;
-    pp = ccf->providers.elts;
+    providers = smcf->creds;
+    pp = providers->elts;
 
-    for (i = 0; i < ccf->providers.nelts; i++) {
+    for (i = 0; i < providers->nelts; i++) {
         if (ngx_memcmp(pp[i]->core.id, p->core.id, S3P_PROVIDER_ID_LEN) == 0) {
             p = pp[i];
             break;
         }
     }
 
-    if (i == ccf->providers.nelts) {
-        if (ccf->providers.nelts == NGX_HTTP_S3_PROXY_SLOTS) {
+    if (i == providers->nelts) {
+        if (i == NGX_HTTP_S3_PROXY_SLOTS) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"s3_proxy\": more than %d credential "
                                "sources", NGX_HTTP_S3_PROXY_SLOTS);
             return NGX_ERROR;
         }
 
-        pp = ngx_array_push(&ccf->providers);
+        pp = ngx_array_push(providers);
         if (pp == NULL) {
             return NGX_ERROR;
         }
 
         *pp = p;
 
-        if (p->core.source != S3P_CREDENTIALS_PROFILE
-            && ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK)
-        {
+        /* the request and the answer of an exchange, made now or never */
+
+        p->buf = ngx_palloc(cf->pool, S3P_PROVIDER_REQUEST_MAX
+                                      + S3P_PROVIDER_ANSWER_MAX);
+        if (p->buf == NULL) {
             return NGX_ERROR;
         }
 
-        /* the keys as read now; the copies are wiped with the settings */
+        if (p->core.source == S3P_CREDENTIALS_PROFILE) {
+            p->seed = signing;
 
-        keys[0] = signing->access_key;
-        keys[1] = signing->secret_key;
-        keys[2] = signing->session_token;
-
-        for (i = 0; p->core.source == S3P_CREDENTIALS_PROFILE && i < 3; i++) {
-            s = ngx_pnalloc(cf->pool, keys[i].len + 1);
-            if (s == NULL
-                || ngx_http_s3_proxy_wipe_later(cf, s, keys[i].len) != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            ngx_memcpy(s, keys[i].data, keys[i].len);
-            p->seed[i].data = s;
-            p->seed[i].len = keys[i].len;
+        } else if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos)
+                   != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
 
@@ -201,10 +208,11 @@ static ngx_int_t
 ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
     ngx_http_s3_proxy_pos_t *pos)
 {
-    u_char               err[256], *a;
+    u_char               err[S3P_MESSAGE_MAX], *a;
     size_t               len;
     ngx_str_t            url;
     ngx_uint_t           i;
+    struct sockaddr     *sa;
 #if (NGX_HTTP_SSL)
     ngx_str_t            bundle;
     ngx_pool_cleanup_t  *cln;
@@ -216,7 +224,6 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
     p->url.url.data = (u_char *) p->core.host.data;
     p->url.url.len = p->core.host.len;
     p->url.default_port = (in_port_t) p->core.port;
-    p->url.no_resolve = 0;
 
     if (ngx_parse_url(cf->pool, &p->url) != NGX_OK || p->url.naddrs == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -228,14 +235,14 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
     }
 
     for (i = 0; i < p->url.naddrs; i++) {
-        if (p->url.addrs[i].sockaddr->sa_family == AF_INET) {
-            a = (u_char *) &((struct sockaddr_in *)
-                                 p->url.addrs[i].sockaddr)->sin_addr;
+        sa = p->url.addrs[i].sockaddr;
+
+        if (sa->sa_family == AF_INET) {
+            a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
             len = 4;
 #if (NGX_HAVE_INET6)
-        } else if (p->url.addrs[i].sockaddr->sa_family == AF_INET6) {
-            a = ((struct sockaddr_in6 *)
-                     p->url.addrs[i].sockaddr)->sin6_addr.s6_addr;
+        } else if (sa->sa_family == AF_INET6) {
+            a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
             len = 16;
 #endif
         } else {
@@ -258,7 +265,9 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
 
 #if (NGX_HTTP_SSL)
     p->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    if (p->ssl == NULL) {
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+    if (p->ssl == NULL || cln == NULL) {
         return NGX_ERROR;
     }
 
@@ -272,76 +281,108 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
 
     /* freed with the configuration, not leaked at each reload */
 
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(p->ssl);
-        return NGX_ERROR;
-    }
-
     cln->handler = ngx_ssl_cleanup_ctx;
     cln->data = p->ssl;
 
     bundle.data = (u_char *) p->core.ca_bundle.data;
     bundle.len = p->core.ca_bundle.len;
 
-    if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) != NGX_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
-                      "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
-                      "loaded in %s:%ui", p->core.name.len, p->core.name.data,
-                      &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
-                      pos->file_name, pos->line);
-        return NGX_ERROR;
+    if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) == NGX_OK) {
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
+                  "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
+                  "loaded in %s:%ui", p->core.name.len, p->core.name.data,
+                  &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
+                  pos->file_name, pos->line);
 #else
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                   "\"s3_proxy\": the %*s endpoint \"%V\" needs nginx built "
                   "with SSL in %s:%ui", p->core.name.len, p->core.name.data,
                   &url, pos->file_name, pos->line);
-    return NGX_ERROR;
 #endif
+
+    return NGX_ERROR;
 }
 
 
 /*
  * The zone: kept across reloads (nginx maps it again with the same name
- * and size), so each provider finds its slot by its id.
+ * and size).  Each provider takes its own slot, found by its id; one new
+ * to the zone takes a slot no provider of this configuration has, a
+ * never used one first, which gets a new generation, so that the workers
+ * of an older configuration that still read it stop there.
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_uint_t                       i;
-    ngx_slab_pool_t                 *shpool;
-    ngx_http_s3_proxy_shctx_t       *sh;
-    ngx_http_s3_proxy_provider_t   **pp, *p;
-    ngx_http_s3_proxy_creds_conf_t  *ccf;
+    ngx_uint_t                      i, j, k, taken;
+    ngx_array_t                    *providers;
+    ngx_slab_pool_t                *shpool;
+    ngx_atomic_uint_t               generation;
+    ngx_http_s3_proxy_slot_t       *slots, *s;
+    ngx_http_s3_proxy_provider_t  **pp, *p;
 
-    ccf = shm_zone->data;
+    providers = shm_zone->data;
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
-    if (shm_zone->shm.exists || data != NULL) {
-        sh = shpool->data;
-
-    } else {
-        sh = ngx_slab_calloc(shpool, sizeof(ngx_http_s3_proxy_shctx_t));
-        if (sh == NULL) {
+    if (!shm_zone->shm.exists && data == NULL) {
+        shpool->data = ngx_slab_calloc(shpool,
+                                       sizeof(ngx_http_s3_proxy_slot_t)
+                                       * NGX_HTTP_S3_PROXY_SLOTS);
+        if (shpool->data == NULL) {
             return NGX_ERROR;
         }
-
-        shpool->data = sh;
     }
 
-    pp = ccf->providers.elts;
+    slots = shpool->data;
+    pp = providers->elts;
+    taken = 0;
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    for (i = 0; i < ccf->providers.nelts; i++) {
+    for (i = 0; i < providers->nelts; i++) {
+        pp[i]->shpool = shpool;
+        pp[i]->slot = NULL;
+
+        for (j = 0; j < NGX_HTTP_S3_PROXY_SLOTS; j++) {
+            if (slots[j].generation
+                && ngx_memcmp(slots[j].id, pp[i]->core.id,
+                              S3P_PROVIDER_ID_LEN) == 0)
+            {
+                pp[i]->slot = &slots[j];
+                taken |= 1 << j;
+            }
+        }
+    }
+
+    for (i = 0; i < providers->nelts; i++) {
         p = pp[i];
-        p->shpool = shpool;
-        p->slot = ngx_http_s3_proxy_take_slot(sh, ccf, i);
+
+        for (j = 0, k = NGX_HTTP_S3_PROXY_SLOTS;
+             p->slot == NULL && j < NGX_HTTP_S3_PROXY_SLOTS;
+             j++)
+        {
+            if (!(taken & (1 << j))
+                && (k == NGX_HTTP_S3_PROXY_SLOTS
+                    || (slots[k].generation && slots[j].generation == 0)))
+            {
+                k = j;
+            }
+        }
+
+        if (p->slot == NULL && k < NGX_HTTP_S3_PROXY_SLOTS) {
+            s = &slots[k];
+            generation = s->generation + 1;
+            ngx_explicit_memzero(s, sizeof(ngx_http_s3_proxy_slot_t));
+            s->generation = generation;
+            ngx_memcpy(s->id, p->core.id, S3P_PROVIDER_ID_LEN);
+            p->slot = s;
+            taken |= 1 << k;
+        }
 
         if (p->slot == NULL) {
             ngx_shmtx_unlock(&shpool->mutex);
@@ -352,16 +393,19 @@ ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         /* a profile's keys as this configuration read the files */
 
-        if (p->core.source == S3P_CREDENTIALS_PROFILE) {
+        if (p->seed) {
             p->slot->refresh = 0;
 
-            if (ngx_http_s3_proxy_store(p->slot, p->seed, NGX_MAX_TIME_T_VALUE))
+            if (ngx_http_s3_proxy_store(p->slot, &p->seed->access_key,
+                                        &p->seed->secret_key,
+                                        &p->seed->session_token,
+                                        NGX_MAX_TIME_T_VALUE))
             {
                 ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
                               "s3 proxy: credentials from \"%*s\": access "
                               "key id \"%*s\"", p->core.name.len,
-                              p->core.name.data, p->seed[0].len,
-                              p->seed[0].data);
+                              p->core.name.data, p->seed->access_key.len,
+                              p->seed->access_key.data);
             }
         }
     }
@@ -373,195 +417,170 @@ ngx_http_s3_proxy_creds_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * The slot of the n-th provider (the lock held): its own, by its id;
- * else a free one; else one this configuration does not use, which gets
- * a new generation, so that the workers of an older configuration that
- * still read it stop there.
+ * The signing settings a request of this location uses now.  NGX_OK with
+ * `signing` set (held until the request ends); NGX_AGAIN when the source
+ * never gave credentials yet (a cold start: worth waiting briefly);
+ * NGX_BUSY when no valid credentials exist (the caller answers 503;
+ * logged here).
  */
 
-static ngx_http_s3_proxy_slot_t *
-ngx_http_s3_proxy_take_slot(ngx_http_s3_proxy_shctx_t *sh,
-    ngx_http_s3_proxy_creds_conf_t *ccf, ngx_uint_t n)
-{
-    ngx_uint_t                      i, j, nelts;
-    ngx_atomic_uint_t               generation;
-    ngx_http_s3_proxy_slot_t       *slot, *free;
-    ngx_http_s3_proxy_provider_t  **pp;
-
-    pp = ccf->providers.elts;
-    nelts = ccf->providers.nelts;
-    free = NULL;
-
-    for (i = 0; i < NGX_HTTP_S3_PROXY_SLOTS; i++) {
-        slot = &sh->slots[i];
-
-        if (slot->used
-            && ngx_memcmp(slot->id, pp[n]->core.id, S3P_PROVIDER_ID_LEN) == 0)
-        {
-            return slot;
-        }
-
-        if (free == NULL && !slot->used) {
-            free = slot;
-        }
-    }
-
-    for (i = 0; i < NGX_HTTP_S3_PROXY_SLOTS && free == NULL; i++) {
-        slot = &sh->slots[i];
-
-        for (j = 0; j < nelts; j++) {
-            if (pp[j]->slot == slot
-                || ngx_memcmp(slot->id, pp[j]->core.id, S3P_PROVIDER_ID_LEN)
-                   == 0)
-            {
-                break;
-            }
-        }
-
-        if (j == nelts) {
-            free = slot;
-        }
-    }
-
-    if (free == NULL) {
-        return NULL;
-    }
-
-    generation = free->generation + 1;
-    ngx_explicit_memzero(free, sizeof(ngx_http_s3_proxy_slot_t));
-    free->generation = generation;
-    ngx_memcpy(free->id, pp[n]->core.id, S3P_PROVIDER_ID_LEN);
-    free->used = 1;
-
-    return free;
-}
-
-
-/* Each worker looks at each provider once a second. */
-
 ngx_int_t
-ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle)
+ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
+    ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing)
 {
-    ngx_uint_t                       i;
-    ngx_http_s3_proxy_provider_t   **pp, *p;
-    ngx_http_s3_proxy_main_conf_t   *smcf;
-    ngx_http_s3_proxy_creds_conf_t  *ccf;
+    time_t                         now;
+    ngx_uint_t                     ours, version;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_s3_proxy_resolved_t  *rs;
+    ngx_http_s3_proxy_provider_t  *p;
 
-    smcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_s3_proxy_module);
+    p = creds->provider;
+    now = ngx_time();
+    ours = ngx_http_s3_proxy_slot_ours(p);
+    version = ours ? p->slot->version : 0;
+    rs = creds->current;
 
-    if (smcf == NULL || smcf->creds == NULL) {
+    if (rs == NULL || version != rs->version
+        || s3p_presign_cap(creds->expires, creds->window, rs->expiration, now)
+           != rs->capped)
+    {
+        rs = version ? ngx_http_s3_proxy_resolve(creds, r->connection->log,
+                                                 now)
+                     : NULL;
+    }
+
+    if (rs != NULL && rs->expiration > now) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_s3_proxy_release;
+        cln->data = rs;
+        rs->refs++;
+
+        *signing = &rs->signing;
+
         return NGX_OK;
     }
 
-    ccf = smcf->creds;
-    pp = ccf->providers.elts;
-
-    for (i = 0; i < ccf->providers.nelts; i++) {
-        p = pp[i];
-
-        if (p->slot == NULL) {
-            continue;
-        }
-
-        p->log = cycle->log;
-        p->tick.handler = ngx_http_s3_proxy_tick;
-        p->tick.data = p;
-        p->tick.log = cycle->log;
-        p->tick.cancelable = 1;
-
-        /* the first look at once: a cold start fetches without delay */
-        ngx_add_timer(&p->tick, 1);
+    if (version == 0 && ours && p->slot->failures == 0) {
+        return NGX_AGAIN;
     }
 
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_s3_proxy_tick(ngx_event_t *ev)
-{
-    time_t                         now;
-    ngx_uint_t                     claim;
-    ngx_http_s3_proxy_slot_t      *slot;
-    ngx_http_s3_proxy_provider_t  *p;
-
-    p = ev->data;
-    slot = p->slot;
-
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
-        return;
+    if (creds->logged != now) {
+        creds->logged = now;
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: no valid credentials from \"%*s\" yet",
+                      p->core.name.len, p->core.name.data);
     }
 
-    ngx_add_timer(&p->tick, NGX_HTTP_S3_PROXY_TICK);
-
-    if (p->fetching) {
-        return;
-    }
-
-    now = ngx_time();
-    claim = 0;
-
-    ngx_shmtx_lock(&p->shpool->mutex);
-
-    if (ngx_http_s3_proxy_slot_ours(p)
-        && now >= slot->refresh
-        && (slot->fetching == 0
-            || now - slot->fetch_start > NGX_HTTP_S3_PROXY_STALE_FETCH))
-    {
-        slot->fetching = ngx_pid;
-        slot->fetch_start = now;
-        claim = 1;
-    }
-
-    ngx_shmtx_unlock(&p->shpool->mutex);
-
-    if (claim) {
-        ngx_http_s3_proxy_fetch_start(p);
-    }
+    return NGX_BUSY;
 }
 
 
 /*
- * Puts keys into a slot (its lock held), the old secret and token
- * cleared; 1 when they changed, and the version moved.
+ * The location's settings resolved with the zone's credentials into this
+ * worker's memory (a block of its own, cleared when freed), and made
+ * current; NULL if they cannot be.  The core copies the keys from the
+ * zone, locked meanwhile.
  */
 
-ngx_uint_t
-ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot, s3p_str_t *keys,
-    time_t expiration)
+static ngx_http_s3_proxy_resolved_t *
+ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
+    time_t now)
 {
-    if (keys[0].len > S3P_ACCESS_KEY_MAX
-        || keys[1].len > S3P_SECRET_KEY_MAX
-        || keys[2].len > S3P_SESSION_TOKEN_MAX)
-    {
-        return 0;
+    int                            rc;
+    u_char                         err[S3P_MESSAGE_MAX];
+    size_t                         size;
+    int64_t                        cap;
+    s3p_settings_t                 settings;
+    s3p_environment_t              env;
+    ngx_http_s3_proxy_slot_t      *slot;
+    ngx_http_s3_proxy_resolved_t  *rs;
+    ngx_http_s3_proxy_provider_t  *p;
+
+    p = creds->provider;
+    slot = p->slot;
+    env = *creds->raw.env;
+    settings = creds->raw;
+    settings.env = &env;
+    rs = NULL;
+    rc = S3P_OK;
+
+    ngx_shmtx_lock(&p->shpool->mutex);
+
+    if (!ngx_http_s3_proxy_slot_ours(p) || slot->expiration <= now) {
+        goto done;
     }
 
-    if (slot->version != 0
-        && slot->access_key_len == keys[0].len
-        && ngx_memcmp(slot->access_key, keys[0].data, keys[0].len) == 0
-        && slot->secret_key_len == keys[1].len
-        && ngx_memcmp(slot->secret_key, keys[1].data, keys[1].len) == 0
-        && slot->token_len == keys[2].len
-        && ngx_memcmp(slot->token, keys[2].data, keys[2].len) == 0
-        && slot->expiration == expiration)
-    {
-        return 0;
+    env.access_key_id.data = slot->keys;
+    env.access_key_id.len = slot->len[0];
+    env.secret_access_key.data = slot->keys + slot->len[0];
+    env.secret_access_key.len = slot->len[1];
+    env.session_token.data = slot->keys + slot->len[0] + slot->len[1];
+    env.session_token.len = slot->len[2];
+
+    /* presigned URLs never outlive their credentials */
+
+    cap = s3p_presign_cap(creds->expires, creds->window, slot->expiration,
+                          now);
+
+    if (cap != 0) {
+        settings.expires = cap;
+        settings.window = S3P_UNSET;
     }
 
-    ngx_explicit_memzero(slot->secret_key, sizeof(slot->secret_key));
-    ngx_explicit_memzero(slot->token, sizeof(slot->token));
+    size = sizeof(ngx_http_s3_proxy_resolved_t) + s3p_signing_bound(&settings);
 
-    ngx_memcpy(slot->access_key, keys[0].data, keys[0].len);
-    slot->access_key_len = keys[0].len;
-    ngx_memcpy(slot->secret_key, keys[1].data, keys[1].len);
-    slot->secret_key_len = keys[1].len;
-    ngx_memcpy(slot->token, keys[2].data, keys[2].len);
-    slot->token_len = keys[2].len;
-    slot->expiration = expiration;
+    rs = ngx_calloc(size, log);
+    if (rs == NULL) {
+        goto done;
+    }
 
-    (void) ngx_atomic_fetch_add(&slot->version, 1);
+    rs->refs = 1;           /* the location's own reference */
+    rs->size = size;
+    rs->version = slot->version;
+    rs->expiration = slot->expiration;
+    rs->capped = cap;
 
-    return 1;
+    rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
+                             size - sizeof(ngx_http_s3_proxy_resolved_t),
+                             err, sizeof(err));
+
+done:
+
+    ngx_shmtx_unlock(&p->shpool->mutex);
+
+    if (rc != S3P_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "s3 proxy: credentials from \"%*s\" cannot sign: %s",
+                      p->core.name.len, p->core.name.data, err);
+        ngx_http_s3_proxy_release(rs);
+        return NULL;
+    }
+
+    if (rs != NULL) {
+        if (creds->current) {
+            ngx_http_s3_proxy_release(creds->current);
+        }
+
+        creds->current = rs;
+    }
+
+    return rs;
+}
+
+
+/* A request ends, or settings are replaced: the last one frees them. */
+
+static void
+ngx_http_s3_proxy_release(void *data)
+{
+    ngx_http_s3_proxy_resolved_t  *rs = data;
+
+    if (--rs->refs == 0) {
+        ngx_explicit_memzero(rs, rs->size);
+        ngx_free(rs);
+    }
 }

@@ -1,29 +1,33 @@
 /*
  * ngx_http_s3_proxy_module: a provider's refresh, carried out.
  *
- * The core takes each step (s3p_provider_next()) and answers with one
- * action, which this file carries out: an exchange with the provider (a
- * connection of its own made on nginx's event loop with
- * ngx_event_connect_peer(), over TLS with nginx's SSL client connection,
- * SNI and the certificate verified; the request sent, the answer read
- * until the server closes), files read whole, credentials stored in the
- * zone, or a retry later.  The module speaks HTTP itself because nginx's
- * upstream and subrequest machinery needs a client request to hang from,
- * and a refresh has none.
+ * Each worker's timer looks at every provider once a second: the worker
+ * that takes the zone's lock first while a refresh is due does it, the
+ * others keep signing with the credentials in the zone.  The core takes
+ * each step (s3p_provider_next()) and answers with one action, which this
+ * file carries out: an exchange with the provider (a connection of its
+ * own made on nginx's event loop with ngx_event_connect_peer(), over TLS
+ * with nginx's SSL client connection, SNI and the certificate verified;
+ * the request sent, the answer read until the server closes), files read
+ * whole, credentials stored in the zone, or a retry later.  The module
+ * speaks HTTP itself because nginx's upstream and subrequest machinery
+ * needs a client request to hang from, and a refresh has none.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
 
 
+/* how often each worker looks at the zone; a fetch older is taken over */
+#define NGX_HTTP_S3_PROXY_TICK         1000
+#define NGX_HTTP_S3_PROXY_STALE_FETCH  30
+
 /* the TLS connection's state (ngx_ssl_connection_t) and little else */
-#define NGX_HTTP_S3_PROXY_SSL_POOL  1024
+#define NGX_HTTP_S3_PROXY_SSL_POOL     1024
 
 
+static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
 static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
-    s3p_provider_step_t *step);
-static void ngx_http_s3_proxy_fetch_end(ngx_http_s3_proxy_provider_t *p,
-    s3p_provider_step_t *step);
-static void ngx_http_s3_proxy_fetch_connect(ngx_http_s3_proxy_provider_t *p);
+    s3p_event_t event, u_char *data, size_t len);
 static void ngx_http_s3_proxy_fetch_write(ngx_event_t *wev);
 static void ngx_http_s3_proxy_fetch_read(ngx_event_t *rev);
 #if (NGX_HTTP_SSL)
@@ -34,69 +38,126 @@ static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
 static void ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p);
 
 
-void
-ngx_http_s3_proxy_fetch_start(ngx_http_s3_proxy_provider_t *p)
+/* Each worker looks at each provider once a second. */
+
+ngx_int_t
+ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle)
 {
-    s3p_provider_step_t  step;
+    ngx_uint_t                      i;
+    ngx_array_t                    *providers;
+    ngx_http_s3_proxy_provider_t  **pp;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
-    ngx_memzero(&step, sizeof(s3p_provider_step_t));
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_s3_proxy_module);
 
-    p->fetching = 1;
-
-    /* the request and the answer: one block, or none */
-
-    p->buf = ngx_alloc(S3P_PROVIDER_REQUEST_MAX + S3P_PROVIDER_ANSWER_MAX,
-                       p->log);
-
-    if (p->buf == NULL) {
-        step.event = S3P_EVENT_FAILED;
-        step.data.data = (u_char *) "out of memory";
-        step.data.len = sizeof("out of memory") - 1;
-
-    } else {
-        step.event = S3P_EVENT_START;
+    if (smcf == NULL || smcf->creds == NULL) {
+        return NGX_OK;
     }
 
-    ngx_http_s3_proxy_fetch_next(p, &step);
+    providers = smcf->creds;
+    pp = providers->elts;
+
+    for (i = 0; i < providers->nelts; i++) {
+        pp[i]->tick.handler = ngx_http_s3_proxy_tick;
+        pp[i]->tick.data = pp[i];
+        pp[i]->tick.log = cycle->log;
+        pp[i]->tick.cancelable = 1;
+
+        /* the first look at once: a cold start fetches without delay */
+        ngx_add_timer(&pp[i]->tick, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_s3_proxy_tick(ngx_event_t *ev)
+{
+    time_t                         now;
+    ngx_uint_t                     claim;
+    ngx_http_s3_proxy_slot_t      *slot;
+    ngx_http_s3_proxy_provider_t  *p;
+
+    p = ev->data;
+    slot = p->slot;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(ev, NGX_HTTP_S3_PROXY_TICK);
+
+    if (p->peer.connection) {
+        return;
+    }
+
+    now = ngx_time();
+
+    ngx_shmtx_lock(&p->shpool->mutex);
+
+    claim = ngx_http_s3_proxy_slot_ours(p)
+            && now >= slot->refresh
+            && (slot->fetching == 0
+                || now - slot->fetch_start > NGX_HTTP_S3_PROXY_STALE_FETCH);
+
+    if (claim) {
+        slot->fetching = ngx_pid;
+        slot->fetch_start = now;
+    }
+
+    ngx_shmtx_unlock(&p->shpool->mutex);
+
+    if (claim) {
+        ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_START, NULL, 0);
+    }
 }
 
 
 /*
- * Asks the core for the next step and carries it out: files at once, an
- * exchange on the event loop (which comes back here), and the end.
+ * Tells the core what happened (the connection of an exchange closed) and
+ * carries out its next step: files at once, an exchange on the event loop
+ * (which comes back here), and its verdict: new credentials stored, or a
+ * retry later.
  */
 
 static void
 ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
-    s3p_provider_step_t *step)
+    s3p_event_t event, u_char *data, size_t len)
 {
-    u_char      small[512], *out;
-    size_t      cap;
-    ngx_int_t   rc;
-    ngx_str_t   files[2];
-    ngx_uint_t  i, read;
+    ngx_int_t                  rc;
+    ngx_str_t                  files[2];
+    ngx_uint_t                 i, changed;
+    s3p_provider_step_t        step;
+    ngx_connection_t          *c;
+    ngx_http_s3_proxy_slot_t  *slot;
 
+    ngx_http_s3_proxy_fetch_close(p);
+
+    slot = p->slot;
     ngx_memzero(files, sizeof(files));
-    read = 0;
+    ngx_memzero(&step, sizeof(s3p_provider_step_t));
 
-    out = p->buf ? p->buf : small;
-    cap = p->buf ? S3P_PROVIDER_REQUEST_MAX : sizeof(small);
+    step.event = event;
+    step.data.data = data;
+    step.data.len = len;
 
     for ( ;; ) {
         ngx_shmtx_lock(&p->shpool->mutex);
 
         if (ngx_http_s3_proxy_slot_ours(p)) {
-            step->expiration = p->slot->version ? p->slot->expiration : 0;
-            step->failures = (uint32_t) p->slot->failures;
+            step.expiration = slot->version ? slot->expiration : 0;
+            step.failures = (uint32_t) slot->failures;
         }
 
         ngx_shmtx_unlock(&p->shpool->mutex);
 
-        step->now = ngx_time();
+        step.now = ngx_time();
 
-        s3p_provider_next(&p->core, step, out, cap);
+        s3p_provider_next(&p->core, &step, p->buf, S3P_PROVIDER_REQUEST_MAX);
 
-        for (i = 0; i < 2 && read; i++) {
+        for (i = 0; i < 2; i++) {
             if (files[i].data) {
                 ngx_explicit_memzero(files[i].data, files[i].len);
                 ngx_free(files[i].data);
@@ -104,143 +165,147 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
             }
         }
 
-        if (step->action != S3P_DO_READ) {
+        if (step.action != S3P_DO_READ) {
             break;
         }
 
         /* the files asked for, each read whole or not at all */
 
-        step->event = S3P_EVENT_FILES;
-        read = 1;
+        step.event = S3P_EVENT_FILES;
 
         for (i = 0; i < 2; i++) {
-            step->files[i].len = 0;
-            step->files[i].data = NULL;
-            step->file_status[i] = S3P_FILE_MISSING;
+            rc = (step.paths[i].len == 0) ? NGX_DECLINED
+                 : ngx_http_s3_proxy_read_file((u_char *) step.paths[i].data,
+                                               step.file_max, p->tick.log,
+                                               &files[i]);
 
-            if (step->paths[i].len == 0) {
-                continue;
-            }
-
-            rc = ngx_http_s3_proxy_read_file((u_char *) step->paths[i].data,
-                                             step->file_max, p->log,
-                                             &files[i]);
-
-            step->file_status[i] = (rc == NGX_OK) ? S3P_FILE_READ
+            step.file_status[i] = (rc == NGX_OK) ? S3P_FILE_READ
                                    : (rc == NGX_DECLINED) ? S3P_FILE_MISSING
                                    : S3P_FILE_UNREADABLE;
-            step->files[i].data = files[i].data;
-            step->files[i].len = files[i].len;
+            step.files[i].data = files[i].data;
+            step.files[i].len = files[i].len;
         }
     }
 
-    if (step->action != S3P_DO_EXCHANGE || p->buf == NULL) {
-        ngx_http_s3_proxy_fetch_end(p, step);
+    if (step.action == S3P_DO_EXCHANGE) {
+        p->request = step.request;
+        p->timeout = (ngx_msec_t) step.timeout;
+        p->sent = 0;
+        p->answer_len = 0;
+
+        ngx_memzero(&p->peer, sizeof(ngx_peer_connection_t));
+        p->peer.sockaddr = p->url.addrs[0].sockaddr;
+        p->peer.socklen = p->url.addrs[0].socklen;
+        p->peer.name = &p->url.addrs[0].name;
+        p->peer.get = ngx_event_get_peer;
+        p->peer.log = p->tick.log;
+        p->peer.log_error = NGX_ERROR_ERR;
+
+        rc = ngx_event_connect_peer(&p->peer);
+
+        if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
+            ngx_http_s3_proxy_fetch_failed(p, "connect() failed");
+            return;
+        }
+
+        c = p->peer.connection;
+        c->data = p;
+        c->write->handler = ngx_http_s3_proxy_fetch_write;
+        c->read->handler = ngx_http_s3_proxy_fetch_read;
+
+        ngx_add_timer(c->write, p->timeout);
+
+        /* with NGX_AGAIN, sending (or TLS's handshake) waits for connect */
+
+        if (rc == NGX_OK) {
+            ngx_http_s3_proxy_fetch_write(c->write);
+        }
+
         return;
     }
 
-    p->request = step->request;
-    p->timeout = (ngx_msec_t) step->timeout;
-
-    ngx_http_s3_proxy_fetch_connect(p);
-}
-
-
-/* The core's verdict: new credentials stored, or a retry later. */
-
-static void
-ngx_http_s3_proxy_fetch_end(ngx_http_s3_proxy_provider_t *p,
-    s3p_provider_step_t *step)
-{
-    s3p_str_t                  keys[3];
-    ngx_uint_t                 changed;
-    ngx_http_s3_proxy_slot_t  *slot;
-
-    slot = p->slot;
     changed = 0;
 
     ngx_shmtx_lock(&p->shpool->mutex);
 
     if (ngx_http_s3_proxy_slot_ours(p)) {
 
-        if (step->action == S3P_DO_STORE) {
-            keys[0] = step->access_key;
-            keys[1] = step->secret_key;
-            keys[2] = step->session_token;
-
-            changed = ngx_http_s3_proxy_store(slot, keys,
-                                              step->expires == S3P_NEVER
+        if (step.action == S3P_DO_STORE) {
+            changed = ngx_http_s3_proxy_store(slot, &step.access_key,
+                                              &step.secret_key,
+                                              &step.session_token,
+                                              step.expires == S3P_NEVER
                                               ? NGX_MAX_TIME_T_VALUE
-                                              : (time_t) step->expires);
+                                              : (time_t) step.expires);
         }
 
-        slot->refresh = (time_t) step->refresh;
-        slot->failures = step->streak;
+        slot->refresh = (time_t) step.refresh;
+        slot->failures = step.streak;
         slot->fetching = 0;
     }
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
-    if (step->message.len
-        && (step->action == S3P_DO_RETRY || changed))
-    {
-        ngx_log_error((step->action == S3P_DO_RETRY
-                       ? NGX_LOG_ERR : NGX_LOG_NOTICE), p->log, 0,
-                      "s3 proxy: %*s", step->message.len, step->message.data);
+    if (step.message.len && (step.action == S3P_DO_RETRY || changed)) {
+        ngx_log_error((step.action == S3P_DO_RETRY
+                       ? NGX_LOG_ERR : NGX_LOG_NOTICE), p->tick.log, 0,
+                      "s3 proxy: %*s", step.message.len, step.message.data);
     }
 
-    if (p->buf) {
-        ngx_explicit_memzero(p->buf, S3P_PROVIDER_REQUEST_MAX
-                                     + S3P_PROVIDER_ANSWER_MAX);
-        ngx_free(p->buf);
-        p->buf = NULL;
-    }
-
-    p->fetching = 0;
+    ngx_explicit_memzero(p->buf, S3P_PROVIDER_REQUEST_MAX
+                                 + S3P_PROVIDER_ANSWER_MAX);
 }
 
 
-/* Connects for one exchange; its request is in p->request. */
+/*
+ * Puts keys into a slot (its lock held), each capped, the old ones
+ * cleared; 1 when they changed, and the version moved.
+ */
 
-static void
-ngx_http_s3_proxy_fetch_connect(ngx_http_s3_proxy_provider_t *p)
+ngx_uint_t
+ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
+    s3p_str_t *access_key, s3p_str_t *secret_key, s3p_str_t *token,
+    time_t expiration)
 {
-    ngx_int_t          rc;
-    ngx_connection_t  *c;
+    u_char      *k;
+    ngx_uint_t   i, same;
+    s3p_str_t   *keys[3];
 
-    p->sent = 0;
-    p->answer_len = 0;
+    static size_t  max[3] = {
+        S3P_ACCESS_KEY_MAX, S3P_SECRET_KEY_MAX, S3P_SESSION_TOKEN_MAX
+    };
 
-    ngx_memzero(&p->peer, sizeof(ngx_peer_connection_t));
-    p->peer.sockaddr = p->url.addrs[0].sockaddr;
-    p->peer.socklen = p->url.addrs[0].socklen;
-    p->peer.name = &p->url.addrs[0].name;
-    p->peer.get = ngx_event_get_peer;
-    p->peer.log = p->log;
-    p->peer.log_error = NGX_ERROR_ERR;
+    keys[0] = access_key;
+    keys[1] = secret_key;
+    keys[2] = token;
 
-    rc = ngx_event_connect_peer(&p->peer);
+    same = (slot->version != 0 && slot->expiration == expiration);
 
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_http_s3_proxy_fetch_failed(p, "connect() failed");
-        return;
+    for (i = 0, k = slot->keys; i < 3; k += slot->len[i++]) {
+        if (keys[i]->len > max[i]) {
+            return 0;
+        }
+
+        same = same && keys[i]->len == slot->len[i]
+               && ngx_memcmp(k, keys[i]->data, keys[i]->len) == 0;
     }
 
-    c = p->peer.connection;
-    c->data = p;
-    c->log = p->log;
-    c->read->log = p->log;
-    c->write->log = p->log;
-    c->write->handler = ngx_http_s3_proxy_fetch_write;
-    c->read->handler = ngx_http_s3_proxy_fetch_read;
-
-    ngx_add_timer(c->write, p->timeout);
-
-    /* with NGX_AGAIN, sending (or the TLS handshake) waits for connect */
-
-    if (rc == NGX_OK) {
-        ngx_http_s3_proxy_fetch_write(c->write);
+    if (same) {
+        return 0;
     }
+
+    ngx_explicit_memzero(slot->keys, sizeof(slot->keys));
+
+    for (i = 0, k = slot->keys; i < 3; i++) {
+        k = ngx_cpymem(k, keys[i]->data, keys[i]->len);
+        slot->len[i] = keys[i]->len;
+    }
+
+    slot->expiration = expiration;
+
+    (void) ngx_atomic_fetch_add(&slot->version, 1);
+
+    return 1;
 }
 
 
@@ -261,14 +326,13 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
 
 #if (NGX_HTTP_SSL)
     if (p->ssl && c->ssl == NULL) {
-        ngx_int_t  rc;
 
         /*
          * ngx_ssl_create_connection() allocates from c->pool, which a
          * connection of ngx_event_connect_peer() lacks; closing destroys it
          */
 
-        c->pool = ngx_create_pool(NGX_HTTP_S3_PROXY_SSL_POOL, p->log);
+        c->pool = ngx_create_pool(NGX_HTTP_S3_PROXY_SSL_POOL, c->log);
 
         if (c->pool == NULL
             || ngx_ssl_create_connection(p->ssl, c, NGX_SSL_CLIENT) != NGX_OK
@@ -279,9 +343,7 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
             return;
         }
 
-        rc = ngx_ssl_handshake(c);
-
-        if (rc == NGX_AGAIN) {
+        if (ngx_ssl_handshake(c) == NGX_AGAIN) {
             c->ssl->handler = ngx_http_s3_proxy_fetch_handshake;
             return;
         }
@@ -372,7 +434,6 @@ ngx_http_s3_proxy_fetch_read(ngx_event_t *rev)
     u_char                        *answer;
     ssize_t                        n;
     ngx_connection_t              *c;
-    s3p_provider_step_t            step;
     ngx_http_s3_proxy_provider_t  *p;
 
     c = rev->data;
@@ -413,14 +474,7 @@ ngx_http_s3_proxy_fetch_read(ngx_event_t *rev)
         p->answer_len += n;
     }
 
-    ngx_http_s3_proxy_fetch_close(p);
-
-    ngx_memzero(&step, sizeof(s3p_provider_step_t));
-    step.event = S3P_EVENT_ANSWER;
-    step.data.data = answer;
-    step.data.len = p->answer_len;
-
-    ngx_http_s3_proxy_fetch_next(p, &step);
+    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_ANSWER, answer, p->answer_len);
 }
 
 
@@ -428,16 +482,8 @@ static void
 ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
     const char *reason)
 {
-    s3p_provider_step_t  step;
-
-    ngx_http_s3_proxy_fetch_close(p);
-
-    ngx_memzero(&step, sizeof(s3p_provider_step_t));
-    step.event = S3P_EVENT_FAILED;
-    step.data.data = (u_char *) reason;
-    step.data.len = ngx_strlen(reason);
-
-    ngx_http_s3_proxy_fetch_next(p, &step);
+    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_FAILED, (u_char *) reason,
+                                 ngx_strlen(reason));
 }
 
 

@@ -17,10 +17,9 @@
  *                                  module (s3_proxy.conf, its marker)
  *   ngx_http_s3_proxy_credentials.c  credentials that rotate: each
  *                                  location's provider, their shared
- *                                  zone, the workers' timer
- *   ngx_http_s3_proxy_fetch.c      a provider's steps carried out
- *   ngx_http_s3_proxy_rotation.c   what a request signs with, as they
- *                                  rotate
+ *                                  zone, what a request signs with
+ *   ngx_http_s3_proxy_fetch.c      a provider's refresh: the workers'
+ *                                  timer, its steps carried out
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
@@ -225,6 +224,8 @@ ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds);
 ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
+
+/* ngx_http_s3_proxy_fetch.c */
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);
 
 
