@@ -408,7 +408,7 @@ typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
  * goes into memory from `alloc(data, its size)` and `page` holds it.
  * `status` is the status to answer with: 200, or 404 when the first page
  * of a folder holds nothing (a prefix without objects is not a folder;
- * nothing is allocated then and `page` is empty).  S3P_E_SPACE when
+ * `page` is then nginx's 404 page).  S3P_E_SPACE when
  * `alloc` answers NULL or the XML is larger than S3P_LISTING_XML_MAX.
  */
 #define S3P_LISTING_ROWS  1000
