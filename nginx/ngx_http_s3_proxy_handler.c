@@ -198,47 +198,6 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 }
 
 
-/*
- * The request's context.  proxy_cache_background_update refreshes a stale
- * entry in a clone of the request (NGX_HTTP_SUBREQUEST_CLONE), which starts
- * at the content phase: the precontent handler never ran for it, and
- * proxy_pass reads the $s3_proxy_* variables.  It fetches what its parent
- * was answered from, so it takes the parent's signed answer (signed
- * moments ago, well within S3's clock skew).
- */
-
-ngx_http_s3_proxy_ctx_t *
-ngx_http_s3_proxy_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_s3_proxy_ctx_t  *ctx, *pctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
-
-    if (ctx != NULL || !r->background || r->parent == NULL) {
-        return ctx;
-    }
-
-    pctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
-
-    if (pctx == NULL || pctx->result.action != S3P_ACTION_PROXY) {
-        return NULL;
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ctx->result = pctx->result;
-    ctx->get_authorization = pctx->get_authorization;
-    ctx->signing = pctx->signing;   /* held by the shared pool */
-
-    ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
-
-    return ctx;
-}
-
-
 /* The core's answer for one request, in the request's pool. */
 
 static ngx_int_t

@@ -153,7 +153,21 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     }
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
-    ctx = ngx_http_s3_proxy_get_ctx(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    /*
+     * proxy_cache_background_update refreshes a stale entry in a clone of
+     * the request (NGX_HTTP_SUBREQUEST_CLONE), which starts at the content
+     * phase: the precontent handler never ran for it.  It fetches what its
+     * parent was answered from, so it takes the parent's context and signed
+     * answer (signed moments ago, well within S3's clock skew); being
+     * header_only, it collects no body into it.
+     */
+
+    if (ctx == NULL && r->background && r->parent != NULL) {
+        ctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
+        ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+    }
 
     switch (var->kind) {
 
