@@ -214,21 +214,11 @@ ngx_http_s3_proxy_answer(ngx_http_request_t *r)
     mr->headers_out.last_modified_time = -1;
 
     part = &r->headers_out.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */; i++) {
+    while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
+        if (h->hash == 0) {
             continue;
         }
 
@@ -237,7 +227,7 @@ ngx_http_s3_proxy_answer(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        *copy = h[i];
+        *copy = *h;
 #if (nginx_version >= 1023000)
         copy->next = NULL;
 #endif

@@ -86,26 +86,14 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     pass = slcf->pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
 
     part = &r->headers_out.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */; i++) {
+    while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
+        name.len = h->key.len;
+        name.data = h->key.data;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        name.len = h[i].key.len;
-        name.data = h[i].key.data;
-
-        if (h[i].hash && !s3p_response_header_visible(&name, (uint32_t) pass))
-        {
-            h[i].hash = 0;
+        if (h->hash && !s3p_response_header_visible(&name, (uint32_t) pass)) {
+            h->hash = 0;
         }
     }
 

@@ -324,28 +324,16 @@ ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
     }
 
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
+    while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
         for (k = 0; k < 2; k++) {
-            if (h[i].key.len == names[k].len
-                && ngx_strncasecmp(h[i].key.data, names[k].data,
-                                   names[k].len)
+            if (h->key.len == names[k].len
+                && ngx_strncasecmp(h->key.data, names[k].data, names[k].len)
                    == 0)
             {
-                found[k]->data = h[i].value.data;
-                found[k]->len = h[i].value.len;
+                found[k]->data = h->value.data;
+                found[k]->len = h->value.len;
             }
         }
     }
@@ -468,6 +456,27 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
     ngx_http_finalize_request(r, ngx_http_send_response(r, status, &xml,
                                                         &cv));
     return NGX_DONE;
+}
+
+
+/*
+ * Walks a list of headers: the one after *part's *i-th (start with the
+ * list's first part and 0), NULL after the last.
+ */
+
+ngx_table_elt_t *
+ngx_http_s3_proxy_next_header(ngx_list_part_t **part, ngx_uint_t *i)
+{
+    while (*i >= (*part)->nelts) {
+        if ((*part)->next == NULL) {
+            return NULL;
+        }
+
+        *part = (*part)->next;
+        *i = 0;
+    }
+
+    return (ngx_table_elt_t *) (*part)->elts + (*i)++;
 }
 
 

@@ -188,6 +188,8 @@ ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
+ngx_table_elt_t *ngx_http_s3_proxy_next_header(ngx_list_part_t **part,
+    ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,
     const char *key, u_char *value, size_t len);
 
