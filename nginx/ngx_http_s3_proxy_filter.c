@@ -234,6 +234,7 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx->rendering = 0;
     ctx->cleaning = 0;
+    ctx->truncated = 0;
 
     if (ctx->body) {
         ngx_pfree(r->pool, ctx->body);
