@@ -147,6 +147,8 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     v->not_found = 1;
+    name = NULL;
+    s = NULL;
 
     if (var->kind == ngx_http_s3_proxy_var_client) {
         return ngx_http_s3_proxy_client_variable(r, v, var->offset);
@@ -172,19 +174,12 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     switch (var->kind) {
 
     case ngx_http_s3_proxy_var_content_sha256:
+        name = (slcf->core != NULL) ? &ngx_http_s3_proxy_empty_sha256 : NULL;
+        break;
+
     case ngx_http_s3_proxy_var_action:
-        if (var->kind == ngx_http_s3_proxy_var_action) {
-            name = (ctx != NULL)
-                   ? &ngx_http_s3_proxy_actions[ctx->result.action] : NULL;
-
-        } else {
-            name = (slcf->core != NULL)
-                   ? &ngx_http_s3_proxy_empty_sha256 : NULL;
-        }
-
-        fixed.data = name ? name->data : NULL;
-        fixed.len = name ? name->len : 0;
-        s = &fixed;
+        name = (ctx != NULL)
+               ? &ngx_http_s3_proxy_actions[ctx->result.action] : NULL;
         break;
 
     case ngx_http_s3_proxy_var_security_token:
@@ -256,6 +251,12 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
         }
 
         break;
+    }
+
+    if (name != NULL) {
+        fixed.data = name->data;
+        fixed.len = name->len;
+        s = &fixed;
     }
 
     if (s != NULL && s->len) {
