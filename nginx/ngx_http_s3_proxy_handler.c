@@ -30,8 +30,6 @@ static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
-static ngx_int_t ngx_http_s3_proxy_decide(ngx_http_request_t *r,
-    const s3p_config_t *core, s3p_request_t *req, s3p_result_t *result);
 static ngx_int_t ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r,
     ngx_str_t *uri);
 static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
@@ -40,9 +38,10 @@ static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 ngx_int_t
 ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 {
+    u_char                        *out;
+    size_t                         bound;
     ngx_int_t                      rc;
     s3p_config_t                   now;
-    s3p_result_t                   get;
     s3p_request_t                  req;
     const s3p_config_t            *core;
     ngx_http_s3_proxy_ctx_t       *ctx;
@@ -136,7 +135,18 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
         core = &now;
     }
 
-    if (ngx_http_s3_proxy_decide(r, core, &req, &ctx->result) != NGX_OK) {
+    bound = s3p_output_bound(core, &req);
+
+    out = ngx_pnalloc(r->pool, bound);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = s3p_handle(core, &req, out, bound, &ctx->result);
+
+    if (rc != S3P_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: signing failed (%i)", rc);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -162,27 +172,6 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        /*
-         * A proxied HEAD signed as GET too.  With proxy_cache, nginx
-         * fetches the HEAD of a cache miss as a GET
-         * (proxy_cache_convert_head, on by default), deciding so in
-         * ngx_http_upstream_cache() before proxy_pass evaluates the signed
-         * headers; $s3_proxy_authorization then takes this signature.
-         * Only the method differs: the same route, URL and instant.
-         */
-
-        if (r->method == NGX_HTTP_HEAD) {
-            ngx_str_set(&req.method, "GET");
-
-            if (ngx_http_s3_proxy_decide(r, core, &req, &get) != NGX_OK
-                || get.action != S3P_ACTION_PROXY)
-            {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            ctx->get_authorization = get.authorization;
-        }
-
         if (ctx->result.fallback.len && r == r->main
             && ngx_http_s3_proxy_fallback_keep(r, ctx) != NGX_OK)
         {
@@ -195,36 +184,6 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     default:
         return ngx_http_s3_proxy_refuse(r, ctx);
     }
-}
-
-
-/* The core's answer for one request, in the request's pool. */
-
-static ngx_int_t
-ngx_http_s3_proxy_decide(ngx_http_request_t *r, const s3p_config_t *core,
-    s3p_request_t *req, s3p_result_t *result)
-{
-    int        rc;
-    u_char    *out;
-    size_t     bound;
-
-    bound = s3p_output_bound(core, req);
-
-    out = ngx_pnalloc(r->pool, bound);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = s3p_handle(core, req, out, bound, result);
-
-    if (rc != S3P_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: signing a %*s failed (%d)",
-                      req->method.len, req->method.data, rc);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 

@@ -139,12 +139,6 @@ typedef struct {
     s3p_result_t               result;
     const s3p_signing_t       *signing;    /* what the request signed with */
 
-    /*
-     * a proxied HEAD signed as GET too: what proxy_cache sends S3 when it
-     * turns the HEAD of a cache miss into a GET (proxy_cache_convert_head)
-     */
-    s3p_str_t                  get_authorization;
-
     /* an answer of S3's being collected: a listing's XML, an error */
     u_char                    *body;
     size_t                     body_len;

@@ -210,8 +210,8 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
 
         } else if (var->kind == ngx_http_s3_proxy_var_authorization) {
             s = (ngx_http_s3_proxy_upstream_get(r)
-                 && ctx->get_authorization.len)
-                ? &ctx->get_authorization : &ctx->result.authorization;
+                 && ctx->result.get_authorization.len)
+                ? &ctx->result.get_authorization : &ctx->result.authorization;
 
         } else {
 

@@ -205,7 +205,10 @@ typedef enum {
  * For a redirect, `url` is the presigned Location.  For a proxied request,
  * `url` is what proxy_pass fetches (scheme://host/path?query, exactly as
  * signed), `authorization` and `amz_date` its signed headers, and `host`
- * its Host header.
+ * its Host header.  A proxied HEAD is signed as a GET too, at the same
+ * instant, into `get_authorization`: with proxy_cache, nginx fetches the
+ * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by
+ * default), deciding so after the request phase.
  * For a folder's index page with built-in listings, `fallback` is the
  * folder's path, asked again with `fallback` set if S3 answers 404.
  * A refusal to a client the location streams to (an S3 client) has
@@ -221,6 +224,9 @@ typedef struct {
     s3p_str_t        authorization;
     s3p_str_t        amz_date;
     s3p_str_t        host;            /* the Host S3 gets (proxy) */
+    s3p_str_t        get_authorization; /* a proxied HEAD's signature */
+                                      /*   as a GET, which proxy_cache */
+                                      /*   sends S3 for a HEAD's miss */
     s3p_str_t        fallback;
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */

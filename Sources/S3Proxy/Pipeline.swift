@@ -120,9 +120,11 @@ struct Pipeline {
             return S3P_OK
         }
 
+        // A HEAD is signed as a GET too: proxy_cache may fetch it as one.
+        let head = s3.method.utf8CodeUnitCount == 4
         guard let signed = SignedHeaders(prepared: prepared).write(
             method: s3.method, path: path, items: items, stamp: stamp, key: key,
-            upstreams: conf.pointee.upstreams != 0, writer: &writer)
+            upstreams: conf.pointee.upstreams != 0, alsoGet: head, writer: &writer)
         else {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
         }
@@ -142,6 +144,10 @@ struct Pipeline {
         result.pointee.authorization = writer.str(signed.authorization.0,
                                                   signed.authorization.1)
         result.pointee.amz_date = writer.str(signed.amzDate.0, signed.amzDate.1)
+        if head {
+            result.pointee.get_authorization = writer.str(signed.getAuthorization.0,
+                                                          signed.getAuthorization.1)
+        }
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
@@ -189,7 +195,9 @@ struct Pipeline {
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
         // A URL that names the upstream has the Host header after it: the
         // host again (within the prepared parts) and its bucket (the path's).
+        // A HEAD's second Authorization: prepared parts, a date, a signature.
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
-            + (conf.pointee.upstreams != 0 ? prepared + path : 0) + 1024
+            + (conf.pointee.upstreams != 0 ? prepared + path : 0)
+            + (req.method.len == 4 ? prepared + 128 : 0) + 1024
     }
 }

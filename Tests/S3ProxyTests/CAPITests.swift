@@ -132,6 +132,8 @@ struct Outcome {
     var amzDate: String
     /// Where nginx comes back if S3 answers 404 for a folder's index page.
     var fallback: String
+    /// A proxied HEAD signed as a GET.
+    var getAuthorization: String
     /// The end of the last slice: the bytes of the buffer in use.
     var used: Int
 }
@@ -227,7 +229,7 @@ struct Outcome {
             bucket: copy(result.bucket), key: copy(result.key),
             url: copy(result.url), authorization: copy(result.authorization),
             amzDate: copy(result.amz_date), fallback: copy(result.fallback),
-            used: used)
+            getAuthorization: copy(result.get_authorization), used: used)
     }
 
     /// This thread's day key slot for `conf`'s signing settings.
@@ -405,6 +407,12 @@ struct Outcome {
         #expect(outcome.authorization == text(expected))
         #expect(outcome.authorization.contains(
             "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"))
+        // Signed as a GET too, for proxy_cache's GET of a HEAD's miss.
+        let get = try #require(Self.signer(sessionToken: "tok/en+1")
+            .authorization(method: .get, target: target))
+        #expect(outcome.getAuthorization == text(get))
+        let asGet = Self.handle(&conf, Self.request(memory, "GET", "/bkt/dir/"))
+        #expect(asGet.authorization == text(get) && asGet.getAuthorization.isEmpty)
     }
 
     struct RefusalCase: Sendable, CustomTestStringConvertible {
@@ -468,6 +476,8 @@ struct Outcome {
                   query: "", sessionToken: ""),
         SpaceCase(name: "proxied index of an encoded dir", method: "GET",
                   path: "/bkt/()()()()/", query: "", sessionToken: "tok"),
+        SpaceCase(name: "proxied HEAD, signed as GET too", method: "HEAD",
+                  path: "/bkt/()()/", query: "", sessionToken: "tok"),
     ])
     func tooSmallBuffer(_ space: SpaceCase) {
         let memory = CMemory()
@@ -490,6 +500,7 @@ struct Outcome {
         #expect(exact.status == S3P_OK)
         #expect(exact.url == full.url)
         #expect(exact.authorization == full.authorization)
+        #expect(exact.getAuthorization == full.getAuthorization)
         #expect(exact.used == need)
     }
 
