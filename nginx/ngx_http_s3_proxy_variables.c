@@ -209,6 +209,9 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
             s = (s3p_str_t *) ((u_char *) ctx + var->offset);
 
         } else if (var->kind == ngx_http_s3_proxy_var_authorization) {
+
+            /* a HEAD that proxy_cache fetches as a GET: the GET's */
+
             s = (ngx_http_s3_proxy_upstream_get(r)
                  && ctx->result.get_authorization.len)
                 ? &ctx->result.get_authorization : &ctx->result.authorization;
