@@ -41,8 +41,6 @@ static ngx_int_t ngx_http_s3_proxy_clean(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
 static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
-static void ngx_http_s3_proxy_log_error(ngx_http_request_t *r,
-    s3p_s3_error_t *err);
 static uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 
@@ -66,10 +64,8 @@ ngx_http_s3_proxy_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 {
-    u_char                         out[S3P_ERROR_OUT_MAX];
     s3p_str_t                      name;
     ngx_uint_t                     i, pass, status;
-    s3p_s3_error_t                 err;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
     ngx_http_upstream_t           *u;
@@ -119,13 +115,10 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
             return NGX_OK;
         }
 
-        /* a HEAD: no document, so no code; the status alone is logged */
+        /* a HEAD: no document to clean, but the status is logged */
 
-        if (s3p_s3_error((int32_t) status, NULL, 0, out, sizeof(out), &err)
-            == S3P_OK)
-        {
-            err.code.len = 0;
-            ngx_http_s3_proxy_log_error(r, &err);
+        if (ngx_http_s3_proxy_clean(r, ctx, NULL) == NGX_ERROR) {
+            return NGX_ERROR;
         }
 
         return ngx_http_next_header_filter(r);
@@ -371,11 +364,18 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 }
 
 
+/*
+ * S3's error document cleaned into `page`, and its code logged at the
+ * level the core chose; without `page` (a HEAD: no document, so no code),
+ * the status alone is logged.
+ */
+
 static ngx_int_t
 ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     s3p_str_t *page)
 {
     u_char          *out;
+    ngx_uint_t       level;
     s3p_s3_error_t   err;
 
     out = ngx_pnalloc(r->pool, S3P_ERROR_OUT_MAX);
@@ -392,7 +392,17 @@ ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    ngx_http_s3_proxy_log_error(r, &err);
+    level = (err.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
+
+    if (page == NULL) {
+        ngx_log_error(level, r->connection->log, 0,
+                      "s3 proxy: S3 answered %ui", r->headers_out.status);
+        return NGX_OK;
+    }
+
+    ngx_log_error(level, r->connection->log, 0,
+                  "s3 proxy: S3 answered %ui \"%*s\"", r->headers_out.status,
+                  err.code.len, err.code.data);
 
     *page = err.body;
 
@@ -426,25 +436,6 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     }
 
     return NGX_OK;
-}
-
-
-static void
-ngx_http_s3_proxy_log_error(ngx_http_request_t *r, s3p_s3_error_t *err)
-{
-    ngx_uint_t  level;
-
-    level = (err->log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
-
-    if (err->code.len == 0) {
-        ngx_log_error(level, r->connection->log, 0,
-                      "s3 proxy: S3 answered %ui", r->headers_out.status);
-        return;
-    }
-
-    ngx_log_error(level, r->connection->log, 0,
-                  "s3 proxy: S3 answered %ui \"%*s\"", r->headers_out.status,
-                  err->code.len, err->code.data);
 }
 
 
