@@ -42,6 +42,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     size_t                         bound;
     ngx_int_t                      rc;
     s3p_config_t                   now;
+    const s3p_str_t               *h;
     s3p_request_t                  req;
     const s3p_config_t            *core;
     ngx_http_s3_proxy_ctx_t       *ctx;
@@ -151,6 +152,18 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+
+    /* the header the core answers with: Allow, Cache-Control */
+
+    h = &ctx->result.header_value;
+
+    if (ctx->result.header != NULL
+        && ngx_http_s3_proxy_add_header(r, ctx->result.header,
+                                        (u_char *) h->data, h->len)
+           == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     switch (ctx->result.action) {
 
@@ -333,30 +346,11 @@ ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
 static ngx_int_t
 ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 {
-    u_char                    *p, *last;
     ngx_http_complex_value_t   cv;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "s3 proxy: redirect \"%*s\"",
                    ctx->result.key.len, ctx->result.key.data);
-
-    /* with a presign window, the URL stays the same until the window ends */
-
-    if (ctx->result.max_age >= 0) {
-        p = ngx_pnalloc(r->pool, sizeof("private, max-age=") - 1
-                                 + NGX_TIME_T_LEN);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        last = ngx_sprintf(p, "private, max-age=%L", ctx->result.max_age);
-
-        if (ngx_http_s3_proxy_add_header(r, "Cache-Control", p, last - p)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
 
     ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
     cv.value.data = (u_char *) ctx->result.url.data;
@@ -387,14 +381,6 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
         r->keepalive = 0;
-    }
-
-    if (status == NGX_HTTP_NOT_ALLOWED
-        && ngx_http_s3_proxy_add_header(r, "Allow", (u_char *) "GET, HEAD",
-                                        sizeof("GET, HEAD") - 1)
-           == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if ((status < NGX_HTTP_BAD_REQUEST

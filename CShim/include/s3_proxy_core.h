@@ -234,6 +234,10 @@ typedef struct {
     int64_t          max_age;         /* a redirect's Cache-Control */
                                       /*   max-age (presign window); */
                                       /*   -1: none */
+    const char      *header;          /* a header the answer carries, */
+    s3p_str_t        header_value;    /*   NUL-terminated (NULL: none): */
+                                      /*   Allow with a 405, */
+                                      /*   Cache-Control with max_age */
 } s3p_result_t;
 
 

@@ -36,6 +36,10 @@ struct Pipeline {
             case .refuse(let status):
                 result.pointee.action = S3P_ACTION_REFUSE
                 result.pointee.status = status
+                if status == 405 {
+                    Pipeline.setHeader("Allow", Pipeline.str(Pipeline.view("GET, HEAD")),
+                                       result)
+                }
                 if router.policy.streams(request) {
                     // S3 clients parse S3's XML error, never an HTML page.
                     writer.rewind(to: 0)
@@ -117,6 +121,13 @@ struct Pipeline {
             result.pointee.action = S3P_ACTION_REDIRECT
             result.pointee.status = 307
             result.pointee.url = writer.str(url.0, url.1)
+            if result.pointee.max_age >= 0 {
+                let start = writer.count
+                writer.write("private, max-age=")
+                writer.writeDecimal(UInt32(clamping: result.pointee.max_age))
+                if writer.overflowed { return S3P_E_SPACE }
+                Pipeline.setHeader("Cache-Control", writer.str(start, writer.count), result)
+            }
             return S3P_OK
         }
 
@@ -173,6 +184,16 @@ struct Pipeline {
         s.withUTF8Buffer { $0 }
     }
 
+    /// The header the answer carries: its name a literal, which Swift
+    /// keeps NUL-terminated for the life of the process.
+    static func setHeader(
+        _ name: StaticString, _ value: s3p_str_t, _ result: UnsafeMutablePointer<s3p_result_t>
+    ) {
+        result.pointee.header = UnsafeRawPointer(name.utf8Start)
+            .assumingMemoryBound(to: CChar.self)
+        result.pointee.header_value = value
+    }
+
     static func str(_ view: UnsafeBufferPointer<UInt8>) -> s3p_str_t {
         s3p_str_t(len: view.count, data: view.baseAddress)
     }
@@ -198,6 +219,6 @@ struct Pipeline {
         // A HEAD's second Authorization: prepared parts, a date, a signature.
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
-            + (req.method.len == 4 ? prepared + 128 : 0) + 1024
+            + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32
     }
 }

@@ -134,6 +134,8 @@ struct Outcome {
     var fallback: String
     /// A proxied HEAD signed as a GET.
     var getAuthorization: String
+    /// The header the answer carries, "Name: value" (empty: none).
+    var header: String
     /// The end of the last slice: the bytes of the buffer in use.
     var used: Int
 }
@@ -229,7 +231,10 @@ struct Outcome {
             bucket: copy(result.bucket), key: copy(result.key),
             url: copy(result.url), authorization: copy(result.authorization),
             amzDate: copy(result.amz_date), fallback: copy(result.fallback),
-            getAuthorization: copy(result.get_authorization), used: used)
+            getAuthorization: copy(result.get_authorization),
+            header: result.header.map { String(cString: $0) + ": "
+                + text(result.header_value.bytes) } ?? "",
+            used: used)
     }
 
     /// This thread's day key slot for `conf`'s signing settings.
@@ -295,6 +300,9 @@ struct Outcome {
             let out = memory.buffer(8192)
             #expect(s3p_handle(&conf, &request, out, 8192, &result) == S3P_OK)
             #expect(result.max_age == start + 3600 - now)
+            #expect(String(cString: try #require(result.header)) == "Cache-Control")
+            #expect(text(result.header_value.bytes)
+                    == "private, max-age=\(start + 3600 - now)")
             let url = text(result.url.bytes)
             #expect(url.contains("&X-Amz-Date=20130524T000000Z&X-Amz-Expires=3900&"))
             urls.insert(url)
@@ -315,7 +323,7 @@ struct Outcome {
         var plain = Self.config(memory)
         request = Self.request(memory, "GET", "/bkt/hot.txt", now: start + 5)
         #expect(s3p_handle(&plain, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
-        #expect(result.max_age == -1)
+        #expect(result.max_age == -1 && result.header == nil)
         #expect(text(result.url.bytes).contains("&X-Amz-Date=20130524T000005Z&X-Amz-Expires=300&"))
     }
 
@@ -445,6 +453,7 @@ struct Outcome {
             #expect(outcome.httpStatus == refusal.status)
             #expect(outcome.used == 0)
             #expect(outcome.url == "")
+            #expect(outcome.header == (refusal.status == 405 ? "Allow: GET, HEAD" : ""))
         }
         #expect(Self.keyDate(conf) == String(repeating: "\0", count: 8))
     }
