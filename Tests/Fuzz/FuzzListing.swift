@@ -87,7 +87,10 @@ public func fuzzListing(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                  * folder.count, "beyond the bound")
 
     let html = Array(UnsafeBufferPointer(start: page.data, count: page.len))
-    if String(validating: xml + folder, as: UTF8.self) != nil {
+    // Each valid on its own: joined, two invalid halves can look valid.
+    if String(validating: xml, as: UTF8.self) != nil
+        && String(validating: folder, as: UTF8.self) != nil
+    {
         precondition(String(validating: html, as: UTF8.self) != nil, "not UTF-8")
     }
     precondition(!html.contains { ($0 < 0x20 && $0 != 0x0a) || $0 == 0x7f }, "control byte")
