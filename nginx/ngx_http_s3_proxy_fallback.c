@@ -28,8 +28,6 @@ static ngx_int_t ngx_http_s3_proxy_fallback_body_filter(
     ngx_http_request_t *r, ngx_chain_t *in);
 static ngx_int_t ngx_http_s3_proxy_fallback(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_answer(ngx_http_request_t *r);
-static ngx_int_t ngx_http_s3_proxy_discard(ngx_http_request_t *r,
-    ngx_chain_t *in);
 static void ngx_http_s3_proxy_fallback_cleanup(void *data);
 
 
@@ -111,24 +109,61 @@ ngx_http_s3_proxy_fallback_header_filter(ngx_http_request_t *r)
 }
 
 
+/*
+ * The body not sent: the 404's, or the listing's of a HEAD, whose headers
+ * are the answer.  Of the 404's, the end of the response goes on: nginx
+ * sends it after the listing.
+ */
+
 static ngx_int_t
 ngx_http_s3_proxy_fallback_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in)
 {
+    ngx_buf_t                *b;
+    ngx_uint_t                last;
+    ngx_chain_t              *cl, out;
     ngx_http_s3_proxy_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
 
-    /* the 404, or the listing of a HEAD, whose headers are the answer */
-
-    if (ctx != NULL
-        && (r == r->main ? ctx->discarding
-                         : r->main->header_only && ctx->listing_sr == r))
+    if (ctx == NULL
+        || !(r == r->main ? ctx->discarding
+                          : r->main->header_only && ctx->listing_sr == r))
     {
-        return ngx_http_s3_proxy_discard(r, in);
+        return ngx_http_next_body_filter(r, in);
     }
 
-    return ngx_http_next_body_filter(r, in);
+    last = 0;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->last_buf) {
+            last = 1;
+        }
+
+        b->pos = b->last;
+
+        if (b->in_file) {
+            b->file_pos = b->file_last;
+        }
+    }
+
+    if (!last) {
+        return ngx_http_next_body_filter(r, NULL);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last_buf = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
 }
 
 
@@ -214,21 +249,11 @@ ngx_http_s3_proxy_answer(ngx_http_request_t *r)
     mr->headers_out.last_modified_time = -1;
 
     part = &r->headers_out.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */; i++) {
+    while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0) {
+        if (h->hash == 0) {
             continue;
         }
 
@@ -237,57 +262,11 @@ ngx_http_s3_proxy_answer(ngx_http_request_t *r)
             return NGX_ERROR;
         }
 
-        *copy = h[i];
+        *copy = *h;
 #if (nginx_version >= 1023000)
         copy->next = NULL;
 #endif
     }
 
     return ngx_http_next_header_filter(mr);
-}
-
-
-/*
- * Consumes a body that is not sent.  Of the 404's, the end of the response
- * goes on: nginx sends it after the listing.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_discard(ngx_http_request_t *r, ngx_chain_t *in)
-{
-    ngx_buf_t    *b;
-    ngx_uint_t    last;
-    ngx_chain_t  *cl, out;
-
-    last = 0;
-
-    for (cl = in; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->last_buf) {
-            last = 1;
-        }
-
-        b->pos = b->last;
-
-        if (b->in_file) {
-            b->file_pos = b->file_last;
-        }
-    }
-
-    if (!last) {
-        return ngx_http_next_body_filter(r, NULL);
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->last_buf = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_next_body_filter(r, &out);
 }

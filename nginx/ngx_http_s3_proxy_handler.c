@@ -30,12 +30,8 @@ static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
-static ngx_int_t ngx_http_s3_proxy_sign_get(ngx_http_request_t *r,
-    const s3p_config_t *core, ngx_http_s3_proxy_ctx_t *ctx,
-    s3p_request_t *req);
-static ngx_int_t ngx_http_s3_proxy_s3_error(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
-static ngx_int_t ngx_http_s3_proxy_unavailable(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r,
+    ngx_str_t *uri);
 static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 
 
@@ -46,6 +42,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     size_t                         bound;
     ngx_int_t                      rc;
     s3p_config_t                   now;
+    const s3p_str_t               *h;
     s3p_request_t                  req;
     const s3p_config_t            *core;
     ngx_http_s3_proxy_ctx_t       *ctx;
@@ -110,8 +107,24 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
                           "s3 proxy: no credentials after waiting 3 s");
         }
 
+        /*
+         * No valid credentials from the location's provider (yet): 503,
+         * and the client may try again in a second.  Nothing is signed.
+         */
+
         if (rc == NGX_BUSY || rc == NGX_AGAIN) {
-            return ngx_http_s3_proxy_unavailable(r);
+            if (ngx_http_discard_request_body(r) != NGX_OK) {
+                r->keepalive = 0;
+            }
+
+            if (ngx_http_s3_proxy_add_header(r, "Retry-After",
+                                             (u_char *) "1", 1)
+                == NULL)
+            {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return NGX_HTTP_SERVICE_UNAVAILABLE;
         }
 
         if (rc != NGX_OK) {
@@ -140,6 +153,18 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
 
+    /* the header the core answers with: Allow, Cache-Control */
+
+    h = &ctx->result.header_value;
+
+    if (ctx->result.header != NULL
+        && ngx_http_s3_proxy_add_header(r, ctx->result.header,
+                                        (u_char *) h->data, h->len)
+           == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     switch (ctx->result.action) {
 
     case S3P_ACTION_REDIRECT:
@@ -160,12 +185,6 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (r->method == NGX_HTTP_HEAD
-            && ngx_http_s3_proxy_sign_get(r, core, ctx, &req) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
         if (ctx->result.fallback.len && r == r->main
             && ngx_http_s3_proxy_fallback_keep(r, ctx) != NGX_OK)
         {
@@ -178,88 +197,6 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     default:
         return ngx_http_s3_proxy_refuse(r, ctx);
     }
-}
-
-
-/*
- * The request's context.  proxy_cache_background_update refreshes a stale
- * entry in a clone of the request (NGX_HTTP_SUBREQUEST_CLONE), which starts
- * at the content phase: the precontent handler never ran for it, and
- * proxy_pass reads the $s3_proxy_* variables.  It fetches what its parent
- * was answered from, so it takes the parent's signed answer (signed
- * moments ago, well within S3's clock skew).
- */
-
-ngx_http_s3_proxy_ctx_t *
-ngx_http_s3_proxy_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_s3_proxy_ctx_t  *ctx, *pctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
-
-    if (ctx != NULL || !r->background || r->parent == NULL) {
-        return ctx;
-    }
-
-    pctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
-
-    if (pctx == NULL || pctx->result.action != S3P_ACTION_PROXY) {
-        return NULL;
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    ctx->result = pctx->result;
-    ctx->get_authorization = pctx->get_authorization;
-    ctx->signing = pctx->signing;   /* held by the shared pool */
-
-    ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
-
-    return ctx;
-}
-
-
-/*
- * A proxied HEAD signed as GET too.  With proxy_cache, nginx fetches the
- * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by default),
- * deciding so in ngx_http_upstream_cache() before proxy_pass evaluates the
- * signed headers; $s3_proxy_authorization then takes this signature
- * (ngx_http_s3_proxy_variables.c).  Only the method differs: the same
- * route, URL and instant.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_sign_get(ngx_http_request_t *r, const s3p_config_t *core,
-    ngx_http_s3_proxy_ctx_t *ctx, s3p_request_t *req)
-{
-    u_char        *out;
-    size_t         bound;
-    s3p_result_t   get;
-
-    req->method.data = (u_char *) "GET";
-    req->method.len = sizeof("GET") - 1;
-
-    bound = s3p_output_bound(core, req);
-
-    out = ngx_pnalloc(r->pool, bound);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (s3p_handle(core, req, out, bound, &get) != S3P_OK
-        || get.action != S3P_ACTION_PROXY)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: signing a HEAD as GET failed");
-        return NGX_ERROR;
-    }
-
-    ctx->get_authorization = get.authorization;
-
-    return NGX_OK;
 }
 
 
@@ -278,6 +215,8 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     size_t      len;
     ngx_str_t   uri;
 
+    ngx_memzero(req, sizeof(s3p_request_t));
+
     req->method.data = r->method_name.data;
     req->method.len = r->method_name.len;
     req->now = (int64_t) ngx_time();
@@ -285,15 +224,9 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     if (r->headers_in.user_agent) {
         req->user_agent.data = r->headers_in.user_agent->value.data;
         req->user_agent.len = r->headers_in.user_agent->value.len;
-
-    } else {
-        req->user_agent.data = NULL;
-        req->user_agent.len = 0;
     }
 
     ngx_http_s3_proxy_client_signing(r, req);
-
-    req->fallback = 0;
 
     /*
      * The fallback pass: S3 answered 404 for a folder's index page, and the
@@ -304,8 +237,6 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     if (ctx->listing) {
         req->fallback = 1;
         req->path = ctx->result.fallback;
-        req->query.data = NULL;
-        req->query.len = 0;
 
         return NGX_OK;
     }
@@ -346,13 +277,18 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
 static void
 ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
 {
-    ngx_uint_t        i;
+    s3p_str_t        *found[2];
+    ngx_uint_t        i, k;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    ngx_memzero(&req->authorization, sizeof(s3p_str_t));
-    ngx_memzero(&req->amz_date, sizeof(s3p_str_t));
-    ngx_memzero(&req->amz_content_sha256, sizeof(s3p_str_t));
+    static ngx_str_t  names[] = {
+        ngx_string("x-amz-date"),
+        ngx_string("x-amz-content-sha256")
+    };
+
+    found[0] = &req->amz_date;
+    found[1] = &req->amz_content_sha256;
 
     if (r->headers_in.authorization) {
         req->authorization.data = r->headers_in.authorization->value.data;
@@ -360,36 +296,17 @@ ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
     }
 
     part = &r->headers_in.headers.part;
-    h = part->elts;
+    i = 0;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
+    while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
+        for (k = 0; k < 2; k++) {
+            if (h->key.len == names[k].len
+                && ngx_strncasecmp(h->key.data, names[k].data, names[k].len)
+                   == 0)
+            {
+                found[k]->data = h->value.data;
+                found[k]->len = h->value.len;
             }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("x-amz-date") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "x-amz-date",
-                               sizeof("x-amz-date") - 1)
-               == 0)
-        {
-            req->amz_date.data = h[i].value.data;
-            req->amz_date.len = h[i].value.len;
-
-        } else if (h[i].key.len == sizeof("x-amz-content-sha256") - 1
-                   && ngx_strncasecmp(h[i].key.data,
-                                      (u_char *) "x-amz-content-sha256",
-                                      sizeof("x-amz-content-sha256") - 1)
-                      == 0)
-        {
-            req->amz_content_sha256.data = h[i].value.data;
-            req->amz_content_sha256.len = h[i].value.len;
         }
     }
 }
@@ -397,7 +314,7 @@ ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
 
 /* $uri, decoded and normalised by nginx, escaped back into a path */
 
-ngx_int_t
+static ngx_int_t
 ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
 {
     u_char     *p, *q;
@@ -411,12 +328,7 @@ ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
         return NGX_ERROR;
     }
 
-    if (escape) {
-        q = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len,
-                                      NGX_ESCAPE_URI);
-    } else {
-        q = ngx_cpymem(p, r->uri.data, r->uri.len);
-    }
+    q = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
 
     uri->data = p;
     uri->len = q - p;
@@ -425,56 +337,41 @@ ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
 }
 
 
+/*
+ * A redirect, and a refusal to an S3 client (S3's XML error, which it
+ * parses): answered as nginx's "return" answers, the URL or the document
+ * being the core's.
+ */
+
 static ngx_int_t
 ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 {
-    u_char           *p, *last;
-    ngx_table_elt_t  *h;
+    ngx_http_complex_value_t   cv;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "s3 proxy: redirect \"%*s\"",
                    ctx->result.key.len, ctx->result.key.data);
 
-    ngx_http_clear_location(r);
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+    cv.value.data = (u_char *) ctx->result.url.data;
+    cv.value.len = ctx->result.url.len;
 
-    h = ngx_http_s3_proxy_add_header(r, "Location",
-                                     (u_char *) ctx->result.url.data,
-                                     ctx->result.url.len);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.location = h;
-
-    /* with a presign window, the URL stays the same until the window ends */
-
-    if (ctx->result.max_age >= 0) {
-        p = ngx_pnalloc(r->pool, sizeof("private, max-age=") - 1
-                                 + NGX_TIME_T_LEN);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        last = ngx_sprintf(p, "private, max-age=%L", ctx->result.max_age);
-
-        if (ngx_http_s3_proxy_add_header(r, "Cache-Control", p, last - p)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    return NGX_HTTP_TEMPORARY_REDIRECT;
+    return ngx_http_send_response(r, NGX_HTTP_TEMPORARY_REDIRECT, NULL, &cv);
 }
 
 
 static ngx_int_t
 ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 {
-    ngx_table_elt_t  *h;
+    ngx_int_t                  status;
+    ngx_http_complex_value_t   cv;
+
+    static ngx_str_t  xml = ngx_string("application/xml");
+
+    status = ctx->result.status;
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "s3 proxy: refused with %D", ctx->result.status);
+                  "s3 proxy: refused with %i", status);
 
     /*
      * A refused request's body is never read: a client that announced one
@@ -486,74 +383,45 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
         r->keepalive = 0;
     }
 
-    if (ctx->result.status == NGX_HTTP_NOT_ALLOWED) {
-        h = ngx_http_s3_proxy_add_header(r, "Allow", (u_char *) "GET, HEAD",
-                                         sizeof("GET, HEAD") - 1);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    if ((ctx->result.status < NGX_HTTP_BAD_REQUEST
-         || ctx->result.status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
-        && ctx->result.status != NGX_HTTP_NOT_IMPLEMENTED)
+    if ((status < NGX_HTTP_BAD_REQUEST
+         || status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
+        && status != NGX_HTTP_NOT_IMPLEMENTED)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->result.render == S3P_RENDER_S3_ERROR) {
-        return ngx_http_s3_proxy_s3_error(r, ctx);
+    if (ctx->result.render != S3P_RENDER_S3_ERROR) {
+        return status;
     }
 
-    return ctx->result.status;
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+    cv.value.data = (u_char *) ctx->result.url.data;
+    cv.value.len = ctx->result.url.len;
+
+    ngx_http_finalize_request(r, ngx_http_send_response(r, status, &xml,
+                                                        &cv));
+    return NGX_DONE;
 }
 
 
-/* a refusal to an S3 client: S3's XML error, which it parses */
+/*
+ * Walks a list of headers: the one after *part's *i-th (start with the
+ * list's first part and 0), NULL after the last.
+ */
 
-static ngx_int_t
-ngx_http_s3_proxy_s3_error(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx)
+ngx_table_elt_t *
+ngx_http_s3_proxy_next_header(ngx_list_part_t **part, ngx_uint_t *i)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    while (*i >= (*part)->nelts) {
+        if ((*part)->next == NULL) {
+            return NULL;
+        }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
+        *part = (*part)->next;
+        *i = 0;
     }
 
-    r->headers_out.status = ctx->result.status;
-    r->headers_out.content_length_n = ctx->result.url.len;
-
-    ngx_str_set(&r->headers_out.content_type, "application/xml");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        ngx_http_finalize_request(r, rc);
-        return NGX_DONE;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = (u_char *) ctx->result.url.data;
-    b->last = b->pos + ctx->result.url.len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    ngx_http_finalize_request(r, ngx_http_output_filter(r, &out));
-
-    return NGX_DONE;
+    return (ngx_table_elt_t *) (*part)->elts + (*i)++;
 }
 
 
@@ -584,29 +452,6 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
 #endif
 
     return h;
-}
-
-
-/*
- * No valid credentials from the location's provider (yet): 503, and the
- * client may try again in a second.  Nothing is signed.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_unavailable(ngx_http_request_t *r)
-{
-    ngx_table_elt_t  *h;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    h = ngx_http_s3_proxy_add_header(r, "Retry-After", (u_char *) "1", 1);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_HTTP_SERVICE_UNAVAILABLE;
 }
 
 

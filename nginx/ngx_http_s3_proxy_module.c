@@ -7,9 +7,9 @@
  * The environment and the settings handed to the Swift core are in
  * ngx_http_s3_proxy_settings.c, the request phase in
  * ngx_http_s3_proxy_handler.c, the $s3_proxy_* variables in
- * ngx_http_s3_proxy_variables.c, the built-in listing in
- * ngx_http_s3_proxy_listing.c and ngx_http_s3_proxy_fallback.c, S3's error
- * answers in ngx_http_s3_proxy_errors.c.
+ * ngx_http_s3_proxy_variables.c, S3's answers (headers hidden, errors
+ * cleaned, listings rendered) in ngx_http_s3_proxy_filter.c, a folder's
+ * listing on its index page's 404 in ngx_http_s3_proxy_fallback.c.
  */
 
 #include <ngx_config.h>
@@ -915,15 +915,11 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
 
     *h = ngx_http_s3_proxy_handler;
 
-    /* in the filter chain: errors, listing, fallback, then nginx's own */
+    /* in the filter chain: S3's answers, fallback, then nginx's own */
 
     if (ngx_http_s3_proxy_fallback_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (ngx_http_s3_proxy_listing_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_s3_proxy_errors_init(cf);
+    return ngx_http_s3_proxy_filter_init(cf);
 }

@@ -8,9 +8,8 @@
  *   ngx_http_s3_proxy_handler.c    the request phase: route, redirect,
  *                                  refuse, hand over to proxy_pass
  *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
- *   ngx_http_s3_proxy_listing.c    the built-in folder listing filter,
- *                                  S3's response headers kept or hidden
- *   ngx_http_s3_proxy_errors.c     S3's error answers cleaned and logged
+ *   ngx_http_s3_proxy_filter.c     S3's answers: headers hidden, errors
+ *                                  cleaned and logged, listings rendered
  *   ngx_http_s3_proxy_fallback.c   a folder's listing in place of its
  *                                  index page's 404
  *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
@@ -132,12 +131,6 @@ typedef struct {
     s3p_result_t               result;
     const s3p_signing_t       *signing;    /* what the request signed with */
 
-    /*
-     * a proxied HEAD signed as GET too: what proxy_cache sends S3 when it
-     * turns the HEAD of a cache miss into a GET (proxy_cache_convert_head)
-     */
-    s3p_str_t                  get_authorization;
-
     /* an answer of S3's being collected: a listing's XML, an error */
     u_char                    *body;
     size_t                     body_len;
@@ -185,29 +178,21 @@ ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
-ngx_http_s3_proxy_ctx_t *ngx_http_s3_proxy_get_ctx(ngx_http_request_t *r);
-ngx_int_t ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r,
-    ngx_str_t *uri);
+ngx_table_elt_t *ngx_http_s3_proxy_next_header(ngx_list_part_t **part,
+    ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,
     const char *key, u_char *value, size_t len);
 
 /* ngx_http_s3_proxy_variables.c */
 ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
-/* ngx_http_s3_proxy_listing.c */
-ngx_int_t ngx_http_s3_proxy_listing_init(ngx_conf_t *cf);
-ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, ngx_chain_t *in, size_t max);
-void ngx_http_s3_proxy_collected(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
+/* ngx_http_s3_proxy_filter.c */
+ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_fallback.c */
 ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
-
-/* ngx_http_s3_proxy_errors.c */
-ngx_int_t ngx_http_s3_proxy_errors_init(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_snippet.c */
 char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,

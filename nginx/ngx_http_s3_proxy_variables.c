@@ -16,110 +16,82 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-enum {
-    ngx_http_s3_proxy_var_url = 0,
+/* What a variable reads; `offset` is into the request's context. */
+typedef enum {
+    ngx_http_s3_proxy_var_signed = 0,   /* of a proxied request only */
+    ngx_http_s3_proxy_var_routed,       /* of any request routed */
     ngx_http_s3_proxy_var_authorization,
-    ngx_http_s3_proxy_var_date,
-    ngx_http_s3_proxy_var_bucket,
-    ngx_http_s3_proxy_var_key,
-    ngx_http_s3_proxy_var_host
-};
+    ngx_http_s3_proxy_var_action,
+    ngx_http_s3_proxy_var_content_sha256,
+    ngx_http_s3_proxy_var_security_token,
+    ngx_http_s3_proxy_var_cache_key,
+    ngx_http_s3_proxy_var_client        /* `offset` into the request */
+} ngx_http_s3_proxy_var_e;
 
 
-enum {
-    ngx_http_s3_proxy_var_content_sha256 = 0,
-    ngx_http_s3_proxy_var_security_token
-};
+typedef struct {
+    ngx_str_t                  name;
+    ngx_http_s3_proxy_var_e    kind;
+    size_t                     offset;
+} ngx_http_s3_proxy_var_t;
 
 
-static void ngx_http_s3_proxy_set_variable(ngx_http_variable_value_t *v,
-    const uint8_t *data, size_t len);
-static ngx_uint_t ngx_http_s3_proxy_upstream_get(ngx_http_request_t *r);
-static ngx_int_t ngx_http_s3_proxy_cache_key_variable(ngx_http_request_t *r,
+static ngx_int_t ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_s3_proxy_client_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
+    ngx_http_variable_value_t *v, size_t offset);
+static ngx_uint_t ngx_http_s3_proxy_upstream_get(ngx_http_request_t *r);
 
 
-static ngx_http_variable_t  ngx_http_s3_proxy_vars[] = {
+#define ngx_http_s3_proxy_result(field)                                       \
+    offsetof(ngx_http_s3_proxy_ctx_t, result.field)
+#define ngx_http_s3_proxy_header_in(field)                                    \
+    offsetof(ngx_http_request_t, headers_in.field)
 
-    { ngx_string("s3_proxy_url"), NULL,
-      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_url,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
-    { ngx_string("s3_proxy_authorization"), NULL,
-      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_authorization,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+static ngx_http_s3_proxy_var_t  ngx_http_s3_proxy_vars[] = {
 
-    { ngx_string("s3_proxy_date"), NULL,
-      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_date,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
+    { ngx_string("s3_proxy_url"), ngx_http_s3_proxy_var_signed,
+      ngx_http_s3_proxy_result(url) },
+    { ngx_string("s3_proxy_authorization"),
+      ngx_http_s3_proxy_var_authorization, 0 },
+    { ngx_string("s3_proxy_date"), ngx_http_s3_proxy_var_signed,
+      ngx_http_s3_proxy_result(amz_date) },
+    { ngx_string("s3_proxy_host"), ngx_http_s3_proxy_var_signed,
+      ngx_http_s3_proxy_result(host) },
+    { ngx_string("s3_proxy_bucket"), ngx_http_s3_proxy_var_routed,
+      ngx_http_s3_proxy_result(bucket) },
+    { ngx_string("s3_proxy_key"), ngx_http_s3_proxy_var_routed,
+      ngx_http_s3_proxy_result(key) },
+    { ngx_string("s3_proxy_action"), ngx_http_s3_proxy_var_action, 0 },
+    { ngx_string("s3_proxy_content_sha256"),
+      ngx_http_s3_proxy_var_content_sha256, 0 },
+    { ngx_string("s3_proxy_security_token"),
+      ngx_http_s3_proxy_var_security_token, 0 },
+    { ngx_string("s3_proxy_cache_key"), ngx_http_s3_proxy_var_cache_key, 0 },
+    { ngx_string("s3_proxy_range"), ngx_http_s3_proxy_var_client,
+      ngx_http_s3_proxy_header_in(range) },
+    { ngx_string("s3_proxy_if_range"), ngx_http_s3_proxy_var_client,
+      ngx_http_s3_proxy_header_in(if_range) },
+    { ngx_string("s3_proxy_if_match"), ngx_http_s3_proxy_var_client,
+      ngx_http_s3_proxy_header_in(if_match) },
+    { ngx_string("s3_proxy_if_none_match"), ngx_http_s3_proxy_var_client,
+      ngx_http_s3_proxy_header_in(if_none_match) },
+    { ngx_string("s3_proxy_if_modified_since"), ngx_http_s3_proxy_var_client,
+      ngx_http_s3_proxy_header_in(if_modified_since) },
+    { ngx_string("s3_proxy_if_unmodified_since"),
+      ngx_http_s3_proxy_var_client,
+      ngx_http_s3_proxy_header_in(if_unmodified_since) },
 
-    { ngx_string("s3_proxy_bucket"), NULL,
-      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_bucket,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_null_string, 0, 0 }
+};
 
-    { ngx_string("s3_proxy_key"), NULL,
-      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_key,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("s3_proxy_action"), NULL,
-      ngx_http_s3_proxy_action_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("s3_proxy_host"), NULL,
-      ngx_http_s3_proxy_result_variable, ngx_http_s3_proxy_var_host,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_content_sha256"), NULL,
-      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_content_sha256,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_security_token"), NULL,
-      ngx_http_s3_proxy_conf_variable, ngx_http_s3_proxy_var_security_token,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_cache_key"), NULL,
-      ngx_http_s3_proxy_cache_key_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("s3_proxy_range"), NULL,
-      ngx_http_s3_proxy_client_variable,
-      offsetof(ngx_http_request_t, headers_in.range),
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_if_range"), NULL,
-      ngx_http_s3_proxy_client_variable,
-      offsetof(ngx_http_request_t, headers_in.if_range),
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_if_match"), NULL,
-      ngx_http_s3_proxy_client_variable,
-      offsetof(ngx_http_request_t, headers_in.if_match),
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_if_none_match"), NULL,
-      ngx_http_s3_proxy_client_variable,
-      offsetof(ngx_http_request_t, headers_in.if_none_match),
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_if_modified_since"), NULL,
-      ngx_http_s3_proxy_client_variable,
-      offsetof(ngx_http_request_t, headers_in.if_modified_since),
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-    { ngx_string("s3_proxy_if_unmodified_since"), NULL,
-      ngx_http_s3_proxy_client_variable,
-      offsetof(ngx_http_request_t, headers_in.if_unmodified_since),
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
-
-      ngx_http_null_variable
+/* $s3_proxy_action, by s3p_action_t */
+static ngx_str_t  ngx_http_s3_proxy_actions[] = {
+    ngx_string("refuse"),
+    ngx_string("redirect"),
+    ngx_string("proxy")
 };
 
 
@@ -131,167 +103,172 @@ static ngx_str_t  ngx_http_s3_proxy_empty_sha256 =
 ngx_int_t
 ngx_http_s3_proxy_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_uint_t                flags;
+    ngx_http_variable_t      *var;
+    ngx_http_s3_proxy_var_t  *v;
 
     for (v = ngx_http_s3_proxy_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
+
+        /* what may be read by name at run time (SSI, perl): no signature */
+
+        flags = NGX_HTTP_VAR_NOCACHEABLE;
+
+        if (v->kind != ngx_http_s3_proxy_var_routed
+            && v->kind != ngx_http_s3_proxy_var_action
+            && v->kind != ngx_http_s3_proxy_var_cache_key)
+        {
+            flags |= NGX_HTTP_VAR_NOHASH;
+        }
+
+        var = ngx_http_add_variable(cf, &v->name, flags);
         if (var == NULL) {
             return NGX_ERROR;
         }
 
-        var->get_handler = v->get_handler;
-        var->data = v->data;
+        var->get_handler = ngx_http_s3_proxy_variable;
+        var->data = (uintptr_t) v;
     }
 
     return NGX_OK;
 }
 
 
-static void
-ngx_http_s3_proxy_set_variable(ngx_http_variable_value_t *v,
-    const uint8_t *data, size_t len)
-{
-    if (len == 0) {
-        v->not_found = 1;
-        return;
-    }
-
-    v->len = len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = (u_char *) data;
-}
-
-
 static ngx_int_t
-ngx_http_s3_proxy_result_variable(ngx_http_request_t *r,
+ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    const s3p_str_t           *s;
-    ngx_http_s3_proxy_ctx_t   *ctx;
+    ngx_http_s3_proxy_var_t  *var = (ngx_http_s3_proxy_var_t *) data;
 
-    ctx = ngx_http_s3_proxy_get_ctx(r);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    switch (data) {
-
-    case ngx_http_s3_proxy_var_url:
-        s = &ctx->result.url;
-        break;
-
-    case ngx_http_s3_proxy_var_authorization:
-        s = ngx_http_s3_proxy_upstream_get(r) && ctx->get_authorization.len
-            ? &ctx->get_authorization : &ctx->result.authorization;
-        break;
-
-    case ngx_http_s3_proxy_var_date:
-        s = &ctx->result.amz_date;
-        break;
-
-    case ngx_http_s3_proxy_var_bucket:
-        s = &ctx->result.bucket;
-        break;
-
-    case ngx_http_s3_proxy_var_key:
-        s = &ctx->result.key;
-        break;
-
-    default: /* ngx_http_s3_proxy_var_host */
-        s = &ctx->result.host;
-        break;
-    }
-
-    /* the URL and signed headers exist for proxied requests only */
-
-    if (data != ngx_http_s3_proxy_var_bucket
-        && data != ngx_http_s3_proxy_var_key
-        && ctx->result.action != S3P_ACTION_PROXY)
-    {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ngx_http_s3_proxy_set_variable(v, s->data, s->len);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_s3_proxy_action_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_str_t                 action;
-    ngx_http_s3_proxy_ctx_t  *ctx;
-
-    ctx = ngx_http_s3_proxy_get_ctx(r);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    switch (ctx->result.action) {
-
-    case S3P_ACTION_REDIRECT:
-        ngx_str_set(&action, "redirect");
-        break;
-
-    case S3P_ACTION_PROXY:
-        ngx_str_set(&action, "proxy");
-        break;
-
-    default:
-        ngx_str_set(&action, "refuse");
-        break;
-    }
-
-    ngx_http_s3_proxy_set_variable(v, action.data, action.len);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_s3_proxy_conf_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
+    u_char                        *p;
+    ngx_str_t                      method, *name;
+    s3p_str_t                      fixed;
     const s3p_str_t               *s;
     ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+    v->not_found = 1;
+    name = NULL;
+    s = NULL;
 
-    if (slcf->core == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+    if (var->kind == ngx_http_s3_proxy_var_client) {
+        return ngx_http_s3_proxy_client_variable(r, v, var->offset);
     }
 
-    switch (data) {
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+
+    /*
+     * proxy_cache_background_update refreshes a stale entry in a clone of
+     * the request (NGX_HTTP_SUBREQUEST_CLONE), which starts at the content
+     * phase: the precontent handler never ran for it.  It fetches what its
+     * parent was answered from, so it takes the parent's context and signed
+     * answer (signed moments ago, well within S3's clock skew); being
+     * header_only, it collects no body into it.
+     */
+
+    if (ctx == NULL && r->background && r->parent != NULL) {
+        ctx = ngx_http_get_module_ctx(r->parent, ngx_http_s3_proxy_module);
+        ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+    }
+
+    switch (var->kind) {
 
     case ngx_http_s3_proxy_var_content_sha256:
-        ngx_http_s3_proxy_set_variable(v, ngx_http_s3_proxy_empty_sha256.data,
-                                       ngx_http_s3_proxy_empty_sha256.len);
-        return NGX_OK;
+        name = (slcf->core != NULL) ? &ngx_http_s3_proxy_empty_sha256 : NULL;
+        break;
 
-    default: /* ngx_http_s3_proxy_var_security_token */
+    case ngx_http_s3_proxy_var_action:
+        name = (ctx != NULL)
+               ? &ngx_http_s3_proxy_actions[ctx->result.action] : NULL;
+        break;
+
+    case ngx_http_s3_proxy_var_security_token:
 
         /* the request's own: a provider's credentials rotate */
 
-        ctx = ngx_http_s3_proxy_get_ctx(r);
-
-        s = (ctx != NULL && ctx->signing != NULL)
+        s = (slcf->core == NULL) ? NULL
+            : (ctx != NULL && ctx->signing != NULL)
             ? &ctx->signing->session_token
             : &slcf->core->signing->session_token;
         break;
+
+    case ngx_http_s3_proxy_var_routed:
+        s = (ctx != NULL)
+            ? (s3p_str_t *) ((u_char *) ctx + var->offset) : NULL;
+        break;
+
+    default:
+
+        /* the URL and signed headers exist for proxied requests only */
+
+        if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
+            return NGX_OK;
+        }
+
+        if (var->kind == ngx_http_s3_proxy_var_signed) {
+            s = (s3p_str_t *) ((u_char *) ctx + var->offset);
+
+        } else if (var->kind == ngx_http_s3_proxy_var_authorization) {
+
+            /* a HEAD that proxy_cache fetches as a GET: the GET's */
+
+            s = (ngx_http_s3_proxy_upstream_get(r)
+                 && ctx->result.get_authorization.len)
+                ? &ctx->result.get_authorization : &ctx->result.authorization;
+
+        } else {
+
+            /*
+             * $s3_proxy_cache_key: the method S3 is asked with and the
+             * canonical S3 URL ("GET https://host/bucket/key?query"), for
+             * proxy_cache_key.  Two requests for the same S3 answer share
+             * it however the client spelled them; it holds no signature,
+             * date or client header.  proxy_cache evaluates it after
+             * turning a HEAD into a GET, so a HEAD and a GET share the
+             * cached GET.
+             */
+
+            if (ngx_http_s3_proxy_upstream_get(r)) {
+                ngx_str_set(&method, "GET");
+
+            } else {
+                method = r->method_name;
+            }
+
+            p = ngx_pnalloc(r->pool, method.len + 1 + ctx->result.url.len);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            v->data = p;
+            p = ngx_cpymem(p, method.data, method.len);
+            *p++ = ' ';
+            p = ngx_cpymem(p, ctx->result.url.data, ctx->result.url.len);
+
+            v->len = p - v->data;
+            v->valid = 1;
+            v->no_cacheable = 1;
+            v->not_found = 0;
+
+            return NGX_OK;
+        }
+
+        break;
     }
 
-    ngx_http_s3_proxy_set_variable(v, s->data, s->len);
+    if (name != NULL) {
+        fixed.data = name->data;
+        fixed.len = name->len;
+        s = &fixed;
+    }
+
+    if (s != NULL && s->len) {
+        v->len = s->len;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 0;
+        v->data = (u_char *) s->data;
+    }
 
     return NGX_OK;
 }
@@ -315,56 +292,6 @@ ngx_http_s3_proxy_upstream_get(ngx_http_request_t *r)
 
 
 /*
- * $s3_proxy_cache_key: the method S3 is asked with and the canonical S3
- * URL ("GET https://host/bucket/key?query"), for proxy_cache_key.  Two
- * requests for the same S3 answer share it however the client spelled
- * them; it holds no signature, date or client header.  proxy_cache
- * evaluates it after turning a HEAD into a GET, so a HEAD and a GET share
- * the cached GET.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_cache_key_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                   *p;
-    ngx_str_t                 method;
-    ngx_http_s3_proxy_ctx_t  *ctx;
-
-    ctx = ngx_http_s3_proxy_get_ctx(r);
-
-    if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (ngx_http_s3_proxy_upstream_get(r)) {
-        ngx_str_set(&method, "GET");
-
-    } else {
-        method = r->method_name;
-    }
-
-    p = ngx_pnalloc(r->pool, method.len + 1 + ctx->result.url.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->data = p;
-    p = ngx_cpymem(p, method.data, method.len);
-    *p++ = ' ';
-    p = ngx_cpymem(p, ctx->result.url.data, ctx->result.url.len);
-
-    v->len = p - v->data;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/*
  * $s3_proxy_range, $s3_proxy_if_match and the other range and conditional
  * headers of the client, for S3.  A request that proxy_cache may store
  * fetches the whole object instead (a partial or 304 answer would be
@@ -375,33 +302,33 @@ ngx_http_s3_proxy_cache_key_variable(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_s3_proxy_client_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
+    ngx_http_variable_value_t *v, size_t offset)
 {
     ngx_str_t                   name;
     ngx_table_elt_t            *h;
     ngx_http_variable_value_t  *cached;
 
     if (r->upstream == NULL || !r->upstream->cacheable) {
-        h = *(ngx_table_elt_t **) ((char *) r + data);
+        h = *(ngx_table_elt_t **) ((char *) r + offset);
 
-        if (h == NULL) {
-            v->not_found = 1;
-            return NGX_OK;
+        if (h != NULL && h->value.len) {
+            v->len = h->value.len;
+            v->valid = 1;
+            v->no_cacheable = 1;
+            v->not_found = 0;
+            v->data = h->value.data;
         }
 
-        ngx_http_s3_proxy_set_variable(v, h->value.data, h->value.len);
         return NGX_OK;
     }
 
-    if (data == offsetof(ngx_http_request_t, headers_in.if_modified_since)) {
+    if (offset == ngx_http_s3_proxy_header_in(if_modified_since)) {
         ngx_str_set(&name, "upstream_cache_last_modified");
 
-    } else if (data == offsetof(ngx_http_request_t, headers_in.if_none_match))
-    {
+    } else if (offset == ngx_http_s3_proxy_header_in(if_none_match)) {
         ngx_str_set(&name, "upstream_cache_etag");
 
     } else {
-        v->not_found = 1;
         return NGX_OK;
     }
 

@@ -251,7 +251,10 @@ typedef enum {
  * For a redirect, `url` is the presigned Location.  For a proxied request,
  * `url` is what proxy_pass fetches (scheme://host/path?query, exactly as
  * signed), `authorization` and `amz_date` its signed headers, and `host`
- * its Host header.
+ * its Host header.  A proxied HEAD is signed as a GET too, at the same
+ * instant, into `get_authorization`: with proxy_cache, nginx fetches the
+ * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by
+ * default), deciding so after the request phase.
  * For a folder's index page with built-in listings, `fallback` is the
  * folder's path, asked again with `fallback` set if S3 answers 404.
  * A refusal to a client the location streams to (an S3 client) has
@@ -267,6 +270,9 @@ typedef struct {
     s3p_str_t        authorization;
     s3p_str_t        amz_date;
     s3p_str_t        host;            /* the Host S3 gets (proxy) */
+    s3p_str_t        get_authorization; /* a proxied HEAD's signature */
+                                      /*   as a GET, which proxy_cache */
+                                      /*   sends S3 for a HEAD's miss */
     s3p_str_t        fallback;
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
@@ -274,6 +280,10 @@ typedef struct {
     int64_t          max_age;         /* a redirect's Cache-Control */
                                       /*   max-age (presign window); */
                                       /*   -1: none */
+    const char      *header;          /* a header the answer carries, */
+    s3p_str_t        header_value;    /*   NUL-terminated (NULL: none): */
+                                      /*   Allow with a 405, */
+                                      /*   Cache-Control with max_age */
 } s3p_result_t;
 
 
@@ -485,7 +495,7 @@ typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
  * goes into memory from `alloc(data, its size)` and `page` holds it.
  * `status` is the status to answer with: 200, or 404 when the first page
  * of a folder holds nothing (a prefix without objects is not a folder;
- * nothing is allocated then and `page` is empty).  S3P_E_SPACE when
+ * `page` is then nginx's 404 page).  S3P_E_SPACE when
  * `alloc` answers NULL or the XML is larger than S3P_LISTING_XML_MAX.
  */
 #define S3P_LISTING_ROWS  1000

@@ -36,6 +36,10 @@ struct Pipeline {
             case .refuse(let status):
                 result.pointee.action = S3P_ACTION_REFUSE
                 result.pointee.status = status
+                if status == 405 {
+                    Pipeline.setHeader("Allow", Pipeline.str(Pipeline.view("GET, HEAD")),
+                                       result)
+                }
                 if router.policy.streams(request) {
                     // S3 clients parse S3's XML error, never an HTML page.
                     writer.rewind(to: 0)
@@ -117,12 +121,21 @@ struct Pipeline {
             result.pointee.action = S3P_ACTION_REDIRECT
             result.pointee.status = 307
             result.pointee.url = writer.str(url.0, url.1)
+            if result.pointee.max_age >= 0 {
+                let start = writer.count
+                writer.write("private, max-age=")
+                writer.writeDecimal(UInt32(clamping: result.pointee.max_age))
+                if writer.overflowed { return S3P_E_SPACE }
+                Pipeline.setHeader("Cache-Control", writer.str(start, writer.count), result)
+            }
             return S3P_OK
         }
 
+        // A HEAD is signed as a GET too: proxy_cache may fetch it as one.
+        let head = s3.method.utf8CodeUnitCount == 4
         guard let signed = SignedHeaders(prepared: prepared).write(
             method: s3.method, path: path, items: items, stamp: stamp, key: key,
-            upstreams: conf.pointee.upstreams != 0, writer: &writer)
+            upstreams: conf.pointee.upstreams != 0, alsoGet: head, writer: &writer)
         else {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
         }
@@ -142,6 +155,10 @@ struct Pipeline {
         result.pointee.authorization = writer.str(signed.authorization.0,
                                                   signed.authorization.1)
         result.pointee.amz_date = writer.str(signed.amzDate.0, signed.amzDate.1)
+        if head {
+            result.pointee.get_authorization = writer.str(signed.getAuthorization.0,
+                                                          signed.getAuthorization.1)
+        }
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
@@ -167,6 +184,16 @@ struct Pipeline {
         s.withUTF8Buffer { $0 }
     }
 
+    /// The header the answer carries: its name a literal, which Swift
+    /// keeps NUL-terminated for the life of the process.
+    static func setHeader(
+        _ name: StaticString, _ value: s3p_str_t, _ result: UnsafeMutablePointer<s3p_result_t>
+    ) {
+        result.pointee.header = UnsafeRawPointer(name.utf8Start)
+            .assumingMemoryBound(to: CChar.self)
+        result.pointee.header_value = value
+    }
+
     static func str(_ view: UnsafeBufferPointer<UInt8>) -> s3p_str_t {
         s3p_str_t(len: view.count, data: view.baseAddress)
     }
@@ -189,7 +216,9 @@ struct Pipeline {
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
         // A URL that names the upstream has the Host header after it: the
         // host again (within the prepared parts) and its bucket (the path's).
+        // A HEAD's second Authorization: prepared parts, a date, a signature.
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
-            + (conf.pointee.upstreams != 0 ? prepared + path : 0) + 1024
+            + (conf.pointee.upstreams != 0 ? prepared + path : 0)
+            + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32
     }
 }

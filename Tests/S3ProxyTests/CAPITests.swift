@@ -132,6 +132,10 @@ struct Outcome {
     var amzDate: String
     /// Where nginx comes back if S3 answers 404 for a folder's index page.
     var fallback: String
+    /// A proxied HEAD signed as a GET.
+    var getAuthorization: String
+    /// The header the answer carries, "Name: value" (empty: none).
+    var header: String
     /// The end of the last slice: the bytes of the buffer in use.
     var used: Int
 }
@@ -228,6 +232,9 @@ struct Outcome {
             bucket: copy(result.bucket), key: copy(result.key),
             url: copy(result.url), authorization: copy(result.authorization),
             amzDate: copy(result.amz_date), fallback: copy(result.fallback),
+            getAuthorization: copy(result.get_authorization),
+            header: result.header.map { String(cString: $0) + ": "
+                + text(result.header_value.bytes) } ?? "",
             used: used)
     }
 
@@ -294,6 +301,9 @@ struct Outcome {
             let out = memory.buffer(8192)
             #expect(s3p_handle(&conf, &request, out, 8192, &result) == S3P_OK)
             #expect(result.max_age == start + 3600 - now)
+            #expect(String(cString: try #require(result.header)) == "Cache-Control")
+            #expect(text(result.header_value.bytes)
+                    == "private, max-age=\(start + 3600 - now)")
             let url = text(result.url.bytes)
             #expect(url.contains("&X-Amz-Date=20130524T000000Z&X-Amz-Expires=3900&"))
             urls.insert(url)
@@ -314,7 +324,7 @@ struct Outcome {
         var plain = Self.config(memory)
         request = Self.request(memory, "GET", "/bkt/hot.txt", now: start + 5)
         #expect(s3p_handle(&plain, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
-        #expect(result.max_age == -1)
+        #expect(result.max_age == -1 && result.header == nil)
         #expect(text(result.url.bytes).contains("&X-Amz-Date=20130524T000005Z&X-Amz-Expires=300&"))
     }
 
@@ -406,6 +416,12 @@ struct Outcome {
         #expect(outcome.authorization == text(expected))
         #expect(outcome.authorization.contains(
             "SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"))
+        // Signed as a GET too, for proxy_cache's GET of a HEAD's miss.
+        let get = try #require(Self.signer(sessionToken: "tok/en+1")
+            .authorization(method: .get, target: target))
+        #expect(outcome.getAuthorization == text(get))
+        let asGet = Self.handle(&conf, Self.request(memory, "GET", "/bkt/dir/"))
+        #expect(asGet.authorization == text(get) && asGet.getAuthorization.isEmpty)
     }
 
     struct RefusalCase: Sendable, CustomTestStringConvertible {
@@ -438,6 +454,7 @@ struct Outcome {
             #expect(outcome.httpStatus == refusal.status)
             #expect(outcome.used == 0)
             #expect(outcome.url == "")
+            #expect(outcome.header == (refusal.status == 405 ? "Allow: GET, HEAD" : ""))
         }
         #expect(Self.keyDate(conf) == String(repeating: "\0", count: 8))
     }
@@ -469,6 +486,8 @@ struct Outcome {
                   query: "", sessionToken: ""),
         SpaceCase(name: "proxied index of an encoded dir", method: "GET",
                   path: "/bkt/()()()()/", query: "", sessionToken: "tok"),
+        SpaceCase(name: "proxied HEAD, signed as GET too", method: "HEAD",
+                  path: "/bkt/()()/", query: "", sessionToken: "tok"),
     ])
     func tooSmallBuffer(_ space: SpaceCase) {
         let memory = CMemory()
@@ -491,6 +510,7 @@ struct Outcome {
         #expect(exact.status == S3P_OK)
         #expect(exact.url == full.url)
         #expect(exact.authorization == full.authorization)
+        #expect(exact.getAuthorization == full.getAuthorization)
         #expect(exact.used == need)
     }
 

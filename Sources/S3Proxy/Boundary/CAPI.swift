@@ -252,14 +252,13 @@ func s3p_render_listing(
     guard xmlLen <= Int(S3P_LISTING_XML_MAX) else { return S3P_E_SPACE }
     let listing = ListingPage(xml: UnsafeBufferPointer(start: xml,
                                                        count: xml == nil ? 0 : xmlLen))
-    if listing.isEmpty && result.render == S3P_RENDER_LISTING {
-        status.pointee = 404
-        return S3P_OK
-    }
+    // A prefix that holds no objects is not a folder: nginx's own 404 page.
+    let notFound = listing.isEmpty && result.render == S3P_RENDER_LISTING
     let base = result.base.len > 0 ? result.base.bytes : Array("/".utf8) + result.bucket.bytes
         + Array("/".utf8)
-    let html = ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes, base: base)
-        .render(listing)
+    let html = notFound ? Array(ListingHTML.notFoundPage.utf8)
+        : ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes, base: base)
+            .render(listing)
     guard let out = alloc(data, html.count) else { return S3P_E_SPACE }
     html.withUnsafeBytes { bytes in
         if let start = bytes.baseAddress {
@@ -267,7 +266,7 @@ func s3p_render_listing(
         }
     }
     page.pointee = s3p_str_t(len: html.count, data: out)
-    status.pointee = 200
+    status.pointee = notFound ? 404 : 200
     return S3P_OK
 }
 

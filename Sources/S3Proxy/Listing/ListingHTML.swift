@@ -25,6 +25,12 @@ struct ListingHTML {
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
         + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+    /// The page of a folder that holds nothing: nginx's own 404 page, as
+    /// for any other missing key.
+    static let notFoundPage =
+        "<!DOCTYPE html><html><head><title>404 Not Found</title></head>"
+        + "<body><h1>404 Not Found</h1></body></html>\n"
+
     func render(_ page: ListingPage) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(1024 + (page.folders.count + page.objects.count) * 200)

@@ -17,6 +17,7 @@ struct SignedHeaders {
         var host: (Int, Int)
         var authorization: (Int, Int)
         var amzDate: (Int, Int)
+        var getAuthorization = (0, 0)
     }
 
     /// Writes the URL for `path` and `items` (encoded, sorted),
@@ -24,10 +25,13 @@ struct SignedHeaders {
     /// small or libcrypto fails (`writer.overflowed` tells which).  With
     /// `upstreams` (the location's hosts have their upstream{} blocks), a
     /// host with a port is named in the URL as its upstream,
-    /// "<host>_<port>" (Upstreams); the Host header keeps the port.
+    /// "<host>_<port>" (Upstreams); the Host header keeps the port.  With
+    /// `alsoGet`, a second Authorization follows: the same request signed
+    /// as a GET.
     func write(
         method: StaticString, path: CanonicalPath, items: QueryItems, stamp: AmzStamp,
-        key: UnsafeRawBufferPointer, upstreams: Bool, writer: inout BufferWriter
+        key: UnsafeRawBufferPointer, upstreams: Bool, alsoGet: Bool = false,
+        writer: inout BufferWriter
     ) -> Written? {
         let urlStart = writer.count
         writer.write(prepared[.proxyScheme])
@@ -58,30 +62,45 @@ struct SignedHeaders {
             writer.write(prepared[.host])
             hostRange = (start, writer.count)
         }
-        let authorizationStart = writer.count
+        let authorization = writeAuthorization(stamp: stamp, into: &writer)
+        let stampStart = writer.count
+        stamp.write(into: &writer)
+        let amzDate = (stampStart, writer.count)
+        let get = alsoGet ? writeAuthorization(stamp: stamp, into: &writer) : nil
+        if writer.overflowed { return nil }
 
+        let stampBytes = writer.slice(amzDate.0, amzDate.1)
+        func sign(_ method: StaticString, at signature: Int) -> Bool {
+            let request = CanonicalRequest(
+                method: method, path: writer.slice(pathRange.0, pathRange.1),
+                query: writer.slice(queryStart, urlEnd),
+                host: writer.slice(hostRange.0, hostRange.1),
+                rest: (prepared[.proxyHeaders], stampBytes, prepared[.proxyHeadersTail]))
+            return Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
+                                   at: writer.base + signature)
+        }
+        guard sign(method, at: authorization.signature) else { return nil }
+        var written = Written(url: (urlStart, urlEnd), host: hostRange,
+                              authorization: (authorization.start, authorization.end),
+                              amzDate: amzDate)
+        if let get {
+            guard sign("GET", at: get.signature) else { return nil }
+            written.getAuthorization = (get.start, get.end)
+        }
+        return written
+    }
+
+    /// An Authorization header whose 64 bytes of signature are left to
+    /// write at `signature`.
+    private func writeAuthorization(
+        stamp: AmzStamp, into writer: inout BufferWriter
+    ) -> (start: Int, signature: Int, end: Int) {
+        let start = writer.count
         writer.write(prepared[.authorizationCredential])
         stamp.writeDate(into: &writer)
         writer.write(prepared[.authorizationScope])
-        let signatureAt = writer.count
+        let signature = writer.count
         writer.skip(64)
-        let authorizationEnd = writer.count
-        stamp.write(into: &writer)
-        if writer.overflowed { return nil }
-
-        let stampBytes = writer.slice(authorizationEnd, writer.count)
-        let request = CanonicalRequest(
-            method: method, path: writer.slice(pathRange.0, pathRange.1),
-            query: writer.slice(queryStart, urlEnd),
-            host: writer.slice(hostRange.0, hostRange.1),
-            rest: (prepared[.proxyHeaders], stampBytes, prepared[.proxyHeadersTail]))
-        guard Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
-                              at: writer.base + signatureAt)
-        else {
-            return nil
-        }
-        return Written(url: (urlStart, urlEnd), host: hostRange,
-                       authorization: (authorizationStart, authorizationEnd),
-                       amzDate: (authorizationEnd, writer.count))
+        return (start, signature, writer.count)
     }
 }
