@@ -24,48 +24,63 @@ static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_checked_str(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
 static char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static void ngx_http_s3_proxy_set_mount(ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_s3_proxy_loc_conf_t *prev, ngx_http_core_loc_conf_t *clcf);
-static void ngx_http_s3_proxy_set_pos(ngx_conf_t *cf,
-    ngx_http_s3_proxy_pos_t *pos);
-static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
-    ngx_array_t *a);
+static char *ngx_http_s3_proxy_check(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
 /*
- * marks s3_proxy_allow_params and s3_proxy_ignore_params: their names are
- * parameters, not buckets
+ * A value the core checks where its directive stands, once nginx's own
+ * slot has read it (an ngx_conf_post_t, as ngx_conf_num_bounds_t is).
+ * Without `check` the value is a presigned URL lifetime in seconds.
  */
-static ngx_uint_t  ngx_http_s3_proxy_params_post;
+typedef struct {
+    ngx_conf_post_handler_pt   post_handler;
+    int                      (*check)(const s3p_str_t *value, uint8_t *err,
+                                      size_t cap);
+    ngx_uint_t                 declare;  /* it decides where requests go */
+} ngx_http_s3_proxy_post_t;
 
 
-/* how the core checks each single-value directive where it stands */
-typedef int (*ngx_http_s3_proxy_check_pt)(const s3p_str_t *value,
-    uint8_t *err, size_t cap);
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_lifetime_post =
+    { ngx_http_s3_proxy_check, NULL, 0 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_index_post =
+    { ngx_http_s3_proxy_check, s3p_check_index_name, 0 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_bucket_post =
+    { ngx_http_s3_proxy_check, s3p_check_bucket_name, 1 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_endpoint_post =
+    { ngx_http_s3_proxy_check, s3p_check_endpoint, 1 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_region_post =
+    { ngx_http_s3_proxy_check, s3p_check_region, 1 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_profile_post =
+    { ngx_http_s3_proxy_check, s3p_check_profile_name, 1 };
 
-static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_bucket_check =
-    s3p_check_bucket_name;
-static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_endpoint_check =
-    s3p_check_endpoint;
-static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_region_check =
-    s3p_check_region;
+/* s3_proxy_buckets and s3_proxy_*_params: each name of theirs */
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_buckets_post =
+    { NULL, s3p_check_bucket_name, 1 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_params_post =
+    { NULL, s3p_check_parameter_name, 1 };
+
+
+/* s3_proxy_credentials: the sources without a value of their own */
+static ngx_conf_enum_t  ngx_http_s3_proxy_sources[] = {
+    { ngx_string("auto"), S3P_CREDENTIALS_AUTO },
+    { ngx_string("env"), S3P_CREDENTIALS_ENV },
+    { ngx_string("web-identity"), S3P_CREDENTIALS_WEB_IDENTITY },
+    { ngx_string("container"), S3P_CREDENTIALS_CONTAINER },
+    { ngx_string("imds"), S3P_CREDENTIALS_IMDS },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_conf_enum_t  ngx_http_s3_proxy_addressing[] = {
@@ -95,24 +110,24 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_expires"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_expires,
+      ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, expires),
-      NULL },
+      &ngx_http_s3_proxy_lifetime_post },
 
     { ngx_string("s3_proxy_presign_window"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_s3_proxy_window,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, window),
-      NULL },
+      &ngx_http_s3_proxy_lifetime_post },
 
     { ngx_string("s3_proxy_buckets"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, buckets),
-      NULL },
+      &ngx_http_s3_proxy_buckets_post },
 
     { ngx_string("s3_proxy_allow_params"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -144,45 +159,45 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_index"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_index,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, index),
-      NULL },
+      &ngx_http_s3_proxy_index_post },
 
     { ngx_string("s3_proxy_bucket"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, bucket),
-      &ngx_http_s3_proxy_bucket_check },
+      &ngx_http_s3_proxy_bucket_post },
 
     { ngx_string("s3_proxy_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, endpoint),
-      &ngx_http_s3_proxy_endpoint_check },
+      &ngx_http_s3_proxy_endpoint_post },
 
     { ngx_string("s3_proxy_external_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, external_endpoint),
-      &ngx_http_s3_proxy_endpoint_check },
+      &ngx_http_s3_proxy_endpoint_post },
 
     { ngx_string("s3_proxy_region"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, region),
-      &ngx_http_s3_proxy_region_check },
+      &ngx_http_s3_proxy_region_post },
 
     { ngx_string("s3_proxy_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_s3_proxy_credentials,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
+      offsetof(ngx_http_s3_proxy_loc_conf_t, credentials),
+      &ngx_http_s3_proxy_sources },
 
     { ngx_string("s3_proxy_addressing"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -326,6 +341,29 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                  NGX_CONF_BITMASK_SET
                                  |NGX_HTTP_S3_PROXY_PASS_OFF);
 
+    /*
+     * A prefix location's prefix is its mount: requests below it name S3
+     * paths without it.  Regex, exact and named locations keep the whole
+     * path; an "if" or "limit_except" block keeps its location's.
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->noname) {
+        conf->mount = prev->mount;
+
+    } else if (clcf->exact_match || clcf->named
+#if (NGX_PCRE)
+               || clcf->regex
+#endif
+              )
+    {
+        ngx_str_null(&conf->mount);
+
+    } else {
+        conf->mount = clcf->name;
+    }
+
     /* the snippet is where "s3_proxy on" is, and only there */
 
     if (ngx_http_s3_proxy_check_snippet(cf, conf, prev) != NGX_CONF_OK) {
@@ -343,42 +381,26 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     core->index.len = conf->index.len;
     core->index.data = conf->index.data;
-    core->listings = conf->listing ? 1 : 0;
     core->bucket.len = conf->bucket.len;
     core->bucket.data = conf->bucket.data;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    ngx_http_s3_proxy_set_mount(conf, prev, clcf);
-
     core->mount.len = conf->mount.len;
     core->mount.data = conf->mount.data;
+    core->listings = conf->listing ? 1 : 0;
+
+    /* s3p_str_t has ngx_str_t's layout: the core reads the lists in place */
 
     if (conf->buckets != NULL) {
-        core->buckets = ngx_http_s3_proxy_str_list(cf, conf->buckets);
-        if (core->buckets == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
+        core->buckets = conf->buckets->elts;
         core->nbuckets = conf->buckets->nelts;
     }
 
     if (conf->params != NULL) {
-        core->params = ngx_http_s3_proxy_str_list(cf, conf->params);
-        if (core->params == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
+        core->params = conf->params->elts;
         core->nparams = conf->params->nelts;
     }
 
     if (conf->ignore_params != NULL) {
-        core->ignore_params = ngx_http_s3_proxy_str_list(cf,
-                                                         conf->ignore_params);
-        if (core->ignore_params == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
+        core->ignore_params = conf->ignore_params->elts;
         core->nignore_params = conf->ignore_params->nelts;
     }
 
@@ -390,11 +412,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     } else {
         core->stream = S3P_STREAM_LIST;
-        core->stream_agents = ngx_http_s3_proxy_str_list(cf, conf->stream);
-        if (core->stream_agents == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
+        core->stream_agents = conf->stream->elts;
         core->nstream_agents = conf->stream->nelts;
         core->stream_match = (uint32_t) conf->stream_match;
     }
@@ -416,7 +434,8 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* what is found wrong once the location is complete points here */
 
-    ngx_http_s3_proxy_set_pos(cf, &slcf->enable_pos);
+    slcf->enable_pos.file_name = cf->conf_file->file.name.data;
+    slcf->enable_pos.line = cf->conf_file->line;
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
@@ -427,33 +446,6 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* s3_proxy_expires and s3_proxy_index: checked by the core where they stand */
-
-static char *
-ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    char    *rv;
-    u_char   err[S3P_MESSAGE_MAX];
-
-    rv = ngx_conf_set_sec_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    if (s3p_check_expires((int64_t) slcf->expires, err, sizeof(err))
-        != S3P_OK)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy_expires\" %s",
-                           err);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 /* s3_proxy_presign_window time | off */
 
 static char *
@@ -461,71 +453,26 @@ ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    u_char      err[S3P_MESSAGE_MAX];
     ngx_str_t  *value;
-
-    if (slcf->window != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (slcf->window == NGX_CONF_UNSET
+        && ngx_strcmp(value[1].data, "off") == 0)
+    {
         slcf->window = 0;
         return NGX_CONF_OK;
     }
 
-    slcf->window = ngx_parse_time(&value[1], 1);
-
-    if (slcf->window == (time_t) NGX_ERROR) {
-        return "invalid value";
-    }
-
     /* a window is a presigned URL lifetime too: 1 second to 7 days */
 
-    if (s3p_check_expires((int64_t) slcf->window, err, sizeof(err))
-        != S3P_OK)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_presign_window\" %s", err);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    char       *rv;
-    u_char      err[S3P_MESSAGE_MAX];
-    s3p_str_t   name;
-
-    rv = ngx_conf_set_str_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    name.len = slcf->index.len;
-    name.data = slcf->index.data;
-
-    if (s3p_check_index_name(&name, err, sizeof(err)) != S3P_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_index\" %s, not \"%V\"", err,
-                           &slcf->index);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_conf_set_sec_slot(cf, cmd, conf);
 }
 
 
 /*
- * s3_proxy_buckets and s3_proxy_allow_params: names, space- or
- * comma-separated
+ * s3_proxy_buckets, s3_proxy_allow_params and s3_proxy_ignore_params:
+ * names, space- or comma-separated
  */
 
 static char *
@@ -533,12 +480,11 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    int            rc;
-    u_char         err[S3P_MESSAGE_MAX];
-    s3p_str_t      item;
-    ngx_str_t     *value, *name;
-    ngx_uint_t     i;
-    ngx_array_t  **a;
+    u_char                     err[S3P_MESSAGE_MAX];
+    ngx_str_t                 *value, *name;
+    ngx_uint_t                 i;
+    ngx_array_t              **a;
+    ngx_http_s3_proxy_post_t  *post;
 
     a = (ngx_array_t **) (p + cmd->offset);
 
@@ -566,16 +512,10 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* each name is checked here, so that nginx -t points at this line */
 
     name = (*a)->elts;
+    post = cmd->post;
 
     for (i = 0; i < (*a)->nelts; i++) {
-        item.len = name[i].len;
-        item.data = name[i].data;
-
-        rc = (cmd->post == NULL)
-             ? s3p_check_bucket_name(&item, err, sizeof(err))
-             : s3p_check_parameter_name(&item, err, sizeof(err));
-
-        if (rc != S3P_OK) {
+        if (post->check((s3p_str_t *) &name[i], err, sizeof(err)) != S3P_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": \"%V\" %s",
                                &cmd->name, &name[i], err);
             return NGX_CONF_ERROR;
@@ -629,8 +569,6 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    slcf->stream_match = 0;
-
     for (i = 1; i < cf->args->nelts; i++) {
         if (value[i].len == 0) {
             return "takes no empty User-Agent substring: \"none\" names "
@@ -639,66 +577,21 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 
         if (ngx_strcmp(value[i].data, "none") == 0) {
             slcf->stream_match |= S3P_STREAM_NO_AGENT;
-            continue;
-        }
 
-        if (ngx_strcmp(value[i].data, "signed") == 0) {
+        } else if (ngx_strcmp(value[i].data, "signed") == 0) {
             slcf->stream_match |= S3P_STREAM_SIGNED;
-            continue;
-        }
 
-        agent = ngx_array_push(slcf->stream);
-        if (agent == NULL) {
-            return NGX_CONF_ERROR;
-        }
+        } else {
+            agent = ngx_array_push(slcf->stream);
+            if (agent == NULL) {
+                return NGX_CONF_ERROR;
+            }
 
-        *agent = value[i];
+            *agent = value[i];
+        }
     }
 
     return NGX_CONF_OK;
-}
-
-
-/*
- * s3_proxy_bucket, s3_proxy_endpoint, s3_proxy_external_endpoint and
- * s3_proxy_region: one value, which the core checks where it stands.
- */
-
-static char *
-ngx_http_s3_proxy_checked_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    u_char                       err[S3P_MESSAGE_MAX];
-    ngx_str_t                   *field, *args;
-    s3p_str_t                    value;
-    ngx_http_s3_proxy_check_pt   check;
-
-    field = (ngx_str_t *) (p + cmd->offset);
-
-    if (field->data) {
-        return "is duplicate";
-    }
-
-    /* as ngx_conf_set_str_slot(), which would take cmd->post for its own */
-
-    args = cf->args->elts;
-    *field = args[1];
-
-    value.len = field->len;
-    value.data = field->data;
-
-    check = *(ngx_http_s3_proxy_check_pt *) cmd->post;
-
-    if (check(&value, err, sizeof(err)) != S3P_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" \"%V\" %s",
-                           &cmd->name, field, err);
-        return NGX_CONF_ERROR;
-    }
-
-    /* where the location's requests go: its upstreams */
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
 }
 
 
@@ -713,9 +606,8 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    u_char      err[S3P_MESSAGE_MAX];
-    ngx_str_t  *value;
-    s3p_str_t   name;
+    ngx_str_t        *value;
+    ngx_conf_enum_t  *e;
 
     if (slcf->credentials != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -723,31 +615,13 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "auto") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_AUTO;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "env") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_ENV;
-        return NGX_CONF_OK;
-    }
-
-    /* providers whose credentials rotate (s3p_provider_configure()) */
-
-    if (ngx_strcmp(value[1].data, "web-identity") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_WEB_IDENTITY;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "container") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_CONTAINER;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "imds") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_IMDS;
-        return NGX_CONF_OK;
+    for (e = cmd->post; e->name.len; e++) {
+        if (e->name.len == value[1].len
+            && ngx_strcmp(e->name.data, value[1].data) == 0)
+        {
+            slcf->credentials = e->value;
+            return NGX_CONF_OK;
+        }
     }
 
     if (value[1].len > sizeof("profile=") - 1
@@ -758,19 +632,10 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
         slcf->profile.data = value[1].data + sizeof("profile=") - 1;
         slcf->profile.len = value[1].len - (sizeof("profile=") - 1);
 
-        name.len = slcf->profile.len;
-        name.data = slcf->profile.data;
-
-        if (s3p_check_profile_name(&name, err, sizeof(err)) != S3P_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"s3_proxy_credentials\" \"%V\" %s",
-                               &slcf->profile, err);
-            return NGX_CONF_ERROR;
-        }
-
         /* the profile's region decides the default endpoint */
 
-        return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
+        return ngx_http_s3_proxy_check(cf, &ngx_http_s3_proxy_profile_post,
+                                       &slcf->profile);
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -800,41 +665,59 @@ ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * A prefix location's prefix is its mount: requests below it name S3
- * paths without it.  Regex, exact and named locations keep the whole
- * path; an "if" or "limit_except" block keeps its location's.
+ * The core's check of a value that nginx's slot has just set (`data`: an
+ * ngx_str_t, or a time_t without `check`).  A value that decides where the
+ * location's requests go declares its upstreams.
  */
 
-static void
-ngx_http_s3_proxy_set_mount(ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_s3_proxy_loc_conf_t *prev, ngx_http_core_loc_conf_t *clcf)
+static char *
+ngx_http_s3_proxy_check(ngx_conf_t *cf, void *post, void *data)
 {
-    if (clcf->noname) {
-        conf->mount = prev->mount;
-        return;
+    ngx_http_s3_proxy_post_t  *p = post;
+
+    u_char      err[S3P_MESSAGE_MAX];
+    ngx_str_t  *name, *value;
+
+    name = cf->args->elts;
+    value = data;
+
+    if (p->check == NULL) {
+        if (s3p_check_expires((int64_t) *(time_t *) data, err, sizeof(err))
+            == S3P_OK)
+        {
+            return NGX_CONF_OK;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" %s", name, err);
+        return NGX_CONF_ERROR;
     }
 
-    if (clcf->exact_match || clcf->named
-#if (NGX_PCRE)
-        || clcf->regex
-#endif
-        )
-    {
-        ngx_str_null(&conf->mount);
-        return;
+    if (p->check((s3p_str_t *) value, err, sizeof(err)) != S3P_OK) {
+
+        /* an index page is a file name: what it should be comes first */
+
+        if (p->check == s3p_check_index_name) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" %s, not \"%V\"",
+                               name, err, value);
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" \"%V\" %s",
+                               name, value, err);
+        }
+
+        return NGX_CONF_ERROR;
     }
 
-    conf->mount = clcf->name;
+    if (!p->declare) {
+        return NGX_CONF_OK;
+    }
+
+    return ngx_http_s3_proxy_upstreams_declare(cf,
+               ngx_http_conf_get_module_loc_conf(cf, ngx_http_s3_proxy_module));
 }
 
 
-static void
-ngx_http_s3_proxy_set_pos(ngx_conf_t *cf, ngx_http_s3_proxy_pos_t *pos)
-{
-    pos->file_name = cf->conf_file->file.name.data;
-    pos->line = cf->conf_file->line;
-}
-
+/* Names separated by commas, spaces or tabs, as slices of `value`. */
 
 ngx_int_t
 ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value)
@@ -867,38 +750,10 @@ ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value)
         }
 
         name->len = p - start;
-        name->data = ngx_pnalloc(a->pool, name->len);
-        if (name->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(name->data, start, name->len);
+        name->data = start;
     }
 
     return NGX_OK;
-}
-
-
-static s3p_str_t *
-ngx_http_s3_proxy_str_list(ngx_conf_t *cf, ngx_array_t *a)
-{
-    ngx_str_t   *names;
-    s3p_str_t   *list;
-    ngx_uint_t   i;
-
-    list = ngx_pcalloc(cf->pool, (a->nelts + 1) * sizeof(s3p_str_t));
-    if (list == NULL) {
-        return NULL;
-    }
-
-    names = a->elts;
-
-    for (i = 0; i < a->nelts; i++) {
-        list[i].len = names[i].len;
-        list[i].data = names[i].data;
-    }
-
-    return list;
 }
 
 
