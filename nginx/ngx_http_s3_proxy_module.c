@@ -1,15 +1,8 @@
 /*
  * ngx_http_s3_proxy_module: authenticated, read-only access to private S3
- * buckets.
- *
- * This file holds the module itself: the s3_proxy_* directives, how
- * their values are inherited, and what the module registers with nginx.
- * The environment and the settings handed to the Swift core are in
- * ngx_http_s3_proxy_settings.c, the request phase in
- * ngx_http_s3_proxy_handler.c, the $s3_proxy_* variables in
- * ngx_http_s3_proxy_variables.c, the built-in listing in
- * ngx_http_s3_proxy_listing.c and ngx_http_s3_proxy_fallback.c, S3's error
- * answers in ngx_http_s3_proxy_errors.c.
+ * buckets.  This file holds the s3_proxy_* directives, how their values
+ * are inherited, and what the module registers with nginx; the other
+ * files are listed in ngx_http_s3_proxy_module.h.
  */
 
 #include <ngx_config.h>
@@ -34,53 +27,30 @@ static char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_check(ngx_conf_t *cf, void *post,
+static char *ngx_http_s3_proxy_post(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values,
+    ngx_uint_t n, time_t seconds, int32_t *kinds);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
 /*
  * A value the core checks where its directive stands, once nginx's own
- * slot has read it (an ngx_conf_post_t, as ngx_conf_num_bounds_t is).
- * Without `check` the value is a presigned URL lifetime in seconds.
+ * slot has read it (an ngx_conf_post_t, as ngx_conf_num_bounds_t is)
  */
 typedef struct {
     ngx_conf_post_handler_pt   post_handler;
-    int                      (*check)(const s3p_str_t *value, uint8_t *err,
-                                      size_t cap);
+    ngx_uint_t                 seconds;  /* a time_t, not an ngx_str_t */
     ngx_uint_t                 declare;  /* it decides where requests go */
 } ngx_http_s3_proxy_post_t;
 
 
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_lifetime_post =
-    { ngx_http_s3_proxy_check, NULL, 0 };
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_index_post =
-    { ngx_http_s3_proxy_check, s3p_check_index_name, 0 };
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_bucket_post =
-    { ngx_http_s3_proxy_check, s3p_check_bucket_name, 1 };
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_endpoint_post =
-    { ngx_http_s3_proxy_check, s3p_check_endpoint, 1 };
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_region_post =
-    { ngx_http_s3_proxy_check, s3p_check_region, 1 };
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_profile_post =
-    { ngx_http_s3_proxy_check, s3p_check_profile_name, 1 };
-
-/* s3_proxy_buckets and s3_proxy_*_params: each name of theirs */
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_buckets_post =
-    { NULL, s3p_check_bucket_name, 1 };
-static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_params_post =
-    { NULL, s3p_check_parameter_name, 1 };
-
-
-/* s3_proxy_credentials: the sources without a value of their own */
-static ngx_conf_enum_t  ngx_http_s3_proxy_sources[] = {
-    { ngx_string("auto"), S3P_CREDENTIALS_AUTO },
-    { ngx_string("env"), S3P_CREDENTIALS_ENV },
-    { ngx_string("web-identity"), S3P_CREDENTIALS_WEB_IDENTITY },
-    { ngx_string("container"), S3P_CREDENTIALS_CONTAINER },
-    { ngx_string("imds"), S3P_CREDENTIALS_IMDS },
-    { ngx_null_string, 0 }
-};
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_lifetime =
+    { ngx_http_s3_proxy_post, 1, 0 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_value =
+    { ngx_http_s3_proxy_post, 0, 0 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_where =
+    { ngx_http_s3_proxy_post, 0, 1 };
 
 
 static ngx_conf_enum_t  ngx_http_s3_proxy_addressing[] = {
@@ -113,35 +83,35 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, expires),
-      &ngx_http_s3_proxy_lifetime_post },
+      &ngx_http_s3_proxy_lifetime },
 
     { ngx_string("s3_proxy_presign_window"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_s3_proxy_window,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, window),
-      &ngx_http_s3_proxy_lifetime_post },
+      &ngx_http_s3_proxy_lifetime },
 
     { ngx_string("s3_proxy_buckets"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, buckets),
-      &ngx_http_s3_proxy_buckets_post },
+      NULL },
 
     { ngx_string("s3_proxy_allow_params"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, params),
-      &ngx_http_s3_proxy_params_post },
+      NULL },
 
     { ngx_string("s3_proxy_ignore_params"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, ignore_params),
-      &ngx_http_s3_proxy_params_post },
+      NULL },
 
     { ngx_string("s3_proxy_stream_agents"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -162,42 +132,42 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, index),
-      &ngx_http_s3_proxy_index_post },
+      &ngx_http_s3_proxy_value },
 
     { ngx_string("s3_proxy_bucket"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, bucket),
-      &ngx_http_s3_proxy_bucket_post },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, endpoint),
-      &ngx_http_s3_proxy_endpoint_post },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_external_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, external_endpoint),
-      &ngx_http_s3_proxy_endpoint_post },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_region"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, region),
-      &ngx_http_s3_proxy_region_post },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_s3_proxy_credentials,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, credentials),
-      &ngx_http_s3_proxy_sources },
+      NULL },
 
     { ngx_string("s3_proxy_addressing"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -293,7 +263,6 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_loc_conf_t *prev = parent;
     ngx_http_s3_proxy_loc_conf_t *conf = child;
 
-    s3p_config_t                   *core;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -341,6 +310,16 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                                  NGX_CONF_BITMASK_SET
                                  |NGX_HTTP_S3_PROXY_PASS_OFF);
 
+    /* the snippet is where "s3_proxy on" is, and only there */
+
+    if (ngx_http_s3_proxy_check_snippet(cf, conf, prev) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
     /*
      * A prefix location's prefix is its mount: requests below it name S3
      * paths without it.  Regex, exact and named locations keep the whole
@@ -364,60 +343,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->mount = clcf->name;
     }
 
-    /* the snippet is where "s3_proxy on" is, and only there */
-
-    if (ngx_http_s3_proxy_check_snippet(cf, conf, prev) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (!conf->enable) {
-        return NGX_CONF_OK;
-    }
-
-    core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
-    if (core == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    core->index.len = conf->index.len;
-    core->index.data = conf->index.data;
-    core->bucket.len = conf->bucket.len;
-    core->bucket.data = conf->bucket.data;
-    core->mount.len = conf->mount.len;
-    core->mount.data = conf->mount.data;
-    core->listings = conf->listing ? 1 : 0;
-
-    /* s3p_str_t has ngx_str_t's layout: the core reads the lists in place */
-
-    if (conf->buckets != NULL) {
-        core->buckets = conf->buckets->elts;
-        core->nbuckets = conf->buckets->nelts;
-    }
-
-    if (conf->params != NULL) {
-        core->params = conf->params->elts;
-        core->nparams = conf->params->nelts;
-    }
-
-    if (conf->ignore_params != NULL) {
-        core->ignore_params = conf->ignore_params->elts;
-        core->nignore_params = conf->ignore_params->nelts;
-    }
-
-    if (conf->stream == NGX_CONF_UNSET_PTR) {
-        core->stream = S3P_STREAM_DEFAULT;
-
-    } else if (conf->stream == NULL) {
-        core->stream = S3P_STREAM_OFF;
-
-    } else {
-        core->stream = S3P_STREAM_LIST;
-        core->stream_agents = conf->stream->elts;
-        core->nstream_agents = conf->stream->nelts;
-        core->stream_match = (uint32_t) conf->stream_match;
-    }
-
-    if (ngx_http_s3_proxy_core(cf, conf, smcf, core) != NGX_CONF_OK) {
+    if (ngx_http_s3_proxy_core(cf, conf, smcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -480,11 +406,9 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    u_char                     err[S3P_MESSAGE_MAX];
-    ngx_str_t                 *value, *name;
-    ngx_uint_t                 i;
-    ngx_array_t              **a;
-    ngx_http_s3_proxy_post_t  *post;
+    ngx_str_t     *value;
+    ngx_uint_t     i;
+    ngx_array_t  **a;
 
     a = (ngx_array_t **) (p + cmd->offset);
 
@@ -505,21 +429,12 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if ((*a)->nelts == 0) {
-        return "needs at least one name";
-    }
-
     /* each name is checked here, so that nginx -t points at this line */
 
-    name = (*a)->elts;
-    post = cmd->post;
-
-    for (i = 0; i < (*a)->nelts; i++) {
-        if (post->check((s3p_str_t *) &name[i], err, sizeof(err)) != S3P_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": \"%V\" %s",
-                               &cmd->name, &name[i], err);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_s3_proxy_check(cf, (*a)->elts, (*a)->nelts, 0, NULL)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     /* s3_proxy_buckets: the hosts of virtual-hosted addressing */
@@ -528,13 +443,7 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/*
- * s3_proxy_stream_agents off | none | signed | substring ...
- *
- * "none" and "signed" name clients by what they send rather than by a
- * User-Agent substring, as valid_referers' "none" does: no User-Agent at
- * all, and S3's own signature headers.
- */
+/* s3_proxy_stream_agents off | none | signed | substring ... */
 
 static char *
 ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -542,53 +451,50 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    ngx_str_t    *value, *agent;
-    ngx_uint_t    i;
+    int32_t     *kinds;
+    ngx_str_t   *value, *agent;
+    ngx_uint_t   i, n;
 
     if (slcf->stream != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+    n = cf->args->nelts - 1;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_strcmp(value[i].data, "off") == 0 && cf->args->nelts > 2) {
-            return "takes \"off\" alone: with other values it would "
-                   "stream to clients whose User-Agent holds \"off\"";
-        }
+    kinds = ngx_palloc(cf->temp_pool, n * sizeof(int32_t));
+    if (kinds == NULL) {
+        return NGX_CONF_ERROR;
     }
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (ngx_http_s3_proxy_check(cf, &value[1], n, 0, kinds) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (kinds[0] == S3P_STREAM_NOBODY) {
         slcf->stream = NULL;
         return NGX_CONF_OK;
     }
 
-    slcf->stream = ngx_array_create(cf->pool, cf->args->nelts,
-                                    sizeof(ngx_str_t));
+    slcf->stream = ngx_array_create(cf->pool, n, sizeof(ngx_str_t));
     if (slcf->stream == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (value[i].len == 0) {
-            return "takes no empty User-Agent substring: \"none\" names "
-                   "clients that send no User-Agent";
+    /* User-Agent substrings, and clients named by what they send */
+
+    for (i = 0; i < n; i++) {
+        if (kinds[i] != 0) {
+            slcf->stream_match |= kinds[i];
+            continue;
         }
 
-        if (ngx_strcmp(value[i].data, "none") == 0) {
-            slcf->stream_match |= S3P_STREAM_NO_AGENT;
-
-        } else if (ngx_strcmp(value[i].data, "signed") == 0) {
-            slcf->stream_match |= S3P_STREAM_SIGNED;
-
-        } else {
-            agent = ngx_array_push(slcf->stream);
-            if (agent == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            *agent = value[i];
+        agent = ngx_array_push(slcf->stream);
+        if (agent == NULL) {
+            return NGX_CONF_ERROR;
         }
+
+        *agent = value[i + 1];
     }
 
     return NGX_CONF_OK;
@@ -606,8 +512,9 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    ngx_str_t        *value;
-    ngx_conf_enum_t  *e;
+    u_char     *last;
+    int32_t     source;
+    ngx_str_t  *value;
 
     if (slcf->credentials != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
@@ -615,35 +522,23 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    for (e = cmd->post; e->name.len; e++) {
-        if (e->name.len == value[1].len
-            && ngx_strcmp(e->name.data, value[1].data) == 0)
-        {
-            slcf->credentials = e->value;
-            return NGX_CONF_OK;
-        }
+    if (ngx_http_s3_proxy_check(cf, &value[1], 1, 0, &source) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
-    if (value[1].len > sizeof("profile=") - 1
-        && ngx_strncmp(value[1].data, "profile=", sizeof("profile=") - 1)
-           == 0)
-    {
-        slcf->credentials = S3P_CREDENTIALS_PROFILE;
-        slcf->profile.data = value[1].data + sizeof("profile=") - 1;
-        slcf->profile.len = value[1].len - (sizeof("profile=") - 1);
+    slcf->credentials = (ngx_uint_t) source;
 
-        /* the profile's region decides the default endpoint */
-
-        return ngx_http_s3_proxy_check(cf, &ngx_http_s3_proxy_profile_post,
-                                       &slcf->profile);
+    if (source != S3P_CREDENTIALS_PROFILE) {
+        return NGX_CONF_OK;
     }
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"s3_proxy_credentials\" takes auto, env, "
-                       "profile=NAME, web-identity, container or imds, "
-                       "not \"%V\"", &value[1]);
+    last = value[1].data + value[1].len;
+    slcf->profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
+    slcf->profile.len = last - slcf->profile.data;
 
-    return NGX_CONF_ERROR;
+    /* the profile's region decides the default endpoint */
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
 }
 
 
@@ -666,45 +561,23 @@ ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /*
  * The core's check of a value that nginx's slot has just set (`data`: an
- * ngx_str_t, or a time_t without `check`).  A value that decides where the
- * location's requests go declares its upstreams.
+ * ngx_str_t, or a time_t).  A value that decides where the location's
+ * requests go declares its upstreams.
  */
 
 static char *
-ngx_http_s3_proxy_check(ngx_conf_t *cf, void *post, void *data)
+ngx_http_s3_proxy_post(ngx_conf_t *cf, void *post, void *data)
 {
     ngx_http_s3_proxy_post_t  *p = post;
 
-    u_char      err[S3P_MESSAGE_MAX];
-    ngx_str_t  *name, *value;
+    ngx_str_t  *value;
 
-    name = cf->args->elts;
-    value = data;
+    value = cf->args->elts;
 
-    if (p->check == NULL) {
-        if (s3p_check_expires((int64_t) *(time_t *) data, err, sizeof(err))
-            == S3P_OK)
-        {
-            return NGX_CONF_OK;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" %s", name, err);
-        return NGX_CONF_ERROR;
-    }
-
-    if (p->check((s3p_str_t *) value, err, sizeof(err)) != S3P_OK) {
-
-        /* an index page is a file name: what it should be comes first */
-
-        if (p->check == s3p_check_index_name) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" %s, not \"%V\"",
-                               name, err, value);
-
-        } else {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" \"%V\" %s",
-                               name, value, err);
-        }
-
+    if (ngx_http_s3_proxy_check(cf, &value[1], 1,
+                                p->seconds ? *(time_t *) data : 0, NULL)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -717,43 +590,28 @@ ngx_http_s3_proxy_check(ngx_conf_t *cf, void *post, void *data)
 }
 
 
-/* Names separated by commas, spaces or tabs, as slices of `value`. */
+/*
+ * Asks the core about the directive's values (s3p_check_directive()): its
+ * message names the directive and says what is wrong.  s3p_str_t has
+ * ngx_str_t's layout.
+ */
 
-ngx_int_t
-ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value)
+static ngx_int_t
+ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values, ngx_uint_t n,
+    time_t seconds, int32_t *kinds)
 {
-    u_char     *p, *last, *start;
-    ngx_str_t  *name;
+    u_char  err[NGX_MAX_CONF_ERRSTR];
 
-    p = value->data;
-    last = p + value->len;
-
-    while (p < last) {
-
-        while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-            p++;
-        }
-
-        if (p == start) {
-            break;
-        }
-
-        name = ngx_array_push(a);
-        if (name == NULL) {
-            return NGX_ERROR;
-        }
-
-        name->len = p - start;
-        name->data = start;
+    if (s3p_check_directive(cf->args->elts, (s3p_str_t *) values, n,
+                            (int64_t) seconds, kinds, err, sizeof(err))
+        == S3P_OK)
+    {
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+
+    return NGX_ERROR;
 }
 
 

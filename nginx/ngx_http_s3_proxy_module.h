@@ -166,18 +166,15 @@ typedef struct {
 } ngx_http_s3_proxy_ctx_t;
 
 
-/* ngx_http_s3_proxy_module.c */
-ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
-
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
+ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
 ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
     ngx_log_t *log, ngx_str_t *contents);
 ngx_int_t ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data,
     size_t len);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf,
-    s3p_config_t *core);
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
 /* ngx_http_s3_proxy_upstream.c */
 char *ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
