@@ -23,14 +23,10 @@ static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
+static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_s3_proxy_post(ngx_conf_t *cf, void *post,
     void *data);
-static ngx_int_t ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values,
-    ngx_uint_t n, time_t seconds, int32_t *kinds);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
@@ -51,13 +47,6 @@ static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_value =
     { ngx_http_s3_proxy_post, 0, 0 };
 static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_where =
     { ngx_http_s3_proxy_post, 0, 1 };
-
-
-static ngx_conf_enum_t  ngx_http_s3_proxy_addressing[] = {
-    { ngx_string("path"), S3P_ADDRESSING_PATH },
-    { ngx_string("virtual"), S3P_ADDRESSING_VIRTUAL },
-    { ngx_null_string, 0 }
-};
 
 
 /* s3_proxy_pass_headers: S3's response headers hidden unless named */
@@ -164,17 +153,17 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_credentials,
+      ngx_http_s3_proxy_kind,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, credentials),
       NULL },
 
     { ngx_string("s3_proxy_addressing"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_addressing_slot,
+      ngx_http_s3_proxy_kind,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, addressing),
-      &ngx_http_s3_proxy_addressing },
+      NULL },
 
     { ngx_string("s3_proxy_pass_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -407,7 +396,6 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char  *p = conf;
 
     ngx_str_t     *value;
-    ngx_uint_t     i;
     ngx_array_t  **a;
 
     a = (ngx_array_t **) (p + cmd->offset);
@@ -423,10 +411,10 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_http_s3_proxy_split(*a, &value[i]) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_s3_proxy_split(*a, &value[1], cf->args->nelts - 1)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     /* each name is checked here, so that nginx -t points at this line */
@@ -503,59 +491,49 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /*
  * s3_proxy_credentials auto | env | profile=NAME | web-identity | container
- *     | imds
+ * | imds and s3_proxy_addressing path | virtual: which one, as the core
+ * reads it
  */
 
 static char *
-ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    u_char     *last;
-    int32_t     source;
-    ngx_str_t  *value;
+    u_char      *last;
+    int32_t      kind;
+    ngx_str_t   *value;
+    ngx_uint_t  *field;
 
-    if (slcf->credentials != NGX_CONF_UNSET_UINT) {
+    field = (ngx_uint_t *) ((char *) conf + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    if (ngx_http_s3_proxy_check(cf, &value[1], 1, 0, &source) != NGX_OK) {
+    if (ngx_http_s3_proxy_check(cf, &value[1], 1, 0, &kind) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    slcf->credentials = (ngx_uint_t) source;
+    *field = (ngx_uint_t) kind;
 
-    if (source != S3P_CREDENTIALS_PROFILE) {
-        return NGX_CONF_OK;
+    if (field == &slcf->credentials) {
+        if (kind != S3P_CREDENTIALS_PROFILE) {
+            return NGX_CONF_OK;
+        }
+
+        /* profile=NAME: the profile's region decides the default endpoint */
+
+        last = value[1].data + value[1].len;
+        slcf->profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
+        slcf->profile.len = last - slcf->profile.data;
     }
 
-    last = value[1].data + value[1].len;
-    slcf->profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
-    slcf->profile.len = last - slcf->profile.data;
-
-    /* the profile's region decides the default endpoint */
+    /* virtual-hosted addressing names the hosts */
 
     return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
-}
-
-
-/* s3_proxy_addressing path | virtual: virtual names the hosts */
-
-static char *
-ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *rv;
-
-    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
 }
 
 
@@ -587,31 +565,6 @@ ngx_http_s3_proxy_post(ngx_conf_t *cf, void *post, void *data)
 
     return ngx_http_s3_proxy_upstreams_declare(cf,
                ngx_http_conf_get_module_loc_conf(cf, ngx_http_s3_proxy_module));
-}
-
-
-/*
- * Asks the core about the directive's values (s3p_check_directive()): its
- * message names the directive and says what is wrong.  s3p_str_t has
- * ngx_str_t's layout.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values, ngx_uint_t n,
-    time_t seconds, int32_t *kinds)
-{
-    u_char  err[NGX_MAX_CONF_ERRSTR];
-
-    if (s3p_check_directive(cf->args->elts, (s3p_str_t *) values, n,
-                            (int64_t) seconds, kinds, err, sizeof(err))
-        == S3P_OK)
-    {
-        return NGX_OK;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
-
-    return NGX_ERROR;
 }
 
 

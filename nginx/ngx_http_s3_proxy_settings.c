@@ -2,12 +2,12 @@
  * ngx_http_s3_proxy_module: the S3 settings.
  *
  * The environment and the shared credentials and config files are read
- * once per configuration cycle, in the master; each location with
- * "s3_proxy on" hands them, with its own directives, to the Swift core,
- * which holds every setting's default, check and normal form
+ * once per configuration cycle, in the master.  Each directive's values
+ * are checked by the Swift core where they stand (s3p_check_directive());
+ * each location with "s3_proxy on" hands them, with the environment, to
+ * the core, which holds every setting's default and normal form
  * (s3p_signing_resolve()).  C takes no decision about S3 here: it moves
- * the values and reports the core's verdict at the "s3_proxy" directive
- * that uses them.
+ * the values and reports the core's verdict at the directive's line.
  */
 
 #include <ngx_config.h>
@@ -93,7 +93,7 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
         value.data = (u_char *) smcf->env.buckets.data;
         value.len = smcf->env.buckets.len;
 
-        if (ngx_http_s3_proxy_split(smcf->buckets, &value) != NGX_OK) {
+        if (ngx_http_s3_proxy_split(smcf->buckets, &value, 1) != NGX_OK) {
             return NULL;
         }
     }
@@ -102,43 +102,71 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 }
 
 
-/* Names separated by commas, spaces or tabs, as slices of `value`. */
+/* Names separated by commas, spaces or tabs, as slices of `values`. */
 
 ngx_int_t
-ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value)
+ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values, ngx_uint_t n)
 {
-    u_char     *p, *last, *start;
-    ngx_str_t  *name;
+    u_char      *p, *last, *start;
+    ngx_str_t   *name;
+    ngx_uint_t   i;
 
-    p = value->data;
-    last = p + value->len;
+    for (i = 0; i < n; i++) {
+        p = values[i].data;
+        last = p + values[i].len;
 
-    while (p < last) {
+        while (p < last) {
 
-        while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
-            p++;
+            while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            start = p;
+
+            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+                p++;
+            }
+
+            if (p == start) {
+                break;
+            }
+
+            name = ngx_array_push(a);
+            if (name == NULL) {
+                return NGX_ERROR;
+            }
+
+            name->len = p - start;
+            name->data = start;
         }
-
-        start = p;
-
-        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-            p++;
-        }
-
-        if (p == start) {
-            break;
-        }
-
-        name = ngx_array_push(a);
-        if (name == NULL) {
-            return NGX_ERROR;
-        }
-
-        name->len = p - start;
-        name->data = start;
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Asks the core about the directive's values (s3p_check_directive()): its
+ * message names the directive and says what is wrong.  s3p_str_t has
+ * ngx_str_t's layout.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values, ngx_uint_t n,
+    time_t seconds, int32_t *kinds)
+{
+    u_char  err[NGX_MAX_CONF_ERRSTR];
+
+    if (s3p_check_directive(cf->args->elts, (s3p_str_t *) values, n,
+                            (int64_t) seconds, kinds, err, sizeof(err))
+        == S3P_OK)
+    {
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+
+    return NGX_ERROR;
 }
 
 

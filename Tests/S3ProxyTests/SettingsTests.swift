@@ -348,6 +348,8 @@ import Testing
         ("s3_proxy_allow_params", ["v", "X-Amz-Date"], [0, 0],
          "\"s3_proxy_allow_params\": \"X-Amz-Date\" "),
         ("s3_proxy_index", ["a/b.html"], [0], "\"s3_proxy_index\" must be a file name"),
+        ("s3_proxy_addressing", ["Virtual"], [Int32(S3P_ADDRESSING_VIRTUAL.rawValue)], nil),
+        ("s3_proxy_addressing", ["host"], [0], "invalid value \"host\""),
     ] as [(String, [String], [Int32], String?)])
     func directives(name: String, values: [String], kinds: [Int32], message: String?) {
         var problem = [UInt8](repeating: 0, count: 512)

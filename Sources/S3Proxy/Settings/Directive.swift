@@ -31,6 +31,14 @@ enum Directive {
             return valueProblem(quotedName, first, Settings.regionProblem(first))
         case _ where named("s3_proxy_credentials"):
             return credentials(quotedName, first, kinds: &kinds)
+        case _ where named("s3_proxy_addressing"):
+            // any case, as nginx's ngx_conf_set_enum_slot() reads words
+            switch ASCII.lowercased(first) {
+            case Array("path".utf8): kinds[0] = Int32(S3P_ADDRESSING_PATH.rawValue)
+            case Array("virtual".utf8): kinds[0] = Int32(S3P_ADDRESSING_VIRTUAL.rawValue)
+            default: return "invalid value " + quoted(first)
+            }
+            return nil
         case _ where named("s3_proxy_buckets") || named("s3_proxy_allow_params")
             || named("s3_proxy_ignore_params"):
             if values.isEmpty {
