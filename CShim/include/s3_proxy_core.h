@@ -400,16 +400,18 @@ int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
  * values as written (an allowlist's names once split at commas and
  * spaces), `seconds` a time's value as nginx parsed it (s3_proxy_expires,
  * s3_proxy_presign_window).  What each value means goes into `kinds` (`n`
- * entries; may be NULL for a directive other than these two):
+ * entries; may be NULL for a directive other than these three):
  *
  *   s3_proxy_credentials    the source (s3p_credentials_source_t); with
  *                           PROFILE, the NAME follows the first '='
+ *   s3_proxy_addressing     the addressing (s3p_addressing_t)
  *   s3_proxy_stream_agents  0 for a User-Agent substring,
  *                           S3P_STREAM_NO_AGENT ("none"), S3P_STREAM_SIGNED
  *                           ("signed"), or S3P_STREAM_NOBODY ("off")
  *
- * S3P_OK, or S3P_E_CONFIG with the whole message, which begins with the
- * directive's name in quotes, in `err` (capacity `cap`, NUL-terminated).
+ * S3P_OK, or S3P_E_CONFIG with the whole message nginx -t shows (nginx's
+ * own words where its slots said it before: "invalid value", "directive
+ * ...") in `err` (capacity `cap`, NUL-terminated).
  */
 #define S3P_STREAM_NOBODY  (-1)
 

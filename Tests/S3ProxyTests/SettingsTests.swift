@@ -350,6 +350,7 @@ import Testing
         ("s3_proxy_index", ["a/b.html"], [0], "\"s3_proxy_index\" must be a file name"),
         ("s3_proxy_addressing", ["Virtual"], [Int32(S3P_ADDRESSING_VIRTUAL.rawValue)], nil),
         ("s3_proxy_addressing", ["host"], [0], "invalid value \"host\""),
+        ("s3_proxy_listing", ["on"], [0], "\"s3_proxy_listing\" is not a directive"),
     ] as [(String, [String], [Int32], String?)])
     func directives(name: String, values: [String], kinds: [Int32], message: String?) {
         var problem = [UInt8](repeating: 0, count: 512)

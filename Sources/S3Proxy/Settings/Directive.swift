@@ -6,7 +6,9 @@ internal import CShim
 enum Directive {
     /// The message for `name`'s `values`, nil when they are good; what each
     /// value means goes into `kinds` (s3_proxy_credentials,
-    /// s3_proxy_stream_agents).
+    /// s3_proxy_addressing, s3_proxy_stream_agents).  A directive the core
+    /// does not know is refused, so that one C reads unchecked shows at
+    /// once.
     static func problem(
         name: [UInt8], values: [[UInt8]], seconds: Int64, kinds: inout [Int32]
     ) -> String? {
@@ -55,7 +57,7 @@ enum Directive {
         case _ where named("s3_proxy_stream_agents"):
             return streamAgents(quotedName, values, kinds: &kinds)
         default:
-            return nil
+            return quotedName + " is not a directive the core checks"
         }
     }
 
