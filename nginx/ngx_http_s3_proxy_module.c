@@ -1,15 +1,8 @@
 /*
  * ngx_http_s3_proxy_module: authenticated, read-only access to private S3
- * buckets.
- *
- * This file holds the module itself: the s3_proxy_* directives, how
- * their values are inherited, and what the module registers with nginx.
- * The environment and the settings handed to the Swift core are in
- * ngx_http_s3_proxy_settings.c, the request phase in
- * ngx_http_s3_proxy_handler.c, the $s3_proxy_* variables in
- * ngx_http_s3_proxy_variables.c, S3's answers (headers hidden, errors
- * cleaned, listings rendered) in ngx_http_s3_proxy_filter.c, a folder's
- * listing on its index page's 404 in ngx_http_s3_proxy_fallback.c.
+ * buckets.  This file holds the s3_proxy_* directives, how their values
+ * are inherited, and what the module registers with nginx; the other
+ * files are listed in ngx_http_s3_proxy_module.h.
  */
 
 #include <ngx_config.h>
@@ -24,55 +17,36 @@ static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_checked_str(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static void ngx_http_s3_proxy_set_mount(ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_s3_proxy_loc_conf_t *prev, ngx_http_core_loc_conf_t *clcf);
-static void ngx_http_s3_proxy_set_pos(ngx_conf_t *cf,
-    ngx_http_s3_proxy_pos_t *pos);
-static s3p_str_t *ngx_http_s3_proxy_str_list(ngx_conf_t *cf,
-    ngx_array_t *a);
+static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_s3_proxy_post(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
 /*
- * marks s3_proxy_allow_params and s3_proxy_ignore_params: their names are
- * parameters, not buckets
+ * A value the core checks where its directive stands, once nginx's own
+ * slot has read it (an ngx_conf_post_t, as ngx_conf_num_bounds_t is)
  */
-static ngx_uint_t  ngx_http_s3_proxy_params_post;
+typedef struct {
+    ngx_conf_post_handler_pt   post_handler;
+    ngx_uint_t                 seconds;  /* a time_t, not an ngx_str_t */
+    ngx_uint_t                 declare;  /* it decides where requests go */
+} ngx_http_s3_proxy_post_t;
 
 
-/* how the core checks each single-value directive where it stands */
-typedef int (*ngx_http_s3_proxy_check_pt)(const s3p_str_t *value,
-    uint8_t *err, size_t cap);
-
-static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_bucket_check =
-    s3p_check_bucket_name;
-static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_endpoint_check =
-    s3p_check_endpoint;
-static ngx_http_s3_proxy_check_pt  ngx_http_s3_proxy_region_check =
-    s3p_check_region;
-
-
-static ngx_conf_enum_t  ngx_http_s3_proxy_addressing[] = {
-    { ngx_string("path"), S3P_ADDRESSING_PATH },
-    { ngx_string("virtual"), S3P_ADDRESSING_VIRTUAL },
-    { ngx_null_string, 0 }
-};
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_lifetime =
+    { ngx_http_s3_proxy_post, 1, 0 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_value =
+    { ngx_http_s3_proxy_post, 0, 0 };
+static ngx_http_s3_proxy_post_t  ngx_http_s3_proxy_where =
+    { ngx_http_s3_proxy_post, 0, 1 };
 
 
 /* s3_proxy_pass_headers: S3's response headers hidden unless named */
@@ -95,17 +69,17 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_expires"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_expires,
+      ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, expires),
-      NULL },
+      &ngx_http_s3_proxy_lifetime },
 
     { ngx_string("s3_proxy_presign_window"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_s3_proxy_window,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, window),
-      NULL },
+      &ngx_http_s3_proxy_lifetime },
 
     { ngx_string("s3_proxy_buckets"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -119,14 +93,14 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, params),
-      &ngx_http_s3_proxy_params_post },
+      NULL },
 
     { ngx_string("s3_proxy_ignore_params"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_s3_proxy_list,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, ignore_params),
-      &ngx_http_s3_proxy_params_post },
+      NULL },
 
     { ngx_string("s3_proxy_stream_agents"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -144,52 +118,52 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_index"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_index,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, index),
-      NULL },
+      &ngx_http_s3_proxy_value },
 
     { ngx_string("s3_proxy_bucket"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, bucket),
-      &ngx_http_s3_proxy_bucket_check },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, endpoint),
-      &ngx_http_s3_proxy_endpoint_check },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_external_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, external_endpoint),
-      &ngx_http_s3_proxy_endpoint_check },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_region"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_checked_str,
+      ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, region),
-      &ngx_http_s3_proxy_region_check },
+      &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_credentials,
+      ngx_http_s3_proxy_kind,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, credentials),
       NULL },
 
     { ngx_string("s3_proxy_addressing"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_addressing_slot,
+      ngx_http_s3_proxy_kind,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, addressing),
-      &ngx_http_s3_proxy_addressing },
+      NULL },
 
     { ngx_string("s3_proxy_pass_headers"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -278,7 +252,6 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_loc_conf_t *prev = parent;
     ngx_http_s3_proxy_loc_conf_t *conf = child;
 
-    s3p_config_t                   *core;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -336,70 +309,30 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
-    if (core == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    core->index.len = conf->index.len;
-    core->index.data = conf->index.data;
-    core->listings = conf->listing ? 1 : 0;
-    core->bucket.len = conf->bucket.len;
-    core->bucket.data = conf->bucket.data;
+    /*
+     * A prefix location's prefix is its mount: requests below it name S3
+     * paths without it.  Regex, exact and named locations keep the whole
+     * path; an "if" or "limit_except" block keeps its location's.
+     */
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    ngx_http_s3_proxy_set_mount(conf, prev, clcf);
+    if (clcf->noname) {
+        conf->mount = prev->mount;
 
-    core->mount.len = conf->mount.len;
-    core->mount.data = conf->mount.data;
-
-    if (conf->buckets != NULL) {
-        core->buckets = ngx_http_s3_proxy_str_list(cf, conf->buckets);
-        if (core->buckets == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        core->nbuckets = conf->buckets->nelts;
-    }
-
-    if (conf->params != NULL) {
-        core->params = ngx_http_s3_proxy_str_list(cf, conf->params);
-        if (core->params == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        core->nparams = conf->params->nelts;
-    }
-
-    if (conf->ignore_params != NULL) {
-        core->ignore_params = ngx_http_s3_proxy_str_list(cf,
-                                                         conf->ignore_params);
-        if (core->ignore_params == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        core->nignore_params = conf->ignore_params->nelts;
-    }
-
-    if (conf->stream == NGX_CONF_UNSET_PTR) {
-        core->stream = S3P_STREAM_DEFAULT;
-
-    } else if (conf->stream == NULL) {
-        core->stream = S3P_STREAM_OFF;
+    } else if (clcf->exact_match || clcf->named
+#if (NGX_PCRE)
+               || clcf->regex
+#endif
+              )
+    {
+        ngx_str_null(&conf->mount);
 
     } else {
-        core->stream = S3P_STREAM_LIST;
-        core->stream_agents = ngx_http_s3_proxy_str_list(cf, conf->stream);
-        if (core->stream_agents == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        core->nstream_agents = conf->stream->nelts;
-        core->stream_match = (uint32_t) conf->stream_match;
+        conf->mount = clcf->name;
     }
 
-    return ngx_http_s3_proxy_core(cf, conf, smcf, core);
+    return ngx_http_s3_proxy_core(cf, conf, smcf);
 }
 
 
@@ -412,7 +345,8 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* what is found wrong once the location is complete points here */
 
-    ngx_http_s3_proxy_set_pos(cf, &slcf->enable_pos);
+    slcf->enable_pos.file_name = cf->conf_file->file.name.data;
+    slcf->enable_pos.line = cf->conf_file->line;
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
@@ -423,33 +357,6 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* s3_proxy_expires and s3_proxy_index: checked by the core where they stand */
-
-static char *
-ngx_http_s3_proxy_expires(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    char    *rv;
-    u_char   err[S3P_MESSAGE_MAX];
-
-    rv = ngx_conf_set_sec_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    if (s3p_check_expires((int64_t) slcf->expires, err, sizeof(err))
-        != S3P_OK)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"s3_proxy_expires\" %s",
-                           err);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
 /* s3_proxy_presign_window time | off */
 
 static char *
@@ -457,71 +364,26 @@ ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    u_char      err[S3P_MESSAGE_MAX];
     ngx_str_t  *value;
-
-    if (slcf->window != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (slcf->window == NGX_CONF_UNSET
+        && ngx_strcmp(value[1].data, "off") == 0)
+    {
         slcf->window = 0;
         return NGX_CONF_OK;
     }
 
-    slcf->window = ngx_parse_time(&value[1], 1);
-
-    if (slcf->window == (time_t) NGX_ERROR) {
-        return "invalid value";
-    }
-
     /* a window is a presigned URL lifetime too: 1 second to 7 days */
 
-    if (s3p_check_expires((int64_t) slcf->window, err, sizeof(err))
-        != S3P_OK)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_presign_window\" %s", err);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_s3_proxy_index(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    char       *rv;
-    u_char      err[S3P_MESSAGE_MAX];
-    s3p_str_t   name;
-
-    rv = ngx_conf_set_str_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    name.len = slcf->index.len;
-    name.data = slcf->index.data;
-
-    if (s3p_check_index_name(&name, err, sizeof(err)) != S3P_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"s3_proxy_index\" %s, not \"%V\"", err,
-                           &slcf->index);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_conf_set_sec_slot(cf, cmd, conf);
 }
 
 
 /*
- * s3_proxy_buckets and s3_proxy_allow_params: names, space- or
- * comma-separated
+ * s3_proxy_buckets, s3_proxy_allow_params and s3_proxy_ignore_params:
+ * names, space- or comma-separated
  */
 
 static char *
@@ -529,11 +391,7 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char  *p = conf;
 
-    int            rc;
-    u_char         err[S3P_MESSAGE_MAX];
-    s3p_str_t      item;
-    ngx_str_t     *value, *name;
-    ngx_uint_t     i;
+    ngx_str_t     *value;
     ngx_array_t  **a;
 
     a = (ngx_array_t **) (p + cmd->offset);
@@ -549,33 +407,18 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_http_s3_proxy_split(*a, &value[i]) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if ((*a)->nelts == 0) {
-        return "needs at least one name";
+    if (ngx_http_s3_proxy_split(*a, &value[1], cf->args->nelts - 1)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     /* each name is checked here, so that nginx -t points at this line */
 
-    name = (*a)->elts;
-
-    for (i = 0; i < (*a)->nelts; i++) {
-        item.len = name[i].len;
-        item.data = name[i].data;
-
-        rc = (cmd->post == NULL)
-             ? s3p_check_bucket_name(&item, err, sizeof(err))
-             : s3p_check_parameter_name(&item, err, sizeof(err));
-
-        if (rc != S3P_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": \"%V\" %s",
-                               &cmd->name, &name[i], err);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_s3_proxy_check(cf, (*a)->elts, (*a)->nelts, 0, NULL)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     /* s3_proxy_buckets: the hosts of virtual-hosted addressing */
@@ -584,13 +427,7 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/*
- * s3_proxy_stream_agents off | none | signed | substring ...
- *
- * "none" and "signed" name clients by what they send rather than by a
- * User-Agent substring, as valid_referers' "none" does: no User-Agent at
- * all, and S3's own signature headers.
- */
+/* s3_proxy_stream_agents off | none | signed | substring ... */
 
 static char *
 ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -598,48 +435,41 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    ngx_str_t    *value, *agent;
-    ngx_uint_t    i;
+    int32_t     *kinds;
+    ngx_str_t   *value, *agent;
+    ngx_uint_t   i, n;
 
     if (slcf->stream != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+    n = cf->args->nelts - 1;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (ngx_strcmp(value[i].data, "off") == 0 && cf->args->nelts > 2) {
-            return "takes \"off\" alone: with other values it would "
-                   "stream to clients whose User-Agent holds \"off\"";
-        }
+    kinds = ngx_palloc(cf->temp_pool, n * sizeof(int32_t));
+    if (kinds == NULL) {
+        return NGX_CONF_ERROR;
     }
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
+    if (ngx_http_s3_proxy_check(cf, &value[1], n, 0, kinds) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (kinds[0] == S3P_STREAM_NOBODY) {
         slcf->stream = NULL;
         return NGX_CONF_OK;
     }
 
-    slcf->stream = ngx_array_create(cf->pool, cf->args->nelts,
-                                    sizeof(ngx_str_t));
+    slcf->stream = ngx_array_create(cf->pool, n, sizeof(ngx_str_t));
     if (slcf->stream == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    slcf->stream_match = 0;
+    /* User-Agent substrings, and clients named by what they send */
 
-    for (i = 1; i < cf->args->nelts; i++) {
-        if (value[i].len == 0) {
-            return "takes no empty User-Agent substring: \"none\" names "
-                   "clients that send no User-Agent";
-        }
-
-        if (ngx_strcmp(value[i].data, "none") == 0) {
-            slcf->stream_match |= S3P_STREAM_NO_AGENT;
-            continue;
-        }
-
-        if (ngx_strcmp(value[i].data, "signed") == 0) {
-            slcf->stream_match |= S3P_STREAM_SIGNED;
+    for (i = 0; i < n; i++) {
+        if (kinds[i] != 0) {
+            slcf->stream_match |= kinds[i];
             continue;
         }
 
@@ -648,7 +478,7 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        *agent = value[i];
+        *agent = value[i + 1];
     }
 
     return NGX_CONF_OK;
@@ -656,245 +486,81 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * s3_proxy_bucket, s3_proxy_endpoint, s3_proxy_external_endpoint and
- * s3_proxy_region: one value, which the core checks where it stands.
- */
-
-static char *
-ngx_http_s3_proxy_checked_str(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    u_char                       err[S3P_MESSAGE_MAX];
-    ngx_str_t                   *field, *args;
-    s3p_str_t                    value;
-    ngx_http_s3_proxy_check_pt   check;
-
-    field = (ngx_str_t *) (p + cmd->offset);
-
-    if (field->data) {
-        return "is duplicate";
-    }
-
-    /* as ngx_conf_set_str_slot(), which would take cmd->post for its own */
-
-    args = cf->args->elts;
-    *field = args[1];
-
-    value.len = field->len;
-    value.data = field->data;
-
-    check = *(ngx_http_s3_proxy_check_pt *) cmd->post;
-
-    if (check(&value, err, sizeof(err)) != S3P_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" \"%V\" %s",
-                           &cmd->name, field, err);
-        return NGX_CONF_ERROR;
-    }
-
-    /* where the location's requests go: its upstreams */
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
-}
-
-
-/*
  * s3_proxy_credentials auto | env | profile=NAME | web-identity | container
- *     | imds
+ * | imds and s3_proxy_addressing path | virtual: which one, as the core
+ * reads it
  */
 
 static char *
-ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    u_char      err[S3P_MESSAGE_MAX];
-    ngx_str_t  *value;
-    s3p_str_t   name;
+    u_char      *last;
+    int32_t      kind;
+    ngx_str_t   *value;
+    ngx_uint_t  *field;
 
-    if (slcf->credentials != NGX_CONF_UNSET_UINT) {
+    field = (ngx_uint_t *) ((char *) conf + cmd->offset);
+
+    if (*field != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    if (ngx_strcmp(value[1].data, "auto") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_AUTO;
-        return NGX_CONF_OK;
+    if (ngx_http_s3_proxy_check(cf, &value[1], 1, 0, &kind) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
-    if (ngx_strcmp(value[1].data, "env") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_ENV;
-        return NGX_CONF_OK;
-    }
+    *field = (ngx_uint_t) kind;
 
-    /* providers whose credentials rotate (s3p_provider_configure()) */
-
-    if (ngx_strcmp(value[1].data, "web-identity") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_WEB_IDENTITY;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "container") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_CONTAINER;
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "imds") == 0) {
-        slcf->credentials = S3P_CREDENTIALS_IMDS;
-        return NGX_CONF_OK;
-    }
-
-    if (value[1].len > sizeof("profile=") - 1
-        && ngx_strncmp(value[1].data, "profile=", sizeof("profile=") - 1)
-           == 0)
-    {
-        slcf->credentials = S3P_CREDENTIALS_PROFILE;
-        slcf->profile.data = value[1].data + sizeof("profile=") - 1;
-        slcf->profile.len = value[1].len - (sizeof("profile=") - 1);
-
-        name.len = slcf->profile.len;
-        name.data = slcf->profile.data;
-
-        if (s3p_check_profile_name(&name, err, sizeof(err)) != S3P_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"s3_proxy_credentials\" \"%V\" %s",
-                               &slcf->profile, err);
-            return NGX_CONF_ERROR;
+    if (field == &slcf->credentials) {
+        if (kind != S3P_CREDENTIALS_PROFILE) {
+            return NGX_CONF_OK;
         }
 
-        /* the profile's region decides the default endpoint */
+        /* profile=NAME: the profile's region decides the default endpoint */
 
-        return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
+        last = value[1].data + value[1].len;
+        slcf->profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
+        slcf->profile.len = last - slcf->profile.data;
     }
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"s3_proxy_credentials\" takes auto, env, "
-                       "profile=NAME, web-identity, container or imds, "
-                       "not \"%V\"", &value[1]);
+    /* virtual-hosted addressing names the hosts */
 
-    return NGX_CONF_ERROR;
-}
-
-
-/* s3_proxy_addressing path | virtual: virtual names the hosts */
-
-static char *
-ngx_http_s3_proxy_addressing_slot(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    char  *rv;
-
-    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
+    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
 }
 
 
 /*
- * A prefix location's prefix is its mount: requests below it name S3
- * paths without it.  Regex, exact and named locations keep the whole
- * path; an "if" or "limit_except" block keeps its location's.
+ * The core's check of a value that nginx's slot has just set (`data`: an
+ * ngx_str_t, or a time_t).  A value that decides where the location's
+ * requests go declares its upstreams.
  */
 
-static void
-ngx_http_s3_proxy_set_mount(ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_s3_proxy_loc_conf_t *prev, ngx_http_core_loc_conf_t *clcf)
+static char *
+ngx_http_s3_proxy_post(ngx_conf_t *cf, void *post, void *data)
 {
-    if (clcf->noname) {
-        conf->mount = prev->mount;
-        return;
-    }
+    ngx_http_s3_proxy_post_t  *p = post;
 
-    if (clcf->exact_match || clcf->named
-#if (NGX_PCRE)
-        || clcf->regex
-#endif
-        )
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_http_s3_proxy_check(cf, &value[1], 1,
+                                p->seconds ? *(time_t *) data : 0, NULL)
+        != NGX_OK)
     {
-        ngx_str_null(&conf->mount);
-        return;
+        return NGX_CONF_ERROR;
     }
 
-    conf->mount = clcf->name;
-}
-
-
-static void
-ngx_http_s3_proxy_set_pos(ngx_conf_t *cf, ngx_http_s3_proxy_pos_t *pos)
-{
-    pos->file_name = cf->conf_file->file.name.data;
-    pos->line = cf->conf_file->line;
-}
-
-
-ngx_int_t
-ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value)
-{
-    u_char     *p, *last, *start;
-    ngx_str_t  *name;
-
-    p = value->data;
-    last = p + value->len;
-
-    while (p < last) {
-
-        while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-            p++;
-        }
-
-        if (p == start) {
-            break;
-        }
-
-        name = ngx_array_push(a);
-        if (name == NULL) {
-            return NGX_ERROR;
-        }
-
-        name->len = p - start;
-        name->data = ngx_pnalloc(a->pool, name->len);
-        if (name->data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(name->data, start, name->len);
+    if (!p->declare) {
+        return NGX_CONF_OK;
     }
 
-    return NGX_OK;
-}
-
-
-static s3p_str_t *
-ngx_http_s3_proxy_str_list(ngx_conf_t *cf, ngx_array_t *a)
-{
-    ngx_str_t   *names;
-    s3p_str_t   *list;
-    ngx_uint_t   i;
-
-    list = ngx_pcalloc(cf->pool, (a->nelts + 1) * sizeof(s3p_str_t));
-    if (list == NULL) {
-        return NULL;
-    }
-
-    names = a->elts;
-
-    for (i = 0; i < a->nelts; i++) {
-        list[i].len = names[i].len;
-        list[i].data = names[i].data;
-    }
-
-    return list;
+    return ngx_http_s3_proxy_upstreams_declare(cf,
+               ngx_http_conf_get_module_loc_conf(cf, ngx_http_s3_proxy_module));
 }
 
 

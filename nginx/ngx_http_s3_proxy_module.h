@@ -2,8 +2,8 @@
  * ngx_http_s3_proxy_module: what its C files share.
  *
  *   ngx_http_s3_proxy_module.c     the module, its directives, merging
- *   ngx_http_s3_proxy_settings.c   the environment and the S3 settings
- *                                  resolved for the Swift core
+ *   ngx_http_s3_proxy_settings.c   the environment, and the S3 settings
+ *                                  checked and resolved by the Swift core
  *   ngx_http_s3_proxy_upstream.c   a keepalive upstream per S3 endpoint
  *   ngx_http_s3_proxy_handler.c    the request phase: route, redirect,
  *                                  refuse, hand over to proxy_pass
@@ -157,18 +157,18 @@ typedef struct {
 } ngx_http_s3_proxy_ctx_t;
 
 
-/* ngx_http_s3_proxy_module.c */
-ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *value);
-
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
+ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values,
+    ngx_uint_t n);
+ngx_int_t ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values,
+    ngx_uint_t n, time_t seconds, int32_t *kinds);
 ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
     ngx_log_t *log, ngx_str_t *contents);
 ngx_int_t ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data,
     size_t len);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf,
-    s3p_config_t *core);
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
 /* ngx_http_s3_proxy_upstream.c */
 char *ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,

@@ -2,12 +2,12 @@
  * ngx_http_s3_proxy_module: the S3 settings.
  *
  * The environment and the shared credentials and config files are read
- * once per configuration cycle, in the master; each location with
- * "s3_proxy on" hands them, with its own directives, to the Swift core,
- * which holds every setting's default, check and normal form
+ * once per configuration cycle, in the master.  Each directive's values
+ * are checked by the Swift core where they stand (s3p_check_directive());
+ * each location with "s3_proxy on" hands them, with the environment, to
+ * the core, which holds every setting's default and normal form
  * (s3p_signing_resolve()).  C takes no decision about S3 here: it moves
- * the values and reports the core's verdict at the "s3_proxy" directive
- * that uses them.
+ * the values and reports the core's verdict at the directive's line.
  */
 
 #include <ngx_config.h>
@@ -22,7 +22,6 @@ static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
 static ngx_int_t ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
     const s3p_str_t *path, s3p_str_t *contents);
 static void ngx_http_s3_proxy_wipe(void *data);
-static void ngx_http_s3_proxy_wipe_free(void *data);
 static ngx_int_t ngx_http_s3_proxy_same(const s3p_str_t *a,
     const s3p_str_t *b);
 static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
@@ -94,12 +93,80 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
         value.data = (u_char *) smcf->env.buckets.data;
         value.len = smcf->env.buckets.len;
 
-        if (ngx_http_s3_proxy_split(smcf->buckets, &value) != NGX_OK) {
+        if (ngx_http_s3_proxy_split(smcf->buckets, &value, 1) != NGX_OK) {
             return NULL;
         }
     }
 
     return smcf;
+}
+
+
+/* Names separated by commas, spaces or tabs, as slices of `values`. */
+
+ngx_int_t
+ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values, ngx_uint_t n)
+{
+    u_char      *p, *last, *start;
+    ngx_str_t   *name;
+    ngx_uint_t   i;
+
+    for (i = 0; i < n; i++) {
+        p = values[i].data;
+        last = p + values[i].len;
+
+        while (p < last) {
+
+            while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            start = p;
+
+            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+                p++;
+            }
+
+            if (p == start) {
+                break;
+            }
+
+            name = ngx_array_push(a);
+            if (name == NULL) {
+                return NGX_ERROR;
+            }
+
+            name->len = p - start;
+            name->data = start;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Asks the core about the directive's values (s3p_check_directive()): its
+ * message names the directive and says what is wrong.  s3p_str_t has
+ * ngx_str_t's layout.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values, ngx_uint_t n,
+    time_t seconds, int32_t *kinds)
+{
+    u_char  err[NGX_MAX_CONF_ERRSTR];
+
+    if (s3p_check_directive(cf->args->elts, (s3p_str_t *) values, n,
+                            (int64_t) seconds, kinds, err, sizeof(err))
+        == S3P_OK)
+    {
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+
+    return NGX_ERROR;
 }
 
 
@@ -146,9 +213,9 @@ static ngx_int_t
 ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
     s3p_str_t *contents)
 {
-    ngx_int_t            rc;
-    ngx_str_t            file, *wipe;
-    ngx_pool_cleanup_t  *cln;
+    u_char     *copy;
+    ngx_int_t   rc;
+    ngx_str_t   file;
 
     contents->len = 0;
     contents->data = NULL;
@@ -170,21 +237,23 @@ ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
         return NGX_OK;
     }
 
-    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
-    if (cln == NULL) {
-        ngx_explicit_memzero(file.data, file.len);
-        ngx_free(file.data);
+    copy = ngx_pnalloc(cf->pool, file.len + 1);
+
+    if (copy != NULL) {
+        ngx_memcpy(copy, file.data, file.len);
+    }
+
+    ngx_explicit_memzero(file.data, file.len);
+    ngx_free(file.data);
+
+    if (copy == NULL) {
         return NGX_ERROR;
     }
 
-    wipe = cln->data;
-    *wipe = file;
-    cln->handler = ngx_http_s3_proxy_wipe_free;
-
-    contents->data = file.data;
+    contents->data = copy;
     contents->len = file.len;
 
-    return NGX_OK;
+    return ngx_http_s3_proxy_wipe_later(cf, copy, file.len);
 }
 
 
@@ -293,16 +362,6 @@ ngx_http_s3_proxy_wipe(void *data)
 }
 
 
-static void
-ngx_http_s3_proxy_wipe_free(void *data)
-{
-    ngx_str_t  *value = data;
-
-    ngx_explicit_memzero(value->data, value->len);
-    ngx_free(value->data);
-}
-
-
 /*
  * Resolves a location's settings through the Swift core: its signing
  * settings (raw values from the environment and s3_proxy_expires) and its
@@ -311,10 +370,10 @@ ngx_http_s3_proxy_wipe_free(void *data)
 
 char *
 ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_s3_proxy_main_conf_t *smcf, s3p_config_t *core)
+    ngx_http_s3_proxy_main_conf_t *smcf)
 {
     u_char                    err[S3P_MESSAGE_MAX];
-    s3p_signing_t            *signing;
+    s3p_config_t             *core;
     ngx_http_s3_proxy_pos_t  *pos;
 
     pos = &conf->enable_pos;
@@ -326,12 +385,53 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
-    signing = ngx_http_s3_proxy_signing(cf, conf, smcf);
-    if (signing == NULL) {
+    core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
+    if (core == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    core->signing = signing;
+    core->index.len = conf->index.len;
+    core->index.data = conf->index.data;
+    core->bucket.len = conf->bucket.len;
+    core->bucket.data = conf->bucket.data;
+    core->mount.len = conf->mount.len;
+    core->mount.data = conf->mount.data;
+    core->listings = conf->listing ? 1 : 0;
+
+    /* s3p_str_t has ngx_str_t's layout: the core reads the lists in place */
+
+    if (conf->buckets != NULL) {
+        core->buckets = conf->buckets->elts;
+        core->nbuckets = conf->buckets->nelts;
+    }
+
+    if (conf->params != NULL) {
+        core->params = conf->params->elts;
+        core->nparams = conf->params->nelts;
+    }
+
+    if (conf->ignore_params != NULL) {
+        core->ignore_params = conf->ignore_params->elts;
+        core->nignore_params = conf->ignore_params->nelts;
+    }
+
+    if (conf->stream == NGX_CONF_UNSET_PTR) {
+        core->stream = S3P_STREAM_DEFAULT;
+
+    } else if (conf->stream == NULL) {
+        core->stream = S3P_STREAM_OFF;
+
+    } else {
+        core->stream = S3P_STREAM_LIST;
+        core->stream_agents = conf->stream->elts;
+        core->nstream_agents = conf->stream->nelts;
+        core->stream_match = (uint32_t) conf->stream_match;
+    }
+
+    core->signing = ngx_http_s3_proxy_signing(cf, conf, smcf);
+    if (core->signing == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     /* proxied requests to the location's hosts reuse connections */
 

@@ -427,33 +427,28 @@ int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
 /*
- * Checks one name of an allowlist directive where the directive stands:
- * S3P_OK for a valid bucket name (s3_proxy_buckets) or query parameter
- * name (s3_proxy_allow_params); otherwise S3P_E_CONFIG, with why in `err`
- * (capacity `cap`, NUL-terminated).
+ * Checks one location directive where it stands, so that nginx -t points
+ * at its line: `name` is the directive's name, `values` (`n` of them) its
+ * values as written (an allowlist's names once split at commas and
+ * spaces), `seconds` a time's value as nginx parsed it (s3_proxy_expires,
+ * s3_proxy_presign_window).  What each value means goes into `kinds` (`n`
+ * entries; may be NULL for a directive other than these three):
+ *
+ *   s3_proxy_credentials    the source (s3p_credentials_source_t); with
+ *                           PROFILE, the NAME follows the first '='
+ *   s3_proxy_addressing     the addressing (s3p_addressing_t)
+ *   s3_proxy_stream_agents  0 for a User-Agent substring,
+ *                           S3P_STREAM_NO_AGENT ("none"), S3P_STREAM_SIGNED
+ *                           ("signed"), or S3P_STREAM_NOBODY ("off")
+ *
+ * S3P_OK, or S3P_E_CONFIG with the whole message nginx -t shows (nginx's
+ * own words where its slots said it before: "invalid value", "directive
+ * ...") in `err` (capacity `cap`, NUL-terminated).
  */
-int s3p_check_bucket_name(const s3p_str_t *name, uint8_t *err, size_t cap);
-int s3p_check_parameter_name(const s3p_str_t *name, uint8_t *err,
-    size_t cap);
+#define S3P_STREAM_NOBODY  (-1)
 
-/*
- * Checks the value of one location directive where it stands: the
- * presigned URL lifetime in seconds (s3_proxy_expires) and the page a
- * folder serves (s3_proxy_index).  S3P_OK, or S3P_E_CONFIG with why in
- * `err` (capacity `cap`, NUL-terminated), to follow the directive's name.
- */
-int s3p_check_expires(int64_t seconds, uint8_t *err, size_t cap);
-int s3p_check_index_name(const s3p_str_t *name, uint8_t *err, size_t cap);
-
-/*
- * Likewise for s3_proxy_endpoint and s3_proxy_external_endpoint
- * ("[http://|https://]host[:port]"), s3_proxy_region and the NAME of
- * s3_proxy_credentials profile=NAME.
- */
-int s3p_check_endpoint(const s3p_str_t *endpoint, uint8_t *err, size_t cap);
-int s3p_check_region(const s3p_str_t *region, uint8_t *err, size_t cap);
-int s3p_check_profile_name(const s3p_str_t *name, uint8_t *err,
-    size_t cap);
+int s3p_check_directive(const s3p_str_t *name, const s3p_str_t *values,
+    size_t n, int64_t seconds, int32_t *kinds, uint8_t *err, size_t cap);
 
 /*
  * Checks, when a location is merged, that it has the shipped snippet

@@ -144,65 +144,23 @@ enum LocationCheck {
     }
 }
 
-// One name or value of a directive, checked where the directive stands.
+// A location directive, checked where it stands.
 
 @c @implementation
-func s3p_check_bucket_name(
-    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+func s3p_check_directive(
+    _ name: UnsafePointer<s3p_str_t>?, _ values: UnsafePointer<s3p_str_t>?, _ n: Int,
+    _ seconds: Int64, _ kinds: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
 ) -> Int32 {
     guard let name = name?.pointee else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(BucketName.problem(name.bytes), into: err, cap: cap)
-}
-
-@c @implementation
-func s3p_check_parameter_name(
-    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
-) -> Int32 {
-    guard let name = name?.pointee else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(Rules.parameterProblem(name.bytes), into: err, cap: cap)
-}
-
-@c @implementation
-func s3p_check_expires(
-    _ seconds: Int64, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
-) -> Int32 {
-    ErrorMessage.verdict(Settings.expiresProblem(seconds), into: err, cap: cap)
-}
-
-@c @implementation
-func s3p_check_index_name(
-    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
-) -> Int32 {
-    guard let name = name?.pointee else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(Rules.indexProblem(name.bytes), into: err, cap: cap)
-}
-
-@c @implementation
-func s3p_check_endpoint(
-    _ endpoint: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
-) -> Int32 {
-    guard let endpoint = endpoint?.pointee else { return S3P_E_CONFIG }
-    var problem: String? = nil
-    if case .problem(let why) = Endpoint.parse(Bytes.view(endpoint)) { problem = why }
+    let list = Bytes.list(values, n).map { $0.bytes }
+    var meanings = [Int32](repeating: 0, count: max(n, 1))
+    let problem = Directive.problem(name: name.bytes, values: list, seconds: seconds,
+                                    kinds: &meanings)
+    if problem == nil, let kinds {
+        kinds.update(from: meanings, count: n)
+    }
     return ErrorMessage.verdict(problem, into: err, cap: cap)
-}
-
-@c @implementation
-func s3p_check_region(
-    _ region: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
-) -> Int32 {
-    guard let region = region?.pointee else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(Settings.regionProblem(Bytes.view(region)), into: err,
-                                cap: cap)
-}
-
-@c @implementation
-func s3p_check_profile_name(
-    _ name: UnsafePointer<s3p_str_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
-) -> Int32 {
-    guard let name = name?.pointee else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(Credentials.profileNameProblem(Bytes.view(name)), into: err,
-                                cap: cap)
 }
 
 @c @implementation
