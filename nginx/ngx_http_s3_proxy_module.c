@@ -17,14 +17,6 @@ static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-static char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_s3_proxy_post(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
@@ -83,23 +75,23 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_buckets"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_s3_proxy_list,
+      ngx_http_s3_proxy_buckets,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, buckets),
+      0,
       NULL },
 
     { ngx_string("s3_proxy_allow_params"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_s3_proxy_list,
+      ngx_http_s3_proxy_allow_params,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, params),
+      0,
       NULL },
 
     { ngx_string("s3_proxy_ignore_params"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_s3_proxy_list,
+      ngx_http_s3_proxy_ignore_params,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, ignore_params),
+      0,
       NULL },
 
     { ngx_string("s3_proxy_stream_agents"),
@@ -153,16 +145,16 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_kind,
+      ngx_http_s3_proxy_credentials,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, credentials),
+      0,
       NULL },
 
     { ngx_string("s3_proxy_addressing"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_kind,
+      ngx_http_s3_proxy_addressing,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, addressing),
+      0,
       NULL },
 
     { ngx_string("s3_proxy_pass_headers"),
@@ -357,180 +349,6 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* s3_proxy_presign_window time | off */
-
-static char *
-ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    ngx_str_t  *value;
-
-    value = cf->args->elts;
-
-    if (slcf->window == NGX_CONF_UNSET
-        && ngx_strcmp(value[1].data, "off") == 0)
-    {
-        slcf->window = 0;
-        return NGX_CONF_OK;
-    }
-
-    /* a window is a presigned URL lifetime too: 1 second to 7 days */
-
-    return ngx_conf_set_sec_slot(cf, cmd, conf);
-}
-
-
-/*
- * s3_proxy_buckets, s3_proxy_allow_params and s3_proxy_ignore_params:
- * names, space- or comma-separated
- */
-
-static char *
-ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    char  *p = conf;
-
-    ngx_str_t     *value;
-    ngx_array_t  **a;
-
-    a = (ngx_array_t **) (p + cmd->offset);
-
-    if (*a != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-    if (*a == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_http_s3_proxy_split(*a, &value[1], cf->args->nelts - 1)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    /* each name is checked here, so that nginx -t points at this line */
-
-    if (ngx_http_s3_proxy_check(cf, (*a)->elts, (*a)->nelts, 0, NULL)
-        != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    /* s3_proxy_buckets: the hosts of virtual-hosted addressing */
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
-}
-
-
-/* s3_proxy_stream_agents off | none | signed | substring ... */
-
-static char *
-ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    int32_t     *kinds;
-    ngx_str_t   *value, *agent;
-    ngx_uint_t   i, n;
-
-    if (slcf->stream != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    n = cf->args->nelts - 1;
-
-    kinds = ngx_palloc(cf->temp_pool, n * sizeof(int32_t));
-    if (kinds == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_s3_proxy_check(cf, &value[1], n, 0, kinds) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    if (kinds[0] == S3P_STREAM_NOBODY) {
-        slcf->stream = NULL;
-        return NGX_CONF_OK;
-    }
-
-    slcf->stream = ngx_array_create(cf->pool, n, sizeof(ngx_str_t));
-    if (slcf->stream == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    /* User-Agent substrings, and clients named by what they send */
-
-    for (i = 0; i < n; i++) {
-        if (kinds[i] != 0) {
-            slcf->stream_match |= kinds[i];
-            continue;
-        }
-
-        agent = ngx_array_push(slcf->stream);
-        if (agent == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *agent = value[i + 1];
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * s3_proxy_credentials auto | env | profile=NAME | web-identity | container
- * | imds and s3_proxy_addressing path | virtual: which one, as the core
- * reads it
- */
-
-static char *
-ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
-
-    u_char      *last;
-    int32_t      kind;
-    ngx_str_t   *value;
-    ngx_uint_t  *field;
-
-    field = (ngx_uint_t *) ((char *) conf + cmd->offset);
-
-    if (*field != NGX_CONF_UNSET_UINT) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (ngx_http_s3_proxy_check(cf, &value[1], 1, 0, &kind) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    *field = (ngx_uint_t) kind;
-
-    if (field == &slcf->credentials) {
-        if (kind != S3P_CREDENTIALS_PROFILE) {
-            return NGX_CONF_OK;
-        }
-
-        /* profile=NAME: the profile's region decides the default endpoint */
-
-        last = value[1].data + value[1].len;
-        slcf->profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
-        slcf->profile.len = last - slcf->profile.data;
-    }
-
-    /* virtual-hosted addressing names the hosts */
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
-}
 
 
 /*

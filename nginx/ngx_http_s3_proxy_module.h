@@ -2,6 +2,7 @@
  * ngx_http_s3_proxy_module: what its C files share.
  *
  *   ngx_http_s3_proxy_module.c     the module, its directives, merging
+ *   ngx_http_s3_proxy_directives.c the directives' own handlers
  *   ngx_http_s3_proxy_settings.c   the environment, and the S3 settings
  *                                  checked and resolved by the Swift core
  *   ngx_http_s3_proxy_upstream.c   a keepalive upstream per S3 endpoint
@@ -193,6 +194,22 @@ ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
+
+/* ngx_http_s3_proxy_directives.c */
+char *ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_s3_proxy_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_s3_proxy_allow_params(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_s3_proxy_ignore_params(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_s3_proxy_snippet.c */
 char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
