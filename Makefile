@@ -117,7 +117,8 @@ $(BUILD)/nginx-target: FORCE
 	    echo "$$t" | cmp -s - $@ || echo "$$t" > $@
 
 # nginx's build of the dynamic module (scripts/build-module.sh).
-$(MODULE): $(CORE_LIB) $(C_SRCS) $(BUILD)/nginx-target scripts/build-module.sh
+$(MODULE): $(CORE_LIB) $(C_SRCS) $(BUILD)/nginx-target scripts/build-module.sh \
+    scripts/nginx-source.sh
 	@if [ "$(origin NGINX_SRC)" = file ] && [ ! -d $(NGINX_SRC) ]; then scripts/deps.sh; fi
 	NGINX_SRC=$(NGINX_SRC) NGINX_BIN=$(NGINX_FLAGS_BIN) \
 	    S3P_CORE_LIB=$(CURDIR)/$(CORE_LIB) scripts/build-module.sh $@

@@ -24,17 +24,8 @@ core=${S3P_CORE_LIB:?S3P_CORE_LIB is not set}
 fail() { echo "build-module: $*" >&2; exit 1; }
 
 # A fresh copy of the source: a tree is copied, a tarball unpacked.
-rm -rf "$work"
-mkdir -p "$work"
-if [ -d "$src_in" ]; then
-    cp -r "$src_in"/. "$work"
-elif [ -f "$src_in" ]; then
-    tar -xf "$src_in" -C "$work" --strip-components=1
-else
-    fail "NGINX_SRC=$src_in is neither a directory nor a tarball"
-fi
-[ -x "$work/configure" ] && [ -f "$work/src/core/nginx.h" ] ||
-    fail "NGINX_SRC=$src_in has no ./configure and src/core/nginx.h"
+. "$(dirname "$0")/nginx-source.sh"
+nginx_source "$src_in" "$work"
 src_version=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
     "$work/src/core/nginx.h")
 

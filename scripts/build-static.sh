@@ -24,17 +24,8 @@ jobs=${JOBS:-$(nproc)}
 
 fail() { echo "build-static: $*" >&2; exit 1; }
 
-rm -rf "$work"
-mkdir -p "$work"
-if [ -d "$src_in" ]; then
-    cp -r "$src_in"/. "$work"
-elif [ -f "$src_in" ]; then
-    tar -xf "$src_in" -C "$work" --strip-components=1
-else
-    fail "NGINX_SRC=$src_in is neither a directory nor a tarball"
-fi
-[ -x "$work/configure" ] && [ -f "$work/src/core/nginx.h" ] ||
-    fail "NGINX_SRC=$src_in has no ./configure and src/core/nginx.h"
+. "$(dirname "$0")/nginx-source.sh"
+nginx_source "$src_in" "$work"
 
 # https credential providers need nginx's SSL, as https endpoints do
 echo "build-static: $src_in, ./configure --prefix=$prefix --with-compat" \
