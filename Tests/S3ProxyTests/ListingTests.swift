@@ -542,6 +542,22 @@ fileprivate func decodedPath(_ href: String) -> String? {
         }
     }
 
+    @Test(arguments: ["/evil.example", "//evil.example/x", "/", "///a/"])
+    func linksStayOnTheSiteAtARootMount(key: String) {
+        // A location mounted at `/` with its own bucket: links start with
+        // the base `/`; a key's own leading `/` must not make `//host`.
+        let page = makePage(objects: [(key, "1", "")])
+        let html = text(ListingHTML(bucket: bytes("site"), prefix: [],
+                                    base: bytes("/")).render(page))
+        for link in htmlLinks(html) where !link.href.hasPrefix("?") {
+            #expect(link.href.hasPrefix("/"))
+            #expect(!link.href.hasPrefix("//"))
+            #expect(!link.href.contains("\\"))
+        }
+        let entry = entryLinks(html).first
+        #expect(entry.flatMap { decodedPath($0.href) } == "/" + key)
+    }
+
     @Test func foldersFirstThenFilesInS3Order() {
         let page = makePage(
             folders: ["files/nested/", "files/a b#?/", "files/ü/"],

@@ -14,6 +14,7 @@ directly at the local S3) so that the shared `demo` bucket stays untouched.
 """
 
 import json
+import re
 import os
 import shutil
 import struct
@@ -759,3 +760,54 @@ def test_builtin_listing_in_chromium(browse, chromium, tmp_path):
     assert (width, height) == (1024, 768)
     assert len(data) > 10_000
     assert distinct > 16     # text on a background, not a blank page
+
+
+# --------------------------------------------------------------------------
+# links that could leave the site
+# --------------------------------------------------------------------------
+
+HOSTILE_OBJECTS = {"/evil.example.com": b"a key with a leading slash\n",
+                   "ok.txt": b"an ordinary key\n"}
+
+
+def test_listing_links_never_leave_the_site_at_a_root_mount(s3, seeded):
+    """A location mounted at `/` with its own bucket: a key `/evil...`
+    would make `href="//evil.example.com"` (another host) after the base
+    `/`; its link stays on the proxy and still reaches that key."""
+    client = s3_client(s3)
+    create_bucket(client, "hostile")
+    for key, body in HOSTILE_OBJECTS.items():
+        client.put_object(Bucket="hostile", Key=key, Body=body,
+                          ContentType="text/plain")
+    nginx = Nginx(s3_environment(s3), locations="""
+        location / {
+            s3_proxy on;
+            s3_proxy_bucket hostile;
+            s3_proxy_listing on;
+            include s3_proxy.conf;
+        }""").start()
+    try:
+        # the root lists the folder "/" (S3's common prefix of "/evil...");
+        # its listing holds the key itself
+        hrefs = []
+        for path in ("/", "/%2F"):
+            r = requests.get(nginx.url + path, allow_redirects=False,
+                             timeout=10)
+            assert r.status_code == 200, (path, r.text[:300])
+            hrefs += re.findall(r'href="([^"]*)"', r.text)
+        assert "/%2F" in hrefs, hrefs
+        for href in hrefs:
+            assert not href.startswith("//"), href
+            assert "\\" not in href, href
+            assert href.startswith("/") or href.startswith("?"), href
+        evil = [h for h in hrefs if "evil.example.com" in h]
+        assert len(evil) == 1, hrefs
+        first = requests.get(nginx.url + evil[0], allow_redirects=False,
+                             timeout=10)
+        assert first.status_code == 307, (evil[0], first.status_code)
+        final = requests.get(nginx.url + evil[0], timeout=10)
+        assert final.status_code == 200
+        assert final.content == HOSTILE_OBJECTS["/evil.example.com"]
+        assert not nginx.bad_log_lines()
+    finally:
+        nginx.cleanup()

@@ -148,10 +148,19 @@ struct ListingHTML {
         }
     }
 
-    /// An absolute href through the proxy: `<base><encoded key>`.
+    /// An absolute href through the proxy: `<base><encoded key>`.  A key's
+    /// leading `/` is written `%2F`: after the base's own `/` it would
+    /// start `//`, which a browser reads as another host's address at a
+    /// location mounted at `/` (key `/evil.example`), and which nginx's
+    /// merge_slashes would fold elsewhere.  The proxy decodes it back.
     private func link(to key: [UInt8], into out: inout [UInt8]) {
         ListingHTML.escape(base, into: &out)
-        PercentEncoding.encode(key, keepSlash: true, into: &out)
+        var rest = key[...]
+        if rest.first == UInt8(ascii: "/") {
+            out += Array("%2F".utf8)
+            rest = rest.dropFirst()
+        }
+        PercentEncoding.encode(rest, keepSlash: true, into: &out)
     }
 
     /// `a/b/` -> `a/`, `a/` -> ``.
