@@ -288,13 +288,7 @@ enum Provider {
             return fail(p, s, &writer, "an unexpected answer")
         }
         var (read, problem) = ProviderAnswer.read(step, Bytes.view(s.pointee.data))
-        defer {
-            if read != nil {
-                wipe(&read!.secretKey)
-                wipe(&read!.sessionToken)
-                wipe(&read!.value)
-            }
-        }
+        defer { read?.wipe() }
         if let problem {
             // IMDSv1: no token when the service does not give one
             if step == .imdsToken && p.pointee.v1 != 0,

@@ -12,6 +12,14 @@ struct ProviderAnswer {
     var sessionToken: [UInt8] = []
     var expiration: Int64 = 0
 
+    /// Clears the secret parts (the secret key, the session token, an
+    /// IMDS token in `value`) in place.
+    mutating func wipe() {
+        Provider.wipe(&value)
+        Provider.wipe(&secretKey)
+        Provider.wipe(&sessionToken)
+    }
+
     /// The answer, or the problem with it.
     static func read(_ step: ProviderStep, _ bytes: UnsafeBufferPointer<UInt8>)
         -> (ProviderAnswer?, String?)
