@@ -24,8 +24,10 @@ reads to accept each set only while it is valid.
 Control, unrecorded: ``GET /_control`` gives the counts of issued sets per
 provider, the current fault and how many answers faults spoiled
 (``faulted``); ``POST /_control?fault=NAME`` sets the fault (``none``,
-``500``, ``hang``, ``badjson``, ``close``, or ``slow``: a second late) for
-every answer that carries credentials.
+``500``, ``hang``: no answer until the client closes the connection,
+``badjson``, ``close``, or ``hold``: the answer held until the fault is set
+to something else, ``held`` counting the answers waiting) for every answer
+that carries credentials.
 
     python3 demo/credserver.py --port 0 --keys-file keys.json --ready-file port
 """
@@ -38,6 +40,7 @@ import http.server
 import json
 import os
 import secrets
+import select
 import signal
 import socketserver
 import sys
@@ -59,6 +62,9 @@ class Issuer:
         self.counts: dict[str, int] = {}
         self.fault = "none"
         self.faulted = 0
+        self.held = 0
+        # set whenever the fault changes: what "hold" waits for
+        self.changed = threading.Condition(self.lock)
         self.serial = 0
 
     def issue(self, source: str) -> dict:
@@ -90,7 +96,7 @@ class Issuer:
     def state(self) -> dict:
         with self.lock:
             return {"counts": dict(self.counts), "fault": self.fault,
-                    "faulted": self.faulted,
+                    "faulted": self.faulted, "held": self.held,
                     "issued": [{"access_key": s["access_key"],
                                 "expires": s["expires"],
                                 "source": s["source"]} for s in self.sets]}
@@ -115,6 +121,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n else b""
 
+    def _until_closed(self, deadline: float) -> None:
+        """Reads and drops what the client sends until it closes the
+        connection (a provider that never answers), or `deadline` s."""
+        end = time.monotonic() + deadline
+        while (left := end - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], left)
+            if readable:
+                try:
+                    if not self.connection.recv(4096):
+                        return
+                except OSError:
+                    return
+
     def _send(self, status: int, body: bytes, ctype: str = "text/plain",
               headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -135,12 +154,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault == "500":
             self._send(500, b"internal error")
         elif fault == "hang":
-            time.sleep(30)
+            self._until_closed(deadline=30)
             self.close_connection = True
         elif fault == "close":
             self.close_connection = True
-        elif fault == "slow":
-            time.sleep(1)       # then answers as usual
+        elif fault == "hold":
+            issuer = self.server.issuer
+            with issuer.changed:    # then answers as usual
+                issuer.held += 1
+                issuer.changed.wait_for(lambda: issuer.fault != "hold",
+                                        timeout=30)
+                issuer.held -= 1
             return False
         elif fault == "badjson":
             self._send(200, b'{"AccessKeyId": "ASIA', "application/json")
@@ -220,7 +244,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self._body()
         if path == "/_control":
             fault = urllib.parse.parse_qs(query).get("fault", ["none"])[0]
-            self.server.issuer.fault = fault
+            with self.server.issuer.changed:
+                self.server.issuer.fault = fault
+                self.server.issuer.changed.notify_all()
             self._send(200, json.dumps(self.server.issuer.state()).encode(),
                        "application/json")
             return

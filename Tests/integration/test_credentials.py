@@ -463,11 +463,23 @@ def test_named_provider_without_its_settings_fails_nginx_t(make_nginx, s3,
 
 def test_cold_start_waits_for_the_first_fetch(make_nginx, cred, s3):
     """Nothing valid yet while the first fetch is under way: a request
-    waits for it (at most 3 s) instead of failing."""
-    cred.fault("slow")
+    waits for it (at most 3 s) instead of failing, and is answered as soon
+    as the fetch is."""
+    cred.fault("hold")
     nginx = make_nginx(provider_env(s3, cred, "container"))
+    wait_until(lambda: cred.state()["held"] >= 1, 10,
+               "the first fetch held at the stand-in")
     started = time.monotonic()
-    status, headers, _ = get(nginx, "/demo/files/hello.txt")
+    answer = {}
+    client = threading.Thread(
+        target=lambda: answer.update(r=get(nginx, "/demo/files/hello.txt")))
+    client.start()
+    client.join(0.3)
+    assert client.is_alive(), "answered before the first fetch was"
+    cred.fault("none")
+    client.join(5)
+    assert not client.is_alive()
+    status, headers, _ = answer["r"]
     assert status == 307, nginx.log_text()
     assert follow(headers["Location"]) == 200
     assert time.monotonic() - started < 3
