@@ -219,13 +219,14 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
         } else {
 
             /*
-             * $s3_proxy_cache_key: the method S3 is asked with and the
-             * canonical S3 URL ("GET https://host/bucket/key?query"), for
-             * proxy_cache_key.  Two requests for the same S3 answer share
-             * it however the client spelled them; it holds no signature,
-             * date or client header.  proxy_cache evaluates it after
-             * turning a HEAD into a GET, so a HEAD and a GET share the
-             * cached GET.
+             * $s3_proxy_cache_key: the method S3 is asked with, the
+             * canonical S3 URL and the core's cache tag ("GET
+             * https://host/bucket/key?query us-east-1 env:<hash> s3"), for
+             * proxy_cache_key.  Two requests for the same S3 answer,
+             * signed alike and served alike, share it however the client
+             * spelled them; it holds no signature, date, secret or client
+             * header.  proxy_cache evaluates it after turning a HEAD into
+             * a GET, so a HEAD and a GET share the cached GET.
              */
 
             if (ngx_http_s3_proxy_upstream_get(r)) {
@@ -235,7 +236,8 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
                 method = r->method_name;
             }
 
-            p = ngx_pnalloc(r->pool, method.len + 1 + ctx->result.url.len);
+            p = ngx_pnalloc(r->pool, method.len + 1 + ctx->result.url.len
+                                     + ctx->result.cache_tag.len);
             if (p == NULL) {
                 return NGX_ERROR;
             }
@@ -244,6 +246,8 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
             p = ngx_cpymem(p, method.data, method.len);
             *p++ = ' ';
             p = ngx_cpymem(p, ctx->result.url.data, ctx->result.url.len);
+            p = ngx_cpymem(p, ctx->result.cache_tag.data,
+                           ctx->result.cache_tag.len);
 
             v->len = p - v->data;
             v->valid = 1;

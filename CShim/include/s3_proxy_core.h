@@ -257,6 +257,14 @@ typedef enum {
  * default), deciding so after the request phase.
  * For a folder's index page with built-in listings, `fallback` is the
  * folder's path, asked again with `fallback` set if S3 answers 404.
+ * A proxied request's `cache_tag` is what its cache key
+ * ($s3_proxy_cache_key: the method S3 is asked with, a space, `url`,
+ * then `cache_tag`) holds besides the method and URL: " <region>
+ * <source>:<hash> <variant>", the hash naming the credentials' identity
+ * (their source and its profile, role or endpoint; never a secret) and the
+ * variant what the client gets made of S3's answer ("s3": an S3 client's,
+ * as sent; "page": a browser's, as sent; "folder": a folder's index page,
+ * replaced by its listing on 404; "listing": a built-in listing).
  * A refusal to a client the location streams to (an S3 client) has
  * render S3P_RENDER_S3_ERROR and, in `url`, the body to answer with: an
  * S3 XML error, which S3 clients parse.
@@ -276,6 +284,7 @@ typedef struct {
     s3p_str_t        fallback;
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
+    s3p_str_t        cache_tag;       /* the cache key after the URL */
     s3p_render_t     render;
     int64_t          max_age;         /* a redirect's Cache-Control */
                                       /*   max-age (presign window); */
@@ -505,8 +514,8 @@ const char *s3p_listing_csp(void);
 /*
  * S3's answers to proxied requests.
  *
- * Error answers (status 400 and above) are cleaned before they reach the
- * client: s3p_s3_error() reads S3's error document (at most
+ * Redirects and error answers (status 300 and above, but 304) are cleaned
+ * before they reach the client, their status kept: s3p_s3_error() reads S3's error document (at most
  * S3P_ERROR_BODY_MAX bytes of it: C reads no more) and writes a clean one
  * with the same Code and a fixed Message, at most S3P_ERROR_OUT_MAX
  * bytes.  None of S3's debugging fields (AWSAccessKeyId, StringToSign,
@@ -540,7 +549,7 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
 /*
  * Whether a response header of S3's reaches the client of a proxied
  * request (1) or is hidden (0), by its name (any case).  Visible: every
- * header but S3's x-amz-* ones, and of those what a redirected client
+ * header but Location (of S3's redirects) and S3's x-amz-* ones, and of those what a redirected client
  * would use: x-amz-meta-*, version id and delete marker, checksums,
  * storage class, restore, expiration, website redirect, object lock,
  * replication status, parts and tag counts, missing metadata, archive

@@ -55,14 +55,15 @@ struct Pipeline {
                 return S3P_E_SPACE
             case .sign(let s3):
                 return sign(s3, items: &items, signing: signing, prepared: prepared,
-                            now: request.now, writer: &writer, result: result)
+                            now: request.now, streams: router.policy.streams(request),
+                            writer: &writer, result: result)
             }
         }
     }
 
     private func sign(
         _ s3: S3Request, items: inout QueryItems, signing: UnsafePointer<s3p_signing_t>,
-        prepared: PreparedParts, now: Int64, writer: inout BufferWriter,
+        prepared: PreparedParts, now: Int64, streams: Bool, writer: inout BufferWriter,
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32 {
         let virtual = signing.pointee.addressing == S3P_ADDRESSING_VIRTUAL
@@ -165,7 +166,23 @@ struct Pipeline {
         default:
             result.pointee.render = S3P_RENDER_NONE
         }
+        let start = writer.count
+        writer.write(prepared[.cacheTag])
+        writer.write(UInt8(ascii: " "))
+        writer.write(Pipeline.variant(s3, streams: streams))
+        if writer.overflowed { return S3P_E_SPACE }
+        result.pointee.cache_tag = writer.str(start, writer.count)
         return S3P_OK
+    }
+
+    /// What the client gets made of S3's answer, for the cache key: the
+    /// same S3 URL answers a built-in listing (rendered), a folder's index
+    /// page (whose 404 the listing replaces), a page or listing a browser
+    /// gets as S3 sent it, and an S3 client's object or XML.
+    static func variant(_ s3: S3Request, streams: Bool) -> StaticString {
+        if case .folderListing = s3.kind { return "listing" }
+        if s3.folderLength != nil { return "folder" }
+        return streams ? "s3" : "page"
     }
 
     /// The client's path before a key, without its `/`: the mount and, in
@@ -220,5 +237,6 @@ struct Pipeline {
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
             + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32
+            + 160  // the cache tag: a region, a source, a hash, a variant
     }
 }

@@ -136,6 +136,8 @@ struct Outcome {
     var getAuthorization: String
     /// The header the answer carries, "Name: value" (empty: none).
     var header: String
+    /// What the cache key holds after the URL.
+    var cacheTag: String
     /// The end of the last slice: the bytes of the buffer in use.
     var used: Int
 }
@@ -235,6 +237,7 @@ struct Outcome {
             getAuthorization: copy(result.get_authorization),
             header: result.header.map { String(cString: $0) + ": "
                 + text(result.header_value.bytes) } ?? "",
+            cacheTag: copy(result.cache_tag),
             used: used)
     }
 
@@ -587,6 +590,40 @@ struct Outcome {
         #expect(outcome.status == S3P_OK)
         #expect(Self.keyDate(conf) == "20130524")
         #expect(hex(Self.signingKey(conf)) == AWSExample.signingKeyHex)
+    }
+
+    // The cache key after the URL: the region, the credentials' identity
+    // (never the secret) and what the client gets made of S3's answer.
+    @Test func cacheTagSeparatesIdentityAndVariant() throws {
+        let memory = CMemory()
+        func tag(_ change: (inout RawSigning) -> Void, _ path: String = "/bkt/d/",
+                 listings: Bool = false, agent: String = "curl/8.0") -> String
+        {
+            var signing = Self.signing(memory)
+            change(&signing)
+            var conf = s3p_config_t()
+            conf.signing = memory.resolve(signing)
+            conf.resolver = 1
+            conf.listings = listings ? 1 : 0
+            var request = Self.request(memory, "GET", path)
+            request.user_agent = memory.str(agent)
+            return Self.handle(&conf, request).cacheTag
+        }
+        let plain = tag { _ in }
+        #expect(plain.hasPrefix(" us-east-1 auto:"))
+        #expect(plain.hasSuffix(" page"))
+        #expect(!plain.contains(AWSExample.secretKey))
+        // another secret for the same key id: the same identity
+        #expect(tag { $0.secretKey = "another" } == plain)
+        // another key pair, another region, a profile: another entry
+        #expect(tag { $0.accessKey = "AKIDOTHER" } != plain)
+        #expect(tag { $0.regionDirective = "eu-west-1" }.hasPrefix(" eu-west-1 auto:"))
+        #expect(tag { $0.credentials = S3P_CREDENTIALS_ENV }.contains(" env:"))
+        // a folder's index page with listings, its listing, the page
+        // asked by name, and an S3 client's object
+        #expect(tag({ _ in }, listings: true).hasSuffix(" folder"))
+        #expect(tag({ _ in }, "/bkt/d/index.html", listings: true).hasSuffix(" page"))
+        #expect(tag({ _ in }, "/bkt/d/index.html", agent: "Boto3/1.0").hasSuffix(" s3"))
     }
 
     // A later request of the same day uses the cached key instead of

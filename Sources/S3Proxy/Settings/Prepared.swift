@@ -40,6 +40,9 @@ enum Prepared {
         /// `/<region>/s3/aws4_request\n`: the string to sign's scope after
         /// its date.
         case scope
+        /// ` <region> <source>:<hash>`: what a cache key holds after the S3
+        /// URL besides the variant (CacheIdentity).
+        case cacheTag
     }
 
     static let tableSize = Part.allCases.count * 8
@@ -47,7 +50,8 @@ enum Prepared {
     /// Writes the parts for resolved settings into `out`; nil if `cap` is
     /// too small.
     static func write(
-        _ conf: s3p_signing_t, into out: UnsafeMutablePointer<UInt8>, cap: Int
+        _ conf: s3p_signing_t, cacheTag: [UInt8], into out: UnsafeMutablePointer<UInt8>,
+        cap: Int
     ) -> s3p_str_t? {
         var writer = BufferWriter(base: out, capacity: cap)
         writer.skip(tableSize)
@@ -113,6 +117,9 @@ enum Prepared {
                 writer.write("/")
                 writer.write(conf.region)
                 writer.write("/s3/aws4_request\n")
+            case .cacheTag:
+                writer.write(UInt8(ascii: " "))
+                writer.write(cacheTag)
             }
             guard !writer.overflowed, writer.count <= Int(UInt32.max) else { return nil }
             let entry = UnsafeMutableRawPointer(out + 8 * part.rawValue)

@@ -227,7 +227,8 @@ struct Settings {
         let schemes = raw.endpoint.len + raw.external_endpoint.len + env.scheme.len
             + env.external_scheme.len + 2 * defaultScheme.utf8.count
         let values = credentials + region + host + externalHost + schemes
-        return values + Prepared.tableSize + 4 * values + 1024
+        // the cache tag: the region, a source's name and a hash
+        return values + Prepared.tableSize + 4 * values + region + 1024 + 64
     }
 
     /// Resolves `raw` into `signing` (see s3p_signing_resolve); the
@@ -259,7 +260,9 @@ struct Settings {
         resolved.window = settings.window
         let used = writer.count
         guard !writer.overflowed,
-              let prepared = Prepared.write(resolved, into: out + used, cap: cap - used)
+              let prepared = Prepared.write(
+                  resolved, cacheTag: CacheIdentity.tag(raw, region: settings.region),
+                  into: out + used, cap: cap - used)
         else {
             return "the signing settings do not fit their buffer"
         }
