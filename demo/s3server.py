@@ -31,9 +31,11 @@ Control endpoint (no authentication, never recorded):
     GET    /__s3server/requests   -> JSON list of recorded requests
     DELETE /__s3server/requests   -> clear the list (204)
     POST   /__s3server/faults     -> JSON {"path", "status", "code"[,
-                                     "headers", "times"]}: the next `times`
-                                     (default 1) verified requests for
-                                     `path` get that S3 error (204)
+                                     "headers", "extra", "times"]}: the next
+                                     `times` (default 1) verified requests
+                                     for `path` get that S3 error (204),
+                                     with these headers (a 301's own
+                                     Location) and elements (Endpoint)
     DELETE /__s3server/faults     -> forget them (204)
 """
 
@@ -900,7 +902,8 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
                 self._send_error(AuthError(fault["code"], fault.get(
                     "message", "An error injected by the test."),
                     status=fault["status"],
-                    extra={"Resource": raw_path}), body_consumed=True,
+                    extra={"Resource": raw_path, **fault.get("extra", {})}),
+                    body_consumed=True,
                     headers=fault.get("headers", {}))
                 return
             self._forward(raw_path, raw_query, header_items, body, length)

@@ -7,7 +7,8 @@
  * passes them; the object's metadata, version and checksums stay).  Two
  * answers are collected and replaced by what the core writes:
  *
- *   - an error of S3's (400 or more): its document carries what helps
+ *   - a redirect or an error of S3's (3xx but 304, 400 or more), whose
+ *     Location is hidden with S3's other headers: its document carries what helps
  *     whoever holds the credentials debug a request (the access key id,
  *     the string to sign and canonical request with the session token,
  *     request and host ids).  It keeps its status and headers (Retry-After
@@ -90,19 +91,26 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 
         if (h->hash && !s3p_response_header_visible(&name, (uint32_t) pass)) {
             h->hash = 0;
+
+            /* nginx's header filter writes a Location of its own */
+
+            if (h == r->headers_out.location) {
+                r->headers_out.location = NULL;
+            }
         }
     }
 
     /*
-     * S3's own error: its status, not one nginx or a filter set; a
-     * folder's 404 that its listing replaces is discarded as it is
+     * S3's own redirect or error: its status, not one nginx or a filter
+     * set; a folder's 404 that its listing replaces is discarded as it is
      * (ngx_http_s3_proxy_fallback.c)
      */
 
     u = r->upstream;
     status = r->headers_out.status;
 
-    if (status >= NGX_HTTP_BAD_REQUEST
+    if (status >= NGX_HTTP_SPECIAL_RESPONSE
+        && status != NGX_HTTP_NOT_MODIFIED
         && u != NULL
         && u->headers_in.status_n == status
         && !r->err_status

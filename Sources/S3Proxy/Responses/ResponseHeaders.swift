@@ -8,13 +8,17 @@
 // its requests to AWS support, and server-side encryption details, which
 // name its keys, unless the operator passes them (s3_proxy_pass_headers).
 // Any other x-amz-* or x-amzn-* header is hidden: one S3 adds later is
-// shown once it is known to be about the object.
+// shown once it is known to be about the object.  S3's Location (of its
+// 3xx answers: another region's endpoint, or anywhere an S3-compatible
+// server points) never reaches a client: the proxy is where its clients
+// stay.
 
 internal import CShim
 
 enum ResponseHeaders {
     /// Whether the header `name` (any case) reaches the client.
     static func isVisible(_ name: UnsafeBufferPointer<UInt8>, pass: UInt32) -> Bool {
+        if equal(name, "location") { return false }
         guard hasPrefix(name, "x-amz") else { return true }
         if hasPrefix(name, "x-amz-meta-") || hasPrefix(name, "x-amz-checksum-")
             || hasPrefix(name, "x-amz-object-lock-")
