@@ -71,15 +71,37 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     ngx_table_elt_t               *h;
     ngx_http_upstream_t           *u;
     ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_core_loc_conf_t      *clcf;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    /*
+     * An answer of an "s3_proxy on" location that the module never
+     * decided, and that is no error page of nginx's nor its redirect of
+     * "/eu" to the location "/eu/": something in the location answered
+     * before it ("return", "rewrite ... redirect", "try_files").  The
+     * rewrite and try_files modules show no module their settings, so
+     * nginx -t cannot see them; each such answer is logged.
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (ctx == NULL && r == r->main && slcf->core != NULL
+        && r->err_status < NGX_HTTP_BAD_REQUEST
+        && !(r->err_status && r->uri.len + 1 == clcf->name.len))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: answered %ui before the module decided: "
+                      "\"return\", \"rewrite\" or \"try_files\" in an "
+                      "\"s3_proxy on\" location answers first",
+                      r->headers_out.status);
+    }
 
     if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
         return ngx_http_next_header_filter(r);
     }
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
     pass = slcf->pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
 
     part = &r->headers_out.headers.part;

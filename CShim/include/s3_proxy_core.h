@@ -463,9 +463,9 @@ int s3p_check_directive(const s3p_str_t *name, const s3p_str_t *values,
  * Checks, when a location is merged, that it has the shipped snippet
  * (s3_proxy.conf, whose marker is "s3_proxy_snippet") exactly where it
  * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location
- * or, `inherited`, in the one its "if" block is in; `handler`, the
- * location (the "if" block) has a content handler, the snippet's
- * proxy_pass or another.  On failure writes why into `err` (capacity
+ * or, `inherited`, in the one its block is in (1: an "if" block, 2: a
+ * "limit_except" block); `handler`, the location (the block) has a
+ * content handler, the snippet's proxy_pass or another.  On failure writes why into `err` (capacity
  * `cap`, NUL-terminated), to follow the location's name, and returns
  * S3P_E_CONFIG.
  */
