@@ -285,6 +285,18 @@ def test_bucket_s3_allows_passes(check, bucket):
 """))
 
 
+def test_mount_beginning_with_two_slashes_is_refused(check_at):
+    """A listing's links start with the mount: "//evil.example/" would
+    send every click to another host."""
+    assert_fails_at(check_at("s3_proxy on;", locations="""
+        location //evil.example/ {
+            s3_proxy on;
+            s3_proxy_listing on;
+            include s3_proxy.conf;
+        }
+"""), 'prefix "//evil.example/" must not begin with "//"')
+
+
 def test_limit_except_is_refused_by_its_name(check_at):
     assert_fails_at(check_at("s3_proxy on;", locations="""
         location / {
