@@ -122,6 +122,16 @@ typedef struct {
 
 
 /*
+ * A server's prefix locations with "s3_proxy on" and their own bucket,
+ * whose mount without its "/" S3 clients ask as the bucket
+ * (s3p_bucket_root())
+ */
+typedef struct {
+    ngx_array_t               *mounts;  /* of ngx_http_s3_proxy_loc_conf_t * */
+} ngx_http_s3_proxy_srv_conf_t;
+
+
+/*
  * s3_proxy_pass_headers off: a bit of its own, as nginx's bitmasks have
  * (S3P_PASS_* leave NGX_CONF_BITMASK_SET, 0x0001, free)
  */
@@ -180,6 +190,7 @@ ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_s3_proxy_next_header(ngx_list_part_t **part,
     ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,

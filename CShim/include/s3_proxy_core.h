@@ -297,6 +297,19 @@ typedef struct {
 
 
 /*
+ * Whether `req` (its `path` nginx's decoded URI, before nginx looks its
+ * location up) is an S3 client's request at the root of `conf`'s one
+ * bucket, addressed path-style as the mount without its final `/`: `GET
+ * /eu?list-type=2...` (ListObjectsV2, V1) or `HEAD /eu` (HeadBucket) for
+ * `location /eu/` with s3_proxy_bucket.  1: it is answered as the
+ * mount's root (`/eu/`), whose routing checks it like any request; 0:
+ * nginx's own 301 to `/eu/` stands (browsers, other methods, locations
+ * without their own bucket).
+ */
+int s3p_bucket_root(const s3p_config_t *conf, const s3p_request_t *req);
+
+
+/*
  * x-amz-content-sha256 of every proxied request: the SHA-256 of the empty
  * payload of a GET or HEAD (signed by Swift, sent by the snippet).
  */

@@ -592,6 +592,56 @@ struct Outcome {
         #expect(hex(Self.signingKey(conf)) == AWSExample.signingKeyHex)
     }
 
+    // A one-bucket location's mount without its "/" is the bucket to S3
+    // clients (s3p_bucket_root), and routes as its root: ListObjects,
+    // HeadBucket.  Browsers, other methods and paths keep nginx's 301.
+    @Test func mountWithoutItsSlashIsTheBucketForS3Clients() {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        conf.mount = memory.str("/eu/")
+        conf.bucket = memory.str("real")
+        func root(_ method: String, _ path: String, _ agent: String,
+                  _ query: String = "") -> Int32
+        {
+            var request = Self.request(memory, method, path, query)
+            request.user_agent = memory.str(agent)
+            return s3p_bucket_root(&conf, &request)
+        }
+        #expect(root("GET", "/eu", "Boto3/1.34", "list-type=2") == 1)
+        #expect(root("HEAD", "/eu", "aws-cli/2.15") == 1)
+        #expect(root("GET", "/eu", "Mozilla/5.0", "list-type=2") == 0)
+        #expect(root("PUT", "/eu", "Boto3/1.34") == 0)
+        #expect(root("GET", "/eu/", "Boto3/1.34") == 0)
+        #expect(root("GET", "/e", "Boto3/1.34") == 0)
+        #expect(root("GET", "/euro", "Boto3/1.34") == 0)
+
+        // the result's bucket is the configuration's own: read the URL only
+        func answer(_ method: String, _ query: String, _ agent: String)
+            -> (s3p_action_t, Int32, String)
+        {
+            var request = Self.request(memory, method, "/eu", query)
+            request.user_agent = memory.str(agent)
+            var out = [UInt8](repeating: 0, count: 8192)
+            var result = s3p_result_t()
+            let rc = s3p_handle(&conf, &request, &out, out.count, &result)
+            #expect(rc == S3P_OK)
+            return (result.action, result.status, text(result.url.bytes))
+        }
+        let listed = answer("GET", "list-type=2&prefix=a%2F", "Boto3/1.34")
+        #expect(listed.0 == S3P_ACTION_PROXY)
+        #expect(listed.2.hasSuffix("/real?list-type=2&prefix=a%2F"), "\(listed.2)")
+        #expect(answer("HEAD", "", "Boto3/1.34").2.hasSuffix("/real"))
+        // a browser reaching the location so is refused, not listed
+        let browser = answer("GET", "", "Mozilla/5.0")
+        #expect(browser.0 == S3P_ACTION_REFUSE && browser.1 == 400)
+
+        var everyBucket = Self.config(memory)
+        everyBucket.mount = memory.str("/eu/")
+        var request2 = Self.request(memory, "GET", "/eu", "list-type=2")
+        request2.user_agent = memory.str("Boto3/1.34")
+        #expect(s3p_bucket_root(&everyBucket, &request2) == 0)
+    }
+
     // The cache key after the URL: the region, the credentials' identity
     // (never the secret) and what the client gets made of S3's answer.
     @Test func cacheTagSeparatesIdentityAndVariant() throws {

@@ -27,6 +27,14 @@ func s3p_handle(
 }
 
 @c @implementation
+func s3p_bucket_root(
+    _ conf: UnsafePointer<s3p_config_t>?, _ req: UnsafePointer<s3p_request_t>?
+) -> Int32 {
+    guard let conf, let req else { return 0 }
+    return LocationPolicy(conf: conf).isBucketRoot(IncomingRequest(req.pointee)) ? 1 : 0
+}
+
+@c @implementation
 func s3p_signing_bound(_ settings: UnsafePointer<s3p_settings_t>?) -> Int {
     guard let settings else { return 0 }
     return Settings.bound(raw: settings.pointee)
