@@ -81,9 +81,9 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
      * An answer of an "s3_proxy on" location that the module never
      * decided, and that is no error page of nginx's nor its redirect of
      * "/eu" to the location "/eu/": something in the location answered
-     * before it ("return", "rewrite ... redirect", "try_files").  The
-     * rewrite and try_files modules show no module their settings, so
-     * nginx -t cannot see them; each such answer is logged.
+     * before it ("return", "rewrite ... redirect").  The rewrite module
+     * shows no module its settings, so nginx -t cannot see them; each
+     * such answer is logged.
      */
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
@@ -94,8 +94,8 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "s3 proxy: answered %ui before the module decided: "
-                      "\"return\", \"rewrite\" or \"try_files\" in an "
-                      "\"s3_proxy on\" location answers first",
+                      "\"return\" or \"rewrite\" in an \"s3_proxy on\" "
+                      "location answers first",
                       r->headers_out.status);
     }
 
