@@ -93,10 +93,9 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         && !(r->err_status && r->uri.len + 1 == clcf->name.len))
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: answered %ui before the module decided: "
-                      "\"return\" or \"rewrite\" in an \"s3_proxy on\" "
-                      "location answers first",
-                      r->headers_out.status);
+                      "s3 proxy: location \"%V\" answered %ui before the "
+                      "module decided: its \"return\" or \"rewrite\" "
+                      "answers first", &clcf->name, r->headers_out.status);
     }
 
     if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
