@@ -8,12 +8,13 @@
  * answers are collected and replaced by what the core writes:
  *
  *   - a redirect or an error of S3's (3xx but 304, 400 or more), whose
- *     Location is hidden with S3's other headers: its document carries what helps
- *     whoever holds the credentials debug a request (the access key id,
- *     the string to sign and canonical request with the session token,
- *     request and host ids).  It keeps its status and headers (Retry-After
- *     included); its body (at most S3P_ERROR_BODY_MAX bytes kept) becomes
- *     a clean document, the same Code with a fixed Message.  The code goes
+ *     Location is hidden with S3's other headers: its document carries
+ *     what helps whoever holds the credentials debug a request (the
+ *     access key id, the string to sign and canonical request with the
+ *     session token, request and host ids).  It keeps its status and
+ *     headers (Retry-After included); its body (at most
+ *     S3P_ERROR_BODY_MAX bytes kept) becomes a clean document, the same
+ *     Code with a fixed Message.  The code goes
  *     to the error log at the level the core chooses: error for the
  *     operator's problems, info for the client's;
  *   - a listing page to render (s3_proxy_listing on: a folder without an

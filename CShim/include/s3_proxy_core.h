@@ -478,9 +478,9 @@ int s3p_check_directive(const s3p_str_t *name, const s3p_str_t *values,
  * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location
  * or, `inherited`, in the one its block is in (1: an "if" block, 2: a
  * "limit_except" block); `handler`, the location (the block) has a
- * content handler, the snippet's proxy_pass or another.  On failure writes why into `err` (capacity
- * `cap`, NUL-terminated), to follow the location's name, and returns
- * S3P_E_CONFIG.
+ * content handler, the snippet's proxy_pass or another.  On failure
+ * writes why into `err` (capacity `cap`, NUL-terminated), to follow the
+ * location's name, and returns S3P_E_CONFIG.
  */
 int s3p_check_snippet(int32_t enable, int32_t snippet, int32_t inherited,
     int32_t handler, uint8_t *err, size_t cap);
@@ -528,13 +528,13 @@ const char *s3p_listing_csp(void);
  * S3's answers to proxied requests.
  *
  * Redirects and error answers (status 300 and above, but 304) are cleaned
- * before they reach the client, their status kept: s3p_s3_error() reads S3's error document (at most
- * S3P_ERROR_BODY_MAX bytes of it: C reads no more) and writes a clean one
- * with the same Code and a fixed Message, at most S3P_ERROR_OUT_MAX
- * bytes.  None of S3's debugging fields (AWSAccessKeyId, StringToSign,
- * CanonicalRequest, their -Bytes forms, RequestId, HostId, Message)
- * survive.  `body` may be empty (a HEAD, or a body-less answer): the code
- * is then the status's generic one.
+ * before they reach the client, their status kept: s3p_s3_error() reads S3's
+ * error document (at most S3P_ERROR_BODY_MAX bytes of it: C reads no more) and
+ * writes a clean one with the same Code and a fixed Message, at most
+ * S3P_ERROR_OUT_MAX bytes.  None of S3's debugging fields (AWSAccessKeyId,
+ * StringToSign, CanonicalRequest, their -Bytes forms, RequestId, HostId,
+ * Message, a redirect's Endpoint) survive.  `body` may be empty (a HEAD, or a
+ * body-less answer): the code is then the status's generic one.
  */
 #define S3P_ERROR_BODY_MAX  65536
 #define S3P_ERROR_OUT_MAX   512
@@ -562,9 +562,10 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
 /*
  * Whether a response header of S3's reaches the client of a proxied
  * request (1) or is hidden (0), by its name (any case).  Visible: every
- * header but Location (of S3's redirects) and S3's x-amz-* ones, and of those what a redirected client
- * would use: x-amz-meta-*, version id and delete marker, checksums,
- * storage class, restore, expiration, website redirect, object lock,
+ * header but Location (of S3's redirects) and S3's x-amz-* ones, and of
+ * those what a redirected client would use: x-amz-meta-*, version id
+ * and delete marker, checksums, storage class, restore, expiration,
+ * website redirect, object lock,
  * replication status, parts and tag counts, missing metadata, archive
  * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
  * of S3-compatible servers) and server-side
