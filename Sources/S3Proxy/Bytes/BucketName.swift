@@ -57,8 +57,8 @@ enum BucketName {
         for prefix in reservedPrefixes where name.starts(with: prefix.utf8) {
             return "it begins with \"" + prefix + "\", which S3 reserves"
         }
-        for suffix in reservedSuffixes
-            where name.count > suffix.utf8.count && name.reversed().starts(with: suffix.utf8.reversed())
+        for suffix in reservedSuffixes where name.count > suffix.utf8.count
+            && name.reversed().starts(with: suffix.utf8.reversed())
         {
             return "it ends with \"" + suffix + "\", which S3 reserves"
         }
