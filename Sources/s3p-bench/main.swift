@@ -140,6 +140,7 @@ storage.withUnsafeBufferPointer { buffer in
                                     query: views[base + 2], user_agent: views[base + 3],
                                     authorization: s3p_str_t(), amz_date: s3p_str_t(),
                                     amz_content_sha256: s3p_str_t(),
+                                    checksum_mode: s3p_str_t(),
                                     now: 1_767_225_600, fallback: benchCase.fallback)
         conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in
