@@ -331,6 +331,20 @@ def test_cached_answers_keep_their_checksums(nginx, s3_seen):
     assert all("range" not in r["headers"] for r in records)
 
 
+def test_cached_head_with_checksum_mode(nginx, s3_seen):
+    # proxy_cache fetches a HEAD's miss as a GET, signed with the mode too.
+    client = proxy_client(nginx.url + "/cached")
+    answers = [client.head_object(Bucket=BUCKET, Key=SHA_KEY, ChecksumMode="ENABLED")
+               for _ in range(2)]
+    for answer in answers:
+        assert answer["ChecksumSHA256"] == sha256_b64(SHA_BODY)
+        assert answer["ContentLength"] == len(SHA_BODY)
+    [record] = s3_seen()
+    assert (record["method"], record["path"]) == ("GET", f"/{BUCKET}/{SHA_KEY}")
+    assert record["headers"]["x-amz-checksum-mode"] == "ENABLED"
+    assert "x-amz-checksum-mode" in signed_names(record)
+
+
 # --------------------------------------------------------------------------
 # Folder marker objects
 # --------------------------------------------------------------------------
