@@ -191,7 +191,9 @@ struct RequestRouter {
         let key = writer.slice(from: keyStart)
         // S3 clients read a key ending in `/` as the object it names (a
         // folder marker); for them only the bucket's own path is a folder.
-        let client = policy.streams(request)
+        // (Whether it is one is asked only where it decides: it scans the
+        // User-Agent.)
+        lazy var client = policy.streams(request)
         let isFolder = slash != nil
             && (key.isEmpty || (key.last == UInt8(ascii: "/") && !client))
         // A folder's key may become its index page's: the name goes right
