@@ -282,7 +282,8 @@ typedef struct {
                                       /*   as a GET, which proxy_cache */
                                       /*   sends S3 for a HEAD's miss */
     s3p_str_t        checksum_mode;   /* the x-amz-checksum-mode sent */
-    s3p_str_t        cache_key;
+    s3p_str_t        cache_key;       /* $s3_proxy_cache_key, after */
+                                      /*   its method */
     s3p_str_t        fallback;
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
