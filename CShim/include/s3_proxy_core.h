@@ -151,6 +151,11 @@ typedef struct {
     int64_t          window;          /* presigned URLs' signing times are */
                                       /*   multiples of it; 0: off */
 
+    s3p_str_t        cache_identity;  /* "<region> <source>:<hash>": */
+                                      /*   whose credentials sign, for */
+                                      /*   cache keys (never a secret; */
+                                      /*   the same when keys rotate) */
+
     s3p_str_t        prepared;        /* the Swift core's layout */
     uint64_t         generation;      /* unique in the process */
 } s3p_signing_t;
@@ -222,6 +227,9 @@ typedef struct {
     s3p_str_t        authorization;   /* the client's own signature */
     s3p_str_t        amz_date;        /*   headers, only to recognise S3 */
     s3p_str_t        amz_content_sha256; /* clients; empty: none sent */
+    s3p_str_t        checksum_mode;   /* x-amz-checksum-mode, sent on for */
+                                      /*   an S3 client's object as */
+                                      /*   "ENABLED"; empty: none sent */
     int64_t          now;             /* Unix time, seconds */
     int32_t          fallback;        /* 1: S3 answered 404 for this */
                                       /*   path's index page: its listing */
@@ -255,16 +263,18 @@ typedef enum {
  * instant, into `get_authorization`: with proxy_cache, nginx fetches the
  * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by
  * default), deciding so after the request phase.
+ * `checksum_mode` is the x-amz-checksum-mode header a proxied request
+ * sends S3, signed ("ENABLED"; empty: none): an S3 client's GetObject and
+ * HeadObject that sent it.  `cache_key` is what a cached answer belongs
+ * to, for $s3_proxy_cache_key after the method: `url`, " x-amz-checksum-
+ * mode:ENABLED" when that header is sent, then " <region> <source>:<hash>
+ * <variant>": the hash names the credentials' identity (their source and
+ * its profile, role or endpoint; never a secret), the variant what the
+ * client gets made of S3's answer ("s3": an S3 client's, as sent; "page":
+ * a browser's, as sent; "folder": a folder's index page, replaced by its
+ * listing on 404; "listing": a built-in listing).
  * For a folder's index page with built-in listings, `fallback` is the
  * folder's path, asked again with `fallback` set if S3 answers 404.
- * A proxied request's `cache_tag` is what its cache key
- * ($s3_proxy_cache_key: the method S3 is asked with, a space, `url`,
- * then `cache_tag`) holds besides the method and URL: " <region>
- * <source>:<hash> <variant>", the hash naming the credentials' identity
- * (their source and its profile, role or endpoint; never a secret) and the
- * variant what the client gets made of S3's answer ("s3": an S3 client's,
- * as sent; "page": a browser's, as sent; "folder": a folder's index page,
- * replaced by its listing on 404; "listing": a built-in listing).
  * A refusal to a client the location streams to (an S3 client) has
  * render S3P_RENDER_S3_ERROR and, in `url`, the body to answer with: an
  * S3 XML error, which S3 clients parse.
@@ -281,10 +291,12 @@ typedef struct {
     s3p_str_t        get_authorization; /* a proxied HEAD's signature */
                                       /*   as a GET, which proxy_cache */
                                       /*   sends S3 for a HEAD's miss */
+    s3p_str_t        checksum_mode;   /* the x-amz-checksum-mode sent */
+    s3p_str_t        cache_key;       /* $s3_proxy_cache_key, after */
+                                      /*   its method */
     s3p_str_t        fallback;
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
-    s3p_str_t        cache_tag;       /* the cache key after the URL */
     s3p_render_t     render;
     int64_t          max_age;         /* a redirect's Cache-Control */
                                       /*   max-age (presign window); */
@@ -349,7 +361,7 @@ int s3p_handle(const s3p_config_t *conf, const s3p_request_t *req,
 /*
  * The room s3p_signing_resolve() needs for `settings`, from the lengths of
  * its raw values alone: nothing is parsed or resolved, so that a resolve
- * reads the settings once.  It is at most about five times the length of
+ * reads the settings once.  It is at most about seven times the length of
  * the raw values, the environment's and the shared files' together.
  */
 size_t s3p_signing_bound(const s3p_settings_t *settings);
@@ -564,8 +576,9 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
  * request (1) or is hidden (0), by its name (any case).  Visible: every
  * header but Location (of S3's redirects) and S3's x-amz-* ones, and of
  * those what a redirected client would use: x-amz-meta-*, version id
- * and delete marker, checksums, storage class, restore, expiration,
- * website redirect, object lock,
+ * and delete marker, checksums (x-amz-checksum-*, whatever `pass` holds
+ * but S3P_ANSWER_RANGE), storage class, restore, expiration, website
+ * redirect, object lock,
  * replication status, parts and tag counts, missing metadata, archive
  * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
  * of S3-compatible servers) and server-side
@@ -575,6 +588,14 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
  */
 #define S3P_PASS_REQUEST_ID  0x0002
 #define S3P_PASS_SSE         0x0004
+
+/*
+ * Also in `pass`: the client asked for a Range.  A part of the object
+ * carries no checksum (x-amz-checksum-*) of the whole: with proxy_cache,
+ * nginx cuts the range from the whole object it cached with S3's
+ * checksums, which the client would check the range against.
+ */
+#define S3P_ANSWER_RANGE     0x0010
 
 int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 

@@ -136,10 +136,29 @@ struct Pipeline {
         let head = s3.method.utf8CodeUnitCount == 4
         guard let signed = SignedHeaders(prepared: prepared).write(
             method: s3.method, path: path, items: items, stamp: stamp, key: key,
-            upstreams: conf.pointee.upstreams != 0, alsoGet: head, writer: &writer)
+            upstreams: conf.pointee.upstreams != 0, alsoGet: head,
+            checksumMode: s3.checksumMode, writer: &writer)
         else {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
         }
+        // The cache key: the URL; the cached answer of a request that asks
+        // for checksums carries them, so it is not the answer of one that
+        // does not; then whose credentials fetched it and what the client
+        // gets made of it (CacheIdentity, variant()).
+        let keyStart = writer.count
+        writer.write(writer.slice(signed.url.0, signed.url.1))
+        if s3.checksumMode {
+            writer.write(" x-amz-checksum-mode:")
+            let value = writer.count
+            writer.write(SignedHeaders.checksumModeValue)
+            result.pointee.checksum_mode = writer.str(value, writer.count)
+        }
+        writer.write(UInt8(ascii: " "))
+        writer.write(signing.pointee.cache_identity)
+        writer.write(UInt8(ascii: " "))
+        writer.write(Pipeline.variant(s3, streams: streams))
+        if writer.overflowed { return S3P_E_SPACE }
+        result.pointee.cache_key = writer.str(keyStart, writer.count)
         if let folderLength = s3.folderLength {
             // The folder's own path, listed on S3's 404.
             let start = writer.count
@@ -166,12 +185,6 @@ struct Pipeline {
         default:
             result.pointee.render = S3P_RENDER_NONE
         }
-        let start = writer.count
-        writer.write(prepared[.cacheTag])
-        writer.write(UInt8(ascii: " "))
-        writer.write(Pipeline.variant(s3, streams: streams))
-        if writer.overflowed { return S3P_E_SPACE }
-        result.pointee.cache_tag = writer.str(start, writer.count)
         return S3P_OK
     }
 
@@ -228,6 +241,8 @@ struct Pipeline {
         // (the timestamp, signature, names and marker).
         // The location's own bucket, not in the path, appears in the host
         // (virtual addressing), the URL, and the client's paths.
+        // x-amz-checksum-mode: the URL again in the cache key, and its
+        // name in the signed headers' names (twice for a HEAD).
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
         let path = req.path.len + index
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
@@ -237,6 +252,9 @@ struct Pipeline {
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
             + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32
-            + 160  // the cache tag: a region, a source, a hash, a variant
+            // the cache key: the URL again (its query and path, three
+            // bytes a byte, the prepared parts), the checksum mode, the
+            // cache tag (a region, a source, a hash) and a variant
+            + 3 * path + 3 * req.query.len + conf.pointee.bucket.len + prepared + 128 + 160
     }
 }

@@ -136,8 +136,9 @@ struct Outcome {
     var getAuthorization: String
     /// The header the answer carries, "Name: value" (empty: none).
     var header: String
-    /// What the cache key holds after the URL.
-    var cacheTag: String
+    /// The x-amz-checksum-mode sent and the cache key (after the method).
+    var checksumMode = ""
+    var cacheKey = ""
     /// The end of the last slice: the bytes of the buffer in use.
     var used: Int
 }
@@ -176,7 +177,8 @@ struct Outcome {
         s3p_request_t(method: memory.str(method), path: memory.str(path),
                       query: memory.str(query), user_agent: memory.str("curl/8.0"),
                       authorization: s3p_str_t(), amz_date: s3p_str_t(),
-                      amz_content_sha256: s3p_str_t(), now: now, fallback: 0)
+                      amz_content_sha256: s3p_str_t(), checksum_mode: s3p_str_t(),
+                      now: now, fallback: 0)
     }
 
     /// The Swift signer the C entry point should agree with.
@@ -237,7 +239,7 @@ struct Outcome {
             getAuthorization: copy(result.get_authorization),
             header: result.header.map { String(cString: $0) + ": "
                 + text(result.header_value.bytes) } ?? "",
-            cacheTag: copy(result.cache_tag),
+            checksumMode: copy(result.checksum_mode), cacheKey: copy(result.cache_key),
             used: used)
     }
 
@@ -644,9 +646,9 @@ struct Outcome {
 
     // The cache key after the URL: the region, the credentials' identity
     // (never the secret) and what the client gets made of S3's answer.
-    @Test func cacheTagSeparatesIdentityAndVariant() throws {
+    @Test func cacheKeySeparatesIdentityAndVariant() {
         let memory = CMemory()
-        func tag(_ change: (inout RawSigning) -> Void, _ path: String = "/bkt/d/",
+        func key(_ change: (inout RawSigning) -> Void, _ path: String = "/bkt/d/",
                  listings: Bool = false, agent: String = "curl/8.0") -> String
         {
             var signing = Self.signing(memory)
@@ -657,24 +659,25 @@ struct Outcome {
             conf.listings = listings ? 1 : 0
             var request = Self.request(memory, "GET", path)
             request.user_agent = memory.str(agent)
-            return Self.handle(&conf, request).cacheTag
+            return Self.handle(&conf, request).cacheKey
         }
-        let plain = tag { _ in }
-        #expect(plain.hasPrefix(" us-east-1 auto:"))
+        let plain = key { _ in }
+        #expect(plain.hasPrefix("https://s3.internal:9000/bkt/d/index.html us-east-1 auto:"))
         #expect(plain.hasSuffix(" page"))
         #expect(!plain.contains(AWSExample.secretKey))
         // another secret for the same key id: the same identity
-        #expect(tag { $0.secretKey = "another" } == plain)
-        // another key pair, another region, a profile: another entry
-        #expect(tag { $0.accessKey = "AKIDOTHER" } != plain)
-        #expect(tag { $0.regionDirective = "eu-west-1" }.hasPrefix(" eu-west-1 auto:"))
-        #expect(tag { $0.credentials = S3P_CREDENTIALS_ENV }.contains(" env:"))
+        #expect(key { $0.secretKey = "another" } == plain)
+        // another key pair, another region, another source: another entry
+        #expect(key { $0.accessKey = "AKIDOTHER" } != plain)
+        #expect(key { $0.regionDirective = "eu-west-1" }.contains(" eu-west-1 auto:"))
+        #expect(key { $0.credentials = S3P_CREDENTIALS_ENV }.contains(" env:"))
         // a folder's index page with listings, its listing, the page
         // asked by name, and an S3 client's object
-        #expect(tag({ _ in }, listings: true).hasSuffix(" folder"))
-        #expect(tag({ _ in }, "/bkt/d/index.html", listings: true).hasSuffix(" page"))
-        #expect(tag({ _ in }, "/bkt/d/index.html", agent: "Boto3/1.0").hasSuffix(" s3"))
+        #expect(key({ _ in }, listings: true).hasSuffix(" folder"))
+        #expect(key({ _ in }, "/bkt/d/index.html", listings: true).hasSuffix(" page"))
+        #expect(key({ _ in }, "/bkt/d/index.html", agent: "Boto3/1.0").hasSuffix(" s3"))
     }
+
 
     // A later request of the same day uses the cached key instead of
     // deriving it again: with the cached key replaced, the Authorization

@@ -12,6 +12,12 @@
 // 3xx answers: another region's endpoint, or anywhere an S3-compatible
 // server points) never reaches a client: the proxy is where its clients
 // stay.
+//
+// Checksums (x-amz-checksum-*: the value and x-amz-checksum-type) describe
+// the bytes, as ETag does: SDKs check the body against them.  A part of
+// the object cut by a Range carries none, as S3 answers a ranged GET; with
+// proxy_cache it is nginx that cuts the range, from the whole object
+// cached with its checksums.  A part read by partNumber keeps S3's.
 
 internal import CShim
 
@@ -20,9 +26,10 @@ enum ResponseHeaders {
     static func isVisible(_ name: UnsafeBufferPointer<UInt8>, pass: UInt32) -> Bool {
         if equal(name, "location") { return false }
         guard hasPrefix(name, "x-amz") else { return true }
-        if hasPrefix(name, "x-amz-meta-") || hasPrefix(name, "x-amz-checksum-")
-            || hasPrefix(name, "x-amz-object-lock-")
-        {
+        if hasPrefix(name, "x-amz-checksum-") {
+            return pass & UInt32(S3P_ANSWER_RANGE) == 0
+        }
+        if hasPrefix(name, "x-amz-meta-") || hasPrefix(name, "x-amz-object-lock-") {
             return true
         }
         for object in objectHeaders where equal(name, object) {

@@ -12,7 +12,7 @@
 internal import CShim
 
 enum CacheIdentity {
-    /// `<region> <source>:<hash>`, for the cache key after the S3 URL.
+    /// `<region> <source>:<hash>`: s3p_signing_t's cache_identity.
     static func tag(_ raw: s3p_settings_t, region: [UInt8]) -> [UInt8] {
         let env = raw.env?.pointee ?? s3p_environment_t()
         let source: StaticString

@@ -209,9 +209,10 @@ struct Settings {
 
     /// The room resolve() needs, from the raw values' lengths alone (see
     /// s3p_signing_bound): the resolved values, then the prepared parts,
-    /// none more than four times its values' length (the hosts appear
+    /// none more than six times its values' length (the hosts appear
     /// twice; the access key, region and token once UriEncoded, at most
-    /// three bytes a byte, and once as they are), plus the fixed text.
+    /// three bytes a byte, and up to three times as they are), plus the
+    /// fixed text.
     /// Each resolved value is one of the raw values it may come from, a
     /// part of a shared file, or a default.
     static func bound(raw: s3p_settings_t) -> Int {
@@ -228,7 +229,7 @@ struct Settings {
             + env.external_scheme.len + 2 * defaultScheme.utf8.count
         let values = credentials + region + host + externalHost + schemes
         // the cache tag: the region, a source's name and a hash
-        return values + Prepared.tableSize + 4 * values + region + 1024 + 64
+        return values + Prepared.tableSize + 6 * values + region + 1536 + 64
     }
 
     /// Resolves `raw` into `signing` (see s3p_signing_resolve); the
@@ -258,11 +259,10 @@ struct Settings {
             ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
         resolved.expires = settings.expires
         resolved.window = settings.window
+        resolved.cache_identity = writer.write(CacheIdentity.tag(raw, region: settings.region))
         let used = writer.count
         guard !writer.overflowed,
-              let prepared = Prepared.write(
-                  resolved, cacheTag: CacheIdentity.tag(raw, region: settings.region),
-                  into: out + used, cap: cap - used)
+              let prepared = Prepared.write(resolved, into: out + used, cap: cap - used)
         else {
             return "the signing settings do not fit their buffer"
         }

@@ -29,6 +29,7 @@ enum RequestHandler {
                                  policy: policy,
                                  userAgent: req.user_agent.bytes[...],
                                  signing: clientSigning,
+                                 checksumMode: req.checksum_mode.bytes[...],
                                  fallback: req.fallback != 0)
         let target: S3Target
         switch route {
@@ -84,7 +85,29 @@ enum RequestHandler {
                 return S3P_E_CRYPTO
             }
             result.pointee.action = S3P_ACTION_PROXY
-            result.pointee.url = writer.write(signer.upstreamURL(target: target))
+            let url = signer.upstreamURL(target: target)
+            result.pointee.url = writer.write(url)
+            // The cache key: the URL, the checksum mode asked for, whose
+            // credentials sign (as resolved) and what the client gets of
+            // the answer: a rendered listing, a folder's index page that
+            // its listing replaces on 404, an S3 client's answer or a
+            // browser's.
+            var key = url
+            if target.checksumMode {
+                result.pointee.checksum_mode = writer.write(Array("ENABLED".utf8))
+                key += Array(" x-amz-checksum-mode:ENABLED".utf8)
+            }
+            let variant: String
+            switch target.rendering {
+            case .listingFirstPage, .listingLaterPage: variant = "listing"
+            case .none:
+                variant = !target.folderPath.isEmpty ? "folder"
+                    : policy.streams(userAgent: req.user_agent.bytes[...],
+                                     signing: clientSigning) ? "s3" : "page"
+            }
+            key += Array(" ".utf8) + signing.pointee.cache_identity.bytes
+                + Array((" " + variant).utf8)
+            result.pointee.cache_key = writer.write(key)
             result.pointee.authorization = writer.write(authorization)
             result.pointee.amz_date = writer.write(date.timestamp)
             result.pointee.host = writer.write(target.hostPrefix + settings.host)
