@@ -219,6 +219,30 @@ def uri_encode(data: bytes, keep_slash: bool) -> str:
     return "".join(out)
 
 
+# GetObject's response header overrides: query parameter -> header.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+RESPONSE_OVERRIDES = {
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+    "response-content-language": "content-language",
+    "response-content-type": "content-type",
+    "response-expires": "expires",
+}
+
+
+def response_overrides(raw_query: str) -> dict[str, str]:
+    """The headers a signed GET's response-* parameters set (decoded as
+    UTF-8; a header value is sent as Latin-1 by http.server, so the bytes
+    arrive as they were encoded)."""
+    overrides = {}
+    for name, value in parse_query(raw_query):
+        header = RESPONSE_OVERRIDES.get(name.decode("utf-8", "replace"))
+        if header:
+            overrides[header] = value.decode("latin-1")
+    return overrides
+
+
 def canonical_uri(raw_path: str) -> str:
     """Canonical URI for S3: decode once, re-encode, no path normalisation."""
     encoded = uri_encode(percent_decode(_to_bytes(raw_path)), keep_slash=True)
@@ -937,20 +961,27 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
                                            f"moto is not reachable: {exc}", status=503),
                                  body_consumed=True)
                 return
-            self._relay_response(resp)
+            self._relay_response(resp, response_overrides(raw_query))
         finally:
             conn.close()
 
-    def _relay_response(self, resp: http.client.HTTPResponse) -> None:
+    def _relay_response(self, resp: http.client.HTTPResponse,
+                        overrides: dict[str, str] | None = None) -> None:
         no_body = self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200
         length = resp.getheader("Content-Length")
         chunked = False
         self.send_response_only(resp.status)  # standard reason phrase
         listed = {t.strip().lower() for t in (resp.getheader("Connection") or "").split(",")}
+        # S3 answers a successful GET or HEAD with the response-* overrides
+        # of its (signed) query in place of the object's own headers.
+        overrides = overrides if 200 <= resp.status < 300 else {}
         for name, value in resp.getheaders():
             lname = name.lower()
-            if lname not in NOT_FORWARDED_RESPONSE and lname not in listed:
+            if lname not in NOT_FORWARDED_RESPONSE and lname not in listed \
+                    and lname not in (overrides or {}):
                 self.send_header(name, value)
+        for name, value in (overrides or {}).items():
+            self.send_header(name, value)
         self.send_header("Server", self.server_version)
         self.send_header("Date", self.date_time_string())
         # S3 names every answer by request and host ids; moto does not.

@@ -38,7 +38,10 @@ struct IncomingRequest {
     let amzDate: UnsafeBufferPointer<UInt8>
     let amzContentSHA256: UnsafeBufferPointer<UInt8>
     let now: Int64
-    let isFallback: Bool
+    /// n: S3 answered `previousStatus` to the n-th request for this path.
+    let fallback: Int32
+    let previousStatus: Int32
+    var isFallback: Bool { fallback > 0 }
 
     init(_ req: s3p_request_t) {
         method = Bytes.view(req.method)
@@ -49,7 +52,8 @@ struct IncomingRequest {
         amzDate = Bytes.view(req.amz_date)
         amzContentSHA256 = Bytes.view(req.amz_content_sha256)
         now = req.now
-        isFallback = req.fallback != 0
+        fallback = req.fallback
+        previousStatus = req.status
     }
 
     /// "GET" or "HEAD": the only methods served.
@@ -89,9 +93,25 @@ struct S3Request {
     var key: UnsafeBufferPointer<UInt8>
     /// Redirected to a presigned URL, or proxied.
     var redirect = false
-    /// For a folder's index page with listings on: the length of the
-    /// folder's own key, listed if S3 answers 404.
-    var folderLength: Int? = nil
+    /// Which of S3's answers send the path to its next step (Plan).
+    var fallbackOn: UInt32 = 0
+    /// The client's raw path and query: asked again at the next step.
+    var clientPath: UnsafeBufferPointer<UInt8> = Bytes.empty
+    var clientQuery: UnsafeBufferPointer<UInt8> = Bytes.empty
+    /// How S3's answer reaches the client.
+    var answer: Answer = .plain
+    /// A download link's Content-Disposition (the key's last segment).
+    var download = false
+    /// nginx's type of the key, for s3_proxy_types.
+    var contentType: UnsafeBufferPointer<UInt8>? = nil
+
+    enum Answer {
+        case plain
+        /// An error document: S3's 200 answered with this status.
+        case document(status: Int32)
+        /// A folder's index page exists: 302 to the folder.
+        case folder
+    }
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
@@ -207,14 +227,68 @@ struct RequestRouter {
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
         s3.mountBase = mountBase
         s3.bucketInPath = policy.bucket == nil
+        s3.clientPath = request.path
+        s3.clientQuery = request.query
+
+        // Websites and download links are for browsers; S3 clients get
+        // S3's answers.
+        let browser = !policy.streams(request)
+        if browser, let name = policy.downloadParameter, items.remove(named: name) {
+            s3.download = !request.isFallback
+        }
+        // What the object is proxied as: a folder's index page, a page of
+        // a type proxied, a website's key without an extension (maybe a
+        // folder, checked if S3 answers 404); anything else is redirected.
+        var plan = Plan()
+        plan.listing = isFolder && policy.listings
+        let objectKey = isFolder ? indexKey : key
+        let type = browser && (policy.types || policy.proxiesTypes)
+            ? policy.type(of: objectKey) : nil
+        var proxied = isFolder || lastSegment(of: objectKey).elementsEqual(index)
+        if browser && !proxied {
+            if let type, policy.proxies(type: type) {
+                proxied = true
+            } else if policy.website && Rules.fileExtension(of: key).isEmpty && !key.isEmpty {
+                proxied = true
+                plan.folderCheck = true
+            }
+        }
+        plan.errorDocument = browser && proxied && policy.errorDocument != nil
+        if browser && policy.types {
+            s3.contentType = type
+        }
 
         if request.isFallback {
-            // S3 answered 404 for this path's index page.
-            guard isFolder && policy.listings else {
+            // S3 answered this path's previous step with a status its
+            // fallback names.
+            let n = request.fallback
+            s3.fallbackOn = plan.fallbackOn(after: n)
+            s3.contentType = nil
+            items.removeAll()
+            switch plan.step(n) {
+            case .listing?:
+                s3.kind = .folderListing(token: nil)
+            case .folderCheck?:
+                let start = writer.count
+                writer.write(key)
+                writer.write(UInt8(ascii: "/"))
+                writer.write(index)
+                if writer.overflowed { return .noSpace }
+                s3.key = writer.slice(from: start)
+                guard s3.key.count <= Rules.maxKeyLength else {
+                    return .refuse(status: 404)
+                }
+                s3.answer = .folder
+            case .errorDocument?:
+                guard let document = policy.errorDocument else { return .refuse(status: 404) }
+                s3.key = document
+                let configured = policy.errorStatus
+                s3.answer = .document(status: configured != 0 ? configured
+                                      : request.previousStatus)
+                if policy.types { s3.contentType = policy.type(of: document) }
+            default:
                 return .refuse(status: 404)
             }
-            items.removeAll()
-            s3.kind = .folderListing(token: nil)
             return .sign(s3)
         }
         if isFolder && policy.listings && items.count == 1
@@ -246,13 +320,12 @@ struct RequestRouter {
         }
 
         if isFolder {
-            if policy.listings {
-                s3.folderLength = key.count
-            }
             s3.key = indexKey
         }
-        s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)
-            || policy.streams(request))
+        s3.redirect = !(proxied || policy.streams(request))
+        if !s3.redirect {
+            s3.fallbackOn = plan.fallbackOn(after: 0)
+        }
         return .sign(s3)
     }
 

@@ -113,6 +113,7 @@ enum Router {
         signing: ClientSigning = ClientSigning(),
         fallback: Bool = false
     ) -> Route {
+        let rawQuery = Array(query)
         guard HTTPMethod(method) != nil else {
             return .refuse(status: 405)
         }
@@ -238,8 +239,11 @@ enum Router {
         var folderPath: [UInt8] = []
         if isIndex {
             if policy.listings {
-                folderPath = clientBase + [UInt8(ascii: "/")]
-                folderPath += Plain.uriEncoded(key, keepSlash: true)
+                // asked again as the client asked it
+                folderPath = Array(path)
+                if !rawQuery.isEmpty {
+                    folderPath += [UInt8(ascii: "?")] + rawQuery
+                }
             }
             key.append(contentsOf: policy.indexDocument)
         }
