@@ -458,7 +458,7 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
 /*
  * The core's lookup of a key's type: nginx's "types" of the location, as
  * ngx_http_set_content_type() finds a URI's (its default_type when none
- * matches).
+ * matches; an extension longer than 64 bytes matches none).
  */
 
 s3p_str_t

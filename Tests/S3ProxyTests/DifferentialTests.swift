@@ -161,6 +161,7 @@ import Testing
         "prefix=a+b%2Bc", "list-type=1", "page=x&page=y", "s3-proxy-fallback",
         "X-Amz=1", "X-Amz.=2", "W=w", "Y", "a%2Bb=3", "a+b=4", "a*b", "version%49d=5",
         "=v", "a==b", "prefix=%26", "X-Id=1", "v=3", "_=1700000000", "v", "_",
+        "download", "download=1", "download&response-content-disposition=x",
     ]
     static let agents = [
         "", "", "curl/8.0", "Boto3/1.34 md/Botocore#1.34", "aws-cli/2.15", "Mozilla/5.0",

@@ -196,8 +196,17 @@ enum Router {
             return .refuse(status: 400)
         }
 
-        let forwarded = parameters.filter {
+        var forwarded = parameters.filter {
             !ignoredParameters.contains($0.name) && !policy.ignores(parameter: $0.name)
+        }
+        // A browser's download link: the proxy's parameter, never S3's.
+        var download = false
+        if let name = policy.downloadParameter,
+           !policy.streams(userAgent: userAgent, signing: signing),
+           forwarded.contains(where: { $0.name == name })
+        {
+            forwarded.removeAll { $0.name == name }
+            download = !fallback
         }
         let isFolder = bucketEnd != nil && (key.isEmpty || key.last == UInt8(ascii: "/"))
 
@@ -255,6 +264,13 @@ enum Router {
             || policy.streams(userAgent: userAgent, signing: signing)
         {
             return .proxy(target)
+        }
+        // S3 answers a redirected download with this header (GetObject's
+        // response-content-disposition), signed like any parameter.
+        let dispositionName = Array("response-content-disposition".utf8)
+        if download && !forwarded.contains(where: { $0.name == dispositionName }) {
+            target.query.append(name: dispositionName,
+                                value: Plain.attachment(Array(lastSegment(of: key))))
         }
         return .redirect(target)
     }
