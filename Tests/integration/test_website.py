@@ -14,6 +14,7 @@ docs/websites.md.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,8 @@ import botocore.exceptions
 import pytest
 import requests
 
-from harness import ACCESS_KEY, REGION, SECRET_KEY, Nginx, client_env, s3_environment
+from harness import (ACCESS_KEY, REGION, SECRET_KEY, Nginx, client_env, s3_environment,
+                     wait_until)
 from test_browsing import chromium  # noqa: F401
 
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/120"}
@@ -174,6 +176,68 @@ def probe(dom):
     return json.loads(text)
 
 
+def chromium_download(binary, url, directory, timeout=30):
+    """Opens `url` in headless Chromium allowed to download into
+    `directory` (DevTools protocol over --remote-debugging-pipe: commands
+    on fd 3, answers on fd 4, each JSON message ended by a NUL) and returns
+    the name of the file saved, once complete."""
+    to_chrome, from_chrome = os.pipe(), os.pipe()
+
+    def pipes():
+        os.dup2(to_chrome[0], 3)
+        os.dup2(from_chrome[1], 4)
+
+    profile = tempfile.mkdtemp(prefix="s3p-chromium-dl-")
+    proc = subprocess.Popen(
+        [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+        preexec_fn=pipes, close_fds=False,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(to_chrome[0])
+    os.close(from_chrome[1])
+    commands = os.fdopen(to_chrome[1], "wb", buffering=0)
+    answers = os.fdopen(from_chrome[0], "rb", buffering=0)
+    pending = b""
+    sent = 0
+
+    def send(method, **params):
+        nonlocal pending, sent
+        sent += 1
+        commands.write(json.dumps({"id": sent, "method": method,
+                                   "params": params}).encode() + b"\0")
+        while True:
+            while b"\0" not in pending:
+                chunk = answers.read(65536)
+                assert chunk, "chromium closed its DevTools pipe"
+                pending += chunk
+            message, pending = pending.split(b"\0", 1)
+            answer = json.loads(message)
+            if answer.get("id") == sent:
+                assert "error" not in answer, answer
+                return answer
+
+    try:
+        send("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(directory))
+        send("Target.createTarget", url=url)
+        return wait_until(
+            lambda: next((f for f in os.listdir(directory)
+                          if not f.endswith(".crdownload")), None),
+            timeout, lambda: f"no download in {os.listdir(directory)}")
+    finally:
+        try:
+            send("Browser.close")
+        except (AssertionError, OSError):
+            pass
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        commands.close()
+        answers.close()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------
 # in a browser
 # --------------------------------------------------------------------------
@@ -242,6 +306,21 @@ def test_proxied_log_has_nginx_type_and_charset(site, chromium):  # noqa: F811
     assert r.content == CI["build/42/test.log"]
     # a redirected type keeps the 307
     assert get(site.url + "/cilogs/build/42/junit.xml").status_code == 307
+
+
+@pytest.mark.parametrize("path, name", [
+    ("/www/files/" + urllib.parse.quote("r\u00e9sum\u00e9 \u00fcn\u00ef.txt"),
+     "r\u00e9sum\u00e9 \u00fcn\u00ef.txt"),
+    ("/www/about.html", "about.html"),
+    ("/ci/build/42/test.log", "test.log"),
+])
+def test_chromium_saves_a_download_under_its_name(site, chromium, tmp_path,  # noqa: F811
+                                                 path, name):
+    saved = chromium_download(chromium.binary, site.url + path + "?download", tmp_path)
+    assert saved == name
+    key = urllib.parse.unquote(path.split("/", 2)[2])
+    body = (tmp_path / saved).read_bytes()
+    assert body == (SITE.get(key) or CI.get(key))
 
 
 def test_download_link_of_a_redirected_object(site):
