@@ -517,3 +517,23 @@ force_path_style = true
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["guide.html", "index.html"]
+
+
+def test_steps_keep_the_connection_and_answer_head(site):
+    """Each step is a subrequest: HEAD gets the last step's headers, and
+    the client's connection serves the next request."""
+    with requests.Session() as session:
+        session.headers.update(BROWSER)
+        for method, path, status in [
+                ("HEAD", "/spa/users/42", 200),       # object, folder check, document
+                ("GET", "/spa/users/42", 200),
+                ("HEAD", "/www/missing.html", 404),   # page, document
+                ("HEAD", "/www/docs", 302),           # object, folder check
+                ("GET", "/www/docs/", 200),
+                ("GET", "/www/nothing/at/all", 404)]:
+            r = session.request(method, site.url + path, allow_redirects=False, timeout=10)
+            assert r.status_code == status, (method, path)
+            if method == "HEAD":
+                assert r.content == b""
+            elif path.startswith("/spa/"):
+                assert r.content == APP_PAGE

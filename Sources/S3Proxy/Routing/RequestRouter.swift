@@ -12,14 +12,22 @@
 // - A key whose last segment is the index page, or a path ending in `/`
 //   (served as <path>index.html): proxied, so relative links in the page
 //   resolve against the proxy.
+// - For browsers, a key whose type (nginx's `types`, asked through the
+//   location's lookup) is one s3_proxy_proxy_types names (website mode:
+//   text/html), and in website mode a key without an extension, which may
+//   be a folder: proxied.
 // - Any other object: a 307 to a presigned URL for the request's method,
 //   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
 //   signing their request), which cannot follow it: their GetObject and
 //   HeadObject are proxied.
-// - Built-in listings (when on): when S3 answers 404 for a folder's index
-//   page, the module asks again for the folder (the fallback pass), which
-//   is proxied as a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
-//   on a folder path asks for a later page directly.
+// - When S3 answers a proxied request with a status its plan names, the
+//   module asks again for the path (the fallback pass, Website.swift): a
+//   folder's built-in listing (s3_proxy_listing on), which is proxied as a
+//   ListObjectsV2 page that the module renders as HTML; a website's folder
+//   check; the error document.  `?page=<token>` on a folder path asks for
+//   a later listing page directly.
+// - Browsers' download links (`?download`): the parameter is dropped, and
+//   the answer is an attachment (ContentDisposition.swift).
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 //
 // The router decodes the bucket, the key and the query items into the
@@ -322,7 +330,7 @@ struct RequestRouter {
         if isFolder {
             s3.key = indexKey
         }
-        s3.redirect = !(proxied || policy.streams(request))
+        s3.redirect = !(proxied || !browser)
         if !s3.redirect {
             s3.fallbackOn = plan.fallbackOn(after: 0)
         }

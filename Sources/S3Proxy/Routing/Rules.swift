@@ -129,8 +129,10 @@ enum Rules {
         let valid = key.withUnsafeBufferPointer {
             UTF8Validation.isValid($0) && staysInBucket($0)
         }
-        if !valid || key.last == UInt8(ascii: "/") || key.contains(where: { $0 < 0x20 || $0 == 0x7f }) {
-            return "must be an object's key (UTF-8, no control bytes, not a folder, no \"..\" above the bucket)"
+        let control = key.contains { $0 < 0x20 || $0 == 0x7f }
+        if !valid || control || key.last == UInt8(ascii: "/") {
+            return "must be an object's key (UTF-8, no control bytes, not a folder, "
+                + "no \"..\" above the bucket)"
         }
         return nil
     }
