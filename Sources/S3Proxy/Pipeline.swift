@@ -95,7 +95,7 @@ struct Pipeline {
         // signed into the presigned URL (a client's own, where the
         // location allows it, stays).
         var disposition: s3p_str_t? = nil
-        if s3.download {
+        if s3.download, case .object = s3.kind {
             let start = writer.count
             ContentDisposition.write(name: ContentDisposition.fileName(s3.key), into: &writer)
             disposition = writer.str(start, writer.count)
