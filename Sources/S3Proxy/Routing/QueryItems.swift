@@ -83,6 +83,14 @@ struct QueryItems {
     }
 
     /// Whether an item is named `name`.
+    func contains(named name: UnsafeBufferPointer<UInt8>) -> Bool {
+        for index in 0..<count where storage[index].name.elementsEqual(name) {
+            return true
+        }
+        return false
+    }
+
+    /// Whether an item is named `name`.
     func contains(named name: StaticString) -> Bool {
         for index in 0..<count where name.matches(storage[index].name) {
             return true

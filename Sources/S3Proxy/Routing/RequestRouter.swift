@@ -12,14 +12,18 @@
 // - A key whose last segment is the index page, or a path ending in `/`
 //   (served as <path>index.html): proxied, so relative links in the page
 //   resolve against the proxy.
+// - Any other object: a 307 to a presigned URL for the request's method,
+//   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
+//   signing their request), which cannot follow it: their GetObject and
+//   HeadObject are proxied.  For them a key ending in `/` is an object
+//   like any other (a folder marker), never an index page or a listing,
+//   and their x-amz-checksum-mode is sent on, signed.
+// - Objects take `partNumber` (1 to 10,000, in plain decimal; anything
+//   else: 400) and the parameters the operator allowed.
 // - For browsers, a key whose type (nginx's `types`, asked through the
 //   location's lookup) is one s3_proxy_proxy_types names (website mode:
 //   text/html), and in website mode a key without an extension, which may
 //   be a folder: proxied.
-// - Any other object: a 307 to a presigned URL for the request's method,
-//   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
-//   signing their request), which cannot follow it: their GetObject and
-//   HeadObject are proxied.
 // - When S3 answers a proxied request with a status its plan names, the
 //   module asks again for the path (the fallback pass, Website.swift): a
 //   folder's built-in listing (s3_proxy_listing on), which is proxied as a
@@ -45,6 +49,8 @@ struct IncomingRequest {
     let authorization: UnsafeBufferPointer<UInt8>
     let amzDate: UnsafeBufferPointer<UInt8>
     let amzContentSHA256: UnsafeBufferPointer<UInt8>
+    /// x-amz-checksum-mode, as the client sent it.
+    let checksumMode: UnsafeBufferPointer<UInt8>
     let now: Int64
     /// n: S3 answered `previousStatus` to the n-th request for this path.
     let fallback: Int32
@@ -59,6 +65,7 @@ struct IncomingRequest {
         authorization = Bytes.view(req.authorization)
         amzDate = Bytes.view(req.amz_date)
         amzContentSHA256 = Bytes.view(req.amz_content_sha256)
+        checksumMode = Bytes.view(req.checksum_mode)
         now = req.now
         fallback = req.fallback
         previousStatus = req.status
@@ -101,6 +108,8 @@ struct S3Request {
     var key: UnsafeBufferPointer<UInt8>
     /// Redirected to a presigned URL, or proxied.
     var redirect = false
+    /// Proxied with `x-amz-checksum-mode: ENABLED`, signed.
+    var checksumMode = false
     /// Which of S3's answers send the path to its next step (Plan).
     var fallbackOn: UInt32 = 0
     /// The client's raw path and query: asked again at the next step.
@@ -208,7 +217,13 @@ struct RequestRouter {
             }
         }
         let key = writer.slice(from: keyStart)
-        let isFolder = slash != nil && (key.isEmpty || key.last == UInt8(ascii: "/"))
+        // S3 clients read a key ending in `/` as the object it names (a
+        // folder marker); for them only the bucket's own path is a folder.
+        // (Whether it is one is asked only where it decides: it scans the
+        // User-Agent.)
+        lazy var client = policy.streams(request)
+        let isFolder = slash != nil
+            && (key.isEmpty || (key.last == UInt8(ascii: "/") && !client))
         // A folder's key may become its index page's: the name goes right
         // after it, before anything else is written.
         let index = policy.index
@@ -240,8 +255,8 @@ struct RequestRouter {
 
         // Websites and download links are for browsers; S3 clients get
         // S3's answers.
-        let browser = !policy.streams(request)
-        if browser, let name = policy.downloadParameter, items.remove(named: name) {
+        if let name = policy.downloadParameter, items.contains(named: name), !client {
+            _ = items.remove(named: name)
             s3.download = !request.isFallback
         }
         // What the object is proxied as: a folder's index page, a page of
@@ -250,10 +265,10 @@ struct RequestRouter {
         var plan = Plan()
         plan.listing = isFolder && policy.listings
         let objectKey = isFolder ? indexKey : key
-        let type = browser && (policy.types || policy.proxiesTypes)
-            ? policy.type(of: objectKey) : nil
         var proxied = isFolder || lastSegment(of: objectKey).elementsEqual(index)
-        if browser && !proxied {
+        let typed = policy.types || policy.proxiesTypes
+        let type = typed && !client ? policy.type(of: objectKey) : nil
+        if !proxied && (policy.proxiesTypes || policy.website) && !client {
             if let type, policy.proxies(type: type) {
                 proxied = true
             } else if policy.website && Rules.fileExtension(of: key).isEmpty && !key.isEmpty {
@@ -261,8 +276,8 @@ struct RequestRouter {
                 plan.folderCheck = true
             }
         }
-        plan.errorDocument = browser && proxied && policy.errorDocument != nil
-        if browser && policy.types {
+        plan.errorDocument = proxied && policy.errorDocument != nil && !client
+        if policy.types && !client {
             s3.contentType = type
         }
 
@@ -311,8 +326,12 @@ struct RequestRouter {
         if key.isEmpty && (slash == nil || items.count > 0) {
             for index in 0..<items.count {
                 let name = items[index].name
+                // A parameter the location does not serve: 403, or for an
+                // S3 client 501 NotImplemented, which S3 clients take for
+                // "not available here" (`s3cmd info` asks for ?policy,
+                // ?cors and ?acl, and stops at anything but 404 or 501).
                 guard isListingParameter(name) || policy.allows(parameter: name) else {
-                    return .refuse(status: parameterRefusal(request))
+                    return .refuse(status: client ? 501 : 403)
                 }
             }
             s3.kind = .listing(withSlash: slash != nil && policy.bucket == nil)
@@ -320,29 +339,34 @@ struct RequestRouter {
         }
         // GET /<bucket>/ without parameters is the bucket's index page.
 
-        // Objects take only the parameters the operator allowed:
-        // sub-resources such as ?acl, ?tagging or ?versions would read more
-        // than the object itself.
-        for index in 0..<items.count where !policy.allows(parameter: items[index].name) {
-            return .refuse(status: parameterRefusal(request))
+        // Objects take partNumber and the parameters the operator
+        // allowed: sub-resources such as ?acl, ?tagging or ?versions would
+        // read more than the object itself.
+        var parts = 0
+        for index in 0..<items.count {
+            let item = items[index]
+            if Rules.partNumberParameter.matches(item.name) {
+                parts += 1
+                guard parts == 1, Rules.isPartNumber(item.value) else {
+                    return .refuse(status: 400)
+                }
+            } else if !policy.allows(parameter: item.name) {
+                return .refuse(status: client ? 501 : 403)
+            }
         }
 
         if isFolder {
             s3.key = indexKey
         }
-        s3.redirect = !(proxied || !browser)
+        s3.redirect = !(proxied || client)
         if !s3.redirect {
             s3.fallbackOn = plan.fallbackOn(after: 0)
         }
+        // S3 answers with the object's checksums only when asked: SDKs
+        // ask, to check the body against them.
+        s3.checksumMode = client && ASCII.equalsIgnoringCase(
+            request.checksumMode, SignedHeaders.checksumModeValue)
         return .sign(s3)
-    }
-
-    /// A parameter the location does not serve: 403, or for an S3 client
-    /// 501 NotImplemented, which S3 clients take for "not available here"
-    /// (`s3cmd info` asks for ?policy, ?cors and ?acl, and stops at
-    /// anything but 404 or 501).
-    private func parameterRefusal(_ request: IncomingRequest) -> Int32 {
-        policy.streams(request) ? 501 : 403
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
