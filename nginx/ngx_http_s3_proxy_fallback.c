@@ -8,9 +8,9 @@
  * answer's header is held back and its body discarded (read whole, so
  * the connection to S3 stays open), and a subrequest for the path, which
  * the request phase signs as the next step, answers instead; its own
- * answer may lead to the step after, a subrequest of its own.  nginx writes a
- * subrequest's body through the main request but sends only the main
- * request's header: the last step's status and headers become it.
+ * answer may lead to the step after, a subrequest of its own.  nginx
+ * writes a subrequest's body through the main request but sends only the
+ * main request's header: the last step's status and headers become it.
  *
  * The 404 may come as the location's error_page for 404 (with
  * proxy_intercept_errors on), after an internal redirect that cleared the
@@ -227,7 +227,7 @@ ngx_http_s3_proxy_fallback(ngx_http_request_t *r)
     if (ctx == NULL
         || !ngx_http_s3_proxy_falls_back(r, ctx)
         || (kept && !(ctx->result.fallback_on & S3P_FALLBACK_ERROR_PAGE))
-        || ctx->step == 7)
+        || ctx->step == 7)                  /* the most `step` holds */
     {
         return NGX_DECLINED;
     }
