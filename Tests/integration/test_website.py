@@ -116,6 +116,12 @@ LOCATIONS = """
             s3_proxy_types on;
             include s3_proxy.conf;
         }
+        location /bare/ {
+            s3_proxy on;
+            s3_proxy_bucket site;
+            s3_proxy_website on;
+            include s3_proxy.conf;
+        }
         location /plain/ {
             s3_proxy on;
             s3_proxy_bucket site;
@@ -537,3 +543,14 @@ def test_steps_keep_the_connection_and_answer_head(site):
                 assert r.content == b""
             elif path.startswith("/spa/"):
                 assert r.content == APP_PAGE
+
+
+def test_website_without_error_document(site):
+    """S3's 404, cleaned, where no error document is configured; the
+    folder redirect still happens."""
+    r = get(site.url + "/bare/nothing")
+    assert r.status_code == 404
+    assert "<Code>NoSuchKey</Code>" in r.text and "RequestId" not in r.text
+    r = get(site.url + "/bare/docs")
+    assert r.status_code == 302 and r.headers["Location"] == "/bare/docs/"
+    assert get(site.url + "/bare/missing.html").status_code == 404
