@@ -90,8 +90,8 @@ enum RequestHandler {
             // The cache key: the URL, the checksum mode asked for, whose
             // credentials sign (as resolved) and what the client gets of
             // the answer: a rendered listing, a folder's index page that
-            // its listing replaces on 404, an S3 client's answer or a
-            // browser's.
+            // its listing replaces on 404 ("fallback"), an S3 client's
+            // answer or a browser's.
             var key = url
             if target.checksumMode {
                 result.pointee.checksum_mode = writer.write(Array("ENABLED".utf8))
@@ -101,7 +101,7 @@ enum RequestHandler {
             switch target.rendering {
             case .listingFirstPage, .listingLaterPage: variant = "listing"
             case .none:
-                variant = !target.folderPath.isEmpty ? "folder"
+                variant = !target.folderPath.isEmpty ? "fallback"
                     : policy.streams(userAgent: req.user_agent.bytes[...],
                                      signing: clientSigning) ? "s3" : "page"
             }
@@ -161,6 +161,11 @@ extension Policy {
             indexDocument = conf.index.bytes
         }
         listings = conf.listings != 0
+        switch conf.download.bytes {
+        case []: downloadParameter = Array("download".utf8)
+        case Array("off".utf8): downloadParameter = nil
+        case let name: downloadParameter = name
+        }
         ignoredParameters = s3p_str_t.list(conf.ignore_params, conf.nignore_params)
         switch conf.stream {
         case S3P_STREAM_OFF:
