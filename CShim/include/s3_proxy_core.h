@@ -210,7 +210,22 @@ typedef struct {
                                       /*   one, or an upstream{}, a host */
                                       /*   it reaches by name fails the */
                                       /*   check (s3p_config_check()) */
+    s3p_str_t        prefix;          /* s3_proxy_prefix: what every key */
+                                      /*   of the location begins with; */
+                                      /*   empty: none, or per request */
+    uint32_t         per_request;     /* S3P_PER_REQUEST_* flags: the */
+                                      /*   value comes with each request */
 } s3p_config_t;
+
+/*
+ * Settings with nginx variables, evaluated by C for each request and
+ * checked by the core then (s3p_request_t `bucket` and `prefix`): an
+ * empty or invalid value is refused with 403.  A bucket from variables is
+ * always addressed path-style, so that requests go to the endpoint's host
+ * whatever its value.
+ */
+#define S3P_PER_REQUEST_BUCKET  1     /* s3_proxy_bucket */
+#define S3P_PER_REQUEST_PREFIX  2     /* s3_proxy_prefix */
 
 
 /* One client request, as nginx received it. */
@@ -225,6 +240,8 @@ typedef struct {
     int64_t          now;             /* Unix time, seconds */
     int32_t          fallback;        /* 1: S3 answered 404 for this */
                                       /*   path's index page: its listing */
+    s3p_str_t        bucket;          /* S3P_PER_REQUEST_BUCKET, */
+    s3p_str_t        prefix;          /*   _PREFIX: the values evaluated */
 } s3p_request_t;
 
 
@@ -233,8 +250,10 @@ typedef enum {
     S3P_RENDER_NONE = 0,              /* S3's answer, unchanged */
     S3P_RENDER_LISTING = 1,           /* a folder listing's first page */
     S3P_RENDER_LISTING_MORE = 2,      /* a later page of it */
-    S3P_RENDER_S3_ERROR = 3           /* a refusal to an S3 client: */
+    S3P_RENDER_S3_ERROR = 3,          /* a refusal to an S3 client: */
                                       /*   `url` holds S3's XML error */
+    S3P_RENDER_LISTING_XML = 4        /* S3's ListObjects XML, its keys */
+                                      /*   made relative to `prefix` */
 } s3p_render_t;
 
 
@@ -276,6 +295,8 @@ typedef struct {
     s3p_str_t        fallback;
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
+    s3p_str_t        prefix;          /* the key prefix (s3_proxy_prefix) */
+                                      /*   `key` begins with; empty: none */
     s3p_render_t     render;
     int64_t          max_age;         /* a redirect's Cache-Control */
                                       /*   max-age (presign window); */
@@ -492,6 +513,9 @@ typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
  * of a folder holds nothing (a prefix without objects is not a folder;
  * `page` is then nginx's 404 page).  S3P_E_SPACE when
  * `alloc` answers NULL or the XML is larger than S3P_LISTING_XML_MAX.
+ * With `result` rendered S3P_RENDER_LISTING_XML, the page is S3's
+ * ListObjects (V1 or V2) XML itself, every key and prefix in it made
+ * relative to result->prefix; S3P_E_CONFIG when one lies outside it.
  */
 #define S3P_LISTING_ROWS  1000
 

@@ -27,8 +27,10 @@ struct Pipeline {
         else {
             return S3P_E_CONFIG
         }
+        // Two items more than a request may carry: those a listing below
+        // a key prefix gets (RequestRouter.confine).
         return withUnsafeTemporaryAllocation(of: QueryItem.self,
-                                             capacity: Rules.maxQueryItems) { storage in
+                                             capacity: Rules.maxQueryItems + 2) { storage in
             var writer = BufferWriter(base: out, capacity: cap)
             var items = QueryItems(storage: storage)
             let router = RequestRouter(policy: LocationPolicy(conf: conf))
@@ -36,6 +38,13 @@ struct Pipeline {
             case .refuse(let status):
                 result.pointee.action = S3P_ACTION_REFUSE
                 result.pointee.status = status
+                // What the variables held, for the log ($s3_proxy_bucket,
+                // $s3_proxy_prefix), even when they were refused.
+                if router.policy.bucketPerRequest {
+                    result.pointee.bucket = Pipeline.str(request.bucket)
+                }
+                result.pointee.prefix = Pipeline.str(router.policy.prefixPerRequest
+                    ? request.prefix : router.policy.prefix)
                 if status == 405 {
                     Pipeline.setHeader("Allow", Pipeline.str(Pipeline.view("GET, HEAD")),
                                        result)
@@ -105,6 +114,8 @@ struct Pipeline {
 
         result.pointee.bucket = Pipeline.str(s3.bucket)
         result.pointee.key = Pipeline.str(s3.key)
+        result.pointee.prefix = Pipeline.str(
+            UnsafeBufferPointer(rebasing: s3.key[0..<s3.prefixLength]))
         if s3.redirect {
             var presigned = PresignedURL(prepared: prepared)
             if window > 0 {
@@ -142,7 +153,7 @@ struct Pipeline {
         if let folderLength = s3.folderLength {
             // The folder's own path, listed on S3's 404.
             let start = writer.count
-            let folder = UnsafeBufferPointer(rebasing: s3.key[0..<folderLength])
+            let folder = UnsafeBufferPointer(rebasing: s3.key[s3.prefixLength..<folderLength])
             Pipeline.writeClientBase(s3, into: &writer)
             writer.write(UInt8(ascii: "/"))
             writer.writeEncoded(folder, keepSlash: true)
@@ -162,6 +173,9 @@ struct Pipeline {
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
+        case .listing where s3.prefixLength > 0:
+            // Keys shown relative to the prefix, as the client named them.
+            result.pointee.render = S3P_RENDER_LISTING_XML
         default:
             result.pointee.render = S3P_RENDER_NONE
         }
@@ -212,7 +226,13 @@ struct Pipeline {
         // The location's own bucket, not in the path, appears in the host
         // (virtual addressing), the URL, and the client's paths.
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
-        let path = req.path.len + index
+        // A key prefix is part of the key, and goes before the value of
+        // each `prefix`, `marker` and `start-after` (each name takes six
+        // bytes of the query at least) and of the two added; a bucket
+        // from variables is the location's own.
+        let prefix = max(conf.pointee.prefix.len, req.prefix.len)
+        let path = req.path.len + index + (req.query.len / 6 + 3) * prefix
+            + req.bucket.len
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
         // A URL that names the upstream has the Host header after it: the
         // host again (within the prepared parts) and its bucket (the path's).

@@ -140,7 +140,7 @@ storage.withUnsafeBufferPointer { buffer in
                                     query: views[base + 2], user_agent: views[base + 3],
                                     authorization: s3p_str_t(), amz_date: s3p_str_t(),
                                     amz_content_sha256: s3p_str_t(),
-                                    now: 1_767_225_600, fallback: benchCase.fallback)
+                                    now: 1_767_225_600, fallback: benchCase.fallback, bucket: s3p_str_t(), prefix: s3p_str_t())
         conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in
             // Warm up: derive the day's signing key, set up the contexts

@@ -107,7 +107,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                                         user_agent: v[13], authorization: v[17],
                                         amz_date: v[18], amz_content_sha256: v[19],
                                         now: 1_700_000_000,
-                                        fallback: Int32(flags >> 1 & 1))
+                                        fallback: Int32(flags >> 1 & 1), bucket: s3p_str_t(), prefix: s3p_str_t())
             withUnsafePointer(to: &signing) { signing in
                 conf.signing = signing
             let bound = s3p_output_bound(&conf, &request)

@@ -213,7 +213,7 @@ import Testing
                              authorization: memory.str(random.pick(authorizations)),
                              amz_date: memory.str(random.pick(["", "", "", "20260101T000000Z"])),
                              amz_content_sha256: memory.str(random.pick(["", "", "", "UNSIGNED-PAYLOAD"])),
-                             now: now, fallback: random.pick([0, 0, 0, 1]))
+                             now: now, fallback: random.pick([0, 0, 0, 1]), bucket: s3p_str_t(), prefix: s3p_str_t())
     }
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
@@ -238,7 +238,7 @@ import Testing
                         query: s3p_str_t(), user_agent: request.user_agent,
                         authorization: request.authorization, amz_date: request.amz_date,
                         amz_content_sha256: request.amz_content_sha256,
-                        now: request.now, fallback: 1)
+                        now: request.now, fallback: 1, bucket: s3p_str_t(), prefix: s3p_str_t())
                     let (second, secondReference, _) = Self.answers(&conf, again)
                     #expect(second == secondReference)
                     #expect(second.status == S3P_OK)

@@ -39,6 +39,10 @@ struct IncomingRequest {
     let amzContentSHA256: UnsafeBufferPointer<UInt8>
     let now: Int64
     let isFallback: Bool
+    /// s3_proxy_bucket and s3_proxy_prefix with variables: their values
+    /// for this request, unchecked.
+    let bucket: UnsafeBufferPointer<UInt8>
+    let prefix: UnsafeBufferPointer<UInt8>
 
     init(_ req: s3p_request_t) {
         method = Bytes.view(req.method)
@@ -50,6 +54,8 @@ struct IncomingRequest {
         amzContentSHA256 = Bytes.view(req.amz_content_sha256)
         now = req.now
         isFallback = req.fallback != 0
+        bucket = Bytes.view(req.bucket)
+        prefix = Bytes.view(req.prefix)
     }
 
     /// "GET" or "HEAD": the only methods served.
@@ -96,6 +102,9 @@ struct S3Request {
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
     var bucketInPath = true
+    /// How many bytes of `key` are the location's key prefix
+    /// (s3_proxy_prefix): the client sees the key without them.
+    var prefixLength = 0
 }
 
 enum Routing {
@@ -116,6 +125,23 @@ struct RequestRouter {
         }
         guard request.path.first == UInt8(ascii: "/") else {
             return .refuse(status: 400)
+        }
+        // The location's own bucket and key prefix: constants checked at
+        // nginx -t, or the values of this request, checked the same way
+        // here.  A value that fails (empty included) reaches nothing.
+        var own = policy.bucket
+        if policy.bucketPerRequest {
+            let value = request.bucket
+            guard BucketName.isValid(value), policy.addresses(bucket: value),
+                  policy.allows(bucket: value)
+            else {
+                return .refuse(status: 403)
+            }
+            own = value
+        }
+        let prefix = policy.prefixPerRequest ? request.prefix : policy.prefix
+        if policy.prefixPerRequest && KeyPrefix.check(prefix) != nil {
+            return .refuse(status: 403)
         }
         // Below the mount, the path starts at a `/` (or is empty: the
         // mount itself, without its last `/`).
@@ -139,7 +165,7 @@ struct RequestRouter {
         // `slash`: the `/` before the key, if any.
         let bucket: UnsafeBufferPointer<UInt8>
         let slash: Int?
-        if let own = policy.bucket {
+        if let own {
             bucket = own
             slash = path.isEmpty ? nil : 0
         } else {
@@ -168,19 +194,25 @@ struct RequestRouter {
             }
         }
 
+        // The key is the prefix, then what the client named below it.
         let keyStart = writer.count
+        writer.write(prefix)
+        let relativeStart = writer.count
         if let slash {
             let rawKey = UnsafeBufferPointer(rebasing: path[(slash + 1)...])
             guard writer.writeDecoded(rawKey) else {
                 return .refuse(status: 400)
             }
             if writer.overflowed { return .noSpace }
-            guard UTF8Validation.isValid(writer.slice(from: keyStart)) else {
+            guard UTF8Validation.isValid(writer.slice(from: relativeStart)) else {
                 return .refuse(status: 400)
             }
         }
+        if writer.overflowed { return .noSpace }
         let key = writer.slice(from: keyStart)
-        let isFolder = slash != nil && (key.isEmpty || key.last == UInt8(ascii: "/"))
+        let relative = writer.slice(from: relativeStart)
+        let isFolder = slash != nil
+            && (relative.isEmpty || relative.last == UInt8(ascii: "/"))
         // A folder's key may become its index page's: the name goes right
         // after it, before anything else is written.
         let index = policy.index
@@ -193,9 +225,10 @@ struct RequestRouter {
             // S3 refuses longer keys (KeyTooLongError) before anything else.
             return .refuse(status: 400)
         }
-        guard Rules.staysInBucket(key) else {
+        guard Rules.staysInBucket(relative) else {
             // `/ok/../other/x`: S3 reads the key literally, but any client
-            // or server that resolves dot segments would leave the bucket.
+            // or server that resolves dot segments would leave the bucket
+            // (or the key prefix).
             return .refuse(status: 403)
         }
 
@@ -206,7 +239,8 @@ struct RequestRouter {
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
         s3.mountBase = mountBase
-        s3.bucketInPath = policy.bucket == nil
+        s3.bucketInPath = own == nil
+        s3.prefixLength = prefix.count
 
         if request.isFallback {
             // S3 answered 404 for this path's index page.
@@ -226,12 +260,18 @@ struct RequestRouter {
             return .sign(s3)
         }
 
-        if key.isEmpty && (slash == nil || items.count > 0) {
+        if relative.isEmpty && (slash == nil || items.count > 0) {
             for index in 0..<items.count {
                 let name = items[index].name
                 guard isListingParameter(name) || policy.allows(parameter: name) else {
                     return .refuse(status: parameterRefusal(request))
                 }
+            }
+            if !prefix.isEmpty {
+                guard confine(&items, under: prefix, writer: &writer) else {
+                    return .refuse(status: 403)
+                }
+                if writer.overflowed { return .noSpace }
             }
             s3.kind = .listing(withSlash: slash != nil && policy.bucket == nil)
             return .sign(s3)
@@ -254,6 +294,54 @@ struct RequestRouter {
         s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)
             || policy.streams(request))
         return .sign(s3)
+    }
+
+    /// A listing below a key prefix lists nothing outside it: the
+    /// client's `prefix` (none: the prefix itself), `start-after` and
+    /// `marker` are keys below it, so the prefix goes before each value.
+    /// S3 matches `prefix` byte for byte, so whatever a continuation token
+    /// holds (S3's are opaque, and forwarded as they are), S3 answers
+    /// only keys that begin with the prefix.  A value whose dot segments
+    /// would leave it is refused, as such a key is.  Without a
+    /// `start-after` (V2) or `marker` (V1), the prefix itself is one: the
+    /// folder's own marker object, which is no key of the client's, is
+    /// never listed.  `items` has room for two more than it was parsed
+    /// with.
+    private func confine(
+        _ items: inout QueryItems, under prefix: UnsafeBufferPointer<UInt8>,
+        writer: inout BufferWriter
+    ) -> Bool {
+        var hasPrefix = false
+        var hasStart = false
+        var v2 = false
+        for index in 0..<items.count {
+            let name = items[index].name
+            if Rules.listTypeParameter.matches(name) {
+                v2 = v2 || Pipeline.view("2").elementsEqual(items[index].value)
+            }
+            let isPrefix = Rules.prefixParameter.matches(name)
+            guard isPrefix || Rules.startAfterParameter.matches(name)
+                || Rules.markerParameter.matches(name)
+            else {
+                continue
+            }
+            hasPrefix = hasPrefix || isPrefix
+            hasStart = hasStart || !isPrefix
+            let value = items[index].value
+            guard Rules.staysInBucket(value) else { return false }
+            let start = writer.count
+            writer.write(prefix)
+            writer.write(value)
+            items.replaceValue(at: index, with: writer.slice(from: start))
+        }
+        if !hasPrefix {
+            items.append(QueryItem(name: Pipeline.view(Rules.prefixParameter), value: prefix))
+        }
+        if !hasStart {
+            let start = v2 ? Rules.startAfterParameter : Rules.markerParameter
+            items.append(QueryItem(name: Pipeline.view(start), value: prefix))
+        }
+        return true
     }
 
     /// A parameter the location does not serve: 403, or for an S3 client
