@@ -207,6 +207,25 @@ ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
+ * Their value for the core: a constant as it is; with variables, `flag`
+ * in *per_request, and each request brings its value (the handler's)
+ */
+
+void
+ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
+    s3p_str_t *value, uint32_t *per_request, uint32_t flag)
+{
+    if (cv != NULL && cv->lengths != NULL) {
+        *per_request |= flag;
+
+    } else if (cv != NULL) {
+        value->len = cv->value.len;
+        value->data = cv->value.data;
+    }
+}
+
+
+/*
  * s3_proxy_credentials auto | env | profile=NAME | web-identity | container
  * | imds and s3_proxy_addressing path | virtual: which one, as the core
  * reads it

@@ -215,6 +215,8 @@ char *ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
+    s3p_str_t *value, uint32_t *per_request, uint32_t flag);
 
 /* ngx_http_s3_proxy_snippet.c */
 char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -38,13 +38,6 @@ struct Pipeline {
             case .refuse(let status):
                 result.pointee.action = S3P_ACTION_REFUSE
                 result.pointee.status = status
-                // What the variables held, for the log ($s3_proxy_bucket,
-                // $s3_proxy_prefix), even when they were refused.
-                if router.policy.bucketPerRequest {
-                    result.pointee.bucket = Pipeline.str(request.bucket)
-                }
-                result.pointee.prefix = Pipeline.str(router.policy.prefixPerRequest
-                    ? request.prefix : router.policy.prefix)
                 if status == 405 {
                     Pipeline.setHeader("Allow", Pipeline.str(Pipeline.view("GET, HEAD")),
                                        result)
@@ -59,7 +52,14 @@ struct Pipeline {
                     result.pointee.url = writer.str(0, writer.count)
                     result.pointee.render = S3P_RENDER_S3_ERROR
                 }
-                return S3P_OK
+                // What the variables held, for the log ($s3_proxy_bucket,
+                // $s3_proxy_prefix), even when they were refused.
+                if router.policy.bucketPerRequest {
+                    result.pointee.bucket = writer.write(request.bucket)
+                }
+                result.pointee.prefix = writer.write(router.policy.prefixPerRequest
+                    ? request.prefix : router.policy.prefix)
+                return writer.overflowed ? S3P_E_SPACE : S3P_OK
             case .noSpace:
                 return S3P_E_SPACE
             case .sign(let s3):
@@ -112,7 +112,11 @@ struct Pipeline {
         let stamp = AmzStamp(unixTime: signedAt)
         guard let key = DayKey.key(signing, date: stamp.date) else { return S3P_E_CRYPTO }
 
-        result.pointee.bucket = Pipeline.str(s3.bucket)
+        // The location's own bucket (the configuration's, or the
+        // request's) is copied: the answer's slices are the buffer's.
+        result.pointee.bucket = s3.bucketInPath ? Pipeline.str(s3.bucket)
+            : writer.write(s3.bucket)
+        if writer.overflowed { return S3P_E_SPACE }
         result.pointee.key = Pipeline.str(s3.key)
         result.pointee.prefix = Pipeline.str(
             UnsafeBufferPointer(rebasing: s3.key[0..<s3.prefixLength]))
