@@ -29,6 +29,8 @@ SLOW_TESTS = {
     "test_mounts.py::test_boto3_and_aws_cli_pointed_at_the_mount",
     "test_browsing.py::test_uploaded_listing_page_renders_in_chromium",
     "test_browsing.py::test_builtin_listing_in_chromium",
+    "test_per_request.py::test_aws_cli_ls_sync_cp_see_only_the_subtree",
+    "test_per_request.py::test_each_user_browses_only_their_subtree_in_chromium",
 }
 
 

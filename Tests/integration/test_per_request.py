@@ -547,3 +547,31 @@ def test_nginx_t_refuses_bad_settings(s3, make_nginx, directives, message):
     code, out = nginx.check()
     assert code != 0
     assert message in out and "nginx.conf:" in out, out
+
+
+def test_each_user_browses_only_their_subtree_in_chromium(proxy, s3, tmp_path):
+    """Headless Chromium, with the user's credentials in the URL, renders
+    the built-in listing of their own subtree under its CSP."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: apt-get install -y chromium")
+    for user, other in (("alice", "bob"), ("bob", "alice")):
+        host = proxy.url.replace("http://", f"http://{user}:{USERS[user]}@")
+        r = subprocess.run(
+            [chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+             f"--user-data-dir={tmp_path / user}", "--no-first-run",
+             "--virtual-time-budget=5000", "--dump-dom", host + "/me/"],
+            capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr[-2000:]
+        links = set(hrefs(r.stdout))
+        assert "/me/notes.txt" in links, r.stdout
+        assert all(h.startswith("/me/") for h in links), links
+        assert other not in r.stdout and "users/" not in r.stdout
+    assert_confined_to_users(s3)
+
+
+def assert_confined_to_users(s3):
+    for bucket, key, query in reached(s3):
+        assert bucket == "home"
+        assert (key or query.get("prefix", [""])[0]).startswith(
+            ("users/alice/", "users/bob/")), (key, query)
