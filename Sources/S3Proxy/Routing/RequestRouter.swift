@@ -25,6 +25,11 @@
 //   is proxied as a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
 //   on a folder path asks for a later page directly.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
+// - A bucket from variables (s3_proxy_bucket $var) is the location's own,
+//   checked per request as the constant is at nginx -t (name, allowlist);
+//   a key prefix (s3_proxy_prefix) goes before every key, and a listing's
+//   prefix, start-after and marker (RequestRouter.confine).  A value that
+//   fails, empty included: 403.
 //
 // The router decodes the bucket, the key and the query items into the
 // answer's buffer, and describes the request to sign by slices of it.
