@@ -85,6 +85,20 @@ LOCATIONS = """
             include s3_proxy.conf;
         }}
 
+        location /ar/ {{
+            auth_request /tenant-auth;
+            auth_request_set $ar_bucket $auth_tenant;
+            s3_proxy on;
+            s3_proxy_bucket $ar_bucket;
+            include s3_proxy.conf;
+        }}
+
+        location = /tenant-auth {{
+            internal;
+            set $auth_tenant tenant-b;     # what an auth service would say
+            return 204;
+        }}
+
         location /fixed/ {{
             s3_proxy on;
             s3_proxy_bucket home;
@@ -253,6 +267,12 @@ def test_a_bucket_from_a_header_in_the_allowlist_is_served(proxy, s3, files):
     r = get(proxy, "/hdr/hello.txt", headers=dict(SDK, **{"X-Tenant": "tenant-a"}))
     assert (r.status_code, r.content) == (200, b"tenant a\n")
     assert [x["path"] for x in s3.requests()] == ["/tenant-a/hello.txt"]
+
+
+def test_a_bucket_set_by_auth_request_is_served(proxy, s3, files):
+    r = get(proxy, "/ar/hello.txt", headers=SDK)
+    assert (r.status_code, r.content) == (200, b"tenant b\n"), tenant_log(files)
+    assert [x["path"] for x in s3.requests()] == ["/tenant-b/hello.txt"]
 
 
 def test_log_variables_show_refused_values(proxy, s3, files):
