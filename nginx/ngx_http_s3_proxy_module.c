@@ -432,7 +432,7 @@ ngx_http_s3_proxy_mount(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf)
     ngx_http_s3_proxy_loc_conf_t  **mount;
     ngx_http_s3_proxy_srv_conf_t   *sscf;
 
-    if (conf->bucket.len == 0 || conf->mount.len < 2) {
+    if (conf->bucket == NULL || conf->mount.len < 2) {
         return NGX_CONF_OK;
     }
 

@@ -84,7 +84,7 @@ struct LocationPolicy {
     /// its own bucket, keeps nginx's 301 to the mount.
     func isBucketRoot(_ request: IncomingRequest) -> Bool {
         let mount = self.mount
-        guard bucket != nil, request.methodName != nil,
+        guard bucket != nil || bucketPerRequest, request.methodName != nil,
               mount.count >= 2, mount.last == UInt8(ascii: "/"),
               request.path.count + 1 == mount.count,
               request.path.elementsEqual(mount.prefix(request.path.count))
