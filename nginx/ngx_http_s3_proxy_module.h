@@ -90,13 +90,11 @@ typedef struct {
     ngx_str_t                  index;
     ngx_str_t                  bucket;
 
-    /* where S3 is and how to sign for it, resolved by the core */
-    ngx_str_t                  endpoint;
-    ngx_str_t                  external_endpoint;
-    ngx_str_t                  region;
-    ngx_uint_t                 credentials;  /* s3p_credentials_source_t */
-    ngx_str_t                  profile;
-    ngx_uint_t                 addressing;   /* s3p_addressing_t */
+    /*
+     * where S3 is and how to sign for it, as written (expires and window
+     * apart), inherited and resolved by the core
+     */
+    s3p_settings_t             raw;
 
     /* a prefix location's prefix, not part of the S3 path */
     ngx_str_t                  mount;

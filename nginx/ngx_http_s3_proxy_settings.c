@@ -22,8 +22,6 @@ static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
 static ngx_int_t ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
     const s3p_str_t *path, s3p_str_t *contents);
 static void ngx_http_s3_proxy_wipe(void *data);
-static ngx_int_t ngx_http_s3_proxy_same(const s3p_str_t *a,
-    const s3p_str_t *b);
 static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
@@ -473,21 +471,9 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     pos = &conf->enable_pos;
 
-    ngx_memzero(&raw, sizeof(s3p_settings_t));
-
-    raw.endpoint.len = conf->endpoint.len;
-    raw.endpoint.data = conf->endpoint.data;
-    raw.external_endpoint.len = conf->external_endpoint.len;
-    raw.external_endpoint.data = conf->external_endpoint.data;
-    raw.region.len = conf->region.len;
-    raw.region.data = conf->region.data;
-    raw.credentials = (s3p_credentials_source_t) conf->credentials;
-    raw.profile.len = conf->profile.len;
-    raw.profile.data = conf->profile.data;
-    raw.addressing = (s3p_addressing_t) conf->addressing;
-    raw.expires = (conf->expires == NGX_CONF_UNSET)
-                  ? S3P_UNSET : (int64_t) conf->expires;
-    raw.window = (conf->window == 0) ? S3P_UNSET : (int64_t) conf->window;
+    raw = conf->raw;
+    raw.expires = (int64_t) conf->expires;
+    raw.window = (int64_t) conf->window;
     raw.env = &smcf->env;
 
     if (smcf->signings == NULL) {
@@ -501,16 +487,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     known = smcf->signings->elts;
 
     for (i = 0; i < smcf->signings->nelts; i++) {
-        if (ngx_http_s3_proxy_same(&known[i].raw.endpoint, &raw.endpoint)
-            && ngx_http_s3_proxy_same(&known[i].raw.external_endpoint,
-                                      &raw.external_endpoint)
-            && ngx_http_s3_proxy_same(&known[i].raw.region, &raw.region)
-            && ngx_http_s3_proxy_same(&known[i].raw.profile, &raw.profile)
-            && known[i].raw.credentials == raw.credentials
-            && known[i].raw.addressing == raw.addressing
-            && known[i].raw.expires == raw.expires
-            && known[i].raw.window == raw.window)
-        {
+        if (s3p_settings_same(&known[i].raw, &raw)) {
             conf->creds = known[i].creds;
             return known[i].signing;
         }
@@ -577,10 +554,3 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     return signing;
 }
 
-
-static ngx_int_t
-ngx_http_s3_proxy_same(const s3p_str_t *a, const s3p_str_t *b)
-{
-    return a->len == b->len
-           && (a->len == 0 || ngx_memcmp(a->data, b->data, a->len) == 0);
-}

@@ -198,7 +198,7 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     ngx_str_t                      *names;
     s3p_str_t                       bucket, *buckets;
     ngx_array_t                    *a;
-    s3p_settings_t                  raw;
+    s3p_settings_t                  raw, inner;
     ngx_http_s3_proxy_loc_conf_t   *conf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -207,8 +207,8 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     ngx_memzero(&raw, sizeof(s3p_settings_t));
     ngx_memzero(&bucket, sizeof(s3p_str_t));
 
-    raw.addressing = S3P_ADDRESSING_PATH;
-    raw.env = &smcf->env;
+    raw.credentials = S3P_CREDENTIALS_UNSET;
+    raw.addressing = S3P_ADDRESSING_UNSET;
     a = smcf->buckets;
 
     /* from the outermost level in: an inner value replaces an outer one */
@@ -217,25 +217,9 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
 
     while (n--) {
         conf = levels[n];
-
-        if (conf->endpoint.data) {
-            raw.endpoint.len = conf->endpoint.len;
-            raw.endpoint.data = conf->endpoint.data;
-        }
-
-        if (conf->region.data) {
-            raw.region.len = conf->region.len;
-            raw.region.data = conf->region.data;
-        }
-
-        if (conf->credentials != NGX_CONF_UNSET_UINT) {
-            raw.profile.len = conf->profile.len;
-            raw.profile.data = conf->profile.data;
-        }
-
-        if (conf->addressing != NGX_CONF_UNSET_UINT) {
-            raw.addressing = (s3p_addressing_t) conf->addressing;
-        }
+        inner = conf->raw;
+        s3p_settings_merge(&inner, &raw);
+        raw = inner;
 
         if (conf->bucket.data) {
             bucket.len = conf->bucket.len;
@@ -246,6 +230,8 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
             a = conf->buckets;
         }
     }
+
+    raw.env = &smcf->env;
 
     n = (a == NULL) ? 0 : a->nelts;
 

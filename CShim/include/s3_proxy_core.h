@@ -89,6 +89,8 @@ int s3p_environment_paths(s3p_environment_t *env, uint8_t *out, size_t cap);
 
 /* Where a location's credentials come from (s3_proxy_credentials). */
 typedef enum {
+    S3P_CREDENTIALS_UNSET = -1,       /* not configured: inherited, else */
+                                      /*   auto */
     S3P_CREDENTIALS_AUTO = 0,         /* the first source of the chain */
                                       /*   that is configured */
                                       /*   (s3p_provider_configure()) */
@@ -102,6 +104,8 @@ typedef enum {
 
 /* How requests name the bucket to S3 (s3_proxy_addressing). */
 typedef enum {
+    S3P_ADDRESSING_UNSET = -1,        /* not configured: inherited, else */
+                                      /*   path */
     S3P_ADDRESSING_PATH = 0,          /* https://host/bucket/key */
     S3P_ADDRESSING_VIRTUAL = 1        /* https://bucket.host/key */
 } s3p_addressing_t;
@@ -109,8 +113,8 @@ typedef enum {
 
 /*
  * A location's raw signing settings: its directives' values as written
- * (empty, or S3P_UNSET for `expires`: not configured) and the
- * environment.  s3p_signing_resolve() turns them into an s3p_signing_t.
+ * (empty, S3P_UNSET or *_UNSET: not configured) and the environment.
+ * s3p_signing_resolve() turns them into an s3p_signing_t.
  */
 typedef struct {
     s3p_str_t        endpoint;              /* s3_proxy_endpoint */
@@ -121,11 +125,24 @@ typedef struct {
     s3p_addressing_t addressing;            /* s3_proxy_addressing */
     int64_t          expires;               /* s3_proxy_expires, seconds */
     int64_t          window;                /* s3_proxy_presign_window, */
-                                            /*   seconds; S3P_UNSET: off */
+                                            /*   seconds; 0, S3P_UNSET: off */
     const s3p_environment_t  *env;
 } s3p_settings_t;
 
 #define S3P_UNSET  (-1)
+
+/*
+ * A location's raw settings inherited as nginx inherits a directive's
+ * value: each one `conf` has not configured is `prev`'s (the profile name
+ * goes with s3_proxy_credentials).  `env` is left as it is.
+ */
+void s3p_settings_merge(s3p_settings_t *conf, const s3p_settings_t *prev);
+
+/*
+ * Whether two locations' raw settings are the same (1), so that they share
+ * one resolved s3p_signing_t, or not (0).  Their `env` is not compared.
+ */
+int s3p_settings_same(const s3p_settings_t *a, const s3p_settings_t *b);
 
 
 /*

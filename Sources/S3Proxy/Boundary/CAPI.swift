@@ -46,6 +46,22 @@ func s3p_signing_resolve(
 }
 
 @c @implementation
+func s3p_settings_merge(
+    _ conf: UnsafeMutablePointer<s3p_settings_t>?, _ prev: UnsafePointer<s3p_settings_t>?
+) {
+    guard let conf, let prev else { return }
+    conf.pointee.inherit(prev.pointee)
+}
+
+@c @implementation
+func s3p_settings_same(
+    _ a: UnsafePointer<s3p_settings_t>?, _ b: UnsafePointer<s3p_settings_t>?
+) -> Int32 {
+    guard let a, let b else { return 0 }
+    return a.pointee.same(as: b.pointee) ? 1 : 0
+}
+
+@c @implementation
 func s3p_config_check(
     _ conf: UnsafePointer<s3p_config_t>?, _ err: UnsafeMutablePointer<UInt8>?,
     _ cap: Int
