@@ -127,8 +127,8 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     s3p_event_t event, u_char *data, size_t len)
 {
     ngx_int_t                  rc;
-    ngx_str_t                  files[2];
     ngx_uint_t                 i, changed;
+    ngx_pool_t                *pool;
     s3p_provider_step_t        step;
     ngx_connection_t          *c;
     ngx_http_s3_proxy_slot_t  *slot;
@@ -136,7 +136,7 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     ngx_http_s3_proxy_fetch_close(p);
 
     slot = p->slot;
-    ngx_memzero(files, sizeof(files));
+    pool = NULL;
     ngx_memzero(&step, sizeof(s3p_provider_step_t));
 
     step.event = event;
@@ -157,12 +157,11 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
         s3p_provider_next(&p->core, &step, p->buf, S3P_PROVIDER_REQUEST_MAX);
 
-        for (i = 0; i < 2; i++) {
-            if (files[i].data) {
-                ngx_explicit_memzero(files[i].data, files[i].len);
-                ngx_free(files[i].data);
-                ngx_str_null(&files[i]);
-            }
+        /* the files read for the step: wiped with their pool */
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+            pool = NULL;
         }
 
         if (step.action != S3P_DO_READ) {
@@ -172,18 +171,22 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         /* the files asked for, each read whole or not at all */
 
         step.event = S3P_EVENT_FILES;
+        pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, p->tick.log);
+
+        /* s3p_str_t has ngx_str_t's layout */
 
         for (i = 0; i < 2; i++) {
+            ngx_str_null(&step.files[i]);
+
             rc = (step.paths[i].len == 0) ? NGX_DECLINED
+                 : (pool == NULL) ? NGX_ERROR
                  : ngx_http_s3_proxy_read_file((u_char *) step.paths[i].data,
-                                               step.file_max, p->tick.log,
-                                               &files[i]);
+                                               step.file_max, pool,
+                                               (ngx_str_t *) &step.files[i]);
 
             step.file_status[i] = (rc == NGX_OK) ? S3P_FILE_READ
                                    : (rc == NGX_DECLINED) ? S3P_FILE_MISSING
                                    : S3P_FILE_UNREADABLE;
-            step.files[i].data = files[i].data;
-            step.files[i].len = files[i].len;
         }
     }
 

@@ -163,7 +163,7 @@ ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values,
 ngx_int_t ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values,
     ngx_uint_t n, time_t seconds, int32_t *kinds);
 ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
-    ngx_log_t *log, ngx_str_t *contents);
+    ngx_pool_t *pool, ngx_str_t *contents);
 ngx_int_t ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data,
     size_t len);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,

@@ -211,123 +211,101 @@ static ngx_int_t
 ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
     s3p_str_t *contents)
 {
-    u_char     *copy;
-    ngx_int_t   rc;
-    ngx_str_t   file;
+    ngx_str_t  file;
 
-    contents->len = 0;
-    contents->data = NULL;
+    ngx_str_null(&file);
 
-    if (path->len == 0) {
-        return NGX_OK;
-    }
-
-    rc = ngx_http_s3_proxy_read_file((u_char *) path->data, S3P_FILE_MAX,
-                                     cf->log, &file);
-
-    if (rc == NGX_ERROR) {
+    if (path->len
+        && ngx_http_s3_proxy_read_file((u_char *) path->data, S3P_FILE_MAX,
+                                       cf->pool, &file)
+           == NGX_ERROR)
+    {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                       "s3 proxy: \"%s\" is not a readable file of at most "
                       "%d bytes, not read", path->data, S3P_FILE_MAX);
     }
 
-    if (rc != NGX_OK) {
-        return NGX_OK;
-    }
-
-    copy = ngx_pnalloc(cf->pool, file.len + 1);
-
-    if (copy != NULL) {
-        ngx_memcpy(copy, file.data, file.len);
-    }
-
-    ngx_explicit_memzero(file.data, file.len);
-    ngx_free(file.data);
-
-    if (copy == NULL) {
-        return NGX_ERROR;
-    }
-
-    contents->data = copy;
+    contents->data = file.data;
     contents->len = file.len;
 
-    return ngx_http_s3_proxy_wipe_later(cf, copy, file.len);
+    return NGX_OK;
 }
 
 
 /*
- * A small file (`path` NUL-terminated), read whole into `contents`
- * (allocated; the caller wipes and frees it): NGX_OK; NGX_DECLINED when
- * it does not exist; NGX_ERROR when it is not a regular file, is larger
- * than `max`, or cannot be read whole.
+ * A small file (`path` NUL-terminated), read whole into `contents`,
+ * allocated from `pool` and wiped with it: NGX_OK; NGX_DECLINED when it
+ * does not exist; NGX_ERROR when it is not a regular file, is larger than
+ * `max`, or cannot be read whole.
  */
 
 ngx_int_t
-ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_log_t *log,
+ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_pool_t *pool,
     ngx_str_t *contents)
 {
-    u_char           *buf;
-    off_t             size;
-    size_t            got;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    u_char              *buf;
+    size_t               size, got;
+    ssize_t              n;
+    ngx_int_t            rc;
+    ngx_str_t           *wipe;
+    ngx_file_t           file;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
 
     ngx_str_null(contents);
+    ngx_memzero(&file, sizeof(ngx_file_t));
 
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    file.fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
-    if (fd == NGX_INVALID_FILE) {
+    if (file.fd == NGX_INVALID_FILE) {
         return (ngx_errno == NGX_ENOENT) ? NGX_DECLINED : NGX_ERROR;
     }
 
-    buf = NULL;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
-        || ngx_file_size(&fi) > (off_t) max)
-    {
-        goto failed;
-    }
-
-    size = ngx_file_size(&fi);
-
-    buf = ngx_alloc((size_t) size + 1, log);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
     file.name.data = path;
     file.name.len = ngx_strlen(path);
-    file.log = log;
+    file.log = pool->log;
 
-    for (got = 0; got < (size_t) size; got += n) {
-        n = ngx_read_file(&file, buf + got, (size_t) size - got, got);
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > (off_t) max)
+    {
+        goto done;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_str_t));
+    buf = ngx_pnalloc(pool, size);
+
+    if (cln == NULL || buf == NULL) {
+        goto done;
+    }
+
+    wipe = cln->data;
+    wipe->data = buf;
+    wipe->len = 0;
+    cln->handler = ngx_http_s3_proxy_wipe;
+
+    for (got = 0; got < size; got += n) {
+        n = ngx_read_file(&file, buf + got, size - got, got);
 
         if (n <= 0) {
-            goto failed;
+            goto done;
         }
-    }
 
-    (void) ngx_close_file(fd);
+        wipe->len = got + n;
+    }
 
     contents->data = buf;
-    contents->len = (size_t) size;
+    contents->len = size;
+    rc = NGX_OK;
 
-    return NGX_OK;
+done:
 
-failed:
+    (void) ngx_close_file(file.fd);
 
-    (void) ngx_close_file(fd);
-
-    if (buf) {
-        ngx_explicit_memzero(buf, (size_t) size);
-        ngx_free(buf);
-    }
-
-    return NGX_ERROR;
+    return rc;
 }
 
 
