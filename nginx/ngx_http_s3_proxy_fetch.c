@@ -28,8 +28,7 @@
 static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
 static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     s3p_event_t event, u_char *data, size_t len);
-static void ngx_http_s3_proxy_fetch_write(ngx_event_t *wev);
-static void ngx_http_s3_proxy_fetch_read(ngx_event_t *rev);
+static void ngx_http_s3_proxy_fetch_io(ngx_event_t *ev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 #endif
@@ -213,15 +212,15 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
         c = p->peer.connection;
         c->data = p;
-        c->write->handler = ngx_http_s3_proxy_fetch_write;
-        c->read->handler = ngx_http_s3_proxy_fetch_read;
+        c->write->handler = ngx_http_s3_proxy_fetch_io;
+        c->read->handler = ngx_http_s3_proxy_fetch_io;
 
         ngx_add_timer(c->write, p->timeout);
 
         /* with NGX_AGAIN, sending (or TLS's handshake) waits for connect */
 
         if (rc == NGX_OK) {
-            ngx_http_s3_proxy_fetch_write(c->write);
+            ngx_http_s3_proxy_fetch_io(c->write);
         }
 
         return;
@@ -312,17 +311,25 @@ ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
 }
 
 
+/*
+ * The exchange, on either of the connection's events: TLS's handshake
+ * first, then the request sent, then the answer read until the server
+ * closes it.
+ */
+
 static void
-ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
+ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
 {
+    u_char                        *answer;
     ssize_t                        n;
     ngx_connection_t              *c;
     ngx_http_s3_proxy_provider_t  *p;
 
-    c = wev->data;
+    c = ev->data;
     p = c->data;
+    answer = p->buf + S3P_PROVIDER_REQUEST_MAX;
 
-    if (wev->timedout) {
+    if (ev->timedout) {
         ngx_http_s3_proxy_fetch_failed(p, "timed out");
         return;
     }
@@ -356,40 +363,68 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
     }
 #endif
 
-    while (p->sent < p->request.len) {
-        n = c->send(c, (u_char *) p->request.data + p->sent,
-                    p->request.len - p->sent);
+    if (p->sent < p->request.len) {
+
+        do {
+            n = c->send(c, (u_char *) p->request.data + p->sent,
+                        p->request.len - p->sent);
+
+            if (n == NGX_AGAIN) {
+                if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                    ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+                }
+
+                return;
+            }
+
+            if (n <= 0) {
+                ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+                return;
+            }
+
+            p->sent += n;
+
+        } while (p->sent < p->request.len);
+
+        /* sent: the answer's wait begins */
+
+        if (c->write->timer_set) {
+            ngx_del_timer(c->write);
+        }
+
+        ngx_add_timer(c->read, p->timeout);
+    }
+
+    for ( ;; ) {
+        if (p->answer_len == S3P_PROVIDER_ANSWER_MAX) {
+            ngx_http_s3_proxy_fetch_failed(p, "an answer too large");
+            return;
+        }
+
+        n = c->recv(c, answer + p->answer_len,
+                    S3P_PROVIDER_ANSWER_MAX - p->answer_len);
 
         if (n == NGX_AGAIN) {
-            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-                ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
             }
 
             return;
         }
 
-        if (n <= 0) {
-            ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+        if (n == NGX_ERROR) {
+            ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
             return;
         }
 
-        p->sent += n;
+        if (n == 0) {
+            break;
+        }
+
+        p->answer_len += n;
     }
 
-    if (wev->timer_set) {
-        ngx_del_timer(wev);
-    }
-
-    ngx_add_timer(c->read, p->timeout);
-
-    if (c->read->ready) {
-        ngx_http_s3_proxy_fetch_read(c->read);
-        return;
-    }
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-    }
+    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_ANSWER, answer, p->answer_len);
 }
 
 
@@ -422,63 +457,13 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
         return;
     }
 
-    c->write->handler = ngx_http_s3_proxy_fetch_write;
-    c->read->handler = ngx_http_s3_proxy_fetch_read;
+    c->write->handler = ngx_http_s3_proxy_fetch_io;
+    c->read->handler = ngx_http_s3_proxy_fetch_io;
 
-    ngx_http_s3_proxy_fetch_write(c->write);
+    ngx_http_s3_proxy_fetch_io(c->write);
 }
 
 #endif
-
-
-static void
-ngx_http_s3_proxy_fetch_read(ngx_event_t *rev)
-{
-    u_char                        *answer;
-    ssize_t                        n;
-    ngx_connection_t              *c;
-    ngx_http_s3_proxy_provider_t  *p;
-
-    c = rev->data;
-    p = c->data;
-    answer = p->buf + S3P_PROVIDER_REQUEST_MAX;
-
-    if (rev->timedout) {
-        ngx_http_s3_proxy_fetch_failed(p, "timed out");
-        return;
-    }
-
-    for ( ;; ) {
-        if (p->answer_len == S3P_PROVIDER_ANSWER_MAX) {
-            ngx_http_s3_proxy_fetch_failed(p, "an answer too large");
-            return;
-        }
-
-        n = c->recv(c, answer + p->answer_len,
-                    S3P_PROVIDER_ANSWER_MAX - p->answer_len);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-                ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-            }
-
-            return;
-        }
-
-        if (n == NGX_ERROR) {
-            ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-            return;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        p->answer_len += n;
-    }
-
-    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_ANSWER, answer, p->answer_len);
-}
 
 
 static void
