@@ -194,9 +194,8 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     s3p_upstream_t **list, size_t *count)
 {
     u_char                         *buf;
-    size_t                          n, i;
-    ngx_str_t                      *names;
-    s3p_str_t                       bucket, *buckets;
+    size_t                          n;
+    ngx_str_t                      *bucket;
     ngx_array_t                    *a;
     s3p_settings_t                  raw, inner;
     ngx_http_s3_proxy_loc_conf_t   *conf;
@@ -205,10 +204,10 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     ngx_memzero(&raw, sizeof(s3p_settings_t));
-    ngx_memzero(&bucket, sizeof(s3p_str_t));
 
     raw.credentials = S3P_CREDENTIALS_UNSET;
     raw.addressing = S3P_ADDRESSING_UNSET;
+    bucket = NULL;
     a = smcf->buckets;
 
     /* from the outermost level in: an inner value replaces an outer one */
@@ -222,8 +221,7 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
         raw = inner;
 
         if (conf->bucket.data) {
-            bucket.len = conf->bucket.len;
-            bucket.data = conf->bucket.data;
+            bucket = &conf->bucket;
         }
 
         if (conf->buckets != NGX_CONF_UNSET_PTR) {
@@ -237,27 +235,24 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
 
     /* the names live as long as the configuration is read */
 
-    buckets = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_str_t));
     *list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
     buf = ngx_pnalloc(cf->temp_pool, (n + 1) * S3P_UPSTREAM_MAX);
 
-    if (buckets == NULL || *list == NULL || buf == NULL) {
+    if (*list == NULL || buf == NULL) {
         return NGX_ERROR;
-    }
-
-    names = (a == NULL) ? NULL : a->elts;
-
-    for (i = 0; i < n; i++) {
-        buckets[i].len = names[i].len;
-        buckets[i].data = names[i].data;
     }
 
     *count = 0;
 
-    /* settings that do not resolve have none: the merge names why */
+    /*
+     * settings that do not resolve have none: the merge names why;
+     * s3p_str_t has ngx_str_t's layout
+     */
 
-    (void) s3p_upstreams(&raw, &bucket, buckets, n, (int32_t) resolve, *list,
-                         n + 1, buf, (n + 1) * S3P_UPSTREAM_MAX, count);
+    (void) s3p_upstreams(&raw, (s3p_str_t *) bucket,
+                         n ? (s3p_str_t *) a->elts : NULL, n,
+                         (int32_t) resolve, *list, n + 1, buf,
+                         (n + 1) * S3P_UPSTREAM_MAX, count);
 
     return NGX_OK;
 }
