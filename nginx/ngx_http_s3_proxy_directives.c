@@ -86,16 +86,10 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
         return "is duplicate";
     }
 
-    *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-    if (*a == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
     value = cf->args->elts;
 
-    if (ngx_http_s3_proxy_split(*a, &value[1], cf->args->nelts - 1)
-        != NGX_OK)
-    {
+    *a = ngx_http_s3_proxy_split(cf->pool, &value[1], cf->args->nelts - 1);
+    if (*a == NULL) {
         return NGX_CONF_ERROR;
     }
 

@@ -158,7 +158,7 @@ typedef struct {
 
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
-ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values,
+ngx_array_t *ngx_http_s3_proxy_split(ngx_pool_t *pool, ngx_str_t *values,
     ngx_uint_t n);
 ngx_int_t ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values,
     ngx_uint_t n, time_t seconds, int32_t *kinds);

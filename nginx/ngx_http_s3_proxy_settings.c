@@ -83,15 +83,11 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
     /* the default bucket allowlist, as `make run` passes it */
 
     if (smcf->env.buckets.len) {
-        smcf->buckets = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (smcf->buckets == NULL) {
-            return NULL;
-        }
-
         value.data = (u_char *) smcf->env.buckets.data;
         value.len = smcf->env.buckets.len;
 
-        if (ngx_http_s3_proxy_split(smcf->buckets, &value, 1) != NGX_OK) {
+        smcf->buckets = ngx_http_s3_proxy_split(cf->pool, &value, 1);
+        if (smcf->buckets == NULL) {
             return NULL;
         }
     }
@@ -100,46 +96,27 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 }
 
 
-/* Names separated by commas, spaces or tabs, as slices of `values`. */
+/*
+ * A list directive's names, split by the core (s3p_split_names()), as
+ * slices of `values`; s3p_str_t has ngx_str_t's layout.
+ */
 
-ngx_int_t
-ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values, ngx_uint_t n)
+ngx_array_t *
+ngx_http_s3_proxy_split(ngx_pool_t *pool, ngx_str_t *values, ngx_uint_t n)
 {
-    u_char      *p, *last, *start;
-    ngx_str_t   *name;
-    ngx_uint_t   i;
+    size_t        count;
+    ngx_array_t  *a;
 
-    for (i = 0; i < n; i++) {
-        p = values[i].data;
-        last = p + values[i].len;
+    count = s3p_split_names((s3p_str_t *) values, n, NULL, 0);
 
-        while (p < last) {
-
-            while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            start = p;
-
-            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-                p++;
-            }
-
-            if (p == start) {
-                break;
-            }
-
-            name = ngx_array_push(a);
-            if (name == NULL) {
-                return NGX_ERROR;
-            }
-
-            name->len = p - start;
-            name->data = start;
-        }
+    a = ngx_array_create(pool, ngx_max(count, 1), sizeof(ngx_str_t));
+    if (a == NULL) {
+        return NULL;
     }
 
-    return NGX_OK;
+    a->nelts = s3p_split_names((s3p_str_t *) values, n, a->elts, count);
+
+    return a;
 }
 
 

@@ -468,6 +468,16 @@ int s3p_check_directive(const s3p_str_t *name, const s3p_str_t *values,
     size_t n, int64_t seconds, int32_t *kinds, uint8_t *err, size_t cap);
 
 /*
+ * The names of a list directive's values (s3_proxy_buckets,
+ * s3_proxy_allow_params, s3_proxy_ignore_params) or of S3_PROXY_BUCKETS:
+ * `n` values split at commas, spaces and tabs.  Writes at most `cap`
+ * names into `out` (may be NULL with `cap` 0), each a slice of a value,
+ * and returns how many names there are.
+ */
+size_t s3p_split_names(const s3p_str_t *values, size_t n, s3p_str_t *out,
+    size_t cap);
+
+/*
  * Checks, when a location is merged, that it has the shipped snippet
  * (s3_proxy.conf, whose marker is "s3_proxy_snippet") exactly where it
  * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location

@@ -180,6 +180,23 @@ func s3p_check_directive(
 }
 
 @c @implementation
+func s3p_split_names(
+    _ values: UnsafePointer<s3p_str_t>?, _ n: Int, _ out: UnsafeMutablePointer<s3p_str_t>?,
+    _ cap: Int
+) -> Int {
+    var count = 0
+    for value in Bytes.list(values, n) {
+        for name in Directive.names(in: Bytes.view(value)) {
+            if let out, count < cap, let data = value.data {
+                out[count] = s3p_str_t(len: name.count, data: data + name.lowerBound)
+            }
+            count += 1
+        }
+    }
+    return count
+}
+
+@c @implementation
 func s3p_check_snippet(
     _ enable: Int32, _ snippet: Int32, _ inherited: Int32, _ handler: Int32,
     _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
