@@ -260,8 +260,8 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
 
 /*
- * Puts keys into a slot (its lock held), each capped, the old ones
- * cleared; 1 when they changed, and the version moved.
+ * Puts keys into a slot (its lock held), by the core (s3p_store_keys()):
+ * 1 when they changed, and the version moved.
  */
 
 ngx_uint_t
@@ -269,38 +269,17 @@ ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
     s3p_str_t *access_key, s3p_str_t *secret_key, s3p_str_t *token,
     time_t expiration)
 {
-    u_char      *k;
-    ngx_uint_t   i, same;
-    s3p_str_t   *keys[3];
+    s3p_str_t  keys[3];
 
-    static size_t  max[3] = {
-        S3P_ACCESS_KEY_MAX, S3P_SECRET_KEY_MAX, S3P_SESSION_TOKEN_MAX
-    };
+    keys[0] = *access_key;
+    keys[1] = *secret_key;
+    keys[2] = *token;
 
-    keys[0] = access_key;
-    keys[1] = secret_key;
-    keys[2] = token;
-
-    same = (slot->version != 0 && slot->expiration == expiration);
-
-    for (i = 0, k = slot->keys; i < 3; k += slot->len[i++]) {
-        if (keys[i]->len > max[i]) {
-            return 0;
-        }
-
-        same = same && keys[i]->len == slot->len[i]
-               && ngx_memcmp(k, keys[i]->data, keys[i]->len) == 0;
-    }
-
-    if (same) {
+    if (!s3p_store_keys(keys, slot->version != 0
+                              && slot->expiration == expiration,
+                        slot->keys, slot->len))
+    {
         return 0;
-    }
-
-    ngx_explicit_memzero(slot->keys, sizeof(slot->keys));
-
-    for (i = 0, k = slot->keys; i < 3; i++) {
-        k = ngx_cpymem(k, keys[i]->data, keys[i]->len);
-        slot->len[i] = keys[i]->len;
     }
 
     slot->expiration = expiration;

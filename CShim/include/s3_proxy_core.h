@@ -738,6 +738,18 @@ int64_t s3p_presign_cap(int64_t expires, int64_t window, int64_t expiration,
     int64_t now);
 
 /*
+ * Puts credentials into a slot of C's shared zone (its lock held):
+ * `keys` (the access key, the secret key, the session token) one after
+ * another into `slot` (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX +
+ * S3P_SESSION_TOKEN_MAX bytes), the old ones cleared, and their lengths
+ * into `lens` (3).  1 when stored; 0, the slot left as it is, when one is
+ * longer than its maximum, or when `held` (the slot's credentials expire
+ * when these do) and the slot holds the same keys.
+ */
+int s3p_store_keys(const s3p_str_t *keys, int32_t held, uint8_t *slot,
+    size_t *lens);
+
+/*
  * Takes one step of `provider`'s refresh: reads `step`'s event and writes
  * its action, whose bytes go into `out` (capacity at least
  * S3P_PROVIDER_REQUEST_MAX).  Always an action: a problem is a RETRY.
