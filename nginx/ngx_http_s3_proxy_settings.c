@@ -19,7 +19,7 @@
 
 static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
     s3p_str_t *value);
-static ngx_int_t ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
+static void ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
     const s3p_str_t *path, s3p_str_t *contents);
 static void ngx_http_s3_proxy_wipe(void *data);
 static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
@@ -69,16 +69,15 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 
     paths = ngx_pnalloc(cf->pool, len);
     if (paths == NULL
-        || s3p_environment_paths(&smcf->env, paths, len) != S3P_OK
-        || ngx_http_s3_proxy_read_shared(cf, &smcf->env.credentials_path,
-                                         &smcf->env.credentials_file)
-           != NGX_OK
-        || ngx_http_s3_proxy_read_shared(cf, &smcf->env.config_path,
-                                         &smcf->env.config_file)
-           != NGX_OK)
+        || s3p_environment_paths(&smcf->env, paths, len) != S3P_OK)
     {
         return NULL;
     }
+
+    ngx_http_s3_proxy_read_shared(cf, &smcf->env.credentials_path,
+                                  &smcf->env.credentials_file);
+    ngx_http_s3_proxy_read_shared(cf, &smcf->env.config_path,
+                                  &smcf->env.config_file);
 
     /* the default bucket allowlist, as `make run` passes it */
 
@@ -184,7 +183,7 @@ ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, s3p_str_t *value)
  * needs a profile from it.  Its contents are wiped with the configuration.
  */
 
-static ngx_int_t
+static void
 ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
     s3p_str_t *contents)
 {
@@ -204,8 +203,6 @@ ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
 
     contents->data = file.data;
     contents->len = file.len;
-
-    return NGX_OK;
 }
 
 
