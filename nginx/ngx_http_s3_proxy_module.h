@@ -1,27 +1,7 @@
 /*
- * ngx_http_s3_proxy_module: what its C files share.
- *
- *   ngx_http_s3_proxy_module.c     the module, its directives, merging
- *   ngx_http_s3_proxy_directives.c the directives' own handlers
- *   ngx_http_s3_proxy_settings.c   the environment, and the S3 settings
- *                                  checked and resolved by the Swift core
- *   ngx_http_s3_proxy_upstream.c   a keepalive upstream per S3 endpoint
- *   ngx_http_s3_proxy_handler.c    the request phase: route, redirect,
- *                                  refuse, hand over to proxy_pass
- *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
- *   ngx_http_s3_proxy_filter.c     S3's answers: headers hidden, errors
- *                                  cleaned and logged, listings rendered
- *   ngx_http_s3_proxy_fallback.c   a folder's listing in place of its
- *                                  index page's 404
- *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
- *                                  module (s3_proxy.conf, its marker)
- *   ngx_http_s3_proxy_credentials.c  credentials that rotate: each
- *                                  location's provider, their shared
- *                                  zone, what a request signs with
- *   ngx_http_s3_proxy_fetch.c      a provider's refresh: the workers'
- *                                  timer, its steps carried out
- *
- * The Swift core is reached through CShim/include/s3_proxy_core.h only.
+ * ngx_http_s3_proxy_module: what its C files share.  Each file says what
+ * it holds in its first comment; docs/design.md maps them.  The Swift
+ * core is reached through CShim/include/s3_proxy_core.h only.
  */
 
 #ifndef _NGX_HTTP_S3_PROXY_MODULE_H_INCLUDED_
