@@ -14,8 +14,8 @@
 
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
     ngx_http_s3_proxy_loc_conf_t *slcf);
-static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t set,
-    int32_t *kind);
+static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t *field,
+    ngx_http_s3_proxy_loc_conf_t *slcf);
 
 
 /* s3_proxy_presign_window time | off */
@@ -177,30 +177,8 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    char       *rv;
-    u_char     *last;
-    int32_t     kind;
-    ngx_str_t  *value;
-
-    rv = ngx_http_s3_proxy_kind(cf, slcf->raw.credentials, &kind);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    slcf->raw.credentials = (s3p_credentials_source_t) kind;
-
-    if (kind != S3P_CREDENTIALS_PROFILE) {
-        return NGX_CONF_OK;
-    }
-
-    /* profile=NAME: the profile's region decides the default endpoint */
-
-    value = cf->args->elts;
-    last = value[1].data + value[1].len;
-    slcf->raw.profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
-    slcf->raw.profile.len = last - slcf->raw.profile.data;
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
+    return ngx_http_s3_proxy_kind(cf, (int32_t *) &slcf->raw.credentials,
+                                  slcf);
 }
 
 
@@ -209,38 +187,49 @@ ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    char     *rv;
-    int32_t   kind;
-
-    rv = ngx_http_s3_proxy_kind(cf, slcf->raw.addressing, &kind);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    slcf->raw.addressing = (s3p_addressing_t) kind;
-
-    /* virtual-hosted addressing names the hosts */
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
+    return ngx_http_s3_proxy_kind(cf, (int32_t *) &slcf->raw.addressing,
+                                  slcf);
 }
 
 
-/* the value's kind, checked by the core, once at a level (`set`: unset) */
+/*
+ * s3p_credentials_source_t and s3p_addressing_t hold S3P_UNSET (-1) when
+ * not configured: enums with a negative value are ints
+ */
 
 static char *
-ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t set, int32_t *kind)
+ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t *field,
+    ngx_http_s3_proxy_loc_conf_t *slcf)
 {
+    u_char     *last;
+    int32_t     kind;
     ngx_str_t  *value;
 
-    if (set != S3P_UNSET) {
+    if (*field != S3P_UNSET) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    if (ngx_http_s3_proxy_check(cf, &value[1], 1, 0, kind) != NGX_OK) {
+    if (ngx_http_s3_proxy_check(cf, &value[1], 1, 0, &kind) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    *field = kind;
+
+    if (field == (int32_t *) &slcf->raw.credentials) {
+        if (kind != S3P_CREDENTIALS_PROFILE) {
+            return NGX_CONF_OK;
+        }
+
+        /* profile=NAME: the profile's region decides the default endpoint */
+
+        last = value[1].data + value[1].len;
+        slcf->raw.profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
+        slcf->raw.profile.len = last - slcf->raw.profile.data;
+    }
+
+    /* virtual-hosted addressing names the hosts */
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
 }
