@@ -328,13 +328,6 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     pos = &conf->enable_pos;
 
-    if (conf->buckets != NULL && conf->buckets->nelts == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\": S3_PROXY_BUCKETS names no bucket "
-                      "in %s:%ui", pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
-    }
-
     core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
     if (core == NULL) {
         return NGX_CONF_ERROR;

@@ -435,8 +435,9 @@ int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,
- * its bucket and allowlists (with virtual addressing, that each bucket
- * named can be a DNS label of the endpoints), its index page name, and
+ * its bucket and allowlists (a list that names no bucket is refused; with
+ * virtual addressing, that each bucket named can be a DNS label of the
+ * endpoints), its index page name, and
  * that a host it reaches by name, without an upstream{} for it, can be
  * resolved (`resolver`).  On failure writes a message naming the setting
  * into `err` (capacity `cap`, NUL-terminated) and returns S3P_E_CONFIG.

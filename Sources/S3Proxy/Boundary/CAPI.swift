@@ -73,6 +73,10 @@ func s3p_config_check(
 /// The checks of a location's own settings.
 enum LocationCheck {
     static func problem(_ conf: s3p_config_t) -> String? {
+        // a list (S3_PROXY_BUCKETS, commas alone) that allows no bucket
+        if conf.buckets != nil && conf.nbuckets == 0 {
+            return "S3_PROXY_BUCKETS names no bucket"
+        }
         guard let signing = conf.signing,
               PreparedParts(signing.pointee.prepared) != nil
         else {
