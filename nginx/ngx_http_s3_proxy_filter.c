@@ -4,7 +4,8 @@
  *
  * Every answer proxied from S3 loses here the x-amz-* headers the Swift
  * core hides (request ids and encryption unless s3_proxy_pass_headers
- * passes them; the object's metadata, version and checksums stay).  Two
+ * passes them; the object's metadata, version and checksums stay, but
+ * not checksums in the answer to a Range).  Two
  * answers are collected and replaced by what the core writes:
  *
  *   - an error of S3's (400 or more): its document carries what helps
@@ -80,6 +81,10 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
     pass = slcf->pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
+
+    if (r->headers_in.range) {
+        pass |= S3P_ANSWER_RANGE;
+    }
 
     part = &r->headers_out.headers.part;
     i = 0;

@@ -271,24 +271,27 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
 /*
  * What S3 clients send when they sign, for the core to recognise them:
  * the Authorization header and the x-amz-date and x-amz-content-sha256
- * headers, which nginx does not index.
+ * headers, which nginx does not index; and x-amz-checksum-mode, which the
+ * core sends on for them.
  */
 
 static void
 ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
 {
-    s3p_str_t        *found[2];
+    s3p_str_t        *found[3];
     ngx_uint_t        i, k;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     static ngx_str_t  names[] = {
         ngx_string("x-amz-date"),
-        ngx_string("x-amz-content-sha256")
+        ngx_string("x-amz-content-sha256"),
+        ngx_string("x-amz-checksum-mode")
     };
 
     found[0] = &req->amz_date;
     found[1] = &req->amz_content_sha256;
+    found[2] = &req->checksum_mode;
 
     if (r->headers_in.authorization) {
         req->authorization.data = r->headers_in.authorization->value.data;
@@ -299,7 +302,7 @@ ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
     i = 0;
 
     while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
-        for (k = 0; k < 2; k++) {
+        for (k = 0; k < 3; k++) {
             if (h->key.len == names[k].len
                 && ngx_strncasecmp(h->key.data, names[k].data, names[k].len)
                    == 0)

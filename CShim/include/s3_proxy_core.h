@@ -239,6 +239,9 @@ typedef struct {
     s3p_str_t        authorization;   /* the client's own signature */
     s3p_str_t        amz_date;        /*   headers, only to recognise S3 */
     s3p_str_t        amz_content_sha256; /* clients; empty: none sent */
+    s3p_str_t        checksum_mode;   /* x-amz-checksum-mode, sent on for */
+                                      /*   an S3 client's object as */
+                                      /*   "ENABLED"; empty: none sent */
     int64_t          now;             /* Unix time, seconds */
     int32_t          fallback;        /* 1: S3 answered 404 for this */
                                       /*   path's index page: its listing */
@@ -272,6 +275,11 @@ typedef enum {
  * instant, into `get_authorization`: with proxy_cache, nginx fetches the
  * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by
  * default), deciding so after the request phase.
+ * `checksum_mode` is the x-amz-checksum-mode header a proxied request
+ * sends S3, signed ("ENABLED"; empty: none): an S3 client's GetObject and
+ * HeadObject that sent it.  `cache_key` is the S3 request a cached answer
+ * belongs to, for $s3_proxy_cache_key after the method: `url`, and
+ * " x-amz-checksum-mode:ENABLED" after it when that header is sent.
  * For a folder's index page with built-in listings, `fallback` is the
  * folder's path, asked again with `fallback` set if S3 answers 404.
  * A refusal to a client the location streams to (an S3 client) has
@@ -290,6 +298,9 @@ typedef struct {
     s3p_str_t        get_authorization; /* a proxied HEAD's signature */
                                       /*   as a GET, which proxy_cache */
                                       /*   sends S3 for a HEAD's miss */
+    s3p_str_t        checksum_mode;   /* the x-amz-checksum-mode sent */
+    s3p_str_t        cache_key;       /* $s3_proxy_cache_key, after */
+                                      /*   its method */
     s3p_str_t        fallback;
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
@@ -344,7 +355,7 @@ int s3p_handle(const s3p_config_t *conf, const s3p_request_t *req,
 /*
  * The room s3p_signing_resolve() needs for `settings`, from the lengths of
  * its raw values alone: nothing is parsed or resolved, so that a resolve
- * reads the settings once.  It is at most about five times the length of
+ * reads the settings once.  It is at most about seven times the length of
  * the raw values, the environment's and the shared files' together.
  */
 size_t s3p_signing_bound(const s3p_settings_t *settings);
@@ -569,7 +580,8 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
  * Whether a response header of S3's reaches the client of a proxied
  * request (1) or is hidden (0), by its name (any case).  Visible: every
  * header but S3's x-amz-* ones, and of those what a redirected client
- * would use: x-amz-meta-*, version id and delete marker, checksums,
+ * would use: x-amz-meta-*, version id and delete marker, checksums
+ * (x-amz-checksum-*, whatever `pass` holds but S3P_ANSWER_RANGE),
  * storage class, restore, expiration, website redirect, object lock,
  * replication status, parts and tag counts, missing metadata, archive
  * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
@@ -580,6 +592,14 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
  */
 #define S3P_PASS_REQUEST_ID  0x0002
 #define S3P_PASS_SSE         0x0004
+
+/*
+ * Also in `pass`: the client asked for a Range.  A part of the object
+ * carries no checksum (x-amz-checksum-*) of the whole: with proxy_cache,
+ * nginx cuts the range from the whole object it cached with S3's
+ * checksums, which the client would check the range against.
+ */
+#define S3P_ANSWER_RANGE     0x0010
 
 int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 

@@ -135,9 +135,23 @@ struct Pipeline {
         let head = s3.method.utf8CodeUnitCount == 4
         guard let signed = SignedHeaders(prepared: prepared).write(
             method: s3.method, path: path, items: items, stamp: stamp, key: key,
-            upstreams: conf.pointee.upstreams != 0, alsoGet: head, writer: &writer)
+            upstreams: conf.pointee.upstreams != 0, alsoGet: head,
+            checksumMode: s3.checksumMode, writer: &writer)
         else {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
+        }
+        // The cached answer of a request that asks for checksums carries
+        // them: it is not the answer of one that does not.
+        result.pointee.cache_key = writer.str(signed.url.0, signed.url.1)
+        if s3.checksumMode {
+            let start = writer.count
+            writer.write(writer.slice(signed.url.0, signed.url.1))
+            writer.write(" x-amz-checksum-mode:")
+            let value = writer.count
+            writer.write(SignedHeaders.checksumModeValue)
+            if writer.overflowed { return S3P_E_SPACE }
+            result.pointee.cache_key = writer.str(start, writer.count)
+            result.pointee.checksum_mode = writer.str(value, writer.count)
         }
         if let folderLength = s3.folderLength {
             // The folder's own path, listed on S3's 404.
@@ -211,6 +225,8 @@ struct Pipeline {
         // (the timestamp, signature, names and marker).
         // The location's own bucket, not in the path, appears in the host
         // (virtual addressing), the URL, and the client's paths.
+        // x-amz-checksum-mode: the URL again in the cache key, and its
+        // name in the signed headers' names (twice for a HEAD).
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
         let path = req.path.len + index
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
@@ -220,5 +236,7 @@ struct Pipeline {
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
             + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32
+            + (req.checksum_mode.len > 0
+               ? 3 * path + 3 * req.query.len + conf.pointee.bucket.len + prepared + 128 : 0)
     }
 }

@@ -10,7 +10,8 @@
 // AUTHORIZATION (missing parts are empty; FLAGS is one byte: bit 0
 // listings, bit 1 fallback pass, bits 2 and 3 an x-amz-date and an
 // x-amz-content-sha256 header, bit 4 an s3_proxy_stream_agents list with
-// bits 5 and 6 its `none` and `signed`; PLACE is one byte: bit 0 mounted
+// bits 5 and 6 its `none` and `signed`, bit 7 an x-amz-checksum-mode
+// header; PLACE is one byte: bit 0 mounted
 // at /s3/, bit 1 the location's own bucket, bit 2 virtual-hosted
 // addressing).  `v` and `_` are ignored parameters.
 // Beyond "does not crash", each answer is checked for what must hold:
@@ -52,6 +53,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         flags & 4 != 0 ? Array("20260101T000000Z".utf8) : [],
         flags & 8 != 0 ? Array("UNSIGNED-PAYLOAD".utf8) : [],
         Array("/s3/".utf8),
+        flags & 128 != 0 ? Array("enabled".utf8) : [],
     ]
     fuzzStorage = settings.flatMap { $0 }
     fuzzStorage.withUnsafeBufferPointer { storage in
@@ -106,6 +108,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
                                         user_agent: v[13], authorization: v[17],
                                         amz_date: v[18], amz_content_sha256: v[19],
+                                        checksum_mode: v[21],
                                         now: 1_700_000_000,
                                         fallback: Int32(flags >> 1 & 1))
             withUnsafePointer(to: &signing) { signing in

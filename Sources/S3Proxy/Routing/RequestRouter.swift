@@ -15,7 +15,11 @@
 // - Any other object: a 307 to a presigned URL for the request's method,
 //   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
 //   signing their request), which cannot follow it: their GetObject and
-//   HeadObject are proxied.
+//   HeadObject are proxied.  For them a key ending in `/` is an object
+//   like any other (a folder marker), never an index page or a listing,
+//   and their x-amz-checksum-mode is sent on, signed.
+// - Objects take `partNumber` (1 to 10,000, in plain decimal; anything
+//   else: 400) and the parameters the operator allowed.
 // - Built-in listings (when on): when S3 answers 404 for a folder's index
 //   page, the module asks again for the folder (the fallback pass), which
 //   is proxied as a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
@@ -37,6 +41,8 @@ struct IncomingRequest {
     let authorization: UnsafeBufferPointer<UInt8>
     let amzDate: UnsafeBufferPointer<UInt8>
     let amzContentSHA256: UnsafeBufferPointer<UInt8>
+    /// x-amz-checksum-mode, as the client sent it.
+    let checksumMode: UnsafeBufferPointer<UInt8>
     let now: Int64
     let isFallback: Bool
 
@@ -48,6 +54,7 @@ struct IncomingRequest {
         authorization = Bytes.view(req.authorization)
         amzDate = Bytes.view(req.amz_date)
         amzContentSHA256 = Bytes.view(req.amz_content_sha256)
+        checksumMode = Bytes.view(req.checksum_mode)
         now = req.now
         isFallback = req.fallback != 0
     }
@@ -89,6 +96,8 @@ struct S3Request {
     var key: UnsafeBufferPointer<UInt8>
     /// Redirected to a presigned URL, or proxied.
     var redirect = false
+    /// Proxied with `x-amz-checksum-mode: ENABLED`, signed.
+    var checksumMode = false
     /// For a folder's index page with listings on: the length of the
     /// folder's own key, listed if S3 answers 404.
     var folderLength: Int? = nil
@@ -180,7 +189,13 @@ struct RequestRouter {
             }
         }
         let key = writer.slice(from: keyStart)
-        let isFolder = slash != nil && (key.isEmpty || key.last == UInt8(ascii: "/"))
+        // S3 clients read a key ending in `/` as the object it names (a
+        // folder marker); for them only the bucket's own path is a folder.
+        // (Whether it is one is asked only where it decides: it scans the
+        // User-Agent.)
+        lazy var client = policy.streams(request)
+        let isFolder = slash != nil
+            && (key.isEmpty || (key.last == UInt8(ascii: "/") && !client))
         // A folder's key may become its index page's: the name goes right
         // after it, before anything else is written.
         let index = policy.index
@@ -229,8 +244,12 @@ struct RequestRouter {
         if key.isEmpty && (slash == nil || items.count > 0) {
             for index in 0..<items.count {
                 let name = items[index].name
+                // A parameter the location does not serve: 403, or for an
+                // S3 client 501 NotImplemented, which S3 clients take for
+                // "not available here" (`s3cmd info` asks for ?policy,
+                // ?cors and ?acl, and stops at anything but 404 or 501).
                 guard isListingParameter(name) || policy.allows(parameter: name) else {
-                    return .refuse(status: parameterRefusal(request))
+                    return .refuse(status: client ? 501 : 403)
                 }
             }
             s3.kind = .listing(withSlash: slash != nil && policy.bucket == nil)
@@ -238,11 +257,20 @@ struct RequestRouter {
         }
         // GET /<bucket>/ without parameters is the bucket's index page.
 
-        // Objects take only the parameters the operator allowed:
-        // sub-resources such as ?acl, ?tagging or ?versions would read more
-        // than the object itself.
-        for index in 0..<items.count where !policy.allows(parameter: items[index].name) {
-            return .refuse(status: parameterRefusal(request))
+        // Objects take partNumber and the parameters the operator
+        // allowed: sub-resources such as ?acl, ?tagging or ?versions would
+        // read more than the object itself.
+        var parts = 0
+        for index in 0..<items.count {
+            let item = items[index]
+            if Rules.partNumberParameter.matches(item.name) {
+                parts += 1
+                guard parts == 1, Rules.isPartNumber(item.value) else {
+                    return .refuse(status: 400)
+                }
+            } else if !policy.allows(parameter: item.name) {
+                return .refuse(status: client ? 501 : 403)
+            }
         }
 
         if isFolder {
@@ -251,17 +279,12 @@ struct RequestRouter {
             }
             s3.key = indexKey
         }
-        s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)
-            || policy.streams(request))
+        s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index) || client)
+        // S3 answers with the object's checksums only when asked: SDKs
+        // ask, to check the body against them.
+        s3.checksumMode = client && ASCII.equalsIgnoringCase(
+            request.checksumMode, SignedHeaders.checksumModeValue)
         return .sign(s3)
-    }
-
-    /// A parameter the location does not serve: 403, or for an S3 client
-    /// 501 NotImplemented, which S3 clients take for "not available here"
-    /// (`s3cmd info` asks for ?policy, ?cors and ?acl, and stops at
-    /// anything but 404 or 501).
-    private func parameterRefusal(_ request: IncomingRequest) -> Int32 {
-        policy.streams(request) ? 501 : 403
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -20,6 +20,28 @@ enum Rules {
     /// continuation token of the page to show.
     static let pageParameter: StaticString = "page"
 
+    /// GetObject's and HeadObject's part of a multipart object: objects
+    /// take it without the operator's allowlist.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+    static let partNumberParameter: StaticString = "partNumber"
+
+    /// S3's most parts of an object.
+    static let maxPartNumber = 10_000
+
+    /// Whether `value` is a part number: 1 to maxPartNumber in plain
+    /// decimal (no sign, space or leading zero).
+    static func isPartNumber(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = value.first, first != UInt8(ascii: "0"), value.count <= 5 else {
+            return false
+        }
+        var number = 0
+        for byte in value {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return false }
+            number = number * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return number <= maxPartNumber
+    }
+
     /// S3's limit on a key: 1,024 bytes of UTF-8 (S3P_KEY_MAX).
     static let maxKeyLength = Int(S3P_KEY_MAX)
 
