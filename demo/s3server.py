@@ -235,6 +235,30 @@ def uri_encode(data: bytes, keep_slash: bool) -> str:
     return "".join(out)
 
 
+# GetObject's response header overrides: query parameter -> header.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+RESPONSE_OVERRIDES = {
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+    "response-content-language": "content-language",
+    "response-content-type": "content-type",
+    "response-expires": "expires",
+}
+
+
+def response_overrides(raw_query: str) -> dict[str, str]:
+    """The headers a signed GET's response-* parameters set: their
+    decoded bytes, which http.server sends as Latin-1, so that they arrive
+    as they were encoded."""
+    overrides = {}
+    for name, value in parse_query(raw_query):
+        header = RESPONSE_OVERRIDES.get(name.decode("utf-8", "replace"))
+        if header:
+            overrides[header] = value.decode("latin-1")
+    return overrides
+
+
 def canonical_uri(raw_path: str) -> str:
     """Canonical URI for S3: decode once, re-encode, no path normalisation."""
     encoded = uri_encode(percent_decode(_to_bytes(raw_path)), keep_slash=True)
@@ -1137,7 +1161,7 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
                     return
                 if self.command == "GET":
                     reshape.corrupt = self.server.take_fault(raw_path, corrupt=True) is not None
-            self._relay_response(resp, reshape)
+            self._relay_response(resp, reshape, response_overrides(raw_query))
         finally:
             conn.close()
 
@@ -1192,7 +1216,8 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
             store.delete(bucket, key)
 
     def _relay_response(self, resp: http.client.HTTPResponse,
-                        reshape: Reshape | None = None) -> None:
+                        reshape: Reshape | None = None,
+                        overrides: dict[str, str] | None = None) -> None:
         no_body = self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200
         length = resp.getheader("Content-Length")
         status = resp.status
@@ -1202,8 +1227,14 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
         chunked = False
         self.send_response_only(status)  # standard reason phrase
         listed = {t.strip().lower() for t in (resp.getheader("Connection") or "").split(",")}
+        # S3 answers a successful GET or HEAD with the response-* overrides
+        # of its (signed) query in place of the object's own headers.
+        overrides = (overrides or {}) if 200 <= status < 300 else {}
+        added += list(overrides.items())
         for name, value in resp.getheaders():
             lname = name.lower()
+            if lname in overrides:
+                continue
             if reshape is not None and (lname.startswith("x-amz-checksum-")
                                         or lname == "x-amz-sdk-checksum-algorithm"
                                         or (lname == "content-range"

@@ -76,6 +76,49 @@ ngx_http_s3_proxy_ignore_params(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* s3_proxy_proxy_types mime-type ... */
+
+char *
+ngx_http_s3_proxy_proxy_types(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    return ngx_http_s3_proxy_list(cf, &slcf->proxy_types, slcf);
+}
+
+
+/* s3_proxy_error_document key [status] */
+
+char *
+ngx_http_s3_proxy_error_document(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    int32_t     kinds[2];
+    ngx_str_t  *value;
+
+    if (slcf->error_status != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    kinds[1] = 0;
+
+    if (ngx_http_s3_proxy_check(cf, &value[1], cf->args->nelts - 1, 0, kinds)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    slcf->error_document = value[1];
+    slcf->error_status = kinds[1];
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
     ngx_http_s3_proxy_loc_conf_t *slcf)

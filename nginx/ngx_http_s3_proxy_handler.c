@@ -158,6 +158,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     h = &ctx->result.header_value;
 
     if (ctx->result.header != NULL
+        && ctx->result.render != S3P_RENDER_FOLDER
         && ngx_http_s3_proxy_add_header(r, ctx->result.header,
                                         (u_char *) h->data, h->len)
            == NULL)
@@ -229,21 +230,20 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     ngx_http_s3_proxy_client_signing(r, req);
 
     /*
-     * The fallback pass: S3 answered 404 for a folder's index page, and the
-     * module asked for the folder's listing, at the path the core gave it,
-     * already encoded (ngx_http_s3_proxy_fallback()).
+     * A fallback pass: S3 answered the path's step before with a status
+     * the core named, and the module asks again for the path and query
+     * the core gave it (ngx_http_s3_proxy_fallback()).
      */
 
     if (ctx->listing) {
-        req->fallback = 1;
-        req->path = ctx->result.fallback;
-
-        return NGX_OK;
+        req->fallback = ctx->step;
+        req->status = ctx->result.status;
     }
 
-    if (r->valid_unparsed_uri && r == r->main) {
-        p = r->unparsed_uri.data;
-        len = r->unparsed_uri.len;
+    if (ctx->listing || (r->valid_unparsed_uri && r == r->main)) {
+        p = ctx->listing ? (u_char *) ctx->result.fallback.data
+                         : r->unparsed_uri.data;
+        len = ctx->listing ? ctx->result.fallback.len : r->unparsed_uri.len;
 
         q = ngx_strlchr(p, p + len, '?');
 
@@ -455,6 +455,47 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
 #endif
 
     return h;
+}
+
+
+/*
+ * The core's lookup of a key's type: nginx's "types" of the location, as
+ * ngx_http_set_content_type() finds a URI's (its default_type when none
+ * matches; an extension longer than 64 bytes matches none).
+ */
+
+s3p_str_t
+ngx_http_s3_proxy_type(const void *data, const uint8_t *ext, size_t len)
+{
+    u_char                     c, lowcase[64];
+    s3p_str_t                  type;
+    ngx_str_t                 *found;
+    ngx_uint_t                 i, hash;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = (ngx_http_core_loc_conf_t *) data;
+    found = NULL;
+
+    if (len && len <= sizeof(lowcase) && clcf->types_hash.size) {
+        hash = 0;
+
+        for (i = 0; i < len; i++) {
+            c = ngx_tolower(ext[i]);
+            hash = ngx_hash(hash, c);
+            lowcase[i] = c;
+        }
+
+        found = ngx_hash_find(&clcf->types_hash, hash, lowcase, len);
+    }
+
+    if (found == NULL) {
+        found = &clcf->default_type;
+    }
+
+    type.len = found->len;
+    type.data = found->data;
+
+    return type;
 }
 
 

@@ -190,6 +190,18 @@ typedef enum {
 
 
 /*
+ * The MIME type nginx's "types" give a file name extension (`ext`, `len`
+ * bytes, as the key has it, any case), its "default_type" when none
+ * matches; `data` is the location's s3p_config_t `type_data`.  The core
+ * uses a type of at most S3P_TYPE_MAX bytes, and none longer.
+ */
+typedef s3p_str_t (*s3p_type_t)(const void *data, const uint8_t *ext,
+    size_t len);
+
+#define S3P_TYPE_MAX  128
+
+
+/*
  * What one location answers, resolved at configuration time and never
  * written afterwards.  What each worker learns while it runs (the day's
  * signing key, HMAC states, the timestamp) is kept per thread by the core,
@@ -227,6 +239,19 @@ typedef struct {
                                       /*   one, or an upstream{}, a host */
                                       /*   it reaches by name fails the */
                                       /*   check (s3p_config_check()) */
+
+    /* websites (issue 23): what browsers get; S3 clients get S3's answers */
+    int32_t          website;         /* 1: s3_proxy_website on */
+    int32_t          types;           /* 1: s3_proxy_types on */
+    const s3p_str_t *proxy_types;     /* s3_proxy_proxy_types; none: */
+    size_t           nproxy_types;    /*   "text/html" with website on */
+    s3p_str_t        download;        /* s3_proxy_download_param as */
+                                      /*   written ("off"); empty: the */
+                                      /*   default, "download" */
+    s3p_str_t        error_document;  /* s3_proxy_error_document's key; */
+    int32_t          error_status;    /*   its status (0: S3's) */
+    s3p_type_t       type;            /* nginx's "types" of the location */
+    const void      *type_data;       /*   (s3p_type_t) */
 } s3p_config_t;
 
 
@@ -243,8 +268,11 @@ typedef struct {
                                       /*   an S3 client's object as */
                                       /*   "ENABLED"; empty: none sent */
     int64_t          now;             /* Unix time, seconds */
-    int32_t          fallback;        /* 1: S3 answered 404 for this */
-                                      /*   path's index page: its listing */
+    int32_t          fallback;        /* n: S3 answered `status` to the */
+                                      /*   n-th request for this path (a */
+                                      /*   result's `fallback`, asked */
+                                      /*   again); 0: the first request */
+    int32_t          status;
 } s3p_request_t;
 
 
@@ -253,9 +281,20 @@ typedef enum {
     S3P_RENDER_NONE = 0,              /* S3's answer, unchanged */
     S3P_RENDER_LISTING = 1,           /* a folder listing's first page */
     S3P_RENDER_LISTING_MORE = 2,      /* a later page of it */
-    S3P_RENDER_S3_ERROR = 3           /* a refusal to an S3 client: */
+    S3P_RENDER_S3_ERROR = 3,          /* a refusal to an S3 client: */
                                       /*   `url` holds S3's XML error */
+    S3P_RENDER_DOCUMENT = 4,          /* an error document: S3's 200 is */
+                                      /*   answered with `status` */
+    S3P_RENDER_FOLDER = 5             /* a folder's index page exists: */
+                                      /*   S3's 200 is answered 302 with */
+                                      /*   `header` (Location), no body */
 } s3p_render_t;
+
+/* Which of S3's answers send a request to its `fallback` (bits). */
+#define S3P_FALLBACK_404      0x0001
+#define S3P_FALLBACK_403      0x0002
+#define S3P_FALLBACK_ERROR_PAGE  0x0004   /* also after the location's */
+                                          /*   own error_page answered */
 
 
 /* What to do with a request. */
@@ -280,8 +319,11 @@ typedef enum {
  * HeadObject that sent it.  `cache_key` is the S3 request a cached answer
  * belongs to, for $s3_proxy_cache_key after the method: `url`, and
  * " x-amz-checksum-mode:ENABLED" after it when that header is sent.
- * For a folder's index page with built-in listings, `fallback` is the
- * folder's path, asked again with `fallback` set if S3 answers 404.
+ * When S3's answer is one `fallback_on` names (a folder's index page
+ * with built-in listings, a page of a website), `fallback` is the path
+ * (and query) to ask again, with the request's `fallback` one more and
+ * `status` S3's: the folder's listing, the folder redirect's check, the
+ * error document.
  * A refusal to a client the location streams to (an S3 client) has
  * render S3P_RENDER_S3_ERROR and, in `url`, the body to answer with: an
  * S3 XML error, which S3 clients parse.
@@ -302,6 +344,14 @@ typedef struct {
     s3p_str_t        cache_key;       /* $s3_proxy_cache_key, after */
                                       /*   its method */
     s3p_str_t        fallback;
+    uint32_t         fallback_on;     /* S3P_FALLBACK_* */
+    s3p_str_t        content_type;    /* a proxied answer's Content-Type */
+                                      /*   (s3_proxy_types); empty: S3's */
+    s3p_str_t        disposition;     /* a proxied answer's */
+                                      /*   Content-Disposition; empty: */
+                                      /*   S3's */
+    s3p_str_t        download;        /* a listing's download parameter: */
+                                      /*   links beside files; empty: none */
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
     s3p_render_t     render;

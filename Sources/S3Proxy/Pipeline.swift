@@ -28,7 +28,7 @@ struct Pipeline {
             return S3P_E_CONFIG
         }
         return withUnsafeTemporaryAllocation(of: QueryItem.self,
-                                             capacity: Rules.maxQueryItems) { storage in
+                                             capacity: Rules.maxQueryItems + 2) { storage in
             var writer = BufferWriter(base: out, capacity: cap)
             var items = QueryItems(storage: storage)
             let router = RequestRouter(policy: LocationPolicy(conf: conf))
@@ -90,6 +90,24 @@ struct Pipeline {
             writer.write(UInt8(ascii: "/"))
             if writer.overflowed { return S3P_E_SPACE }
             result.pointee.base = writer.str(start, writer.count)
+        }
+        // A redirect's type and download name are S3's to answer with:
+        // signed into the presigned URL (a client's own, where the
+        // location allows it, stays).
+        var disposition: s3p_str_t? = nil
+        if s3.download, case .object = s3.kind {
+            let start = writer.count
+            ContentDisposition.write(name: ContentDisposition.fileName(s3.key), into: &writer)
+            disposition = writer.str(start, writer.count)
+            if s3.redirect && !items.contains(named: "response-content-disposition") {
+                items.append(QueryItem(name: Pipeline.view("response-content-disposition"),
+                                       value: writer.slice(from: start)))
+            }
+        }
+        if s3.redirect, let type = s3.contentType,
+           !items.contains(named: "response-content-type")
+        {
+            items.append(QueryItem(name: Pipeline.view("response-content-type"), value: type))
         }
         items.encode(writer: &writer)
         if writer.overflowed { return S3P_E_SPACE }
@@ -153,15 +171,23 @@ struct Pipeline {
             result.pointee.cache_key = writer.str(start, writer.count)
             result.pointee.checksum_mode = writer.str(value, writer.count)
         }
-        if let folderLength = s3.folderLength {
-            // The folder's own path, listed on S3's 404.
+        if s3.fallbackOn != 0 {
+            // The path and query, asked again at the next step.
             let start = writer.count
-            let folder = UnsafeBufferPointer(rebasing: s3.key[0..<folderLength])
-            Pipeline.writeClientBase(s3, into: &writer)
-            writer.write(UInt8(ascii: "/"))
-            writer.writeEncoded(folder, keepSlash: true)
+            writer.write(s3.clientPath)
+            if !s3.clientQuery.isEmpty {
+                writer.write(UInt8(ascii: "?"))
+                writer.write(s3.clientQuery)
+            }
             if writer.overflowed { return S3P_E_SPACE }
             result.pointee.fallback = writer.str(start, writer.count)
+            result.pointee.fallback_on = s3.fallbackOn
+        }
+        if let type = s3.contentType {
+            result.pointee.content_type = Pipeline.str(type)
+        }
+        if let disposition {
+            result.pointee.disposition = disposition
         }
         result.pointee.action = S3P_ACTION_PROXY
         result.pointee.url = writer.str(signed.url.0, signed.url.1)
@@ -176,8 +202,25 @@ struct Pipeline {
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
+            if let name = LocationPolicy(conf: conf).downloadParameter {
+                result.pointee.download = Pipeline.str(name)
+            }
         default:
             result.pointee.render = S3P_RENDER_NONE
+        }
+        switch s3.answer {
+        case .plain:
+            break
+        case .document(let status):
+            result.pointee.render = S3P_RENDER_DOCUMENT
+            result.pointee.status = status
+        case .folder:
+            let start = writer.count
+            FolderRedirect.write(path: s3.clientPath, query: s3.clientQuery, into: &writer)
+            if writer.overflowed { return S3P_E_SPACE }
+            result.pointee.render = S3P_RENDER_FOLDER
+            result.pointee.status = 302
+            Pipeline.setHeader("Location", writer.str(start, writer.count), result)
         }
         return S3P_OK
     }
@@ -228,14 +271,21 @@ struct Pipeline {
         // x-amz-checksum-mode: the URL again in the cache key, and its
         // name in the signed headers' names (twice for a HEAD).
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
-        let path = req.path.len + index
+        let path = req.path.len + index + 1
+        // Websites: the fallback path and query again, a folder redirect's
+        // Location (three bytes a byte), a download's Content-Disposition
+        // (decoded and encoded), a type (likewise), an error document's
+        // key (as a key).
+        let website = 4 * (req.path.len + req.query.len)
+            + 4 * ContentDisposition.bound(req.path.len) + 4 * Int(S3P_TYPE_MAX)
+            + 12 * conf.pointee.error_document.len + 64
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
         // A URL that names the upstream has the Host header after it: the
         // host again (within the prepared parts) and its bucket (the path's).
         // A HEAD's second Authorization: prepared parts, a date, a signature.
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
-            + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32
+            + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32 + website
             + (req.checksum_mode.len > 0
                ? 3 * path + 3 * req.query.len + conf.pointee.bucket.len + prepared + 128 : 0)
     }

@@ -148,7 +148,8 @@ storage.withUnsafeBufferPointer { buffer in
                                     authorization: s3p_str_t(), amz_date: s3p_str_t(),
                                     amz_content_sha256: s3p_str_t(),
                                     checksum_mode: benchCase.checksumMode ? enabled : s3p_str_t(),
-                                    now: 1_767_225_600, fallback: benchCase.fallback)
+                                    now: 1_767_225_600, fallback: benchCase.fallback,
+                                    status: 404)
         conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in
             // Warm up: derive the day's signing key, set up the contexts

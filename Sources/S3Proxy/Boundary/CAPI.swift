@@ -252,7 +252,8 @@ func s3p_render_listing(
     let base = result.base.len > 0 ? result.base.bytes : Array("/".utf8) + result.bucket.bytes
         + Array("/".utf8)
     let html = notFound ? Array(ListingHTML.notFoundPage.utf8)
-        : ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes, base: base)
+        : ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes, base: base,
+                      download: result.download.bytes)
             .render(listing)
     guard let out = alloc(data, html.count) else { return S3P_E_SPACE }
     html.withUnsafeBytes { bytes in

@@ -20,10 +20,18 @@
 //   and their x-amz-checksum-mode is sent on, signed.
 // - Objects take `partNumber` (1 to 10,000, in plain decimal; anything
 //   else: 400) and the parameters the operator allowed.
-// - Built-in listings (when on): when S3 answers 404 for a folder's index
-//   page, the module asks again for the folder (the fallback pass), which
-//   is proxied as a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
-//   on a folder path asks for a later page directly.
+// - For browsers, a key whose type (nginx's `types`, asked through the
+//   location's lookup) is one s3_proxy_proxy_types names (website mode:
+//   text/html), and in website mode a key without an extension, which may
+//   be a folder: proxied.
+// - When S3 answers a proxied request with a status its plan names, the
+//   module asks again for the path (the fallback pass, Website.swift): a
+//   folder's built-in listing (s3_proxy_listing on), which is proxied as a
+//   ListObjectsV2 page that the module renders as HTML; a website's folder
+//   check; the error document.  `?page=<token>` on a folder path asks for
+//   a later listing page directly.
+// - Browsers' download links (`?download`): the parameter is dropped, and
+//   the answer is an attachment (ContentDisposition.swift).
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 //
 // The router decodes the bucket, the key and the query items into the
@@ -44,7 +52,10 @@ struct IncomingRequest {
     /// x-amz-checksum-mode, as the client sent it.
     let checksumMode: UnsafeBufferPointer<UInt8>
     let now: Int64
-    let isFallback: Bool
+    /// n: S3 answered `previousStatus` to the n-th request for this path.
+    let fallback: Int32
+    let previousStatus: Int32
+    var isFallback: Bool { fallback > 0 }
 
     init(_ req: s3p_request_t) {
         method = Bytes.view(req.method)
@@ -56,7 +67,8 @@ struct IncomingRequest {
         amzContentSHA256 = Bytes.view(req.amz_content_sha256)
         checksumMode = Bytes.view(req.checksum_mode)
         now = req.now
-        isFallback = req.fallback != 0
+        fallback = req.fallback
+        previousStatus = req.status
     }
 
     /// "GET" or "HEAD": the only methods served.
@@ -98,9 +110,25 @@ struct S3Request {
     var redirect = false
     /// Proxied with `x-amz-checksum-mode: ENABLED`, signed.
     var checksumMode = false
-    /// For a folder's index page with listings on: the length of the
-    /// folder's own key, listed if S3 answers 404.
-    var folderLength: Int? = nil
+    /// Which of S3's answers send the path to its next step (Plan).
+    var fallbackOn: UInt32 = 0
+    /// The client's raw path and query: asked again at the next step.
+    var clientPath: UnsafeBufferPointer<UInt8> = Bytes.empty
+    var clientQuery: UnsafeBufferPointer<UInt8> = Bytes.empty
+    /// How S3's answer reaches the client.
+    var answer: Answer = .plain
+    /// A download link's Content-Disposition (the key's last segment).
+    var download = false
+    /// nginx's type of the key, for s3_proxy_types.
+    var contentType: UnsafeBufferPointer<UInt8>? = nil
+
+    enum Answer {
+        case plain
+        /// An error document: S3's 200 answered with this status.
+        case document(status: Int32)
+        /// A folder's index page exists: 302 to the folder.
+        case folder
+    }
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
@@ -222,14 +250,68 @@ struct RequestRouter {
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
         s3.mountBase = mountBase
         s3.bucketInPath = policy.bucket == nil
+        s3.clientPath = request.path
+        s3.clientQuery = request.query
+
+        // Websites and download links are for browsers; S3 clients get
+        // S3's answers.
+        if let name = policy.downloadParameter, items.contains(named: name), !client {
+            _ = items.remove(named: name)
+            s3.download = !request.isFallback
+        }
+        // What the object is proxied as: a folder's index page, a page of
+        // a type proxied, a website's key without an extension (maybe a
+        // folder, checked if S3 answers 404); anything else is redirected.
+        var plan = Plan()
+        plan.listing = isFolder && policy.listings
+        let objectKey = isFolder ? indexKey : key
+        var proxied = isFolder || lastSegment(of: objectKey).elementsEqual(index)
+        let typed = policy.types || policy.proxiesTypes
+        let type = typed && !client ? policy.type(of: objectKey) : nil
+        if !proxied && (policy.proxiesTypes || policy.website) && !client {
+            if let type, policy.proxies(type: type) {
+                proxied = true
+            } else if policy.website && Rules.fileExtension(of: key).isEmpty && !key.isEmpty {
+                proxied = true
+                plan.folderCheck = true
+            }
+        }
+        plan.errorDocument = proxied && policy.errorDocument != nil && !client
+        if policy.types && !client {
+            s3.contentType = type
+        }
 
         if request.isFallback {
-            // S3 answered 404 for this path's index page.
-            guard isFolder && policy.listings else {
+            // S3 answered this path's previous step with a status its
+            // fallback names.
+            let n = request.fallback
+            s3.fallbackOn = plan.fallbackOn(after: n)
+            s3.contentType = nil
+            items.removeAll()
+            switch plan.step(n) {
+            case .listing?:
+                s3.kind = .folderListing(token: nil)
+            case .folderCheck?:
+                let start = writer.count
+                writer.write(key)
+                writer.write(UInt8(ascii: "/"))
+                writer.write(index)
+                if writer.overflowed { return .noSpace }
+                s3.key = writer.slice(from: start)
+                guard s3.key.count <= Rules.maxKeyLength else {
+                    return .refuse(status: 404)
+                }
+                s3.answer = .folder
+            case .errorDocument?:
+                guard let document = policy.errorDocument else { return .refuse(status: 404) }
+                s3.key = document
+                let configured = policy.errorStatus
+                s3.answer = .document(status: configured != 0 ? configured
+                                      : request.previousStatus)
+                if policy.types { s3.contentType = policy.type(of: document) }
+            default:
                 return .refuse(status: 404)
             }
-            items.removeAll()
-            s3.kind = .folderListing(token: nil)
             return .sign(s3)
         }
         if isFolder && policy.listings && items.count == 1
@@ -274,12 +356,12 @@ struct RequestRouter {
         }
 
         if isFolder {
-            if policy.listings {
-                s3.folderLength = key.count
-            }
             s3.key = indexKey
         }
-        s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index) || client)
+        s3.redirect = !(proxied || client)
+        if !s3.redirect {
+            s3.fallbackOn = plan.fallbackOn(after: 0)
+        }
         // S3 answers with the object's checksums only when asked: SDKs
         // ask, to check the body against them.
         s3.checksumMode = client && ASCII.equalsIgnoringCase(

@@ -148,6 +148,11 @@ extension Policy {
             indexDocument = conf.index.bytes
         }
         listings = conf.listings != 0
+        switch conf.download.bytes {
+        case []: downloadParameter = Array("download".utf8)
+        case Array("off".utf8): downloadParameter = nil
+        case let name: downloadParameter = name
+        }
         ignoredParameters = s3p_str_t.list(conf.ignore_params, conf.nignore_params)
         switch conf.stream {
         case S3P_STREAM_OFF:

@@ -121,6 +121,7 @@ enum Router {
         checksumMode: ArraySlice<UInt8> = [],
         fallback: Bool = false
     ) -> Route {
+        let rawQuery = Array(query)
         guard HTTPMethod(method) != nil else {
             return .refuse(status: 405)
         }
@@ -203,12 +204,20 @@ enum Router {
             return .refuse(status: 400)
         }
 
-        let forwarded = parameters.filter {
+        var forwarded = parameters.filter {
             !ignoredParameters.contains($0.name) && !policy.ignores(parameter: $0.name)
         }
         let client = policy.streams(userAgent: userAgent, signing: signing)
         let endsInSlash = key.last == UInt8(ascii: "/")
         let isFolder = bucketEnd != nil && (key.isEmpty || (endsInSlash && !client))
+        // A browser's download link: the proxy's parameter, never S3's.
+        var download = false
+        if let name = policy.downloadParameter, !client,
+           forwarded.contains(where: { $0.name == name })
+        {
+            forwarded.removeAll { $0.name == name }
+            download = !fallback
+        }
 
         if fallback {
             // S3 answered 404 for this path's index page.
@@ -256,8 +265,11 @@ enum Router {
         var folderPath: [UInt8] = []
         if isIndex {
             if policy.listings {
-                folderPath = clientBase + [UInt8(ascii: "/")]
-                folderPath += Plain.uriEncoded(key, keepSlash: true)
+                // asked again as the client asked it
+                folderPath = Array(path)
+                if !rawQuery.isEmpty {
+                    folderPath += [UInt8(ascii: "?")] + rawQuery
+                }
             }
             key.append(contentsOf: policy.indexDocument)
         }
@@ -271,6 +283,13 @@ enum Router {
         }
         if isIndex || lastSegment(of: key).elementsEqual(policy.indexDocument) || client {
             return .proxy(target)
+        }
+        // S3 answers a redirected download with this header (GetObject's
+        // response-content-disposition), signed like any parameter.
+        let dispositionName = Array("response-content-disposition".utf8)
+        if download && !forwarded.contains(where: { $0.name == dispositionName }) {
+            target.query.append(name: dispositionName,
+                                value: Plain.attachment(Array(lastSegment(of: key))))
         }
         return .redirect(target)
     }
