@@ -17,7 +17,9 @@
  *     to the error log at the level the core chooses: error for the
  *     operator's problems, info for the client's;
  *   - a listing page to render (s3_proxy_listing on: a folder without an
- *     index page): S3's ListObjectsV2 XML becomes the HTML page.
+ *     index page): S3's ListObjectsV2 XML becomes the HTML page;
+ *   - a listing below a key prefix (s3_proxy_prefix): S3's XML, its keys
+ *     made relative to the prefix.
  *
  * Answers nginx makes itself (its own error pages, an operator's
  * error_page with proxy_intercept_errors, which replaces S3's answer
@@ -152,6 +154,19 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         || status != NGX_HTTP_OK)
     {
         return ngx_http_next_header_filter(r);
+    }
+
+    /* a listing below a key prefix: S3's XML, its keys made relative */
+
+    if (ctx->result.render == S3P_RENDER_LISTING_XML) {
+        ngx_http_s3_proxy_replace(r, "application/xml", NULL);
+
+        if (r->header_only || r->method == NGX_HTTP_HEAD) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        ctx->rendering = 1;
+        return NGX_OK;
     }
 
     /* a folder listing: S3's XML turned into HTML */

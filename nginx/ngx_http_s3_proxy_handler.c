@@ -71,13 +71,25 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
     ctx->waiting = 0;
 
-    if (ngx_http_s3_proxy_request_target(r, ctx, &req) != NGX_OK) {
+    core = slcf->core;
+
+    /* s3_proxy_bucket and s3_proxy_prefix with variables: their values */
+
+    if (ngx_http_s3_proxy_request_target(r, ctx, &req) != NGX_OK
+        || ((core->per_request & S3P_PER_REQUEST_BUCKET)
+            && ngx_http_complex_value(r, slcf->bucket,
+                                      (ngx_str_t *) &req.bucket)
+               != NGX_OK)
+        || ((core->per_request & S3P_PER_REQUEST_PREFIX)
+            && ngx_http_complex_value(r, slcf->prefix,
+                                      (ngx_str_t *) &req.prefix)
+               != NGX_OK))
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* a provider's credentials: the ones current now, if any are valid */
 
-    core = slcf->core;
     ctx->signing = core->signing;
 
     if (slcf->creds != NULL) {

@@ -117,10 +117,17 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_bucket"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_s3_proxy_per_request,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, bucket),
-      &ngx_http_s3_proxy_where },
+      NULL },
+
+    { ngx_string("s3_proxy_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_per_request,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, prefix),
+      NULL },
 
     { ngx_string("s3_proxy_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -262,6 +269,8 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
     conf->expires = NGX_CONF_UNSET;
     conf->window = NGX_CONF_UNSET;
     conf->buckets = NGX_CONF_UNSET_PTR;
+    conf->bucket = NGX_CONF_UNSET_PTR;
+    conf->prefix = NGX_CONF_UNSET_PTR;
     conf->params = NGX_CONF_UNSET_PTR;
     conf->ignore_params = NGX_CONF_UNSET_PTR;
     conf->stream = NGX_CONF_UNSET_PTR;
@@ -297,7 +306,8 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->expires, prev->expires, NGX_CONF_UNSET);
     ngx_conf_merge_sec_value(conf->window, prev->window, 0);
     ngx_conf_merge_str_value(conf->index, prev->index, "");
-    ngx_conf_merge_str_value(conf->bucket, prev->bucket, "");
+    ngx_conf_merge_ptr_value(conf->bucket, prev->bucket, NULL);
+    ngx_conf_merge_ptr_value(conf->prefix, prev->prefix, NULL);
     s3p_settings_merge(&conf->raw, &prev->raw);
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);

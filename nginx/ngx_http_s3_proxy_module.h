@@ -68,7 +68,10 @@ typedef struct {
     ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
     ngx_flag_t                 listing;
     ngx_str_t                  index;
-    ngx_str_t                  bucket;
+
+    /* s3_proxy_bucket and s3_proxy_prefix: with variables, per request */
+    ngx_http_complex_value_t  *bucket;
+    ngx_http_complex_value_t  *prefix;
 
     /*
      * where S3 is and how to sign for it, as written (expires and window
@@ -208,6 +211,10 @@ char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
+    s3p_str_t *value, uint32_t *per_request, uint32_t flag);
 
 /* ngx_http_s3_proxy_snippet.c */
 char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,

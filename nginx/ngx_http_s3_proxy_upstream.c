@@ -195,7 +195,7 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
 {
     u_char                         *buf;
     size_t                          n;
-    ngx_str_t                      *bucket;
+    s3p_str_t                       bucket;
     ngx_array_t                    *a;
     s3p_settings_t                  raw, inner;
     ngx_http_s3_proxy_loc_conf_t   *conf;
@@ -204,10 +204,10 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     ngx_memzero(&raw, sizeof(s3p_settings_t));
+    ngx_memzero(&bucket, sizeof(s3p_str_t));
 
     raw.credentials = S3P_CREDENTIALS_UNSET;
     raw.addressing = S3P_ADDRESSING_UNSET;
-    bucket = NULL;
     a = smcf->buckets;
 
     /* from the outermost level in: an inner value replaces an outer one */
@@ -220,8 +220,11 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
         s3p_settings_merge(&inner, &raw);
         raw = inner;
 
-        if (conf->bucket.data) {
-            bucket = &conf->bucket;
+        /* a bucket from variables is addressed path-style: no host */
+
+        if (conf->bucket != NGX_CONF_UNSET_PTR && conf->bucket != NULL) {
+            bucket.len = conf->bucket->lengths ? 0 : conf->bucket->value.len;
+            bucket.data = conf->bucket->value.data;
         }
 
         if (conf->buckets != NGX_CONF_UNSET_PTR) {
@@ -249,8 +252,7 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
      * s3p_str_t has ngx_str_t's layout
      */
 
-    (void) s3p_upstreams(&raw, (s3p_str_t *) bucket,
-                         n ? (s3p_str_t *) a->elts : NULL, n,
+    (void) s3p_upstreams(&raw, &bucket, n ? (s3p_str_t *) a->elts : NULL, n,
                          (int32_t) resolve, *list, n + 1, buf,
                          (n + 1) * S3P_UPSTREAM_MAX, count);
 

@@ -65,6 +65,8 @@ static ngx_http_s3_proxy_var_t  ngx_http_s3_proxy_vars[] = {
       ngx_http_s3_proxy_result(bucket) },
     { ngx_string("s3_proxy_key"), ngx_http_s3_proxy_var_routed,
       ngx_http_s3_proxy_result(key) },
+    { ngx_string("s3_proxy_prefix"), ngx_http_s3_proxy_var_routed,
+      ngx_http_s3_proxy_result(prefix) },
     { ngx_string("s3_proxy_action"), ngx_http_s3_proxy_var_action, 0 },
     { ngx_string("s3_proxy_content_sha256"),
       ngx_http_s3_proxy_var_content_sha256, 0 },

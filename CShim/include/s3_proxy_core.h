@@ -252,7 +252,23 @@ typedef struct {
     int32_t          error_status;    /*   its status (0: S3's) */
     s3p_type_t       type;            /* nginx's "types" of the location */
     const void      *type_data;       /*   (s3p_type_t) */
+
+    s3p_str_t        prefix;          /* s3_proxy_prefix: what every key */
+                                      /*   of the location begins with; */
+                                      /*   empty: none, or per request */
+    uint32_t         per_request;     /* S3P_PER_REQUEST_* flags: the */
+                                      /*   value comes with each request */
 } s3p_config_t;
+
+/*
+ * Settings with nginx variables, evaluated by C for each request and
+ * checked by the core then (s3p_request_t `bucket` and `prefix`): an
+ * empty or invalid value is refused with 403.  A bucket from variables is
+ * always addressed path-style, so that requests go to the endpoint's host
+ * whatever its value.
+ */
+#define S3P_PER_REQUEST_BUCKET  1     /* s3_proxy_bucket */
+#define S3P_PER_REQUEST_PREFIX  2     /* s3_proxy_prefix */
 
 
 /* One client request, as nginx received it. */
@@ -273,6 +289,8 @@ typedef struct {
                                       /*   result's `fallback`, asked */
                                       /*   again); 0: the first request */
     int32_t          status;
+    s3p_str_t        bucket;          /* S3P_PER_REQUEST_BUCKET, */
+    s3p_str_t        prefix;          /*   _PREFIX: the values evaluated */
 } s3p_request_t;
 
 
@@ -283,9 +301,11 @@ typedef enum {
     S3P_RENDER_LISTING_MORE = 2,      /* a later page of it */
     S3P_RENDER_S3_ERROR = 3,          /* a refusal to an S3 client: */
                                       /*   `url` holds S3's XML error */
-    S3P_RENDER_DOCUMENT = 4,          /* an error document: S3's 200 is */
+    S3P_RENDER_LISTING_XML = 4,       /* S3's ListObjects XML, its keys */
+                                      /*   made relative to `prefix` */
+    S3P_RENDER_DOCUMENT = 5,          /* an error document: S3's 200 is */
                                       /*   answered with `status` */
-    S3P_RENDER_FOLDER = 5             /* a folder's index page exists: */
+    S3P_RENDER_FOLDER = 6             /* a folder's index page exists: */
                                       /*   S3's 200 is answered 302 with */
                                       /*   `header` (Location), no body */
 } s3p_render_t;
@@ -354,6 +374,8 @@ typedef struct {
                                       /*   links beside files; empty: none */
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
+    s3p_str_t        prefix;          /* the key prefix (s3_proxy_prefix) */
+                                      /*   `key` begins with; empty: none */
     s3p_render_t     render;
     int64_t          max_age;         /* a redirect's Cache-Control */
                                       /*   max-age (presign window); */
@@ -581,6 +603,9 @@ typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
  * of a folder holds nothing (a prefix without objects is not a folder;
  * `page` is then nginx's 404 page).  S3P_E_SPACE when
  * `alloc` answers NULL or the XML is larger than S3P_LISTING_XML_MAX.
+ * With `result` rendered S3P_RENDER_LISTING_XML, the page is S3's
+ * ListObjects (V1 or V2) XML itself, every key and prefix in it made
+ * relative to result->prefix; S3P_E_CONFIG when one lies outside it.
  */
 #define S3P_LISTING_ROWS  1000
 

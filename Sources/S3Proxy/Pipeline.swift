@@ -27,6 +27,8 @@ struct Pipeline {
         else {
             return S3P_E_CONFIG
         }
+        // Two items more than a request may carry: those a listing below
+        // a key prefix gets (RequestRouter.confine).
         return withUnsafeTemporaryAllocation(of: QueryItem.self,
                                              capacity: Rules.maxQueryItems + 2) { storage in
             var writer = BufferWriter(base: out, capacity: cap)
@@ -50,7 +52,14 @@ struct Pipeline {
                     result.pointee.url = writer.str(0, writer.count)
                     result.pointee.render = S3P_RENDER_S3_ERROR
                 }
-                return S3P_OK
+                // What the variables held, for the log ($s3_proxy_bucket,
+                // $s3_proxy_prefix), even when they were refused.
+                if router.policy.bucketPerRequest {
+                    result.pointee.bucket = writer.write(request.bucket)
+                }
+                result.pointee.prefix = writer.write(router.policy.prefixPerRequest
+                    ? request.prefix : router.policy.prefix)
+                return writer.overflowed ? S3P_E_SPACE : S3P_OK
             case .noSpace:
                 return S3P_E_SPACE
             case .sign(let s3):
@@ -121,8 +130,14 @@ struct Pipeline {
         let stamp = AmzStamp(unixTime: signedAt)
         guard let key = DayKey.key(signing, date: stamp.date) else { return S3P_E_CRYPTO }
 
-        result.pointee.bucket = Pipeline.str(s3.bucket)
+        // The location's own bucket (the configuration's, or the
+        // request's) is copied: the answer's slices are the buffer's.
+        result.pointee.bucket = s3.bucketInPath ? Pipeline.str(s3.bucket)
+            : writer.write(s3.bucket)
+        if writer.overflowed { return S3P_E_SPACE }
         result.pointee.key = Pipeline.str(s3.key)
+        result.pointee.prefix = Pipeline.str(
+            UnsafeBufferPointer(rebasing: s3.key[0..<s3.prefixLength]))
         if s3.redirect {
             var presigned = PresignedURL(prepared: prepared)
             if window > 0 {
@@ -205,6 +220,9 @@ struct Pipeline {
             if let name = LocationPolicy(conf: conf).downloadParameter {
                 result.pointee.download = Pipeline.str(name)
             }
+        case .listing where s3.prefixLength > 0:
+            // Keys shown relative to the prefix, as the client named them.
+            result.pointee.render = S3P_RENDER_LISTING_XML
         default:
             result.pointee.render = S3P_RENDER_NONE
         }
@@ -271,14 +289,20 @@ struct Pipeline {
         // x-amz-checksum-mode: the URL again in the cache key, and its
         // name in the signed headers' names (twice for a HEAD).
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
-        let path = req.path.len + index + 1
-        // Websites: the fallback path and query again, a folder redirect's
+                // Websites: the fallback path and query again, a folder redirect's
         // Location (three bytes a byte), a download's Content-Disposition
         // (decoded and encoded), a type (likewise), an error document's
         // key (as a key).
         let website = 4 * (req.path.len + req.query.len)
             + 4 * ContentDisposition.bound(req.path.len) + 4 * Int(S3P_TYPE_MAX)
             + 12 * conf.pointee.error_document.len + 64
+        // A key prefix is part of the key, and goes before the value of
+        // each `prefix`, `marker` and `start-after` (each name takes six
+        // bytes of the query at least) and of the two added; a bucket
+        // from variables is the location's own.
+        let prefix = max(conf.pointee.prefix.len, req.prefix.len)
+        let path = req.path.len + index + 1 + (req.query.len / 6 + 3) * prefix
+            + req.bucket.len
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
         // A URL that names the upstream has the Host header after it: the
         // host again (within the prepared parts) and its bucket (the path's).

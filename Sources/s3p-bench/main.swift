@@ -149,7 +149,8 @@ storage.withUnsafeBufferPointer { buffer in
                                     amz_content_sha256: s3p_str_t(),
                                     checksum_mode: benchCase.checksumMode ? enabled : s3p_str_t(),
                                     now: 1_767_225_600, fallback: benchCase.fallback,
-                                    status: 404)
+                                    status: 404,
+                                    bucket: s3p_str_t(), prefix: s3p_str_t())
         conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in
             // Warm up: derive the day's signing key, set up the contexts

@@ -122,7 +122,8 @@ storage.withUnsafeBufferPointer { buffer in
                                 query: views[11], user_agent: views[12],
                                 authorization: s3p_str_t(), amz_date: s3p_str_t(),
                                 amz_content_sha256: s3p_str_t(),
-                                checksum_mode: views[13], now: now, fallback: 0, status: 0)
+                                checksum_mode: views[13], now: now, fallback: 0, status: 0,
+                                bucket: s3p_str_t(), prefix: s3p_str_t())
     let bound = s3p_output_bound(&conf, &request)
     var out = [UInt8](repeating: 0, count: bound)
     var result = s3p_result_t()

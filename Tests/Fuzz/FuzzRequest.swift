@@ -123,7 +123,8 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                                         amz_date: v[18], amz_content_sha256: v[19],
                                         checksum_mode: v[21],
                                         now: 1_700_000_000,
-                                        fallback: step, status: place & 32 != 0 ? 403 : 404)
+                                        fallback: step, status: place & 32 != 0 ? 403 : 404,
+                                        bucket: s3p_str_t(), prefix: s3p_str_t())
             withUnsafePointer(to: &signing) { signing in
                 conf.signing = signing
             let bound = s3p_output_bound(&conf, &request)

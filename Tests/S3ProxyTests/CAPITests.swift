@@ -178,7 +178,8 @@ struct Outcome {
                       query: memory.str(query), user_agent: memory.str("curl/8.0"),
                       authorization: s3p_str_t(), amz_date: s3p_str_t(),
                       amz_content_sha256: s3p_str_t(), checksum_mode: s3p_str_t(),
-                      now: now, fallback: 0, status: 0)
+                      now: now, fallback: 0, status: 0,
+                      bucket: s3p_str_t(), prefix: s3p_str_t())
     }
 
     /// The Swift signer the C entry point should agree with.

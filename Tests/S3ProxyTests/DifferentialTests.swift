@@ -224,7 +224,8 @@ import Testing
                              amz_content_sha256: memory.str(random.pick(["", "", "", "UNSIGNED-PAYLOAD"])),
                              checksum_mode: memory.str(random.pick(["", "", "ENABLED", "enabled",
                                                                     "DISABLED", "ENABLED "])),
-                             now: now, fallback: random.pick([0, 0, 0, 1]), status: 404)
+                             now: now, fallback: random.pick([0, 0, 0, 1]), status: 404,
+                             bucket: s3p_str_t(), prefix: s3p_str_t())
     }
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
@@ -254,7 +255,8 @@ import Testing
                         authorization: request.authorization, amz_date: request.amz_date,
                         amz_content_sha256: request.amz_content_sha256,
                         checksum_mode: request.checksum_mode,
-                        now: request.now, fallback: 1, status: 404)
+                        now: request.now, fallback: 1, status: 404,
+                        bucket: s3p_str_t(), prefix: s3p_str_t())
                     let (second, secondReference, _) = Self.answers(&conf, again)
                     #expect(second == secondReference)
                     #expect(second.status == S3P_OK)

@@ -81,7 +81,8 @@ private struct Answer {
             method: memory.str("GET"), path: memory.str(path), query: memory.str(query),
             user_agent: memory.str(agent), authorization: s3p_str_t(),
             amz_date: s3p_str_t(), amz_content_sha256: s3p_str_t(), checksum_mode: s3p_str_t(),
-            now: AWSExample.unixTime, fallback: step, status: previous)
+            now: AWSExample.unixTime, fallback: step, status: previous,
+            bucket: s3p_str_t(), prefix: s3p_str_t())
         let cap = s3p_output_bound(&conf, &req)
         let out = memory.buffer(cap)
         var result = s3p_result_t()

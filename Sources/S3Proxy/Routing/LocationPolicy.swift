@@ -28,6 +28,21 @@ struct LocationPolicy {
         conf.pointee.bucket.len > 0 ? Bytes.view(conf.pointee.bucket) : nil
     }
 
+    /// Whether s3_proxy_bucket has variables: each request brings its
+    /// value (IncomingRequest.bucket).
+    var bucketPerRequest: Bool {
+        conf.pointee.per_request & UInt32(S3P_PER_REQUEST_BUCKET) != 0
+    }
+
+    /// Whether s3_proxy_prefix has variables: each request brings its
+    /// value (IncomingRequest.prefix).
+    var prefixPerRequest: Bool {
+        conf.pointee.per_request & UInt32(S3P_PER_REQUEST_PREFIX) != 0
+    }
+
+    /// The constant key prefix (s3_proxy_prefix); empty: none.
+    var prefix: UnsafeBufferPointer<UInt8> { Bytes.view(conf.pointee.prefix) }
+
     /// Whether S3 can be asked for `bucket` the way the location addresses
     /// it: with virtual addressing the name becomes part of a host name.
     func addresses(bucket: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -106,6 +106,10 @@ struct QueryItems {
         append(c)
     }
 
+    mutating func replaceValue(at index: Int, with value: UnsafeBufferPointer<UInt8>) {
+        storage[index].value = value
+    }
+
     mutating func append(_ item: QueryItem) {
         storage[count] = item
         count += 1

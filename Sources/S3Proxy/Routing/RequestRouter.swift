@@ -33,6 +33,11 @@
 // - Browsers' download links (`?download`): the parameter is dropped, and
 //   the answer is an attachment (ContentDisposition.swift).
 // - Other methods: 405; no bucket: 403; malformed input: 400.
+// - A bucket from variables (s3_proxy_bucket $var) is the location's own,
+//   checked per request as the constant is at nginx -t (name, allowlist);
+//   a key prefix (s3_proxy_prefix) goes before every key, and a listing's
+//   prefix, start-after and marker (RequestRouter.confine).  A value that
+//   fails, empty included: 403.
 //
 // The router decodes the bucket, the key and the query items into the
 // answer's buffer, and describes the request to sign by slices of it.
@@ -56,6 +61,10 @@ struct IncomingRequest {
     let fallback: Int32
     let previousStatus: Int32
     var isFallback: Bool { fallback > 0 }
+    /// s3_proxy_bucket and s3_proxy_prefix with variables: their values
+    /// for this request, unchecked.
+    let bucket: UnsafeBufferPointer<UInt8>
+    let prefix: UnsafeBufferPointer<UInt8>
 
     init(_ req: s3p_request_t) {
         method = Bytes.view(req.method)
@@ -69,6 +78,8 @@ struct IncomingRequest {
         now = req.now
         fallback = req.fallback
         previousStatus = req.status
+        bucket = Bytes.view(req.bucket)
+        prefix = Bytes.view(req.prefix)
     }
 
     /// "GET" or "HEAD": the only methods served.
@@ -133,6 +144,9 @@ struct S3Request {
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
     var bucketInPath = true
+    /// How many bytes of `key` are the location's key prefix
+    /// (s3_proxy_prefix): the client sees the key without them.
+    var prefixLength = 0
 }
 
 enum Routing {
@@ -153,6 +167,23 @@ struct RequestRouter {
         }
         guard request.path.first == UInt8(ascii: "/") else {
             return .refuse(status: 400)
+        }
+        // The location's own bucket and key prefix: constants checked at
+        // nginx -t, or the values of this request, checked the same way
+        // here.  A value that fails (empty included) reaches nothing.
+        var own = policy.bucket
+        if policy.bucketPerRequest {
+            let value = request.bucket
+            guard BucketName.isValid(value), policy.addresses(bucket: value),
+                  policy.allows(bucket: value)
+            else {
+                return .refuse(status: 403)
+            }
+            own = value
+        }
+        let prefix = policy.prefixPerRequest ? request.prefix : policy.prefix
+        if policy.prefixPerRequest && KeyPrefix.check(prefix) != nil {
+            return .refuse(status: 403)
         }
         // Below the mount, the path starts at a `/` (or is empty: the
         // mount itself, without its last `/`).
@@ -176,7 +207,7 @@ struct RequestRouter {
         // `slash`: the `/` before the key, if any.
         let bucket: UnsafeBufferPointer<UInt8>
         let slash: Int?
-        if let own = policy.bucket {
+        if let own {
             bucket = own
             slash = path.isEmpty ? nil : 0
         } else {
@@ -205,25 +236,30 @@ struct RequestRouter {
             }
         }
 
+        // The key is the prefix, then what the client named below it.
         let keyStart = writer.count
+        writer.write(prefix)
+        let relativeStart = writer.count
         if let slash {
             let rawKey = UnsafeBufferPointer(rebasing: path[(slash + 1)...])
             guard writer.writeDecoded(rawKey) else {
                 return .refuse(status: 400)
             }
             if writer.overflowed { return .noSpace }
-            guard UTF8Validation.isValid(writer.slice(from: keyStart)) else {
+            guard UTF8Validation.isValid(writer.slice(from: relativeStart)) else {
                 return .refuse(status: 400)
             }
         }
+        if writer.overflowed { return .noSpace }
         let key = writer.slice(from: keyStart)
+        let relative = writer.slice(from: relativeStart)
         // S3 clients read a key ending in `/` as the object it names (a
         // folder marker); for them only the bucket's own path is a folder.
         // (Whether it is one is asked only where it decides: it scans the
         // User-Agent.)
         lazy var client = policy.streams(request)
         let isFolder = slash != nil
-            && (key.isEmpty || (key.last == UInt8(ascii: "/") && !client))
+            && (relative.isEmpty || (relative.last == UInt8(ascii: "/") && !client))
         // A folder's key may become its index page's: the name goes right
         // after it, before anything else is written.
         let index = policy.index
@@ -236,9 +272,10 @@ struct RequestRouter {
             // S3 refuses longer keys (KeyTooLongError) before anything else.
             return .refuse(status: 400)
         }
-        guard Rules.staysInBucket(key) else {
+        guard Rules.staysInBucket(relative) else {
             // `/ok/../other/x`: S3 reads the key literally, but any client
-            // or server that resolves dot segments would leave the bucket.
+            // or server that resolves dot segments would leave the bucket
+            // (or the key prefix).
             return .refuse(status: 403)
         }
 
@@ -249,7 +286,8 @@ struct RequestRouter {
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
         s3.mountBase = mountBase
-        s3.bucketInPath = policy.bucket == nil
+        s3.bucketInPath = own == nil
+        s3.prefixLength = prefix.count
         s3.clientPath = request.path
         s3.clientQuery = request.query
 
@@ -271,7 +309,7 @@ struct RequestRouter {
         if !proxied && (policy.proxiesTypes || policy.website) && !client {
             if let type, policy.proxies(type: type) {
                 proxied = true
-            } else if policy.website && Rules.fileExtension(of: key).isEmpty && !key.isEmpty {
+            } else if policy.website && Rules.fileExtension(of: key).isEmpty && !relative.isEmpty {
                 proxied = true
                 plan.folderCheck = true
             }
@@ -304,7 +342,12 @@ struct RequestRouter {
                 s3.answer = .folder
             case .errorDocument?:
                 guard let document = policy.errorDocument else { return .refuse(status: 404) }
-                s3.key = document
+                // Under the location's key prefix, like every key it reads.
+                let start = writer.count
+                writer.write(prefix)
+                writer.write(document)
+                if writer.overflowed { return .noSpace }
+                s3.key = writer.slice(from: start)
                 let configured = policy.errorStatus
                 s3.answer = .document(status: configured != 0 ? configured
                                       : request.previousStatus)
@@ -323,7 +366,7 @@ struct RequestRouter {
             return .sign(s3)
         }
 
-        if key.isEmpty && (slash == nil || items.count > 0) {
+        if relative.isEmpty && (slash == nil || items.count > 0) {
             for index in 0..<items.count {
                 let name = items[index].name
                 // A parameter the location does not serve: 403, or for an
@@ -334,7 +377,13 @@ struct RequestRouter {
                     return .refuse(status: client ? 501 : 403)
                 }
             }
-            s3.kind = .listing(withSlash: slash != nil && policy.bucket == nil)
+            if !prefix.isEmpty {
+                guard confine(&items, under: prefix, writer: &writer) else {
+                    return .refuse(status: 403)
+                }
+                if writer.overflowed { return .noSpace }
+            }
+            s3.kind = .listing(withSlash: slash != nil && own == nil)
             return .sign(s3)
         }
         // GET /<bucket>/ without parameters is the bucket's index page.
@@ -367,6 +416,54 @@ struct RequestRouter {
         s3.checksumMode = client && ASCII.equalsIgnoringCase(
             request.checksumMode, SignedHeaders.checksumModeValue)
         return .sign(s3)
+    }
+
+    /// A listing below a key prefix lists nothing outside it: the
+    /// client's `prefix` (none: the prefix itself), `start-after` and
+    /// `marker` are keys below it, so the prefix goes before each value.
+    /// S3 matches `prefix` byte for byte, so whatever a continuation token
+    /// holds (S3's are opaque, and forwarded as they are), S3 answers
+    /// only keys that begin with the prefix.  A value whose dot segments
+    /// would leave it is refused, as such a key is.  Without a
+    /// `start-after` (V2) or `marker` (V1), the prefix itself is one: the
+    /// folder's own marker object, which is no key of the client's, is
+    /// never listed.  `items` has room for two more than it was parsed
+    /// with.
+    private func confine(
+        _ items: inout QueryItems, under prefix: UnsafeBufferPointer<UInt8>,
+        writer: inout BufferWriter
+    ) -> Bool {
+        var hasPrefix = false
+        var hasStart = false
+        var v2 = false
+        for index in 0..<items.count {
+            let name = items[index].name
+            if Rules.listTypeParameter.matches(name) {
+                v2 = v2 || Pipeline.view("2").elementsEqual(items[index].value)
+            }
+            let isPrefix = Rules.prefixParameter.matches(name)
+            guard isPrefix || Rules.startAfterParameter.matches(name)
+                || Rules.markerParameter.matches(name)
+            else {
+                continue
+            }
+            hasPrefix = hasPrefix || isPrefix
+            hasStart = hasStart || !isPrefix
+            let value = items[index].value
+            guard Rules.staysInBucket(value) else { return false }
+            let start = writer.count
+            writer.write(prefix)
+            writer.write(value)
+            items.replaceValue(at: index, with: writer.slice(from: start))
+        }
+        if !hasPrefix {
+            items.append(QueryItem(name: Pipeline.view(Rules.prefixParameter), value: prefix))
+        }
+        if !hasStart {
+            let start = v2 ? Rules.startAfterParameter : Rules.markerParameter
+            items.append(QueryItem(name: Pipeline.view(start), value: prefix))
+        }
+        return true
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {

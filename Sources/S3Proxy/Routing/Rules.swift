@@ -12,6 +12,13 @@ enum Rules {
         "start-after", "max-keys", "encoding-type", "fetch-owner",
     ]
 
+    /// The listing parameters that name keys, which a key prefix goes
+    /// before (RequestRouter.confine).
+    static let prefixParameter: StaticString = "prefix"
+    static let listTypeParameter: StaticString = "list-type"
+    static let startAfterParameter: StaticString = "start-after"
+    static let markerParameter: StaticString = "marker"
+
     /// Parameters that SDKs add for their own bookkeeping and S3 ignores;
     /// they are dropped, never signed or forwarded.
     static let ignoredParameters: [StaticString] = ["x-id"]

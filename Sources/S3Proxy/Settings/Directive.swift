@@ -25,6 +25,8 @@ enum Directive {
             }
         case _ where named("s3_proxy_bucket"):
             return valueProblem(quotedName, first, BucketName.problem(first))
+        case _ where named("s3_proxy_prefix"):
+            return valueProblem(quotedName, first, KeyPrefix.problem(first))
         case _ where named("s3_proxy_endpoint") || named("s3_proxy_external_endpoint"):
             let parsed = first.withUnsafeBufferPointer { Endpoint.parse($0) }
             guard case .problem(let why) = parsed else { return nil }
