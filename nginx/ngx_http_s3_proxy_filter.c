@@ -102,6 +102,12 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     u = r->upstream;
     status = r->headers_out.status;
 
+    /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
+
+    if (u != NULL && !r->cached && u->headers_in.status_n) {
+        ngx_http_s3_proxy_status_s3(r, u->headers_in.status_n, 0);
+    }
+
     if (status >= NGX_HTTP_BAD_REQUEST
         && u != NULL
         && u->headers_in.status_n == status
@@ -393,6 +399,9 @@ ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     }
 
     level = (err.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
+
+    ctx->s3_error = err.code;
+    ngx_http_s3_proxy_status_s3(r, 0, err.counter);
 
     if (page == NULL) {
         ngx_log_error(level, r->connection->log, 0,

@@ -20,6 +20,8 @@
  *                                  zone, what a request signs with
  *   ngx_http_s3_proxy_fetch.c      a provider's refresh: the workers'
  *                                  timer, its steps carried out
+ *   ngx_http_s3_proxy_status.c     s3_proxy_status: the counters' zone,
+ *                                  the page the core writes
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
@@ -76,6 +78,11 @@ typedef struct {
 
     /* hosts the module declared or tried (s3p_str_t, in temp_pool) */
     ngx_array_t               *upstreams;
+
+    /* s3_proxy_status: its zone, counters (NULL: off), locations */
+    ngx_shm_zone_t            *status_zone;
+    s3p_status_counters_t     *stats;
+    ngx_array_t               *status_locations;  /* s3p_status_location_t */
 } ngx_http_s3_proxy_main_conf_t;
 
 
@@ -117,6 +124,8 @@ typedef struct {
 
     ngx_array_t               *ignore_params;  /* of ngx_str_t */
     ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
+
+    ngx_uint_t                 status_location; /* in status_locations */
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -151,6 +160,12 @@ typedef struct {
 
     /* that subrequest: result.fallback is the folder to sign a listing of */
     unsigned                   listing:1;
+
+    /* what the request signed with expires then (the logs' variables) */
+    time_t                     expiration;
+
+    /* S3's error code of a proxied error answer */
+    s3p_str_t                  s3_error;
 
     /* waiting for a provider's first credentials: how many times */
     unsigned                   waits:6;
@@ -225,7 +240,19 @@ ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
     s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds);
 ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
-    ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
+    ngx_http_s3_proxy_creds_t *creds, ngx_http_s3_proxy_ctx_t *ctx);
+void ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
+    ngx_str_t *name);
+
+/* ngx_http_s3_proxy_status.c */
+char *ngx_http_s3_proxy_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name);
+void ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+void ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
+    uint32_t code);
 
 /* ngx_http_s3_proxy_fetch.c */
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);

@@ -36,6 +36,7 @@ struct Pipeline {
             case .refuse(let status):
                 result.pointee.action = S3P_ACTION_REFUSE
                 result.pointee.status = status
+                result.pointee.route = S3P_ROUTE_REFUSED
                 if status == 405 {
                     Pipeline.setHeader("Allow", Pipeline.str(Pipeline.view("GET, HEAD")),
                                        result)
@@ -107,17 +108,20 @@ struct Pipeline {
         result.pointee.key = Pipeline.str(s3.key)
         if s3.redirect {
             var presigned = PresignedURL(prepared: prepared)
+            result.pointee.route = S3P_ROUTE_REDIRECT
             if window > 0 {
                 presigned.cacheGeneration = signing.pointee.generation
                 // Clients may keep the redirect until its window ends.
                 result.pointee.max_age = signedAt + window - now
             }
+            var cached = false
             guard let url = presigned.write(
                 method: s3.method, path: path, items: items, stamp: stamp, key: key,
-                writer: &writer)
+                writer: &writer, cached: &cached)
             else {
                 return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
             }
+            result.pointee.cached = cached ? 1 : 0
             result.pointee.action = S3P_ACTION_REDIRECT
             result.pointee.status = 307
             result.pointee.url = writer.str(url.0, url.1)
@@ -162,8 +166,13 @@ struct Pipeline {
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
-        default:
+            result.pointee.route = S3P_ROUTE_BUILTIN_LISTING
+        case .listing:
             result.pointee.render = S3P_RENDER_NONE
+            result.pointee.route = S3P_ROUTE_XML_LISTING
+        case .object:
+            result.pointee.render = S3P_RENDER_NONE
+            result.pointee.route = s3.page ? S3P_ROUTE_INDEX_PAGE : S3P_ROUTE_STREAM
         }
         return S3P_OK
     }

@@ -29,6 +29,7 @@ SLOW_TESTS = {
     "test_mounts.py::test_boto3_and_aws_cli_pointed_at_the_mount",
     "test_browsing.py::test_uploaded_listing_page_renders_in_chromium",
     "test_browsing.py::test_builtin_listing_in_chromium",
+    "test_status.py::test_credential_sources_rotation_failure_and_expiry",
 }
 
 

@@ -92,6 +92,8 @@ struct S3Request {
     /// For a folder's index page with listings on: the length of the
     /// folder's own key, listed if S3 answers 404.
     var folderLength: Int? = nil
+    /// A folder's index page, or a key named like one: proxied as a page.
+    var page = false
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
@@ -251,8 +253,8 @@ struct RequestRouter {
             }
             s3.key = indexKey
         }
-        s3.redirect = !(isFolder || lastSegment(of: s3.key).elementsEqual(index)
-            || policy.streams(request))
+        s3.page = isFolder || lastSegment(of: s3.key).elementsEqual(index)
+        s3.redirect = !(s3.page || policy.streams(request))
         return .sign(s3)
     }
 
