@@ -41,7 +41,6 @@ static ngx_int_t ngx_http_s3_proxy_clean(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
 static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
-static uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -448,7 +447,9 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 }
 
 
-static uint8_t *
+/* Memory for a page the core writes (s3p_alloc_t): the request's pool. */
+
+uint8_t *
 ngx_http_s3_proxy_page_alloc(void *pool, size_t size)
 {
     return ngx_pnalloc(pool, size);

@@ -204,6 +204,7 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_filter.c */
 ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
+uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 /* ngx_http_s3_proxy_fallback.c */
 ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);

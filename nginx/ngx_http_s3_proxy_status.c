@@ -30,7 +30,6 @@ static ngx_int_t ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone,
 static ngx_int_t ngx_http_s3_proxy_status_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
     ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_t *st);
-static uint8_t *ngx_http_s3_proxy_status_alloc(void *pool, size_t size);
 
 
 #define ngx_http_s3_proxy_add(counter)                                        \
@@ -251,21 +250,15 @@ ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
 static ngx_int_t
 ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                       rc;
-    ngx_buf_t                      *b;
     s3p_str_t                       page;
-    ngx_chain_t                     out;
+    ngx_str_t                       type;
+    const char                     *ct;
     s3p_status_t                   *st;
-    const char                     *type;
+    ngx_http_complex_value_t        cv;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
     }
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
@@ -291,39 +284,20 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 #endif
 
     if (ngx_http_s3_proxy_status_sources(r, smcf, st) != NGX_OK
-        || s3p_status(st, ngx_http_s3_proxy_status_alloc, r->pool, &page,
-                      &type) != S3P_OK)
+        || s3p_status(st, ngx_http_s3_proxy_page_alloc, r->pool, &page, &ct)
+           != S3P_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = page.len;
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    type.data = (u_char *) ct;
+    type.len = ngx_strlen(ct);
 
-    rc = ngx_http_send_header(r);
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+    cv.value.data = (u_char *) page.data;
+    cv.value.len = page.len;
 
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = (u_char *) page.data;
-    b->last = b->pos + page.len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_send_response(r, NGX_HTTP_OK, &type, &cv);
 }
 
 
@@ -400,11 +374,4 @@ ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
     }
 
     return NGX_OK;
-}
-
-
-static uint8_t *
-ngx_http_s3_proxy_status_alloc(void *pool, size_t size)
-{
-    return ngx_pnalloc(pool, size);
 }
