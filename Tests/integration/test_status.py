@@ -19,6 +19,19 @@ from credentials import CredServer, rotating_s3
 from harness import ACCESS_KEY, s3_environment, wait_until
 from test_s3_errors import inject
 
+DASHBOARD = os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                         "grafana-dashboard.json")
+# every metric the tests below check, each a panel of the dashboard
+CHECKED_METRICS = {
+    "s3_proxy_requests_total", "s3_proxy_redirect_cache_hits_total",
+    "s3_proxy_refused_total", "s3_proxy_s3_responses_total",
+    "s3_proxy_s3_errors_total", "s3_proxy_location_requests_total",
+    "s3_proxy_credentials_expiry_seconds",
+    "s3_proxy_credentials_last_refresh_timestamp_seconds",
+    "s3_proxy_credentials_refreshes_total",
+    "s3_proxy_credentials_failure_streak", "s3_proxy_credentials_info",
+}
+
 NO_UA = None
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
@@ -259,8 +272,21 @@ def test_counters_equal_the_traffic_in_json_and_prometheus_across_a_reload(nginx
     page = status_json(nginx)
     page["redirects_cached"] = expected["redirects_cached"]   # either worker
     assert json_view(page) == expected
-    assert prometheus_view(status_prometheus(nginx))["requests"] == expected["requests"]
+    samples = status_prometheus(nginx)
+    assert prometheus_view(samples)["requests"] == expected["requests"]
     assert not nginx.bad_log_lines()
+
+    # the Grafana dashboard: a panel per metric checked here, titled with
+    # it, whose queries name metrics the page has
+    with open(DASHBOARD) as f:
+        panels = json.load(f)["panels"]
+    assert {p["title"] for p in panels} == CHECKED_METRICS
+    page = {name for name, _ in samples}
+    assert CHECKED_METRICS <= page
+    for p in panels:
+        names = set(re.findall(r"s3_proxy_[a-z0-9_]+", " ".join(
+            t["expr"] for t in p["targets"])))
+        assert p["title"] in names and names <= page, (p["title"], names)
 
 
 def test_credential_sources_rotation_failure_and_expiry(nginx, cred):
