@@ -38,7 +38,7 @@ PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 LOG_FORMAT = (
     "log_format s3json escape=json '{"
-    '"uri":"$request_uri","status":"$status",'
+    '"uri":"$request_uri","status":"$status","pid":"$pid",'
     '"source":"$s3_proxy_credentials_source",'
     '"expires":"$s3_proxy_credentials_expires",'
     '"s3_error":"$s3_proxy_s3_error",'
@@ -201,8 +201,12 @@ def nginx(make_nginx, s3, cred):
     with open(n.conf) as f:
         conf = f.read()
     with open(n.conf, "w") as f:
+        # reuseport: each worker its own socket, connections spread by
+        # the kernel, so that both workers count
         f.write(conf.replace(LOG_FORMAT, LOG_FORMAT
-                             + f"\n    access_log {n.json_log} s3json;"))
+                             + f"\n    access_log {n.json_log} s3json;")
+                .replace(f"listen 127.0.0.1:{n.port};",
+                         f"listen 127.0.0.1:{n.port} reuseport;"))
     n.start()
     # the IMDS location has credentials; the web-identity one failed
     wait_until(lambda: request(n, "GET", "/status") and
@@ -259,6 +263,11 @@ def send_known_traffic(nginx, s3):
 
 def test_counters_equal_the_traffic_in_json_and_prometheus_across_a_reload(nginx, s3):
     expected = send_known_traffic(nginx, s3)
+    # both workers served the traffic counted
+    lines = wait_until(lambda: (lambda l: l if len(l) >= 13 else None)(
+        [x for x in log_lines(nginx.json_log) if x["uri"] != "/status"]),
+        10, "the access log's lines")
+    assert len({line["pid"] for line in lines}) == 2
     assert json_view(status_json(nginx)) == expected
     assert prometheus_view(status_prometheus(nginx)) == expected
     assert prometheus_view(status_prometheus(nginx, how="accept")) == expected
