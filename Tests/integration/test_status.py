@@ -404,3 +404,18 @@ def test_status_answers_get_and_head_only(nginx):
     status, headers, body = request(nginx, "HEAD", "/status")
     assert (status, body) == (200, b"")
     assert headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize("where,line,message", [
+    ("location = /status { s3_proxy_status on; }", "s3_proxy_status on;",
+     'invalid number of arguments in "s3_proxy_status" directive'),
+    ("s3_proxy_status;", "s3_proxy_status;",
+     '"s3_proxy_status" directive is not allowed here'),
+])
+def test_misplaced_status_fails_nginx_t(make_nginx, s3, where, line, message):
+    n = make_nginx(s3_environment(s3), start=False, locations=where)
+    rc, out = n.check()
+    assert rc != 0
+    lineno = open(n.conf).read().splitlines().index(
+        next(l for l in open(n.conf).read().splitlines() if line in l)) + 1
+    assert f"{message} in {n.conf}:{lineno}" in out, out
