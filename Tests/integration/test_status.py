@@ -17,7 +17,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from credentials import CredServer, rotating_s3
 from harness import ACCESS_KEY, s3_environment, wait_until
-from test_s3_errors import inject
 
 DASHBOARD = os.path.join(os.path.dirname(__file__), "..", "..", "docs",
                          "grafana-dashboard.json")
@@ -73,6 +72,13 @@ LOCATIONS = """
             deny all;
         }
 """
+
+
+def inject(s3, path, status, code):
+    """The S3 stand-in answers the next request for `path` with this error."""
+    body = json.dumps({"path": path, "status": status, "code": code}).encode()
+    urllib.request.urlopen(urllib.request.Request(
+        s3.endpoint + "/__s3server/faults", data=body, method="POST")).read()
 
 
 def request(nginx, method, path, ua=BROWSER, conn=None, headers=None):
