@@ -113,6 +113,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
         if (rc == NGX_BUSY || rc == NGX_AGAIN) {
             ctx->result.route = S3P_ROUTE_UNAVAILABLE;
+            ctx->result.allowed = -1;
             ngx_http_s3_proxy_status_route(r, ctx);
 
             if (ngx_http_discard_request_body(r) != NGX_OK) {

@@ -125,7 +125,8 @@ typedef struct {
     ngx_array_t               *ignore_params;  /* of ngx_str_t */
     ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
 
-    ngx_uint_t                 status_location; /* in status_locations */
+    ngx_uint_t                *status_rows;  /* in status_locations: */
+                                             /* its own, its buckets' */
 } ngx_http_s3_proxy_loc_conf_t;
 
 

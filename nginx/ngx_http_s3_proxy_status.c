@@ -4,8 +4,9 @@
  * With "s3_proxy_status" in a location, every worker adds to the
  * counters (s3p_status_counters_t) with atomic adds, in a shared zone,
  * "s3_proxy_status", that nginx keeps across reloads (same name, size and
- * tag): requests by route and by location, S3's answers by status and
- * error code.  Locations keep their row by name.  The location answers
+ * tag): requests by route and by location and bucket, S3's answers by
+ * status and error code.  A location's rows are found by its name and
+ * bucket, in every configuration.  The location answers
  * with a copy of the counters and each credential source's health, in
  * the page the core writes (JSON, or Prometheus's text format).
  */
@@ -13,7 +14,7 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-/* Where a location's name is kept, at most. */
+/* A location's name, or a bucket's, kept at most. */
 #define NGX_HTTP_S3_PROXY_NAME_MAX  128
 
 
@@ -21,7 +22,7 @@ typedef struct {
     s3p_status_counters_t      counters;
     size_t                     len[S3P_STATUS_LOCATIONS];
     u_char                     name[S3P_STATUS_LOCATIONS]
-                                   [NGX_HTTP_S3_PROXY_NAME_MAX];
+                                   [2 * NGX_HTTP_S3_PROXY_NAME_MAX + 1];
 } ngx_http_s3_proxy_status_shm_t;
 
 
@@ -74,13 +75,17 @@ ngx_http_s3_proxy_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* A location with "s3_proxy on", counted under its name, once. */
+/*
+ * A location with "s3_proxy on": its rows, by name and bucket (its own,
+ * then those of its allowlist), each listed once.
+ */
 
 ngx_int_t
 ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name)
 {
-    ngx_uint_t                      i;
+    ngx_str_t                      *bucket;
+    ngx_uint_t                      i, k, n;
     s3p_status_location_t          *loc;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -90,30 +95,43 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    loc = smcf->status_locations->elts;
+    n = conf->buckets ? conf->buckets->nelts : 0;
 
-    for (i = 0; i < smcf->status_locations->nelts; i++) {
-        if (loc[i].name.len == name->len
-            && ngx_memcmp(loc[i].name.data, name->data, name->len) == 0)
-        {
-            break;
-        }
+    conf->status_rows = ngx_palloc(cf->pool, (n + 1) * sizeof(ngx_uint_t));
+    if (conf->status_rows == NULL) {
+        return NGX_ERROR;
     }
 
-    if (i == smcf->status_locations->nelts) {
-        loc = ngx_array_push(smcf->status_locations);
-        if (loc == NULL) {
-            return NGX_ERROR;
+    for (k = 0; k <= n; k++) {
+        bucket = k ? (ngx_str_t *) conf->buckets->elts + k - 1 : &conf->bucket;
+        loc = smcf->status_locations->elts;
+
+        for (i = 0; i < smcf->status_locations->nelts; i++) {
+            if (loc[i].name.len == name->len
+                && loc[i].bucket.len == bucket->len
+                && ngx_memcmp(loc[i].name.data, name->data, name->len) == 0
+                && ngx_memcmp(loc[i].bucket.data, bucket->data, bucket->len)
+                   == 0)
+            {
+                break;
+            }
         }
 
-        loc->name.data = name->data;
-        loc->name.len = name->len;
-        loc->bucket.data = conf->bucket.data;
-        loc->bucket.len = conf->bucket.len;
-        loc->row = S3P_STATUS_LOCATIONS;
-    }
+        if (i == smcf->status_locations->nelts) {
+            loc = ngx_array_push(smcf->status_locations);
+            if (loc == NULL) {
+                return NGX_ERROR;
+            }
 
-    conf->status_location = i;
+            loc->name.data = name->data;
+            loc->name.len = name->len;
+            loc->bucket.data = bucket->data;
+            loc->bucket.len = bucket->len;
+            loc->row = S3P_STATUS_LOCATIONS;
+        }
+
+        conf->status_rows[k] = i;
+    }
 
     return NGX_OK;
 }
@@ -127,6 +145,8 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
 static ngx_int_t
 ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
+    u_char                           key[2 * NGX_HTTP_S3_PROXY_NAME_MAX + 1];
+    u_char                          *p;
     size_t                           len;
     ngx_uint_t                       i, j;
     ngx_slab_pool_t                 *shpool;
@@ -151,17 +171,23 @@ ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_shmtx_lock(&shpool->mutex);
 
     for (i = 0; i < smcf->status_locations->nelts; i++) {
-        len = ngx_min(loc[i].name.len, NGX_HTTP_S3_PROXY_NAME_MAX);
+
+        /* the key: the name, a NUL, the bucket; capped */
+
+        p = ngx_cpymem(key, loc[i].name.data,
+                       ngx_min(loc[i].name.len, NGX_HTTP_S3_PROXY_NAME_MAX));
+        *p++ = '\0';
+        p = ngx_cpymem(p, loc[i].bucket.data,
+                       ngx_min(loc[i].bucket.len, NGX_HTTP_S3_PROXY_NAME_MAX));
+        len = p - key;
 
         for (j = 0; j < S3P_STATUS_LOCATIONS; j++) {
             if (shm->len[j] == 0) {
                 shm->len[j] = len;
-                ngx_memcpy(shm->name[j], loc[i].name.data, len);
+                ngx_memcpy(shm->name[j], key, len);
             }
 
-            if (shm->len[j] == len
-                && ngx_memcmp(shm->name[j], loc[i].name.data, len) == 0)
-            {
+            if (shm->len[j] == len && ngx_memcmp(shm->name[j], key, len) == 0) {
                 loc[i].row = j;
                 break;
             }
@@ -182,7 +208,7 @@ void
 ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx)
 {
-    ngx_uint_t                      route, status, row;
+    ngx_uint_t                      route, status, row, k;
     s3p_status_location_t          *loc;
     s3p_status_counters_t          *stats;
     ngx_http_s3_proxy_loc_conf_t   *slcf;
@@ -212,9 +238,18 @@ ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
         ngx_http_s3_proxy_add(stats->refused[status - 100]);
     }
 
+    /* the row of the request's allowed bucket, else the location's own */
+
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+    k = (ngx_uint_t) ctx->result.allowed;            /* -1: none */
+    k = (slcf->buckets && k < slcf->buckets->nelts) ? k + 1 : 0;
+
+    if (slcf->status_rows == NULL) {
+        return;
+    }
+
     loc = smcf->status_locations->elts;
-    row = loc[slcf->status_location].row;
+    row = loc[slcf->status_rows[k]].row;
 
     if (row < S3P_STATUS_LOCATIONS) {
         ngx_http_s3_proxy_add(stats->locations[row][route]);

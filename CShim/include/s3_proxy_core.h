@@ -302,6 +302,8 @@ typedef struct {
                                       /*   Allow with a 405, */
                                       /*   Cache-Control with max_age */
     s3p_route_t      route;           /* for the status counters */
+    int32_t          allowed;         /*   and the bucket's place in */
+                                      /*   `buckets`; -1: not there */
     int32_t          cached;          /* 1: a redirect whose signature */
                                       /*   came from the hot-key cache */
 } s3p_result_t;
@@ -752,7 +754,7 @@ void s3p_provider_next(s3p_provider_t *provider, s3p_provider_step_t *step,
 /* S3 error codes counted one by one (s3p_s3_error_t's `counter`). */
 #define S3P_S3_ERRORS         32
 
-/* Locations counted one by one, by name; more share none. */
+/* Locations (and their buckets) counted one by one; more are not. */
 #define S3P_STATUS_LOCATIONS  64
 
 /* The counters, as the zone holds them: integers only. */
@@ -791,10 +793,15 @@ typedef struct {
     s3p_verification_t  verification;
 } s3p_status_source_t;
 
-/* One location of the configuration, and its counters' row. */
+/*
+ * A location of the configuration and one of its buckets, and their
+ * counters' row: each location has one with its s3_proxy_bucket (empty:
+ * none) for the requests not to an allowed bucket, and one per bucket of
+ * s3_proxy_buckets.
+ */
 typedef struct {
     s3p_str_t        name;
-    s3p_str_t        bucket;          /* its s3_proxy_bucket; empty: none */
+    s3p_str_t        bucket;
     uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
 } s3p_status_location_t;
 

@@ -106,6 +106,7 @@ struct Pipeline {
 
         result.pointee.bucket = Pipeline.str(s3.bucket)
         result.pointee.key = Pipeline.str(s3.key)
+        result.pointee.allowed = s3.allowed
         if s3.redirect {
             var presigned = PresignedURL(prepared: prepared)
             result.pointee.route = S3P_ROUTE_REDIRECT

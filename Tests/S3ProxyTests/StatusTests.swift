@@ -249,3 +249,23 @@ func routeCounted(method: String, path: String, query: String, agent: String,
     }
     #expect(cached == [0, 1])
 }
+
+// The request's bucket's place in the allowlist: the row it counts under.
+@Test func allowedBucketsPlace() {
+    let memory = CMemory()
+    var conf = CAPITests.config(memory)
+    var result = s3p_result_t()
+    var request = CAPITests.request(memory, "GET", "/bkt/x.txt")
+    #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+    #expect(result.allowed == -1)
+    let allowed = [memory.str("other"), memory.str("bkt")]
+    allowed.withUnsafeBufferPointer { list in
+        conf.buckets = list.baseAddress
+        conf.nbuckets = list.count
+        #expect(s3p_handle(&conf, &request, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(result.allowed == 1)
+        var refused = CAPITests.request(memory, "DELETE", "/bkt/x.txt")
+        #expect(s3p_handle(&conf, &refused, memory.buffer(8192), 8192, &result) == S3P_OK)
+        #expect(result.allowed == -1)
+    }
+}

@@ -50,6 +50,7 @@ LOCATIONS = """
         location / {
             s3_proxy on;
             s3_proxy_credentials imds;
+            s3_proxy_buckets demo;
             s3_proxy_listing on;
             include s3_proxy.conf;
         }
@@ -264,8 +265,10 @@ def send_known_traffic(nginx, s3):
         "s3_responses": {"200": 4, "404": 2, "503": 1},
         "s3_errors": {"NoSuchKey": 1, "SlowDown": 1},
         "locations": {
-            ("/", ""): routes(redirect=1, index_page=2, xml_listing=1,
-                              builtin_listing=1, stream=3, refused=2),
+            # refusals before the bucket is known: the location's own row
+            ("/", ""): routes(refused=2),
+            ("/", "demo"): routes(redirect=1, index_page=2, xml_listing=1,
+                                  builtin_listing=1, stream=3),
             ("/d/", "demo"): routes(redirect=3),
             ("/w/", "demo"): routes(unavailable=1),
         },

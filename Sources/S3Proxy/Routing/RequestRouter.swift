@@ -94,6 +94,8 @@ struct S3Request {
     var folderLength: Int? = nil
     /// A folder's index page, or a key named like one: proxied as a page.
     var page = false
+    /// The bucket's place in the location's allowlist; -1: not in one.
+    var allowed: Int32 = -1
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
@@ -207,6 +209,7 @@ struct RequestRouter {
         if writer.overflowed { return .noSpace }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
+        s3.allowed = policy.bucket == nil ? Int32(policy.place(of: bucket) ?? -1) : -1
         s3.mountBase = mountBase
         s3.bucketInPath = policy.bucket == nil
 

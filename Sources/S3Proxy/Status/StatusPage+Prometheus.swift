@@ -92,7 +92,7 @@ extension StatusPage {
         }
 
         family(&t, "s3_proxy_location_requests_total", "counter",
-               "Requests by location and route.")
+               "Requests by location, bucket and route.")
         for location in locations {
             for (index, count) in row(location).enumerated() {
                 t.write("s3_proxy_location_requests_total{location=")
