@@ -84,7 +84,7 @@ ngx_int_t
 ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name)
 {
-    ngx_str_t                      *bucket;
+    ngx_str_t                      *bucket, own;
     ngx_uint_t                      i, k, n;
     s3p_status_location_t          *loc;
     ngx_http_s3_proxy_main_conf_t  *smcf;
@@ -102,8 +102,16 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    /* its own bucket as written: a name, or the variables that make it */
+
+    ngx_str_null(&own);
+
+    if (conf->bucket) {
+        own = conf->bucket->value;
+    }
+
     for (k = 0; k <= n; k++) {
-        bucket = k ? (ngx_str_t *) conf->buckets->elts + k - 1 : &conf->bucket;
+        bucket = k ? (ngx_str_t *) conf->buckets->elts + k - 1 : &own;
         loc = smcf->status_locations->elts;
 
         for (i = 0; i < smcf->status_locations->nelts; i++) {
