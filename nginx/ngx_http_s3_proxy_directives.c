@@ -14,7 +14,7 @@
 
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
     ngx_http_s3_proxy_loc_conf_t *slcf);
-static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
+static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t *field,
     ngx_http_s3_proxy_loc_conf_t *slcf);
 
 
@@ -129,16 +129,10 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
         return "is duplicate";
     }
 
-    *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-    if (*a == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
     value = cf->args->elts;
 
-    if (ngx_http_s3_proxy_split(*a, &value[1], cf->args->nelts - 1)
-        != NGX_OK)
-    {
+    *a = ngx_http_s3_proxy_split(cf->pool, &value[1], cf->args->nelts - 1);
+    if (*a == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -280,7 +274,8 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    return ngx_http_s3_proxy_kind(cf, &slcf->credentials, slcf);
+    return ngx_http_s3_proxy_kind(cf, (int32_t *) &slcf->raw.credentials,
+                                  slcf);
 }
 
 
@@ -289,19 +284,25 @@ ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    return ngx_http_s3_proxy_kind(cf, &slcf->addressing, slcf);
+    return ngx_http_s3_proxy_kind(cf, (int32_t *) &slcf->raw.addressing,
+                                  slcf);
 }
 
 
+/*
+ * s3p_credentials_source_t and s3p_addressing_t hold S3P_UNSET (-1) when
+ * not configured: enums with a negative value are ints
+ */
+
 static char *
-ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
+ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t *field,
     ngx_http_s3_proxy_loc_conf_t *slcf)
 {
     u_char     *last;
     int32_t     kind;
     ngx_str_t  *value;
 
-    if (*field != NGX_CONF_UNSET_UINT) {
+    if (*field != S3P_UNSET) {
         return "is duplicate";
     }
 
@@ -311,9 +312,9 @@ ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
         return NGX_CONF_ERROR;
     }
 
-    *field = (ngx_uint_t) kind;
+    *field = kind;
 
-    if (field == &slcf->credentials) {
+    if (field == (int32_t *) &slcf->raw.credentials) {
         if (kind != S3P_CREDENTIALS_PROFILE) {
             return NGX_CONF_OK;
         }
@@ -321,8 +322,8 @@ ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
         /* profile=NAME: the profile's region decides the default endpoint */
 
         last = value[1].data + value[1].len;
-        slcf->profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
-        slcf->profile.len = last - slcf->profile.data;
+        slcf->raw.profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
+        slcf->raw.profile.len = last - slcf->raw.profile.data;
     }
 
     /* virtual-hosted addressing names the hosts */
