@@ -93,7 +93,8 @@ typedef struct {
 
     /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
     ngx_http_s3_proxy_pos_t    snippet_pos;
-    ngx_uint_t                 snippet_inherited;  /* an "if"'s location's */
+    ngx_uint_t                 snippet_inherited;  /* 1: an "if"'s, 2: a */
+                                                   /*   limit_except's */
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
@@ -115,6 +116,16 @@ typedef struct {
     ngx_uint_t                *status_rows;  /* in status_locations: */
                                              /* its own, its buckets' */
 } ngx_http_s3_proxy_loc_conf_t;
+
+
+/*
+ * A server's prefix locations with "s3_proxy on" and their own bucket,
+ * whose mount without its "/" S3 clients ask as the bucket
+ * (s3p_bucket_root())
+ */
+typedef struct {
+    ngx_array_t               *mounts;  /* of ngx_http_s3_proxy_loc_conf_t * */
+} ngx_http_s3_proxy_srv_conf_t;
 
 
 /*
@@ -186,6 +197,7 @@ ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_s3_proxy_next_header(ngx_list_part_t **part,
     ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,

@@ -244,13 +244,15 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
 
             /*
              * $s3_proxy_cache_key: the method S3 is asked with and the
-             * canonical S3 URL ("GET https://host/bucket/key?query"), with
-             * the x-amz-checksum-mode header when it is sent, for
-             * proxy_cache_key.  Two requests for the same S3 answer share
-             * it however the client spelled them; it holds no signature,
-             * date or other client header.  proxy_cache evaluates it after
-             * turning a HEAD into a GET, so a HEAD and a GET share the
-             * cached GET.
+             * core's cache key: the canonical S3 URL, the
+             * x-amz-checksum-mode header when it is sent, the region,
+             * whose credentials sign it and the variant served ("GET
+             * https://host/bucket/key?query us-east-1 env:<hash> s3"), for
+             * proxy_cache_key.  Two requests for the same S3 answer,
+             * signed alike and served alike, share it however the client
+             * spelled them; it holds no signature, date, secret or other
+             * client header.  proxy_cache evaluates it after turning a
+             * HEAD into a GET, so a HEAD and a GET share the cached GET.
              */
 
             if (ngx_http_s3_proxy_upstream_get(r)) {

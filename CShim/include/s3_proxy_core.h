@@ -168,6 +168,11 @@ typedef struct {
     int64_t          window;          /* presigned URLs' signing times are */
                                       /*   multiples of it; 0: off */
 
+    s3p_str_t        cache_identity;  /* "<region> <source>:<hash>": */
+                                      /*   whose credentials sign, for */
+                                      /*   cache keys (never a secret; */
+                                      /*   the same when keys rotate) */
+
     s3p_str_t        prepared;        /* the Swift core's layout */
     uint64_t         generation;      /* unique in the process */
 } s3p_signing_t;
@@ -353,9 +358,16 @@ typedef enum {
  * default), deciding so after the request phase.
  * `checksum_mode` is the x-amz-checksum-mode header a proxied request
  * sends S3, signed ("ENABLED"; empty: none): an S3 client's GetObject and
- * HeadObject that sent it.  `cache_key` is the S3 request a cached answer
- * belongs to, for $s3_proxy_cache_key after the method: `url`, and
- * " x-amz-checksum-mode:ENABLED" after it when that header is sent.
+ * HeadObject that sent it.  `cache_key` is what a cached answer belongs
+ * to, for $s3_proxy_cache_key after the method: `url`, " x-amz-checksum-
+ * mode:ENABLED" when that header is sent, then " <region> <source>:<hash>
+ * <variant>": the hash names the credentials' identity (their source and
+ * its profile, role or endpoint; never a secret), the variant what the
+ * client gets made of S3's answer ("s3": an S3 client's, as sent; "page":
+ * a browser's, as sent; "fallback": a page whose 404 or 403 the next step
+ * replaces, a folder's listing or an error document; "listing": a built-in
+ * listing; "error-document": a website's error document; "folder-check":
+ * a website folder's check).
  * When S3's answer is one `fallback_on` names (a folder's index page
  * with built-in listings, a page of a website), `fallback` is the path
  * (and query) to ask again, with the request's `fallback` one more and
@@ -407,6 +419,19 @@ typedef struct {
     int32_t          cached;          /* 1: a redirect whose signature */
                                       /*   came from the hot-key cache */
 } s3p_result_t;
+
+
+/*
+ * Whether `req` (its `path` nginx's decoded URI, before nginx looks its
+ * location up) is an S3 client's request at the root of `conf`'s one
+ * bucket, addressed path-style as the mount without its final `/`: `GET
+ * /eu?list-type=2...` (ListObjectsV2, V1) or `HEAD /eu` (HeadBucket) for
+ * `location /eu/` with s3_proxy_bucket.  1: it is answered as the
+ * mount's root (`/eu/`), whose routing checks it like any request; 0:
+ * nginx's own 301 to `/eu/` stands (browsers, other methods, locations
+ * without their own bucket).
+ */
+int s3p_bucket_root(const s3p_config_t *conf, const s3p_request_t *req);
 
 
 /*
@@ -587,11 +612,11 @@ size_t s3p_split_names(const s3p_str_t *values, size_t n, s3p_str_t *out,
  * Checks, when a location is merged, that it has the shipped snippet
  * (s3_proxy.conf, whose marker is "s3_proxy_snippet") exactly where it
  * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location
- * or, `inherited`, in the one its "if" block is in; `handler`, the
- * location (the "if" block) has a content handler, the snippet's
- * proxy_pass or another.  On failure writes why into `err` (capacity
- * `cap`, NUL-terminated), to follow the location's name, and returns
- * S3P_E_CONFIG.
+ * or, `inherited`, in the one its block is in (1: an "if" block, 2: a
+ * "limit_except" block); `handler`, the location (the block) has a
+ * content handler, the snippet's proxy_pass or another.  On failure
+ * writes why into `err` (capacity `cap`, NUL-terminated), to follow the
+ * location's name, and returns S3P_E_CONFIG.
  */
 int s3p_check_snippet(int32_t enable, int32_t snippet, int32_t inherited,
     int32_t handler, uint8_t *err, size_t cap);
@@ -641,14 +666,14 @@ const char *s3p_listing_csp(void);
 /*
  * S3's answers to proxied requests.
  *
- * Error answers (status 400 and above) are cleaned before they reach the
- * client: s3p_s3_error() reads S3's error document (at most
- * S3P_ERROR_BODY_MAX bytes of it: C reads no more) and writes a clean one
- * with the same Code and a fixed Message, at most S3P_ERROR_OUT_MAX
- * bytes.  None of S3's debugging fields (AWSAccessKeyId, StringToSign,
- * CanonicalRequest, their -Bytes forms, RequestId, HostId, Message)
- * survive.  `body` may be empty (a HEAD, or a body-less answer): the code
- * is then the status's generic one.
+ * Redirects and error answers (status 300 and above, but 304) are cleaned
+ * before they reach the client, their status kept: s3p_s3_error() reads S3's
+ * error document (at most S3P_ERROR_BODY_MAX bytes of it: C reads no more) and
+ * writes a clean one with the same Code and a fixed Message, at most
+ * S3P_ERROR_OUT_MAX bytes.  None of S3's debugging fields (AWSAccessKeyId,
+ * StringToSign, CanonicalRequest, their -Bytes forms, RequestId, HostId,
+ * Message, a redirect's Endpoint) survive.  `body` may be empty (a HEAD, or a
+ * body-less answer): the code is then the status's generic one.
  */
 #define S3P_ERROR_BODY_MAX  65536
 #define S3P_ERROR_OUT_MAX   512
@@ -678,10 +703,11 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
 /*
  * Whether a response header of S3's reaches the client of a proxied
  * request (1) or is hidden (0), by its name (any case).  Visible: every
- * header but S3's x-amz-* ones, and of those what a redirected client
- * would use: x-amz-meta-*, version id and delete marker, checksums
- * (x-amz-checksum-*, whatever `pass` holds but S3P_ANSWER_RANGE),
- * storage class, restore, expiration, website redirect, object lock,
+ * header but Location (of S3's redirects) and S3's x-amz-* ones, and of
+ * those what a redirected client would use: x-amz-meta-*, version id
+ * and delete marker, checksums (x-amz-checksum-*, whatever `pass` holds
+ * but S3P_ANSWER_RANGE), storage class, restore, expiration, website
+ * redirect, object lock,
  * replication status, parts and tag counts, missing metadata, archive
  * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
  * of S3-compatible servers) and server-side

@@ -28,6 +28,14 @@ func s3p_handle(
 }
 
 @c @implementation
+func s3p_bucket_root(
+    _ conf: UnsafePointer<s3p_config_t>?, _ req: UnsafePointer<s3p_request_t>?
+) -> Int32 {
+    guard let conf, let req else { return 0 }
+    return LocationPolicy(conf: conf).isBucketRoot(IncomingRequest(req.pointee)) ? 1 : 0
+}
+
+@c @implementation
 func s3p_signing_bound(_ settings: UnsafePointer<s3p_settings_t>?) -> Int {
     guard let settings else { return 0 }
     return Settings.bound(raw: settings.pointee)
@@ -144,9 +152,9 @@ enum LocationCheck {
     /// nil.  Without the snippet's proxy_pass, with another content handler
     /// in its place, or with the snippet where requests are not signed,
     /// they would go to S3 unsigned.
-    static func snippetProblem(enable: Bool, snippet: Bool, inherited: Bool, handler: Bool)
-        -> String?
-    {
+    static func snippetProblem(
+        enable: Bool, snippet: Bool, inherited: Bool, handler: Bool, limitExcept: Bool = false
+    ) -> String? {
         if !enable {
             return snippet && !inherited
                 ? "includes s3_proxy.conf without \"s3_proxy on\", so its requests "
@@ -160,6 +168,13 @@ enum LocationCheck {
                     + "(an s3_proxy.conf without \"s3_proxy_snippet;\" is older than "
                     + "the module: install the new one)"
                 : "needs proxy_pass: add \"include s3_proxy.conf;\" to it"
+        }
+        if inherited && handler && limitExcept {
+            // nginx gives the block the location's proxy_pass, or its own:
+            // nothing public tells them apart.
+            return "has a \"limit_except\" block, whose content handler may be a "
+                + "proxy_pass of its own: remove it (methods but GET and HEAD get 405; "
+                + "allow, deny and auth_basic restrict the rest),"
         }
         return inherited && handler
             ? "has an \"if\" block with a content handler of its own (a "
@@ -215,7 +230,8 @@ func s3p_check_snippet(
 ) -> Int32 {
     ErrorMessage.verdict(
         LocationCheck.snippetProblem(enable: enable != 0, snippet: snippet != 0,
-                                     inherited: inherited != 0, handler: handler != 0),
+                                     inherited: inherited != 0, handler: handler != 0,
+                                     limitExcept: inherited == 2),
         into: err, cap: cap)
 }
 

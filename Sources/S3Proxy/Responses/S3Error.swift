@@ -98,6 +98,8 @@ struct S3Error {
     static func genericCode(_ status: Int32) -> [UInt8] {
         let code: StaticString
         switch status {
+        case 301: code = "PermanentRedirect"
+        case 300...399: code = "TemporaryRedirect"
         case 400: code = "InvalidRequest"
         case 403: code = "AccessDenied"
         case 404: code = "NotFound"
@@ -138,6 +140,10 @@ struct S3Error {
     /// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
     private static let messages: [(StaticString, StaticString)] = [
         ("AccessDenied", "Access Denied"),
+        ("PermanentRedirect",
+         "The bucket you are attempting to access must be addressed using the specified endpoint."),
+        ("TemporaryRedirect", "You are being redirected to the bucket while DNS updates."),
+        ("Redirect", "Temporary redirect."),
         ("InvalidRequest", "The request is not valid."),
         ("MethodNotAllowed", "The specified method is not allowed against this resource."),
         ("NotImplemented",
@@ -173,7 +179,9 @@ struct S3Error {
     ]
 
     static func logLevel(status: Int32, code: [UInt8]) -> s3p_log_t {
-        if status >= 500 { return S3P_LOG_ERROR }
+        // S3 redirects when the endpoint or region is not the bucket's: the
+        // operator's settings, whatever the client asked.
+        if status >= 500 || status < 400 { return S3P_LOG_ERROR }
         let isOperators = code.withUnsafeBufferPointer { code in
             operatorCodes.contains { $0.matches(code) }
         }

@@ -80,6 +80,25 @@ struct LocationPolicy {
         return false
     }
 
+    /// Whether `request`, for the location's mount without its final `/`
+    /// (`/eu` of `location /eu/`), is an S3 client's request at the root
+    /// of the location's one bucket, as SDKs address a bucket path-style:
+    /// ListObjectsV2 and V1 (`GET /eu?list-type=2...`), HeadBucket (`HEAD
+    /// /eu`).  Then it is answered as the mount's root, whose routing
+    /// checks its query like any other; a browser, or a location without
+    /// its own bucket, keeps nginx's 301 to the mount.
+    func isBucketRoot(_ request: IncomingRequest) -> Bool {
+        let mount = self.mount
+        guard bucket != nil || bucketPerRequest, request.methodName != nil,
+              mount.count >= 2, mount.last == UInt8(ascii: "/"),
+              request.path.count + 1 == mount.count,
+              request.path.elementsEqual(mount.prefix(request.path.count))
+        else {
+            return false
+        }
+        return streams(request)
+    }
+
     /// Whether this client gets objects streamed: an S3 client, known by
     /// its User-Agent, by sending none, or by signing its request as S3
     /// clients do (Rules.isS3Signed).

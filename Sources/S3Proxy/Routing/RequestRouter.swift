@@ -192,17 +192,22 @@ struct RequestRouter {
             return .refuse(status: 403)
         }
         // Below the mount, the path starts at a `/` (or is empty: the
-        // mount itself, without its last `/`).
+        // mount itself, without its last `/`, as S3 clients name a
+        // one-bucket location's bucket: LocationPolicy.isBucketRoot).
         let mount = policy.mount
         var strip = 0
         if !mount.isEmpty {
-            guard request.path.count >= mount.count,
-                  UnsafeBufferPointer(rebasing: request.path[0..<mount.count])
-                      .elementsEqual(mount)
+            let bare = mount.last == UInt8(ascii: "/") ? mount.count - 1 : mount.count
+            guard request.path.count >= bare,
+                  UnsafeBufferPointer(rebasing: request.path[0..<bare])
+                      .elementsEqual(mount.prefix(bare)),
+                  bare == mount.count || (request.path.count == bare
+                      ? policy.isBucketRoot(request)
+                      : request.path[bare] == mount[bare])
             else {
                 return .refuse(status: 400)
             }
-            strip = mount.last == UInt8(ascii: "/") ? mount.count - 1 : mount.count
+            strip = bare
         }
         let path = UnsafeBufferPointer(rebasing: request.path[strip...])
         if !path.isEmpty && path.first != UInt8(ascii: "/") {
