@@ -24,14 +24,12 @@
 
 static ngx_int_t ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_request_t *req);
-static void ngx_http_s3_proxy_client_signing(ngx_http_request_t *r,
+static void ngx_http_s3_proxy_request_headers(ngx_http_request_t *r,
     s3p_request_t *req);
-static ngx_int_t ngx_http_s3_proxy_redirect(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
 static ngx_int_t ngx_http_s3_proxy_refuse(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
-static ngx_int_t ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r,
-    ngx_str_t *uri);
+static ngx_int_t ngx_http_s3_proxy_document(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t status, ngx_str_t *type);
 static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 
 
@@ -62,21 +60,12 @@ ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ngx_memzero(&req, sizeof(s3p_request_t));
+    ngx_http_s3_proxy_request_headers(r, &req);
 
-    req.method.data = r->method_name.data;
-    req.method.len = r->method_name.len;
     req.path.data = r->uri.data;
     req.path.len = r->uri.len;
     req.query.data = r->args.data;
     req.query.len = r->args.len;
-
-    if (r->headers_in.user_agent) {
-        req.user_agent.data = r->headers_in.user_agent->value.data;
-        req.user_agent.len = r->headers_in.user_agent->value.len;
-    }
-
-    ngx_http_s3_proxy_client_signing(r, &req);
 
     mount = sscf->mounts->elts;
 
@@ -257,7 +246,12 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     switch (ctx->result.action) {
 
     case S3P_ACTION_REDIRECT:
-        return ngx_http_s3_proxy_redirect(r, ctx);
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "s3 proxy: redirect \"%*s\"",
+                       ctx->result.key.len, ctx->result.key.data);
+
+        return ngx_http_s3_proxy_document(r, ctx,
+                                          NGX_HTTP_TEMPORARY_REDIRECT, NULL);
 
     case S3P_ACTION_PROXY:
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -300,22 +294,12 @@ static ngx_int_t
 ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_request_t *req)
 {
-    u_char     *p, *q;
-    size_t      len;
-    ngx_str_t   uri;
+    u_char  *p, *q;
+    size_t   len;
 
-    ngx_memzero(req, sizeof(s3p_request_t));
+    ngx_http_s3_proxy_request_headers(r, req);
 
-    req->method.data = r->method_name.data;
-    req->method.len = r->method_name.len;
     req->now = (int64_t) ngx_time();
-
-    if (r->headers_in.user_agent) {
-        req->user_agent.data = r->headers_in.user_agent->value.data;
-        req->user_agent.len = r->headers_in.user_agent->value.len;
-    }
-
-    ngx_http_s3_proxy_client_signing(r, req);
 
     /*
      * A fallback pass: S3 answered the path's step before with a status
@@ -343,12 +327,20 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ngx_http_s3_proxy_escaped_uri(r, &uri) != NGX_OK) {
+    /* $uri, decoded and normalised by nginx, escaped back into a path */
+
+    len = r->uri.len + 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
+                                          NGX_ESCAPE_URI);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    req->path.data = uri.data;
-    req->path.len = uri.len;
+    q = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
+
+    req->path.data = p;
+    req->path.len = q - p;
     req->query.data = r->args.data;
     req->query.len = r->args.len;
 
@@ -357,14 +349,15 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
 
 
 /*
- * What S3 clients send when they sign, for the core to recognise them:
- * the Authorization header and the x-amz-date and x-amz-content-sha256
- * headers, which nginx does not index; and x-amz-checksum-mode, which the
- * core sends on for them.
+ * The method and the headers the core reads: User-Agent; what S3 clients
+ * send when they sign, for the core to recognise them: the Authorization
+ * header and the x-amz-date and x-amz-content-sha256 headers, which nginx
+ * does not index; and x-amz-checksum-mode, which the core sends on for
+ * them.
  */
 
 static void
-ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
+ngx_http_s3_proxy_request_headers(ngx_http_request_t *r, s3p_request_t *req)
 {
     s3p_str_t        *found[3];
     ngx_uint_t        i, k;
@@ -376,6 +369,16 @@ ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
         ngx_string("x-amz-content-sha256"),
         ngx_string("x-amz-checksum-mode")
     };
+
+    ngx_memzero(req, sizeof(s3p_request_t));
+
+    req->method.data = r->method_name.data;
+    req->method.len = r->method_name.len;
+
+    if (r->headers_in.user_agent) {
+        req->user_agent.data = r->headers_in.user_agent->value.data;
+        req->user_agent.len = r->headers_in.user_agent->value.len;
+    }
 
     found[0] = &req->amz_date;
     found[1] = &req->amz_content_sha256;
@@ -403,59 +406,10 @@ ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
 }
 
 
-/* $uri, decoded and normalised by nginx, escaped back into a path */
-
-static ngx_int_t
-ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r, ngx_str_t *uri)
-{
-    u_char     *p, *q;
-    uintptr_t   escape;
-
-    escape = 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
-                                NGX_ESCAPE_URI);
-
-    p = ngx_pnalloc(r->pool, r->uri.len + escape);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    q = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
-
-    uri->data = p;
-    uri->len = q - p;
-
-    return NGX_OK;
-}
-
-
-/*
- * A redirect, and a refusal to an S3 client (S3's XML error, which it
- * parses): answered as nginx's "return" answers, the URL or the document
- * being the core's.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_redirect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
-{
-    ngx_http_complex_value_t   cv;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "s3 proxy: redirect \"%*s\"",
-                   ctx->result.key.len, ctx->result.key.data);
-
-    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
-    cv.value.data = (u_char *) ctx->result.url.data;
-    cv.value.len = ctx->result.url.len;
-
-    return ngx_http_send_response(r, NGX_HTTP_TEMPORARY_REDIRECT, NULL, &cv);
-}
-
-
 static ngx_int_t
 ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
 {
-    ngx_int_t                  status;
-    ngx_http_complex_value_t   cv;
+    ngx_int_t  status;
 
     static ngx_str_t  xml = ngx_string("application/xml");
 
@@ -485,13 +439,29 @@ ngx_http_s3_proxy_refuse(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
         return status;
     }
 
+    ngx_http_finalize_request(r, ngx_http_s3_proxy_document(r, ctx, status,
+                                                            &xml));
+    return NGX_DONE;
+}
+
+
+/*
+ * A redirect, and a refusal to an S3 client (S3's XML error, which it
+ * parses): answered as nginx's "return" answers, the URL or the document
+ * being the core's.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_document(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t status, ngx_str_t *type)
+{
+    ngx_http_complex_value_t  cv;
+
     ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
     cv.value.data = (u_char *) ctx->result.url.data;
     cv.value.len = ctx->result.url.len;
 
-    ngx_http_finalize_request(r, ngx_http_send_response(r, status, &xml,
-                                                        &cv));
-    return NGX_DONE;
+    return ngx_http_send_response(r, status, type, &cv);
 }
 
 
