@@ -29,6 +29,8 @@ typedef struct {
 static ngx_int_t ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_int_t ngx_http_s3_proxy_status_handler(ngx_http_request_t *r);
+static void ngx_http_s3_proxy_status_count(
+    ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_event_t *ev);
 static ngx_int_t ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
     ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_t *st);
 
@@ -210,58 +212,39 @@ ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* A request decided (ctx->result.route): its route's counters. */
+/*
+ * A request decided (ctx->result.route), counted by its route and by the
+ * row of its allowed bucket, else its location's own.
+ */
 
 void
 ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx)
 {
-    ngx_uint_t                      route, status, row, k;
+    ngx_uint_t                      k;
+    s3p_status_event_t              ev;
     s3p_status_location_t          *loc;
-    s3p_status_counters_t          *stats;
     ngx_http_s3_proxy_loc_conf_t   *slcf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
-    stats = smcf->stats;
-
-    if (stats == NULL) {
-        return;
-    }
-
-    route = ctx->result.route;
-    status = ctx->result.status;
-
-    if (route >= S3P_ROUTES) {
-        return;
-    }
-
-    ngx_http_s3_proxy_add(stats->requests[route]);
-
-    if (ctx->result.cached) {
-        ngx_http_s3_proxy_add(stats->redirects_cached);
-    }
-
-    if (route == S3P_ROUTE_REFUSED && status >= 100 && status < 600) {
-        ngx_http_s3_proxy_add(stats->refused[status - 100]);
-    }
-
-    /* the row of the request's allowed bucket, else the location's own */
-
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    ev.route = ctx->result.route;
+    ev.status = ctx->result.status;
+    ev.code = 0;
+    ev.row = S3P_STATUS_LOCATIONS;
+    ev.cached = ctx->result.cached;
+
     k = (ngx_uint_t) ctx->result.allowed;            /* -1: none */
     k = (slcf->buckets && k < slcf->buckets->nelts) ? k + 1 : 0;
 
-    if (slcf->status_rows == NULL) {
-        return;
+    if (smcf->stats != NULL && slcf->status_rows != NULL) {
+        loc = smcf->status_locations->elts;
+        ev.row = loc[slcf->status_rows[k]].row;
     }
 
-    loc = smcf->status_locations->elts;
-    row = loc[slcf->status_rows[k]].row;
-
-    if (row < S3P_STATUS_LOCATIONS) {
-        ngx_http_s3_proxy_add(stats->locations[row][route]);
-    }
+    ngx_http_s3_proxy_status_count(smcf, &ev);
 }
 
 
@@ -271,21 +254,37 @@ void
 ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
     uint32_t code)
 {
-    s3p_status_counters_t          *stats;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
+    s3p_status_event_t  ev;
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
-    stats = smcf->stats;
+    ev.route = S3P_ROUTES;
+    ev.status = (int32_t) ngx_min(status, NGX_MAX_INT32_VALUE);
+    ev.code = code;
+    ev.row = S3P_STATUS_LOCATIONS;
+    ev.cached = 0;
 
-    if (stats == NULL) {
+    ngx_http_s3_proxy_status_count(
+        ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module), &ev);
+}
+
+
+/* The counters the core says an event adds to, one each. */
+
+static void
+ngx_http_s3_proxy_status_count(ngx_http_s3_proxy_main_conf_t *smcf,
+    s3p_status_event_t *ev)
+{
+    size_t     i, n, at[S3P_STATUS_BUMPS];
+    uint64_t  *counters;
+
+    if (smcf->stats == NULL) {
         return;
     }
 
-    if (status >= 100 && status < 600) {
-        ngx_http_s3_proxy_add(stats->s3_answers[status - 100]);
+    counters = (uint64_t *) smcf->stats;
+    n = s3p_status_count(ev, at);
 
-    } else if (status == 0 && code < S3P_S3_ERRORS) {
-        ngx_http_s3_proxy_add(stats->s3_errors[code]);
+    for (i = 0; i < n; i++) {
+        ngx_http_s3_proxy_add(counters[at[i]]);
     }
 }
 

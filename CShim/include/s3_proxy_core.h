@@ -928,6 +928,30 @@ typedef struct {
     uint64_t         locations[S3P_STATUS_LOCATIONS][S3P_ROUTES];
 } s3p_status_counters_t;
 
+/*
+ * One event to count: a request decided (`route` below S3P_ROUTES: refused
+ * with `status`, its redirect `cached` or not, its location's `row`), or
+ * S3's answer (`route` S3P_ROUTES: its `status`; or, `status` 0, an error
+ * with s3p_s3_error_t's `counter` `code`).
+ */
+typedef struct {
+    uint32_t         route;           /* s3p_route_t; S3P_ROUTES: S3's */
+    int32_t          status;
+    uint32_t         code;
+    uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
+    int32_t          cached;
+} s3p_status_event_t;
+
+/* The counters one event adds to, at most. */
+#define S3P_STATUS_BUMPS  4
+
+/*
+ * Which counters `event` adds one to: their indexes into the counters read
+ * as an array of uint64_t, in `out` (room for S3P_STATUS_BUMPS); returns
+ * how many.
+ */
+size_t s3p_status_count(const s3p_status_event_t *event, size_t *out);
+
 /* The last verification of a source's credentials against S3. */
 typedef enum {
     S3P_VERIFICATION_UNKNOWN = 0,     /* none yet, or not done */

@@ -269,3 +269,82 @@ func routeCounted(method: String, path: String, query: String, agent: String,
         #expect(result.allowed == -1)
     }
 }
+
+// What one event counts (s3p_status_count): applied to zeroed counters the
+// way the workers add, then read back by the counters' field names.
+
+private func counted(_ event: s3p_status_event_t) -> s3p_status_counters_t {
+    var event = event
+    var counters = s3p_status_counters_t()
+    var at = [Int](repeating: -1, count: Int(S3P_STATUS_BUMPS))
+    let n = s3p_status_count(&event, &at)
+    withUnsafeMutableBytes(of: &counters) { raw in
+        let all = raw.bindMemory(to: UInt64.self)
+        for i in at.prefix(n) { all[i] += 1 }
+    }
+    return counters
+}
+
+private func total(_ counters: s3p_status_counters_t) -> UInt64 {
+    var counters = counters
+    return withUnsafeBytes(of: &counters) { $0.bindMemory(to: UInt64.self).reduce(0, +) }
+}
+
+private func at<T>(_ tuple: T, _ i: Int) -> UInt64 {
+    var tuple = tuple
+    return withUnsafeBytes(of: &tuple) { $0.bindMemory(to: UInt64.self)[i] }
+}
+
+private let none = UInt32(S3P_STATUS_LOCATIONS)
+
+@Test func countsARefusalByRouteStatusAndRow() {
+    let route = S3P_ROUTE_REFUSED.rawValue
+    let c = counted(s3p_status_event_t(route: route, status: 403, code: 0, row: 2, cached: 0))
+    #expect(at(c.requests, Int(route)) == 1)
+    #expect(at(c.refused, 303) == 1)
+    #expect(at(c.locations, 2 * Int(S3P_ROUTES.rawValue) + Int(route)) == 1)
+    #expect(total(c) == 3)
+}
+
+@Test func countsACachedRedirectWithoutARow() {
+    let route = S3P_ROUTE_REDIRECT.rawValue
+    let c = counted(s3p_status_event_t(route: route, status: 0, code: 0, row: none, cached: 1))
+    #expect(at(c.requests, Int(route)) == 1)
+    #expect(c.redirects_cached == 1)
+    #expect(total(c) == 2)
+}
+
+@Test func countsTheLastRowAndRoute() {
+    let route = S3P_ROUTE_UNAVAILABLE.rawValue
+    let c = counted(s3p_status_event_t(route: route, status: 503, code: 0, row: none - 1,
+                                       cached: 0))
+    #expect(at(c.locations, Int(S3P_STATUS_LOCATIONS) * Int(S3P_ROUTES.rawValue) - 1) == 1)
+    #expect(total(c) == 2)
+}
+
+@Test func countsS3sAnswersAndErrors() {
+    let s3 = S3P_ROUTES.rawValue
+    var c = counted(s3p_status_event_t(route: s3, status: 200, code: 0, row: none, cached: 0))
+    #expect(at(c.s3_answers, 100) == 1)
+    #expect(total(c) == 1)
+    c = counted(s3p_status_event_t(route: s3, status: 0, code: 5, row: none, cached: 0))
+    #expect(at(c.s3_errors, 5) == 1)
+    #expect(total(c) == 1)
+}
+
+@Test(arguments: [
+    s3p_status_event_t(route: S3P_ROUTES.rawValue, status: 0, code: UInt32(S3P_S3_ERRORS),
+                       row: 0, cached: 0),
+    s3p_status_event_t(route: S3P_ROUTES.rawValue, status: 600, code: 0, row: 0, cached: 0),
+    s3p_status_event_t(route: S3P_ROUTES.rawValue + 1, status: 200, code: 0, row: 0,
+                       cached: 1),
+])
+func countsNothingOutOfRange(_ event: s3p_status_event_t) {
+    #expect(total(counted(event)) == 0)
+}
+
+@Test func refusalsOutsideHTTPStatusesCountTheRouteOnly() {
+    let route = S3P_ROUTE_REFUSED.rawValue
+    let c = counted(s3p_status_event_t(route: route, status: 99, code: 0, row: none, cached: 0))
+    #expect(total(c) == 1)
+}

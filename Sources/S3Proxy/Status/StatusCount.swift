@@ -1,0 +1,46 @@
+// Which counters of the status zone (s3p_status_counters_t) one event adds
+// to: the workers add with atomic adds in C, the choice is made here.
+
+internal import CShim
+
+enum StatusCount {
+    static let routes = Int(S3P_ROUTES.rawValue)
+    static let codes = Int(S3P_STATUS_CODES)
+    static let errors = Int(S3P_S3_ERRORS)
+
+    // Where each array of the counters starts, counted in integers.
+    static let cached = routes
+    static let refused = cached + 1
+    static let answers = refused + codes
+    static let s3Errors = answers + codes
+    static let locations = s3Errors + errors
+
+    /// The indexes, into the counters read as integers, that `event` adds
+    /// one to: a request's route, its cached redirect, its refusal's
+    /// status and its location's row; or S3's status, or its error's code.
+    static func indexes(_ event: s3p_status_event_t) -> [Int] {
+        let route = Int(event.route)
+        let status = Int(event.status)
+        let counted = (100..<600).contains(status)
+        guard route < routes else {
+            if route != routes {
+                return []
+            }
+            if counted {
+                return [answers + status - 100]
+            }
+            return status == 0 && Int(event.code) < errors ? [s3Errors + Int(event.code)] : []
+        }
+        var out = [route]
+        if event.cached != 0 {
+            out.append(cached)
+        }
+        if route == Int(S3P_ROUTE_REFUSED.rawValue) && counted {
+            out.append(refused + status - 100)
+        }
+        if Int(event.row) < Int(S3P_STATUS_LOCATIONS) {
+            out.append(locations + Int(event.row) * routes + route)
+        }
+        return out
+    }
+}
