@@ -14,15 +14,9 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-/* A location's name, or a bucket's, kept at most. */
-#define NGX_HTTP_S3_PROXY_NAME_MAX  128
-
-
 typedef struct {
     s3p_status_counters_t      counters;
-    size_t                     len[S3P_STATUS_LOCATIONS];
-    u_char                     name[S3P_STATUS_LOCATIONS]
-                                   [2 * NGX_HTTP_S3_PROXY_NAME_MAX + 1];
+    s3p_status_rows_t          rows;
 } ngx_http_s3_proxy_status_shm_t;
 
 
@@ -155,12 +149,7 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
 static ngx_int_t
 ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    u_char                           key[2 * NGX_HTTP_S3_PROXY_NAME_MAX + 1];
-    u_char                          *p;
-    size_t                           len;
-    ngx_uint_t                       i, j;
     ngx_slab_pool_t                 *shpool;
-    s3p_status_location_t           *loc;
     ngx_http_s3_proxy_status_shm_t  *shm;
     ngx_http_s3_proxy_main_conf_t   *smcf;
 
@@ -176,34 +165,10 @@ ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     shm = shpool->data;
-    loc = smcf->status_locations->elts;
 
     ngx_shmtx_lock(&shpool->mutex);
-
-    for (i = 0; i < smcf->status_locations->nelts; i++) {
-
-        /* the key: the name, a NUL, the bucket; capped */
-
-        p = ngx_cpymem(key, loc[i].name.data,
-                       ngx_min(loc[i].name.len, NGX_HTTP_S3_PROXY_NAME_MAX));
-        *p++ = '\0';
-        p = ngx_cpymem(p, loc[i].bucket.data,
-                       ngx_min(loc[i].bucket.len, NGX_HTTP_S3_PROXY_NAME_MAX));
-        len = p - key;
-
-        for (j = 0; j < S3P_STATUS_LOCATIONS; j++) {
-            if (shm->len[j] == 0) {
-                shm->len[j] = len;
-                ngx_memcpy(shm->name[j], key, len);
-            }
-
-            if (shm->len[j] == len && ngx_memcmp(shm->name[j], key, len) == 0) {
-                loc[i].row = j;
-                break;
-            }
-        }
-    }
-
+    s3p_status_rows(smcf->status_locations->elts,
+                    smcf->status_locations->nelts, &shm->rows);
     ngx_shmtx_unlock(&shpool->mutex);
 
     smcf->stats = &shm->counters;

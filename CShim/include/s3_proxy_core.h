@@ -990,6 +990,26 @@ typedef struct {
     uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
 } s3p_status_location_t;
 
+/* A location's name, or a bucket's, kept in the zone at most. */
+#define S3P_STATUS_NAME_MAX   128
+
+/*
+ * The zone's rows: which location and bucket holds each (its key: the
+ * name, a NUL, the bucket, each capped), for the zone's life.
+ */
+typedef struct {
+    size_t           len[S3P_STATUS_LOCATIONS];          /* 0: free */
+    uint8_t          key[S3P_STATUS_LOCATIONS][2 * S3P_STATUS_NAME_MAX + 1];
+} s3p_status_rows_t;
+
+/*
+ * Sets each location's `row`: the one its name and bucket hold in `rows`,
+ * else the first free one, which it takes; S3P_STATUS_LOCATIONS when all
+ * are taken.  The caller holds the zone's lock.
+ */
+void s3p_status_rows(s3p_status_location_t *locations, size_t n,
+    s3p_status_rows_t *rows);
+
 typedef struct {
     s3p_status_counters_t        counters;   /* a copy, read now */
     int64_t                      now;

@@ -348,3 +348,64 @@ func countsNothingOutOfRange(_ event: s3p_status_event_t) {
     let c = counted(s3p_status_event_t(route: route, status: 99, code: 0, row: none, cached: 0))
     #expect(total(c) == 1)
 }
+
+// The zone's rows (s3p_status_rows): a location keeps its row across
+// reloads, a new one takes the first free row, names are capped, and a
+// full table gives no row.
+
+private func location(_ name: StaticString, _ bucket: StaticString) -> s3p_status_location_t {
+    s3p_status_location_t(name: str(name), bucket: str(bucket), row: 0)
+}
+
+@Test func rowsAreKeptAcrossConfigurations() {
+    var rows = s3p_status_rows_t()
+    var first = [location("/a/", ""), location("/a/", "b1"), location("/c/", "")]
+    s3p_status_rows(&first, first.count, &rows)
+    #expect(first.map(\.row) == [0, 1, 2])
+
+    var second = [location("/c/", ""), location("/d/", ""), location("/a/", "b1")]
+    s3p_status_rows(&second, second.count, &rows)
+    #expect(second.map(\.row) == [2, 3, 1])
+}
+
+@Test func rowsKeyTheNameAndBucketApart() {
+    var rows = s3p_status_rows_t()
+    var locs = [location("/ab", ""), location("/a", "b")]
+    s3p_status_rows(&locs, locs.count, &rows)
+    #expect(locs.map(\.row) == [0, 1])
+}
+
+@Test func rowsCapLongNames() {
+    let long = [UInt8](repeating: UInt8(ascii: "x"), count: 300)
+    var rows = s3p_status_rows_t()
+    long.withUnsafeBufferPointer { bytes in
+        let name = s3p_str_t(len: bytes.count, data: bytes.baseAddress)
+        var locs = [s3p_status_location_t(name: name, bucket: name, row: 0)]
+        s3p_status_rows(&locs, 1, &rows)
+        #expect(locs[0].row == 0)
+    }
+    #expect(rows.len.0 == 2 * Int(S3P_STATUS_NAME_MAX) + 1)
+}
+
+@Test func rowsRunOut() {
+    var rows = s3p_status_rows_t()
+    let names = (0...Int(S3P_STATUS_LOCATIONS)).map { Array("/l\($0)/".utf8) }
+    var found: [UInt32] = []
+    for name in names {
+        name.withUnsafeBufferPointer { bytes in
+            var loc = s3p_status_location_t(
+                name: s3p_str_t(len: bytes.count, data: bytes.baseAddress), bucket: s3p_str_t(),
+                row: 0)
+            s3p_status_rows(&loc, 1, &rows)
+            found.append(loc.row)
+        }
+    }
+    #expect(found == (0...UInt32(S3P_STATUS_LOCATIONS)).map { $0 })
+}
+
+@Test func rowsLayoutIsTheHeaders() {
+    let count = Int(S3P_STATUS_LOCATIONS), keyMax = 2 * Int(S3P_STATUS_NAME_MAX) + 1
+    #expect(MemoryLayout<s3p_status_rows_t>.offset(of: \s3p_status_rows_t.key)
+            == count * MemoryLayout<Int>.stride)
+    #expect(MemoryLayout<s3p_status_rows_t>.size == count * (MemoryLayout<Int>.stride + keyMax))
+}

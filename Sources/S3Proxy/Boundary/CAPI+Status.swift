@@ -37,3 +37,21 @@ func s3p_status_count(
     }
     return min(indexes.count, Int(S3P_STATUS_BUMPS))
 }
+
+@c @implementation
+func s3p_status_rows(
+    _ locations: UnsafeMutablePointer<s3p_status_location_t>?, _ n: Int,
+    _ rows: UnsafeMutablePointer<s3p_status_rows_t>?
+) {
+    guard let locations, let rows else { return }
+    // s3p_status_rows_t: `len` (size_t each), then `key` (bytes, unpadded)
+    let base = UnsafeMutableRawPointer(rows)
+    let lens = UnsafeMutableBufferPointer(start: base.assumingMemoryBound(to: Int.self),
+                                          count: StatusRows.count)
+    let keys = UnsafeMutableRawBufferPointer(
+        start: base + StatusRows.count * MemoryLayout<Int>.stride,
+        count: StatusRows.count * StatusRows.keyMax)
+    for i in 0..<n {
+        locations[i].row = StatusRows.row(StatusRows.key(locations[i]), lens: lens, keys: keys)
+    }
+}

@@ -44,3 +44,38 @@ enum StatusCount {
         return out
     }
 }
+
+/// The zone's rows (s3p_status_rows_t): each location and bucket keeps the
+/// row it found or took first, across reloads, while the zone lives.
+enum StatusRows {
+    static let nameMax = Int(S3P_STATUS_NAME_MAX)
+    static let keyMax = 2 * nameMax + 1
+    static let count = Int(S3P_STATUS_LOCATIONS)
+
+    /// A location's key: its name, a NUL, its bucket, each capped.
+    static func key(_ location: s3p_status_location_t) -> [UInt8] {
+        var key = Array(Bytes.view(location.name).prefix(nameMax))
+        key.append(0)
+        key += Bytes.view(location.bucket).prefix(nameMax)
+        return key
+    }
+
+    /// The row holding `key`, else the first free one, taken for it;
+    /// `count` when every row is another's.
+    static func row(
+        _ key: [UInt8], lens: UnsafeMutableBufferPointer<Int>, keys: UnsafeMutableRawBufferPointer
+    ) -> UInt32 {
+        for j in 0..<count {
+            let slot = UnsafeMutableRawBufferPointer(rebasing: keys[j * keyMax..<(j + 1) * keyMax])
+            if lens[j] == 0 {
+                slot.copyBytes(from: key)
+                lens[j] = key.count
+                return UInt32(j)
+            }
+            if lens[j] == key.count && slot.prefix(key.count).elementsEqual(key) {
+                return UInt32(j)
+            }
+        }
+        return UInt32(count)
+    }
+}
