@@ -47,6 +47,8 @@ static ngx_uint_t ngx_http_s3_proxy_upstream_get(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_log_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, ngx_uint_t kind,
     ngx_http_s3_proxy_ctx_t *ctx, ngx_http_s3_proxy_loc_conf_t *slcf);
+static ngx_int_t ngx_http_s3_proxy_value(ngx_http_variable_value_t *v,
+    const u_char *data, size_t len);
 
 
 #define ngx_http_s3_proxy_result(field)                                       \
@@ -159,14 +161,13 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     ngx_http_s3_proxy_var_t  *var = (ngx_http_s3_proxy_var_t *) data;
 
     u_char                        *p;
-    ngx_str_t                      method, *name;
+    ngx_str_t                      method;
     s3p_str_t                      fixed;
     const s3p_str_t               *s;
     ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     v->not_found = 1;
-    name = NULL;
     s = NULL;
 
     if (var->kind == ngx_http_s3_proxy_var_client) {
@@ -193,12 +194,14 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     switch (var->kind) {
 
     case ngx_http_s3_proxy_var_content_sha256:
-        name = (slcf->core != NULL) ? &ngx_http_s3_proxy_empty_sha256 : NULL;
+        s = (slcf->core != NULL)
+            ? (s3p_str_t *) &ngx_http_s3_proxy_empty_sha256 : NULL;
         break;
 
     case ngx_http_s3_proxy_var_action:
-        name = (ctx != NULL)
-               ? &ngx_http_s3_proxy_actions[ctx->result.action] : NULL;
+        s = (ctx != NULL)
+            ? (s3p_str_t *) &ngx_http_s3_proxy_actions[ctx->result.action]
+            : NULL;
         break;
 
     case ngx_http_s3_proxy_var_security_token:
@@ -262,41 +265,41 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
                 method = r->method_name;
             }
 
-            p = ngx_pnalloc(r->pool,
-                            method.len + 1 + ctx->result.cache_key.len);
+            fixed.len = method.len + 1 + ctx->result.cache_key.len;
+
+            p = ngx_pnalloc(r->pool, fixed.len);
             if (p == NULL) {
                 return NGX_ERROR;
             }
 
-            v->data = p;
+            fixed.data = p;
             p = ngx_cpymem(p, method.data, method.len);
             *p++ = ' ';
-            p = ngx_cpymem(p, ctx->result.cache_key.data,
-                           ctx->result.cache_key.len);
+            ngx_memcpy(p, ctx->result.cache_key.data,
+                       ctx->result.cache_key.len);
 
-            v->len = p - v->data;
-            v->valid = 1;
-            v->no_cacheable = 1;
-            v->not_found = 0;
-
-            return NGX_OK;
+            s = &fixed;
         }
 
         break;
     }
 
-    if (name != NULL) {
-        fixed.data = name->data;
-        fixed.len = name->len;
-        s = &fixed;
-    }
+    return (s != NULL) ? ngx_http_s3_proxy_value(v, s->data, s->len) : NGX_OK;
+}
 
-    if (s != NULL && s->len) {
-        v->len = s->len;
+
+/* A value found: empty ones are "not found" */
+
+static ngx_int_t
+ngx_http_s3_proxy_value(ngx_http_variable_value_t *v, const u_char *data,
+    size_t len)
+{
+    if (len) {
+        v->len = len;
         v->valid = 1;
         v->no_cacheable = 1;
         v->not_found = 0;
-        v->data = (u_char *) s->data;
+        v->data = (u_char *) data;
     }
 
     return NGX_OK;
@@ -340,15 +343,9 @@ ngx_http_s3_proxy_client_variable(ngx_http_request_t *r,
     if (r->upstream == NULL || !r->upstream->cacheable) {
         h = *(ngx_table_elt_t **) ((char *) r + offset);
 
-        if (h != NULL && h->value.len) {
-            v->len = h->value.len;
-            v->valid = 1;
-            v->no_cacheable = 1;
-            v->not_found = 0;
-            v->data = h->value.data;
-        }
-
-        return NGX_OK;
+        return (h != NULL) ? ngx_http_s3_proxy_value(v, h->value.data,
+                                                     h->value.len)
+                           : NGX_OK;
     }
 
     if (offset == ngx_http_s3_proxy_header_in(if_modified_since)) {
@@ -420,28 +417,19 @@ ngx_http_s3_proxy_log_variable(ngx_http_request_t *r,
             ngx_str_set(&name, S3P_CREDENTIALS_ENV_NAME);
         }
 
-        v->data = name.data;
-        v->len = name.len;
-
-    } else {
-        if (slcf->creds == NULL || ctx->expiration == NGX_MAX_TIME_T_VALUE) {
-            return NGX_OK;
-        }
-
-        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        left = ngx_max(ctx->expiration - ngx_time(), 0);
-
-        v->data = p;
-        v->len = ngx_sprintf(p, "%T", left) - p;
+        return ngx_http_s3_proxy_value(v, name.data, name.len);
     }
 
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
+    if (slcf->creds == NULL || ctx->expiration == NGX_MAX_TIME_T_VALUE) {
+        return NGX_OK;
+    }
 
-    return NGX_OK;
+    p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    left = ngx_max(ctx->expiration - ngx_time(), 0);
+
+    return ngx_http_s3_proxy_value(v, p, ngx_sprintf(p, "%T", left) - p);
 }
