@@ -112,6 +112,10 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         pass |= S3P_ANSWER_RANGE;
     }
 
+    if (ctx->result.disposition.len) {
+        pass |= S3P_ANSWER_DISPOSITION;
+    }
+
     part = &r->headers_out.headers.part;
     i = 0;
 
@@ -127,17 +131,6 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
             if (h == r->headers_out.location) {
                 r->headers_out.location = NULL;
             }
-        }
-
-        /* a download's Content-Disposition is the core's, not S3's */
-
-        if (ctx->result.disposition.len
-            && h->key.len == sizeof("Content-Disposition") - 1
-            && ngx_strncasecmp(h->key.data, (u_char *) "Content-Disposition",
-                               h->key.len)
-               == 0)
-        {
-            h->hash = 0;
         }
     }
 
@@ -191,33 +184,28 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    /* a listing below a key prefix: S3's XML, its keys made relative */
+    /*
+     * A listing below a key prefix: S3's XML, its keys made relative; or
+     * a folder listing: S3's XML turned into HTML.
+     */
 
     if (ctx->result.render == S3P_RENDER_LISTING_XML) {
         ngx_http_s3_proxy_replace(r, "application/xml", NULL);
 
-        if (r->header_only || r->method == NGX_HTTP_HEAD) {
-            return ngx_http_next_header_filter(r);
+    } else {
+        ngx_http_s3_proxy_replace(r, "text/html", "utf-8");
+
+        if (ngx_http_s3_proxy_add_header(r, "Content-Security-Policy",
+                                         (u_char *) s3p_listing_csp(),
+                                         ngx_strlen(s3p_listing_csp()))
+            == NULL
+            || ngx_http_s3_proxy_add_header(r, "X-Content-Type-Options",
+                                            (u_char *) "nosniff",
+                                            sizeof("nosniff") - 1)
+               == NULL)
+        {
+            return NGX_ERROR;
         }
-
-        ctx->rendering = 1;
-        return NGX_OK;
-    }
-
-    /* a folder listing: S3's XML turned into HTML */
-
-    ngx_http_s3_proxy_replace(r, "text/html", "utf-8");
-
-    if (ngx_http_s3_proxy_add_header(r, "Content-Security-Policy",
-                                     (u_char *) s3p_listing_csp(),
-                                     ngx_strlen(s3p_listing_csp()))
-        == NULL
-        || ngx_http_s3_proxy_add_header(r, "X-Content-Type-Options",
-                                        (u_char *) "nosniff",
-                                        sizeof("nosniff") - 1)
-           == NULL)
-    {
-        return NGX_ERROR;
     }
 
     /* HEAD: S3 sends no listing to render; the headers are the answer */

@@ -726,6 +726,12 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
  */
 #define S3P_ANSWER_RANGE     0x0010
 
+/*
+ * Also in `pass`: the answer's Content-Disposition is the core's (a
+ * download's, s3p_result_t's `disposition`), so S3's is hidden.
+ */
+#define S3P_ANSWER_DISPOSITION  0x0020
+
 int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 
 /*

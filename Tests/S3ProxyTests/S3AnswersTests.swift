@@ -189,6 +189,10 @@ import Testing
     ("x-amz-mp-parts-count", UInt32(S3P_ANSWER_RANGE), true),
     ("ETag", UInt32(S3P_ANSWER_RANGE), true),
     ("x-amz-meta-colour", UInt32(S3P_ANSWER_RANGE), true),
+    // a download's Content-Disposition is the core's, not S3's
+    ("Content-Disposition", UInt32(0), true),
+    ("content-disposition", UInt32(S3P_ANSWER_DISPOSITION), false),
+    ("Content-Type", UInt32(S3P_ANSWER_DISPOSITION), true),
 ])
 func checksumVisibility(name: String, pass: UInt32, visible: Bool) {
     var bytes = Array(name.utf8)

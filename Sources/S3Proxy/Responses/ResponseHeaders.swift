@@ -25,6 +25,9 @@ enum ResponseHeaders {
     /// Whether the header `name` (any case) reaches the client.
     static func isVisible(_ name: UnsafeBufferPointer<UInt8>, pass: UInt32) -> Bool {
         if equal(name, "location") { return false }
+        if pass & UInt32(S3P_ANSWER_DISPOSITION) != 0 && equal(name, "content-disposition") {
+            return false
+        }
         guard hasPrefix(name, "x-amz") else { return true }
         if hasPrefix(name, "x-amz-checksum-") {
             return pass & UInt32(S3P_ANSWER_RANGE) == 0
