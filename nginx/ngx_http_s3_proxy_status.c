@@ -108,18 +108,9 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
 
     for (k = 0; k <= n; k++) {
         bucket = k ? (ngx_str_t *) conf->buckets->elts + k - 1 : &own;
-        loc = smcf->status_locations->elts;
-
-        for (i = 0; i < smcf->status_locations->nelts; i++) {
-            if (loc[i].name.len == name->len
-                && loc[i].bucket.len == bucket->len
-                && ngx_memcmp(loc[i].name.data, name->data, name->len) == 0
-                && ngx_memcmp(loc[i].bucket.data, bucket->data, bucket->len)
-                   == 0)
-            {
-                break;
-            }
-        }
+        i = s3p_status_find(smcf->status_locations->elts,
+                            smcf->status_locations->nelts,
+                            (s3p_str_t *) name, (s3p_str_t *) bucket);
 
         if (i == smcf->status_locations->nelts) {
             loc = ngx_array_push(smcf->status_locations);
@@ -127,10 +118,8 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
                 return NGX_ERROR;
             }
 
-            loc->name.data = name->data;
-            loc->name.len = name->len;
-            loc->bucket.data = bucket->data;
-            loc->bucket.len = bucket->len;
+            loc->name = *(s3p_str_t *) name;
+            loc->bucket = *(s3p_str_t *) bucket;
             loc->row = S3P_STATUS_LOCATIONS;
         }
 

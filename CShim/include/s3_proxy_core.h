@@ -996,6 +996,10 @@ typedef struct {
     uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
 } s3p_status_location_t;
 
+/* Which of `locations` has `name` and `bucket`; `n` when none has. */
+size_t s3p_status_find(const s3p_status_location_t *locations, size_t n,
+    const s3p_str_t *name, const s3p_str_t *bucket);
+
 /* A location's name, or a bucket's, kept in the zone at most. */
 #define S3P_STATUS_NAME_MAX   128
 
