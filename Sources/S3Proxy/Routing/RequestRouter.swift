@@ -174,7 +174,7 @@ struct RequestRouter {
         var own = policy.bucket
         if policy.bucketPerRequest {
             let value = request.bucket
-            guard BucketName.isValid(value), policy.addresses(bucket: value),
+            guard BucketName.rule(value) == nil, policy.addresses(bucket: value),
                   policy.allows(bucket: value)
             else {
                 return .refuse(status: 403)
