@@ -36,6 +36,8 @@ typedef struct {
 struct ngx_http_s3_proxy_creds_s {
     ngx_http_s3_proxy_provider_t  *provider;
     s3p_settings_t                 raw;        /* keys: from the zone */
+    s3p_str_t                      identity;   /* the cache key's: the */
+                                               /*   source, as configured */
     int64_t                        expires;    /* resolved s3_proxy_expires */
     int64_t                        window;     /*   and presign window */
     ngx_http_s3_proxy_resolved_t  *current;    /* the worker's, or NULL */
@@ -185,6 +187,7 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     cr->provider = p;
     cr->raw = *raw;
     cr->raw.credentials = S3P_CREDENTIALS_ENV;
+    cr->identity = signing->cache_identity;
     cr->expires = signing->expires;
     cr->window = signing->window;
 
@@ -561,6 +564,10 @@ done:
     }
 
     if (rs != NULL) {
+        /* rotated keys are the same source's: the cache keys stay */
+
+        rs->signing.cache_identity = creds->identity;
+
         if (creds->current) {
             ngx_http_s3_proxy_release(creds->current);
         }
