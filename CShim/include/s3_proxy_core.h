@@ -309,7 +309,10 @@ typedef enum {
     S3P_RENDER_LISTING_XML = 4,       /* S3's ListObjects XML, its keys */
                                       /*   made relative to `prefix` */
     S3P_RENDER_DOCUMENT = 5,          /* an error document: S3's 200 is */
-                                      /*   answered with `status` */
+                                      /*   answered with `status`; the */
+                                      /*   whole object, asked without */
+                                      /*   the client's range and */
+                                      /*   conditional headers */
     S3P_RENDER_FOLDER = 6             /* a folder's index page exists: */
                                       /*   S3's 200 is answered 302 with */
                                       /*   `header` (Location), no body */

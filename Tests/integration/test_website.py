@@ -170,8 +170,8 @@ def site(s3):
     assert not bad, "error log:\n" + "\n".join(bad)
 
 
-def get(url, **kwargs):
-    return requests.get(url, headers=BROWSER, allow_redirects=False, timeout=10, **kwargs)
+def get(url, headers=BROWSER, **kwargs):
+    return requests.get(url, headers=headers, allow_redirects=False, timeout=10, **kwargs)
 
 
 def probe(dom):
@@ -554,3 +554,23 @@ def test_website_without_error_document(site):
     r = get(site.url + "/bare/docs")
     assert r.status_code == 302 and r.headers["Location"] == "/bare/docs/"
     assert get(site.url + "/bare/missing.html").status_code == 404
+
+
+@pytest.mark.parametrize("path, status, body", [
+    ("/spa/users/42", 200, APP_PAGE),
+    ("/www/missing.html", 404, SITE["404.html"]),
+], ids=["app-route", "missing-page"])
+def test_error_document_ignores_the_clients_range_and_conditionals(site, path, status, body):
+    """The error document answers for another URL, with a status of its
+    own: a browser's revalidation of an app route (If-None-Match with the
+    app page's ETag) or a Range gets the whole document, never S3's 304 or
+    206 answered with the document's status and an empty or partial
+    body."""
+    first = get(site.url + path)
+    assert first.status_code == status and first.content == body
+    for headers in ({"If-None-Match": first.headers["ETag"]},
+                    {"If-Modified-Since": first.headers["Last-Modified"]},
+                    {"Range": "bytes=0-3"}):
+        r = get(site.url + path, headers={**BROWSER, **headers})
+        assert (r.status_code, r.content) == (status, body), headers
+        assert "Content-Range" not in r.headers
