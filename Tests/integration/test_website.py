@@ -574,3 +574,34 @@ def test_error_document_ignores_the_clients_range_and_conditionals(site, path, s
         r = get(site.url + path, headers={**BROWSER, **headers})
         assert (r.status_code, r.content) == (status, body), headers
         assert "Content-Range" not in r.headers
+
+
+def test_website_ignores_the_query_as_s3s_website_endpoint_does(site, s3):
+    """A link with a query the location does not serve (a campaign's
+    `?lang=en&fbclid=...`) opens the page: the folder redirect keeps the
+    query, S3 is asked without it.  A client's `response-*` and `X-Amz-*`
+    parameters stay refused; S3 clients keep S3's refusal."""
+    r = get(site.url + "/www/docs?lang=en&fbclid=a%2Fb")
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/www/docs/?lang=en&fbclid=a%2Fb"
+    s3.clear()
+    r = get(site.url + "/www/docs/?lang=en&fbclid=a%2Fb")
+    assert (r.status_code, r.content) == (200, SITE["docs/index.html"])
+    r = get(site.url + "/www/about.html?ref=mail&acl")
+    assert (r.status_code, r.content) == (200, SITE["about.html"])
+    r = get(site.url + "/www/?ref=home")
+    assert (r.status_code, r.content) == (200, SITE["index.html"])
+    assert [(x["path"], x["query"]) for x in s3.requests()] == [
+        ("/site/docs/index.html", ""), ("/site/about.html", ""), ("/site/index.html", "")]
+    r = get(site.url + "/www/style.css?v=3&download")
+    assert r.status_code == 307
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)
+    assert "v" not in query and "response-content-disposition" in query
+    for refused in ("response-content-type=text/html", "Response-Expires=0",
+                    "X-Amz-Expires=1", "x-amz-security-token=t"):
+        assert get(site.url + "/www/style.css?" + refused).status_code == 403, refused
+    sdk = requests.get(site.url + "/www/about.html?ref=mail",
+                       headers={"User-Agent": "Boto3/1.34 md/Botocore#1.34"}, timeout=10)
+    assert sdk.status_code == 501
+    # without website mode, a browser's unknown parameter is refused
+    assert get(site.url + "/plain/about.html?ref=mail").status_code == 403

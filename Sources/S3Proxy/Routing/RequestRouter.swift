@@ -32,6 +32,9 @@
 //   a later listing page directly.
 // - Browsers' download links (`?download`): the parameter is dropped, and
 //   the answer is an attachment (ContentDisposition.swift).
+// - In website mode, a browser's parameters that the location does not
+//   serve are dropped, as S3's website endpoint ignores them; `response-*`
+//   and `X-Amz-*` are not, and are refused as anywhere.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 // - A bucket from variables (s3_proxy_bucket $var) is the location's own,
 //   checked per request as the constant is at nginx -t (name, allowlist);
@@ -288,6 +291,13 @@ struct RequestRouter {
             return .refuse(status: 400)
         }
         if writer.overflowed { return .noSpace }
+        if policy.website && !client {
+            // S3's website endpoint ignores a browser's query: a link's
+            // `?lang=en&fbclid=...` opens the page.  What the location
+            // does not serve is not sent to S3 (a folder redirect keeps
+            // it); `response-*` and `X-Amz-*` stay, to be refused.
+            items.keep { serves($0.name) || Rules.isOverride($0.name) }
+        }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
         s3.mountBase = mountBase
@@ -469,6 +479,21 @@ struct RequestRouter {
             items.append(QueryItem(name: Pipeline.view(start), value: prefix))
         }
         return true
+    }
+
+    /// Whether the location does something with a parameter: a listing's,
+    /// `partNumber`, a built-in listing's `page`, a download link's, or one
+    /// the operator allowed.
+    private func serves(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        if isListingParameter(name) || Rules.partNumberParameter.matches(name)
+            || Rules.pageParameter.matches(name) || policy.allows(parameter: name)
+        {
+            return true
+        }
+        if let download = policy.downloadParameter {
+            return download.elementsEqual(name)
+        }
+        return false
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
