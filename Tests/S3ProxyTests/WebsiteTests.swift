@@ -248,6 +248,15 @@ private struct Answer {
         #expect(r.action == S3P_ACTION_REFUSE && r.status == 403)
     }
 
+    @Test func listingsHaveNoKeysType() {
+        let memory = CMemory()
+        var conf = Self.config(memory, types: true)
+        conf.bucket = s3p_str_t()
+        #expect(Self.answer(&conf, memory, "/site").contentType == "")
+        #expect(Self.answer(&conf, memory, "/site/", "list-type=2").contentType == "")
+        #expect(Self.answer(&conf, memory, "/site/a.html").contentType == "text/html")
+    }
+
     @Test func websitesDropTheParametersTheyDoNotServe() {
         let memory = CMemory()
         var conf = Self.config(memory)

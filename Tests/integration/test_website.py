@@ -605,3 +605,13 @@ def test_website_ignores_the_query_as_s3s_website_endpoint_does(site, s3):
     assert sdk.status_code == 501
     # without website mode, a browser's unknown parameter is refused
     assert get(site.url + "/plain/about.html?ref=mail").status_code == 403
+
+
+def test_a_listing_keeps_s3s_type(site):
+    """s3_proxy_types names the type of an object's key: a bucket's
+    ListObjects XML is no key's, and keeps S3's type (not default_type)."""
+    for path in ("/site", "/site?list-type=2&prefix=docs/", "/site/?delimiter=/"):
+        r = get(site.url + path)
+        assert r.status_code == 200, path
+        assert r.headers["Content-Type"].startswith("application/xml"), path
+        assert b"<ListBucketResult" in r.content

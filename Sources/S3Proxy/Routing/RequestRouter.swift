@@ -377,6 +377,7 @@ struct RequestRouter {
         {
             let token = items[0].value
             items.removeAll()
+            s3.contentType = nil
             s3.kind = .folderListing(token: token)
             return .sign(s3)
         }
@@ -398,6 +399,8 @@ struct RequestRouter {
                 }
                 if writer.overflowed { return .noSpace }
             }
+            // A listing is no key's: S3's type stays.
+            s3.contentType = nil
             s3.kind = .listing(withSlash: slash != nil && own == nil)
             return .sign(s3)
         }
