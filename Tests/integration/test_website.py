@@ -587,7 +587,7 @@ def test_website_ignores_the_query_as_s3s_website_endpoint_does(site, s3):
     s3.clear()
     r = get(site.url + "/www/docs/?lang=en&fbclid=a%2Fb")
     assert (r.status_code, r.content) == (200, SITE["docs/index.html"])
-    r = get(site.url + "/www/about.html?ref=mail&acl")
+    r = get(site.url + "/www/about.html?ref=mail&acl&page=2&prefix=x")
     assert (r.status_code, r.content) == (200, SITE["about.html"])
     r = get(site.url + "/www/?ref=home")
     assert (r.status_code, r.content) == (200, SITE["index.html"])

@@ -296,7 +296,11 @@ struct RequestRouter {
             // `?lang=en&fbclid=...` opens the page.  What the location
             // does not serve is not sent to S3 (a folder redirect keeps
             // it); `response-*` and `X-Amz-*` stay, to be refused.
-            items.keep { serves($0.name) || Rules.isOverride($0.name) }
+            let root = relative.isEmpty
+            let pages = isFolder && policy.listings
+            items.keep {
+                serves($0.name, root: root, pages: pages) || Rules.isOverride($0.name)
+            }
         }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
@@ -484,12 +488,15 @@ struct RequestRouter {
         return true
     }
 
-    /// Whether the location does something with a parameter: a listing's,
-    /// `partNumber`, a built-in listing's `page`, a download link's, or one
-    /// the operator allowed.
-    private func serves(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        if isListingParameter(name) || Rules.partNumberParameter.matches(name)
-            || Rules.pageParameter.matches(name) || policy.allows(parameter: name)
+    /// Whether the location does something with a parameter: a listing's
+    /// (at the bucket's root), a built-in listing's `page` (on a folder
+    /// it lists), `partNumber`, a download link's, or one the operator
+    /// allowed.
+    private func serves(
+        _ name: UnsafeBufferPointer<UInt8>, root: Bool, pages: Bool
+    ) -> Bool {
+        if (root && isListingParameter(name)) || (pages && Rules.pageParameter.matches(name))
+            || Rules.partNumberParameter.matches(name) || policy.allows(parameter: name)
         {
             return true
         }
