@@ -143,6 +143,12 @@ struct S3Request {
         /// A folder's index page exists: 302 to the folder.
         case folder
     }
+    /// Proxied as a page for a browser (a folder's index page, a key
+    /// named like one, a type proxied, a website's): the status page's
+    /// route.
+    var page = false
+    /// The bucket's place in the location's allowlist; -1: not in one.
+    var allowed: Int32 = -1
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
@@ -304,6 +310,7 @@ struct RequestRouter {
         }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
+        s3.allowed = Int32(policy.place(of: bucket) ?? -1)
         s3.mountBase = mountBase
         s3.bucketInPath = own == nil
         s3.prefixLength = prefix.count
@@ -344,6 +351,7 @@ struct RequestRouter {
             let n = request.fallback
             s3.fallbackOn = plan.fallbackOn(after: n)
             s3.contentType = nil
+            s3.page = true
             items.removeAll()
             switch plan.step(n) {
             case .listing?:
@@ -430,6 +438,7 @@ struct RequestRouter {
             s3.key = indexKey
         }
         s3.redirect = !(proxied || client)
+        s3.page = proxied && !client
         if !s3.redirect {
             s3.fallbackOn = plan.fallbackOn(after: 0)
         }
