@@ -42,6 +42,14 @@ typedef struct {
     time_t                     fetch_start;
     ngx_uint_t                 failures;       /* of the current streak */
 
+    /* for s3_proxy_status, since the slot was taken */
+    ngx_uint_t                 refreshes;
+    ngx_uint_t                 refresh_failures;
+    time_t                     refreshed;      /* the last success */
+    s3p_verification_t         verification;   /* the last check with S3 */
+    size_t                     error_len;
+    u_char                     error[S3P_STATUS_ERROR_MAX];  /* the last */
+
     /* the access key, the secret key and the token, one after another */
     size_t                     len[3];
     u_char                     keys[NGX_HTTP_S3_PROXY_KEYS_MAX];

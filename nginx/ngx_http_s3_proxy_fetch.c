@@ -241,6 +241,20 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
                                               : (time_t) step.expires);
         }
 
+        if (step.action == S3P_DO_STORE) {
+            slot->refreshes++;
+            slot->refreshed = step.now;
+
+        } else {
+            slot->refresh_failures++;
+
+            if (step.message.len) {
+                slot->error_len = ngx_min(step.message.len,
+                                          S3P_STATUS_ERROR_MAX);
+                ngx_memcpy(slot->error, step.message.data, slot->error_len);
+            }
+        }
+
         slot->refresh = (time_t) step.refresh;
         slot->failures = step.streak;
         slot->fetching = 0;

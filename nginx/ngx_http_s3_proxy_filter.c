@@ -48,7 +48,6 @@ static ngx_int_t ngx_http_s3_proxy_clean(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
 static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
-static uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -150,6 +149,12 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 
     u = r->upstream;
     status = r->headers_out.status;
+
+    /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
+
+    if (u != NULL && !r->cached && u->headers_in.status_n) {
+        ngx_http_s3_proxy_status_s3(r, u->headers_in.status_n, 0);
+    }
 
     if (status >= NGX_HTTP_SPECIAL_RESPONSE
         && status != NGX_HTTP_NOT_MODIFIED
@@ -524,6 +529,9 @@ ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 
     level = (err.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
+    ctx->s3_error = err.code;
+    ngx_http_s3_proxy_status_s3(r, 0, err.counter);
+
     if (page == NULL) {
         ngx_log_error(level, r->connection->log, 0,
                       "s3 proxy: S3 answered %ui", r->headers_out.status);
@@ -569,7 +577,9 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 }
 
 
-static uint8_t *
+/* Memory for a page the core writes (s3p_alloc_t): the request's pool. */
+
+uint8_t *
 ngx_http_s3_proxy_page_alloc(void *pool, size_t size)
 {
     return ngx_pnalloc(pool, size);

@@ -165,8 +165,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     ctx->signing = core->signing;
 
     if (slcf->creds != NULL) {
-        rc = ngx_http_s3_proxy_credentials_signing(r, slcf->creds,
-                                                   &ctx->signing);
+        rc = ngx_http_s3_proxy_credentials_signing(r, slcf->creds, ctx);
 
         /*
          * A cold start: the first fetch is under way.  The request waits
@@ -197,6 +196,10 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
          */
 
         if (rc == NGX_BUSY || rc == NGX_AGAIN) {
+            ctx->result.route = S3P_ROUTE_UNAVAILABLE;
+            ctx->result.allowed = -1;
+            ngx_http_s3_proxy_status_route(r, ctx);
+
             if (ngx_http_discard_request_body(r) != NGX_OK) {
                 r->keepalive = 0;
             }
@@ -236,6 +239,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+    ngx_http_s3_proxy_status_route(r, ctx);
 
     /* the header the core answers with: Allow, Cache-Control */
 

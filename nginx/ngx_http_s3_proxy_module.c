@@ -174,6 +174,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       offsetof(ngx_http_s3_proxy_loc_conf_t, pass_headers),
       &ngx_http_s3_proxy_pass_headers_mask },
 
+    { ngx_string("s3_proxy_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_s3_proxy_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("s3_proxy_website"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -378,6 +385,10 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     } else {
         conf->mount = clcf->name;
+    }
+
+    if (ngx_http_s3_proxy_status_location(cf, conf, &clcf->name) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     if (ngx_http_s3_proxy_core(cf, conf, smcf) != NGX_CONF_OK) {

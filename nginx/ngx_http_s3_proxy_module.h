@@ -56,6 +56,11 @@ typedef struct {
 
     /* hosts the module declared or tried (s3p_str_t, in temp_pool) */
     ngx_array_t               *upstreams;
+
+    /* s3_proxy_status: its zone, counters (NULL: off), locations */
+    ngx_shm_zone_t            *status_zone;
+    s3p_status_counters_t     *stats;
+    ngx_array_t               *status_locations;  /* s3p_status_location_t */
 } ngx_http_s3_proxy_main_conf_t;
 
 
@@ -107,6 +112,9 @@ typedef struct {
     ngx_str_t                  download;
     ngx_str_t                  error_document;
     ngx_int_t                  error_status;
+
+    ngx_uint_t                *status_rows;  /* in status_locations: */
+                                             /* its own, its buckets' */
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -156,6 +164,12 @@ typedef struct {
     unsigned                   listing:1;
     unsigned                   step:3;
 
+    /* what the request signed with expires then (the logs' variables) */
+    time_t                     expiration;
+
+    /* S3's error code of a proxied error answer */
+    s3p_str_t                  s3_error;
+
     /* waiting for a provider's first credentials: how many times */
     unsigned                   waits:6;
     unsigned                   waiting:1;
@@ -196,6 +210,7 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_filter.c */
 ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
+uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 /* ngx_http_s3_proxy_fallback.c */
 ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);
@@ -242,7 +257,19 @@ ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
     s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds);
 ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
-    ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
+    ngx_http_s3_proxy_creds_t *creds, ngx_http_s3_proxy_ctx_t *ctx);
+void ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
+    ngx_str_t *name);
+
+/* ngx_http_s3_proxy_status.c */
+char *ngx_http_s3_proxy_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name);
+void ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+void ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
+    uint32_t code);
 
 /* ngx_http_s3_proxy_fetch.c */
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);

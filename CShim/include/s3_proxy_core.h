@@ -309,7 +309,10 @@ typedef enum {
     S3P_RENDER_LISTING_XML = 4,       /* S3's ListObjects XML, its keys */
                                       /*   made relative to `prefix` */
     S3P_RENDER_DOCUMENT = 5,          /* an error document: S3's 200 is */
-                                      /*   answered with `status` */
+                                      /*   answered with `status`; the */
+                                      /*   whole object, asked without */
+                                      /*   the client's range and */
+                                      /*   conditional headers */
     S3P_RENDER_FOLDER = 6             /* a folder's index page exists: */
                                       /*   S3's 200 is answered 302 with */
                                       /*   `header` (Location), no body */
@@ -328,6 +331,23 @@ typedef enum {
     S3P_ACTION_REDIRECT = 1,          /* 307 to `location` */
     S3P_ACTION_PROXY = 2              /* proxy_pass to `url`, signed */
 } s3p_action_t;
+
+
+/*
+ * Which way a request went, for the status counters (s3_proxy_status):
+ * what the core decided, and UNAVAILABLE, C's 503 when a location's
+ * credentials are missing.
+ */
+typedef enum {
+    S3P_ROUTE_REDIRECT = 0,           /* 307 to a presigned URL */
+    S3P_ROUTE_INDEX_PAGE = 1,         /* a folder's index page, proxied */
+    S3P_ROUTE_XML_LISTING = 2,        /* ListObjects for an S3 client */
+    S3P_ROUTE_BUILTIN_LISTING = 3,    /* a folder's listing, rendered */
+    S3P_ROUTE_STREAM = 4,             /* an object streamed to a client */
+    S3P_ROUTE_REFUSED = 5,            /* refused, by `status` */
+    S3P_ROUTE_UNAVAILABLE = 6,        /* 503: no valid credentials */
+    S3P_ROUTES = 7
+} s3p_route_t;
 
 
 /*
@@ -396,6 +416,11 @@ typedef struct {
     s3p_str_t        header_value;    /*   NUL-terminated (NULL: none): */
                                       /*   Allow with a 405, */
                                       /*   Cache-Control with max_age */
+    s3p_route_t      route;           /* for the status counters */
+    int32_t          allowed;         /*   and the bucket's place in */
+                                      /*   `buckets`; -1: not there */
+    int32_t          cached;          /* 1: a redirect whose signature */
+                                      /*   came from the hot-key cache */
 } s3p_result_t;
 
 
@@ -671,6 +696,8 @@ typedef struct {
     s3p_str_t        code;            /* S3's Code, checked, or generic */
     s3p_str_t        body;            /* the clean XML error document */
     s3p_log_t        log;
+    uint32_t         counter;         /* the code's status counter, */
+                                      /*   below S3P_S3_ERRORS; 0: others */
 } s3p_s3_error_t;
 
 int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
@@ -878,5 +905,89 @@ int s3p_store_keys(const s3p_str_t *keys, int32_t held, uint8_t *slot,
  */
 void s3p_provider_next(s3p_provider_t *provider, s3p_provider_step_t *step,
     uint8_t *out, size_t cap);
+
+/*
+ * The status handler (s3_proxy_status): counters every worker adds to,
+ * with atomic adds, in a shared zone that outlives reloads, and what C
+ * reads of the credentials; the core writes the page.
+ */
+
+/* HTTP statuses counted: 100 to 599, at status - 100. */
+#define S3P_STATUS_CODES      500
+
+/* S3 error codes counted one by one (s3p_s3_error_t's `counter`). */
+#define S3P_S3_ERRORS         32
+
+/* Locations (and their buckets) counted one by one; more are not. */
+#define S3P_STATUS_LOCATIONS  64
+
+/* The counters, as the zone holds them: integers only. */
+typedef struct {
+    uint64_t         requests[S3P_ROUTES];
+    uint64_t         redirects_cached;
+    uint64_t         refused[S3P_STATUS_CODES];
+    uint64_t         s3_answers[S3P_STATUS_CODES];
+    uint64_t         s3_errors[S3P_S3_ERRORS];
+    uint64_t         locations[S3P_STATUS_LOCATIONS][S3P_ROUTES];
+} s3p_status_counters_t;
+
+/* The last verification of a source's credentials against S3. */
+typedef enum {
+    S3P_VERIFICATION_UNKNOWN = 0,     /* none yet, or not done */
+    S3P_VERIFICATION_OK = 1,
+    S3P_VERIFICATION_FAILED = 2
+} s3p_verification_t;
+
+/* The name of the static keys' source (s3_proxy_credentials env). */
+#define S3P_CREDENTIALS_ENV_NAME  "env"
+
+/* The last refresh error kept per source, at most. */
+#define S3P_STATUS_ERROR_MAX  256
+
+/* One credential source of the configuration. */
+typedef struct {
+    s3p_str_t        name;            /* "imds", "profile=NAME", "env" */
+    s3p_str_t        access_key;      /* the whole id: the core shortens */
+    s3p_str_t        error;           /* the last refresh error; empty */
+    int64_t          expiration;      /* 0: none yet; S3P_NEVER */
+    int64_t          refreshed;       /* last successful refresh; 0: none */
+    uint64_t         successes;       /* refreshes, since the zone began */
+    uint64_t         failures;
+    uint32_t         streak;          /* failures in a row now */
+    s3p_verification_t  verification;
+} s3p_status_source_t;
+
+/*
+ * A location of the configuration and one of its buckets, and their
+ * counters' row: each location has one with its s3_proxy_bucket (empty:
+ * none) for the requests not to an allowed bucket, and one per bucket of
+ * s3_proxy_buckets.
+ */
+typedef struct {
+    s3p_str_t        name;
+    s3p_str_t        bucket;
+    uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
+} s3p_status_location_t;
+
+typedef struct {
+    s3p_status_counters_t        counters;   /* a copy, read now */
+    int64_t                      now;
+    const s3p_status_source_t   *sources;
+    size_t                       nsources;
+    const s3p_status_location_t *locations;
+    size_t                       nlocations;
+    s3p_str_t                    query;      /* the status request's */
+    s3p_str_t                    accept;     /*   query and Accept */
+} s3p_status_t;
+
+/*
+ * Writes the status page: JSON, or Prometheus's text format 0.0.4 when
+ * the query has format=prometheus or Accept asks for text/plain;
+ * version=0.0.4.  The page goes into memory from `alloc(data, its size)`
+ * and `page` holds it; `content_type` (NUL-terminated) is its type.
+ * S3P_E_SPACE when `alloc` answers NULL.
+ */
+int s3p_status(const s3p_status_t *status, s3p_alloc_t alloc, void *data,
+    s3p_str_t *page, const char **content_type);
 
 #endif /* S3_PROXY_CORE_H */

@@ -38,6 +38,7 @@ struct Pipeline {
             case .refuse(let status):
                 result.pointee.action = S3P_ACTION_REFUSE
                 result.pointee.status = status
+                result.pointee.route = S3P_ROUTE_REFUSED
                 if status == 405 {
                     Pipeline.setHeader("Allow", Pipeline.str(Pipeline.view("GET, HEAD")),
                                        result)
@@ -139,19 +140,23 @@ struct Pipeline {
         result.pointee.key = Pipeline.str(s3.key)
         result.pointee.prefix = Pipeline.str(
             UnsafeBufferPointer(rebasing: s3.key[0..<s3.prefixLength]))
+        result.pointee.allowed = s3.allowed
         if s3.redirect {
             var presigned = PresignedURL(prepared: prepared)
+            result.pointee.route = S3P_ROUTE_REDIRECT
             if window > 0 {
                 presigned.cacheGeneration = signing.pointee.generation
                 // Clients may keep the redirect until its window ends.
                 result.pointee.max_age = signedAt + window - now
             }
+            var cached = false
             guard let url = presigned.write(
                 method: s3.method, path: path, items: items, stamp: stamp, key: key,
-                writer: &writer)
+                writer: &writer, cached: &cached)
             else {
                 return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
             }
+            result.pointee.cached = cached ? 1 : 0
             result.pointee.action = S3P_ACTION_REDIRECT
             result.pointee.status = 307
             result.pointee.url = writer.str(url.0, url.1)
@@ -223,14 +228,20 @@ struct Pipeline {
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
+            result.pointee.route = S3P_ROUTE_BUILTIN_LISTING
             if let name = LocationPolicy(conf: conf).downloadParameter {
                 result.pointee.download = Pipeline.str(name)
             }
         case .listing where s3.prefixLength > 0:
             // Keys shown relative to the prefix, as the client named them.
             result.pointee.render = S3P_RENDER_LISTING_XML
-        default:
+            result.pointee.route = S3P_ROUTE_XML_LISTING
+        case .listing:
             result.pointee.render = S3P_RENDER_NONE
+            result.pointee.route = S3P_ROUTE_XML_LISTING
+        case .object:
+            result.pointee.render = S3P_RENDER_NONE
+            result.pointee.route = s3.page ? S3P_ROUTE_INDEX_PAGE : S3P_ROUTE_STREAM
         }
         switch s3.answer {
         case .plain:

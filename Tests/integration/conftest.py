@@ -35,6 +35,7 @@ SLOW_TESTS = {
     "test_website.py::test_aws_cli_gets_s3_semantics",
     "test_per_request.py::test_aws_cli_ls_sync_cp_see_only_the_subtree",
     "test_per_request.py::test_each_user_browses_only_their_subtree_in_chromium",
+    "test_status.py::test_credential_sources_rotation_failure_and_expiry",
 }
 
 

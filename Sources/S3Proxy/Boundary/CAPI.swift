@@ -22,6 +22,7 @@ func s3p_handle(
     guard let conf, let req, let out, let result else { return S3P_E_CONFIG }
     result.pointee = s3p_result_t()
     result.pointee.max_age = -1
+    result.pointee.allowed = -1
     return Pipeline(conf: conf).handle(IncomingRequest(req.pointee), out: out, cap: cap,
                                        result: result)
 }

@@ -30,6 +30,27 @@ struct S3Error {
         err.code = code.withUnsafeBufferPointer { S3Error.writeDocument(code: $0, into: &w) }
         err.body = w.str(start, w.count)
         err.log = log
+        err.counter = code.withUnsafeBufferPointer { S3Error.counter(of: $0) }
+    }
+
+    // MARK: Counted
+
+    /// The codes the status page counts one by one: those of the two
+    /// tables below; each at its place plus one (0: the others).
+    static let counted: [StaticString] = {
+        var codes = messages.map { $0.0 }
+        for code in operatorCodes {
+            let known = code.withUTF8Buffer { code in codes.contains { $0.matches(code) } }
+            if !known { codes.append(code) }
+        }
+        return Array(codes.prefix(Int(S3P_S3_ERRORS) - 1))
+    }()
+
+    static func counter(of code: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        for (index, name) in counted.enumerated() where name.matches(code) {
+            return UInt32(index + 1)
+        }
+        return 0
     }
 
     /// S3's XML error document for `code`, with the code's Message: every

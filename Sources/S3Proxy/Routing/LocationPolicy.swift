@@ -10,12 +10,17 @@ struct LocationPolicy {
     /// Bucket names compare exactly: S3 bucket names are case-sensitive, so
     /// `/OK/` is not `/ok/`.  No list: any bucket.
     func allows(bucket: UnsafeBufferPointer<UInt8>) -> Bool {
+        Bytes.list(conf.pointee.buckets, conf.pointee.nbuckets).isEmpty
+            || place(of: bucket) != nil
+    }
+
+    /// Where `bucket` is in the allowlist, if it is there.
+    func place(of bucket: UnsafeBufferPointer<UInt8>) -> Int? {
         let list = Bytes.list(conf.pointee.buckets, conf.pointee.nbuckets)
-        if list.isEmpty { return true }
-        for entry in list where Bytes.view(entry).elementsEqual(bucket) {
-            return true
+        for (index, entry) in list.enumerated() where Bytes.view(entry).elementsEqual(bucket) {
+            return index
         }
-        return false
+        return nil
     }
 
     /// A prefix location's prefix: the client's path begins with it, and

@@ -32,6 +32,9 @@
 //   a later listing page directly.
 // - Browsers' download links (`?download`): the parameter is dropped, and
 //   the answer is an attachment (ContentDisposition.swift).
+// - In website mode, a browser's parameters that the location does not
+//   serve are dropped, as S3's website endpoint ignores them; `response-*`
+//   and `X-Amz-*` are not, and are refused as anywhere.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 // - A bucket from variables (s3_proxy_bucket $var) is the location's own,
 //   checked per request as the constant is at nginx -t (name, allowlist);
@@ -140,6 +143,12 @@ struct S3Request {
         /// A folder's index page exists: 302 to the folder.
         case folder
     }
+    /// Proxied as a page for a browser (a folder's index page, a key
+    /// named like one, a type proxied, a website's): the status page's
+    /// route.
+    var page = false
+    /// The bucket's place in the location's allowlist; -1: not in one.
+    var allowed: Int32 = -1
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
@@ -288,8 +297,20 @@ struct RequestRouter {
             return .refuse(status: 400)
         }
         if writer.overflowed { return .noSpace }
+        if policy.website && !client {
+            // S3's website endpoint ignores a browser's query: a link's
+            // `?lang=en&fbclid=...` opens the page.  What the location
+            // does not serve is not sent to S3 (a folder redirect keeps
+            // it); `response-*` and `X-Amz-*` stay, to be refused.
+            let root = relative.isEmpty
+            let pages = isFolder && policy.listings
+            items.keep {
+                serves($0.name, root: root, pages: pages) || Rules.isOverride($0.name)
+            }
+        }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
+        s3.allowed = Int32(policy.place(of: bucket) ?? -1)
         s3.mountBase = mountBase
         s3.bucketInPath = own == nil
         s3.prefixLength = prefix.count
@@ -330,6 +351,7 @@ struct RequestRouter {
             let n = request.fallback
             s3.fallbackOn = plan.fallbackOn(after: n)
             s3.contentType = nil
+            s3.page = true
             items.removeAll()
             switch plan.step(n) {
             case .listing?:
@@ -367,6 +389,7 @@ struct RequestRouter {
         {
             let token = items[0].value
             items.removeAll()
+            s3.contentType = nil
             s3.kind = .folderListing(token: token)
             return .sign(s3)
         }
@@ -388,6 +411,8 @@ struct RequestRouter {
                 }
                 if writer.overflowed { return .noSpace }
             }
+            // A listing is no key's: S3's type stays.
+            s3.contentType = nil
             s3.kind = .listing(withSlash: slash != nil && own == nil)
             return .sign(s3)
         }
@@ -413,6 +438,7 @@ struct RequestRouter {
             s3.key = indexKey
         }
         s3.redirect = !(proxied || client)
+        s3.page = proxied && !client
         if !s3.redirect {
             s3.fallbackOn = plan.fallbackOn(after: 0)
         }
@@ -469,6 +495,24 @@ struct RequestRouter {
             items.append(QueryItem(name: Pipeline.view(start), value: prefix))
         }
         return true
+    }
+
+    /// Whether the location does something with a parameter: a listing's
+    /// (at the bucket's root), a built-in listing's `page` (on a folder
+    /// it lists), `partNumber`, a download link's, or one the operator
+    /// allowed.
+    private func serves(
+        _ name: UnsafeBufferPointer<UInt8>, root: Bool, pages: Bool
+    ) -> Bool {
+        if (root && isListingParameter(name)) || (pages && Rules.pageParameter.matches(name))
+            || Rules.partNumberParameter.matches(name) || policy.allows(parameter: name)
+        {
+            return true
+        }
+        if let download = policy.downloadParameter {
+            return download.elementsEqual(name)
+        }
+        return false
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
