@@ -2,20 +2,18 @@
  * ngx_http_s3_proxy_module: credentials that rotate.
  *
  * The core decides where each location's credentials come from
- * (s3p_provider_configure(): the environment's keys, a profile of the
- * shared files, or a provider: web identity, the container endpoint,
- * IMDS) and every step of a refresh (ngx_http_s3_proxy_fetch.c carries
- * them out).  Here: the providers of a configuration, resolved and with
- * their TLS context; one shared zone, "s3_proxy_credentials", that holds
- * each one's current credentials and a version and outlives a reload, so
- * new workers sign at once; and what a request signs with: a worker that
- * sees a new version resolves its own signing settings with it, a request
- * holds the settings it was signed with until it ends, and the last
- * request of replaced settings clears and frees them.
+ * (s3p_provider_configure(): the environment's keys, a profile of the shared
+ * files, or a provider: web identity, the container endpoint, IMDS) and every
+ * step of a refresh (ngx_http_s3_proxy_fetch.c carries them out).  Here: the
+ * providers of a configuration, resolved and with their TLS context; one shared
+ * zone, "s3_proxy_credentials", that holds each one's current credentials and a
+ * version and outlives a reload, so new workers sign at once; and what a
+ * request signs with: a worker that sees a new version resolves its own signing
+ * settings with it, a request holds the settings it was signed with until it
+ * ends, and the last request of replaced settings clears and frees them.
  *
- * Secrets are never logged: the core's messages name the provider, the
- * access key id, the expiry and the reason of a failure.  The zone's copy
- * of a secret is cleared when it is replaced.
+ * Secrets are never logged (the core's messages name the provider, the
+ * access key id, the expiry, why it failed); the zone clears replaced ones.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -36,8 +34,7 @@ typedef struct {
 struct ngx_http_s3_proxy_creds_s {
     ngx_http_s3_proxy_provider_t  *provider;
     s3p_settings_t                 raw;        /* keys: from the zone */
-    s3p_str_t                      identity;   /* the cache key's: the */
-                                               /*   source, as configured */
+    s3p_str_t                      identity;   /* cache key's, as configured */
     int64_t                        expires;    /* resolved s3_proxy_expires */
     int64_t                        window;     /*   and presign window */
     ngx_http_s3_proxy_resolved_t  *current;    /* the worker's, or NULL */
@@ -576,10 +573,7 @@ done:
     }
 
     if (rs != NULL) {
-        /* rotated keys are the same source's: the cache keys stay */
-
-        rs->signing.cache_identity = creds->identity;
-
+        rs->signing.cache_identity = creds->identity;   /* keys rotate */
         if (creds->current) {
             ngx_http_s3_proxy_release(creds->current);
         }
