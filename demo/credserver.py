@@ -27,7 +27,10 @@ provider, the current fault and how many answers faults spoiled
 ``500``, ``hang``: no answer until the client closes the connection,
 ``badjson``, ``close``, or ``hold``: the answer held until the fault is set
 to something else, ``held`` counting the answers waiting) for every answer
-that carries credentials.
+that carries credentials.  Faults that answer a set no signer can use,
+well formed but never published to ``--keys-file``: ``badtoken`` (a space
+in the session token), ``badkeyid`` (a lowercase access key id),
+``nosecret`` (an empty secret key), ``expired`` (an expiry in the past).
 
     python3 demo/credserver.py --port 0 --keys-file keys.json --ready-file port
 """
@@ -79,6 +82,11 @@ class Issuer:
                 "expires": now + self.lifetime,
                 "source": source,
             }
+            spoil = BAD_SETS.get(self.fault)
+            if spoil:
+                self.faulted += 1
+                spoil(creds)
+                return creds
             self.sets = [s for s in self.sets if s["expires"] > now]
             self.sets.append(creds)
             self.counts[source] = self.counts.get(source, 0) + 1
@@ -100,6 +108,16 @@ class Issuer:
                     "issued": [{"access_key": s["access_key"],
                                 "expires": s["expires"],
                                 "source": s["source"]} for s in self.sets]}
+
+
+# sets no signer can use (issue 22): never published
+BAD_SETS = {
+    "badtoken": lambda c: c.update(session_token=c["session_token"][:20]
+                                   + " " + c["session_token"][20:]),
+    "badkeyid": lambda c: c.update(access_key=c["access_key"].lower()),
+    "nosecret": lambda c: c.update(secret_key=""),
+    "expired": lambda c: c.update(expires=time.time() - 60),
+}
 
 
 def iso8601(when: float) -> str:

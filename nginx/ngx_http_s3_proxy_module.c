@@ -196,7 +196,7 @@ ngx_module_t  ngx_http_s3_proxy_module = {
     ngx_http_s3_proxy_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_s3_proxy_credentials_init_module, /* init module */
     ngx_http_s3_proxy_credentials_init_process, /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */

@@ -228,6 +228,7 @@ ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
 
 /* ngx_http_s3_proxy_fetch.c */
+ngx_int_t ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);
 
 

@@ -606,6 +606,9 @@ typedef struct {
                                       /*   NUL-terminated */
     int64_t          lead;            /* C: the longest presigned URL */
                                       /*   lifetime of its locations */
+    s3p_str_t        reads[2];        /* files every refresh needs, */
+                                      /*   NUL-terminated (empty: none): */
+                                      /*   the workers must read them */
 
     /* the core's own */
     s3p_settings_t   settings;

@@ -93,6 +93,15 @@ func containerCredentials(expiration: String, unix: Int64) {
     (httpAnswer(#"{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"A"}"#),
      "Code \"AssumeRoleUnauthorizedAccess\""),
     (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"secret\nkey","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the SecretAccessKey holds a character that is not allowed"),
+    // issue 22: what the signer refuses is refused at fetch time
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"k","Token":"secret token","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the Token holds a character that is not allowed"),
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"k","Token":"secret\u0001","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the Token holds a character that is not allowed"),
+    (httpAnswer(#"{"AccessKeyId":"asia-x","SecretAccessKey":"k","Token":"t","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the AccessKeyId holds a character other than A-Z and 0-9"),
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"","Token":"t","Expiration":"2026-12-01T09:00:00Z"}"#),
      "no usable SecretAccessKey"),
     (httpAnswer("oops", status: "500 Internal Server Error"), "HTTP status 500"),
     ("garbage", "not an HTTP answer"),
@@ -106,7 +115,9 @@ func unusableAnswers(response: String, problem: String) {
     #expect(v.allSatisfy { $0.isEmpty })
 }
 
-// STS's example answer (the STS API Reference, AssumeRoleWithWebIdentity).
+// STS's example answer (the STS API Reference, AssumeRoleWithWebIdentity),
+// with the access key id an AWS service issues (A-Z, 0-9: the page's
+// "ASIAIOSFODNN7EXAMPLE" is refused, as issue 22 asks).
 let stsXML = """
 <AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
@@ -120,7 +131,7 @@ let stsXML = """
       <SessionToken>AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE&amp;x</SessionToken>
       <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>
       <Expiration>2026-12-01T09:00:00Z</Expiration>
-      <AccessKeyId>ASgeIAIOSFODNN7EXAMPLE</AccessKeyId>
+      <AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>
     </Credentials>
     <SourceIdentity>SourceIdentityValue</SourceIdentity>
     <Provider>www.amazon.com</Provider>
@@ -134,7 +145,7 @@ let stsXML = """
 @Test func stsCredentials() {
     let (_, problem, v, expiration) = answer(.sts, httpAnswer(stsXML, chunked: true))
     #expect(problem == nil)
-    #expect(v[1] == "ASgeIAIOSFODNN7EXAMPLE")
+    #expect(v[1] == "ASIAIOSFODNN7EXAMPLE")
     #expect(v[2] == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY")
     #expect(v[3] == "AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE&x")
     #expect(expiration == 1796115600)

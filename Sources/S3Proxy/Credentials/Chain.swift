@@ -108,6 +108,12 @@ enum Chain {
         provider.pointee.name = text.str(start, text.count)
         identify(provider, [Bytes.view(provider.pointee.name), Bytes.view(env.credentials_path),
                             Bytes.view(env.config_path)])
+        // what rotation reads: the credentials file, and the config file
+        // when the keys are not in the credentials file
+        provider.pointee.reads.0 = env.credentials_path
+        if !SharedFiles(env).keysInCredentialsFile(profile: profile) {
+            provider.pointee.reads.1 = env.config_path
+        }
         return text.overflowed ? "the profile name is too long" : nil
     }
 
@@ -129,6 +135,8 @@ enum Chain {
                 : Array("us-east-1".utf8)
             url += Array(".amazonaws.com".utf8)
         }
+        provider.pointee.reads.0 = text.write(Bytes.view(env.web_identity_token_file))
+        text.write(0)
         return endpoint(S3P_CREDENTIALS_WEB_IDENTITY, "web-identity", url, env, provider,
                         &text, role: Bytes.view(env.role_arn))
     }
@@ -137,18 +145,22 @@ enum Chain {
         _ env: s3p_environment_t, _ provider: UnsafeMutablePointer<s3p_provider_t>,
         _ text: inout BufferWriter, named: Bool
     ) -> Found {
+        let url: [UInt8]
         if env.container_relative_uri.len > 0 {
-            let url = Array("http://169.254.170.2".utf8) + Array(Bytes.view(env.container_relative_uri))
-            return endpoint(S3P_CREDENTIALS_CONTAINER, "container", url, env, provider, &text)
+            url = Array("http://169.254.170.2".utf8) + Array(Bytes.view(env.container_relative_uri))
+        } else if env.container_full_uri.len > 0 {
+            url = Array(Bytes.view(env.container_full_uri))
+        } else {
+            return named ? .problem("\"s3_proxy_credentials container\" requires "
+                                    + "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+                                    + "AWS_CONTAINER_CREDENTIALS_FULL_URI in the environment")
+                : .absent
         }
-        if env.container_full_uri.len > 0 {
-            return endpoint(S3P_CREDENTIALS_CONTAINER, "container",
-                            Array(Bytes.view(env.container_full_uri)), env, provider, &text)
+        if env.container_token_file.len > 0 {
+            provider.pointee.reads.0 = text.write(Bytes.view(env.container_token_file))
+            text.write(0)
         }
-        return named ? .problem("\"s3_proxy_credentials container\" requires "
-                                + "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
-                                + "AWS_CONTAINER_CREDENTIALS_FULL_URI in the environment")
-            : .absent
+        return endpoint(S3P_CREDENTIALS_CONTAINER, "container", url, env, provider, &text)
     }
 
     private static func imds(

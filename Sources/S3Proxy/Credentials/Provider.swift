@@ -342,10 +342,13 @@ enum Provider {
     ) {
         var read = env
         let statuses = [s.pointee.file_status.0, s.pointee.file_status.1]
-        let paths = [env.credentials_path, env.config_path]
-        for i in 0..<2 where statuses[i] == S3P_FILE_UNREADABLE {
+        // The credentials file wins for keys: unreadable, nothing is sure.
+        // The config file may be unreadable (root's, under the workers'
+        // user) without stopping keys from the credentials file.
+        if statuses[0] == S3P_FILE_UNREADABLE {
             return retryProfile(p, s, &writer, "cannot read \""
-                                + String(decoding: Bytes.view(paths[i]), as: UTF8.self) + "\"")
+                                + String(decoding: Bytes.view(env.credentials_path), as: UTF8.self)
+                                + "\"")
         }
         read.credentials_file = statuses[0] == S3P_FILE_READ ? s.pointee.files.0 : s3p_str_t()
         read.config_file = statuses[1] == S3P_FILE_READ ? s.pointee.files.1 : s3p_str_t()
@@ -353,7 +356,9 @@ enum Provider {
         settings.credentials = S3P_CREDENTIALS_PROFILE
         switch Credentials.of(settings, env: read, files: SharedFiles(read)) {
         case .problem(let problem):
-            retryProfile(p, s, &writer, problem)
+            retryProfile(p, s, &writer, statuses[1] != S3P_FILE_UNREADABLE ? problem
+                         : problem + " (cannot read \""
+                         + String(decoding: Bytes.view(env.config_path), as: UTF8.self) + "\")")
         case .found(var keys):
             defer { keys.wipe() }
             p.pointee.step = ProviderStep.idle.rawValue

@@ -91,20 +91,39 @@ struct Credentials {
 
     /// nil when the keys are usable, otherwise a message naming the value.
     private func problem(names: (String, String, String)) -> String? {
-        if accessKey.isEmpty {
-            return names.0 + " is empty"
+        guard let (field, reason) = Credentials.unusable(accessKey, secretKey, sessionToken)
+        else { return nil }
+        return (field == 0 ? names.0 : field == 1 ? names.1 : names.2) + " " + reason
+    }
+
+    /// Which value of a set the signer refuses (0: the access key id, 1:
+    /// the secret key, 2: the session token) and why; nil when it signs
+    /// with them.  `issued`: a set an AWS service issued (IMDS, a
+    /// container endpoint, STS), whose access key id is A-Z and 0-9 only.
+    /// The one check of every set, configured or fetched, before it is
+    /// used.
+    static func unusable(
+        _ accessKey: [UInt8], _ secretKey: [UInt8], _ sessionToken: [UInt8],
+        issued: Bool = false
+    ) -> (Int, String)? {
+        if accessKey.isEmpty { return (0, "is empty") }
+        if accessKey.count > Int(S3P_ACCESS_KEY_MAX) { return (0, "is too long") }
+        if issued, !accessKey.allSatisfy({
+            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ASCII.isDigit($0)
+        }) {
+            return (0, "holds a character other than A-Z and 0-9")
         }
         if !accessKey.allSatisfy(Settings.isTokenByte) {
-            return names.0 + " holds a character that is not allowed"
+            return (0, "holds a character that is not allowed")
         }
-        if secretKey.isEmpty {
-            return names.1 + " is empty"
-        }
+        if secretKey.isEmpty { return (1, "is empty") }
+        if secretKey.count > Int(S3P_SECRET_KEY_MAX) { return (1, "is too long") }
         if !secretKey.allSatisfy(Settings.isTokenByte) {
-            return names.1 + " holds a character that is not allowed"
+            return (1, "holds a character that is not allowed")
         }
+        if sessionToken.count > Int(S3P_SESSION_TOKEN_MAX) { return (2, "is too long") }
         if !sessionToken.allSatisfy(Settings.isTokenByte) {
-            return names.2 + " holds a character that is not allowed"
+            return (2, "holds a character that is not allowed")
         }
         return nil
     }
@@ -152,6 +171,11 @@ struct SharedFiles {
 
     func hasProfile(_ profile: [UInt8]) -> Bool {
         credentials.contains { $0.name == profile } || config.contains { $0.name == profile }
+    }
+
+    /// Whether the credentials file alone gives the profile's key id.
+    func keysInCredentialsFile(profile: [UInt8]) -> Bool {
+        SharedFiles.lookup("aws_access_key_id", profile: profile, in: credentials) != nil
     }
 
     func hasKeys(profile: [UInt8]) -> Bool {
