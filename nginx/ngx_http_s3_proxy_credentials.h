@@ -20,6 +20,7 @@
 
 
 #define NGX_HTTP_S3_PROXY_SLOTS  16
+#define NGX_HTTP_S3_PROXY_ERROR_LEN  256
 
 #define NGX_HTTP_S3_PROXY_KEYS_MAX                                          \
     (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX + S3P_SESSION_TOKEN_MAX)
@@ -41,6 +42,13 @@ typedef struct {
     ngx_pid_t                  fetching;       /* the worker fetching */
     time_t                     fetch_start;
     ngx_uint_t                 failures;       /* of the current streak */
+
+    /* for a status report: refreshes that stored, that failed, the last */
+    ngx_atomic_t               successes;
+    ngx_atomic_t               errors;
+    time_t                     refreshed;      /* the last that stored */
+    u_char                     error[NGX_HTTP_S3_PROXY_ERROR_LEN];
+    size_t                     error_len;      /* the last failure's why */
 
     /* the access key, the secret key and the token, one after another */
     size_t                     len[3];

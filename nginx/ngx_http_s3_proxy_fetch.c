@@ -348,6 +348,17 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
                                               : (time_t) step.expires);
         }
 
+        if (step.action == S3P_DO_STORE) {
+            slot->successes++;
+            slot->refreshed = ngx_time();
+
+        } else {
+            slot->errors++;
+            slot->error_len = ngx_min(step.reason.len,
+                                      NGX_HTTP_S3_PROXY_ERROR_LEN);
+            ngx_memcpy(slot->error, step.reason.data, slot->error_len);
+        }
+
         slot->refresh = (time_t) step.refresh;
         slot->failures = step.streak;
         slot->fetching = 0;

@@ -701,6 +701,8 @@ typedef struct {
                                       /*   START is due then */
     uint32_t         streak;          /* STORE, RETRY: the zone's failures */
     s3p_str_t        message;         /* for the log, after "s3 proxy: " */
+    s3p_str_t        reason;          /* RETRY: why, each time (printable, */
+                                      /*   no secret): the last error */
 } s3p_provider_step_t;
 
 /*

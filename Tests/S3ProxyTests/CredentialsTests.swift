@@ -475,6 +475,63 @@ private func http(_ body: String, status: String = "200 OK") -> String {
             + "\"/home/u/.aws/credentials\"; the current ones stay in use")
 }
 
+// Issue 22: root's ~/.aws/config, which the workers (user nobody) cannot
+// open, does not stop the credentials file from being read again; it
+// matters only when the keys are not in the credentials file.
+@Test func anUnreadableConfigFileDoesNotStopRotation() {
+    let p = Machine(["HOME": "/root", "AWS_SHARED_CREDENTIALS_FILE": "/etc/s3/creds"],
+                    credentials: S3P_CREDENTIALS_PROFILE, profile: "default")
+    #expect(p.configure() == nil)
+    _ = p.step(S3P_EVENT_START)
+    var s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[default]\naws_access_key_id = B\n"
+                                             + "aws_secret_access_key = T\n"),
+                                            (S3P_FILE_UNREADABLE, "")])
+    #expect(s.action == S3P_DO_STORE && s.keys == ["B", "T", ""])
+    _ = p.step(S3P_EVENT_START)
+    s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[other]\n"),
+                                        (S3P_FILE_UNREADABLE, "")])
+    #expect(s.action == S3P_DO_RETRY)
+    #expect(s.message.hasSuffix("(cannot read \"/root/.aws/config\"); the current ones stay in use"))
+}
+
+// Issue 22: the files every refresh reads, which nginx -t checks the
+// workers' user can read: the config file only when the keys are there.
+@Test func theFilesARefreshReadsAreNamed() {
+    func reads(_ p: Machine) -> [String] {
+        [p.provider.pointee.reads.0, p.provider.pointee.reads.1].map {
+            String(decoding: Bytes.view($0), as: UTF8.self)
+        }
+    }
+    let inCredentials = Machine(["HOME": "/root"], credentials: S3P_CREDENTIALS_PROFILE,
+                                files: ("[default]\naws_access_key_id = A\n", ""))
+    #expect(inCredentials.configure() == nil)
+    #expect(reads(inCredentials) == ["/root/.aws/credentials", ""])
+    let inConfig = Machine(["HOME": "/root"], credentials: S3P_CREDENTIALS_PROFILE,
+                           files: ("", "[default]\naws_access_key_id = A\n"))
+    #expect(inConfig.configure() == nil)
+    #expect(reads(inConfig) == ["/root/.aws/credentials", "/root/.aws/config"])
+    let web = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token",
+                       "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/r"])
+    #expect(web.configure() == nil)
+    #expect(reads(web) == ["/var/run/token", ""])
+    #expect(web.provider.pointee.reads.0.data![web.provider.pointee.reads.0.len] == 0)
+    let imds = Machine([:])
+    #expect(imds.configure() == nil)
+    #expect(reads(imds) == ["", ""])
+}
+
+// Issue 22: a profile's keys the signer would refuse are not stored.
+@Test func aProfileWithUnusableKeysIsNotStored() {
+    let p = Machine(["HOME": "/home/u"], credentials: S3P_CREDENTIALS_PROFILE, profile: "dev")
+    #expect(p.configure() == nil)
+    _ = p.step(S3P_EVENT_START)
+    let s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[dev]\naws_access_key_id = A\n"
+                                             + "aws_secret_access_key = S\n"
+                                             + "aws_session_token = to ken\n"),
+                                            (S3P_FILE_MISSING, "")])
+    #expect(s.action == S3P_DO_RETRY)
+}
+
 @Test func presignedURLsNeverOutliveTheirKeys() {
     #expect(s3p_presign_cap(300, 60, 1000 + 360, 1000) == 0)
     #expect(s3p_presign_cap(300, 60, 1000 + 359, 1000) == 300)

@@ -383,6 +383,7 @@ enum Provider {
         s.pointee.action = S3P_DO_RETRY
         s.pointee.refresh = s.pointee.now + fileCheck
         s.pointee.streak = streak
+        s.pointee.reason = printable(&writer, reason)
         if streak == 1 {
             message(s, &writer, "credentials from \"" + name(p) + "\" not refreshed: " + reason
                     + "; the current ones stay in use")
@@ -406,6 +407,7 @@ enum Provider {
         s.pointee.refresh = now + delay
         s.pointee.streak = streak
         s.pointee.request = s3p_str_t()
+        s.pointee.reason = printable(&writer, reason)
         guard streak == 1 else { return }
         let expiration = s.pointee.expiration
         if expiration > now {
@@ -424,15 +426,20 @@ enum Provider {
         _ s: UnsafeMutablePointer<s3p_provider_step_t>, _ writer: inout BufferWriter,
         _ text: String
     ) {
+        s.pointee.message = printable(&writer, text)
+    }
+
+    /// `text` in `writer`, only printable (what reaches the log); empty
+    /// if it does not fit.
+    private static func printable(_ writer: inout BufferWriter, _ text: String) -> s3p_str_t {
         var bytes = Array(text.utf8)
-        // Only printable text reaches the log.
         for i in bytes.indices where bytes[i] < 0x20 || bytes[i] > 0x7e { bytes[i] = 0x3f }
         let start = writer.count
         writer.write(bytes)
         if writer.overflowed {
             writer.rewind(to: start)
-            return
+            return s3p_str_t()
         }
-        s.pointee.message = writer.str(start, writer.count)
+        return writer.str(start, writer.count)
     }
 }
