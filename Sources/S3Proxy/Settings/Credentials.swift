@@ -62,7 +62,7 @@ struct Credentials {
             secretKey: Array(Bytes.view(env.secret_access_key)),
             sessionToken: Array(Bytes.view(env.session_token)), profile: profile)
         if let problem = found.problem(names: ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                               "AWS_SESSION_TOKEN"))
+                                               "AWS_SESSION_TOKEN"), stored: false)
         {
             return .problem(problem)
         }
@@ -90,8 +90,9 @@ struct Credentials {
     }
 
     /// nil when the keys are usable, otherwise a message naming the value.
-    private func problem(names: (String, String, String)) -> String? {
-        guard let (field, reason) = Credentials.unusable(accessKey, secretKey, sessionToken)
+    private func problem(names: (String, String, String), stored: Bool = true) -> String? {
+        guard let (field, reason) = Credentials.unusable(accessKey, secretKey, sessionToken,
+                                                         stored: stored)
         else { return nil }
         return (field == 0 ? names.0 : field == 1 ? names.1 : names.2) + " " + reason
     }
@@ -99,15 +100,16 @@ struct Credentials {
     /// Which value of a set the signer refuses (0: the access key id, 1:
     /// the secret key, 2: the session token) and why; nil when it signs
     /// with them.  `issued`: a set an AWS service issued (IMDS, a
-    /// container endpoint, STS), whose access key id is A-Z and 0-9 only.
-    /// The one check of every set, configured or fetched, before it is
-    /// used.
+    /// container endpoint, STS), whose access key id is A-Z and 0-9 only;
+    /// `stored`: a set the shared zone holds (a profile's, a provider's),
+    /// within its limits.  The one check of every set, configured or
+    /// fetched, before it is used.
     static func unusable(
         _ accessKey: [UInt8], _ secretKey: [UInt8], _ sessionToken: [UInt8],
-        issued: Bool = false
+        issued: Bool = false, stored: Bool = true
     ) -> (Int, String)? {
         if accessKey.isEmpty { return (0, "is empty") }
-        if accessKey.count > Int(S3P_ACCESS_KEY_MAX) { return (0, "is too long") }
+        if stored && accessKey.count > Int(S3P_ACCESS_KEY_MAX) { return (0, "is too long") }
         if issued, !accessKey.allSatisfy({
             ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ASCII.isDigit($0)
         }) {
@@ -117,11 +119,13 @@ struct Credentials {
             return (0, "holds a character that is not allowed")
         }
         if secretKey.isEmpty { return (1, "is empty") }
-        if secretKey.count > Int(S3P_SECRET_KEY_MAX) { return (1, "is too long") }
+        if stored && secretKey.count > Int(S3P_SECRET_KEY_MAX) { return (1, "is too long") }
         if !secretKey.allSatisfy(Settings.isTokenByte) {
             return (1, "holds a character that is not allowed")
         }
-        if sessionToken.count > Int(S3P_SESSION_TOKEN_MAX) { return (2, "is too long") }
+        if stored && sessionToken.count > Int(S3P_SESSION_TOKEN_MAX) {
+            return (2, "is too long")
+        }
         if !sessionToken.allSatisfy(Settings.isTokenByte) {
             return (2, "holds a character that is not allowed")
         }
