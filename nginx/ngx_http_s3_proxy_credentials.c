@@ -84,7 +84,7 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     raw->credentials = p->core.source;
 
-    if (p->core.source != S3P_CREDENTIALS_ENV) {
+    if (p->core.source != S3P_CREDENTIALS_ENV || p->core.assume) {
         *provider = p;
     }
 
@@ -167,12 +167,11 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        if (p->core.source == S3P_CREDENTIALS_PROFILE) {
+        if (p->core.source == S3P_CREDENTIALS_PROFILE && !p->core.assume) {
             p->seed = signing;
+        }
 
-        } else if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos)
-                   != NGX_OK)
-        {
+        if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -211,55 +210,69 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
     u_char               err[S3P_MESSAGE_MAX], *a;
     size_t               len;
     ngx_str_t            url;
-    ngx_uint_t           i;
+    ngx_uint_t           i, t, tls;
+    ngx_url_t           *u;
     struct sockaddr     *sa;
+    s3p_target_t        *target;
 #if (NGX_HTTP_SSL)
     ngx_str_t            bundle;
     ngx_pool_cleanup_t  *cln;
 #endif
 
-    url.data = (u_char *) p->core.url.data;
-    url.len = p->core.url.len;
+    tls = 0;
 
-    p->url.url.data = (u_char *) p->core.host.data;
-    p->url.url.len = p->core.host.len;
-    p->url.default_port = (in_port_t) p->core.port;
+    for (t = 0; t < S3P_TARGETS; t++) {
+        target = &p->core.targets[t];
+        u = &p->url[t];
 
-    if (ngx_parse_url(cf->pool, &p->url) != NGX_OK || p->url.naddrs == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
-                      p->core.name.len, p->core.name.data, &url,
-                      p->url.err ? p->url.err : "no address",
-                      pos->file_name, pos->line);
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < p->url.naddrs; i++) {
-        sa = p->url.addrs[i].sockaddr;
-
-        if (sa->sa_family == AF_INET) {
-            a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
-            len = 4;
-#if (NGX_HAVE_INET6)
-        } else if (sa->sa_family == AF_INET6) {
-            a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-            len = 16;
-#endif
-        } else {
+        if (target->host.len == 0) {
             continue;
         }
 
-        if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
-            != S3P_OK)
-        {
+        tls |= target->tls;
+        url.data = (u_char *) target->url.data;
+        url.len = target->url.len;
+
+        u->url.data = (u_char *) target->host.data;
+        u->url.len = target->host.len;
+        u->default_port = (in_port_t) target->port;
+
+        if (ngx_parse_url(cf->pool, u) != NGX_OK || u->naddrs == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"s3_proxy\": %s in %s:%ui",
-                          err, pos->file_name, pos->line);
+                          "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
+                          p->core.name.len, p->core.name.data, &url,
+                          u->err ? u->err : "no address",
+                          pos->file_name, pos->line);
             return NGX_ERROR;
+        }
+
+        for (i = 0; t == S3P_TARGET_PROVIDER && i < u->naddrs; i++) {
+            sa = u->addrs[i].sockaddr;
+
+            if (sa->sa_family == AF_INET) {
+                a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
+                len = 4;
+#if (NGX_HAVE_INET6)
+            } else if (sa->sa_family == AF_INET6) {
+                a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
+                len = 16;
+#endif
+            } else {
+                continue;
+            }
+
+            if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
+                != S3P_OK)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"s3_proxy\": %s in %s:%ui",
+                              err, pos->file_name, pos->line);
+                return NGX_ERROR;
+            }
         }
     }
 
-    if (!p->core.tls) {
+    if (!tls) {
         return NGX_OK;
     }
 

@@ -59,7 +59,8 @@ typedef struct {
 /* One provider: the core's state, its endpoint, the worker's fetch. */
 typedef struct {
     s3p_provider_t             core;
-    ngx_url_t                  url;
+    ngx_url_t                  url[S3P_TARGETS];   /* the core's targets */
+    ngx_int_t                  target;         /* while exchanging */
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                 *ssl;
 #endif

@@ -173,8 +173,8 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /*
  * s3_proxy_credentials auto | env | profile=NAME | web-identity | container
- * | imds and s3_proxy_addressing path | virtual: which one, as the core
- * reads it
+ * | imds [role=ARN [external_id=ID] [session_name=NAME] [duration=TIME]]
+ * and s3_proxy_addressing path | virtual: which one, as the core reads it
  */
 
 char *
@@ -182,6 +182,30 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    int32_t     kinds[1 + S3P_ROLE_PARAMS];
+    ngx_str_t  *value, *role;
+    ngx_uint_t  i, n;
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    if (n > 1 + S3P_ROLE_PARAMS
+        || ngx_http_s3_proxy_check(cf, &value[1], n, 0, kinds) != NGX_OK)
+    {
+        return n > 1 + S3P_ROLE_PARAMS ? "has too many parameters"
+                                       : NGX_CONF_ERROR;
+    }
+
+    /* the role's parameters: each value after its '=' */
+
+    for (i = 1; i < n; i++) {
+        role = &slcf->role[kinds[i] - 1];
+        role->data = ngx_strlchr(value[1 + i].data,
+                                 value[1 + i].data + value[1 + i].len, '=')
+                     + 1;
+        role->len = value[1 + i].data + value[1 + i].len - role->data;
+    }
 
     return ngx_http_s3_proxy_kind(cf, &slcf->credentials, slcf);
 }

@@ -296,16 +296,25 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         }
     }
 
+    if (step.action == S3P_DO_EXCHANGE
+        && (step.target < 0 || step.target >= S3P_TARGETS
+            || p->url[step.target].naddrs == 0))
+    {
+        ngx_http_s3_proxy_fetch_failed(p, "no such target");
+        return;
+    }
+
     if (step.action == S3P_DO_EXCHANGE) {
+        p->target = step.target;
         p->request = step.request;
         p->timeout = (ngx_msec_t) step.timeout;
         p->sent = 0;
         p->answer_len = 0;
 
         ngx_memzero(&p->peer, sizeof(ngx_peer_connection_t));
-        p->peer.sockaddr = p->url.addrs[0].sockaddr;
-        p->peer.socklen = p->url.addrs[0].socklen;
-        p->peer.name = &p->url.addrs[0].name;
+        p->peer.sockaddr = p->url[p->target].addrs[0].sockaddr;
+        p->peer.socklen = p->url[p->target].addrs[0].socklen;
+        p->peer.name = &p->url[p->target].addrs[0].name;
         p->peer.get = ngx_event_get_peer;
         p->peer.log = p->tick.log;
         p->peer.log_error = NGX_ERROR_ERR;
@@ -445,7 +454,7 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
     }
 
 #if (NGX_HTTP_SSL)
-    if (p->ssl && c->ssl == NULL) {
+    if (p->core.targets[p->target].tls && c->ssl == NULL) {
 
         /*
          * ngx_ssl_create_connection() allocates from c->pool, which a
@@ -457,7 +466,8 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
         if (c->pool == NULL
             || ngx_ssl_create_connection(p->ssl, c, NGX_SSL_CLIENT) != NGX_OK
             || SSL_set_tlsext_host_name(c->ssl->connection,
-                                        (char *) p->core.host.data) == 0)
+                           (char *) p->core.targets[p->target].host.data)
+               == 0)
         {
             ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
             return;
@@ -533,7 +543,7 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
         return;
     }
 
-    if (ngx_ssl_check_host(c, &p->url.host) != NGX_OK) {
+    if (ngx_ssl_check_host(c, &p->url[p->target].host) != NGX_OK) {
         ngx_http_s3_proxy_fetch_failed(p, "the certificate does not name "
                                           "the host");
         return;

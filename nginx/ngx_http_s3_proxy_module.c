@@ -144,7 +144,7 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_credentials"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_s3_proxy_credentials,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -264,10 +264,11 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              prev->external_endpoint, "");
     ngx_conf_merge_str_value(conf->region, prev->region, "");
 
-    /* the profile name belongs to s3_proxy_credentials: inherited with it */
+    /* the profile and the role belong to s3_proxy_credentials */
 
     if (conf->credentials == NGX_CONF_UNSET_UINT) {
         conf->profile = prev->profile;
+        ngx_memcpy(conf->role, prev->role, sizeof(conf->role));
     }
 
     ngx_conf_merge_uint_value(conf->credentials, prev->credentials,

@@ -96,6 +96,7 @@ typedef struct {
     ngx_str_t                  region;
     ngx_uint_t                 credentials;  /* s3p_credentials_source_t */
     ngx_str_t                  profile;
+    ngx_str_t                  role[S3P_ROLE_PARAMS];  /* its role= ... */
     ngx_uint_t                 addressing;   /* s3p_addressing_t */
 
     /* a prefix location's prefix, not part of the S3 path */

@@ -484,6 +484,11 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     raw.credentials = (s3p_credentials_source_t) conf->credentials;
     raw.profile.len = conf->profile.len;
     raw.profile.data = conf->profile.data;
+
+    for (i = 0; i < S3P_ROLE_PARAMS; i++) {
+        raw.role[i].len = conf->role[i].len;
+        raw.role[i].data = conf->role[i].data;
+    }
     raw.addressing = (s3p_addressing_t) conf->addressing;
     raw.expires = (conf->expires == NGX_CONF_UNSET)
                   ? S3P_UNSET : (int64_t) conf->expires;
@@ -506,6 +511,10 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
                                       &raw.external_endpoint)
             && ngx_http_s3_proxy_same(&known[i].raw.region, &raw.region)
             && ngx_http_s3_proxy_same(&known[i].raw.profile, &raw.profile)
+            && ngx_http_s3_proxy_same(&known[i].raw.role[0], &raw.role[0])
+            && ngx_http_s3_proxy_same(&known[i].raw.role[1], &raw.role[1])
+            && ngx_http_s3_proxy_same(&known[i].raw.role[2], &raw.role[2])
+            && ngx_http_s3_proxy_same(&known[i].raw.role[3], &raw.role[3])
             && known[i].raw.credentials == raw.credentials
             && known[i].raw.addressing == raw.addressing
             && known[i].raw.expires == raw.expires

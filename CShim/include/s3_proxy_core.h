@@ -100,6 +100,18 @@ typedef enum {
 } s3p_credentials_source_t;
 
 
+/*
+ * s3_proxy_credentials SOURCE role=ARN [external_id=ID] [session_name=NAME]
+ * [duration=TIME]: the parameters' places in s3p_settings_t's `role`; in
+ * s3p_check_directive()'s `kinds`, a parameter's place plus one.
+ */
+#define S3P_ROLE_ARN           0
+#define S3P_ROLE_EXTERNAL_ID   1
+#define S3P_ROLE_SESSION_NAME  2
+#define S3P_ROLE_DURATION      3
+#define S3P_ROLE_PARAMS        4
+
+
 /* How requests name the bucket to S3 (s3_proxy_addressing). */
 typedef enum {
     S3P_ADDRESSING_PATH = 0,          /* https://host/bucket/key */
@@ -118,6 +130,9 @@ typedef struct {
     s3p_str_t        region;                /* s3_proxy_region */
     s3p_credentials_source_t  credentials;  /* s3_proxy_credentials */
     s3p_str_t        profile;               /*   its profile=NAME */
+    s3p_str_t        role[S3P_ROLE_PARAMS]; /*   role=, external_id=, */
+                                            /*   session_name=, duration= */
+                                            /*   values (S3P_ROLE_*) */
     s3p_addressing_t addressing;            /* s3_proxy_addressing */
     int64_t          expires;               /* s3_proxy_expires, seconds */
     int64_t          window;                /* s3_proxy_presign_window, */
@@ -591,17 +606,32 @@ int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
  * by C where marked.  C allocates it and never copies it (its slices
  * point into `text`).
  */
+/* A host a provider exchanges with; empty `host`: none. */
+typedef struct {
+    s3p_str_t        url;             /* for messages */
+    s3p_str_t        host;            /* to connect to (NUL-terminated); */
+    uint32_t         port;            /*   with tls, the SNI name the */
+    int32_t          tls;             /*   certificate must hold */
+} s3p_target_t;
+
+/* A provider's targets, by their place in `targets`. */
+#define S3P_TARGET_PROVIDER  0        /* IMDS, the container, web identity's */
+                                      /*   STS */
+#define S3P_TARGET_STS       1        /* STS for AssumeRole */
+#define S3P_TARGETS          2
+
 typedef struct {
     /* C reads: */
     s3p_credentials_source_t  source;  /* PROFILE, WEB_IDENTITY, */
                                        /*   CONTAINER, IMDS; ENV: keys */
                                        /*   that never change, no provider */
+                                       /*   unless `assume` */
+    int32_t          assume;          /* 1: the source's keys assume a */
+                                      /*   role (STS AssumeRole); the */
+                                      /*   role's keys are the provider's */
     uint8_t          id[S3P_PROVIDER_ID_LEN];  /* finds its zone slot */
     s3p_str_t        name;            /* "imds", "profile=NAME": for logs */
-    s3p_str_t        url;             /* its endpoint, for messages */
-    s3p_str_t        host;            /* to connect to (NUL-terminated); */
-    uint32_t         port;            /*   with tls, the SNI name the */
-    int32_t          tls;             /*   certificate must hold */
+    s3p_target_t     targets[S3P_TARGETS];
     s3p_str_t        ca_bundle;       /* with tls: the CAs trusted, */
                                       /*   NUL-terminated */
     int64_t          lead;            /* C: the longest presigned URL */
@@ -611,7 +641,11 @@ typedef struct {
                                       /*   the workers must read them */
 
     /* the core's own */
-    s3p_settings_t   settings;
+    s3p_settings_t   settings;        /* the source's: with `assume`, no */
+                                      /*   role, the base profile */
+    s3p_str_t        assume_role[3];  /* ARN, external id, session name */
+    int64_t          assume_duration; /* seconds; 0: STS's default */
+    s3p_str_t        sts_region;
     int32_t          step;
     int32_t          v1;
     size_t           token_len;
@@ -690,6 +724,7 @@ typedef struct {
     /* out: slices of `out` */
     s3p_do_t         action;
     s3p_str_t        request;         /* EXCHANGE */
+    int32_t          target;          /*   with targets[target] */
     int64_t          timeout;
     s3p_str_t        paths[2];        /* READ: NUL-terminated; empty: none */
     size_t           file_max;

@@ -29,6 +29,7 @@ enum ProviderStep: Int32 {
     case sts = 5
     case tokenFile = 6
     case profileFiles = 7
+    case assumeRole = 8
 }
 
 enum Provider {
@@ -90,6 +91,10 @@ enum Provider {
         case S3P_EVENT_START:
             forget(p)
             switch p.pointee.source {
+            case S3P_CREDENTIALS_ENV where p.pointee.assume != 0:
+                assumeRole(p, s, &writer, Array(Bytes.view(env.access_key_id)),
+                           Array(Bytes.view(env.secret_access_key)),
+                           Array(Bytes.view(env.session_token)))
             case S3P_CREDENTIALS_PROFILE:
                 p.pointee.step = ProviderStep.profileFiles.rawValue
                 s.pointee.action = S3P_DO_READ
@@ -182,21 +187,8 @@ enum Provider {
     ) {
         let provider = p.pointee
         guard let env = provider.settings.env?.pointee,
-              let url = ProviderURL(Bytes.view(provider.url))
+              let (hostBytes, path) = hostAndPath(provider.targets.0)
         else { return fail(p, s, &writer, "no endpoint") }
-        let whole = Bytes.view(provider.url)
-        var hostBytes = Array(whole[url.host])
-        if url.explicitPort && url.port != (url.tls ? 443 : 80) {
-            hostBytes += Array(":".utf8)
-            var digits: [UInt8] = []
-            var n = url.port
-            repeat {
-                digits.insert(UInt8(ascii: "0") + UInt8(n % 10), at: 0)
-                n /= 10
-            } while n > 0
-            hostBytes += digits
-        }
-        let path = Array(whole[url.path])
         var tokenBytes = Array(token)
         defer { Provider.wipe(&tokenBytes) }
         withStored(p) { stored in
@@ -242,6 +234,67 @@ enum Provider {
                 }
             }
         }
+    }
+
+    /// A target's Host header ("host[:port]") and its URL's path.
+    private static func hostAndPath(_ target: s3p_target_t) -> ([UInt8], [UInt8])? {
+        let whole = Bytes.view(target.url)
+        guard let url = ProviderURL(whole) else { return nil }
+        var hostBytes = Array(whole[url.host])
+        if url.explicitPort && url.port != (url.tls ? 443 : 80) {
+            hostBytes += Array(":".utf8)
+            var digits: [UInt8] = []
+            var n = url.port
+            repeat {
+                digits.insert(UInt8(ascii: "0") + UInt8(n % 10), at: 0)
+                n /= 10
+            } while n > 0
+            hostBytes += digits
+        }
+        return (hostBytes, Array(whole[url.path]))
+    }
+
+    /// The source's keys assume the role: AssumeRole to STS, signed with
+    /// them.
+    private static func assumeRole(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter, _ accessKey: [UInt8], _ secretKey: [UInt8],
+        _ sessionToken: [UInt8]
+    ) {
+        let provider = p.pointee
+        guard let (host, _) = hostAndPath(provider.targets.1) else {
+            return fail(p, s, &writer, "no STS endpoint")
+        }
+        if let (field, reason) = Credentials.unusable(accessKey, secretKey, sessionToken) {
+            return fail(p, s, &writer, "the source's "
+                        + ["access key id", "secret key", "session token"][field] + " " + reason)
+        }
+        var req = AssumeRoleRequest.Parts()
+        req.host = host
+        req.region = Array(Bytes.view(provider.sts_region))
+        req.role = Array(Bytes.view(provider.assume_role.0))
+        req.externalId = Array(Bytes.view(provider.assume_role.1))
+        req.sessionName = provider.assume_role.2.len > 0 ? Array(Bytes.view(provider.assume_role.2))
+            : Array(sessionName)
+        req.duration = provider.assume_duration
+        req.accessKey = accessKey
+        req.secretKey = secretKey
+        req.sessionToken = sessionToken
+        req.now = s.pointee.now
+        defer {
+            Provider.wipe(&req.secretKey)
+            Provider.wipe(&req.sessionToken)
+        }
+        let start = writer.count
+        guard AssumeRoleRequest.write(req, into: &writer), !writer.overflowed else {
+            writer.rewind(to: start)
+            return fail(p, s, &writer, "the AssumeRole request does not fit")
+        }
+        p.pointee.step = ProviderStep.assumeRole.rawValue
+        s.pointee.action = S3P_DO_EXCHANGE
+        s.pointee.target = Int32(S3P_TARGET_STS)
+        s.pointee.request = writer.str(start, writer.count)
+        s.pointee.timeout = timeout
     }
 
     private static var sessionName: UnsafeBufferPointer<UInt8> {
@@ -306,6 +359,8 @@ enum Provider {
         case .imdsRole:
             keep(answer.value, token: false, p)
             exchange(p, s, &writer, .imdsCredentials)
+        case .assumeRole:
+            store(p, s, &writer, answer, final: true)
         default:
             store(p, s, &writer, answer)
         }
@@ -314,11 +369,15 @@ enum Provider {
     /// New credentials: into the zone, with the next refresh.
     private static func store(
         _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
-        _ writer: inout BufferWriter, _ answer: ProviderAnswer
+        _ writer: inout BufferWriter, _ answer: ProviderAnswer, final: Bool = false
     ) {
         let now = s.pointee.now
         let life = answer.expiration - now
         guard life > 0 else { return fail(p, s, &writer, "the credentials have expired") }
+        if p.pointee.assume != 0 && !final {
+            return assumeRole(p, s, &writer, answer.accessKey, answer.secretKey,
+                              answer.sessionToken)
+        }
         let margin = min(life / 4, 300)
         var refresh = answer.expiration - p.pointee.lead - margin
         refresh = max(refresh, now + life / 2, now + 1)
@@ -361,6 +420,10 @@ enum Provider {
                          + String(decoding: Bytes.view(env.config_path), as: UTF8.self) + "\")")
         case .found(var keys):
             defer { keys.wipe() }
+            if p.pointee.assume != 0 {
+                return assumeRole(p, s, &writer, keys.accessKey, keys.secretKey,
+                                  keys.sessionToken)
+            }
             p.pointee.step = ProviderStep.idle.rawValue
             s.pointee.action = S3P_DO_STORE
             s.pointee.access_key = writer.write(keys.accessKey)
@@ -396,7 +459,7 @@ enum Provider {
         _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
         _ writer: inout BufferWriter, _ reason: String
     ) {
-        if p.pointee.source == S3P_CREDENTIALS_PROFILE {
+        if p.pointee.source == S3P_CREDENTIALS_PROFILE && p.pointee.assume == 0 {
             return retryProfile(p, s, &writer, reason)
         }
         forget(p)

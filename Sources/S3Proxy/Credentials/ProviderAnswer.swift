@@ -31,7 +31,7 @@ struct ProviderAnswer {
         answer.status = http.status
         guard http.status == 200 else {
             var problem = "HTTP status " + String(http.status)
-            if step == .sts, let code = STSResponse(http.body).errorCode,
+            if step == .sts || step == .assumeRole, let code = STSResponse(http.body).errorCode,
                code.count <= 64, ProviderAnswer.printable(code)
             {
                 problem += ", STS error " + String(decoding: code, as: UTF8.self)
@@ -50,11 +50,10 @@ struct ProviderAnswer {
             }
             answer.value = value
             return (answer, nil)
-        case .sts:
+        case .sts, .assumeRole:
             let xml = STSResponse(http.body)
-            guard xml.isResponse else {
-                return (answer, "not an AssumeRoleWithWebIdentityResponse")
-            }
+            let root = step == .sts ? "AssumeRoleWithWebIdentityResponse" : "AssumeRoleResponse"
+            guard xml.root == Array(root.utf8) else { return (answer, "not an " + root) }
             return answer.credentials(xml.accessKey, xml.secretKey, xml.sessionToken,
                                       xml.expiration, names: ("AccessKeyId", "SecretAccessKey",
                                                               "SessionToken"))

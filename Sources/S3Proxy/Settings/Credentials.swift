@@ -25,6 +25,15 @@ struct Credentials {
         -> Found
     {
         let profile = Credentials.profileName(raw, env: env)
+        // A role's keys come from STS (Chain.role checks the source's);
+        // ENV: keys given, the environment's or the zone's.
+        if raw.credentials != S3P_CREDENTIALS_ENV
+            && (raw.role.0.len > 0 || (raw.credentials == S3P_CREDENTIALS_PROFILE
+                                       && files.value("role_arn", profile: profile) != nil))
+        {
+            return .found(Credentials(accessKey: [], secretKey: [], sessionToken: [],
+                                      profile: profile))
+        }
         switch raw.credentials {
         case S3P_CREDENTIALS_ENV:
             return fromEnvironment(env, profile: profile)
