@@ -194,10 +194,11 @@ private final class Machine {
         var refresh: Int64 = 0
         var streak: UInt32 = 0
         var message = ""
+        var target: Int32 = 0
     }
 
     init(_ vars: [String: String], credentials: s3p_credentials_source_t = S3P_CREDENTIALS_AUTO,
-         profile: String = "", files: (String, String) = ("", ""))
+         profile: String = "", files: (String, String) = ("", ""), role: [String] = [])
     {
         env.initialize(to: s3p_environment_t())
         provider.initialize(to: s3p_provider_t())
@@ -215,6 +216,8 @@ private final class Machine {
         var raw = s3p_settings_t()
         raw.credentials = credentials
         raw.profile = m.str(profile)
+        let params = role + [String](repeating: "", count: 4 - role.count)
+        raw.role = (m.str(params[0]), m.str(params[1]), m.str(params[2]), m.str(params[3]))
         raw.expires = 300
         raw.env = UnsafePointer(env)
         settings.initialize(to: raw)
@@ -242,6 +245,7 @@ private final class Machine {
         func text(_ x: s3p_str_t) -> String { String(decoding: Bytes.view(x), as: UTF8.self) }
         var step = Step(action: s.action)
         step.request = text(s.request)
+        step.target = s.target
         step.paths = [text(s.paths.0), text(s.paths.1)].filter { !$0.isEmpty }
         for path in [s.paths.0, s.paths.1] where path.len > 0 {
             #expect(path.data![path.len] == 0)   // C opens it as it is
@@ -280,22 +284,22 @@ private func http(_ body: String, status: String = "200 OK") -> String {
                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c",
                        "AWS_DEFAULT_REGION": "eu-west-3"])
     #expect(web.configure() == nil && web.name == "web-identity")
-    #expect(Bytes.view(web.provider.pointee.url).elementsEqual(
+    #expect(Bytes.view(web.provider.pointee.targets.0.url).elementsEqual(
         "https://sts.eu-west-3.amazonaws.com".utf8))
-    #expect(web.provider.pointee.tls == 1 && web.provider.pointee.port == 443)
+    #expect(web.provider.pointee.targets.0.tls == 1 && web.provider.pointee.targets.0.port == 443)
     #expect(String(cString: web.provider.pointee.ca_bundle.data!)
             == "/etc/ssl/certs/ca-certificates.crt")
 
     let container = Machine(["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c",
                              "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/x"])
     #expect(container.configure() == nil && container.name == "container")
-    #expect(Bytes.view(container.provider.pointee.host).elementsEqual("169.254.170.2".utf8))
-    #expect(container.provider.pointee.port == 80 && container.provider.pointee.tls == 0)
+    #expect(Bytes.view(container.provider.pointee.targets.0.host).elementsEqual("169.254.170.2".utf8))
+    #expect(container.provider.pointee.targets.0.port == 80 && container.provider.pointee.targets.0.tls == 0)
 
     let imds = Machine(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://[::1]:8080"])
     #expect(imds.configure() == nil && imds.name == "imds")
-    #expect(Bytes.view(imds.provider.pointee.host).elementsEqual("[::1]".utf8))
-    #expect(imds.provider.pointee.port == 8080)
+    #expect(Bytes.view(imds.provider.pointee.targets.0.host).elementsEqual("[::1]".utf8))
+    #expect(imds.provider.pointee.targets.0.port == 8080)
 
     let none = Machine(["AWS_EC2_METADATA_DISABLED": "TRUE"])
     #expect(none.configure()?.hasPrefix("AWS_ACCESS_KEY_ID is empty, and no profile") == true)
@@ -537,4 +541,100 @@ private func http(_ body: String, status: String = "200 OK") -> String {
     #expect(s3p_presign_cap(300, 60, 1000 + 359, 1000) == 300)
     #expect(s3p_presign_cap(300, 0, 1000 + 120, 1000) == 120)
     #expect(s3p_presign_cap(300, 0, 1000 + 1, 1000) == 1)
+}
+
+// Issue 25: the environment's keys assume a role.  The request's
+// signature is checked independently by the STS stand-in
+// (Tests/integration/test_assume_role.py); here, its shape.
+@Test func theEnvironmentsKeysAssumeARole() {
+    let arn = "arn:aws:iam::123456789012:role/reader"
+    let r = Machine(["AWS_ACCESS_KEY_ID": "AKIDBASE", "AWS_SECRET_ACCESS_KEY": "base",
+                     "AWS_SESSION_TOKEN": "tok", "AWS_REGION": "eu-west-1"],
+                    credentials: S3P_CREDENTIALS_ENV,
+                    role: [arn, "ext-1", "", "15m"])
+    #expect(r.configure() == nil)
+    #expect(r.provider.pointee.assume == 1 && r.name == "env role=" + arn)
+    #expect(String(decoding: Bytes.view(r.provider.pointee.targets.1.url), as: UTF8.self)
+            == "https://sts.eu-west-1.amazonaws.com")
+    var s = r.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_EXCHANGE && s.target == Int32(S3P_TARGET_STS))
+    #expect(s.request.hasPrefix("POST / HTTP/1.1\r\nHost: sts.eu-west-1.amazonaws.com\r\n"))
+    #expect(s.request.contains("\r\nX-Amz-Security-Token: tok\r\n"))
+    #expect(s.request.contains("Authorization: AWS4-HMAC-SHA256 Credential=AKIDBASE/"))
+    #expect(s.request.contains("/eu-west-1/sts/aws4_request, SignedHeaders=content-type;host;"
+                               + "x-amz-date;x-amz-security-token, Signature="))
+    #expect(s.request.hasSuffix("\r\n\r\nAction=AssumeRole&DurationSeconds=900"
+                                + "&ExternalId=ext-1&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012"
+                                + "%3Arole%2Freader&RoleSessionName=ngx_http_s3_proxy_module"
+                                + "&Version=2011-06-15"))
+    #expect(!s.request.contains("base"))
+    let xml = """
+    <AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+      <AssumeRoleResult><Credentials>
+        <AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>rs</SecretAccessKey>
+        <SessionToken>rt</SessionToken><Expiration>2027-01-15T09:00:00Z</Expiration>
+      </Credentials></AssumeRoleResult>
+    </AssumeRoleResponse>
+    """
+    s = r.step(S3P_EVENT_ANSWER, http(xml))
+    #expect(s.action == S3P_DO_STORE && s.keys == ["ASIAROLE", "rs", "rt"])
+    _ = r.step(S3P_EVENT_START)
+    s = r.step(S3P_EVENT_ANSWER, http("<ErrorResponse><Error><Code>AccessDenied</Code>"
+                                      + "</Error></ErrorResponse>", status: "403 Forbidden"))
+    #expect(s.action == S3P_DO_RETRY)
+    #expect(s.message.contains("\"env role=" + arn + "\""))
+    #expect(s.message.contains("HTTP status 403, STS error AccessDenied"))
+}
+
+// Issue 25: a profile's role_arn with source_profile, as the AWS CLI
+// reads it; a chained role is refused.
+@Test func aProfilesRoleArnIsAssumedWithItsSourceProfile() {
+    let config = """
+    [profile reader]
+    role_arn = arn:aws:iam::123456789012:role/r
+    source_profile = base
+    external_id = x-1
+    [profile chained]
+    role_arn = arn:aws:iam::123456789012:role/r2
+    source_profile = reader
+    """
+    let p = Machine(["HOME": "/h"], credentials: S3P_CREDENTIALS_PROFILE, profile: "reader",
+                    files: ("[base]\naws_access_key_id = AKB\naws_secret_access_key = sb\n",
+                            config))
+    #expect(p.configure() == nil)
+    #expect(p.name == "profile=reader role=arn:aws:iam::123456789012:role/r")
+    var s = p.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_READ)
+    s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[base]\naws_access_key_id = AKB2\n"
+                                          + "aws_secret_access_key = sb\n"),
+                                         (S3P_FILE_READ, config)])
+    #expect(s.action == S3P_DO_EXCHANGE && s.request.contains("Credential=AKB2/"))
+    #expect(s.request.contains("&ExternalId=x-1&"))
+    let chained = Machine(["HOME": "/h"], credentials: S3P_CREDENTIALS_PROFILE,
+                          profile: "chained", files: ("", config))
+    #expect(chained.configure()?.contains("chained roles are not supported") == true)
+}
+
+@Test(arguments: [
+    ("arn:aws:iam::123456789012:role/r", true),
+    ("arn:aws-cn:iam::123456789012:role/path/to/r", true),
+    ("arn:aws-us-gov:iam::123456789012:role/a+b=c,d.e@f-g_h", true),
+    ("arn:aws:iam::12345678901:role/r", false),
+    ("arn:aws:iam::123456789012:user/r", false),
+    ("arn:aws:iam::123456789012:role/", false),
+    ("arn:aws:iam::123456789012:role/r/", false),
+    ("arn:aws:iam:us-east-1:123456789012:role/r", false),
+    ("arn:AWS:iam::123456789012:role/r", false),
+    ("arn:aws:iam::123456789012:role/r r", false),
+])
+func roleARNs(arn: String, good: Bool) {
+    #expect((RoleParameters.problem(Int(S3P_ROLE_ARN), Array(arn.utf8)) == nil) == good)
+}
+
+@Test(arguments: [
+    ("900", Int64(900)), ("15m", 900), ("1h30m", 5400), ("12h", 43200), ("3600s", 3600),
+])
+func roleDurations(text: String, seconds: Int64) {
+    #expect(RoleParameters.duration(Array(text.utf8)) == seconds)
+    #expect(RoleParameters.problem(Int(S3P_ROLE_DURATION), Array(text.utf8)) == nil)
 }
