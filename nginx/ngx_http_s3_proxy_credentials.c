@@ -171,6 +171,13 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
             p->seed = signing;
         }
 
+        /* where S3 verifies the keys: this location's endpoint and bucket */
+
+        s3p_provider_verify_target(&p->core, signing,
+                   (s3p_str_t *) &conf->bucket,
+                   conf->buckets ? conf->buckets->elts : NULL,
+                   conf->buckets ? conf->buckets->nelts : 0);
+
         if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK) {
             return NGX_ERROR;
         }
@@ -237,7 +244,19 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
         u->url.len = target->host.len;
         u->default_port = (in_port_t) target->port;
 
-        if (ngx_parse_url(cf->pool, u) != NGX_OK || u->naddrs == 0) {
+        if ((ngx_parse_url(cf->pool, u) != NGX_OK || u->naddrs == 0)
+            && t == S3P_TARGET_S3)
+        {
+            /* an upstream{} name, say: the keys are not verified */
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "s3 proxy: \"%V\" cannot be resolved now: the "
+                           "keys are not verified with S3", &url);
+            u->naddrs = 0;
+            target->host.len = 0;
+            continue;
+        }
+
+        if (u->naddrs == 0) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
                           p->core.name.len, p->core.name.data, &url,
@@ -403,6 +422,10 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         p->generation = p->slot->generation;
+
+        /* each configuration verifies the keys in use once */
+
+        p->slot->verify = (p->core.targets[S3P_TARGET_S3].host.len != 0);
 
         /* a profile's keys as this configuration read the files */
 

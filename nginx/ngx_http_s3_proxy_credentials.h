@@ -50,6 +50,11 @@ typedef struct {
     u_char                     error[NGX_HTTP_S3_PROXY_ERROR_LEN];
     size_t                     error_len;      /* the last failure's why */
 
+    /* the keys in use verified with S3: due, S3's verdict (the core's) */
+    ngx_uint_t                 verify;
+    ngx_int_t                  refused;        /* 1, 0, -1: not known */
+    time_t                     verified;
+
     /* the access key, the secret key and the token, one after another */
     size_t                     len[3];
     u_char                     keys[NGX_HTTP_S3_PROXY_KEYS_MAX];

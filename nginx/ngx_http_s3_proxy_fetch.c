@@ -185,7 +185,7 @@ static void
 ngx_http_s3_proxy_tick(ngx_event_t *ev)
 {
     time_t                         now;
-    ngx_uint_t                     claim;
+    ngx_uint_t                     claim, verify;
     ngx_http_s3_proxy_slot_t      *slot;
     ngx_http_s3_proxy_provider_t  *p;
 
@@ -207,19 +207,31 @@ ngx_http_s3_proxy_tick(ngx_event_t *ev)
     ngx_shmtx_lock(&p->shpool->mutex);
 
     claim = ngx_http_s3_proxy_slot_ours(p)
-            && now >= slot->refresh
             && (slot->fetching == 0
                 || now - slot->fetch_start > NGX_HTTP_S3_PROXY_STALE_FETCH);
+
+    /* a refresh first; else a check of the keys in use, when due */
+
+    verify = claim && now < slot->refresh
+             && slot->verify && slot->version && slot->expiration > now;
+    claim = claim && (now >= slot->refresh || verify);
 
     if (claim) {
         slot->fetching = ngx_pid;
         slot->fetch_start = now;
     }
 
+    if (verify) {
+        slot->verify = 0;
+        ngx_memcpy(p->buf + S3P_PROVIDER_REQUEST_MAX, slot->keys,
+                   slot->len[0] + slot->len[1] + slot->len[2]);
+    }
+
     ngx_shmtx_unlock(&p->shpool->mutex);
 
     if (claim) {
-        ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_START, NULL, 0);
+        ngx_http_s3_proxy_fetch_next(p, verify ? S3P_EVENT_VERIFY
+                                               : S3P_EVENT_START, NULL, 0);
     }
 }
 
@@ -251,6 +263,17 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     step.event = event;
     step.data.data = data;
     step.data.len = len;
+
+    if (event == S3P_EVENT_VERIFY) {
+        /* the keys, as the tick copied them from the zone */
+
+        step.keys[0].data = p->buf + S3P_PROVIDER_REQUEST_MAX;
+        step.keys[0].len = slot->len[0];
+        step.keys[1].data = step.keys[0].data + slot->len[0];
+        step.keys[1].len = slot->len[1];
+        step.keys[2].data = step.keys[1].data + slot->len[1];
+        step.keys[2].len = slot->len[2];
+    }
 
     for ( ;; ) {
         ngx_shmtx_lock(&p->shpool->mutex);
@@ -346,7 +369,12 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
     ngx_shmtx_lock(&p->shpool->mutex);
 
-    if (ngx_http_s3_proxy_slot_ours(p)) {
+    if (ngx_http_s3_proxy_slot_ours(p) && step.action == S3P_DO_VERIFIED) {
+        slot->refused = step.refused;
+        slot->verified = ngx_time();
+        slot->fetching = 0;
+
+    } else if (ngx_http_s3_proxy_slot_ours(p)) {
 
         if (step.action == S3P_DO_STORE) {
             changed = ngx_http_s3_proxy_store(slot, &step.access_key,
@@ -360,6 +388,8 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         if (step.action == S3P_DO_STORE) {
             slot->successes++;
             slot->refreshed = ngx_time();
+            slot->verify |= changed
+                            && p->core.targets[S3P_TARGET_S3].host.len != 0;
 
         } else {
             slot->errors++;
@@ -375,9 +405,13 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
-    if (step.message.len && (step.action == S3P_DO_RETRY || changed)) {
-        ngx_log_error((step.action == S3P_DO_RETRY
-                       ? NGX_LOG_ERR : NGX_LOG_NOTICE), p->tick.log, 0,
+    if (step.message.len
+        && (step.action != S3P_DO_STORE || changed))
+    {
+        ngx_log_error((step.action == S3P_DO_RETRY || step.refused == 1
+                       ? NGX_LOG_ERR
+                       : step.action == S3P_DO_VERIFIED ? NGX_LOG_INFO
+                       : NGX_LOG_NOTICE), p->tick.log, 0,
                       "s3 proxy: %*s", step.message.len, step.message.data);
     }
 

@@ -618,7 +618,8 @@ typedef struct {
 #define S3P_TARGET_PROVIDER  0        /* IMDS, the container, web identity's */
                                       /*   STS */
 #define S3P_TARGET_STS       1        /* STS for AssumeRole */
-#define S3P_TARGETS          2
+#define S3P_TARGET_S3        2        /* S3, to verify keys with */
+#define S3P_TARGETS          3
 
 typedef struct {
     /* C reads: */
@@ -646,6 +647,9 @@ typedef struct {
     s3p_str_t        assume_role[3];  /* ARN, external id, session name */
     int64_t          assume_duration; /* seconds; 0: STS's default */
     s3p_str_t        sts_region;
+    s3p_str_t        verify_bucket;   /* ListObjectsV2 max-keys=0 on it */
+    s3p_str_t        verify_region;
+    size_t           text_used;
     int32_t          step;
     int32_t          v1;
     size_t           token_len;
@@ -667,6 +671,17 @@ int s3p_provider_configure(const s3p_settings_t *settings,
     s3p_provider_t *provider, uint8_t *err, size_t err_cap);
 
 /*
+ * Where the provider's keys are verified with S3 (a read-only signed
+ * ListObjectsV2, max-keys=0): the endpoint and region of a location's
+ * resolved `signing`, on its `bucket` or else the first of its `buckets`
+ * (`n`); the first call that finds a bucket decides.  Writes the
+ * provider's S3P_TARGET_S3 target; none without a bucket.
+ */
+void s3p_provider_verify_target(s3p_provider_t *provider,
+    const s3p_signing_t *signing, const s3p_str_t *bucket,
+    const s3p_str_t *buckets, size_t n);
+
+/*
  * Whether the provider may be reached at one of its addresses (`addr`:
  * 4 or 16 bytes, network order): S3P_OK, or S3P_E_CONFIG with why in
  * `err` (plain http is for loopback and link-local hosts only, where the
@@ -683,7 +698,10 @@ typedef enum {
                                       /*   closed the connection */
     S3P_EVENT_FAILED = 2,             /* the exchange failed: `data` says */
                                       /*   why (connect, TLS, time out) */
-    S3P_EVENT_FILES = 3               /* `files`: the files asked for */
+    S3P_EVENT_FILES = 3,              /* `files`: the files asked for */
+    S3P_EVENT_VERIFY = 4              /* verify `keys`, the keys in use, */
+                                      /*   with S3 (after they changed, */
+                                      /*   and once per configuration) */
 } s3p_event_t;
 
 /* A file asked for, as read. */
@@ -706,8 +724,12 @@ typedef enum {
     S3P_DO_STORE = 3,                 /* store the credentials; log */
                                       /*   `message` (notice) if they */
                                       /*   changed */
-    S3P_DO_RETRY = 4                  /* keep the credentials in use; */
+    S3P_DO_RETRY = 4,                 /* keep the credentials in use; */
                                       /*   log `message` (error) if any */
+    S3P_DO_VERIFIED = 5               /* S3's verdict on the keys in use: */
+                                      /*   log `message` (error if */
+                                      /*   `refused`, else info) if any; */
+                                      /*   nothing else changes */
 } s3p_do_t;
 
 typedef struct {
@@ -720,6 +742,8 @@ typedef struct {
     s3p_str_t        data;
     s3p_str_t        files[2];
     s3p_file_t       file_status[2];
+    s3p_str_t        keys[3];         /* VERIFY: access key, secret key, */
+                                      /*   session token in use */
 
     /* out: slices of `out` */
     s3p_do_t         action;
@@ -738,6 +762,9 @@ typedef struct {
     s3p_str_t        message;         /* for the log, after "s3 proxy: " */
     s3p_str_t        reason;          /* RETRY: why, each time (printable, */
                                       /*   no secret): the last error */
+    int32_t          refused;         /* VERIFIED: 1 when S3 refused the */
+                                      /*   keys, 0 when it took them, -1 */
+                                      /*   when it could not tell */
 } s3p_provider_step_t;
 
 /*

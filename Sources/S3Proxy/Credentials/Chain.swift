@@ -31,7 +31,9 @@ enum Chain {
         provider.pointee = s3p_provider_t()
         var text = BufferWriter(base: Provider.text(provider), capacity: Provider.textCapacity)
         if let problem = source(raw, provider, &text) { return problem }
-        return Chain.role(raw, provider, &text)
+        let problem = Chain.role(raw, provider, &text)
+        provider.pointee.text_used = text.count
+        return problem
     }
 
     /// The source the settings name, or the chain's first.

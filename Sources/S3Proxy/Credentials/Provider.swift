@@ -30,6 +30,7 @@ enum ProviderStep: Int32 {
     case tokenFile = 6
     case profileFiles = 7
     case assumeRole = 8
+    case verify = 9
 }
 
 enum Provider {
@@ -115,6 +116,14 @@ enum Provider {
                 fail(p, s, &writer, "not a provider")
             }
 
+        case S3P_EVENT_VERIFY:
+            verify(p, s, &writer)
+
+        case S3P_EVENT_FAILED where step == .verify:
+            verified(p, s, &writer, refused: -1, "credentials from \"" + name(p)
+                     + "\" not verified with S3: "
+                     + String(decoding: Bytes.view(s.pointee.data), as: UTF8.self))
+
         case S3P_EVENT_FAILED:
             fail(p, s, &writer, String(decoding: Bytes.view(s.pointee.data), as: UTF8.self))
 
@@ -158,6 +167,7 @@ enum Provider {
         s.pointee.data = input.data
         s.pointee.files = input.files
         s.pointee.file_status = input.file_status
+        s.pointee.keys = input.keys
         s.pointee.streak = input.failures
     }
 
@@ -234,6 +244,118 @@ enum Provider {
                 }
             }
         }
+    }
+
+    /// Where keys are verified: the first location with a bucket decides.
+    static func verifyTarget(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ signing: s3p_signing_t,
+        _ bucket: [UInt8], _ buckets: [[UInt8]]
+    ) {
+        guard p.pointee.targets.2.host.len == 0, p.pointee.verify_bucket.len == 0,
+              let chosen = bucket.isEmpty ? buckets.first : bucket, !chosen.isEmpty
+        else { return }
+        var text = BufferWriter(base: text(p), capacity: textCapacity)
+        text.skip(p.pointee.text_used)
+        let url = Array(Bytes.view(signing.scheme)) + Array("://".utf8)
+            + Array(Bytes.view(signing.host))
+        guard let parsed = url.withUnsafeBufferPointer({ ProviderURL($0) }) else { return }
+        var target = s3p_target_t()
+        target.url = text.write(url)
+        target.host = text.write(Array(url[parsed.host]))
+        text.write(0)
+        target.port = parsed.port
+        target.tls = parsed.tls ? 1 : 0
+        let bucketStr = text.write(chosen)
+        let region = text.write(Bytes.view(signing.region))
+        var bundle = p.pointee.ca_bundle
+        if parsed.tls && bundle.len == 0 {
+            let start = text.count
+            if let env = p.pointee.settings.env?.pointee, env.ca_bundle.len > 0 {
+                text.write(env.ca_bundle)
+            } else {
+                text.write("/etc/ssl/certs/ca-certificates.crt")
+            }
+            bundle = text.str(start, text.count)
+            text.write(0)
+        }
+        guard !text.overflowed else { return }
+        p.pointee.ca_bundle = bundle
+        p.pointee.targets.2 = target
+        p.pointee.verify_bucket = bucketStr
+        p.pointee.verify_region = region
+        p.pointee.text_used = text.count
+    }
+
+    /// ListObjectsV2 with max-keys=0 on the bucket, signed with the keys in
+    /// use: what S3 thinks of them.
+    private static func verify(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter
+    ) {
+        let provider = p.pointee
+        guard provider.targets.2.host.len > 0, let (host, _) = hostAndPath(provider.targets.2)
+        else { return verified(p, s, &writer, refused: -1, nil) }
+        var secret = Array(Bytes.view(s.pointee.keys.1))
+        var token = Array(Bytes.view(s.pointee.keys.2))
+        defer {
+            wipe(&secret)
+            wipe(&token)
+        }
+        let request = SignedRequest(
+            method: "GET", path: Array("/".utf8) + Array(Bytes.view(provider.verify_bucket)),
+            query: Array("list-type=2&max-keys=0".utf8), host: host,
+            region: Array(Bytes.view(provider.verify_region)), service: "s3", now: s.pointee.now)
+        let start = writer.count
+        request.write(accessKey: Array(Bytes.view(s.pointee.keys.0)), secretKey: secret,
+                      sessionToken: token, into: &writer)
+        writer.write("\r\n")
+        guard !writer.overflowed else {
+            writer.rewind(to: start)
+            return verified(p, s, &writer, refused: -1, nil)
+        }
+        p.pointee.step = ProviderStep.verify.rawValue
+        s.pointee.action = S3P_DO_EXCHANGE
+        s.pointee.target = Int32(S3P_TARGET_S3)
+        s.pointee.request = writer.str(start, writer.count)
+        s.pointee.timeout = timeout
+    }
+
+    /// S3's answer to the check: a refusal of the keys (their S3 error
+    /// code), their acceptance, or neither.
+    private static func checked(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter
+    ) {
+        let bucket = String(decoding: Bytes.view(p.pointee.verify_bucket), as: UTF8.self)
+        guard let http = HTTPAnswer(Bytes.view(s.pointee.data)) else {
+            return verified(p, s, &writer, refused: -1, "credentials from \"" + name(p)
+                            + "\" not verified with S3: not an HTTP answer")
+        }
+        if http.status == 200 {
+            return verified(p, s, &writer, refused: 0, "credentials from \"" + name(p)
+                            + "\" verified with S3 (ListObjectsV2 on bucket \"" + bucket + "\")")
+        }
+        let code = http.body.withUnsafeBufferPointer { S3Error.code(in: $0) }
+        let shown = code.count <= 64 && ProviderAnswer.printable(code) && !code.isEmpty
+            ? String(decoding: code, as: UTF8.self) : "no code"
+        let refusals = ["SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken",
+                        "AccessDenied", "InvalidToken", "TokenRefreshRequired"]
+        let refused = refusals.contains { Array($0.utf8) == code }
+        verified(p, s, &writer, refused: refused ? 1 : -1, "credentials from \"" + name(p)
+                 + (refused ? "\" refused by S3: " : "\" not verified with S3: ") + shown
+                 + " (HTTP " + String(http.status) + ", ListObjectsV2 on bucket \"" + bucket
+                 + "\")")
+    }
+
+    private static func verified(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter, refused: Int32, _ text: String?
+    ) {
+        p.pointee.step = ProviderStep.idle.rawValue
+        s.pointee.action = S3P_DO_VERIFIED
+        s.pointee.refused = refused
+        s.pointee.request = s3p_str_t()
+        if let text { message(s, &writer, text) }
     }
 
     /// A target's Host header ("host[:port]") and its URL's path.
@@ -340,6 +462,7 @@ enum Provider {
         guard step != .idle && step != .tokenFile && step != .profileFiles else {
             return fail(p, s, &writer, "an unexpected answer")
         }
+        if step == .verify { return checked(p, s, &writer) }
         var (read, problem) = ProviderAnswer.read(step, Bytes.view(s.pointee.data))
         defer { read?.wipe() }
         if let problem {
