@@ -58,7 +58,8 @@ static ngx_str_t  ngx_http_s3_proxy_zone_name =
 
 /*
  * The source of a location's credentials, by the core: NGX_OK with
- * `provider` NULL for keys that never change, else a new provider; `raw`
+ * `provider` the new provider (the environment's keys too: stored once and
+ * verified with S3); `raw`
  * then names the source the core chose.  NGX_ERROR when logged.
  */
 
@@ -83,10 +84,7 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     }
 
     raw->credentials = p->core.source;
-
-    if (p->core.source != S3P_CREDENTIALS_ENV || p->core.assume) {
-        *provider = p;
-    }
+    *provider = p;
 
     return NGX_OK;
 }
@@ -167,7 +165,10 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        if (p->core.source == S3P_CREDENTIALS_PROFILE && !p->core.assume) {
+        if ((p->core.source == S3P_CREDENTIALS_PROFILE
+             || p->core.source == S3P_CREDENTIALS_ENV)
+            && !p->core.assume)
+        {
             p->seed = signing;
         }
 

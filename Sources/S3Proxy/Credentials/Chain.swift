@@ -48,8 +48,7 @@ enum Chain {
 
         switch raw.credentials {
         case S3P_CREDENTIALS_ENV:
-            provider.pointee.source = S3P_CREDENTIALS_ENV
-            return nil
+            return fromEnvironment(provider, &text)
         case S3P_CREDENTIALS_PROFILE:
             return fromProfile(profile, env, provider, &text)
         case S3P_CREDENTIALS_WEB_IDENTITY:
@@ -60,8 +59,7 @@ enum Chain {
             return verdict(imds(env, provider, &text, named: true))
         default:
             if env.access_key_id.len > 0 || env.secret_access_key.len > 0 {
-                provider.pointee.source = S3P_CREDENTIALS_ENV
-                return nil
+                return fromEnvironment(provider, &text)
             }
             // a profile whose keys are usable, as before the providers
             let files = SharedFiles(env)
@@ -97,6 +95,18 @@ enum Chain {
             }
             return "no credentials"
         }
+    }
+
+    /// The environment's keys: stored once, never refreshed, verified.
+    private static func fromEnvironment(
+        _ provider: UnsafeMutablePointer<s3p_provider_t>, _ text: inout BufferWriter
+    ) -> String? {
+        provider.pointee.source = S3P_CREDENTIALS_ENV
+        let start = text.count
+        text.write("env")
+        provider.pointee.name = text.str(start, text.count)
+        identify(provider, [Bytes.view(provider.pointee.name)])
+        return nil
     }
 
     private static func verdict(_ found: Found) -> String? {

@@ -96,6 +96,15 @@ enum Provider {
                 assumeRole(p, s, &writer, Array(Bytes.view(env.access_key_id)),
                            Array(Bytes.view(env.secret_access_key)),
                            Array(Bytes.view(env.session_token)))
+            case S3P_CREDENTIALS_ENV:
+                // keys that never change: as the configuration read them
+                s.pointee.action = S3P_DO_STORE
+                s.pointee.access_key = env.access_key_id
+                s.pointee.secret_key = env.secret_access_key
+                s.pointee.session_token = env.session_token
+                s.pointee.expires = Int64(S3P_NEVER)
+                s.pointee.refresh = Int64(S3P_NEVER)
+                s.pointee.streak = 0
             case S3P_CREDENTIALS_PROFILE:
                 p.pointee.step = ProviderStep.profileFiles.rawValue
                 s.pointee.action = S3P_DO_READ
