@@ -179,6 +179,14 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
                    conf->buckets ? conf->buckets->elts : NULL,
                    conf->buckets ? conf->buckets->nelts : 0);
 
+        if (p->core.targets[S3P_TARGET_S3].host.len == 0) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "s3 proxy: credentials from \"%*s\" are not "
+                           "verified with S3: no bucket (s3_proxy_bucket, "
+                           "s3_proxy_buckets)", p->core.name.len,
+                           p->core.name.data);
+        }
+
         if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK) {
             return NGX_ERROR;
         }
