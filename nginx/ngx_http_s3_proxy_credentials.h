@@ -1,7 +1,8 @@
 /*
- * ngx_http_s3_proxy_module: what the two files of credentials that rotate
- * share (ngx_http_s3_proxy_credentials.c: the providers, their zone, what
- * a request signs with; ngx_http_s3_proxy_fetch.c: a provider's refresh
+ * ngx_http_s3_proxy_module: what the three files of credentials that
+ * rotate share (ngx_http_s3_proxy_credentials.c: the providers, their
+ * zone, what a request signs with; ngx_http_s3_proxy_provider.c: what a
+ * provider reaches; ngx_http_s3_proxy_fetch.c: a provider's refresh
  * carried out).  Which source, and each step, are the core's
  * (s3p_provider_*()).
  */
@@ -89,6 +90,10 @@ typedef struct {
 #define ngx_http_s3_proxy_slot_ours(p)                                      \
     ((p)->slot != NULL && (p)->slot->generation == (p)->generation)
 
+
+/* ngx_http_s3_proxy_provider.c */
+ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
+    ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 
 /* ngx_http_s3_proxy_fetch.c */
 ngx_uint_t ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,

@@ -3,9 +3,11 @@
  *
  * Each worker's timer looks at every provider once a second: the worker
  * that takes the zone's lock first while a refresh is due does it, the
- * others keep signing with the credentials in the zone.  The core takes
- * each step (s3p_provider_next()) and answers with one action, which this
- * file carries out: an exchange with the provider (a connection of its
+ * others keep signing with the credentials in the zone; so is a check of
+ * the keys in use with S3 (at start, reload, and after they changed).
+ * The core takes each step (s3p_provider_next()) and answers with one
+ * action, which this file carries out: an exchange with one of the
+ * provider's hosts (the provider, STS, S3; a connection of its
  * own made on nginx's event loop with ngx_event_connect_peer(), over TLS
  * with nginx's SSL client connection, SNI and the certificate verified;
  * the request sent, the answer read until the server closes), files read
@@ -25,8 +27,6 @@
 #define NGX_HTTP_S3_PROXY_SSL_POOL     1024
 
 
-static ngx_uint_t ngx_http_s3_proxy_unreadable(ngx_core_conf_t *ccf,
-    const char *path);
 static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
 static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     s3p_event_t event, u_char *data, size_t len);
@@ -38,113 +38,6 @@ static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
     const char *reason);
 static void ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p);
-
-
-/*
- * The files a refresh reads (the core's `reads`) must be readable by the
- * worker processes, which run as the "user" directive's user: nginx -t,
- * start and reload warn about each one they cannot read.  The master, as
- * root, asks a child of its own running as that user to open them.
- */
-
-ngx_int_t
-ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
-{
-    ngx_uint_t                      i, j;
-    ngx_array_t                    *providers;
-    ngx_core_conf_t                *ccf;
-    ngx_http_s3_proxy_provider_t  **pp;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-    smcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_s3_proxy_module);
-
-    if (smcf == NULL || smcf->creds == NULL || geteuid() != 0
-        || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT || ccf->user == 0)
-    {
-        return NGX_OK;
-    }
-
-    providers = smcf->creds;
-    pp = providers->elts;
-
-    for (i = 0; i < providers->nelts; i++) {
-        for (j = 0; j < 2; j++) {
-            if (pp[i]->core.reads[j].len == 0
-                || !ngx_http_s3_proxy_unreadable(ccf,
-                                   (const char *) pp[i]->core.reads[j].data))
-            {
-                continue;
-            }
-
-            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                          "s3 proxy: the worker processes' user \"%s\" "
-                          "cannot read \"%s\", which credentials from "
-                          "\"%*s\" are refreshed from: they will not "
-                          "rotate; make the file and its directories "
-                          "readable by \"%s\", or name a file it can read",
-                          ccf->username, pp[i]->core.reads[j].data,
-                          pp[i]->core.name.len, pp[i]->core.name.data,
-                          ccf->username);
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* 1 when `path` exists but the workers' user cannot open it */
-
-static ngx_uint_t
-ngx_http_s3_proxy_unreadable(ngx_core_conf_t *ccf, const char *path)
-{
-    int        fd[2], status;
-    u_char     verdict;
-    ngx_fd_t   f;
-    ngx_pid_t  pid;
-
-    if (pipe(fd) == -1) {
-        return 0;
-    }
-
-    pid = fork();
-
-    if (pid == 0) {
-        verdict = '0';
-
-        if (setgid(ccf->group) == 0
-            && initgroups(ccf->username, ccf->group) == 0
-            && setuid(ccf->user) == 0)
-        {
-            f = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-            if (f != NGX_INVALID_FILE) {
-                (void) ngx_close_file(f);
-
-            } else if (ngx_errno != NGX_ENOENT) {
-                verdict = '1';
-            }
-        }
-
-        _exit(write(fd[1], &verdict, 1) == 1 ? 0 : 1);
-    }
-
-    (void) close(fd[1]);
-    verdict = '0';
-
-    if (pid > 0) {
-        if (read(fd[0], &verdict, 1) != 1) {
-            verdict = '0';
-        }
-
-        (void) waitpid(pid, &status, 0);
-    }
-
-    (void) close(fd[0]);
-
-    return verdict == '1';
-}
 
 
 /* Each worker looks at each provider once a second. */

@@ -20,6 +20,8 @@
  *                                  zone, what a request signs with
  *   ngx_http_s3_proxy_fetch.c      a provider's refresh: the workers'
  *                                  timer, its steps carried out
+ *   ngx_http_s3_proxy_provider.c   what a provider reaches: its hosts,
+ *                                  TLS, the files the workers must read
  *
  * The Swift core is reached through CShim/include/s3_proxy_core.h only.
  */
