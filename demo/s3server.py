@@ -32,8 +32,24 @@ Control endpoint (no authentication, never recorded):
     POST   /__s3server/faults     -> JSON {"path", "status", "code"[,
                                      "headers", "times"]}: the next `times`
                                      (default 1) verified requests for
-                                     `path` get that S3 error (204)
+                                     `path` get that S3 error (204);
+                                     {"path", "corrupt": true[, "times"]}:
+                                     the next GET bodies for `path` have
+                                     their first byte changed, headers kept
     DELETE /__s3server/faults     -> forget them (204)
+
+What S3 keeps and moto does not, the gate keeps (ObjectStore), as S3 does:
+
+* checksums: an object or part uploaded with x-amz-checksum-crc32,
+  -crc32c, -crc64nvme, -sha1 or -sha256 is checked against it (400
+  BadDigest) and keeps it; GetObject and HeadObject return it, with
+  x-amz-checksum-type, only with `x-amz-checksum-mode: ENABLED` and never
+  for a Range.  A multipart object's is COMPOSITE: the checksum of its
+  parts' checksums, "-N".
+* parts: GetObject and HeadObject with partNumber (1 to 10000) answer 206
+  with that part's bytes, its Content-Range and checksum, and
+  x-amz-mp-parts-count for a multipart object; a single-part object is its
+  own part 1; a part beyond the last is 416 InvalidPartNumber.
 """
 
 from __future__ import annotations
@@ -217,6 +233,30 @@ def uri_encode(data: bytes, keep_slash: bool) -> str:
         else:
             out.append(f"%{b:02X}")
     return "".join(out)
+
+
+# GetObject's response header overrides: query parameter -> header.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+RESPONSE_OVERRIDES = {
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+    "response-content-language": "content-language",
+    "response-content-type": "content-type",
+    "response-expires": "expires",
+}
+
+
+def response_overrides(raw_query: str) -> dict[str, str]:
+    """The headers a signed GET's response-* parameters set: their
+    decoded bytes, which http.server sends as Latin-1, so that they arrive
+    as they were encoded."""
+    overrides = {}
+    for name, value in parse_query(raw_query):
+        header = RESPONSE_OVERRIDES.get(name.decode("utf-8", "replace"))
+        if header:
+            overrides[header] = value.decode("latin-1")
+    return overrides
 
 
 def canonical_uri(raw_path: str) -> str:
@@ -712,6 +752,138 @@ class RequestRecorder:
 
 
 # ---------------------------------------------------------------------------
+# Checksums and parts: what S3 keeps of an object that moto does not
+# ---------------------------------------------------------------------------
+
+# S3's additional checksums, as header suffixes (x-amz-checksum-<name>).
+CHECKSUM_ALGORITHMS = ("crc32", "crc32c", "crc64nvme", "sha1", "sha256")
+MAX_PART_NUMBER = 10000
+
+
+def _crc_table(poly: int) -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+# Reflected polynomials: CRC-32C (Castagnoli) and CRC-64/NVME.
+_CRC32C_TABLE = _crc_table(0x82F63B78)
+_CRC64NVME_TABLE = _crc_table(0x9A6C9329AC4BC9B5)
+
+
+def _crc(data: bytes, table: list[int], bits: int) -> int:
+    mask = (1 << bits) - 1
+    crc = mask
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ mask
+
+
+def checksum(algorithm: str, data: bytes) -> str:
+    """S3's base64 checksum of `data` (the digest's big-endian bytes)."""
+    import base64
+    import zlib
+    if algorithm == "crc32":
+        raw = zlib.crc32(data).to_bytes(4, "big")
+    elif algorithm == "crc32c":
+        raw = _crc(data, _CRC32C_TABLE, 32).to_bytes(4, "big")
+    elif algorithm == "crc64nvme":
+        raw = _crc(data, _CRC64NVME_TABLE, 64).to_bytes(8, "big")
+    else:
+        raw = hashlib.new(algorithm, data).digest()
+    return base64.b64encode(raw).decode()
+
+
+def composite_checksum(algorithm: str, parts: list[str]) -> str:
+    """A multipart object's COMPOSITE checksum: the checksum of its parts'
+    checksums (their bytes, concatenated), then "-" and their number."""
+    import base64
+    joined = b"".join(base64.b64decode(value) for value in parts)
+    return f"{checksum(algorithm, joined)}-{len(parts)}"
+
+
+@dataclass
+class Part:
+    size: int
+    checksum: tuple[str, str] | None      # (algorithm, base64 value)
+
+
+@dataclass
+class StoredObject:
+    checksum: tuple[str, str] | None
+    checksum_type: str = "FULL_OBJECT"
+    parts: list[Part] | None = None       # a multipart object's, in order
+
+
+class ObjectStore:
+    """Checksums and part sizes of the objects uploaded through the gate,
+    by (bucket, key) as decoded bytes; uploads in progress by upload id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._objects: dict[tuple[bytes, bytes], StoredObject] = {}
+        self._uploads: dict[str, dict[int, Part]] = {}
+
+    def put(self, bucket: bytes, key: bytes, found: tuple[str, str] | None) -> None:
+        with self._lock:
+            self._objects[(bucket, key)] = StoredObject(found)
+
+    def put_part(self, upload_id: str, number: int, part: Part) -> None:
+        with self._lock:
+            self._uploads.setdefault(upload_id, {})[number] = part
+
+    def complete(self, bucket: bytes, key: bytes, upload_id: str,
+                 numbers: list[int]) -> None:
+        with self._lock:
+            uploaded = self._uploads.pop(upload_id, {})
+            parts = [uploaded.get(n, Part(0, None)) for n in numbers]
+            found = None
+            sums = [p.checksum for p in parts]
+            if sums and all(sums) and len({a for a, _ in sums}) == 1:
+                algorithm = sums[0][0]
+                found = (algorithm, composite_checksum(algorithm, [v for _, v in sums]))
+            self._objects[(bucket, key)] = StoredObject(found, "COMPOSITE", parts)
+
+    def delete(self, bucket: bytes, key: bytes) -> None:
+        with self._lock:
+            self._objects.pop((bucket, key), None)
+
+    def get(self, bucket: bytes, key: bytes) -> StoredObject | None:
+        with self._lock:
+            return self._objects.get((bucket, key))
+
+
+def sent_checksum(headers: dict[str, str]) -> tuple[str, str] | None:
+    """The x-amz-checksum-<algorithm> a request carries, if any."""
+    for algorithm in CHECKSUM_ALGORITHMS:
+        value = headers.get("x-amz-checksum-" + algorithm)
+        if value is not None:
+            return algorithm, value.strip()
+    return None
+
+
+def bucket_and_key(path: str) -> tuple[bytes, bytes | None]:
+    """The decoded bucket and key of a path-style path (key None: none)."""
+    decoded = percent_decode(_to_bytes(path))
+    bucket, slash, key = decoded[1:].partition(b"/")
+    return bucket, (key if slash and key else None)
+
+
+@dataclass
+class Reshape:
+    """How the gate changes moto's answer to a GetObject or HeadObject."""
+    checksums: bool = False               # checksum mode ENABLED, no Range
+    stored: StoredObject | None = None
+    part: int | None = None               # partNumber
+    part_range: tuple[int, int] | None = None   # its bytes, first and last
+    corrupt: bool = False
+
+
+# ---------------------------------------------------------------------------
 # The gate: verifying reverse proxy in front of moto
 # ---------------------------------------------------------------------------
 
@@ -735,13 +907,16 @@ class GateServer(http.server.ThreadingHTTPServer):
         self.virtual_host: str | None = None
         self.faults: list[dict] = []
         self.faults_lock = threading.Lock()
+        self.store = ObjectStore()
         super().__init__(address, GateHandler)
 
-    def take_fault(self, raw_path: str) -> dict | None:
-        """The injected error for `raw_path`, if one is left."""
+    def take_fault(self, raw_path: str, corrupt: bool = False) -> dict | None:
+        """The injected error (or, with `corrupt`, corruption) for
+        `raw_path`, if one is left."""
         with self.faults_lock:
             for fault in self.faults:
-                if fault["path"] == raw_path and fault["times"] > 0:
+                if (fault["path"] == raw_path and fault["times"] > 0
+                        and bool(fault.get("corrupt")) == corrupt):
                     fault["times"] -= 1
                     return fault
         return None
@@ -911,9 +1086,44 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
     def _forward(self, raw_path: str, raw_query: str, header_items: list[tuple[str, str]],
                  body: BinaryIO | None, length: int | None) -> None:
         host, port = self.server.upstream
-        target = upstream_target(virtual_path(self.server.virtual_host,
-                                              self.headers.get("Host", ""), raw_path),
-                                 raw_query)
+        path = virtual_path(self.server.virtual_host, self.headers.get("Host", ""), raw_path)
+        bucket, key = bucket_and_key(path)
+        headers = header_map(header_items)
+        pairs = parse_query(raw_query)
+        names = {name for name, _ in pairs}
+        extra: list[tuple[str, str]] = []
+        reshape = sent = numbers = None
+        if key is not None and self.command in ("GET", "HEAD"):
+            reshape, error = self._reshape(bucket, key, pairs, headers)
+            if error is not None:
+                self._send_error(error, body_consumed=True)
+                return
+            if reshape.part is not None:
+                # moto reads no parts: the part is a Range of the object.
+                raw_query = "&".join(
+                    item for item in raw_query.split("&")
+                    if percent_decode(_to_bytes(item.partition("=")[0]), True)
+                    != b"partNumber")
+                if reshape.part_range is not None and self.command == "GET":
+                    extra.append(("Range", "bytes=%d-%d" % reshape.part_range))
+        elif key is not None and self.command == "PUT" and "x-amz-copy-source" not in headers:
+            sent = sent_checksum(headers)
+            if sent is not None:
+                data = body.read() if body is not None else b""
+                if body is not None:
+                    body.seek(0)
+                if checksum(sent[0], data) != sent[1]:
+                    self._send_error(AuthError(
+                        "BadDigest", f"The {sent[0].upper()} you specified did not match "
+                        "the calculated checksum.", status=400), body_consumed=True)
+                    return
+        elif key is not None and self.command == "POST" and b"uploadId" in names:
+            data = body.read() if body is not None else b""
+            if body is not None:
+                body.seek(0)
+            numbers = [int(n) for n in re.findall(rb"<PartNumber>\s*(\d+)\s*</PartNumber>",
+                                                  data)]
+        target = upstream_target(path, raw_query)
         conn = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT)
         try:
             try:
@@ -925,6 +1135,8 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
                     lname = name.lower()
                     if lname not in NOT_FORWARDED_REQUEST and lname not in listed:
                         conn.putheader(name, value)
+                for name, value in extra:
+                    conn.putheader(name, value)
                 if length is not None:
                     conn.putheader("Content-Length", str(length))
                 conn.endheaders()
@@ -937,20 +1149,101 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
                                            f"moto is not reachable: {exc}", status=503),
                                  body_consumed=True)
                 return
-            self._relay_response(resp)
+            if resp.status in (200, 204) and key is not None:
+                self._remember(bucket, key, names, pairs, sent, length, numbers)
+            if reshape is not None and resp.status in (200, 206):
+                if reshape.part is not None and reshape.part_range is None and reshape.part > 1:
+                    # A single-part object is its own part 1, and no more.
+                    resp.read()
+                    self._send_error(AuthError("InvalidPartNumber", "The requested "
+                                               "partnumber is not satisfiable", status=416),
+                                     body_consumed=True)
+                    return
+                if self.command == "GET":
+                    reshape.corrupt = self.server.take_fault(raw_path, corrupt=True) is not None
+            self._relay_response(resp, reshape, response_overrides(raw_query))
         finally:
             conn.close()
 
-    def _relay_response(self, resp: http.client.HTTPResponse) -> None:
+    def _reshape(self, bucket: bytes, key: bytes, pairs: list[tuple[bytes, bytes]],
+                 headers: dict[str, str]) -> tuple[Reshape | None, AuthError | None]:
+        """What the answer to a GetObject or HeadObject carries that moto
+        does not give: checksums when asked, and parts; or S3's refusal of
+        a partNumber."""
+        ranged = "range" in headers
+        reshape = Reshape(stored=self.server.store.get(bucket, key))
+        reshape.checksums = headers.get("x-amz-checksum-mode") == "ENABLED" and not ranged
+        numbers = [value for name, value in pairs if name == b"partNumber"]
+        if not numbers:
+            return reshape, None
+        if (len(numbers) > 1 or not re.fullmatch(rb"[1-9][0-9]{0,4}", numbers[0])
+                or int(numbers[0]) > MAX_PART_NUMBER):
+            return None, AuthError("InvalidArgument", "Part number must be an integer "
+                                   "between 1 and 10000, inclusive", status=400,
+                                   extra={"ArgumentName": "partNumber"})
+        if ranged:
+            return None, AuthError("InvalidRequest", "Cannot specify both Range header "
+                                   "and partNumber query parameter", status=400)
+        reshape.part = int(numbers[0])
+        parts = reshape.stored.parts if reshape.stored else None
+        if parts is not None:
+            if reshape.part > len(parts):
+                return None, AuthError("InvalidPartNumber", "The requested partnumber "
+                                       "is not satisfiable", status=416)
+            first = sum(part.size for part in parts[:reshape.part - 1])
+            reshape.part_range = (first, first + parts[reshape.part - 1].size - 1)
+        return reshape, None
+
+    def _remember(self, bucket: bytes, key: bytes, names: set[bytes],
+                  pairs: list[tuple[bytes, bytes]], sent: tuple[str, str] | None,
+                  length: int | None, numbers: list[int] | None) -> None:
+        """Keeps what moto answered 200 to: an object's or a part's
+        checksum and size, a completed upload's parts, a deletion."""
+        store = self.server.store
+        query = dict(pairs)
+        if self.command == "PUT" and "x-amz-copy-source" not in self.headers:
+            if b"uploadId" in names and b"partNumber" in names:
+                number = query[b"partNumber"]
+                if number.isdigit():
+                    store.put_part(query[b"uploadId"].decode("latin-1"), int(number),
+                                   Part(length or 0, sent))
+            elif not names & {b"uploadId", b"partNumber", b"tagging", b"acl",
+                              b"retention", b"legal-hold"}:
+                store.put(bucket, key, sent)
+        elif self.command == "POST" and numbers is not None:
+            store.complete(bucket, key, query[b"uploadId"].decode("latin-1"), numbers)
+        elif self.command == "DELETE" and not names:
+            store.delete(bucket, key)
+
+    def _relay_response(self, resp: http.client.HTTPResponse,
+                        reshape: Reshape | None = None,
+                        overrides: dict[str, str] | None = None) -> None:
         no_body = self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200
         length = resp.getheader("Content-Length")
+        status = resp.status
+        added: list[tuple[str, str]] = []
+        if reshape is not None and status in (200, 206):
+            added, status, length = self._reshaped(resp, reshape, length)
         chunked = False
-        self.send_response_only(resp.status)  # standard reason phrase
+        self.send_response_only(status)  # standard reason phrase
         listed = {t.strip().lower() for t in (resp.getheader("Connection") or "").split(",")}
+        # S3 answers a successful GET or HEAD with the response-* overrides
+        # of its (signed) query in place of the object's own headers.
+        overrides = (overrides or {}) if 200 <= status < 300 else {}
+        added += list(overrides.items())
         for name, value in resp.getheaders():
             lname = name.lower()
+            if lname in overrides:
+                continue
+            if reshape is not None and (lname.startswith("x-amz-checksum-")
+                                        or lname == "x-amz-sdk-checksum-algorithm"
+                                        or (lname == "content-range"
+                                            and reshape.part is not None)):
+                continue  # moto's, replaced by what the gate keeps
             if lname not in NOT_FORWARDED_RESPONSE and lname not in listed:
                 self.send_header(name, value)
+        for name, value in added:
+            self.send_header(name, value)
         self.send_header("Server", self.server_version)
         self.send_header("Date", self.date_time_string())
         # S3 names every answer by request and host ids; moto does not.
@@ -967,12 +1260,18 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
         if self.close_connection:
             self.send_header("Connection", "close")
-        self._commit_record(resp.status)
+        self._commit_record(status)
         self.end_headers()
         if no_body:
             return
+        corrupt = reshape is not None and reshape.corrupt
         try:
             while chunk := resp.read(COPY_CHUNK):
+                if corrupt:
+                    # One byte changed, the length kept: only a checksum
+                    # can tell.
+                    chunk = bytes([chunk[0] ^ 0x01]) + chunk[1:]
+                    corrupt = False
                 if chunked:
                     self.wfile.write(b"%X\r\n%s\r\n" % (len(chunk), chunk))
                 else:
@@ -983,6 +1282,36 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
             # Client went away or moto truncated the body: the framing is now
             # broken, so the connection cannot be reused.
             self.close_connection = True
+
+    def _reshaped(self, resp: http.client.HTTPResponse, reshape: Reshape,
+                  length: str | None) -> tuple[list[tuple[str, str]], int, str | None]:
+        """The headers a GetObject or HeadObject answer gains (checksums,
+        a part's range and the parts count), its status and length."""
+        added: list[tuple[str, str]] = []
+        status = resp.status
+        stored = reshape.stored
+        found = stored.checksum if stored else None
+        checksum_type = stored.checksum_type if stored else None
+        if reshape.part is not None:
+            status = 206
+            if reshape.part_range is not None:
+                first, last = reshape.part_range
+                if self.command == "HEAD":
+                    total = int(length or 0)
+                    length = str(last - first + 1)
+                else:
+                    total = int((resp.getheader("Content-Range") or "/0").rpartition("/")[2])
+                added.append(("Content-Range", f"bytes {first}-{last}/{total}"))
+                added.append(("x-amz-mp-parts-count", str(len(stored.parts))))
+                found = stored.parts[reshape.part - 1].checksum
+                checksum_type = None
+            elif length not in (None, "0"):
+                added.append(("Content-Range", f"bytes 0-{int(length) - 1}/{length}"))
+        if reshape.checksums and found is not None:
+            added.append(("x-amz-checksum-" + found[0], found[1]))
+            if checksum_type:
+                added.append(("x-amz-checksum-type", checksum_type))
+        return added, status, length
 
     # -- responses generated by the gate -----------------------------------
 

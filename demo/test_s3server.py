@@ -614,6 +614,136 @@ def test_canonical_forms():
 
 
 # ---------------------------------------------------------------------------
+# Checksums, folder markers and parts, as S3 keeps them
+# ---------------------------------------------------------------------------
+
+def test_checksum_functions_give_the_check_values():
+    # The CRC catalogue's check values, over b"123456789".
+    import base64
+    value = lambda algorithm: int.from_bytes(
+        base64.b64decode(s3server.checksum(algorithm, b"123456789")), "big")
+    assert value("crc32") == 0xCBF43926
+    assert value("crc32c") == 0xE3069283
+    assert value("crc64nvme") == 0xAE8B14860A799888
+    # The digests of nothing, FIPS 180-4's, base64-encoded.
+    empty = {"sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+             "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709"}
+    for algorithm, digest in empty.items():
+        assert s3server.checksum(algorithm, b"") == base64.b64encode(
+            bytes.fromhex(digest)).decode()
+
+
+@pytest.mark.parametrize("algorithm", s3server.CHECKSUM_ALGORITHMS)
+def test_checksums_are_kept_and_returned_only_when_asked(server, algorithm):
+    key = f"sums/{algorithm}.txt"
+    body = f"checked by {algorithm}\n".encode()
+    value = s3server.checksum(algorithm, body)
+    header = {f"x-amz-checksum-{algorithm}": value}
+    status, _, _ = signed_request(server, "PUT", key_path(key), body=body, headers=header)
+    assert status == 200
+    mode = {"x-amz-checksum-mode": "ENABLED"}
+    for method in ("GET", "HEAD"):
+        status, headers, got = signed_request(server, method, key_path(key), headers=mode)
+        assert status == 200 and got == (body if method == "GET" else b"")
+        assert headers[f"x-amz-checksum-{algorithm}"] == value
+        assert headers["x-amz-checksum-type"] == "FULL_OBJECT"
+        _, headers, _ = signed_request(server, method, key_path(key))
+        assert not any(h.lower().startswith("x-amz-checksum") for h in headers)
+    # A range has no checksum of the whole.
+    status, headers, got = signed_request(server, "GET", key_path(key),
+                                          headers={**mode, "Range": "bytes=0-3"})
+    assert status == 206 and got == body[:4]
+    assert not any(h.lower().startswith("x-amz-checksum") for h in headers)
+
+
+def test_a_wrong_checksum_is_bad_digest(server):
+    status, _, body = signed_request(server, "PUT", key_path("sums/wrong.txt"), body=b"x",
+                                     headers={"x-amz-checksum-sha256": "AAAA"})
+    assert (status, error_code(body)) == (400, "BadDigest")
+    status, _, _ = signed_request(server, "HEAD", key_path("sums/wrong.txt"))
+    assert status == 404
+
+
+def test_folder_markers_with_and_without_a_body(s3):
+    s3.put_object(Bucket=BUCKET, Key="markers/empty/", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key="markers/full/", Body=b"marker body")
+    assert s3.get_object(Bucket=BUCKET, Key="markers/empty/")["Body"].read() == b""
+    full = s3.get_object(Bucket=BUCKET, Key="markers/full/")
+    assert full["Body"].read() == b"marker body" and full["ContentLength"] == 11
+    assert full["ChecksumCRC32"] == s3server.checksum("crc32", b"marker body")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="markers/")
+    assert [o["Key"] for o in listed["Contents"]] == ["markers/empty/", "markers/full/"]
+
+
+@pytest.fixture(scope="module")
+def multipart(s3):
+    """A two-part object uploaded with SHA-256 checksums: (key, parts)."""
+    key, parts = "parts/two.bin", [os.urandom(5 << 20), b"the last part"]
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="SHA256")
+    done = []
+    for number, body in enumerate(parts, 1):
+        part = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"],
+                              PartNumber=number, Body=body, ChecksumAlgorithm="SHA256")
+        done.append({"PartNumber": number, "ETag": part["ETag"],
+                     "ChecksumSHA256": part["ChecksumSHA256"]})
+    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": done})
+    return key, parts
+
+
+def test_part_numbers_read_one_part(s3, multipart):
+    key, parts = multipart
+    total = sum(map(len, parts))
+    first = 0
+    for number, body in enumerate(parts, 1):
+        got = s3.get_object(Bucket=BUCKET, Key=key, PartNumber=number)
+        assert got["ResponseMetadata"]["HTTPStatusCode"] == 206
+        assert got["Body"].read() == body
+        assert got["PartsCount"] == 2
+        assert got["ContentRange"] == f"bytes {first}-{first + len(body) - 1}/{total}"
+        assert got["ChecksumSHA256"] == s3server.checksum("sha256", body)
+        head = s3.head_object(Bucket=BUCKET, Key=key, PartNumber=number)
+        assert head["ContentLength"] == len(body) and head["PartsCount"] == 2
+        first += len(body)
+    whole = s3.get_object(Bucket=BUCKET, Key=key)
+    assert whole["Body"].read() == b"".join(parts)
+    assert "PartsCount" not in whole
+    assert whole["ChecksumType"] == "COMPOSITE"
+    assert whole["ChecksumSHA256"] == s3server.composite_checksum(
+        "sha256", [s3server.checksum("sha256", body) for body in parts])
+
+
+def test_part_number_refusals(server, s3, multipart):
+    key, _ = multipart
+    for query, status, code in [("partNumber=3", 416, "InvalidPartNumber"),
+                                ("partNumber=0", 400, "InvalidArgument"),
+                                ("partNumber=10001", 400, "InvalidArgument")]:
+        got, _, body = signed_request(server, "GET", key_path(key) + "?" + query)
+        assert (got, error_code(body)) == (status, code), query
+    got, _, body = signed_request(server, "GET", key_path(key) + "?partNumber=1",
+                                  headers={"Range": "bytes=0-1"})
+    assert (got, error_code(body)) == (400, "InvalidRequest")
+    # A single-part object is its own part 1, and no more.
+    one = s3.get_object(Bucket=BUCKET, Key="files/hello.txt", PartNumber=1)
+    assert one["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert one["Body"].read() == DEMO_OBJECTS["files/hello.txt"]
+    got, _, body = signed_request(server, "GET", key_path("files/hello.txt") + "?partNumber=2")
+    assert (got, error_code(body)) == (416, "InvalidPartNumber")
+
+
+def test_corrupt_switch_changes_one_byte_of_the_next_get(server, s3):
+    body = DEMO_OBJECTS["files/hello.txt"]
+    fault = json.dumps({"path": "/demo/files/hello.txt", "corrupt": True}).encode()
+    OPENER.open(urllib.request.Request(server.endpoint + "/__s3server/faults",
+                                       data=fault, method="POST")).read()
+    assert s3.head_object(Bucket=BUCKET, Key="files/hello.txt")["ContentLength"] == len(body)
+    status, headers, got = signed_request(server, "GET", key_path("files/hello.txt"))
+    assert status == 200 and len(got) == len(body) and got != body
+    assert sum(a != b for a, b in zip(got, body)) == 1
+    assert signed_request(server, "GET", key_path("files/hello.txt"))[2] == body
+
+
+# ---------------------------------------------------------------------------
 # Process lifecycle
 # ---------------------------------------------------------------------------
 

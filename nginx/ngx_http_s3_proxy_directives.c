@@ -76,6 +76,49 @@ ngx_http_s3_proxy_ignore_params(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* s3_proxy_proxy_types mime-type ... */
+
+char *
+ngx_http_s3_proxy_proxy_types(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    return ngx_http_s3_proxy_list(cf, &slcf->proxy_types, slcf);
+}
+
+
+/* s3_proxy_error_document key [status] */
+
+char *
+ngx_http_s3_proxy_error_document(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    int32_t     kinds[2];
+    ngx_str_t  *value;
+
+    if (slcf->error_status != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    kinds[1] = 0;
+
+    if (ngx_http_s3_proxy_check(cf, &value[1], cf->args->nelts - 1, 0, kinds)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    slcf->error_document = value[1];
+    slcf->error_status = kinds[1];
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
     ngx_http_s3_proxy_loc_conf_t *slcf)
@@ -168,6 +211,60 @@ ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * s3_proxy_bucket and s3_proxy_prefix: a value with variables is evaluated
+ * for each request and checked by the core then; a constant one is
+ * checked here, so that nginx -t points at its line, and costs requests
+ * nothing more.
+ */
+
+char *
+ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char                      *rv;
+    ngx_str_t                 *value;
+    ngx_http_complex_value_t  *cv;
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    cv = *(ngx_http_complex_value_t **) ((char *) conf + cmd->offset);
+    value = cf->args->elts;
+
+    if (cv->lengths == NULL
+        && ngx_http_s3_proxy_check(cf, &value[1], 1, 0, NULL) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a constant bucket names the host of virtual-hosted addressing */
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
+}
+
+
+/*
+ * Their value for the core: a constant as it is; with variables, `flag`
+ * in *per_request, and each request brings its value (the handler's)
+ */
+
+void
+ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
+    s3p_str_t *value, uint32_t *per_request, uint32_t flag)
+{
+    if (cv != NULL && cv->lengths != NULL) {
+        *per_request |= flag;
+
+    } else if (cv != NULL) {
+        value->len = cv->value.len;
+        value->data = cv->value.data;
+    }
 }
 
 

@@ -1,13 +1,16 @@
 /*
- * ngx_http_s3_proxy_module: a folder's listing in place of its index
- * page's 404, a header and body filter, after the module's others.
+ * ngx_http_s3_proxy_module: the next step of a path in place of S3's 404
+ * (or 403), a header and body filter, after the module's others.
  *
- * With built-in listings, a folder is proxied as its index page.  If that
- * answers 404, its header is held back and its body discarded (read whole,
- * so the connection to S3 stays open), and a subrequest for the folder,
- * which the request phase signs as its listing, answers instead.  nginx
+ * The core names, for a proxied request, the statuses of S3's that send
+ * its path to a next step (a folder's listing in place of its index
+ * page, a website's folder redirect, its error document).  Such an
+ * answer's header is held back and its body discarded (read whole, so
+ * the connection to S3 stays open), and a subrequest for the path, which
+ * the request phase signs as the next step, answers instead; its own
+ * answer may lead to the step after, a subrequest of its own.  nginx
  * writes a subrequest's body through the main request but sends only the
- * main request's header: the listing's status and headers become it.
+ * main request's header: the last step's status and headers become it.
  *
  * The 404 may come as the location's error_page for 404 (with
  * proxy_intercept_errors on), after an internal redirect that cleared the
@@ -89,12 +92,10 @@ ngx_http_s3_proxy_fallback_header_filter(ngx_http_request_t *r)
     ngx_int_t                 rc;
     ngx_http_s3_proxy_ctx_t  *ctx;
 
-    if (r == r->main && r->headers_out.status == NGX_HTTP_NOT_FOUND) {
-        rc = ngx_http_s3_proxy_fallback(r);
+    rc = ngx_http_s3_proxy_fallback(r);
 
-        if (rc != NGX_DECLINED) {
-            return rc;
-        }
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
@@ -122,13 +123,15 @@ ngx_http_s3_proxy_fallback_body_filter(ngx_http_request_t *r,
     ngx_buf_t                *b;
     ngx_uint_t                last;
     ngx_chain_t              *cl, out;
-    ngx_http_s3_proxy_ctx_t  *ctx;
+    ngx_http_s3_proxy_ctx_t  *ctx, *rctx;
 
     ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
+    rctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
     if (ctx == NULL
-        || !(r == r->main ? ctx->discarding
-                          : r->main->header_only && ctx->listing_sr == r))
+        || !((rctx != NULL && rctx->discarding)
+             || (r != r->main && r->main->header_only
+                 && ctx->listing_sr == r)))
     {
         return ngx_http_next_body_filter(r, in);
     }
@@ -167,31 +170,72 @@ ngx_http_s3_proxy_fallback_body_filter(ngx_http_request_t *r,
 }
 
 
+/* whether S3's answer to `r` sends its path to the next step */
+
+ngx_uint_t
+ngx_http_s3_proxy_falls_back(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx)
+{
+    if (ctx->result.fallback.len == 0 || ctx->discarding) {
+        return 0;
+    }
+
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_NOT_FOUND:
+        return ctx->result.fallback_on & S3P_FALLBACK_404;
+
+    case NGX_HTTP_FORBIDDEN:
+        return ctx->result.fallback_on & S3P_FALLBACK_403;
+
+    default:
+        return 0;
+    }
+}
+
+
 /*
- * A 404 of a folder's index page: the subrequest goes to the folder's URI,
- * in its location again, where the request phase finds its context set to
- * sign it as the listing of result.fallback.  The 404's header is held
- * back.  After an internal redirect, the context is the one kept.
+ * The next step: a subrequest to the main request's URI, in its
+ * location again, where the request phase finds its context set to sign
+ * the step after this one for result.fallback.  This answer's header is
+ * held back.  After an internal redirect (the location's own error_page),
+ * the context is the one kept, and only the steps the core allows there
+ * follow.
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_fallback(ngx_http_request_t *r)
 {
+    ngx_uint_t                kept;
     ngx_pool_cleanup_t       *cln;
     ngx_http_request_t       *sr;
-    ngx_http_s3_proxy_ctx_t  *ctx, *sctx;
+    ngx_http_s3_proxy_ctx_t  *ctx, *mctx, *sctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    kept = 0;
 
-    for (cln = r->pool->cleanup; ctx == NULL && r->internal && cln;
+    for (cln = r->pool->cleanup;
+         ctx == NULL && r == r->main && r->internal && cln;
          cln = cln->next)
     {
         if (cln->handler == ngx_http_s3_proxy_fallback_cleanup) {
             ctx = cln->data;
+            kept = 1;
         }
     }
 
-    if (ctx == NULL || ctx->result.fallback.len == 0 || ctx->listing_sr) {
+    if (ctx == NULL
+        || !ngx_http_s3_proxy_falls_back(r, ctx)
+        || (kept && !(ctx->result.fallback_on & S3P_FALLBACK_ERROR_PAGE))
+        || ctx->step == 7)                  /* the most `step` holds */
+    {
+        return NGX_DECLINED;
+    }
+
+    mctx = (r == r->main) ? ctx
+                          : ngx_http_get_module_ctx(r->main,
+                                                    ngx_http_s3_proxy_module);
+    if (mctx == NULL) {
         return NGX_DECLINED;
     }
 
@@ -200,15 +244,19 @@ ngx_http_s3_proxy_fallback(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    if (ngx_http_subrequest(r, &ctx->uri, NULL, &sr, NULL, 0) != NGX_OK) {
+    /* nested: its answer comes before this one's end, which is discarded */
+
+    if (ngx_http_subrequest(r, &mctx->uri, NULL, &sr, NULL, 0) != NGX_OK) {
         return NGX_ERROR;
     }
 
     sctx->listing = 1;
+    sctx->step = ctx->step + 1;
     sctx->result.fallback = ctx->result.fallback;
+    sctx->result.status = (int32_t) r->headers_out.status;
     ngx_http_set_ctx(sr, sctx, ngx_http_s3_proxy_module);
 
-    ctx->listing_sr = sr;
+    mctx->listing_sr = sr;
     ctx->discarding = 1;
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
 

@@ -4,7 +4,8 @@
  *
  * Every answer proxied from S3 loses here the x-amz-* headers the Swift
  * core hides (request ids and encryption unless s3_proxy_pass_headers
- * passes them; the object's metadata, version and checksums stay).  Two
+ * passes them; the object's metadata, version and checksums stay, but
+ * not checksums in the answer to a Range).  Two
  * answers are collected and replaced by what the core writes:
  *
  *   - an error of S3's (400 or more): its document carries what helps
@@ -16,7 +17,9 @@
  *     to the error log at the level the core chooses: error for the
  *     operator's problems, info for the client's;
  *   - a listing page to render (s3_proxy_listing on: a folder without an
- *     index page): S3's ListObjectsV2 XML becomes the HTML page.
+ *     index page): S3's ListObjectsV2 XML becomes the HTML page;
+ *   - a listing below a key prefix (s3_proxy_prefix): S3's XML, its keys
+ *     made relative to the prefix.
  *
  * Answers nginx makes itself (its own error pages, an operator's
  * error_page with proxy_intercept_errors, which replaces S3's answer
@@ -33,6 +36,8 @@
 static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
+static ngx_int_t ngx_http_s3_proxy_object(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
 static void ngx_http_s3_proxy_replace(ngx_http_request_t *r, char *type,
     char *charset);
 static ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
@@ -81,6 +86,10 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
     pass = slcf->pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
 
+    if (r->headers_in.range) {
+        pass |= S3P_ANSWER_RANGE;
+    }
+
     part = &r->headers_out.headers.part;
     i = 0;
 
@@ -89,6 +98,17 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         name.data = h->key.data;
 
         if (h->hash && !s3p_response_header_visible(&name, (uint32_t) pass)) {
+            h->hash = 0;
+        }
+
+        /* a download's Content-Disposition is the core's, not S3's */
+
+        if (ctx->result.disposition.len
+            && h->key.len == sizeof("Content-Disposition") - 1
+            && ngx_strncasecmp(h->key.data, (u_char *) "Content-Disposition",
+                               h->key.len)
+               == 0)
+        {
             h->hash = 0;
         }
     }
@@ -106,8 +126,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         && u != NULL
         && u->headers_in.status_n == status
         && !r->err_status
-        && !(r == r->main && ctx->result.fallback.len
-             && status == NGX_HTTP_NOT_FOUND))
+        && !ngx_http_s3_proxy_falls_back(r, ctx))
     {
         if (!r->header_only && r->method != NGX_HTTP_HEAD) {
             ngx_http_s3_proxy_replace(r, "application/xml", NULL);
@@ -124,8 +143,30 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (ctx->result.render == S3P_RENDER_NONE || status != NGX_HTTP_OK) {
+    if (status < NGX_HTTP_BAD_REQUEST
+        && ngx_http_s3_proxy_object(r, ctx) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ctx->result.render == S3P_RENDER_NONE
+        || ctx->result.render >= S3P_RENDER_DOCUMENT
+        || status != NGX_HTTP_OK)
+    {
         return ngx_http_next_header_filter(r);
+    }
+
+    /* a listing below a key prefix: S3's XML, its keys made relative */
+
+    if (ctx->result.render == S3P_RENDER_LISTING_XML) {
+        ngx_http_s3_proxy_replace(r, "application/xml", NULL);
+
+        if (r->header_only || r->method == NGX_HTTP_HEAD) {
+            return ngx_http_next_header_filter(r);
+        }
+
+        ctx->rendering = 1;
+        return NGX_OK;
     }
 
     /* a folder listing: S3's XML turned into HTML */
@@ -151,6 +192,65 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     }
 
     ctx->rendering = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * An object S3 found, as the core answers it: nginx's type for its key
+ * (nginx's charset filter adds the location's charset), a download's
+ * Content-Disposition, an error document's status, or a folder's
+ * redirect, whose body is discarded (ngx_http_s3_proxy_fallback.c).
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_object(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
+{
+    s3p_result_t  *res;
+
+    res = &ctx->result;
+
+    if (res->content_type.len) {
+        r->headers_out.content_type.data = (u_char *) res->content_type.data;
+        r->headers_out.content_type.len = res->content_type.len;
+        r->headers_out.content_type_len = res->content_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+        ngx_str_null(&r->headers_out.charset);
+    }
+
+    if (res->disposition.len
+        && ngx_http_s3_proxy_add_header(r, "Content-Disposition",
+                                        (u_char *) res->disposition.data,
+                                        res->disposition.len)
+           == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    if (res->render == S3P_RENDER_DOCUMENT) {
+        r->headers_out.status = res->status;
+        ngx_str_null(&r->headers_out.status_line);
+    }
+
+    if (res->render != S3P_RENDER_FOLDER) {
+        return NGX_OK;
+    }
+
+    ngx_http_s3_proxy_replace(r, "", NULL);
+    r->headers_out.content_type_len = 0;
+    r->headers_out.content_length_n = 0;
+    r->headers_out.status = NGX_HTTP_MOVED_TEMPORARILY;
+    ngx_str_null(&r->headers_out.status_line);
+    ctx->discarding = 1;
+
+    if (ngx_http_s3_proxy_add_header(r, "Location",
+                                     (u_char *) res->header_value.data,
+                                     res->header_value.len)
+        == NULL)
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }

@@ -71,13 +71,25 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 
     ctx->waiting = 0;
 
-    if (ngx_http_s3_proxy_request_target(r, ctx, &req) != NGX_OK) {
+    core = slcf->core;
+
+    /* s3_proxy_bucket and s3_proxy_prefix with variables: their values */
+
+    if (ngx_http_s3_proxy_request_target(r, ctx, &req) != NGX_OK
+        || ((core->per_request & S3P_PER_REQUEST_BUCKET)
+            && ngx_http_complex_value(r, slcf->bucket,
+                                      (ngx_str_t *) &req.bucket)
+               != NGX_OK)
+        || ((core->per_request & S3P_PER_REQUEST_PREFIX)
+            && ngx_http_complex_value(r, slcf->prefix,
+                                      (ngx_str_t *) &req.prefix)
+               != NGX_OK))
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* a provider's credentials: the ones current now, if any are valid */
 
-    core = slcf->core;
     ctx->signing = core->signing;
 
     if (slcf->creds != NULL) {
@@ -158,6 +170,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     h = &ctx->result.header_value;
 
     if (ctx->result.header != NULL
+        && ctx->result.render != S3P_RENDER_FOLDER
         && ngx_http_s3_proxy_add_header(r, ctx->result.header,
                                         (u_char *) h->data, h->len)
            == NULL)
@@ -229,21 +242,20 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
     ngx_http_s3_proxy_client_signing(r, req);
 
     /*
-     * The fallback pass: S3 answered 404 for a folder's index page, and the
-     * module asked for the folder's listing, at the path the core gave it,
-     * already encoded (ngx_http_s3_proxy_fallback()).
+     * A fallback pass: S3 answered the path's step before with a status
+     * the core named, and the module asks again for the path and query
+     * the core gave it (ngx_http_s3_proxy_fallback()).
      */
 
     if (ctx->listing) {
-        req->fallback = 1;
-        req->path = ctx->result.fallback;
-
-        return NGX_OK;
+        req->fallback = ctx->step;
+        req->status = ctx->result.status;
     }
 
-    if (r->valid_unparsed_uri && r == r->main) {
-        p = r->unparsed_uri.data;
-        len = r->unparsed_uri.len;
+    if (ctx->listing || (r->valid_unparsed_uri && r == r->main)) {
+        p = ctx->listing ? (u_char *) ctx->result.fallback.data
+                         : r->unparsed_uri.data;
+        len = ctx->listing ? ctx->result.fallback.len : r->unparsed_uri.len;
 
         q = ngx_strlchr(p, p + len, '?');
 
@@ -271,24 +283,27 @@ ngx_http_s3_proxy_request_target(ngx_http_request_t *r,
 /*
  * What S3 clients send when they sign, for the core to recognise them:
  * the Authorization header and the x-amz-date and x-amz-content-sha256
- * headers, which nginx does not index.
+ * headers, which nginx does not index; and x-amz-checksum-mode, which the
+ * core sends on for them.
  */
 
 static void
 ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
 {
-    s3p_str_t        *found[2];
+    s3p_str_t        *found[3];
     ngx_uint_t        i, k;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
     static ngx_str_t  names[] = {
         ngx_string("x-amz-date"),
-        ngx_string("x-amz-content-sha256")
+        ngx_string("x-amz-content-sha256"),
+        ngx_string("x-amz-checksum-mode")
     };
 
     found[0] = &req->amz_date;
     found[1] = &req->amz_content_sha256;
+    found[2] = &req->checksum_mode;
 
     if (r->headers_in.authorization) {
         req->authorization.data = r->headers_in.authorization->value.data;
@@ -299,7 +314,7 @@ ngx_http_s3_proxy_client_signing(ngx_http_request_t *r, s3p_request_t *req)
     i = 0;
 
     while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
-        for (k = 0; k < 2; k++) {
+        for (k = 0; k < 3; k++) {
             if (h->key.len == names[k].len
                 && ngx_strncasecmp(h->key.data, names[k].data, names[k].len)
                    == 0)
@@ -452,6 +467,47 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
 #endif
 
     return h;
+}
+
+
+/*
+ * The core's lookup of a key's type: nginx's "types" of the location, as
+ * ngx_http_set_content_type() finds a URI's (its default_type when none
+ * matches; an extension longer than 64 bytes matches none).
+ */
+
+s3p_str_t
+ngx_http_s3_proxy_type(const void *data, const uint8_t *ext, size_t len)
+{
+    u_char                     c, lowcase[64];
+    s3p_str_t                  type;
+    ngx_str_t                 *found;
+    ngx_uint_t                 i, hash;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = (ngx_http_core_loc_conf_t *) data;
+    found = NULL;
+
+    if (len && len <= sizeof(lowcase) && clcf->types_hash.size) {
+        hash = 0;
+
+        for (i = 0; i < len; i++) {
+            c = ngx_tolower(ext[i]);
+            hash = ngx_hash(hash, c);
+            lowcase[i] = c;
+        }
+
+        found = ngx_hash_find(&clcf->types_hash, hash, lowcase, len);
+    }
+
+    if (found == NULL) {
+        found = &clcf->default_type;
+    }
+
+    type.len = found->len;
+    type.data = found->data;
+
+    return type;
 }
 
 

@@ -117,10 +117,17 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
 
     { ngx_string("s3_proxy_bucket"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_s3_proxy_per_request,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, bucket),
-      &ngx_http_s3_proxy_where },
+      NULL },
+
+    { ngx_string("s3_proxy_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_s3_proxy_per_request,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, prefix),
+      NULL },
 
     { ngx_string("s3_proxy_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -163,6 +170,41 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_s3_proxy_loc_conf_t, pass_headers),
       &ngx_http_s3_proxy_pass_headers_mask },
+
+    { ngx_string("s3_proxy_website"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, website),
+      NULL },
+
+    { ngx_string("s3_proxy_types"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, types),
+      NULL },
+
+    { ngx_string("s3_proxy_proxy_types"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_s3_proxy_proxy_types,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("s3_proxy_download_param"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_s3_proxy_loc_conf_t, download),
+      &ngx_http_s3_proxy_value },
+
+    { ngx_string("s3_proxy_error_document"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_s3_proxy_error_document,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("s3_proxy_snippet"),
       NGX_HTTP_LOC_CONF|NGX_HTTP_LIF_CONF|NGX_CONF_NOARGS,
@@ -227,12 +269,18 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
     conf->expires = NGX_CONF_UNSET;
     conf->window = NGX_CONF_UNSET;
     conf->buckets = NGX_CONF_UNSET_PTR;
+    conf->bucket = NGX_CONF_UNSET_PTR;
+    conf->prefix = NGX_CONF_UNSET_PTR;
     conf->params = NGX_CONF_UNSET_PTR;
     conf->ignore_params = NGX_CONF_UNSET_PTR;
     conf->stream = NGX_CONF_UNSET_PTR;
     conf->listing = NGX_CONF_UNSET;
     conf->credentials = NGX_CONF_UNSET_UINT;
     conf->addressing = NGX_CONF_UNSET_UINT;
+    conf->website = NGX_CONF_UNSET;
+    conf->types = NGX_CONF_UNSET;
+    conf->proxy_types = NGX_CONF_UNSET_PTR;
+    conf->error_status = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -258,7 +306,8 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->expires, prev->expires, NGX_CONF_UNSET);
     ngx_conf_merge_sec_value(conf->window, prev->window, 0);
     ngx_conf_merge_str_value(conf->index, prev->index, "");
-    ngx_conf_merge_str_value(conf->bucket, prev->bucket, "");
+    ngx_conf_merge_ptr_value(conf->bucket, prev->bucket, NULL);
+    ngx_conf_merge_ptr_value(conf->prefix, prev->prefix, NULL);
     ngx_conf_merge_str_value(conf->endpoint, prev->endpoint, "");
     ngx_conf_merge_str_value(conf->external_endpoint,
                              prev->external_endpoint, "");
@@ -288,6 +337,15 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_value(conf->listing, prev->listing, 0);
+    ngx_conf_merge_value(conf->website, prev->website, 0);
+    ngx_conf_merge_value(conf->types, prev->types, 0);
+    ngx_conf_merge_ptr_value(conf->proxy_types, prev->proxy_types, NULL);
+    ngx_conf_merge_str_value(conf->download, prev->download, "");
+
+    if (conf->error_status == NGX_CONF_UNSET) {
+        conf->error_document = prev->error_document;
+        conf->error_status = prev->error_status;
+    }
     ngx_conf_merge_bitmask_value(conf->pass_headers, prev->pass_headers,
                                  NGX_CONF_BITMASK_SET
                                  |NGX_HTTP_S3_PROXY_PASS_OFF);
@@ -325,7 +383,28 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->mount = clcf->name;
     }
 
-    return ngx_http_s3_proxy_core(cf, conf, smcf);
+    if (ngx_http_s3_proxy_core(cf, conf, smcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* websites: the type of a key is nginx's "types" of the location */
+
+    conf->core->website = (int32_t) conf->website;
+    conf->core->types = (int32_t) conf->types;
+    conf->core->download.len = conf->download.len;
+    conf->core->download.data = conf->download.data;
+    conf->core->error_document.len = conf->error_document.len;
+    conf->core->error_document.data = conf->error_document.data;
+    conf->core->error_status = (int32_t) ngx_max(conf->error_status, 0);
+    conf->core->type = ngx_http_s3_proxy_type;
+    conf->core->type_data = clcf;
+
+    if (conf->proxy_types != NULL) {
+        conf->core->proxy_types = conf->proxy_types->elts;
+        conf->core->nproxy_types = conf->proxy_types->nelts;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -90,7 +90,10 @@ typedef struct {
     ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
     ngx_flag_t                 listing;
     ngx_str_t                  index;
-    ngx_str_t                  bucket;
+
+    /* s3_proxy_bucket and s3_proxy_prefix: with variables, per request */
+    ngx_http_complex_value_t  *bucket;
+    ngx_http_complex_value_t  *prefix;
 
     /* where S3 is and how to sign for it, resolved by the core */
     ngx_str_t                  endpoint;
@@ -120,6 +123,14 @@ typedef struct {
 
     ngx_array_t               *ignore_params;  /* of ngx_str_t */
     ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
+
+    /* websites: what browsers get (s3p_config_t) */
+    ngx_flag_t                 website;
+    ngx_flag_t                 types;
+    ngx_array_t               *proxy_types;    /* of ngx_str_t */
+    ngx_str_t                  download;
+    ngx_str_t                  error_document;
+    ngx_int_t                  error_status;
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -152,8 +163,12 @@ typedef struct {
     ngx_http_request_t        *listing_sr;
     unsigned                   discarding:1;
 
-    /* that subrequest: result.fallback is the folder to sign a listing of */
+    /*
+     * that subrequest, the `step`-th for the path: result.fallback is the
+     * path to sign, result.status S3's answer to the step before
+     */
     unsigned                   listing:1;
+    unsigned                   step:3;
 
     /* waiting for a provider's first credentials: how many times */
     unsigned                   waits:6;
@@ -186,6 +201,8 @@ ngx_table_elt_t *ngx_http_s3_proxy_next_header(ngx_list_part_t **part,
     ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,
     const char *key, u_char *value, size_t len);
+s3p_str_t ngx_http_s3_proxy_type(const void *data, const uint8_t *ext,
+    size_t len);
 
 /* ngx_http_s3_proxy_variables.c */
 ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
@@ -196,6 +213,8 @@ ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
 /* ngx_http_s3_proxy_fallback.c */
 ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+ngx_uint_t ngx_http_s3_proxy_falls_back(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 
 /* ngx_http_s3_proxy_directives.c */
@@ -209,10 +228,18 @@ char *ngx_http_s3_proxy_ignore_params(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_s3_proxy_proxy_types(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_s3_proxy_error_document(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
+    s3p_str_t *value, uint32_t *per_request, uint32_t flag);
 
 /* ngx_http_s3_proxy_snippet.c */
 char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -392,11 +392,16 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     core->index.len = conf->index.len;
     core->index.data = conf->index.data;
-    core->bucket.len = conf->bucket.len;
-    core->bucket.data = conf->bucket.data;
     core->mount.len = conf->mount.len;
     core->mount.data = conf->mount.data;
     core->listings = conf->listing ? 1 : 0;
+
+    ngx_http_s3_proxy_per_request_value(conf->bucket, &core->bucket,
+                                        &core->per_request,
+                                        S3P_PER_REQUEST_BUCKET);
+    ngx_http_s3_proxy_per_request_value(conf->prefix, &core->prefix,
+                                        &core->per_request,
+                                        S3P_PER_REQUEST_PREFIX);
 
     /* s3p_str_t has ngx_str_t's layout: the core reads the lists in place */
 

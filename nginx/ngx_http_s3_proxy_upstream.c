@@ -237,9 +237,11 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
             raw.addressing = (s3p_addressing_t) conf->addressing;
         }
 
-        if (conf->bucket.data) {
-            bucket.len = conf->bucket.len;
-            bucket.data = conf->bucket.data;
+        /* a bucket from variables is addressed path-style: no host */
+
+        if (conf->bucket != NGX_CONF_UNSET_PTR && conf->bucket != NULL) {
+            bucket.len = conf->bucket->lengths ? 0 : conf->bucket->value.len;
+            bucket.data = conf->bucket->value.data;
         }
 
         if (conf->buckets != NGX_CONF_UNSET_PTR) {

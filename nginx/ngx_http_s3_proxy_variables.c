@@ -59,10 +59,14 @@ static ngx_http_s3_proxy_var_t  ngx_http_s3_proxy_vars[] = {
       ngx_http_s3_proxy_result(amz_date) },
     { ngx_string("s3_proxy_host"), ngx_http_s3_proxy_var_signed,
       ngx_http_s3_proxy_result(host) },
+    { ngx_string("s3_proxy_checksum_mode"), ngx_http_s3_proxy_var_signed,
+      ngx_http_s3_proxy_result(checksum_mode) },
     { ngx_string("s3_proxy_bucket"), ngx_http_s3_proxy_var_routed,
       ngx_http_s3_proxy_result(bucket) },
     { ngx_string("s3_proxy_key"), ngx_http_s3_proxy_var_routed,
       ngx_http_s3_proxy_result(key) },
+    { ngx_string("s3_proxy_prefix"), ngx_http_s3_proxy_var_routed,
+      ngx_http_s3_proxy_result(prefix) },
     { ngx_string("s3_proxy_action"), ngx_http_s3_proxy_var_action, 0 },
     { ngx_string("s3_proxy_content_sha256"),
       ngx_http_s3_proxy_var_content_sha256, 0 },
@@ -220,10 +224,11 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
 
             /*
              * $s3_proxy_cache_key: the method S3 is asked with and the
-             * canonical S3 URL ("GET https://host/bucket/key?query"), for
+             * canonical S3 URL ("GET https://host/bucket/key?query"), with
+             * the x-amz-checksum-mode header when it is sent, for
              * proxy_cache_key.  Two requests for the same S3 answer share
              * it however the client spelled them; it holds no signature,
-             * date or client header.  proxy_cache evaluates it after
+             * date or other client header.  proxy_cache evaluates it after
              * turning a HEAD into a GET, so a HEAD and a GET share the
              * cached GET.
              */
@@ -235,7 +240,8 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
                 method = r->method_name;
             }
 
-            p = ngx_pnalloc(r->pool, method.len + 1 + ctx->result.url.len);
+            p = ngx_pnalloc(r->pool,
+                            method.len + 1 + ctx->result.cache_key.len);
             if (p == NULL) {
                 return NGX_ERROR;
             }
@@ -243,7 +249,8 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
             v->data = p;
             p = ngx_cpymem(p, method.data, method.len);
             *p++ = ' ';
-            p = ngx_cpymem(p, ctx->result.url.data, ctx->result.url.len);
+            p = ngx_cpymem(p, ctx->result.cache_key.data,
+                           ctx->result.cache_key.len);
 
             v->len = p - v->data;
             v->valid = 1;

@@ -188,6 +188,18 @@ typedef enum {
 
 
 /*
+ * The MIME type nginx's "types" give a file name extension (`ext`, `len`
+ * bytes, as the key has it, any case), its "default_type" when none
+ * matches; `data` is the location's s3p_config_t `type_data`.  The core
+ * uses a type of at most S3P_TYPE_MAX bytes, and none longer.
+ */
+typedef s3p_str_t (*s3p_type_t)(const void *data, const uint8_t *ext,
+    size_t len);
+
+#define S3P_TYPE_MAX  128
+
+
+/*
  * What one location answers, resolved at configuration time and never
  * written afterwards.  What each worker learns while it runs (the day's
  * signing key, HMAC states, the timestamp) is kept per thread by the core,
@@ -225,7 +237,36 @@ typedef struct {
                                       /*   one, or an upstream{}, a host */
                                       /*   it reaches by name fails the */
                                       /*   check (s3p_config_check()) */
+
+    /* websites (issue 23): what browsers get; S3 clients get S3's answers */
+    int32_t          website;         /* 1: s3_proxy_website on */
+    int32_t          types;           /* 1: s3_proxy_types on */
+    const s3p_str_t *proxy_types;     /* s3_proxy_proxy_types; none: */
+    size_t           nproxy_types;    /*   "text/html" with website on */
+    s3p_str_t        download;        /* s3_proxy_download_param as */
+                                      /*   written ("off"); empty: the */
+                                      /*   default, "download" */
+    s3p_str_t        error_document;  /* s3_proxy_error_document's key; */
+    int32_t          error_status;    /*   its status (0: S3's) */
+    s3p_type_t       type;            /* nginx's "types" of the location */
+    const void      *type_data;       /*   (s3p_type_t) */
+
+    s3p_str_t        prefix;          /* s3_proxy_prefix: what every key */
+                                      /*   of the location begins with; */
+                                      /*   empty: none, or per request */
+    uint32_t         per_request;     /* S3P_PER_REQUEST_* flags: the */
+                                      /*   value comes with each request */
 } s3p_config_t;
+
+/*
+ * Settings with nginx variables, evaluated by C for each request and
+ * checked by the core then (s3p_request_t `bucket` and `prefix`): an
+ * empty or invalid value is refused with 403.  A bucket from variables is
+ * always addressed path-style, so that requests go to the endpoint's host
+ * whatever its value.
+ */
+#define S3P_PER_REQUEST_BUCKET  1     /* s3_proxy_bucket */
+#define S3P_PER_REQUEST_PREFIX  2     /* s3_proxy_prefix */
 
 
 /* One client request, as nginx received it. */
@@ -237,9 +278,17 @@ typedef struct {
     s3p_str_t        authorization;   /* the client's own signature */
     s3p_str_t        amz_date;        /*   headers, only to recognise S3 */
     s3p_str_t        amz_content_sha256; /* clients; empty: none sent */
+    s3p_str_t        checksum_mode;   /* x-amz-checksum-mode, sent on for */
+                                      /*   an S3 client's object as */
+                                      /*   "ENABLED"; empty: none sent */
     int64_t          now;             /* Unix time, seconds */
-    int32_t          fallback;        /* 1: S3 answered 404 for this */
-                                      /*   path's index page: its listing */
+    int32_t          fallback;        /* n: S3 answered `status` to the */
+                                      /*   n-th request for this path (a */
+                                      /*   result's `fallback`, asked */
+                                      /*   again); 0: the first request */
+    int32_t          status;
+    s3p_str_t        bucket;          /* S3P_PER_REQUEST_BUCKET, */
+    s3p_str_t        prefix;          /*   _PREFIX: the values evaluated */
 } s3p_request_t;
 
 
@@ -248,9 +297,22 @@ typedef enum {
     S3P_RENDER_NONE = 0,              /* S3's answer, unchanged */
     S3P_RENDER_LISTING = 1,           /* a folder listing's first page */
     S3P_RENDER_LISTING_MORE = 2,      /* a later page of it */
-    S3P_RENDER_S3_ERROR = 3           /* a refusal to an S3 client: */
+    S3P_RENDER_S3_ERROR = 3,          /* a refusal to an S3 client: */
                                       /*   `url` holds S3's XML error */
+    S3P_RENDER_LISTING_XML = 4,       /* S3's ListObjects XML, its keys */
+                                      /*   made relative to `prefix` */
+    S3P_RENDER_DOCUMENT = 5,          /* an error document: S3's 200 is */
+                                      /*   answered with `status` */
+    S3P_RENDER_FOLDER = 6             /* a folder's index page exists: */
+                                      /*   S3's 200 is answered 302 with */
+                                      /*   `header` (Location), no body */
 } s3p_render_t;
+
+/* Which of S3's answers send a request to its `fallback` (bits). */
+#define S3P_FALLBACK_404      0x0001
+#define S3P_FALLBACK_403      0x0002
+#define S3P_FALLBACK_ERROR_PAGE  0x0004   /* also after the location's */
+                                          /*   own error_page answered */
 
 
 /* What to do with a request. */
@@ -270,8 +332,16 @@ typedef enum {
  * instant, into `get_authorization`: with proxy_cache, nginx fetches the
  * HEAD of a cache miss as a GET (proxy_cache_convert_head, on by
  * default), deciding so after the request phase.
- * For a folder's index page with built-in listings, `fallback` is the
- * folder's path, asked again with `fallback` set if S3 answers 404.
+ * `checksum_mode` is the x-amz-checksum-mode header a proxied request
+ * sends S3, signed ("ENABLED"; empty: none): an S3 client's GetObject and
+ * HeadObject that sent it.  `cache_key` is the S3 request a cached answer
+ * belongs to, for $s3_proxy_cache_key after the method: `url`, and
+ * " x-amz-checksum-mode:ENABLED" after it when that header is sent.
+ * When S3's answer is one `fallback_on` names (a folder's index page
+ * with built-in listings, a page of a website), `fallback` is the path
+ * (and query) to ask again, with the request's `fallback` one more and
+ * `status` S3's: the folder's listing, the folder redirect's check, the
+ * error document.
  * A refusal to a client the location streams to (an S3 client) has
  * render S3P_RENDER_S3_ERROR and, in `url`, the body to answer with: an
  * S3 XML error, which S3 clients parse.
@@ -288,9 +358,22 @@ typedef struct {
     s3p_str_t        get_authorization; /* a proxied HEAD's signature */
                                       /*   as a GET, which proxy_cache */
                                       /*   sends S3 for a HEAD's miss */
+    s3p_str_t        checksum_mode;   /* the x-amz-checksum-mode sent */
+    s3p_str_t        cache_key;       /* $s3_proxy_cache_key, after */
+                                      /*   its method */
     s3p_str_t        fallback;
+    uint32_t         fallback_on;     /* S3P_FALLBACK_* */
+    s3p_str_t        content_type;    /* a proxied answer's Content-Type */
+                                      /*   (s3_proxy_types); empty: S3's */
+    s3p_str_t        disposition;     /* a proxied answer's */
+                                      /*   Content-Disposition; empty: */
+                                      /*   S3's */
+    s3p_str_t        download;        /* a listing's download parameter: */
+                                      /*   links beside files; empty: none */
     s3p_str_t        base;            /* a listing's links: the client's */
                                       /*   path of the bucket, with `/` */
+    s3p_str_t        prefix;          /* the key prefix (s3_proxy_prefix) */
+                                      /*   `key` begins with; empty: none */
     s3p_render_t     render;
     int64_t          max_age;         /* a redirect's Cache-Control */
                                       /*   max-age (presign window); */
@@ -342,7 +425,7 @@ int s3p_handle(const s3p_config_t *conf, const s3p_request_t *req,
 /*
  * The room s3p_signing_resolve() needs for `settings`, from the lengths of
  * its raw values alone: nothing is parsed or resolved, so that a resolve
- * reads the settings once.  It is at most about five times the length of
+ * reads the settings once.  It is at most about seven times the length of
  * the raw values, the environment's and the shared files' together.
  */
 size_t s3p_signing_bound(const s3p_settings_t *settings);
@@ -507,6 +590,9 @@ typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
  * of a folder holds nothing (a prefix without objects is not a folder;
  * `page` is then nginx's 404 page).  S3P_E_SPACE when
  * `alloc` answers NULL or the XML is larger than S3P_LISTING_XML_MAX.
+ * With `result` rendered S3P_RENDER_LISTING_XML, the page is S3's
+ * ListObjects (V1 or V2) XML itself, every key and prefix in it made
+ * relative to result->prefix; S3P_E_CONFIG when one lies outside it.
  */
 #define S3P_LISTING_ROWS  1000
 
@@ -556,7 +642,8 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
  * Whether a response header of S3's reaches the client of a proxied
  * request (1) or is hidden (0), by its name (any case).  Visible: every
  * header but S3's x-amz-* ones, and of those what a redirected client
- * would use: x-amz-meta-*, version id and delete marker, checksums,
+ * would use: x-amz-meta-*, version id and delete marker, checksums
+ * (x-amz-checksum-*, whatever `pass` holds but S3P_ANSWER_RANGE),
  * storage class, restore, expiration, website redirect, object lock,
  * replication status, parts and tag counts, missing metadata, archive
  * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
@@ -567,6 +654,14 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
  */
 #define S3P_PASS_REQUEST_ID  0x0002
 #define S3P_PASS_SSE         0x0004
+
+/*
+ * Also in `pass`: the client asked for a Range.  A part of the object
+ * carries no checksum (x-amz-checksum-*) of the whole: with proxy_cache,
+ * nginx cuts the range from the whole object it cached with S3's
+ * checksums, which the client would check the range against.
+ */
+#define S3P_ANSWER_RANGE     0x0010
 
 int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 

@@ -27,8 +27,10 @@ struct Pipeline {
         else {
             return S3P_E_CONFIG
         }
+        // Two items more than a request may carry: those a listing below
+        // a key prefix gets (RequestRouter.confine).
         return withUnsafeTemporaryAllocation(of: QueryItem.self,
-                                             capacity: Rules.maxQueryItems) { storage in
+                                             capacity: Rules.maxQueryItems + 2) { storage in
             var writer = BufferWriter(base: out, capacity: cap)
             var items = QueryItems(storage: storage)
             let router = RequestRouter(policy: LocationPolicy(conf: conf))
@@ -50,7 +52,14 @@ struct Pipeline {
                     result.pointee.url = writer.str(0, writer.count)
                     result.pointee.render = S3P_RENDER_S3_ERROR
                 }
-                return S3P_OK
+                // What the variables held, for the log ($s3_proxy_bucket,
+                // $s3_proxy_prefix), even when they were refused.
+                if router.policy.bucketPerRequest {
+                    result.pointee.bucket = writer.write(request.bucket)
+                }
+                result.pointee.prefix = writer.write(router.policy.prefixPerRequest
+                    ? request.prefix : router.policy.prefix)
+                return writer.overflowed ? S3P_E_SPACE : S3P_OK
             case .noSpace:
                 return S3P_E_SPACE
             case .sign(let s3):
@@ -91,6 +100,24 @@ struct Pipeline {
             if writer.overflowed { return S3P_E_SPACE }
             result.pointee.base = writer.str(start, writer.count)
         }
+        // A redirect's type and download name are S3's to answer with:
+        // signed into the presigned URL (a client's own, where the
+        // location allows it, stays).
+        var disposition: s3p_str_t? = nil
+        if s3.download, case .object = s3.kind {
+            let start = writer.count
+            ContentDisposition.write(name: ContentDisposition.fileName(s3.key), into: &writer)
+            disposition = writer.str(start, writer.count)
+            if s3.redirect && !items.contains(named: "response-content-disposition") {
+                items.append(QueryItem(name: Pipeline.view("response-content-disposition"),
+                                       value: writer.slice(from: start)))
+            }
+        }
+        if s3.redirect, let type = s3.contentType,
+           !items.contains(named: "response-content-type")
+        {
+            items.append(QueryItem(name: Pipeline.view("response-content-type"), value: type))
+        }
         items.encode(writer: &writer)
         if writer.overflowed { return S3P_E_SPACE }
 
@@ -103,8 +130,14 @@ struct Pipeline {
         let stamp = AmzStamp(unixTime: signedAt)
         guard let key = DayKey.key(signing, date: stamp.date) else { return S3P_E_CRYPTO }
 
-        result.pointee.bucket = Pipeline.str(s3.bucket)
+        // The location's own bucket (the configuration's, or the
+        // request's) is copied: the answer's slices are the buffer's.
+        result.pointee.bucket = s3.bucketInPath ? Pipeline.str(s3.bucket)
+            : writer.write(s3.bucket)
+        if writer.overflowed { return S3P_E_SPACE }
         result.pointee.key = Pipeline.str(s3.key)
+        result.pointee.prefix = Pipeline.str(
+            UnsafeBufferPointer(rebasing: s3.key[0..<s3.prefixLength]))
         if s3.redirect {
             var presigned = PresignedURL(prepared: prepared)
             if window > 0 {
@@ -135,19 +168,41 @@ struct Pipeline {
         let head = s3.method.utf8CodeUnitCount == 4
         guard let signed = SignedHeaders(prepared: prepared).write(
             method: s3.method, path: path, items: items, stamp: stamp, key: key,
-            upstreams: conf.pointee.upstreams != 0, alsoGet: head, writer: &writer)
+            upstreams: conf.pointee.upstreams != 0, alsoGet: head,
+            checksumMode: s3.checksumMode, writer: &writer)
         else {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
         }
-        if let folderLength = s3.folderLength {
-            // The folder's own path, listed on S3's 404.
+        // The cached answer of a request that asks for checksums carries
+        // them: it is not the answer of one that does not.
+        result.pointee.cache_key = writer.str(signed.url.0, signed.url.1)
+        if s3.checksumMode {
             let start = writer.count
-            let folder = UnsafeBufferPointer(rebasing: s3.key[0..<folderLength])
-            Pipeline.writeClientBase(s3, into: &writer)
-            writer.write(UInt8(ascii: "/"))
-            writer.writeEncoded(folder, keepSlash: true)
+            writer.write(writer.slice(signed.url.0, signed.url.1))
+            writer.write(" x-amz-checksum-mode:")
+            let value = writer.count
+            writer.write(SignedHeaders.checksumModeValue)
+            if writer.overflowed { return S3P_E_SPACE }
+            result.pointee.cache_key = writer.str(start, writer.count)
+            result.pointee.checksum_mode = writer.str(value, writer.count)
+        }
+        if s3.fallbackOn != 0 {
+            // The path and query, asked again at the next step.
+            let start = writer.count
+            writer.write(s3.clientPath)
+            if !s3.clientQuery.isEmpty {
+                writer.write(UInt8(ascii: "?"))
+                writer.write(s3.clientQuery)
+            }
             if writer.overflowed { return S3P_E_SPACE }
             result.pointee.fallback = writer.str(start, writer.count)
+            result.pointee.fallback_on = s3.fallbackOn
+        }
+        if let type = s3.contentType {
+            result.pointee.content_type = Pipeline.str(type)
+        }
+        if let disposition {
+            result.pointee.disposition = disposition
         }
         result.pointee.action = S3P_ACTION_PROXY
         result.pointee.url = writer.str(signed.url.0, signed.url.1)
@@ -162,8 +217,28 @@ struct Pipeline {
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
+            if let name = LocationPolicy(conf: conf).downloadParameter {
+                result.pointee.download = Pipeline.str(name)
+            }
+        case .listing where s3.prefixLength > 0:
+            // Keys shown relative to the prefix, as the client named them.
+            result.pointee.render = S3P_RENDER_LISTING_XML
         default:
             result.pointee.render = S3P_RENDER_NONE
+        }
+        switch s3.answer {
+        case .plain:
+            break
+        case .document(let status):
+            result.pointee.render = S3P_RENDER_DOCUMENT
+            result.pointee.status = status
+        case .folder:
+            let start = writer.count
+            FolderRedirect.write(path: s3.clientPath, query: s3.clientQuery, into: &writer)
+            if writer.overflowed { return S3P_E_SPACE }
+            result.pointee.render = S3P_RENDER_FOLDER
+            result.pointee.status = 302
+            Pipeline.setHeader("Location", writer.str(start, writer.count), result)
         }
         return S3P_OK
     }
@@ -211,14 +286,31 @@ struct Pipeline {
         // (the timestamp, signature, names and marker).
         // The location's own bucket, not in the path, appears in the host
         // (virtual addressing), the URL, and the client's paths.
+        // x-amz-checksum-mode: the URL again in the cache key, and its
+        // name in the signed headers' names (twice for a HEAD).
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
-        let path = req.path.len + index
+                // Websites: the fallback path and query again, a folder redirect's
+        // Location (three bytes a byte), a download's Content-Disposition
+        // (decoded and encoded), a type (likewise), an error document's
+        // key (as a key).
+        let website = 4 * (req.path.len + req.query.len)
+            + 4 * ContentDisposition.bound(req.path.len) + 4 * Int(S3P_TYPE_MAX)
+            + 12 * conf.pointee.error_document.len + 64
+        // A key prefix is part of the key, and goes before the value of
+        // each `prefix`, `marker` and `start-after` (each name takes six
+        // bytes of the query at least) and of the two added; a bucket
+        // from variables is the location's own.
+        let prefix = max(conf.pointee.prefix.len, req.prefix.len)
+        let path = req.path.len + index + 1 + (req.query.len / 6 + 3) * prefix
+            + req.bucket.len
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
         // A URL that names the upstream has the Host header after it: the
         // host again (within the prepared parts) and its bucket (the path's).
         // A HEAD's second Authorization: prepared parts, a date, a signature.
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
-            + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32
+            + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32 + website
+            + (req.checksum_mode.len > 0
+               ? 3 * path + 3 * req.query.len + conf.pointee.bucket.len + prepared + 128 : 0)
     }
 }

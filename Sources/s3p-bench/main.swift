@@ -21,9 +21,13 @@ struct Case {
     /// the thread's; with `coldKeys`, every call asks for another key.
     var window = false
     var coldKeys = false
+    /// The client sent x-amz-checksum-mode: ENABLED.
+    var checksumMode = false
 }
 
 let sdk = "aws-cli/2.15.0 md/Botocore#1.34.0"
+let enabledMode: StaticString = "ENABLED"
+let enabled = s3p_str_t(len: enabledMode.utf8CodeUnitCount, data: enabledMode.utf8Start)
 let cases = [
     Case(name: "redirect", method: "GET", path: "/bucket/dir/file name.bin", query: ""),
     Case(name: "redirect, allowed parameter", method: "GET", path: "/bucket/a.bin",
@@ -37,6 +41,9 @@ let cases = [
     Case(name: "listing, no query", method: "GET", path: "/bucket", query: ""),
     Case(name: "streamed object (SDK, x-id)", method: "GET", path: "/bucket/dir/file.bin",
          query: "x-id=GetObject", userAgent: sdk),
+    Case(name: "streamed part, checksums", method: "GET",
+         path: "/bucket/dir/file.bin", query: "partNumber=2&x-id=GetObject",
+         userAgent: sdk, checksumMode: true),
     Case(name: "folder listing (fallback)", method: "GET", path: "/bucket/dir/",
          query: "", fallback: 1),
     Case(name: "folder listing, later page", method: "GET", path: "/bucket/dir/",
@@ -140,7 +147,10 @@ storage.withUnsafeBufferPointer { buffer in
                                     query: views[base + 2], user_agent: views[base + 3],
                                     authorization: s3p_str_t(), amz_date: s3p_str_t(),
                                     amz_content_sha256: s3p_str_t(),
-                                    now: 1_767_225_600, fallback: benchCase.fallback)
+                                    checksum_mode: benchCase.checksumMode ? enabled : s3p_str_t(),
+                                    now: 1_767_225_600, fallback: benchCase.fallback,
+                                    status: 404,
+                                    bucket: s3p_str_t(), prefix: s3p_str_t())
         conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in
             // Warm up: derive the day's signing key, set up the contexts

@@ -1,7 +1,8 @@
 // s3p-sign: answers one request exactly as ngx_http_s3_proxy_module would,
 // through the same C entry points, and prints the result.
 //
-//   s3p-sign [--time UNIX_SECONDS] [--user-agent UA] METHOD RAW_PATH [RAW_QUERY]
+//   s3p-sign [--time UNIX_SECONDS] [--user-agent UA] [--checksum-mode VALUE]
+//            METHOD RAW_PATH [RAW_QUERY]
 //
 // Settings come from the same environment variables as the module
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
@@ -40,8 +41,16 @@ if arguments.first == "--user-agent" {
     userAgent = arguments[1]
     arguments.removeFirst(2)
 }
+// The client's x-amz-checksum-mode header (an S3 client's is sent on).
+var checksumMode = ""
+if arguments.first == "--checksum-mode" {
+    guard arguments.count >= 2 else { fail("--checksum-mode needs a value") }
+    checksumMode = arguments[1]
+    arguments.removeFirst(2)
+}
 guard (2...3).contains(arguments.count) else {
-    fail("usage: s3p-sign [--time UNIX_SECONDS] [--user-agent UA] METHOD RAW_PATH [RAW_QUERY]")
+    fail("usage: s3p-sign [--time UNIX_SECONDS] [--user-agent UA] "
+         + "[--checksum-mode VALUE] METHOD RAW_PATH [RAW_QUERY]")
 }
 
 // Raw values, as the module reads them: s3p_signing_resolve() applies the
@@ -60,6 +69,7 @@ let fields: [String] = [
     arguments[1],
     arguments.count > 2 ? arguments[2] : "",
     userAgent,
+    checksumMode,
 ]
 var expires = Int64(S3P_UNSET)
 if let value = environment("S3_PROXY_EXPIRES") {
@@ -111,8 +121,9 @@ storage.withUnsafeBufferPointer { buffer in
     var request = s3p_request_t(method: views[9], path: views[10],
                                 query: views[11], user_agent: views[12],
                                 authorization: s3p_str_t(), amz_date: s3p_str_t(),
-                                amz_content_sha256: s3p_str_t(), now: now,
-                                fallback: 0)
+                                amz_content_sha256: s3p_str_t(),
+                                checksum_mode: views[13], now: now, fallback: 0, status: 0,
+                                bucket: s3p_str_t(), prefix: s3p_str_t())
     let bound = s3p_output_bound(&conf, &request)
     var out = [UInt8](repeating: 0, count: bound)
     var result = s3p_result_t()
@@ -137,4 +148,5 @@ storage.withUnsafeBufferPointer { buffer in
     print("url=\(text(result.url))")
     print("authorization=\(text(result.authorization))")
     print("amz_date=\(text(result.amz_date))")
+    print("checksum_mode=\(text(result.checksum_mode))")
 }

@@ -5,8 +5,12 @@
 //       Tests/Fuzz/FuzzListing.swift
 //
 // Input layout: FLAGS FOLDER \n XML; FLAGS one byte (bit 0: a later page,
-// S3P_RENDER_LISTING_MORE; bit 1: a client base path of its own), FOLDER
-// the folder's key, XML the rest.
+// S3P_RENDER_LISTING_MORE; bit 1: a client base path of its own; bit 2:
+// the key prefix "users/fuzz/" (s3_proxy_prefix); bit 3: with it, S3's
+// XML made relative to it, S3P_RENDER_LISTING_XML), FOLDER the folder's
+// key, XML the rest.  Made relative, the XML is checked to hold no key
+// or prefix outside the prefix's subtree: read again, none begins with
+// the prefix's own first segment.
 // Beyond "does not crash", each answer is checked for what must hold:
 // - it is S3P_OK, with 200, or 404 (and nginx's 404 page) for an empty
 //   first page;
@@ -53,7 +57,10 @@ public func fuzzListing(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let allocations = Allocations()
     var page = s3p_str_t()
     var status: Int32 = 0
-    let render = flags & 1 != 0 ? S3P_RENDER_LISTING_MORE : S3P_RENDER_LISTING
+    let prefix = Array("users/fuzz/".utf8)
+    let relative = flags & 12 == 12
+    let render = relative ? S3P_RENDER_LISTING_XML
+        : flags & 1 != 0 ? S3P_RENDER_LISTING_MORE : S3P_RENDER_LISTING
     let rc = bucket.withUnsafeBufferPointer { b in
         folder.withUnsafeBufferPointer { k in
             base.withUnsafeBufferPointer { p in
@@ -66,10 +73,33 @@ public func fuzzListing(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                     if flags & 2 != 0 {
                         result.base = s3p_str_t(len: p.count, data: p.baseAddress)
                     }
-                    return s3p_render_listing(&result, x.baseAddress, x.count, allocate,
-                                              Unmanaged.passUnretained(allocations).toOpaque(),
-                                              &page, &status)
+                    return prefix.withUnsafeBufferPointer { q in
+                        if flags & 4 != 0 {
+                            result.prefix = s3p_str_t(len: q.count, data: q.baseAddress)
+                        }
+                        return s3p_render_listing(
+                            &result, x.baseAddress, x.count, allocate,
+                            Unmanaged.passUnretained(allocations).toOpaque(), &page, &status)
+                    }
                 }
+            }
+        }
+    }
+    if relative {
+        precondition(rc == S3P_OK || rc == S3P_E_CONFIG, "answered \(rc)")
+        guard rc == S3P_OK else { return 0 }
+        precondition(status == 200, "status \(status)")
+        let out = UnsafeBufferPointer(start: page.data, count: page.len)
+        var reader = XMLReader(out)
+        while true {
+            switch reader.next() {
+            case .start: continue
+            case .end(let value):
+                if reader.at("Key", in: "Contents") || reader.at("Prefix", in: "CommonPrefixes") {
+                    precondition(!value.starts(with: Array("users/".utf8)),
+                                 "a key of the whole bucket")
+                }
+            case .finished, .truncated, .malformed: return 0
             }
         }
     }

@@ -10,9 +10,14 @@
 // AUTHORIZATION (missing parts are empty; FLAGS is one byte: bit 0
 // listings, bit 1 fallback pass, bits 2 and 3 an x-amz-date and an
 // x-amz-content-sha256 header, bit 4 an s3_proxy_stream_agents list with
-// bits 5 and 6 its `none` and `signed`; PLACE is one byte: bit 0 mounted
-// at /s3/, bit 1 the location's own bucket, bit 2 virtual-hosted
-// addressing).  `v` and `_` are ignored parameters.
+// bits 5 and 6 its `none` and `signed`, bit 7 an x-amz-checksum-mode
+// header; PLACE is one byte: bit 0 mounted at /s3/, bit 1 the location's
+// own bucket, bit 2 virtual-hosted addressing, bit 3 a website
+// (s3_proxy_website, s3_proxy_types, an error document, types of
+// S3P_TYPE_MAX bytes), bit 4 with bit 1 of FLAGS the step of the path, 0
+// to 3, bit 5 S3's 403 before it).  `v` and `_` are ignored parameters.
+// A website's answers are checked for what must hold, but not compared:
+// the reference has no websites.
 // Beyond "does not crash", each answer is checked for what must hold:
 // - it equals, field by field, what the reference implementation
 //   (Tests/S3ProxyTests/Reference) answers;
@@ -52,6 +57,8 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         flags & 4 != 0 ? Array("20260101T000000Z".utf8) : [],
         flags & 8 != 0 ? Array("UNSIGNED-PAYLOAD".utf8) : [],
         Array("/s3/".utf8),
+        flags & 128 != 0 ? Array("enabled".utf8) : [],
+        Array("errors/n\u{f6}t found.html".utf8),
     ]
     fuzzStorage = settings.flatMap { $0 }
     fuzzStorage.withUnsafeBufferPointer { storage in
@@ -103,11 +110,21 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                 conf.nstream_agents = 1
                 conf.stream_match = UInt32(flags >> 5 & 3)
             }
+            let website = place & 8 != 0
+            if website {
+                conf.website = 1
+                conf.types = 1
+                conf.error_document = v[22]
+                conf.type = fuzzType
+            }
+            let step = Int32(flags >> 1 & 1) | (website ? Int32(place >> 3 & 2) : 0)
             var request = s3p_request_t(method: v[10], path: v[11], query: v[12],
                                         user_agent: v[13], authorization: v[17],
                                         amz_date: v[18], amz_content_sha256: v[19],
+                                        checksum_mode: v[21],
                                         now: 1_700_000_000,
-                                        fallback: Int32(flags >> 1 & 1))
+                                        fallback: step, status: place & 32 != 0 ? 403 : 404,
+                                        bucket: s3p_str_t(), prefix: s3p_str_t())
             withUnsafePointer(to: &signing) { signing in
                 conf.signing = signing
             let bound = s3p_output_bound(&conf, &request)
@@ -120,6 +137,7 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             precondition(status == S3P_OK, "s3p_handle failed: \(status)")
             precondition(out[bound...].allSatisfy { $0 == 0xA5 }, "wrote past the bound")
             check(result, method: method, virtual: place & 4 != 0)
+            if website { return }
 
             var reference = s3p_result_t()
             var referenceOut = [UInt8](repeating: 0, count: 1 << 16)
@@ -133,6 +151,16 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     return 0
+}
+
+/// nginx's types as a location could have them: the longest type the core
+/// takes, for every extension.
+private let fuzzType: s3p_type_t = { _, _, _ in
+    let type: StaticString = """
+        application/x-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\
+        aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+        """
+    return s3p_str_t(len: type.utf8CodeUnitCount, data: type.utf8Start)
 }
 
 private func bytes(_ s: s3p_str_t) -> [UInt8] {

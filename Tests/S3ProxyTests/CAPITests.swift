@@ -136,6 +136,9 @@ struct Outcome {
     var getAuthorization: String
     /// The header the answer carries, "Name: value" (empty: none).
     var header: String
+    /// The x-amz-checksum-mode sent and the cache key (after the method).
+    var checksumMode = ""
+    var cacheKey = ""
     /// The end of the last slice: the bytes of the buffer in use.
     var used: Int
 }
@@ -174,7 +177,9 @@ struct Outcome {
         s3p_request_t(method: memory.str(method), path: memory.str(path),
                       query: memory.str(query), user_agent: memory.str("curl/8.0"),
                       authorization: s3p_str_t(), amz_date: s3p_str_t(),
-                      amz_content_sha256: s3p_str_t(), now: now, fallback: 0)
+                      amz_content_sha256: s3p_str_t(), checksum_mode: s3p_str_t(),
+                      now: now, fallback: 0, status: 0,
+                      bucket: s3p_str_t(), prefix: s3p_str_t())
     }
 
     /// The Swift signer the C entry point should agree with.
@@ -235,6 +240,7 @@ struct Outcome {
             getAuthorization: copy(result.get_authorization),
             header: result.header.map { String(cString: $0) + ": "
                 + text(result.header_value.bytes) } ?? "",
+            checksumMode: copy(result.checksum_mode), cacheKey: copy(result.cache_key),
             used: used)
     }
 

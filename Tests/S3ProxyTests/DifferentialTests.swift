@@ -25,6 +25,8 @@ import Testing
         var base: [UInt8]
         var render: UInt32
         var maxAge: Int64
+        var checksumMode: [UInt8]
+        var cacheKey: [UInt8]
 
         init(_ status: Int32, _ result: s3p_result_t) {
             self.status = status
@@ -40,13 +42,16 @@ import Testing
             base = result.base.bytes
             render = result.render.rawValue
             maxAge = result.max_age
+            checksumMode = result.checksum_mode.bytes
+            cacheKey = result.cache_key.bytes
         }
 
         var description: String {
             "status \(status) action \(action) http \(httpStatus) bucket \(text(bucket)) "
                 + "key \(text(key)) url \(text(url)) auth \(text(authorization)) "
                 + "date \(text(amzDate)) fallback \(text(fallback)) host \(text(host)) "
-                + "base \(text(base)) render \(render) max-age \(maxAge)"
+                + "base \(text(base)) render \(render) max-age \(maxAge) "
+                + "checksum-mode \(text(checksumMode)) cache-key \(text(cacheKey))"
         }
     }
 
@@ -161,6 +166,10 @@ import Testing
         "prefix=a+b%2Bc", "list-type=1", "page=x&page=y", "s3-proxy-fallback",
         "X-Amz=1", "X-Amz.=2", "W=w", "Y", "a%2Bb=3", "a+b=4", "a*b", "version%49d=5",
         "=v", "a==b", "prefix=%26", "X-Id=1", "v=3", "_=1700000000", "v", "_",
+        "partNumber=1", "partNumber=10000", "partNumber=10001", "partNumber=0",
+        "partNumber=01", "partNumber=+1", "partNumber=%2B1", "partNumber=",
+        "partNumber=%31%30", "partNumber", "partnumber=2", "partNumber=99999",
+        "download", "download=1", "download&response-content-disposition=x",
     ]
     static let agents = [
         "", "", "curl/8.0", "Boto3/1.34 md/Botocore#1.34", "aws-cli/2.15", "Mozilla/5.0",
@@ -213,7 +222,10 @@ import Testing
                              authorization: memory.str(random.pick(authorizations)),
                              amz_date: memory.str(random.pick(["", "", "", "20260101T000000Z"])),
                              amz_content_sha256: memory.str(random.pick(["", "", "", "UNSIGNED-PAYLOAD"])),
-                             now: now, fallback: random.pick([0, 0, 0, 1]))
+                             checksum_mode: memory.str(random.pick(["", "", "ENABLED", "enabled",
+                                                                    "DISABLED", "ENABLED "])),
+                             now: now, fallback: random.pick([0, 0, 0, 1]), status: 404,
+                             bucket: s3p_str_t(), prefix: s3p_str_t())
     }
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
@@ -233,24 +245,32 @@ import Testing
                 if !production.fallback.isEmpty {
                     // The module asks for the folder's listing at the
                     // fallback path: both answer that request alike too.
+                    // (its query after the first `?`, as C splits it)
+                    let question = production.fallback.firstIndex(of: UInt8(ascii: "?"))
+                    let againPath = Array(production.fallback[..<(question ?? production.fallback.count)])
+                    let againQuery = question.map { Array(production.fallback[($0 + 1)...]) } ?? []
                     let again = s3p_request_t(
-                        method: request.method, path: memory.str(production.fallback),
-                        query: s3p_str_t(), user_agent: request.user_agent,
+                        method: request.method, path: memory.str(againPath),
+                        query: memory.str(againQuery), user_agent: request.user_agent,
                         authorization: request.authorization, amz_date: request.amz_date,
                         amz_content_sha256: request.amz_content_sha256,
-                        now: request.now, fallback: 1)
+                        checksum_mode: request.checksum_mode,
+                        now: request.now, fallback: 1, status: 404,
+                        bucket: s3p_str_t(), prefix: s3p_str_t())
                     let (second, secondReference, _) = Self.answers(&conf, again)
                     #expect(second == secondReference)
                     #expect(second.status == S3P_OK)
                 }
                 routes.insert("\(production.action)/\(production.httpStatus)/\(production.render)")
+                if !production.checksumMode.isEmpty { routes.insert("checksum-mode") }
             }
         }
-        // Every kind of answer was compared: redirects, proxied objects,
-        // index pages and listings, folder listings (both renderings) and
-        // refusals of each status.
+        // Every kind of answer was compared: redirects, proxied objects
+        // (with x-amz-checksum-mode too), index pages and listings, folder
+        // listings (both renderings) and refusals of each status.
         for route in ["1/307/0", "2/0/0", "2/0/1", "2/0/2", "0/400/0", "0/403/0",
-                      "0/404/0", "0/405/0", "0/403/3", "0/405/3", "0/501/3"]
+                      "0/404/0", "0/405/0", "0/403/3", "0/405/3", "0/501/3", "0/400/3",
+                      "checksum-mode"]
         {
             #expect(routes.contains(route), "no \(route) answer was generated")
         }

@@ -437,6 +437,12 @@ def test_crawlers_without_javascript_get_every_file(browse, tmp_path, log_stays_
         assert (root / bucket / prefix / "index.html").is_file()
         # wget stayed below the start (--no-parent): nothing else downloaded
         downloaded = {str(p.relative_to(root / bucket)) for p in root.rglob("*") if p.is_file()}
+        # each file's download link (s3_proxy_download_param) saved the
+        # same bytes under `<name>?download`
+        for link in [d for d in downloaded if d.endswith("?download")]:
+            assert (root / bucket / link).read_bytes() == \
+                (root / bucket / link[:-len("?download")]).read_bytes(), link
+        downloaded = {d for d in downloaded if not d.endswith("?download")}
         assert {d for d in downloaded if not d.endswith("index.html")} == set(wanted)
 
 
@@ -801,7 +807,7 @@ def test_listing_links_never_leave_the_site_at_a_root_mount(s3, seeded):
             assert "\\" not in href, href
             assert href.startswith("/") or href.startswith("?"), href
         evil = [h for h in hrefs if "evil.example.com" in h]
-        assert len(evil) == 1, hrefs
+        assert evil == ["/%2Fevil.example.com", "/%2Fevil.example.com?download"], hrefs
         first = requests.get(nginx.url + evil[0], allow_redirects=False,
                              timeout=10)
         assert first.status_code == 307, (evil[0], first.status_code)

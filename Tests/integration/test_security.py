@@ -77,7 +77,7 @@ SUB_RESOURCES = [
     "attributes", "cors", "lifecycle", "logging", "replication", "encryption",
     "object-lock", "location", "website", "response-content-type=text/html",
     "X-Amz-Security-Token=evil", "X-Amz-Credential=..", "ACL", "Acl", "acl=",
-    "uploadId=1", "partNumber=1", "restore", "select&select-type=2",
+    "uploadId=1", "restore", "select&select-type=2",
     "notification", "requestPayment", "accelerate", "ownershipControls",
     "publicAccessBlock", "policyStatus", "legal-hold", "retention",
     "X-Amz-Signature=00", "X-Amz-Expires=604800",

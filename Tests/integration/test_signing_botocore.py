@@ -206,12 +206,13 @@ def botocore_presigned_url(method, url, cfg, when):
     return request.url
 
 
-def botocore_authorization(method, url, cfg, when, params=None):
+def botocore_authorization(method, url, cfg, when, params=None, extra=None):
     """S3SigV4Auth over `url` (and `params`, which botocore encodes itself)
-    with the headers the module sends.  botocore sets X-Amz-Date,
-    X-Amz-Content-SHA256 and X-Amz-Security-Token itself as well; the
-    values given here must survive that."""
-    headers = {"X-Amz-Date": amz_date(when), "X-Amz-Content-SHA256": EMPTY_SHA256}
+    with the headers the module sends (and `extra` ones).  botocore sets
+    X-Amz-Date, X-Amz-Content-SHA256 and X-Amz-Security-Token itself as
+    well; the values given here must survive that."""
+    headers = {"X-Amz-Date": amz_date(when), "X-Amz-Content-SHA256": EMPTY_SHA256,
+               **(extra or {})}
     if cfg.token:
         headers["X-Amz-Security-Token"] = cfg.token
     request = AWSRequest(method=method, url=url, headers=headers, params=params)
@@ -263,13 +264,21 @@ class Config:
         return env
 
 
-def s3p_sign(cfg, method, raw_path, raw_query=None, when=NOW):
+def s3p_sign(cfg, method, raw_path, raw_query=None, when=NOW, user_agent=None,
+             checksum_mode=None):
     """Runs s3p-sign; raw_path/raw_query are str or bytes (raw UTF-8 is
-    passed through as bytes, as nginx would see it on the request line)."""
+    passed through as bytes, as nginx would see it on the request line).
+    By default it asks as a browser; `user_agent` and the client's
+    `checksum_mode` header ask as another client."""
     if not os.path.isfile(S3P_SIGN):
         pytest.fail(f"s3p-sign not found at {S3P_SIGN}: build it with "
                     "`swift build --product s3p-sign` or set S3P_SIGN")
-    args = [S3P_SIGN, "--time", str(when), method, raw_path]
+    args = [S3P_SIGN, "--time", str(when)]
+    if user_agent is not None:
+        args += ["--user-agent", user_agent]
+    if checksum_mode is not None:
+        args += ["--checksum-mode", checksum_mode]
+    args += [method, raw_path]
     if raw_query is not None:
         args.append(raw_query)
     args = [os.fsencode(a) for a in args]
@@ -618,6 +627,53 @@ def test_authorization_header_matches_botocore(raw_path, raw_query, method, toke
 def test_authorization_header_at_other_instants(when):
     cfg = make_config("port", token=True)
     check_header_auth(cfg, "GET", *LISTINGS["continuation-token-encoded"], when=when)
+
+
+# ---------------------------------------------------------------------------
+# 2b. S3 clients: x-amz-checksum-mode, folder markers, partNumber
+# ---------------------------------------------------------------------------
+
+SDK_AGENT = "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 botocore/1.43.11"
+
+# id -> (raw path, raw query, canonical path, canonical query)
+S3_CLIENT_CASES = {
+    "object": ("/bkt-1/report.csv", None, "/bkt-1/report.csv", ""),
+    "folder-marker": ("/bkt-1/docs/", None, "/bkt-1/docs/", ""),
+    "encoded-marker": ("/bkt-1/d%C3%BCr%20x/", None, "/bkt-1/d%C3%BCr%20x/", ""),
+    "part-number": ("/bkt-1/big.bin", "partNumber=3", "/bkt-1/big.bin", "partNumber=3"),
+    "part-number-encoded": ("/bkt-1/big.bin", "part%4Eumber=%31%30000",
+                            "/bkt-1/big.bin", "partNumber=10000"),
+}
+
+
+@pytest.mark.parametrize("token", [False, True], ids=["no-token", "token"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("raw_path, raw_query, path, query",
+                         [pytest.param(*c, id=i) for i, c in S3_CLIENT_CASES.items()])
+def test_s3_clients_checksum_mode_is_signed_like_botocore(raw_path, raw_query, path,
+                                                          query, method, token):
+    cfg = make_config("port", token=token)
+    url = f"{cfg.scheme}://{cfg.host}{path}" + (f"?{query}" if query else "")
+    mode = {"x-amz-checksum-mode": "ENABLED"}
+    out = s3p_sign(cfg, method, raw_path, raw_query, user_agent=SDK_AGENT,
+                   checksum_mode="ENABLED")
+    assert (out["action"], out["url"], out["checksum_mode"]) == ("proxy", url, "ENABLED")
+    assert out["authorization"] == botocore_authorization(method, url, cfg, NOW, extra=mode)
+    assert ";x-amz-checksum-mode;" in out["authorization"]
+    # Without the header: signed without it.
+    out = s3p_sign(cfg, method, raw_path, raw_query, user_agent=SDK_AGENT)
+    assert (out["url"], out["checksum_mode"]) == (url, "")
+    assert out["authorization"] == botocore_authorization(method, url, cfg, NOW)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_part_number_in_a_presigned_url_matches_botocore(method):
+    cfg = make_config("external", token=True)
+    out = s3p_sign(cfg, method, "/bkt-1/big.bin", "partNumber=2", checksum_mode="ENABLED")
+    assert (out["action"], out["checksum_mode"]) == ("redirect", "")
+    expected = botocore_presigned_url(
+        method, f"https://{cfg.external_host}/bkt-1/big.bin?partNumber=2", cfg, NOW)
+    assert url_parts(out["url"]) == url_parts(expected)
 
 
 # ---------------------------------------------------------------------------

@@ -31,6 +31,9 @@ AWKWARD_KEYS = ["files/with space.txt", "files/plus+sign.txt",
 
 # What the module signs, and the client headers the snippet forwards.
 SIGNED_HEADERS = {"host", "authorization", "x-amz-date", "x-amz-content-sha256"}
+# Signed too for an S3 client that asks for checksums, as botocore 1.36 and
+# later does on every GetObject.
+CHECKSUM_MODE = {"x-amz-checksum-mode"}
 FORWARDED_CLIENT_HEADERS = {"range", "if-range", "if-match", "if-none-match",
                             "if-modified-since", "if-unmodified-since"}
 
@@ -130,7 +133,9 @@ def assert_streamed(seen, method="GET"):
         assert r["verified"] and r["auth"] == "header", r
         assert r["headers"]["authorization"].startswith(
             f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/"), r
-        assert SIGNED_HEADERS <= set(r["headers"]) <= SIGNED_HEADERS | FORWARDED_CLIENT_HEADERS, r
+        assert SIGNED_HEADERS <= set(r["headers"]) \
+            <= SIGNED_HEADERS | CHECKSUM_MODE | FORWARDED_CLIENT_HEADERS, r
+        assert r["headers"].get("x-amz-checksum-mode", "ENABLED") == "ENABLED", r
 
 
 def access_lines(nginx):
@@ -354,8 +359,9 @@ def test_boto3_get_object_streams_the_bytes(proxy, s3):
     seen = s3.requests()
     assert [x["path"] for x in seen] == ["/demo/files/data.bin"]
     assert_streamed(seen)
-    # nothing of botocore's own headers went upstream
-    assert set(seen[0]["headers"]) == SIGNED_HEADERS
+    # nothing of botocore's own headers went upstream, but its checksum
+    # mode, which the proxy signed
+    assert set(seen[0]["headers"]) == SIGNED_HEADERS | CHECKSUM_MODE
 
 
 @pytest.mark.parametrize("key", AWKWARD_KEYS)
@@ -376,7 +382,7 @@ def test_boto3_ranged_get_object_gets_206_with_content_range(proxy, s3):
     seen = s3.requests()
     assert_streamed(seen)
     assert seen[0]["headers"]["range"] == "bytes=10-19"
-    assert set(seen[0]["headers"]) == SIGNED_HEADERS | {"range"}
+    assert set(seen[0]["headers"]) == SIGNED_HEADERS | CHECKSUM_MODE | {"range"}
 
 
 def test_boto3_head_object_reports_what_s3_reports(proxy, s3):

@@ -66,6 +66,13 @@ enum LocationCheck {
             return "the location's prefix " + quoted(conf.mount) + " " + problem
         }
         let virtual = signing.pointee.addressing == S3P_ADDRESSING_VIRTUAL
+        // A request's value must never choose where it goes: virtual-hosted
+        // addressing would put the bucket in the host connected to.
+        if virtual && conf.per_request & UInt32(S3P_PER_REQUEST_BUCKET) != 0 {
+            return "takes a bucket from variables (s3_proxy_bucket) with path-style "
+                + "addressing only, so that requests go to the endpoint's host "
+                + "whatever the value: remove \"s3_proxy_addressing virtual\""
+        }
         for entry in Bytes.list(conf.buckets, conf.nbuckets) {
             if let problem = BucketName.problem(entry.bytes) {
                 return "the allowed bucket " + quoted(entry) + " " + problem
@@ -208,15 +215,30 @@ func s3p_render_listing(
     }
     page.pointee = s3p_str_t()
     guard xmlLen <= Int(S3P_LISTING_XML_MAX) else { return S3P_E_SPACE }
-    let listing = ListingPage(xml: UnsafeBufferPointer(start: xml,
-                                                       count: xml == nil ? 0 : xmlLen))
-    // A prefix that holds no objects is not a folder: nginx's own 404 page.
-    let notFound = listing.isEmpty && result.render == S3P_RENDER_LISTING
-    let base = result.base.len > 0 ? result.base.bytes : Array("/".utf8) + result.bucket.bytes
-        + Array("/".utf8)
-    let html = notFound ? Array(ListingHTML.notFoundPage.utf8)
-        : ListingHTML(bucket: result.bucket.bytes, prefix: result.key.bytes, base: base)
-            .render(listing)
+    let input = UnsafeBufferPointer(start: xml, count: xml == nil ? 0 : xmlLen)
+    // Keys are shown relative to the location's key prefix.
+    let prefix = result.prefix.bytes
+    let html: [UInt8]
+    var notFound = false
+    if result.render == S3P_RENDER_LISTING_XML {
+        guard let relative = ListingXML.relative(input, prefix: prefix) else {
+            return S3P_E_CONFIG
+        }
+        html = relative
+    } else {
+        var listing = ListingPage(xml: input)
+        listing.confine(to: prefix)
+        // A prefix that holds no objects is not a folder: nginx's own 404
+        // page.
+        notFound = listing.isEmpty && result.render == S3P_RENDER_LISTING
+        let base = result.base.len > 0 ? result.base.bytes
+            : Array("/".utf8) + result.bucket.bytes + Array("/".utf8)
+        let folder = Array(result.key.bytes.dropFirst(prefix.count))
+        html = notFound ? Array(ListingHTML.notFoundPage.utf8)
+            : ListingHTML(bucket: result.bucket.bytes, prefix: folder, base: base,
+                          download: result.download.bytes)
+                .render(listing)
+    }
     guard let out = alloc(data, html.count) else { return S3P_E_SPACE }
     html.withUnsafeBytes { bytes in
         if let start = bytes.baseAddress {

@@ -107,6 +107,17 @@ enum ASCII {
         bytes.count == word.utf8CodeUnitCount && hasPrefixIgnoringCase(bytes, word)
     }
 
+    /// Whether `a` and `b` are the same bytes, ignoring ASCII case.
+    static func equalsIgnoringCase(
+        _ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
+        guard a.count == b.count else { return false }
+        for index in 0..<a.count where lowercased(a[index]) != lowercased(b[index]) {
+            return false
+        }
+        return true
+    }
+
     /// Without white space at either end.
     static func trimmed(_ s: ArraySlice<UInt8>) -> [UInt8] {
         var slice = s

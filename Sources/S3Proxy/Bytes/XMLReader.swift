@@ -51,6 +51,12 @@ struct XMLReader {
     /// The last event was an end: its element is closed on the next call.
     private var closing = false
     private var done: Event?
+    /// Where the last tag read began (its `<`).
+    private(set) var tagStart = 0
+
+    /// Where reading goes on: after a start event, where the element's
+    /// content begins; after an end event, after its end tag.
+    var offset: Int { index }
 
     init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -117,6 +123,7 @@ struct XMLReader {
     /// Reads the markup at `index` (a `<`): an event for a tag, nil for
     /// what is skipped or taken as text.
     private mutating func markup() -> Event? {
+        tagStart = index
         let start = index + 1
         guard start < bytes.count else { return stop(.truncated) }
         switch bytes[start] {

@@ -18,6 +18,9 @@ struct ListingHTML {
     /// (`/<bucket>/` at `/`, `/<mount>/<bucket>/`, or `/<mount>/` in a
     /// location with its own bucket).
     let base: [UInt8]
+    /// The query parameter of download links (s3_proxy_download_param),
+    /// shown beside each file; empty: none.
+    var download: [UInt8] = []
 
     /// The Content-Security-Policy sent with the page: nothing but its own
     /// inline style may load or run.
@@ -96,6 +99,13 @@ struct ListingHTML {
             out += Array("</td><td>".utf8)
             ListingHTML.escape(ListingHTML.shortDate(object.lastModified)
                 .prefix(ListingHTML.maxField), into: &out)
+            if !download.isEmpty {
+                out += Array("</td><td><a href=\"".utf8)
+                link(to: object.key, into: &out)
+                out.append(UInt8(ascii: "?"))
+                PercentEncoding.encode(download, keepSlash: false, into: &out)
+                out += Array("\">download</a>".utf8)
+            }
             out += Array("</td></tr>\n".utf8)
         }
         out += Array("</tbody>\n</table>\n".utf8)

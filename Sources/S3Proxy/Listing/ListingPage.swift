@@ -56,6 +56,21 @@ struct ListingPage {
         }
     }
 
+    /// Keeps the folders and objects below a key prefix (s3_proxy_prefix),
+    /// without it; the prefix's own marker object goes, as it is no key of
+    /// the client's.
+    mutating func confine(to prefix: [UInt8]) {
+        guard !prefix.isEmpty else { return }
+        folders = folders.filter { $0.count > prefix.count && $0.starts(with: prefix) }
+            .map { Array($0.dropFirst(prefix.count)) }
+        objects = objects.filter { $0.key.count > prefix.count && $0.key.starts(with: prefix) }
+            .map { object in
+                var relative = object
+                relative.key = Array(object.key.dropFirst(prefix.count))
+                return relative
+            }
+    }
+
     private static let root = Array("ListBucketResult".utf8)
 
     /// No more entries than one page can show are kept.

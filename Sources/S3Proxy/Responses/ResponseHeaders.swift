@@ -9,6 +9,12 @@
 // name its keys, unless the operator passes them (s3_proxy_pass_headers).
 // Any other x-amz-* or x-amzn-* header is hidden: one S3 adds later is
 // shown once it is known to be about the object.
+//
+// Checksums (x-amz-checksum-*: the value and x-amz-checksum-type) describe
+// the bytes, as ETag does: SDKs check the body against them.  A part of
+// the object cut by a Range carries none, as S3 answers a ranged GET; with
+// proxy_cache it is nginx that cuts the range, from the whole object
+// cached with its checksums.  A part read by partNumber keeps S3's.
 
 internal import CShim
 
@@ -16,9 +22,10 @@ enum ResponseHeaders {
     /// Whether the header `name` (any case) reaches the client.
     static func isVisible(_ name: UnsafeBufferPointer<UInt8>, pass: UInt32) -> Bool {
         guard hasPrefix(name, "x-amz") else { return true }
-        if hasPrefix(name, "x-amz-meta-") || hasPrefix(name, "x-amz-checksum-")
-            || hasPrefix(name, "x-amz-object-lock-")
-        {
+        if hasPrefix(name, "x-amz-checksum-") {
+            return pass & UInt32(S3P_ANSWER_RANGE) == 0
+        }
+        if hasPrefix(name, "x-amz-meta-") || hasPrefix(name, "x-amz-object-lock-") {
             return true
         }
         for object in objectHeaders where equal(name, object) {

@@ -28,6 +28,21 @@ struct LocationPolicy {
         conf.pointee.bucket.len > 0 ? Bytes.view(conf.pointee.bucket) : nil
     }
 
+    /// Whether s3_proxy_bucket has variables: each request brings its
+    /// value (IncomingRequest.bucket).
+    var bucketPerRequest: Bool {
+        conf.pointee.per_request & UInt32(S3P_PER_REQUEST_BUCKET) != 0
+    }
+
+    /// Whether s3_proxy_prefix has variables: each request brings its
+    /// value (IncomingRequest.prefix).
+    var prefixPerRequest: Bool {
+        conf.pointee.per_request & UInt32(S3P_PER_REQUEST_PREFIX) != 0
+    }
+
+    /// The constant key prefix (s3_proxy_prefix); empty: none.
+    var prefix: UnsafeBufferPointer<UInt8> { Bytes.view(conf.pointee.prefix) }
+
     /// Whether S3 can be asked for `bucket` the way the location addresses
     /// it: with virtual addressing the name becomes part of a host name.
     func addresses(bucket: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -102,4 +117,61 @@ struct LocationPolicy {
 
     /// Whether a folder without an index page gets the built-in listing.
     var listings: Bool { conf.pointee.listings != 0 }
+}
+
+// Websites (issue 23): what browsers get in a location.
+extension LocationPolicy {
+    var website: Bool { conf.pointee.website != 0 }
+
+    /// Types from nginx's "types" on answers to browsers (s3_proxy_types).
+    var types: Bool { conf.pointee.types != 0 }
+
+    /// The query parameter of download links, or nil (off).
+    var downloadParameter: UnsafeBufferPointer<UInt8>? {
+        let name = Bytes.view(conf.pointee.download)
+        if name.isEmpty { return Rules.downloadParameter.withUTF8Buffer { $0 } }
+        return Rules.off.matches(name) ? nil : name
+    }
+
+    /// The error document's key, or nil.
+    var errorDocument: UnsafeBufferPointer<UInt8>? {
+        conf.pointee.error_document.len > 0 ? Bytes.view(conf.pointee.error_document) : nil
+    }
+
+    /// The status of the error document's answers; 0: S3's.
+    var errorStatus: Int32 { conf.pointee.error_status }
+
+    /// Whether objects of this type are proxied, not redirected: the
+    /// types of s3_proxy_proxy_types, or with website on "text/html".
+    /// Types compare without their parameters, in any case.
+    func proxies(type: UnsafeBufferPointer<UInt8>) -> Bool {
+        let bare = Rules.bareType(type)
+        let list = Bytes.list(conf.pointee.proxy_types, conf.pointee.nproxy_types)
+        if list.isEmpty {
+            return website && Rules.defaultProxyType.withUTF8Buffer {
+                ASCII.equalsIgnoringCase(bare, $0)
+            }
+        }
+        for entry in list where ASCII.equalsIgnoringCase(bare, Rules.bareType(Bytes.view(entry))) {
+            return true
+        }
+        return false
+    }
+
+    /// Whether any type is proxied: the type of a key is then looked up.
+    var proxiesTypes: Bool { website || conf.pointee.nproxy_types > 0 }
+
+    /// The type nginx's "types" give the key's extension (its
+    /// "default_type" when none matches), or nil when the location has
+    /// no lookup or the type is not a safe header value of at most
+    /// S3P_TYPE_MAX bytes.
+    func type(of key: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        guard let lookup = conf.pointee.type else { return nil }
+        let ext = Rules.fileExtension(of: key)
+        let type = Bytes.view(lookup(conf.pointee.type_data, ext.baseAddress, ext.count))
+        guard !type.isEmpty, type.count <= Int(S3P_TYPE_MAX), ASCII.isPrintable(type) else {
+            return nil
+        }
+        return type
+    }
 }

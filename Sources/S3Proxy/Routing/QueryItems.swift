@@ -71,12 +71,43 @@ struct QueryItems {
         return true
     }
 
+    /// Removes the items named `name`; whether there were any.
+    mutating func remove(named name: UnsafeBufferPointer<UInt8>) -> Bool {
+        var kept = 0
+        for index in 0..<count where !storage[index].name.elementsEqual(name) {
+            storage[kept] = storage[index]
+            kept += 1
+        }
+        defer { count = kept }
+        return kept < count
+    }
+
+    /// Whether an item is named `name`.
+    func contains(named name: UnsafeBufferPointer<UInt8>) -> Bool {
+        for index in 0..<count where storage[index].name.elementsEqual(name) {
+            return true
+        }
+        return false
+    }
+
+    /// Whether an item is named `name`.
+    func contains(named name: StaticString) -> Bool {
+        for index in 0..<count where name.matches(storage[index].name) {
+            return true
+        }
+        return false
+    }
+
     /// Replaces the items with these three.
     mutating func set(_ a: QueryItem, _ b: QueryItem, _ c: QueryItem) {
         count = 0
         append(a)
         append(b)
         append(c)
+    }
+
+    mutating func replaceValue(at index: Int, with value: UnsafeBufferPointer<UInt8>) {
+        storage[index].value = value
     }
 
     mutating func append(_ item: QueryItem) {

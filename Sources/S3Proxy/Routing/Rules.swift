@@ -12,6 +12,13 @@ enum Rules {
         "start-after", "max-keys", "encoding-type", "fetch-owner",
     ]
 
+    /// The listing parameters that name keys, which a key prefix goes
+    /// before (RequestRouter.confine).
+    static let prefixParameter: StaticString = "prefix"
+    static let listTypeParameter: StaticString = "list-type"
+    static let startAfterParameter: StaticString = "start-after"
+    static let markerParameter: StaticString = "marker"
+
     /// Parameters that SDKs add for their own bookkeeping and S3 ignores;
     /// they are dropped, never signed or forwarded.
     static let ignoredParameters: [StaticString] = ["x-id"]
@@ -19,6 +26,28 @@ enum Rules {
     /// The query parameter of a built-in listing that carries the
     /// continuation token of the page to show.
     static let pageParameter: StaticString = "page"
+
+    /// GetObject's and HeadObject's part of a multipart object: objects
+    /// take it without the operator's allowlist.
+    /// https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+    static let partNumberParameter: StaticString = "partNumber"
+
+    /// S3's most parts of an object.
+    static let maxPartNumber = 10_000
+
+    /// Whether `value` is a part number: 1 to maxPartNumber in plain
+    /// decimal (no sign, space or leading zero).
+    static func isPartNumber(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = value.first, first != UInt8(ascii: "0"), value.count <= 5 else {
+            return false
+        }
+        var number = 0
+        for byte in value {
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return false }
+            number = number * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return number <= maxPartNumber
+    }
 
     /// S3's limit on a key: 1,024 bytes of UTF-8 (S3P_KEY_MAX).
     static let maxKeyLength = Int(S3P_KEY_MAX)
@@ -30,6 +59,37 @@ enum Rules {
 
     /// The page a path ending in `/` serves when s3_proxy_index is not set.
     static let defaultIndex: StaticString = "index.html"
+
+    /// The query parameter of download links when s3_proxy_download_param
+    /// is not set, and the word that turns them off.
+    static let downloadParameter: StaticString = "download"
+    static let off: StaticString = "off"
+
+    /// What a website proxies when s3_proxy_proxy_types is not set.
+    static let defaultProxyType: StaticString = "text/html"
+
+    /// A type without its parameters and the spaces before them:
+    /// `text/html; charset=utf-8` -> `text/html`.
+    static func bareType(_ type: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var end = type.firstIndex(of: UInt8(ascii: ";")) ?? type.count
+        while end > 0 && ASCII.isSpace(type[end - 1]) { end -= 1 }
+        return UnsafeBufferPointer(rebasing: type[0..<end])
+    }
+
+    /// The extension of a key's last segment, as nginx finds a URI's
+    /// ($uri's `exten`): what follows its last `.`; empty without one.
+    static func fileExtension(of key: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var index = key.count
+        while index > 0 {
+            let byte = key[index - 1]
+            if byte == UInt8(ascii: "/") { break }
+            if byte == UInt8(ascii: ".") {
+                return UnsafeBufferPointer(rebasing: key[index...])
+            }
+            index -= 1
+        }
+        return Bytes.empty
+    }
 
     /// botocore and everything built on it (boto3, the aws CLI, s3transfer),
     /// the AWS SDKs (`aws-sdk-java`, `aws-sdk-go`, `aws-sdk-js`,
@@ -72,6 +132,36 @@ enum Rules {
         }
         if !name.allSatisfy(Settings.isTokenByte) {
             return "holds a character that is not allowed"
+        }
+        return nil
+    }
+
+    /// Whether `value` is a MIME type: `type/subtype`, tokens.
+    static func isMediaType(_ value: [UInt8]) -> Bool {
+        guard let slash = value.firstIndex(of: UInt8(ascii: "/")),
+              slash > 0, slash < value.count - 1
+        else {
+            return false
+        }
+        for (index, byte) in value.enumerated() where index != slash {
+            if !Settings.isTokenByte(byte) { return false }
+        }
+        return true
+    }
+
+    /// Why a key cannot be an error document, or nil: a key S3 takes
+    /// (UTF-8, at most S3P_KEY_MAX bytes) that stays in its bucket.
+    static func errorDocumentProblem(_ key: [UInt8]) -> String? {
+        if key.isEmpty || key.count > maxKeyLength {
+            return "must be a key of 1 to 1024 bytes"
+        }
+        let valid = key.withUnsafeBufferPointer {
+            UTF8Validation.isValid($0) && staysInBucket($0)
+        }
+        let control = key.contains { $0 < 0x20 || $0 == 0x7f }
+        if !valid || control || key.last == UInt8(ascii: "/") {
+            return "must be an object's key (UTF-8, no control bytes, not a folder, "
+                + "no \"..\" above the bucket)"
         }
         return nil
     }

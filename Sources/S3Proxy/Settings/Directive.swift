@@ -25,6 +25,8 @@ enum Directive {
             }
         case _ where named("s3_proxy_bucket"):
             return valueProblem(quotedName, first, BucketName.problem(first))
+        case _ where named("s3_proxy_prefix"):
+            return valueProblem(quotedName, first, KeyPrefix.problem(first))
         case _ where named("s3_proxy_endpoint") || named("s3_proxy_external_endpoint"):
             let parsed = first.withUnsafeBufferPointer { Endpoint.parse($0) }
             guard case .problem(let why) = parsed else { return nil }
@@ -54,6 +56,28 @@ enum Directive {
                     return quotedName + ": " + quoted(value) + " " + problem
                 }
             }
+            return nil
+        case _ where named("s3_proxy_download_param"):
+            if first == Array("off".utf8) { return nil }
+            return valueProblem(quotedName, first, Rules.parameterProblem(first))
+        case _ where named("s3_proxy_proxy_types"):
+            for value in values where !Rules.isMediaType(value) {
+                return quotedName + ": " + quoted(value) + " is not a MIME type"
+            }
+            return nil
+        case _ where named("s3_proxy_error_document"):
+            // key [status]: any status a page may answer with
+            if let problem = Rules.errorDocumentProblem(first) {
+                return quotedName + " " + quoted(first) + " " + problem
+            }
+            guard values.count > 1 else { return nil }
+            guard let status = ASCII.decimal(values[1], maxDigits: 3),
+                  status >= 200 && status <= 599
+            else {
+                return quotedName + " takes a status from 200 to 599, not "
+                    + quoted(values[1])
+            }
+            kinds[1] = Int32(status)
             return nil
         case _ where named("s3_proxy_stream_agents"):
             return streamAgents(quotedName, values, kinds: &kinds)

@@ -40,6 +40,11 @@ enum Prepared {
         /// `/<region>/s3/aws4_request\n`: the string to sign's scope after
         /// its date.
         case scope
+        /// authorizationScope and proxyHeadersTail of a request that also
+        /// signs `x-amz-checksum-mode` (between host and
+        /// x-amz-content-sha256 in the names).
+        case checksumAuthorizationScope
+        case checksumHeadersTail
     }
 
     static let tableSize = Part.allCases.count * 8
@@ -55,6 +60,9 @@ enum Prepared {
         let names: StaticString = token
             ? "host;x-amz-content-sha256;x-amz-date;x-amz-security-token"
             : "host;x-amz-content-sha256;x-amz-date"
+        let checksumNames: StaticString = token
+            ? "host;x-amz-checksum-mode;x-amz-content-sha256;x-amz-date;x-amz-security-token"
+            : "host;x-amz-checksum-mode;x-amz-content-sha256;x-amz-date"
         for part in Part.allCases {
             let start = writer.count
             switch part {
@@ -90,23 +98,23 @@ enum Prepared {
                 writer.write("AWS4-HMAC-SHA256 Credential=")
                 writer.write(conf.access_key)
                 writer.write("/")
-            case .authorizationScope:
+            case .authorizationScope, .checksumAuthorizationScope:
                 writer.write("/")
                 writer.write(conf.region)
                 writer.write("/s3/aws4_request, SignedHeaders=")
-                writer.write(names)
+                writer.write(part == .authorizationScope ? names : checksumNames)
                 writer.write(", Signature=")
             case .proxyHeaders:
                 writer.write("\nx-amz-content-sha256:")
                 writer.write(Array(S3P_EMPTY_PAYLOAD_SHA256.utf8))
                 writer.write("\nx-amz-date:")
-            case .proxyHeadersTail:
+            case .proxyHeadersTail, .checksumHeadersTail:
                 if token {
                     writer.write("\nx-amz-security-token:")
                     writer.write(conf.session_token)
                 }
                 writer.write("\n\n")
-                writer.write(names)
+                writer.write(part == .proxyHeadersTail ? names : checksumNames)
                 writer.write("\n")
                 writer.write(Array(S3P_EMPTY_PAYLOAD_SHA256.utf8))
             case .scope:

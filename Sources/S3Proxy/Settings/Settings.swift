@@ -209,9 +209,10 @@ struct Settings {
 
     /// The room resolve() needs, from the raw values' lengths alone (see
     /// s3p_signing_bound): the resolved values, then the prepared parts,
-    /// none more than four times its values' length (the hosts appear
+    /// none more than six times its values' length (the hosts appear
     /// twice; the access key, region and token once UriEncoded, at most
-    /// three bytes a byte, and once as they are), plus the fixed text.
+    /// three bytes a byte, and up to three times as they are), plus the
+    /// fixed text.
     /// Each resolved value is one of the raw values it may come from, a
     /// part of a shared file, or a default.
     static func bound(raw: s3p_settings_t) -> Int {
@@ -227,7 +228,7 @@ struct Settings {
         let schemes = raw.endpoint.len + raw.external_endpoint.len + env.scheme.len
             + env.external_scheme.len + 2 * defaultScheme.utf8.count
         let values = credentials + region + host + externalHost + schemes
-        return values + Prepared.tableSize + 4 * values + 1024
+        return values + Prepared.tableSize + 6 * values + 1536
     }
 
     /// Resolves `raw` into `signing` (see s3p_signing_resolve); the

@@ -6,7 +6,7 @@
 //   <signed header names>\n<payload hash>
 // The canonical headers begin with the host, as the URL has it; the rest
 // comes from the prepared configuration (and, for header auth, the
-// timestamp), starting with its `\n`.
+// x-amz-checksum-mode line and the timestamp), starting with its `\n`.
 
 struct CanonicalRequest {
     let method: StaticString
@@ -14,9 +14,9 @@ struct CanonicalRequest {
     let query: UnsafeBufferPointer<UInt8>
     /// The value of the `host` header, the first one signed.
     let host: UnsafeBufferPointer<UInt8>
-    /// The rest, in up to three pieces, starting with `\n`.
+    /// The rest, in up to four pieces, starting with `\n`.
     let rest: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>,
-               UnsafeBufferPointer<UInt8>)
+               UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)
 
     /// SHA-256 of the canonical request; nil only if libcrypto fails.
     func hash() -> SHA256Hash? {
@@ -33,6 +33,7 @@ struct CanonicalRequest {
                 feeder.feed(rest.0)
                 feeder.feed(rest.1)
                 feeder.feed(rest.2)
+                feeder.feed(rest.3)
             }
         }
         return ok ? hash : nil

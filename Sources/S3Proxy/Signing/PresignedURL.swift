@@ -62,7 +62,7 @@ struct PresignedURL {
             method: method, path: writer.slice(pathRange.0, pathRange.1),
             query: writer.slice(queryStart, queryEnd),
             host: writer.slice(hostRange.0, hostRange.1),
-            rest: (prepared[.presignHeaders], Bytes.empty, Bytes.empty))
+            rest: (prepared[.presignHeaders], Bytes.empty, Bytes.empty, Bytes.empty))
         guard Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
                               at: writer.base + signatureAt)
         else {

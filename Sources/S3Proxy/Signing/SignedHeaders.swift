@@ -3,10 +3,13 @@
 //
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
 //   Authorization: AWS4-HMAC-SHA256 Credential=<key>/<scope>,
-//       SignedHeaders=host;x-amz-content-sha256;x-amz-date[;x-amz-security-token],
+//       SignedHeaders=host[;x-amz-checksum-mode];x-amz-content-sha256;
+//           x-amz-date[;x-amz-security-token],
 //       Signature=<sig>
 // for `<scheme>://[<bucket>.]<host><path>[?<query>]`, the URL proxy_pass
-// fetches, with that host in its Host header.
+// fetches, with that host in its Host header.  x-amz-checksum-mode
+// (always `ENABLED`) asks S3 for the object's checksums:
+// https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
 
 struct SignedHeaders {
     let prepared: PreparedParts
@@ -27,11 +30,12 @@ struct SignedHeaders {
     /// host with a port is named in the URL as its upstream,
     /// "<host>_<port>" (Upstreams); the Host header keeps the port.  With
     /// `alsoGet`, a second Authorization follows: the same request signed
-    /// as a GET.
+    /// as a GET.  With `checksumMode`, both sign `x-amz-checksum-mode:
+    /// ENABLED` too.
     func write(
         method: StaticString, path: CanonicalPath, items: QueryItems, stamp: AmzStamp,
         key: UnsafeRawBufferPointer, upstreams: Bool, alsoGet: Bool = false,
-        writer: inout BufferWriter
+        checksumMode: Bool = false, writer: inout BufferWriter
     ) -> Written? {
         let urlStart = writer.count
         writer.write(prepared[.proxyScheme])
@@ -62,20 +66,23 @@ struct SignedHeaders {
             writer.write(prepared[.host])
             hostRange = (start, writer.count)
         }
-        let authorization = writeAuthorization(stamp: stamp, into: &writer)
+        let scope = prepared[checksumMode ? .checksumAuthorizationScope : .authorizationScope]
+        let authorization = writeAuthorization(stamp: stamp, scope: scope, into: &writer)
         let stampStart = writer.count
         stamp.write(into: &writer)
         let amzDate = (stampStart, writer.count)
-        let get = alsoGet ? writeAuthorization(stamp: stamp, into: &writer) : nil
+        let get = alsoGet ? writeAuthorization(stamp: stamp, scope: scope, into: &writer) : nil
         if writer.overflowed { return nil }
 
         let stampBytes = writer.slice(amzDate.0, amzDate.1)
+        let checksumLine = checksumMode ? SignedHeaders.checksumModeLine : Bytes.empty
+        let tail = prepared[checksumMode ? .checksumHeadersTail : .proxyHeadersTail]
         func sign(_ method: StaticString, at signature: Int) -> Bool {
             let request = CanonicalRequest(
                 method: method, path: writer.slice(pathRange.0, pathRange.1),
                 query: writer.slice(queryStart, urlEnd),
                 host: writer.slice(hostRange.0, hostRange.1),
-                rest: (prepared[.proxyHeaders], stampBytes, prepared[.proxyHeadersTail]))
+                rest: (checksumLine, prepared[.proxyHeaders], stampBytes, tail))
             return Signature.write(key: key, request, stamp: stamp, scope: prepared[.scope],
                                    at: writer.base + signature)
         }
@@ -90,15 +97,23 @@ struct SignedHeaders {
         return written
     }
 
+    /// The value sent in x-amz-checksum-mode, the only one S3 takes.
+    static let checksumModeValue: StaticString = "ENABLED"
+
+    /// Its canonical header line, between host and x-amz-content-sha256.
+    static var checksumModeLine: UnsafeBufferPointer<UInt8> {
+        ("\nx-amz-checksum-mode:ENABLED" as StaticString).withUTF8Buffer { $0 }
+    }
+
     /// An Authorization header whose 64 bytes of signature are left to
     /// write at `signature`.
     private func writeAuthorization(
-        stamp: AmzStamp, into writer: inout BufferWriter
+        stamp: AmzStamp, scope: UnsafeBufferPointer<UInt8>, into writer: inout BufferWriter
     ) -> (start: Int, signature: Int, end: Int) {
         let start = writer.count
         writer.write(prepared[.authorizationCredential])
         stamp.writeDate(into: &writer)
-        writer.write(prepared[.authorizationScope])
+        writer.write(scope)
         let signature = writer.count
         writer.skip(64)
         return (start, signature, writer.count)

@@ -158,4 +158,33 @@ enum Plain {
         return Array(("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>" + code
                       + "</Code><Message>" + message + "</Message></Error>").utf8)
     }
+
+    /// RFC 6266's Content-Disposition of an attachment named `name`:
+    /// `attachment; filename="<fallback>"`, and when the fallback had to
+    /// change a character, `; filename*=UTF-8''<RFC 5987 pct-encoded>`.
+    /// The fallback keeps printable ASCII but `"`, `\`, `%`, `;`.
+    static func attachment(_ name: [UInt8]) -> [UInt8] {
+        if name.isEmpty { return Array("attachment; filename=\"download\"".utf8) }
+        var fallback: [UInt8] = []
+        for scalar in String(decoding: name, as: UTF8.self).unicodeScalars {
+            let kept = scalar.value >= 0x20 && scalar.value < 0x7f
+                && !"\"\\%;".unicodeScalars.contains(scalar)
+            fallback.append(kept ? UInt8(scalar.value) : UInt8(ascii: "_"))
+        }
+        var out = Array("attachment; filename=\"".utf8) + fallback + [UInt8(ascii: "\"")]
+        if fallback == name { return out }
+        out += Array("; filename*=UTF-8''".utf8)
+        let attrChars = Array("!#$&+-.^_`|~".utf8)
+        for byte in name {
+            let isAlnum = (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte)
+                || (0x61...0x7a).contains(byte)
+            if isAlnum || attrChars.contains(byte) {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), upperHexDigits[Int(byte >> 4)],
+                        upperHexDigits[Int(byte & 15)]]
+            }
+        }
+        return out
+    }
 }

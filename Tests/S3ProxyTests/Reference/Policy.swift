@@ -26,6 +26,8 @@ struct Policy {
     var indexDocument: [UInt8] = Policy.defaultIndex.withUTF8Buffer { Array($0) }
     /// Whether a folder without an index page gets the built-in listing.
     var listings = false
+    /// The query parameter of browsers' download links; nil: off.
+    var downloadParameter: [UInt8]? = Array("download".utf8)
     /// A prefix location's prefix: client paths begin with it and the S3
     /// path follows it.  Empty: the whole path.
     var mount: [UInt8] = []

@@ -29,6 +29,7 @@ enum RequestHandler {
                                  policy: policy,
                                  userAgent: req.user_agent.bytes[...],
                                  signing: clientSigning,
+                                 checksumMode: req.checksum_mode.bytes[...],
                                  fallback: req.fallback != 0)
         let target: S3Target
         switch route {
@@ -84,7 +85,16 @@ enum RequestHandler {
                 return S3P_E_CRYPTO
             }
             result.pointee.action = S3P_ACTION_PROXY
-            result.pointee.url = writer.write(signer.upstreamURL(target: target))
+            let url = signer.upstreamURL(target: target)
+            result.pointee.url = writer.write(url)
+            // The cache key: the URL, and the checksum mode asked for.
+            if target.checksumMode {
+                result.pointee.checksum_mode = writer.write(Array("ENABLED".utf8))
+                result.pointee.cache_key = writer.write(
+                    url + Array(" x-amz-checksum-mode:ENABLED".utf8))
+            } else {
+                result.pointee.cache_key = result.pointee.url
+            }
             result.pointee.authorization = writer.write(authorization)
             result.pointee.amz_date = writer.write(date.timestamp)
             result.pointee.host = writer.write(target.hostPrefix + settings.host)
@@ -138,6 +148,11 @@ extension Policy {
             indexDocument = conf.index.bytes
         }
         listings = conf.listings != 0
+        switch conf.download.bytes {
+        case []: downloadParameter = Array("download".utf8)
+        case Array("off".utf8): downloadParameter = nil
+        case let name: downloadParameter = name
+        }
         ignoredParameters = s3p_str_t.list(conf.ignore_params, conf.nignore_params)
         switch conf.stream {
         case S3P_STREAM_OFF:

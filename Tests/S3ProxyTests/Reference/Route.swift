@@ -18,7 +18,12 @@
 // - Any other object: a 307 to a presigned URL for the request's method,
 //   except for S3 SDKs and CLIs (by User-Agent, by sending none, or by
 //   signing their request), which cannot follow it: their GetObject and
-//   HeadObject are proxied.
+//   HeadObject are proxied, with their x-amz-checksum-mode (`ENABLED`, in
+//   any case) signed and sent on.  For them a key ending in `/` is an
+//   object (a folder marker), as S3 reads it: only the bucket's own path
+//   stays a folder.
+// - Objects take `partNumber`, a part of a multipart object: 1 to 10,000
+//   in plain decimal, once (else 400).
 // - Built-in listings (when on): when S3 answers 404 for a folder's index
 //   page, nginx comes back (the fallback pass) and the folder is proxied as
 //   a ListObjectsV2 page that the module renders as HTML; `?page=<token>`
@@ -49,6 +54,8 @@ struct S3Target {
     var folderPath: [UInt8] = []
     /// For a folder listing: the client's path of the bucket, with `/`.
     var base: [UInt8] = []
+    /// Proxied with `x-amz-checksum-mode: ENABLED`, signed.
+    var checksumMode = false
 }
 
 enum Rendering {
@@ -111,8 +118,10 @@ enum Router {
         query: ArraySlice<UInt8>, policy: Policy = Policy(),
         userAgent: ArraySlice<UInt8> = browserAgent[...],
         signing: ClientSigning = ClientSigning(),
+        checksumMode: ArraySlice<UInt8> = [],
         fallback: Bool = false
     ) -> Route {
+        let rawQuery = Array(query)
         guard HTTPMethod(method) != nil else {
             return .refuse(status: 405)
         }
@@ -195,10 +204,20 @@ enum Router {
             return .refuse(status: 400)
         }
 
-        let forwarded = parameters.filter {
+        var forwarded = parameters.filter {
             !ignoredParameters.contains($0.name) && !policy.ignores(parameter: $0.name)
         }
-        let isFolder = bucketEnd != nil && (key.isEmpty || key.last == UInt8(ascii: "/"))
+        let client = policy.streams(userAgent: userAgent, signing: signing)
+        let endsInSlash = key.last == UInt8(ascii: "/")
+        let isFolder = bucketEnd != nil && (key.isEmpty || (endsInSlash && !client))
+        // A browser's download link: the proxy's parameter, never S3's.
+        var download = false
+        if let name = policy.downloadParameter, !client,
+           forwarded.contains(where: { $0.name == name })
+        {
+            forwarded.removeAll { $0.name == name }
+            download = !fallback
+        }
 
         if fallback {
             // S3 answered 404 for this path's index page.
@@ -216,7 +235,7 @@ enum Router {
         // A parameter the location does not serve: 403, or for an S3
         // client 501 NotImplemented, which S3 clients take for "not
         // available here" (s3cmd info asks for ?policy, ?cors, ?acl).
-        let refusal: Int32 = policy.streams(userAgent: userAgent, signing: signing) ? 501 : 403
+        let refusal: Int32 = client ? 501 : 403
         if key.isEmpty && (bucketEnd == nil || !forwarded.isEmpty) {
             return listing(place, withSlash: bucketEnd != nil && policy.bucket == nil,
                            parameters: forwarded, policy: policy, refusal: refusal)
@@ -226,9 +245,17 @@ enum Router {
         // Objects take only the parameters the operator allowed:
         // sub-resources such as ?acl, ?tagging or ?versions would read more
         // than the object itself.
+        // partNumber reads one part of a multipart object (GetObject,
+        // HeadObject): any object may take it, once, 1 to 10,000.
         var query = CanonicalQuery()
+        var partNumbers = 0
         for parameter in forwarded {
-            guard policy.allows(parameter: parameter.name) else {
+            if parameter.name == Array("partNumber".utf8) {
+                partNumbers += 1
+                guard partNumbers == 1, isPartNumber(parameter.value) else {
+                    return .refuse(status: 400)
+                }
+            } else if !policy.allows(parameter: parameter.name) {
                 return .refuse(status: refusal)
             }
             query.append(name: parameter.name, value: parameter.value)
@@ -238,8 +265,11 @@ enum Router {
         var folderPath: [UInt8] = []
         if isIndex {
             if policy.listings {
-                folderPath = clientBase + [UInt8(ascii: "/")]
-                folderPath += Plain.uriEncoded(key, keepSlash: true)
+                // asked again as the client asked it
+                folderPath = Array(path)
+                if !rawQuery.isEmpty {
+                    folderPath += [UInt8(ascii: "?")] + rawQuery
+                }
             }
             key.append(contentsOf: policy.indexDocument)
         }
@@ -247,12 +277,32 @@ enum Router {
                               canonicalPath: place.path(key: key),
                               query: query, folderPath: folderPath)
         target.hostPrefix = place.hostPrefix
-        if isIndex || lastSegment(of: key).elementsEqual(policy.indexDocument)
-            || policy.streams(userAgent: userAgent, signing: signing)
-        {
+        if client {
+            let mode = checksumMode.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }
+            target.checksumMode = mode == Array("ENABLED".utf8)
+        }
+        if isIndex || lastSegment(of: key).elementsEqual(policy.indexDocument) || client {
             return .proxy(target)
         }
+        // S3 answers a redirected download with this header (GetObject's
+        // response-content-disposition), signed like any parameter.
+        let dispositionName = Array("response-content-disposition".utf8)
+        if download && !forwarded.contains(where: { $0.name == dispositionName }) {
+            target.query.append(name: dispositionName,
+                                value: Plain.attachment(Array(lastSegment(of: key))))
+        }
         return .redirect(target)
+    }
+
+    /// `1`...`10000`: digits only, no leading zero.
+    static func isPartNumber(_ value: [UInt8]) -> Bool {
+        guard !value.isEmpty, value.count <= 5, value.first != UInt8(ascii: "0"),
+              value.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else {
+            return false
+        }
+        let number = value.reduce(0) { $0 * 10 + Int($1) - 48 }
+        return (1...10_000).contains(number)
     }
 
     /// Where the S3 request goes, and where the client's paths start.

@@ -136,6 +136,11 @@ struct Signer {
     func signedHeaders(target: S3Target) -> [(name: StaticString, value: [UInt8])] {
         var headers: [(name: StaticString, value: [UInt8])] = [
             ("host", target.hostPrefix + settings.host),
+        ]
+        if target.checksumMode {
+            headers.append(("x-amz-checksum-mode", Array("ENABLED".utf8)))
+        }
+        headers += [
             ("x-amz-content-sha256", Signer.emptyPayloadHash),
             ("x-amz-date", date.timestamp),
         ]
