@@ -195,6 +195,7 @@ private final class Machine {
         var streak: UInt32 = 0
         var message = ""
         var target: Int32 = 0
+        var refused: Int32 = 0
     }
 
     init(_ vars: [String: String], credentials: s3p_credentials_source_t = S3P_CREDENTIALS_AUTO,
@@ -231,9 +232,10 @@ private final class Machine {
     }
 
     func step(_ event: s3p_event_t, _ data: String = "",
-              files: [(s3p_file_t, String)] = []) -> Step
+              files: [(s3p_file_t, String)] = [], keys: [String] = []) -> Step
     {
         var s = s3p_provider_step_t()
+        if keys.count == 3 { s.keys = (m.str(keys[0]), m.str(keys[1]), m.str(keys[2])) }
         s.event = event
         s.now = now
         s.expiration = expiration
@@ -246,6 +248,7 @@ private final class Machine {
         var step = Step(action: s.action)
         step.request = text(s.request)
         step.target = s.target
+        step.refused = s.refused
         step.paths = [text(s.paths.0), text(s.paths.1)].filter { !$0.isEmpty }
         for path in [s.paths.0, s.paths.1] where path.len > 0 {
             #expect(path.data![path.len] == 0)   // C opens it as it is
@@ -559,7 +562,7 @@ private func http(_ body: String, status: String = "200 OK") -> String {
     var s = r.step(S3P_EVENT_START)
     #expect(s.action == S3P_DO_EXCHANGE && s.target == Int32(S3P_TARGET_STS))
     #expect(s.request.hasPrefix("POST / HTTP/1.1\r\nHost: sts.eu-west-1.amazonaws.com\r\n"))
-    #expect(s.request.contains("\r\nX-Amz-Security-Token: tok\r\n"))
+    #expect(s.request.contains("\r\nx-amz-security-token: tok\r\n"))
     #expect(s.request.contains("Authorization: AWS4-HMAC-SHA256 Credential=AKIDBASE/"))
     #expect(s.request.contains("/eu-west-1/sts/aws4_request, SignedHeaders=content-type;host;"
                                + "x-amz-date;x-amz-security-token, Signature="))
@@ -637,4 +640,44 @@ func roleARNs(arn: String, good: Bool) {
 func roleDurations(text: String, seconds: Int64) {
     #expect(RoleParameters.duration(Array(text.utf8)) == seconds)
     #expect(RoleParameters.problem(Int(S3P_ROLE_DURATION), Array(text.utf8)) == nil)
+}
+
+// Issue 22: the keys in use checked with S3: a signed ListObjectsV2 with
+// max-keys=0 on the location's bucket, and S3's verdict.  (The S3
+// stand-in checks the signature itself: Tests/integration/test_key_checks.py.)
+@Test func theKeysInUseAreCheckedWithS3() {
+    let e = Machine(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"],
+                    credentials: S3P_CREDENTIALS_ENV)
+    #expect(e.configure() == nil && e.name == "env")
+    var signing = s3p_signing_t()
+    signing.scheme = e.m.str("http")
+    signing.host = e.m.str("127.0.0.1:9000")
+    signing.region = e.m.str("eu-west-1")
+    let buckets = [e.m.str("media"), e.m.str("other")]
+    s3p_provider_verify_target(e.provider, &signing, nil, buckets, 2)
+    var s = e.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    #expect(s.action == S3P_DO_EXCHANGE && s.target == Int32(S3P_TARGET_S3))
+    #expect(s.request.hasPrefix("GET /media?list-type=2&max-keys=0 HTTP/1.1\r\n"
+                                + "Host: 127.0.0.1:9000\r\n"))
+    #expect(s.request.contains("Credential=AKID/"))
+    #expect(s.request.contains("/eu-west-1/s3/aws4_request, SignedHeaders=host;"
+                               + "x-amz-content-sha256;x-amz-date, Signature="))
+    let refusal = "<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>"
+    s = e.step(S3P_EVENT_ANSWER, http(refusal, status: "403 Forbidden"))
+    #expect(s.action == S3P_DO_VERIFIED && s.refused == 1)
+    #expect(s.message == "credentials from \"env\" refused by S3: SignatureDoesNotMatch "
+            + "(HTTP 403, ListObjectsV2 on bucket \"media\")")
+    _ = e.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    s = e.step(S3P_EVENT_ANSWER, http("<ListBucketResult/>"))
+    #expect(s.action == S3P_DO_VERIFIED && s.refused == 0)
+    _ = e.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    s = e.step(S3P_EVENT_FAILED, "timed out")
+    #expect(s.action == S3P_DO_VERIFIED && s.refused == -1 && s.message.hasSuffix("timed out"))
+    // without a bucket: nothing to check
+    let none = Machine(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"],
+                       credentials: S3P_CREDENTIALS_ENV)
+    #expect(none.configure() == nil)
+    s3p_provider_verify_target(none.provider, &signing, nil, nil, 0)
+    s = none.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    #expect(s.action == S3P_DO_VERIFIED && s.message.isEmpty)
 }
