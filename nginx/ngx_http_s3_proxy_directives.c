@@ -14,7 +14,7 @@
 
 static char *ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
     ngx_http_s3_proxy_loc_conf_t *slcf);
-static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
+static char *ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t *field,
     ngx_http_s3_proxy_loc_conf_t *slcf);
 
 
@@ -129,16 +129,10 @@ ngx_http_s3_proxy_list(ngx_conf_t *cf, ngx_array_t **a,
         return "is duplicate";
     }
 
-    *a = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-    if (*a == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
     value = cf->args->elts;
 
-    if (ngx_http_s3_proxy_split(*a, &value[1], cf->args->nelts - 1)
-        != NGX_OK)
-    {
+    *a = ngx_http_s3_proxy_split(cf->pool, &value[1], cf->args->nelts - 1);
+    if (*a == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -280,31 +274,35 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    int32_t     kinds[1 + S3P_ROLE_PARAMS];
-    ngx_str_t  *value, *role;
-    ngx_uint_t  i, n;
+    int32_t      kinds[1 + S3P_ROLE_PARAMS];
+    u_char      *eq;
+    ngx_str_t   *value;
+    s3p_str_t   *role;
+    ngx_uint_t   i, n;
 
     value = cf->args->elts;
     n = cf->args->nelts - 1;
 
-    if (n > 1 + S3P_ROLE_PARAMS
-        || ngx_http_s3_proxy_check(cf, &value[1], n, 0, kinds) != NGX_OK)
-    {
-        return n > 1 + S3P_ROLE_PARAMS ? "has too many parameters"
-                                       : NGX_CONF_ERROR;
+    if (n > 1 + S3P_ROLE_PARAMS) {
+        return "has too many parameters";
+    }
+
+    if (ngx_http_s3_proxy_check(cf, &value[1], n, 0, kinds) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     /* the role's parameters: each value after its '=' */
 
     for (i = 1; i < n; i++) {
-        role = &slcf->role[kinds[i] - 1];
-        role->data = ngx_strlchr(value[1 + i].data,
-                                 value[1 + i].data + value[1 + i].len, '=')
-                     + 1;
-        role->len = value[1 + i].data + value[1 + i].len - role->data;
+        role = &slcf->raw.role[kinds[i] - 1];
+        eq = ngx_strlchr(value[1 + i].data,
+                         value[1 + i].data + value[1 + i].len, '=');
+        role->data = eq + 1;
+        role->len = value[1 + i].data + value[1 + i].len - (eq + 1);
     }
 
-    return ngx_http_s3_proxy_kind(cf, &slcf->credentials, slcf);
+    return ngx_http_s3_proxy_kind(cf, (int32_t *) &slcf->raw.credentials,
+                                  slcf);
 }
 
 
@@ -313,19 +311,25 @@ ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
 
-    return ngx_http_s3_proxy_kind(cf, &slcf->addressing, slcf);
+    return ngx_http_s3_proxy_kind(cf, (int32_t *) &slcf->raw.addressing,
+                                  slcf);
 }
 
 
+/*
+ * s3p_credentials_source_t and s3p_addressing_t hold S3P_UNSET (-1) when
+ * not configured: enums with a negative value are ints
+ */
+
 static char *
-ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
+ngx_http_s3_proxy_kind(ngx_conf_t *cf, int32_t *field,
     ngx_http_s3_proxy_loc_conf_t *slcf)
 {
     u_char     *last;
     int32_t     kind;
     ngx_str_t  *value;
 
-    if (*field != NGX_CONF_UNSET_UINT) {
+    if (*field != S3P_UNSET) {
         return "is duplicate";
     }
 
@@ -335,9 +339,9 @@ ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
         return NGX_CONF_ERROR;
     }
 
-    *field = (ngx_uint_t) kind;
+    *field = kind;
 
-    if (field == &slcf->credentials) {
+    if (field == (int32_t *) &slcf->raw.credentials) {
         if (kind != S3P_CREDENTIALS_PROFILE) {
             return NGX_CONF_OK;
         }
@@ -345,8 +349,8 @@ ngx_http_s3_proxy_kind(ngx_conf_t *cf, ngx_uint_t *field,
         /* profile=NAME: the profile's region decides the default endpoint */
 
         last = value[1].data + value[1].len;
-        slcf->profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
-        slcf->profile.len = last - slcf->profile.data;
+        slcf->raw.profile.data = ngx_strlchr(value[1].data, last, '=') + 1;
+        slcf->raw.profile.len = last - slcf->raw.profile.data;
     }
 
     /* virtual-hosted addressing names the hosts */

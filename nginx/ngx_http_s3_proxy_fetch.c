@@ -30,8 +30,7 @@
 static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
 static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     s3p_event_t event, u_char *data, size_t len);
-static void ngx_http_s3_proxy_fetch_write(ngx_event_t *wev);
-static void ngx_http_s3_proxy_fetch_read(ngx_event_t *rev);
+static void ngx_http_s3_proxy_fetch_io(ngx_event_t *ev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 #endif
@@ -141,8 +140,8 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     s3p_event_t event, u_char *data, size_t len)
 {
     ngx_int_t                  rc;
-    ngx_str_t                  files[2];
     ngx_uint_t                 i, changed;
+    ngx_pool_t                *pool;
     s3p_provider_step_t        step;
     ngx_connection_t          *c;
     ngx_http_s3_proxy_slot_t  *slot;
@@ -150,7 +149,7 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     ngx_http_s3_proxy_fetch_close(p);
 
     slot = p->slot;
-    ngx_memzero(files, sizeof(files));
+    pool = NULL;
     ngx_memzero(&step, sizeof(s3p_provider_step_t));
 
     step.event = event;
@@ -182,12 +181,11 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
         s3p_provider_next(&p->core, &step, p->buf, S3P_PROVIDER_REQUEST_MAX);
 
-        for (i = 0; i < 2; i++) {
-            if (files[i].data) {
-                ngx_explicit_memzero(files[i].data, files[i].len);
-                ngx_free(files[i].data);
-                ngx_str_null(&files[i]);
-            }
+        /* the files read for the step: wiped with their pool */
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+            pool = NULL;
         }
 
         if (step.action != S3P_DO_READ) {
@@ -197,18 +195,22 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         /* the files asked for, each read whole or not at all */
 
         step.event = S3P_EVENT_FILES;
+        pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, p->tick.log);
+
+        /* s3p_str_t has ngx_str_t's layout */
 
         for (i = 0; i < 2; i++) {
+            ngx_str_null(&step.files[i]);
+
             rc = (step.paths[i].len == 0) ? NGX_DECLINED
+                 : (pool == NULL) ? NGX_ERROR
                  : ngx_http_s3_proxy_read_file((u_char *) step.paths[i].data,
-                                               step.file_max, p->tick.log,
-                                               &files[i]);
+                                               step.file_max, pool,
+                                               (ngx_str_t *) &step.files[i]);
 
             step.file_status[i] = (rc == NGX_OK) ? S3P_FILE_READ
                                    : (rc == NGX_DECLINED) ? S3P_FILE_MISSING
                                    : S3P_FILE_UNREADABLE;
-            step.files[i].data = files[i].data;
-            step.files[i].len = files[i].len;
         }
     }
 
@@ -244,15 +246,15 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
         c = p->peer.connection;
         c->data = p;
-        c->write->handler = ngx_http_s3_proxy_fetch_write;
-        c->read->handler = ngx_http_s3_proxy_fetch_read;
+        c->write->handler = ngx_http_s3_proxy_fetch_io;
+        c->read->handler = ngx_http_s3_proxy_fetch_io;
 
         ngx_add_timer(c->write, p->timeout);
 
         /* with NGX_AGAIN, sending (or TLS's handshake) waits for connect */
 
         if (rc == NGX_OK) {
-            ngx_http_s3_proxy_fetch_write(c->write);
+            ngx_http_s3_proxy_fetch_io(c->write);
         }
 
         return;
@@ -314,8 +316,8 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
 
 /*
- * Puts keys into a slot (its lock held), each capped, the old ones
- * cleared; 1 when they changed, and the version moved.
+ * Puts keys into a slot (its lock held), by the core (s3p_store_keys()):
+ * 1 when they changed, and the version moved.
  */
 
 ngx_uint_t
@@ -323,38 +325,17 @@ ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
     s3p_str_t *access_key, s3p_str_t *secret_key, s3p_str_t *token,
     time_t expiration)
 {
-    u_char      *k;
-    ngx_uint_t   i, same;
-    s3p_str_t   *keys[3];
+    s3p_str_t  keys[3];
 
-    static size_t  max[3] = {
-        S3P_ACCESS_KEY_MAX, S3P_SECRET_KEY_MAX, S3P_SESSION_TOKEN_MAX
-    };
+    keys[0] = *access_key;
+    keys[1] = *secret_key;
+    keys[2] = *token;
 
-    keys[0] = access_key;
-    keys[1] = secret_key;
-    keys[2] = token;
-
-    same = (slot->version != 0 && slot->expiration == expiration);
-
-    for (i = 0, k = slot->keys; i < 3; k += slot->len[i++]) {
-        if (keys[i]->len > max[i]) {
-            return 0;
-        }
-
-        same = same && keys[i]->len == slot->len[i]
-               && ngx_memcmp(k, keys[i]->data, keys[i]->len) == 0;
-    }
-
-    if (same) {
+    if (!s3p_store_keys(keys, slot->version != 0
+                              && slot->expiration == expiration,
+                        slot->keys, slot->len))
+    {
         return 0;
-    }
-
-    ngx_explicit_memzero(slot->keys, sizeof(slot->keys));
-
-    for (i = 0, k = slot->keys; i < 3; i++) {
-        k = ngx_cpymem(k, keys[i]->data, keys[i]->len);
-        slot->len[i] = keys[i]->len;
     }
 
     slot->expiration = expiration;
@@ -365,17 +346,25 @@ ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
 }
 
 
+/*
+ * The exchange, on either of the connection's events: TLS's handshake
+ * first, then the request sent, then the answer read until the server
+ * closes it.
+ */
+
 static void
-ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
+ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
 {
+    u_char                        *answer;
     ssize_t                        n;
     ngx_connection_t              *c;
     ngx_http_s3_proxy_provider_t  *p;
 
-    c = wev->data;
+    c = ev->data;
     p = c->data;
+    answer = p->buf + S3P_PROVIDER_REQUEST_MAX;
 
-    if (wev->timedout) {
+    if (ev->timedout) {
         ngx_http_s3_proxy_fetch_failed(p, "timed out");
         return;
     }
@@ -410,40 +399,68 @@ ngx_http_s3_proxy_fetch_write(ngx_event_t *wev)
     }
 #endif
 
-    while (p->sent < p->request.len) {
-        n = c->send(c, (u_char *) p->request.data + p->sent,
-                    p->request.len - p->sent);
+    if (p->sent < p->request.len) {
+
+        do {
+            n = c->send(c, (u_char *) p->request.data + p->sent,
+                        p->request.len - p->sent);
+
+            if (n == NGX_AGAIN) {
+                if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
+                    ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+                }
+
+                return;
+            }
+
+            if (n <= 0) {
+                ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+                return;
+            }
+
+            p->sent += n;
+
+        } while (p->sent < p->request.len);
+
+        /* sent: the answer's wait begins */
+
+        if (c->write->timer_set) {
+            ngx_del_timer(c->write);
+        }
+
+        ngx_add_timer(c->read, p->timeout);
+    }
+
+    for ( ;; ) {
+        if (p->answer_len == S3P_PROVIDER_ANSWER_MAX) {
+            ngx_http_s3_proxy_fetch_failed(p, "an answer too large");
+            return;
+        }
+
+        n = c->recv(c, answer + p->answer_len,
+                    S3P_PROVIDER_ANSWER_MAX - p->answer_len);
 
         if (n == NGX_AGAIN) {
-            if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-                ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+                ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
             }
 
             return;
         }
 
-        if (n <= 0) {
-            ngx_http_s3_proxy_fetch_failed(p, "send() failed");
+        if (n == NGX_ERROR) {
+            ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
             return;
         }
 
-        p->sent += n;
+        if (n == 0) {
+            break;
+        }
+
+        p->answer_len += n;
     }
 
-    if (wev->timer_set) {
-        ngx_del_timer(wev);
-    }
-
-    ngx_add_timer(c->read, p->timeout);
-
-    if (c->read->ready) {
-        ngx_http_s3_proxy_fetch_read(c->read);
-        return;
-    }
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-    }
+    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_ANSWER, answer, p->answer_len);
 }
 
 
@@ -476,63 +493,13 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
         return;
     }
 
-    c->write->handler = ngx_http_s3_proxy_fetch_write;
-    c->read->handler = ngx_http_s3_proxy_fetch_read;
+    c->write->handler = ngx_http_s3_proxy_fetch_io;
+    c->read->handler = ngx_http_s3_proxy_fetch_io;
 
-    ngx_http_s3_proxy_fetch_write(c->write);
+    ngx_http_s3_proxy_fetch_io(c->write);
 }
 
 #endif
-
-
-static void
-ngx_http_s3_proxy_fetch_read(ngx_event_t *rev)
-{
-    u_char                        *answer;
-    ssize_t                        n;
-    ngx_connection_t              *c;
-    ngx_http_s3_proxy_provider_t  *p;
-
-    c = rev->data;
-    p = c->data;
-    answer = p->buf + S3P_PROVIDER_REQUEST_MAX;
-
-    if (rev->timedout) {
-        ngx_http_s3_proxy_fetch_failed(p, "timed out");
-        return;
-    }
-
-    for ( ;; ) {
-        if (p->answer_len == S3P_PROVIDER_ANSWER_MAX) {
-            ngx_http_s3_proxy_fetch_failed(p, "an answer too large");
-            return;
-        }
-
-        n = c->recv(c, answer + p->answer_len,
-                    S3P_PROVIDER_ANSWER_MAX - p->answer_len);
-
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-                ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-            }
-
-            return;
-        }
-
-        if (n == NGX_ERROR) {
-            ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-            return;
-        }
-
-        if (n == 0) {
-            break;
-        }
-
-        p->answer_len += n;
-    }
-
-    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_ANSWER, answer, p->answer_len);
-}
 
 
 static void

@@ -133,21 +133,21 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, endpoint),
+      offsetof(ngx_http_s3_proxy_loc_conf_t, raw.endpoint),
       &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_external_endpoint"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, external_endpoint),
+      offsetof(ngx_http_s3_proxy_loc_conf_t, raw.external_endpoint),
       &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_region"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, region),
+      offsetof(ngx_http_s3_proxy_loc_conf_t, raw.region),
       &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_credentials"),
@@ -275,8 +275,8 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
     conf->ignore_params = NGX_CONF_UNSET_PTR;
     conf->stream = NGX_CONF_UNSET_PTR;
     conf->listing = NGX_CONF_UNSET;
-    conf->credentials = NGX_CONF_UNSET_UINT;
-    conf->addressing = NGX_CONF_UNSET_UINT;
+    conf->raw.credentials = S3P_CREDENTIALS_UNSET;
+    conf->raw.addressing = S3P_ADDRESSING_UNSET;
     conf->website = NGX_CONF_UNSET;
     conf->types = NGX_CONF_UNSET;
     conf->proxy_types = NGX_CONF_UNSET_PTR;
@@ -308,22 +308,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->index, prev->index, "");
     ngx_conf_merge_ptr_value(conf->bucket, prev->bucket, NULL);
     ngx_conf_merge_ptr_value(conf->prefix, prev->prefix, NULL);
-    ngx_conf_merge_str_value(conf->endpoint, prev->endpoint, "");
-    ngx_conf_merge_str_value(conf->external_endpoint,
-                             prev->external_endpoint, "");
-    ngx_conf_merge_str_value(conf->region, prev->region, "");
-
-    /* the profile and the role belong to s3_proxy_credentials */
-
-    if (conf->credentials == NGX_CONF_UNSET_UINT) {
-        conf->profile = prev->profile;
-        ngx_memcpy(conf->role, prev->role, sizeof(conf->role));
-    }
-
-    ngx_conf_merge_uint_value(conf->credentials, prev->credentials,
-                              S3P_CREDENTIALS_AUTO);
-    ngx_conf_merge_uint_value(conf->addressing, prev->addressing,
-                              S3P_ADDRESSING_PATH);
+    s3p_settings_merge(&conf->raw, &prev->raw);
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 

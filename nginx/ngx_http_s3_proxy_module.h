@@ -1,29 +1,7 @@
 /*
- * ngx_http_s3_proxy_module: what its C files share.
- *
- *   ngx_http_s3_proxy_module.c     the module, its directives, merging
- *   ngx_http_s3_proxy_directives.c the directives' own handlers
- *   ngx_http_s3_proxy_settings.c   the environment, and the S3 settings
- *                                  checked and resolved by the Swift core
- *   ngx_http_s3_proxy_upstream.c   a keepalive upstream per S3 endpoint
- *   ngx_http_s3_proxy_handler.c    the request phase: route, redirect,
- *                                  refuse, hand over to proxy_pass
- *   ngx_http_s3_proxy_variables.c  the $s3_proxy_* variables
- *   ngx_http_s3_proxy_filter.c     S3's answers: headers hidden, errors
- *                                  cleaned and logged, listings rendered
- *   ngx_http_s3_proxy_fallback.c   a folder's listing in place of its
- *                                  index page's 404
- *   ngx_http_s3_proxy_snippet.c    what the location needs besides the
- *                                  module (s3_proxy.conf, its marker)
- *   ngx_http_s3_proxy_credentials.c  credentials that rotate: each
- *                                  location's provider, their shared
- *                                  zone, what a request signs with
- *   ngx_http_s3_proxy_fetch.c      a provider's refresh: the workers'
- *                                  timer, its steps carried out
- *   ngx_http_s3_proxy_provider.c   what a provider reaches: its hosts,
- *                                  TLS, the files the workers must read
- *
- * The Swift core is reached through CShim/include/s3_proxy_core.h only.
+ * ngx_http_s3_proxy_module: what its C files share.  Each file says what
+ * it holds in its first comment; docs/design.md maps them.  The Swift
+ * core is reached through CShim/include/s3_proxy_core.h only.
  */
 
 #ifndef _NGX_HTTP_S3_PROXY_MODULE_H_INCLUDED_
@@ -95,14 +73,11 @@ typedef struct {
     ngx_http_complex_value_t  *bucket;
     ngx_http_complex_value_t  *prefix;
 
-    /* where S3 is and how to sign for it, resolved by the core */
-    ngx_str_t                  endpoint;
-    ngx_str_t                  external_endpoint;
-    ngx_str_t                  region;
-    ngx_uint_t                 credentials;  /* s3p_credentials_source_t */
-    ngx_str_t                  profile;
-    ngx_str_t                  role[S3P_ROLE_PARAMS];  /* its role= ... */
-    ngx_uint_t                 addressing;   /* s3p_addressing_t */
+    /*
+     * where S3 is and how to sign for it, as written (expires and window
+     * apart), inherited and resolved by the core
+     */
+    s3p_settings_t             raw;
 
     /* a prefix location's prefix, not part of the S3 path */
     ngx_str_t                  mount;
@@ -178,12 +153,12 @@ typedef struct {
 
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
-ngx_int_t ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values,
+ngx_array_t *ngx_http_s3_proxy_split(ngx_pool_t *pool, ngx_str_t *values,
     ngx_uint_t n);
 ngx_int_t ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values,
     ngx_uint_t n, time_t seconds, int32_t *kinds);
 ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
-    ngx_log_t *log, ngx_str_t *contents);
+    ngx_pool_t *pool, ngx_str_t *contents);
 ngx_int_t ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data,
     size_t len);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,

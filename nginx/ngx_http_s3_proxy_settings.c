@@ -19,11 +19,9 @@
 
 static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
     s3p_str_t *value);
-static ngx_int_t ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
+static void ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
     const s3p_str_t *path, s3p_str_t *contents);
 static void ngx_http_s3_proxy_wipe(void *data);
-static ngx_int_t ngx_http_s3_proxy_same(const s3p_str_t *a,
-    const s3p_str_t *b);
 static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
@@ -71,29 +69,24 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 
     paths = ngx_pnalloc(cf->pool, len);
     if (paths == NULL
-        || s3p_environment_paths(&smcf->env, paths, len) != S3P_OK
-        || ngx_http_s3_proxy_read_shared(cf, &smcf->env.credentials_path,
-                                         &smcf->env.credentials_file)
-           != NGX_OK
-        || ngx_http_s3_proxy_read_shared(cf, &smcf->env.config_path,
-                                         &smcf->env.config_file)
-           != NGX_OK)
+        || s3p_environment_paths(&smcf->env, paths, len) != S3P_OK)
     {
         return NULL;
     }
 
+    ngx_http_s3_proxy_read_shared(cf, &smcf->env.credentials_path,
+                                  &smcf->env.credentials_file);
+    ngx_http_s3_proxy_read_shared(cf, &smcf->env.config_path,
+                                  &smcf->env.config_file);
+
     /* the default bucket allowlist, as `make run` passes it */
 
     if (smcf->env.buckets.len) {
-        smcf->buckets = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
-        if (smcf->buckets == NULL) {
-            return NULL;
-        }
-
         value.data = (u_char *) smcf->env.buckets.data;
         value.len = smcf->env.buckets.len;
 
-        if (ngx_http_s3_proxy_split(smcf->buckets, &value, 1) != NGX_OK) {
+        smcf->buckets = ngx_http_s3_proxy_split(cf->pool, &value, 1);
+        if (smcf->buckets == NULL) {
             return NULL;
         }
     }
@@ -102,46 +95,27 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 }
 
 
-/* Names separated by commas, spaces or tabs, as slices of `values`. */
+/*
+ * A list directive's names, split by the core (s3p_split_names()), as
+ * slices of `values`; s3p_str_t has ngx_str_t's layout.
+ */
 
-ngx_int_t
-ngx_http_s3_proxy_split(ngx_array_t *a, ngx_str_t *values, ngx_uint_t n)
+ngx_array_t *
+ngx_http_s3_proxy_split(ngx_pool_t *pool, ngx_str_t *values, ngx_uint_t n)
 {
-    u_char      *p, *last, *start;
-    ngx_str_t   *name;
-    ngx_uint_t   i;
+    size_t        count;
+    ngx_array_t  *a;
 
-    for (i = 0; i < n; i++) {
-        p = values[i].data;
-        last = p + values[i].len;
+    count = s3p_split_names((s3p_str_t *) values, n, NULL, 0);
 
-        while (p < last) {
-
-            while (p < last && (*p == ',' || *p == ' ' || *p == '\t')) {
-                p++;
-            }
-
-            start = p;
-
-            while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-                p++;
-            }
-
-            if (p == start) {
-                break;
-            }
-
-            name = ngx_array_push(a);
-            if (name == NULL) {
-                return NGX_ERROR;
-            }
-
-            name->len = p - start;
-            name->data = start;
-        }
+    a = ngx_array_create(pool, ngx_max(count, 1), sizeof(ngx_str_t));
+    if (a == NULL) {
+        return NULL;
     }
 
-    return NGX_OK;
+    a->nelts = s3p_split_names((s3p_str_t *) values, n, a->elts, count);
+
+    return a;
 }
 
 
@@ -209,127 +183,103 @@ ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, s3p_str_t *value)
  * needs a profile from it.  Its contents are wiped with the configuration.
  */
 
-static ngx_int_t
+static void
 ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
     s3p_str_t *contents)
 {
-    u_char     *copy;
-    ngx_int_t   rc;
-    ngx_str_t   file;
+    ngx_str_t  file;
 
-    contents->len = 0;
-    contents->data = NULL;
+    ngx_str_null(&file);
 
-    if (path->len == 0) {
-        return NGX_OK;
-    }
-
-    rc = ngx_http_s3_proxy_read_file((u_char *) path->data, S3P_FILE_MAX,
-                                     cf->log, &file);
-
-    if (rc == NGX_ERROR) {
+    if (path->len
+        && ngx_http_s3_proxy_read_file((u_char *) path->data, S3P_FILE_MAX,
+                                       cf->pool, &file)
+           == NGX_ERROR)
+    {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                       "s3 proxy: \"%s\" is not a readable file of at most "
                       "%d bytes, not read", path->data, S3P_FILE_MAX);
     }
 
-    if (rc != NGX_OK) {
-        return NGX_OK;
-    }
-
-    copy = ngx_pnalloc(cf->pool, file.len + 1);
-
-    if (copy != NULL) {
-        ngx_memcpy(copy, file.data, file.len);
-    }
-
-    ngx_explicit_memzero(file.data, file.len);
-    ngx_free(file.data);
-
-    if (copy == NULL) {
-        return NGX_ERROR;
-    }
-
-    contents->data = copy;
+    contents->data = file.data;
     contents->len = file.len;
-
-    return ngx_http_s3_proxy_wipe_later(cf, copy, file.len);
 }
 
 
 /*
- * A small file (`path` NUL-terminated), read whole into `contents`
- * (allocated; the caller wipes and frees it): NGX_OK; NGX_DECLINED when
- * it does not exist; NGX_ERROR when it is not a regular file, is larger
- * than `max`, or cannot be read whole.
+ * A small file (`path` NUL-terminated), read whole into `contents`,
+ * allocated from `pool` and wiped with it: NGX_OK; NGX_DECLINED when it
+ * does not exist; NGX_ERROR when it is not a regular file, is larger than
+ * `max`, or cannot be read whole.
  */
 
 ngx_int_t
-ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_log_t *log,
+ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_pool_t *pool,
     ngx_str_t *contents)
 {
-    u_char           *buf;
-    off_t             size;
-    size_t            got;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
+    u_char              *buf;
+    size_t               size, got;
+    ssize_t              n;
+    ngx_int_t            rc;
+    ngx_str_t           *wipe;
+    ngx_file_t           file;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
 
     ngx_str_null(contents);
+    ngx_memzero(&file, sizeof(ngx_file_t));
 
-    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    file.fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
-    if (fd == NGX_INVALID_FILE) {
+    if (file.fd == NGX_INVALID_FILE) {
         return (ngx_errno == NGX_ENOENT) ? NGX_DECLINED : NGX_ERROR;
     }
 
-    buf = NULL;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
-        || ngx_file_size(&fi) > (off_t) max)
-    {
-        goto failed;
-    }
-
-    size = ngx_file_size(&fi);
-
-    buf = ngx_alloc((size_t) size + 1, log);
-    if (buf == NULL) {
-        goto failed;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
     file.name.data = path;
     file.name.len = ngx_strlen(path);
-    file.log = log;
+    file.log = pool->log;
 
-    for (got = 0; got < (size_t) size; got += n) {
-        n = ngx_read_file(&file, buf + got, (size_t) size - got, got);
+    rc = NGX_ERROR;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
+        || ngx_file_size(&fi) > (off_t) max)
+    {
+        goto done;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_str_t));
+    buf = ngx_pnalloc(pool, size);
+
+    if (cln == NULL || buf == NULL) {
+        goto done;
+    }
+
+    wipe = cln->data;
+    wipe->data = buf;
+    wipe->len = 0;
+    cln->handler = ngx_http_s3_proxy_wipe;
+
+    for (got = 0; got < size; got += n) {
+        n = ngx_read_file(&file, buf + got, size - got, got);
 
         if (n <= 0) {
-            goto failed;
+            goto done;
         }
-    }
 
-    (void) ngx_close_file(fd);
+        wipe->len = got + n;
+    }
 
     contents->data = buf;
-    contents->len = (size_t) size;
+    contents->len = size;
+    rc = NGX_OK;
 
-    return NGX_OK;
+done:
 
-failed:
+    (void) ngx_close_file(file.fd);
 
-    (void) ngx_close_file(fd);
-
-    if (buf) {
-        ngx_explicit_memzero(buf, (size_t) size);
-        ngx_free(buf);
-    }
-
-    return NGX_ERROR;
+    return rc;
 }
 
 
@@ -377,13 +327,6 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_http_s3_proxy_pos_t  *pos;
 
     pos = &conf->enable_pos;
-
-    if (conf->buckets != NULL && conf->buckets->nelts == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\": S3_PROXY_BUCKETS names no bucket "
-                      "in %s:%ui", pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
-    }
 
     core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
     if (core == NULL) {
@@ -478,26 +421,9 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     pos = &conf->enable_pos;
 
-    ngx_memzero(&raw, sizeof(s3p_settings_t));
-
-    raw.endpoint.len = conf->endpoint.len;
-    raw.endpoint.data = conf->endpoint.data;
-    raw.external_endpoint.len = conf->external_endpoint.len;
-    raw.external_endpoint.data = conf->external_endpoint.data;
-    raw.region.len = conf->region.len;
-    raw.region.data = conf->region.data;
-    raw.credentials = (s3p_credentials_source_t) conf->credentials;
-    raw.profile.len = conf->profile.len;
-    raw.profile.data = conf->profile.data;
-
-    for (i = 0; i < S3P_ROLE_PARAMS; i++) {
-        raw.role[i].len = conf->role[i].len;
-        raw.role[i].data = conf->role[i].data;
-    }
-    raw.addressing = (s3p_addressing_t) conf->addressing;
-    raw.expires = (conf->expires == NGX_CONF_UNSET)
-                  ? S3P_UNSET : (int64_t) conf->expires;
-    raw.window = (conf->window == 0) ? S3P_UNSET : (int64_t) conf->window;
+    raw = conf->raw;
+    raw.expires = (int64_t) conf->expires;
+    raw.window = (int64_t) conf->window;
     raw.env = &smcf->env;
 
     if (smcf->signings == NULL) {
@@ -511,20 +437,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     known = smcf->signings->elts;
 
     for (i = 0; i < smcf->signings->nelts; i++) {
-        if (ngx_http_s3_proxy_same(&known[i].raw.endpoint, &raw.endpoint)
-            && ngx_http_s3_proxy_same(&known[i].raw.external_endpoint,
-                                      &raw.external_endpoint)
-            && ngx_http_s3_proxy_same(&known[i].raw.region, &raw.region)
-            && ngx_http_s3_proxy_same(&known[i].raw.profile, &raw.profile)
-            && ngx_http_s3_proxy_same(&known[i].raw.role[0], &raw.role[0])
-            && ngx_http_s3_proxy_same(&known[i].raw.role[1], &raw.role[1])
-            && ngx_http_s3_proxy_same(&known[i].raw.role[2], &raw.role[2])
-            && ngx_http_s3_proxy_same(&known[i].raw.role[3], &raw.role[3])
-            && known[i].raw.credentials == raw.credentials
-            && known[i].raw.addressing == raw.addressing
-            && known[i].raw.expires == raw.expires
-            && known[i].raw.window == raw.window)
-        {
+        if (s3p_settings_same(&known[i].raw, &raw)) {
             conf->creds = known[i].creds;
             return known[i].signing;
         }
@@ -591,10 +504,3 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     return signing;
 }
 
-
-static ngx_int_t
-ngx_http_s3_proxy_same(const s3p_str_t *a, const s3p_str_t *b)
-{
-    return a->len == b->len
-           && (a->len == 0 || ngx_memcmp(a->data, b->data, a->len) == 0);
-}

@@ -194,11 +194,10 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     s3p_upstream_t **list, size_t *count)
 {
     u_char                         *buf;
-    size_t                          n, i;
-    ngx_str_t                      *names;
-    s3p_str_t                       bucket, *buckets;
+    size_t                          n;
+    s3p_str_t                       bucket;
     ngx_array_t                    *a;
-    s3p_settings_t                  raw;
+    s3p_settings_t                  raw, inner;
     ngx_http_s3_proxy_loc_conf_t   *conf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -207,8 +206,8 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     ngx_memzero(&raw, sizeof(s3p_settings_t));
     ngx_memzero(&bucket, sizeof(s3p_str_t));
 
-    raw.addressing = S3P_ADDRESSING_PATH;
-    raw.env = &smcf->env;
+    raw.credentials = S3P_CREDENTIALS_UNSET;
+    raw.addressing = S3P_ADDRESSING_UNSET;
     a = smcf->buckets;
 
     /* from the outermost level in: an inner value replaces an outer one */
@@ -217,25 +216,9 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
 
     while (n--) {
         conf = levels[n];
-
-        if (conf->endpoint.data) {
-            raw.endpoint.len = conf->endpoint.len;
-            raw.endpoint.data = conf->endpoint.data;
-        }
-
-        if (conf->region.data) {
-            raw.region.len = conf->region.len;
-            raw.region.data = conf->region.data;
-        }
-
-        if (conf->credentials != NGX_CONF_UNSET_UINT) {
-            raw.profile.len = conf->profile.len;
-            raw.profile.data = conf->profile.data;
-        }
-
-        if (conf->addressing != NGX_CONF_UNSET_UINT) {
-            raw.addressing = (s3p_addressing_t) conf->addressing;
-        }
+        inner = conf->raw;
+        s3p_settings_merge(&inner, &raw);
+        raw = inner;
 
         /* a bucket from variables is addressed path-style: no host */
 
@@ -249,31 +232,29 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
         }
     }
 
+    raw.env = &smcf->env;
+
     n = (a == NULL) ? 0 : a->nelts;
 
     /* the names live as long as the configuration is read */
 
-    buckets = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_str_t));
     *list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
     buf = ngx_pnalloc(cf->temp_pool, (n + 1) * S3P_UPSTREAM_MAX);
 
-    if (buckets == NULL || *list == NULL || buf == NULL) {
+    if (*list == NULL || buf == NULL) {
         return NGX_ERROR;
-    }
-
-    names = (a == NULL) ? NULL : a->elts;
-
-    for (i = 0; i < n; i++) {
-        buckets[i].len = names[i].len;
-        buckets[i].data = names[i].data;
     }
 
     *count = 0;
 
-    /* settings that do not resolve have none: the merge names why */
+    /*
+     * settings that do not resolve have none: the merge names why;
+     * s3p_str_t has ngx_str_t's layout
+     */
 
-    (void) s3p_upstreams(&raw, &bucket, buckets, n, (int32_t) resolve, *list,
-                         n + 1, buf, (n + 1) * S3P_UPSTREAM_MAX, count);
+    (void) s3p_upstreams(&raw, &bucket, n ? (s3p_str_t *) a->elts : NULL, n,
+                         (int32_t) resolve, *list, n + 1, buf,
+                         (n + 1) * S3P_UPSTREAM_MAX, count);
 
     return NGX_OK;
 }

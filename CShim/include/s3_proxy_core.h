@@ -89,6 +89,8 @@ int s3p_environment_paths(s3p_environment_t *env, uint8_t *out, size_t cap);
 
 /* Where a location's credentials come from (s3_proxy_credentials). */
 typedef enum {
+    S3P_CREDENTIALS_UNSET = -1,       /* not configured: inherited, else */
+                                      /*   auto */
     S3P_CREDENTIALS_AUTO = 0,         /* the first source of the chain */
                                       /*   that is configured */
                                       /*   (s3p_provider_configure()) */
@@ -114,6 +116,8 @@ typedef enum {
 
 /* How requests name the bucket to S3 (s3_proxy_addressing). */
 typedef enum {
+    S3P_ADDRESSING_UNSET = -1,        /* not configured: inherited, else */
+                                      /*   path */
     S3P_ADDRESSING_PATH = 0,          /* https://host/bucket/key */
     S3P_ADDRESSING_VIRTUAL = 1        /* https://bucket.host/key */
 } s3p_addressing_t;
@@ -121,8 +125,8 @@ typedef enum {
 
 /*
  * A location's raw signing settings: its directives' values as written
- * (empty, or S3P_UNSET for `expires`: not configured) and the
- * environment.  s3p_signing_resolve() turns them into an s3p_signing_t.
+ * (empty, S3P_UNSET or *_UNSET: not configured) and the environment.
+ * s3p_signing_resolve() turns them into an s3p_signing_t.
  */
 typedef struct {
     s3p_str_t        endpoint;              /* s3_proxy_endpoint */
@@ -136,11 +140,24 @@ typedef struct {
     s3p_addressing_t addressing;            /* s3_proxy_addressing */
     int64_t          expires;               /* s3_proxy_expires, seconds */
     int64_t          window;                /* s3_proxy_presign_window, */
-                                            /*   seconds; S3P_UNSET: off */
+                                            /*   seconds; 0, S3P_UNSET: off */
     const s3p_environment_t  *env;
 } s3p_settings_t;
 
 #define S3P_UNSET  (-1)
+
+/*
+ * A location's raw settings inherited as nginx inherits a directive's
+ * value: each one `conf` has not configured is `prev`'s (the profile name
+ * goes with s3_proxy_credentials).  `env` is left as it is.
+ */
+void s3p_settings_merge(s3p_settings_t *conf, const s3p_settings_t *prev);
+
+/*
+ * Whether two locations' raw settings are the same (1), so that they share
+ * one resolved s3p_signing_t, or not (0).  Their `env` is not compared.
+ */
+int s3p_settings_same(const s3p_settings_t *a, const s3p_settings_t *b);
 
 
 /*
@@ -516,8 +533,9 @@ int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,
- * its bucket and allowlists (with virtual addressing, that each bucket
- * named can be a DNS label of the endpoints), its index page name, and
+ * its bucket and allowlists (a list that names no bucket is refused; with
+ * virtual addressing, that each bucket named can be a DNS label of the
+ * endpoints), its index page name, and
  * that a host it reaches by name, without an upstream{} for it, can be
  * resolved (`resolver`).  On failure writes a message naming the setting
  * into `err` (capacity `cap`, NUL-terminated) and returns S3P_E_CONFIG.
@@ -547,6 +565,16 @@ int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
 int s3p_check_directive(const s3p_str_t *name, const s3p_str_t *values,
     size_t n, int64_t seconds, int32_t *kinds, uint8_t *err, size_t cap);
+
+/*
+ * The names of a list directive's values (s3_proxy_buckets,
+ * s3_proxy_allow_params, s3_proxy_ignore_params) or of S3_PROXY_BUCKETS:
+ * `n` values split at commas, spaces and tabs.  Writes at most `cap`
+ * names into `out` (may be NULL with `cap` 0), each a slice of a value,
+ * and returns how many names there are.
+ */
+size_t s3p_split_names(const s3p_str_t *values, size_t n, s3p_str_t *out,
+    size_t cap);
 
 /*
  * Checks, when a location is merged, that it has the shipped snippet
@@ -871,6 +899,18 @@ typedef struct {
  */
 int64_t s3p_presign_cap(int64_t expires, int64_t window, int64_t expiration,
     int64_t now);
+
+/*
+ * Puts credentials into a slot of C's shared zone (its lock held):
+ * `keys` (the access key, the secret key, the session token) one after
+ * another into `slot` (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX +
+ * S3P_SESSION_TOKEN_MAX bytes), the old ones cleared, and their lengths
+ * into `lens` (3).  1 when stored; 0, the slot left as it is, when one is
+ * longer than its maximum, or when `held` (the slot's credentials expire
+ * when these do) and the slot holds the same keys.
+ */
+int s3p_store_keys(const s3p_str_t *keys, int32_t held, uint8_t *slot,
+    size_t *lens);
 
 /*
  * Takes one step of `provider`'s refresh: reads `step`'s event and writes

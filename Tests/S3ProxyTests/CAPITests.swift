@@ -667,6 +667,20 @@ struct Outcome {
         #expect(message.allSatisfy { $0 == 0xA5 })
     }
 
+    @Test func configCheckRefusesAnAllowlistOfNoBucket() {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        var none = s3p_str_t()
+        withUnsafePointer(to: &none) { none in
+            conf.buckets = none
+            conf.nbuckets = 0
+            var message = [UInt8](repeating: 0, count: 128)
+            #expect(s3p_config_check(&conf, &message, message.count) == S3P_E_CONFIG)
+            #expect(String(decoding: message.prefix { $0 != 0 }, as: UTF8.self)
+                == "S3_PROXY_BUCKETS names no bucket")
+        }
+    }
+
     @Test func configCheckRefusesUnresolvedSettings() {
         let memory = CMemory()
         var signing = s3p_signing_t()

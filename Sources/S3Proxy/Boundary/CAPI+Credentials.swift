@@ -76,3 +76,16 @@ func s3p_presign_cap(_ expires: Int64, _ window: Int64, _ expiration: Int64, _ n
 {
     Provider.presignCap(expires: expires, window: window, expiration: expiration, now: now)
 }
+
+@c @implementation
+func s3p_store_keys(
+    _ keys: UnsafePointer<s3p_str_t>?, _ held: Int32, _ slot: UnsafeMutablePointer<UInt8>?,
+    _ lens: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    guard let keys, let slot, let lens else { return 0 }
+    let stored = Provider.store(
+        (0..<3).map { Bytes.view(keys[$0]) }, held: held != 0,
+        slot: UnsafeMutableBufferPointer(start: slot, count: Provider.keyMaxima.reduce(0, +)),
+        lens: UnsafeMutableBufferPointer(start: lens, count: 3))
+    return stored ? 1 : 0
+}

@@ -46,6 +46,22 @@ func s3p_signing_resolve(
 }
 
 @c @implementation
+func s3p_settings_merge(
+    _ conf: UnsafeMutablePointer<s3p_settings_t>?, _ prev: UnsafePointer<s3p_settings_t>?
+) {
+    guard let conf, let prev else { return }
+    conf.pointee.inherit(prev.pointee)
+}
+
+@c @implementation
+func s3p_settings_same(
+    _ a: UnsafePointer<s3p_settings_t>?, _ b: UnsafePointer<s3p_settings_t>?
+) -> Int32 {
+    guard let a, let b else { return 0 }
+    return a.pointee.same(as: b.pointee) ? 1 : 0
+}
+
+@c @implementation
 func s3p_config_check(
     _ conf: UnsafePointer<s3p_config_t>?, _ err: UnsafeMutablePointer<UInt8>?,
     _ cap: Int
@@ -57,6 +73,10 @@ func s3p_config_check(
 /// The checks of a location's own settings.
 enum LocationCheck {
     static func problem(_ conf: s3p_config_t) -> String? {
+        // a list (S3_PROXY_BUCKETS, commas alone) that allows no bucket
+        if conf.buckets != nil && conf.nbuckets == 0 {
+            return "S3_PROXY_BUCKETS names no bucket"
+        }
         guard let signing = conf.signing,
               PreparedParts(signing.pointee.prepared) != nil
         else {
@@ -168,6 +188,23 @@ func s3p_check_directive(
         kinds.update(from: meanings, count: n)
     }
     return ErrorMessage.verdict(problem, into: err, cap: cap)
+}
+
+@c @implementation
+func s3p_split_names(
+    _ values: UnsafePointer<s3p_str_t>?, _ n: Int, _ out: UnsafeMutablePointer<s3p_str_t>?,
+    _ cap: Int
+) -> Int {
+    var count = 0
+    for value in Bytes.list(values, n) {
+        for name in Directive.names(in: Bytes.view(value)) {
+            if let out, count < cap, let data = value.data {
+                out[count] = s3p_str_t(len: name.count, data: data + name.lowerBound)
+            }
+            count += 1
+        }
+    }
+    return count
 }
 
 @c @implementation

@@ -55,6 +55,40 @@ enum Provider {
         return min(expires, life)
     }
 
+    /// The most the shared zone holds of the access key, the secret key
+    /// and the session token.
+    static let keyMaxima = [Int(S3P_ACCESS_KEY_MAX), Int(S3P_SECRET_KEY_MAX),
+                            Int(S3P_SESSION_TOKEN_MAX)]
+
+    /// Puts `keys` one after another into a zone slot's bytes, the old
+    /// ones cleared, and their lengths into `lens`; false, the slot left
+    /// as it is, when one is too long, or when `held` and the slot holds
+    /// the same keys.
+    static func store(
+        _ keys: [UnsafeBufferPointer<UInt8>], held: Bool,
+        slot: UnsafeMutableBufferPointer<UInt8>, lens: UnsafeMutableBufferPointer<Int>
+    ) -> Bool {
+        var same = held
+        var at = 0
+        for (i, key) in keys.enumerated() {
+            if key.count > keyMaxima[i] { return false }
+            let old = lens[i] <= slot.count - at
+                ? UnsafeBufferPointer(rebasing: slot[at..<(at + lens[i])])
+                : UnsafeBufferPointer(rebasing: slot[at..<at])
+            same = same && old.elementsEqual(key)
+            at += min(lens[i], slot.count - at)
+        }
+        if same { return false }
+        slot.update(repeating: 0)
+        at = 0
+        for (i, key) in keys.enumerated() {
+            for (j, byte) in key.enumerated() { slot[at + j] = byte }
+            lens[i] = key.count
+            at += key.count
+        }
+        return true
+    }
+
     /// Where a fixed-size array of `s3p_provider_t` is: the provider's
     /// own memory, which C never moves.
     private static func address(_ field: UnsafeMutableRawPointer) -> UnsafeMutablePointer<UInt8> {

@@ -184,3 +184,24 @@ enum Directive {
         "\"" + String(decoding: bytes, as: UTF8.self) + "\""
     }
 }
+
+extension Directive {
+    /// The names of a list's `values`, split at commas, spaces and tabs:
+    /// each as the range of its bytes in its value.
+    static func names(in value: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+        var names: [Range<Int>] = []
+        var start: Int? = nil
+        for (at, byte) in value.enumerated() {
+            let separator = byte == UInt8(ascii: ",") || byte == UInt8(ascii: " ")
+                || byte == UInt8(ascii: "\t")
+            if separator, let from = start {
+                names.append(from..<at)
+                start = nil
+            } else if !separator && start == nil {
+                start = at
+            }
+        }
+        if let from = start { names.append(from..<value.count) }
+        return names
+    }
+}
