@@ -24,15 +24,18 @@ Usage::
         [--host 127.0.0.1] [--region us-east-1] [--session-token TOKEN] \
         [--seed demo|demo-small] [--log FILE] [--ready-file FILE] [--verbose]
         [--keys-file FILE]   # also the sets demo/credserver.py issues
+        [--key ACCESS:SECRET]... [--deny ACCESS:/bucket/prefix/]...
 
 Control endpoint (no authentication, never recorded):
 
     GET    /__s3server/requests   -> JSON list of recorded requests
     DELETE /__s3server/requests   -> clear the list (204)
     POST   /__s3server/faults     -> JSON {"path", "status", "code"[,
-                                     "headers", "times"]}: the next `times`
-                                     (default 1) verified requests for
-                                     `path` get that S3 error (204);
+                                     "headers", "extra", "times"]}: the next
+                                     `times` (default 1) verified requests
+                                     for `path` get that S3 error (204),
+                                     with these headers (a 301's own
+                                     Location) and elements (Endpoint);
                                      {"path", "corrupt": true[, "times"]}:
                                      the next GET bodies for `path` have
                                      their first byte changed, headers kept
@@ -701,6 +704,37 @@ class RotatingVerifier(SigV4Verifier):
         return one.verify(method, raw_path, raw_query, headers, now)
 
 
+def signing_access_key(raw_query: str, hmap: dict[str, str]) -> str | None:
+    """The access key id a request is signed with (header or query), if any."""
+    found = re.search(r"Credential=([^/,\s]+)", hmap.get("authorization", ""))
+    if found is not None:
+        return found.group(1)
+    for name, value in parse_query(raw_query):
+        if name == b"X-Amz-Credential":
+            return value.decode("latin-1").split("/", 1)[0]
+    return None
+
+
+class KeyPairsVerifier(SigV4Verifier):
+    """Also accepts other static key pairs (--key ACCESS:SECRET): a request
+    is checked against the pair its access key id names."""
+
+    def __init__(self, pairs: dict[str, str], *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._others = {access: SigV4Verifier(access, secret, self.region)
+                        for access, secret in pairs.items()}
+
+    def __repr__(self) -> str:
+        return f"KeyPairsVerifier(access_keys={sorted(self._others)!r})"
+
+    def verify(self, method, raw_path, raw_query, headers, now=None):
+        headers = list(headers)
+        other = self._others.get(signing_access_key(raw_query, header_map(headers)) or "")
+        if other is None:
+            return super().verify(method, raw_path, raw_query, headers, now)
+        return other.verify(method, raw_path, raw_query, headers, now)
+
+
 def _hex_bytes(text: str) -> str:
     """S3's StringToSignBytes form: each byte as two hex digits, spaced."""
     return " ".join(f"{b:02x}" for b in _to_bytes(text))
@@ -907,8 +941,24 @@ class GateServer(http.server.ThreadingHTTPServer):
         self.virtual_host: str | None = None
         self.faults: list[dict] = []
         self.faults_lock = threading.Lock()
+        self.deny: list[tuple[str, str]] = []
         self.store = ObjectStore()
         super().__init__(address, GateHandler)
+
+    def denied(self, access_key: str | None, raw_path: str, raw_query: str) -> bool:
+        """Whether a --deny rule refuses `access_key` this object, or a
+        listing whose prefix= is inside the denied one."""
+        for who, prefix in self.deny:
+            if who != access_key:
+                continue
+            if raw_path.startswith(prefix):
+                return True
+            bucket, _, folder = prefix.lstrip("/").partition("/")
+            if raw_path.rstrip("/") == "/" + bucket:
+                for name, value in parse_query(raw_query):
+                    if name == b"prefix" and value.decode("latin-1").startswith(folder):
+                        return True
+        return False
 
     def take_fault(self, raw_path: str, corrupt: bool = False) -> dict | None:
         """The injected error (or, with `corrupt`, corruption) for
@@ -1015,12 +1065,20 @@ class GateHandler(http.server.BaseHTTPRequestHandler):
                            "S3ComputedContentSHA256": digest}), body_consumed=True)
                 return
             self._record["verified"] = True
+            access_key = signing_access_key(raw_query, header_map(header_items))
+            self._record["access_key"] = access_key
+            if self.server.denied(access_key, raw_path, raw_query):
+                self._send_error(AuthError("AccessDenied", "Access Denied",
+                                           extra={"Resource": raw_path}),
+                                 body_consumed=True)
+                return
             fault = self.server.take_fault(raw_path)
             if fault is not None:
                 self._send_error(AuthError(fault["code"], fault.get(
                     "message", "An error injected by the test."),
                     status=fault["status"],
-                    extra={"Resource": raw_path}), body_consumed=True,
+                    extra={"Resource": raw_path, **fault.get("extra", {})}),
+                    body_consumed=True,
                     headers=fault.get("headers", {}))
                 return
             self._forward(raw_path, raw_query, header_items, body, length)
@@ -1549,6 +1607,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keys-file", default=None,
                         help="also accept the temporary credential sets listed "
                              "in this JSON file (demo/credserver.py) while valid")
+    parser.add_argument("--key", action="append", default=[], metavar="ACCESS:SECRET",
+                        help="also accept this static key pair (repeatable)")
+    parser.add_argument("--deny", action="append", default=[], metavar="ACCESS:PREFIX",
+                        help="answer AccessDenied to verified requests signed "
+                             "with ACCESS for paths starting with PREFIX "
+                             "(/bucket/folder/), and to listings of it "
+                             "(repeatable): a bucket policy that refuses one "
+                             "key pair what another may read")
     parser.add_argument("--log", default=None, help="append JSON lines, one per request")
     parser.add_argument("--ready-file", default=None,
                         help="write the gate's port here once everything listens")
@@ -1595,6 +1661,10 @@ def main(argv: list[str] | None = None) -> int:
         verifier = RotatingVerifier(args.keys_file, args.access_key,
                                     args.secret_key, args.region,
                                     args.session_token)
+    elif args.key:
+        verifier = KeyPairsVerifier(dict(pair.split(":", 1) for pair in args.key),
+                                    args.access_key, args.secret_key, args.region,
+                                    args.session_token)
     else:
         verifier = SigV4Verifier(args.access_key, args.secret_key,
                                  args.region, args.session_token)
@@ -1602,6 +1672,7 @@ def main(argv: list[str] | None = None) -> int:
         gate = GateServer((args.host, args.port), verifier, None, recorder,
                           args.verbose)
         gate.virtual_host = args.virtual_host
+        gate.deny = [tuple(rule.split(":", 1)) for rule in args.deny]
     except OSError as exc:
         print(f"s3server: cannot listen on {args.host}:{args.port}: {exc}",
               file=sys.stderr, flush=True)

@@ -170,10 +170,14 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
             p->seed = signing;
         }
 
-        /* where S3 verifies the keys: this location's endpoint and bucket */
+        /*
+         * where S3 verifies the keys: this location's endpoint and its
+         * bucket, when not chosen per request
+         */
 
         s3p_provider_verify_target(&p->core, signing,
-                   (s3p_str_t *) &conf->bucket,
+                   (conf->bucket && conf->bucket->lengths == NULL)
+                   ? (s3p_str_t *) &conf->bucket->value : NULL,
                    conf->buckets ? conf->buckets->elts : NULL,
                    conf->buckets ? conf->buckets->nelts : 0);
 
@@ -323,9 +327,20 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* The name of the location's source: "imds", "profile=NAME"... */
+
+void
+ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
+    ngx_str_t *name)
+{
+    name->data = (u_char *) creds->provider->core.name.data;
+    name->len = creds->provider->core.name.len;
+}
+
+
 /*
  * The signing settings a request of this location uses now.  NGX_OK with
- * `signing` set (held until the request ends); NGX_AGAIN when the source
+ * ctx->signing and its expiration set (held until the request ends); NGX_AGAIN when the source
  * never gave credentials yet (a cold start: worth waiting briefly);
  * NGX_BUSY when no valid credentials exist (the caller answers 503;
  * logged here).
@@ -333,7 +348,7 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 ngx_int_t
 ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
-    ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing)
+    ngx_http_s3_proxy_creds_t *creds, ngx_http_s3_proxy_ctx_t *ctx)
 {
     time_t                         now;
     ngx_uint_t                     ours, version;
@@ -366,7 +381,8 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
         cln->data = rs;
         rs->refs++;
 
-        *signing = &rs->signing;
+        ctx->signing = &rs->signing;
+        ctx->expiration = rs->expiration;
 
         return NGX_OK;
     }

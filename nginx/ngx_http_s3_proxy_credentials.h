@@ -21,7 +21,6 @@
 
 
 #define NGX_HTTP_S3_PROXY_SLOTS  16
-#define NGX_HTTP_S3_PROXY_ERROR_LEN  256
 
 #define NGX_HTTP_S3_PROXY_KEYS_MAX                                          \
     (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX + S3P_SESSION_TOKEN_MAX)
@@ -44,17 +43,16 @@ typedef struct {
     time_t                     fetch_start;
     ngx_uint_t                 failures;       /* of the current streak */
 
-    /* for a status report: refreshes that stored, that failed, the last */
-    ngx_atomic_t               successes;
-    ngx_atomic_t               errors;
-    time_t                     refreshed;      /* the last that stored */
-    u_char                     error[NGX_HTTP_S3_PROXY_ERROR_LEN];
-    size_t                     error_len;      /* the last failure's why */
+    /* for s3_proxy_status, since the slot was taken */
+    ngx_uint_t                 refreshes;
+    ngx_uint_t                 refresh_failures;
+    time_t                     refreshed;      /* the last success */
+    s3p_verification_t         verification;   /* the last check with S3 */
+    size_t                     error_len;
+    u_char                     error[S3P_STATUS_ERROR_MAX];  /* the last */
 
-    /* the keys in use verified with S3: due, S3's verdict (the core's) */
+    /* the keys in use are due to be checked with S3 */
     ngx_uint_t                 verify;
-    ngx_int_t                  refused;        /* 1, 0, -1: not known */
-    time_t                     verified;
 
     /* the access key, the secret key and the token, one after another */
     size_t                     len[3];

@@ -265,8 +265,9 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     ngx_shmtx_lock(&p->shpool->mutex);
 
     if (ngx_http_s3_proxy_slot_ours(p) && step.action == S3P_DO_VERIFIED) {
-        slot->refused = step.refused;
-        slot->verified = ngx_time();
+        slot->verification = (step.refused == 1) ? S3P_VERIFICATION_FAILED
+                             : (step.refused == 0) ? S3P_VERIFICATION_OK
+                             : S3P_VERIFICATION_UNKNOWN;
         slot->fetching = 0;
 
     } else if (ngx_http_s3_proxy_slot_ours(p)) {
@@ -281,16 +282,19 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         }
 
         if (step.action == S3P_DO_STORE) {
-            slot->successes++;
-            slot->refreshed = ngx_time();
+            slot->refreshes++;
+            slot->refreshed = step.now;
             slot->verify |= changed
                             && p->core.targets[S3P_TARGET_S3].host.len != 0;
 
         } else {
-            slot->errors++;
-            slot->error_len = ngx_min(step.reason.len,
-                                      NGX_HTTP_S3_PROXY_ERROR_LEN);
-            ngx_memcpy(slot->error, step.reason.data, slot->error_len);
+            slot->refresh_failures++;
+
+            if (step.message.len) {
+                slot->error_len = ngx_min(step.message.len,
+                                          S3P_STATUS_ERROR_MAX);
+                ngx_memcpy(slot->error, step.message.data, slot->error_len);
+            }
         }
 
         slot->refresh = (time_t) step.refresh;

@@ -8,12 +8,14 @@
  * not checksums in the answer to a Range).  Two
  * answers are collected and replaced by what the core writes:
  *
- *   - an error of S3's (400 or more): its document carries what helps
- *     whoever holds the credentials debug a request (the access key id,
- *     the string to sign and canonical request with the session token,
- *     request and host ids).  It keeps its status and headers (Retry-After
- *     included); its body (at most S3P_ERROR_BODY_MAX bytes kept) becomes
- *     a clean document, the same Code with a fixed Message.  The code goes
+ *   - a redirect or an error of S3's (3xx but 304, 400 or more), whose
+ *     Location is hidden with S3's other headers: its document carries
+ *     what helps whoever holds the credentials debug a request (the
+ *     access key id, the string to sign and canonical request with the
+ *     session token, request and host ids).  It keeps its status and
+ *     headers (Retry-After included); its body (at most
+ *     S3P_ERROR_BODY_MAX bytes kept) becomes a clean document, the same
+ *     Code with a fixed Message.  The code goes
  *     to the error log at the level the core chooses: error for the
  *     operator's problems, info for the client's;
  *   - a listing page to render (s3_proxy_listing on: a folder without an
@@ -46,7 +48,6 @@ static ngx_int_t ngx_http_s3_proxy_clean(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
 static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
-static uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -75,15 +76,36 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     ngx_table_elt_t               *h;
     ngx_http_upstream_t           *u;
     ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_http_core_loc_conf_t      *clcf;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+
+    /*
+     * An answer of an "s3_proxy on" location that the module never
+     * decided, and that is no error page of nginx's nor its redirect of
+     * "/eu" to the location "/eu/": something in the location answered
+     * before it ("return", "rewrite ... redirect").  The rewrite module
+     * shows no module its settings, so nginx -t cannot see them; each
+     * such answer is logged.
+     */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (ctx == NULL && r == r->main && slcf->core != NULL
+        && r->err_status < NGX_HTTP_BAD_REQUEST
+        && !(r->err_status && r->uri.len + 1 == clcf->name.len))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "s3 proxy: location \"%V\" answered %ui before the "
+                      "module decided: its \"return\" or \"rewrite\" "
+                      "answers first", &clcf->name, r->headers_out.status);
+    }
 
     if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
         return ngx_http_next_header_filter(r);
     }
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
     pass = slcf->pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
 
     if (r->headers_in.range) {
@@ -99,6 +121,12 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 
         if (h->hash && !s3p_response_header_visible(&name, (uint32_t) pass)) {
             h->hash = 0;
+
+            /* nginx's header filter writes a Location of its own */
+
+            if (h == r->headers_out.location) {
+                r->headers_out.location = NULL;
+            }
         }
 
         /* a download's Content-Disposition is the core's, not S3's */
@@ -114,15 +142,22 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     }
 
     /*
-     * S3's own error: its status, not one nginx or a filter set; a
-     * folder's 404 that its listing replaces is discarded as it is
+     * S3's own redirect or error: its status, not one nginx or a filter
+     * set; a folder's 404 that its listing replaces is discarded as it is
      * (ngx_http_s3_proxy_fallback.c)
      */
 
     u = r->upstream;
     status = r->headers_out.status;
 
-    if (status >= NGX_HTTP_BAD_REQUEST
+    /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
+
+    if (u != NULL && !r->cached && u->headers_in.status_n) {
+        ngx_http_s3_proxy_status_s3(r, u->headers_in.status_n, 0);
+    }
+
+    if (status >= NGX_HTTP_SPECIAL_RESPONSE
+        && status != NGX_HTTP_NOT_MODIFIED
         && u != NULL
         && u->headers_in.status_n == status
         && !r->err_status
@@ -494,6 +529,9 @@ ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 
     level = (err.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
+    ctx->s3_error = err.code;
+    ngx_http_s3_proxy_status_s3(r, 0, err.counter);
+
     if (page == NULL) {
         ngx_log_error(level, r->connection->log, 0,
                       "s3 proxy: S3 answered %ui", r->headers_out.status);
@@ -539,7 +577,9 @@ ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 }
 
 
-static uint8_t *
+/* Memory for a page the core writes (s3p_alloc_t): the request's pool. */
+
+uint8_t *
 ngx_http_s3_proxy_page_alloc(void *pool, size_t size)
 {
     return ngx_pnalloc(pool, size);

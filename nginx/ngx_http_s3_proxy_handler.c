@@ -35,6 +35,78 @@ static ngx_int_t ngx_http_s3_proxy_escaped_uri(ngx_http_request_t *r,
 static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 
 
+/*
+ * At the server rewrite phase, before nginx looks the location up: an S3
+ * client's request for "/eu", the bucket of "location /eu/ { s3_proxy_bucket
+ * real; }" as SDKs address it (ListObjectsV2 "GET /eu?list-type=2",
+ * HeadBucket "HEAD /eu"), would get nginx's 301 to "/eu/" from the find
+ * config phase, which SDKs do not follow.  When the core says it is one
+ * (s3p_bucket_root()), its URI becomes the mount's, as the rewrite module
+ * rewrites at this phase; browsers keep the 301.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
+{
+    u_char                         *p;
+    ngx_uint_t                      i;
+    s3p_request_t                   req;
+    ngx_http_s3_proxy_loc_conf_t  **mount;
+    ngx_http_s3_proxy_srv_conf_t   *sscf;
+
+    sscf = ngx_http_get_module_srv_conf(r, ngx_http_s3_proxy_module);
+
+    if (sscf->mounts == NULL || r->uri.len == 0
+        || r->uri.data[r->uri.len - 1] == '/')
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&req, sizeof(s3p_request_t));
+
+    req.method.data = r->method_name.data;
+    req.method.len = r->method_name.len;
+    req.path.data = r->uri.data;
+    req.path.len = r->uri.len;
+    req.query.data = r->args.data;
+    req.query.len = r->args.len;
+
+    if (r->headers_in.user_agent) {
+        req.user_agent.data = r->headers_in.user_agent->value.data;
+        req.user_agent.len = r->headers_in.user_agent->value.len;
+    }
+
+    ngx_http_s3_proxy_client_signing(r, &req);
+
+    mount = sscf->mounts->elts;
+
+    for (i = 0; i < sscf->mounts->nelts; i++) {
+        if (!s3p_bucket_root(mount[i]->core, &req)) {
+            continue;
+        }
+
+        p = ngx_pnalloc(r->pool, mount[i]->mount.len);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(p, mount[i]->mount.data, mount[i]->mount.len);
+
+        /* the request line stays the client's: the core routes "/eu" */
+
+        r->uri.data = p;
+        r->uri.len = mount[i]->mount.len;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "s3 proxy: bucket root \"%V\"", &r->uri);
+
+        return NGX_DECLINED;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 ngx_int_t
 ngx_http_s3_proxy_handler(ngx_http_request_t *r)
 {
@@ -93,8 +165,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     ctx->signing = core->signing;
 
     if (slcf->creds != NULL) {
-        rc = ngx_http_s3_proxy_credentials_signing(r, slcf->creds,
-                                                   &ctx->signing);
+        rc = ngx_http_s3_proxy_credentials_signing(r, slcf->creds, ctx);
 
         /*
          * A cold start: the first fetch is under way.  The request waits
@@ -125,6 +196,10 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
          */
 
         if (rc == NGX_BUSY || rc == NGX_AGAIN) {
+            ctx->result.route = S3P_ROUTE_UNAVAILABLE;
+            ctx->result.allowed = -1;
+            ngx_http_s3_proxy_status_route(r, ctx);
+
             if (ngx_http_discard_request_body(r) != NGX_OK) {
                 r->keepalive = 0;
             }
@@ -164,6 +239,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+    ngx_http_s3_proxy_status_route(r, ctx);
 
     /* the header the core answers with: Allow, Cache-Control */
 

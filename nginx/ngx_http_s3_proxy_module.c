@@ -12,6 +12,9 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
+static void *ngx_http_s3_proxy_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_s3_proxy_mount(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf);
 static void *ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -171,6 +174,13 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       offsetof(ngx_http_s3_proxy_loc_conf_t, pass_headers),
       &ngx_http_s3_proxy_pass_headers_mask },
 
+    { ngx_string("s3_proxy_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_s3_proxy_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("s3_proxy_website"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -224,7 +234,7 @@ static ngx_http_module_t  ngx_http_s3_proxy_module_ctx = {
     ngx_http_s3_proxy_create_main_conf,    /* create main configuration */
     NULL,                                  /* init main configuration */
 
-    NULL,                                  /* create server configuration */
+    ngx_http_s3_proxy_create_srv_conf,     /* create server configuration */
     NULL,                                  /* merge server configuration */
 
     ngx_http_s3_proxy_create_loc_conf,     /* create location configuration */
@@ -246,6 +256,15 @@ ngx_module_t  ngx_http_s3_proxy_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_http_s3_proxy_create_srv_conf(ngx_conf_t *cf)
+{
+    /* set by ngx_pcalloc(): mounts = NULL */
+
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_srv_conf_t));
+}
 
 
 static void *
@@ -368,6 +387,10 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->mount = clcf->name;
     }
 
+    if (ngx_http_s3_proxy_status_location(cf, conf, &clcf->name) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_s3_proxy_core(cf, conf, smcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
@@ -388,6 +411,43 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->core->proxy_types = conf->proxy_types->elts;
         conf->core->nproxy_types = conf->proxy_types->nelts;
     }
+
+    return clcf->noname ? NGX_CONF_OK : ngx_http_s3_proxy_mount(cf, conf);
+}
+
+
+/*
+ * A prefix location with its own bucket, known to its server: nginx
+ * merges each server's locations with the server's configuration in
+ * cf->ctx, and ngx_http_s3_proxy_bucket_root() looks the mounts up
+ * before nginx finds a location.
+ */
+
+static char *
+ngx_http_s3_proxy_mount(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  **mount;
+    ngx_http_s3_proxy_srv_conf_t   *sscf;
+
+    if (conf->bucket == NULL || conf->mount.len < 2) {
+        return NGX_CONF_OK;
+    }
+
+    sscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_s3_proxy_module);
+
+    if (sscf->mounts == NULL) {
+        sscf->mounts = ngx_array_create(cf->pool, 2, sizeof(void *));
+        if (sscf->mounts == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    mount = ngx_array_push(sscf->mounts);
+    if (mount == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *mount = conf;
 
     return NGX_CONF_OK;
 }
@@ -463,6 +523,15 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_s3_proxy_handler;
+
+    /* before nginx finds the location: its 301 from "/eu" to "/eu/" */
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_SERVER_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_s3_proxy_bucket_root;
 
     /* in the filter chain: S3's answers, fallback, then nginx's own */
 

@@ -56,6 +56,11 @@ typedef struct {
 
     /* hosts the module declared or tried (s3p_str_t, in temp_pool) */
     ngx_array_t               *upstreams;
+
+    /* s3_proxy_status: its zone, counters (NULL: off), locations */
+    ngx_shm_zone_t            *status_zone;
+    s3p_status_counters_t     *stats;
+    ngx_array_t               *status_locations;  /* s3p_status_location_t */
 } ngx_http_s3_proxy_main_conf_t;
 
 
@@ -88,7 +93,8 @@ typedef struct {
 
     /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
     ngx_http_s3_proxy_pos_t    snippet_pos;
-    ngx_uint_t                 snippet_inherited;  /* an "if"'s location's */
+    ngx_uint_t                 snippet_inherited;  /* 1: an "if"'s, 2: a */
+                                                   /*   limit_except's */
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;
@@ -106,7 +112,20 @@ typedef struct {
     ngx_str_t                  download;
     ngx_str_t                  error_document;
     ngx_int_t                  error_status;
+
+    ngx_uint_t                *status_rows;  /* in status_locations: */
+                                             /* its own, its buckets' */
 } ngx_http_s3_proxy_loc_conf_t;
+
+
+/*
+ * A server's prefix locations with "s3_proxy on" and their own bucket,
+ * whose mount without its "/" S3 clients ask as the bucket
+ * (s3p_bucket_root())
+ */
+typedef struct {
+    ngx_array_t               *mounts;  /* of ngx_http_s3_proxy_loc_conf_t * */
+} ngx_http_s3_proxy_srv_conf_t;
 
 
 /*
@@ -145,6 +164,12 @@ typedef struct {
     unsigned                   listing:1;
     unsigned                   step:3;
 
+    /* what the request signed with expires then (the logs' variables) */
+    time_t                     expiration;
+
+    /* S3's error code of a proxied error answer */
+    s3p_str_t                  s3_error;
+
     /* waiting for a provider's first credentials: how many times */
     unsigned                   waits:6;
     unsigned                   waiting:1;
@@ -172,6 +197,7 @@ ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_http_s3_proxy_next_header(ngx_list_part_t **part,
     ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,
@@ -184,6 +210,7 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_filter.c */
 ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
+uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 /* ngx_http_s3_proxy_fallback.c */
 ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);
@@ -230,7 +257,19 @@ ngx_int_t ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
     s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds);
 ngx_int_t ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
-    ngx_http_s3_proxy_creds_t *creds, const s3p_signing_t **signing);
+    ngx_http_s3_proxy_creds_t *creds, ngx_http_s3_proxy_ctx_t *ctx);
+void ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
+    ngx_str_t *name);
+
+/* ngx_http_s3_proxy_status.c */
+char *ngx_http_s3_proxy_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name);
+void ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx);
+void ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
+    uint32_t code);
 
 /* ngx_http_s3_proxy_fetch.c */
 ngx_int_t ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle);

@@ -59,16 +59,20 @@ ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    /* an "if" block carries on its location's snippet; a location does not */
+    /*
+     * an "if" or "limit_except" block carries on its location's snippet; a
+     * location does not
+     */
 
     if (conf->snippet_pos.file_name == NULL && clcf->noname) {
         conf->snippet_pos = prev->snippet_pos;
-        conf->snippet_inherited = 1;
+        conf->snippet_inherited = clcf->lmt_excpt ? 2 : 1;
     }
 
     if (s3p_check_snippet(conf->enable != 0,
                           conf->snippet_pos.file_name != NULL,
-                          conf->snippet_inherited != 0, clcf->handler != NULL,
+                          (int32_t) conf->snippet_inherited,
+                          clcf->handler != NULL,
                           err, sizeof(err))
         == S3P_OK)
     {

@@ -25,6 +25,9 @@ typedef enum {
     ngx_http_s3_proxy_var_content_sha256,
     ngx_http_s3_proxy_var_security_token,
     ngx_http_s3_proxy_var_cache_key,
+    ngx_http_s3_proxy_var_source,
+    ngx_http_s3_proxy_var_expires,
+    ngx_http_s3_proxy_var_request_id,
     ngx_http_s3_proxy_var_client        /* `offset` into the request */
 } ngx_http_s3_proxy_var_e;
 
@@ -41,6 +44,9 @@ static ngx_int_t ngx_http_s3_proxy_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_s3_proxy_client_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, size_t offset);
 static ngx_uint_t ngx_http_s3_proxy_upstream_get(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_log_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_uint_t kind,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_http_s3_proxy_loc_conf_t *slcf);
 
 
 #define ngx_http_s3_proxy_result(field)                                       \
@@ -73,6 +79,14 @@ static ngx_http_s3_proxy_var_t  ngx_http_s3_proxy_vars[] = {
     { ngx_string("s3_proxy_security_token"),
       ngx_http_s3_proxy_var_security_token, 0 },
     { ngx_string("s3_proxy_cache_key"), ngx_http_s3_proxy_var_cache_key, 0 },
+    { ngx_string("s3_proxy_credentials_source"), ngx_http_s3_proxy_var_source,
+      0 },
+    { ngx_string("s3_proxy_credentials_expires"),
+      ngx_http_s3_proxy_var_expires, 0 },
+    { ngx_string("s3_proxy_s3_error"), ngx_http_s3_proxy_var_routed,
+      offsetof(ngx_http_s3_proxy_ctx_t, s3_error) },
+    { ngx_string("s3_proxy_request_id"), ngx_http_s3_proxy_var_request_id,
+      0 },
     { ngx_string("s3_proxy_range"), ngx_http_s3_proxy_var_client,
       ngx_http_s3_proxy_header_in(range) },
     { ngx_string("s3_proxy_if_range"), ngx_http_s3_proxy_var_client,
@@ -119,7 +133,8 @@ ngx_http_s3_proxy_add_variables(ngx_conf_t *cf)
 
         if (v->kind != ngx_http_s3_proxy_var_routed
             && v->kind != ngx_http_s3_proxy_var_action
-            && v->kind != ngx_http_s3_proxy_var_cache_key)
+            && v->kind != ngx_http_s3_proxy_var_cache_key
+            && v->kind < ngx_http_s3_proxy_var_source)
         {
             flags |= NGX_HTTP_VAR_NOHASH;
         }
@@ -201,6 +216,11 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
             ? (s3p_str_t *) ((u_char *) ctx + var->offset) : NULL;
         break;
 
+    case ngx_http_s3_proxy_var_source:
+    case ngx_http_s3_proxy_var_expires:
+    case ngx_http_s3_proxy_var_request_id:
+        return ngx_http_s3_proxy_log_variable(r, v, var->kind, ctx, slcf);
+
     default:
 
         /* the URL and signed headers exist for proxied requests only */
@@ -224,13 +244,15 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
 
             /*
              * $s3_proxy_cache_key: the method S3 is asked with and the
-             * canonical S3 URL ("GET https://host/bucket/key?query"), with
-             * the x-amz-checksum-mode header when it is sent, for
-             * proxy_cache_key.  Two requests for the same S3 answer share
-             * it however the client spelled them; it holds no signature,
-             * date or other client header.  proxy_cache evaluates it after
-             * turning a HEAD into a GET, so a HEAD and a GET share the
-             * cached GET.
+             * core's cache key: the canonical S3 URL, the
+             * x-amz-checksum-mode header when it is sent, the region,
+             * whose credentials sign it and the variant served ("GET
+             * https://host/bucket/key?query us-east-1 env:<hash> s3"), for
+             * proxy_cache_key.  Two requests for the same S3 answer,
+             * signed alike and served alike, share it however the client
+             * spelled them; it holds no signature, date, secret or other
+             * client header.  proxy_cache evaluates it after turning a
+             * HEAD into a GET, so a HEAD and a GET share the cached GET.
              */
 
             if (ngx_http_s3_proxy_upstream_get(r)) {
@@ -346,6 +368,80 @@ ngx_http_s3_proxy_client_variable(ngx_http_request_t *r,
     }
 
     *v = *cached;
+
+    return NGX_OK;
+}
+
+
+/*
+ * For the access log, of a request redirected or proxied: the source its
+ * credentials came from, the seconds until they expire (empty for keys
+ * that never do), S3's x-amz-request-id (hidden from the client unless
+ * s3_proxy_pass_headers passes it).
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_log_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, ngx_uint_t kind,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_http_s3_proxy_loc_conf_t *slcf)
+{
+    u_char                     *p;
+    time_t                      left;
+    ngx_str_t                   name;
+    ngx_http_variable_value_t  *id;
+
+    if (ctx == NULL || ctx->result.action == S3P_ACTION_REFUSE) {
+        return NGX_OK;
+    }
+
+    if (kind == ngx_http_s3_proxy_var_request_id) {
+        if (ctx->result.action != S3P_ACTION_PROXY) {
+            return NGX_OK;
+        }
+
+        ngx_str_set(&name, "upstream_http_x_amz_request_id");
+
+        id = ngx_http_get_variable(r, &name, ngx_hash_key(name.data,
+                                                          name.len));
+        if (id == NULL) {
+            return NGX_ERROR;
+        }
+
+        *v = *id;
+
+        return NGX_OK;
+    }
+
+    if (kind == ngx_http_s3_proxy_var_source) {
+        if (slcf->creds) {
+            ngx_http_s3_proxy_credentials_source(slcf->creds, &name);
+
+        } else {
+            ngx_str_set(&name, S3P_CREDENTIALS_ENV_NAME);
+        }
+
+        v->data = name.data;
+        v->len = name.len;
+
+    } else {
+        if (slcf->creds == NULL || ctx->expiration == NGX_MAX_TIME_T_VALUE) {
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        left = ngx_max(ctx->expiration - ngx_time(), 0);
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%T", left) - p;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
 
     return NGX_OK;
 }

@@ -9,7 +9,8 @@
 #       snippet verifies S3's, TLS sessions reused)
 #   (c) this module in front of that same upstream, one instance per mode
 #       (the shipped snippet; over TLS the location names that certificate
-#       as its CA)
+#       as its CA), with an s3_proxy_status location, so that every request
+#       is counted
 # measuring redirects against (a), and index pages, listings and objects
 # streamed to an SDK (by User-Agent) against (b) in both modes.  Every side
 # has the same workers and logging.  Then the worker memory of (b) and (c),
@@ -136,6 +137,7 @@ http { $http_common
   server { listen 127.0.0.1:$port;
     location / { s3_proxy on; $snippet }
     location /w/ { s3_proxy on; s3_proxy_presign_window 1h; $snippet }
+    location = /s3-status { s3_proxy_status; }
   }
 }
 CONF

@@ -183,6 +183,11 @@ typedef struct {
     int64_t          window;          /* presigned URLs' signing times are */
                                       /*   multiples of it; 0: off */
 
+    s3p_str_t        cache_identity;  /* "<region> <source>:<hash>": */
+                                      /*   whose credentials sign, for */
+                                      /*   cache keys (never a secret; */
+                                      /*   the same when keys rotate) */
+
     s3p_str_t        prepared;        /* the Swift core's layout */
     uint64_t         generation;      /* unique in the process */
 } s3p_signing_t;
@@ -341,6 +346,23 @@ typedef enum {
 
 
 /*
+ * Which way a request went, for the status counters (s3_proxy_status):
+ * what the core decided, and UNAVAILABLE, C's 503 when a location's
+ * credentials are missing.
+ */
+typedef enum {
+    S3P_ROUTE_REDIRECT = 0,           /* 307 to a presigned URL */
+    S3P_ROUTE_INDEX_PAGE = 1,         /* a folder's index page, proxied */
+    S3P_ROUTE_XML_LISTING = 2,        /* ListObjects for an S3 client */
+    S3P_ROUTE_BUILTIN_LISTING = 3,    /* a folder's listing, rendered */
+    S3P_ROUTE_STREAM = 4,             /* an object streamed to a client */
+    S3P_ROUTE_REFUSED = 5,            /* refused, by `status` */
+    S3P_ROUTE_UNAVAILABLE = 6,        /* 503: no valid credentials */
+    S3P_ROUTES = 7
+} s3p_route_t;
+
+
+/*
  * The answer for one request: slices of the caller's output buffer.
  * For a redirect, `url` is the presigned Location.  For a proxied request,
  * `url` is what proxy_pass fetches (scheme://host/path?query, exactly as
@@ -351,9 +373,16 @@ typedef enum {
  * default), deciding so after the request phase.
  * `checksum_mode` is the x-amz-checksum-mode header a proxied request
  * sends S3, signed ("ENABLED"; empty: none): an S3 client's GetObject and
- * HeadObject that sent it.  `cache_key` is the S3 request a cached answer
- * belongs to, for $s3_proxy_cache_key after the method: `url`, and
- * " x-amz-checksum-mode:ENABLED" after it when that header is sent.
+ * HeadObject that sent it.  `cache_key` is what a cached answer belongs
+ * to, for $s3_proxy_cache_key after the method: `url`, " x-amz-checksum-
+ * mode:ENABLED" when that header is sent, then " <region> <source>:<hash>
+ * <variant>": the hash names the credentials' identity (their source and
+ * its profile, role or endpoint; never a secret), the variant what the
+ * client gets made of S3's answer ("s3": an S3 client's, as sent; "page":
+ * a browser's, as sent; "fallback": a page whose 404 or 403 the next step
+ * replaces, a folder's listing or an error document; "listing": a built-in
+ * listing; "error-document": a website's error document; "folder-check":
+ * a website folder's check).
  * When S3's answer is one `fallback_on` names (a folder's index page
  * with built-in listings, a page of a website), `fallback` is the path
  * (and query) to ask again, with the request's `fallback` one more and
@@ -399,7 +428,25 @@ typedef struct {
     s3p_str_t        header_value;    /*   NUL-terminated (NULL: none): */
                                       /*   Allow with a 405, */
                                       /*   Cache-Control with max_age */
+    s3p_route_t      route;           /* for the status counters */
+    int32_t          allowed;         /*   and the bucket's place in */
+                                      /*   `buckets`; -1: not there */
+    int32_t          cached;          /* 1: a redirect whose signature */
+                                      /*   came from the hot-key cache */
 } s3p_result_t;
+
+
+/*
+ * Whether `req` (its `path` nginx's decoded URI, before nginx looks its
+ * location up) is an S3 client's request at the root of `conf`'s one
+ * bucket, addressed path-style as the mount without its final `/`: `GET
+ * /eu?list-type=2...` (ListObjectsV2, V1) or `HEAD /eu` (HeadBucket) for
+ * `location /eu/` with s3_proxy_bucket.  1: it is answered as the
+ * mount's root (`/eu/`), whose routing checks it like any request; 0:
+ * nginx's own 301 to `/eu/` stands (browsers, other methods, locations
+ * without their own bucket).
+ */
+int s3p_bucket_root(const s3p_config_t *conf, const s3p_request_t *req);
 
 
 /*
@@ -580,11 +627,11 @@ size_t s3p_split_names(const s3p_str_t *values, size_t n, s3p_str_t *out,
  * Checks, when a location is merged, that it has the shipped snippet
  * (s3_proxy.conf, whose marker is "s3_proxy_snippet") exactly where it
  * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location
- * or, `inherited`, in the one its "if" block is in; `handler`, the
- * location (the "if" block) has a content handler, the snippet's
- * proxy_pass or another.  On failure writes why into `err` (capacity
- * `cap`, NUL-terminated), to follow the location's name, and returns
- * S3P_E_CONFIG.
+ * or, `inherited`, in the one its block is in (1: an "if" block, 2: a
+ * "limit_except" block); `handler`, the location (the block) has a
+ * content handler, the snippet's proxy_pass or another.  On failure
+ * writes why into `err` (capacity `cap`, NUL-terminated), to follow the
+ * location's name, and returns S3P_E_CONFIG.
  */
 int s3p_check_snippet(int32_t enable, int32_t snippet, int32_t inherited,
     int32_t handler, uint8_t *err, size_t cap);
@@ -634,14 +681,14 @@ const char *s3p_listing_csp(void);
 /*
  * S3's answers to proxied requests.
  *
- * Error answers (status 400 and above) are cleaned before they reach the
- * client: s3p_s3_error() reads S3's error document (at most
- * S3P_ERROR_BODY_MAX bytes of it: C reads no more) and writes a clean one
- * with the same Code and a fixed Message, at most S3P_ERROR_OUT_MAX
- * bytes.  None of S3's debugging fields (AWSAccessKeyId, StringToSign,
- * CanonicalRequest, their -Bytes forms, RequestId, HostId, Message)
- * survive.  `body` may be empty (a HEAD, or a body-less answer): the code
- * is then the status's generic one.
+ * Redirects and error answers (status 300 and above, but 304) are cleaned
+ * before they reach the client, their status kept: s3p_s3_error() reads S3's
+ * error document (at most S3P_ERROR_BODY_MAX bytes of it: C reads no more) and
+ * writes a clean one with the same Code and a fixed Message, at most
+ * S3P_ERROR_OUT_MAX bytes.  None of S3's debugging fields (AWSAccessKeyId,
+ * StringToSign, CanonicalRequest, their -Bytes forms, RequestId, HostId,
+ * Message, a redirect's Endpoint) survive.  `body` may be empty (a HEAD, or a
+ * body-less answer): the code is then the status's generic one.
  */
 #define S3P_ERROR_BODY_MAX  65536
 #define S3P_ERROR_OUT_MAX   512
@@ -661,6 +708,8 @@ typedef struct {
     s3p_str_t        code;            /* S3's Code, checked, or generic */
     s3p_str_t        body;            /* the clean XML error document */
     s3p_log_t        log;
+    uint32_t         counter;         /* the code's status counter, */
+                                      /*   below S3P_S3_ERRORS; 0: others */
 } s3p_s3_error_t;
 
 int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
@@ -669,10 +718,11 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
 /*
  * Whether a response header of S3's reaches the client of a proxied
  * request (1) or is hidden (0), by its name (any case).  Visible: every
- * header but S3's x-amz-* ones, and of those what a redirected client
- * would use: x-amz-meta-*, version id and delete marker, checksums
- * (x-amz-checksum-*, whatever `pass` holds but S3P_ANSWER_RANGE),
- * storage class, restore, expiration, website redirect, object lock,
+ * header but Location (of S3's redirects) and S3's x-amz-* ones, and of
+ * those what a redirected client would use: x-amz-meta-*, version id
+ * and delete marker, checksums (x-amz-checksum-*, whatever `pass` holds
+ * but S3P_ANSWER_RANGE), storage class, restore, expiration, website
+ * redirect, object lock,
  * replication status, parts and tag counts, missing metadata, archive
  * status.  Request ids (x-amz-request-id, x-amz-id-2, x-amzn-requestid
  * of S3-compatible servers) and server-side
@@ -883,8 +933,6 @@ typedef struct {
                                       /*   START is due then */
     uint32_t         streak;          /* STORE, RETRY: the zone's failures */
     s3p_str_t        message;         /* for the log, after "s3 proxy: " */
-    s3p_str_t        reason;          /* RETRY: why, each time (printable, */
-                                      /*   no secret): the last error */
     int32_t          refused;         /* VERIFIED: 1 when S3 refused the */
                                       /*   keys, 0 when it took them, -1 */
                                       /*   when it could not tell */
@@ -919,5 +967,89 @@ int s3p_store_keys(const s3p_str_t *keys, int32_t held, uint8_t *slot,
  */
 void s3p_provider_next(s3p_provider_t *provider, s3p_provider_step_t *step,
     uint8_t *out, size_t cap);
+
+/*
+ * The status handler (s3_proxy_status): counters every worker adds to,
+ * with atomic adds, in a shared zone that outlives reloads, and what C
+ * reads of the credentials; the core writes the page.
+ */
+
+/* HTTP statuses counted: 100 to 599, at status - 100. */
+#define S3P_STATUS_CODES      500
+
+/* S3 error codes counted one by one (s3p_s3_error_t's `counter`). */
+#define S3P_S3_ERRORS         32
+
+/* Locations (and their buckets) counted one by one; more are not. */
+#define S3P_STATUS_LOCATIONS  64
+
+/* The counters, as the zone holds them: integers only. */
+typedef struct {
+    uint64_t         requests[S3P_ROUTES];
+    uint64_t         redirects_cached;
+    uint64_t         refused[S3P_STATUS_CODES];
+    uint64_t         s3_answers[S3P_STATUS_CODES];
+    uint64_t         s3_errors[S3P_S3_ERRORS];
+    uint64_t         locations[S3P_STATUS_LOCATIONS][S3P_ROUTES];
+} s3p_status_counters_t;
+
+/* The last verification of a source's credentials against S3. */
+typedef enum {
+    S3P_VERIFICATION_UNKNOWN = 0,     /* none yet, or not done */
+    S3P_VERIFICATION_OK = 1,
+    S3P_VERIFICATION_FAILED = 2
+} s3p_verification_t;
+
+/* The name of the static keys' source (s3_proxy_credentials env). */
+#define S3P_CREDENTIALS_ENV_NAME  "env"
+
+/* The last refresh error kept per source, at most. */
+#define S3P_STATUS_ERROR_MAX  256
+
+/* One credential source of the configuration. */
+typedef struct {
+    s3p_str_t        name;            /* "imds", "profile=NAME", "env" */
+    s3p_str_t        access_key;      /* the whole id: the core shortens */
+    s3p_str_t        error;           /* the last refresh error; empty */
+    int64_t          expiration;      /* 0: none yet; S3P_NEVER */
+    int64_t          refreshed;       /* last successful refresh; 0: none */
+    uint64_t         successes;       /* refreshes, since the zone began */
+    uint64_t         failures;
+    uint32_t         streak;          /* failures in a row now */
+    s3p_verification_t  verification;
+} s3p_status_source_t;
+
+/*
+ * A location of the configuration and one of its buckets, and their
+ * counters' row: each location has one with its s3_proxy_bucket (empty:
+ * none) for the requests not to an allowed bucket, and one per bucket of
+ * s3_proxy_buckets.
+ */
+typedef struct {
+    s3p_str_t        name;
+    s3p_str_t        bucket;
+    uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
+} s3p_status_location_t;
+
+typedef struct {
+    s3p_status_counters_t        counters;   /* a copy, read now */
+    int64_t                      now;
+    const s3p_status_source_t   *sources;
+    size_t                       nsources;
+    const s3p_status_location_t *locations;
+    size_t                       nlocations;
+    s3p_str_t                    query;      /* the status request's */
+    s3p_str_t                    accept;     /*   query and Accept */
+} s3p_status_t;
+
+/*
+ * Writes the status page: JSON, or Prometheus's text format 0.0.4 when
+ * the query has format=prometheus or Accept asks for text/plain;
+ * version=0.0.4.  The page goes into memory from `alloc(data, its size)`
+ * and `page` holds it; `content_type` (NUL-terminated) is its type.
+ * S3P_E_SPACE when `alloc` answers NULL.
+ */
+int s3p_status(const s3p_status_t *status, s3p_alloc_t alloc, void *data,
+    s3p_str_t *page, const char **content_type);
 
 #endif /* S3_PROXY_CORE_H */

@@ -38,6 +38,7 @@ struct Pipeline {
             case .refuse(let status):
                 result.pointee.action = S3P_ACTION_REFUSE
                 result.pointee.status = status
+                result.pointee.route = S3P_ROUTE_REFUSED
                 if status == 405 {
                     Pipeline.setHeader("Allow", Pipeline.str(Pipeline.view("GET, HEAD")),
                                        result)
@@ -64,14 +65,15 @@ struct Pipeline {
                 return S3P_E_SPACE
             case .sign(let s3):
                 return sign(s3, items: &items, signing: signing, prepared: prepared,
-                            now: request.now, writer: &writer, result: result)
+                            now: request.now, streams: router.policy.streams(request),
+                            writer: &writer, result: result)
             }
         }
     }
 
     private func sign(
         _ s3: S3Request, items: inout QueryItems, signing: UnsafePointer<s3p_signing_t>,
-        prepared: PreparedParts, now: Int64, writer: inout BufferWriter,
+        prepared: PreparedParts, now: Int64, streams: Bool, writer: inout BufferWriter,
         result: UnsafeMutablePointer<s3p_result_t>
     ) -> Int32 {
         let virtual = signing.pointee.addressing == S3P_ADDRESSING_VIRTUAL
@@ -138,19 +140,23 @@ struct Pipeline {
         result.pointee.key = Pipeline.str(s3.key)
         result.pointee.prefix = Pipeline.str(
             UnsafeBufferPointer(rebasing: s3.key[0..<s3.prefixLength]))
+        result.pointee.allowed = s3.allowed
         if s3.redirect {
             var presigned = PresignedURL(prepared: prepared)
+            result.pointee.route = S3P_ROUTE_REDIRECT
             if window > 0 {
                 presigned.cacheGeneration = signing.pointee.generation
                 // Clients may keep the redirect until its window ends.
                 result.pointee.max_age = signedAt + window - now
             }
+            var cached = false
             guard let url = presigned.write(
                 method: s3.method, path: path, items: items, stamp: stamp, key: key,
-                writer: &writer)
+                writer: &writer, cached: &cached)
             else {
                 return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
             }
+            result.pointee.cached = cached ? 1 : 0
             result.pointee.action = S3P_ACTION_REDIRECT
             result.pointee.status = 307
             result.pointee.url = writer.str(url.0, url.1)
@@ -173,19 +179,24 @@ struct Pipeline {
         else {
             return writer.overflowed ? S3P_E_SPACE : S3P_E_CRYPTO
         }
-        // The cached answer of a request that asks for checksums carries
-        // them: it is not the answer of one that does not.
-        result.pointee.cache_key = writer.str(signed.url.0, signed.url.1)
+        // The cache key: the URL; the cached answer of a request that asks
+        // for checksums carries them, so it is not the answer of one that
+        // does not; then whose credentials fetched it and what the client
+        // gets made of it (CacheIdentity, variant()).
+        let keyStart = writer.count
+        writer.write(writer.slice(signed.url.0, signed.url.1))
         if s3.checksumMode {
-            let start = writer.count
-            writer.write(writer.slice(signed.url.0, signed.url.1))
             writer.write(" x-amz-checksum-mode:")
             let value = writer.count
             writer.write(SignedHeaders.checksumModeValue)
-            if writer.overflowed { return S3P_E_SPACE }
-            result.pointee.cache_key = writer.str(start, writer.count)
             result.pointee.checksum_mode = writer.str(value, writer.count)
         }
+        writer.write(UInt8(ascii: " "))
+        writer.write(signing.pointee.cache_identity)
+        writer.write(UInt8(ascii: " "))
+        writer.write(Pipeline.variant(s3, streams: streams))
+        if writer.overflowed { return S3P_E_SPACE }
+        result.pointee.cache_key = writer.str(keyStart, writer.count)
         if s3.fallbackOn != 0 {
             // The path and query, asked again at the next step.
             let start = writer.count
@@ -217,14 +228,20 @@ struct Pipeline {
         switch s3.kind {
         case .folderListing(let token):
             result.pointee.render = token == nil ? S3P_RENDER_LISTING : S3P_RENDER_LISTING_MORE
+            result.pointee.route = S3P_ROUTE_BUILTIN_LISTING
             if let name = LocationPolicy(conf: conf).downloadParameter {
                 result.pointee.download = Pipeline.str(name)
             }
         case .listing where s3.prefixLength > 0:
             // Keys shown relative to the prefix, as the client named them.
             result.pointee.render = S3P_RENDER_LISTING_XML
-        default:
+            result.pointee.route = S3P_ROUTE_XML_LISTING
+        case .listing:
             result.pointee.render = S3P_RENDER_NONE
+            result.pointee.route = S3P_ROUTE_XML_LISTING
+        case .object:
+            result.pointee.render = S3P_RENDER_NONE
+            result.pointee.route = s3.page ? S3P_ROUTE_INDEX_PAGE : S3P_ROUTE_STREAM
         }
         switch s3.answer {
         case .plain:
@@ -241,6 +258,23 @@ struct Pipeline {
             Pipeline.setHeader("Location", writer.str(start, writer.count), result)
         }
         return S3P_OK
+    }
+
+    /// What the client gets made of S3's answer, for the cache key: the
+    /// same S3 URL answers a built-in listing (rendered), a website's error
+    /// document (S3's 200 sent with an error status), a folder's check
+    /// (a 302 when its index page exists), a page whose 404 or 403 the
+    /// next step replaces (a folder's listing, an error document), a page
+    /// or listing a browser gets as S3 sent it, and an S3 client's answer.
+    static func variant(_ s3: S3Request, streams: Bool) -> StaticString {
+        if case .folderListing = s3.kind { return "listing" }
+        switch s3.answer {
+        case .document: return "error-document"
+        case .folder: return "folder-check"
+        case .plain: break
+        }
+        if s3.fallbackOn != 0 { return "fallback" }
+        return streams ? "s3" : "page"
     }
 
     /// The client's path before a key, without its `/`: the mount and, in
@@ -310,7 +344,10 @@ struct Pipeline {
         return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
             + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32 + website
-            + (req.checksum_mode.len > 0
-               ? 3 * path + 3 * req.query.len + conf.pointee.bucket.len + prepared + 128 : 0)
+            // the cache key: the URL again (its query and path, three
+            // bytes a byte, the prepared parts), the checksum mode, the
+            // credentials' identity (a region, a source, a hash) and a
+            // variant
+            + 3 * path + 3 * req.query.len + conf.pointee.bucket.len + prepared + 128 + 160
     }
 }

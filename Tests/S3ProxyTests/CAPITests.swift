@@ -595,6 +595,91 @@ struct Outcome {
         #expect(hex(Self.signingKey(conf)) == AWSExample.signingKeyHex)
     }
 
+    // A one-bucket location's mount without its "/" is the bucket to S3
+    // clients (s3p_bucket_root), and routes as its root: ListObjects,
+    // HeadBucket.  Browsers, other methods and paths keep nginx's 301.
+    @Test func mountWithoutItsSlashIsTheBucketForS3Clients() {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        conf.mount = memory.str("/eu/")
+        conf.bucket = memory.str("real")
+        func root(_ method: String, _ path: String, _ agent: String,
+                  _ query: String = "") -> Int32
+        {
+            var request = Self.request(memory, method, path, query)
+            request.user_agent = memory.str(agent)
+            return s3p_bucket_root(&conf, &request)
+        }
+        #expect(root("GET", "/eu", "Boto3/1.34", "list-type=2") == 1)
+        #expect(root("HEAD", "/eu", "aws-cli/2.15") == 1)
+        #expect(root("GET", "/eu", "Mozilla/5.0", "list-type=2") == 0)
+        #expect(root("PUT", "/eu", "Boto3/1.34") == 0)
+        #expect(root("GET", "/eu/", "Boto3/1.34") == 0)
+        #expect(root("GET", "/e", "Boto3/1.34") == 0)
+        #expect(root("GET", "/euro", "Boto3/1.34") == 0)
+
+        // the result's bucket is the configuration's own: read the URL only
+        func answer(_ method: String, _ query: String, _ agent: String)
+            -> (s3p_action_t, Int32, String)
+        {
+            var request = Self.request(memory, method, "/eu", query)
+            request.user_agent = memory.str(agent)
+            var out = [UInt8](repeating: 0, count: 8192)
+            var result = s3p_result_t()
+            let rc = s3p_handle(&conf, &request, &out, out.count, &result)
+            #expect(rc == S3P_OK)
+            return (result.action, result.status, text(result.url.bytes))
+        }
+        let listed = answer("GET", "list-type=2&prefix=a%2F", "Boto3/1.34")
+        #expect(listed.0 == S3P_ACTION_PROXY)
+        #expect(listed.2.hasSuffix("/real?list-type=2&prefix=a%2F"), "\(listed.2)")
+        #expect(answer("HEAD", "", "Boto3/1.34").2.hasSuffix("/real"))
+        // a browser reaching the location so is refused, not listed
+        let browser = answer("GET", "", "Mozilla/5.0")
+        #expect(browser.0 == S3P_ACTION_REFUSE && browser.1 == 400)
+
+        var everyBucket = Self.config(memory)
+        everyBucket.mount = memory.str("/eu/")
+        var request2 = Self.request(memory, "GET", "/eu", "list-type=2")
+        request2.user_agent = memory.str("Boto3/1.34")
+        #expect(s3p_bucket_root(&everyBucket, &request2) == 0)
+    }
+
+    // The cache key after the URL: the region, the credentials' identity
+    // (never the secret) and what the client gets made of S3's answer.
+    @Test func cacheKeySeparatesIdentityAndVariant() {
+        let memory = CMemory()
+        func key(_ change: (inout RawSigning) -> Void, _ path: String = "/bkt/d/",
+                 listings: Bool = false, agent: String = "curl/8.0") -> String
+        {
+            var signing = Self.signing(memory)
+            change(&signing)
+            var conf = s3p_config_t()
+            conf.signing = memory.resolve(signing)
+            conf.resolver = 1
+            conf.listings = listings ? 1 : 0
+            var request = Self.request(memory, "GET", path)
+            request.user_agent = memory.str(agent)
+            return Self.handle(&conf, request).cacheKey
+        }
+        let plain = key { _ in }
+        #expect(plain.hasPrefix("https://s3.internal:9000/bkt/d/index.html us-east-1 auto:"))
+        #expect(plain.hasSuffix(" page"))
+        #expect(!plain.contains(AWSExample.secretKey))
+        // another secret for the same key id: the same identity
+        #expect(key { $0.secretKey = "another" } == plain)
+        // another key pair, another region, another source: another entry
+        #expect(key { $0.accessKey = "AKIDOTHER" } != plain)
+        #expect(key { $0.regionDirective = "eu-west-1" }.contains(" eu-west-1 auto:"))
+        #expect(key { $0.credentials = S3P_CREDENTIALS_ENV }.contains(" env:"))
+        // a folder's index page with listings, its listing, the page
+        // asked by name, and an S3 client's object
+        #expect(key({ _ in }, listings: true).hasSuffix(" fallback"))
+        #expect(key({ _ in }, "/bkt/d/index.html", listings: true).hasSuffix(" page"))
+        #expect(key({ _ in }, "/bkt/d/index.html", agent: "Boto3/1.0").hasSuffix(" s3"))
+    }
+
+
     // A later request of the same day uses the cached key instead of
     // deriving it again: with the cached key replaced, the Authorization
     // is the one that key gives.

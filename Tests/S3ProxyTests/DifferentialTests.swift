@@ -199,6 +199,10 @@ import Testing
             let prefix = random.pick([mount, mount, mount, "/s3x", "/%73%33/", "/S3/"])
             path = (prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix) + path
             if random.next() % 16 == 0 { path = prefix }
+            // the mount without its "/": a one-bucket location's bucket
+            if random.next() % 16 == 0 && prefix.count > 1 && prefix.hasSuffix("/") {
+                path = String(prefix.dropLast())
+            }
         }
         var items: [String] = []
         let count = random.pick([0, 0, 1, 2, 3, 5, 40])

@@ -76,6 +76,12 @@ x-amz-security-token:SECRET-TOKEN</CanonicalRequest><CanonicalRequestBytes>47 45
     (404, "<Error><Code>" + String(repeating: "A", count: 65) + "</Code></Error>",
      "NotFound", S3P_LOG_INFO),
     (404, "<Error><Code>NoSuchKey", "NotFound", S3P_LOG_INFO),
+    // S3's redirects: another endpoint or region, the operator's settings
+    (301, "<Error><Code>PermanentRedirect</Code><Endpoint>b.s3.eu-west-1.amazonaws.com"
+     + "</Endpoint></Error>", "PermanentRedirect", S3P_LOG_ERROR),
+    (307, "<Error><Code>TemporaryRedirect</Code></Error>", "TemporaryRedirect", S3P_LOG_ERROR),
+    (301, "", "PermanentRedirect", S3P_LOG_ERROR),
+    (302, "", "TemporaryRedirect", S3P_LOG_ERROR),
 ])
 func codesAndLogLevels(status: Int32, body: String, code: String, log: s3p_log_t) {
     let answer = clean(status, body)
@@ -112,6 +118,9 @@ func codesAndLogLevels(status: Int32, body: String, code: String, log: s3p_log_t
     ("x-amz-server-side-encryption-aws-kms-key-id", 0, false),
     ("x-amz-bucket-region", 0, false),
     ("x-amz-version-idx", 0, false),
+    ("Location", 0, false),
+    ("location", UInt32(S3P_PASS_SSE | S3P_PASS_REQUEST_ID), false),
+    ("Content-Location", 0, true),
     ("x-amz-request-id", UInt32(S3P_PASS_REQUEST_ID), true),
     ("x-amz-id-2", UInt32(S3P_PASS_REQUEST_ID), true),
     ("x-amz-server-side-encryption", UInt32(S3P_PASS_REQUEST_ID), false),

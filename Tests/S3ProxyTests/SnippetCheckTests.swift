@@ -17,6 +17,7 @@ import Testing
         (true, true, false, true, nil),             // the snippet's proxy_pass
         (true, true, true, false, nil),             // an "if" block inherits it
         (true, true, true, true, "\"if\" block"),
+        (true, true, true, true, "\"limit_except\" block"),
         (true, false, false, false, "needs proxy_pass"),
         (true, false, false, true, "content handler of its own"),
     ] as [(Bool, Bool, Bool, Bool, String?)])
@@ -24,7 +25,10 @@ import Testing
                  _ expected: String?)
     {
         var message = [UInt8](repeating: 0, count: Int(S3P_MESSAGE_MAX))
-        let status = s3p_check_snippet(enable ? 1 : 0, snippet ? 1 : 0, inherited ? 1 : 0,
+        // an "if" block's (1), or a "limit_except" block's (2)
+        let block: Int32 = expected?.contains("limit_except") == true ? 2 : 1
+        let status = s3p_check_snippet(enable ? 1 : 0, snippet ? 1 : 0,
+                                       inherited ? block : 0,
                                        handler ? 1 : 0, &message, message.count)
         if let expected {
             #expect(status == S3P_E_CONFIG)

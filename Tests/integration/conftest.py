@@ -29,11 +29,13 @@ SLOW_TESTS = {
     "test_mounts.py::test_boto3_and_aws_cli_pointed_at_the_mount",
     "test_browsing.py::test_uploaded_listing_page_renders_in_chromium",
     "test_browsing.py::test_builtin_listing_in_chromium",
+    "test_listing_links.py::test_no_listing_link_leaves_the_site_in_chromium",
     "test_website.py::test_every_link_of_every_page_works_in_chromium",
     "test_website.py::test_chromium_saves_a_download_under_its_name",
     "test_website.py::test_aws_cli_gets_s3_semantics",
     "test_per_request.py::test_aws_cli_ls_sync_cp_see_only_the_subtree",
     "test_per_request.py::test_each_user_browses_only_their_subtree_in_chromium",
+    "test_status.py::test_credential_sources_rotation_failure_and_expiry",
 }
 
 

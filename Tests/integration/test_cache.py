@@ -10,6 +10,7 @@ import concurrent.futures
 import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -183,9 +184,14 @@ def test_cache_key_is_the_method_and_the_s3_url(cached, s3):
         keys.append(head.split(b"\nKEY: ", 1)[1].split(b"\n", 1)[0].decode())
     # the URL proxy_pass fetches: an endpoint with a port of its own is
     # named there as its upstream, "<host>_<port>" (a host name holds no
-    # "_", so no other endpoint's key can be the same)
+    # "_", so no other endpoint's key can be the same), then the region,
+    # the credentials' identity (their source, a hash; never the secret)
+    # and what the client gets of S3's answer (an S3 client's object)
     host, port = s3.endpoint.rsplit(":", 1)
-    assert keys == [f"GET {host}_{port}/demo/files/hello.txt"]
+    [key] = keys
+    url, region, identity, variant = key.removeprefix("GET ").split(" ")
+    assert (url, region, variant) == (f"{host}_{port}/demo/files/hello.txt", REGION, "s3")
+    assert re.fullmatch(r"env:[0-9a-f]{12}", identity), identity
     assert len(s3.requests()) == 1
 
 

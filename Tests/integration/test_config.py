@@ -218,6 +218,156 @@ def test_bad_environment_points_at_s3_proxy(check_at, env):
 # good configurations
 # --------------------------------------------------------------------------
 
+# S3's bucket naming rules, each broken once: the directive, its value, the
+# rule, and its line.  https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BAD_BUCKETS = [
+    ("my..bucket", "two adjacent periods"),
+    ("192.168.1.1", "formatted as an IP address"),
+    ("ab", "3 to 63 characters"),
+    ("a" * 64, "3 to 63 characters"),
+    ("MyBucket", "uppercase letters or underscores"),
+    ("my_bucket", "uppercase letters or underscores"),
+    ("-bucket", "begin and end with a letter or digit"),
+    ("bucket-", "begin and end with a letter or digit"),
+    (".bucket", "begin and end with a letter or digit"),
+    ("bucket.", "begin and end with a letter or digit"),
+    ("xn--bucket", 'begins with "xn--"'),
+    ("sthree-bucket", 'begins with "sthree-"'),
+    ("bucket-s3alias", 'ends with "-s3alias"'),
+    ("bucket--ol-s3", 'ends with "--ol-s3"'),
+    ("bucket.mrap", 'ends with ".mrap"'),
+    ("bucket--x-s3", 'ends with "--x-s3"'),
+]
+
+
+@pytest.mark.parametrize("bucket, rule", BAD_BUCKETS)
+def test_bucket_s3_forbids_fails_at_s3_proxy_bucket(check_at, bucket, rule):
+    assert_fails_at(check_at("s3_proxy_bucket", locations=f"""
+        location /eu/ {{
+            s3_proxy on;
+            s3_proxy_bucket {bucket};
+            include s3_proxy.conf;
+        }}
+"""), f'"s3_proxy_bucket" "{bucket}" is not a valid bucket name: it', rule)
+
+
+@pytest.mark.parametrize("bucket, rule", BAD_BUCKETS)
+def test_bucket_s3_forbids_fails_at_s3_proxy_buckets(check_at, bucket, rule):
+    assert_fails_at(check_at("s3_proxy_buckets", locations=f"""
+        location / {{
+            s3_proxy on;
+            s3_proxy_buckets demo {bucket} other;
+            include s3_proxy.conf;
+        }}
+"""), f'"s3_proxy_buckets": "{bucket}" is not a valid bucket name: it', rule)
+
+
+def test_bucket_s3_forbids_in_the_environment_fails_at_s3_proxy(check_at):
+    assert_fails_at(check_at("s3_proxy on;", env=env_with(S3_PROXY_BUCKETS="demo,my..bucket"),
+                             locations="""
+        location / {
+            s3_proxy on;
+            include s3_proxy.conf;
+        }
+"""), '"my..bucket" is not a valid bucket name: it holds two adjacent periods')
+
+
+@pytest.mark.parametrize("bucket", ["abc", "my-bucket", "my.bucket.name", "1.2.3",
+                                    "a" * 63, "xn-bucket"])
+def test_bucket_s3_allows_passes(check, bucket):
+    assert_passes(check(locations=f"""
+        location /eu/ {{
+            s3_proxy on;
+            s3_proxy_bucket {bucket};
+            s3_proxy_buckets {bucket} other;
+            include s3_proxy.conf;
+        }}
+"""))
+
+
+def test_mount_beginning_with_two_slashes_is_refused(check_at):
+    """A listing's links start with the mount: "//evil.example/" would
+    send every click to another host."""
+    assert_fails_at(check_at("s3_proxy on;", locations="""
+        location //evil.example/ {
+            s3_proxy on;
+            s3_proxy_listing on;
+            include s3_proxy.conf;
+        }
+"""), 'prefix "//evil.example/" must not begin with "//"')
+
+
+def test_limit_except_is_refused_by_its_name(check_at):
+    assert_fails_at(check_at("s3_proxy on;", locations="""
+        location / {
+            s3_proxy on;
+            include s3_proxy.conf;
+            limit_except GET { deny all; }
+        }
+"""), '"s3_proxy" in location "/" has a "limit_except" block')
+
+
+def test_if_block_with_its_own_proxy_pass_is_refused_by_its_name(check_at):
+    code, output, where = check_at("s3_proxy on;", locations="""
+        location / {
+            s3_proxy on;
+            include s3_proxy.conf;
+            if ($arg_x) { proxy_pass http://127.0.0.1:9; }
+        }
+""")
+    assert_fails_at((code, output, where), 'has an "if" block')
+    assert "limit_except" not in output
+
+
+# `return` (the rewrite module's), "rewrite ... redirect" and try_files
+# answer before the module, at phases before its own; nginx shows no module
+# another's settings, so nginx -t cannot see them.  The first answer they
+# give in an "s3_proxy on" location is logged at error instead.
+@pytest.mark.parametrize("directive, status", [
+    ('return 200 "not from S3";', 200),
+    ("return 302 https://elsewhere.example/;", 302),
+    ("rewrite ^ https://elsewhere.example/ redirect;", 302),
+    ('if ($arg_x) { return 204; }', 204),
+])
+def test_answer_before_the_module_is_logged(s3, make_nginx, directive, status):
+    nginx = make_nginx(s3_environment(s3), locations=f"""
+        location / {{
+            s3_proxy on;
+            include s3_proxy.conf;
+            {directive}
+        }}
+""")
+    s3.clear()
+    resp = requests.get(nginx.url + "/demo/files/hello.txt?x=1", allow_redirects=False,
+                        timeout=10)
+    assert resp.status_code == status
+    assert s3.requests() == []
+    lines = [line for line in nginx.log_text().splitlines()
+             if "before the module decided" in line]
+    assert len(lines) == 1 and "[error]" in lines[0]
+    assert f's3 proxy: location "/" answered {status} before the module decided' \
+        in lines[0]
+    # what the module answers itself is never taken for one
+    nginx_ok = make_nginx(s3_environment(s3))
+    assert requests.get(nginx_ok.url + "/demo/files/hello.txt", allow_redirects=False,
+                        timeout=10).status_code == 307
+    assert requests.get(nginx_ok.url + "/demo/files/nope", allow_redirects=False,
+                        timeout=10, headers={"User-Agent": "Boto3/1.0"}).status_code == 404
+    assert requests.post(nginx_ok.url + "/demo/x", timeout=10).status_code == 405
+    # nor nginx's own redirect of a mount without its "/"
+    mount = make_nginx(s3_environment(s3), locations="""
+        location /eu/ {
+            s3_proxy on;
+            s3_proxy_bucket demo;
+            include s3_proxy.conf;
+        }
+""")
+    assert requests.get(mount.url + "/eu", allow_redirects=False,
+                        timeout=10).status_code == 301
+    for started in (nginx_ok, mount):
+        assert "before the module decided" not in started.log_text()
+
+
 def defaults_only_env(**extra):
     env = {"PATH": "/usr/sbin:/usr/bin:/bin", "AWS_ACCESS_KEY_ID": ACCESS_KEY,
            "AWS_SECRET_ACCESS_KEY": SECRET_KEY}

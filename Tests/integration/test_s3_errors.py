@@ -41,11 +41,12 @@ LOCATION_LISTING = """
 """
 
 
-def inject(s3, path, status, code, times=1, headers=None):
+def inject(s3, path, status, code, times=1, headers=None, extra=None):
     """The stand-in answers the next `times` verified requests for `path`
     with this S3 error."""
     body = json.dumps({"path": path, "status": status, "code": code,
-                       "times": times, "headers": headers or {}}).encode()
+                       "times": times, "headers": headers or {},
+                       "extra": extra or {}}).encode()
     req = urllib.request.Request(s3.endpoint + "/__s3server/faults", data=body,
                                  method="POST")
     urllib.request.urlopen(req).read()
@@ -281,3 +282,73 @@ def test_refusals_and_redirects_are_untouched(proxy):
     resp = requests.get(proxy.url + "/", allow_redirects=False)
     assert resp.status_code == 403 and "<Error>" not in resp.text
     assert len(log_lines(proxy, "S3 answered")) == before
+
+
+# --------------------------------------------------------------------------
+# S3's redirects: the status kept, no Location, the document cleaned
+# --------------------------------------------------------------------------
+
+ELSEWHERE = ["https://evil.example/demo/files/hello.txt", "/evil/path",
+             "//evil.example/x"]
+
+
+@pytest.mark.parametrize("location", ELSEWHERE)
+@pytest.mark.parametrize("status, code", [(301, "PermanentRedirect"),
+                                          (307, "TemporaryRedirect")])
+def test_redirect_of_a_streamed_object_is_cleaned(proxy, s3, status, code, location):
+    pattern = rf'S3 answered {status} "{code}"'
+    before = len(log_lines(proxy, pattern))
+    s3.clear()
+    inject(s3, "/demo/files/hello.txt", status, code,
+           headers={"Location": location, "x-amz-bucket-region": "eu-west-1"},
+           extra={"Endpoint": "demo.s3.eu-west-1.amazonaws.com", "Bucket": "demo"})
+    try:
+        resp = sdk_get(proxy, "/demo/files/hello.txt")
+    finally:
+        clear_faults(s3)
+    assert resp.status_code == status
+    assert "Location" not in resp.headers
+    assert_clean(resp, code)
+    assert "amazonaws.com" not in resp.text and "evil" not in resp.text
+    [seen] = s3.requests()
+    assert (seen["status"], seen["verified"]) == (status, True)
+    lines = log_lines(proxy, pattern)
+    assert len(lines) == before + 1 and "[error]" in lines[-1]
+
+
+def test_redirect_of_a_head_keeps_the_status_without_location(proxy, s3):
+    s3.clear()
+    inject(s3, "/demo/files/hello.txt", 301, "PermanentRedirect",
+           headers={"Location": "https://evil.example/"})
+    try:
+        resp = sdk_get(proxy, "/demo/files/hello.txt", method="HEAD")
+    finally:
+        clear_faults(s3)
+    assert resp.status_code == 301 and resp.content == b""
+    assert "Location" not in resp.headers
+    assert [r["method"] for r in s3.requests()] == ["HEAD"]
+    assert log_lines(proxy, r"S3 answered 301 while")
+
+
+@pytest.mark.parametrize("path, s3_path", [
+    ("/demo/", "/demo/index.html"),          # a bucket's index page
+    ("/demo/docs/", "/demo/docs/index.html"),  # a folder's, listings on
+    ("/demo?list-type=2", "/demo"),          # an XML listing
+])
+def test_redirect_of_a_proxied_page_is_cleaned(s3, make_nginx, path, s3_path):
+    nginx = make_nginx(s3_environment(s3), locations=LOCATION_LISTING)
+    s3.clear()
+    inject(s3, s3_path, 301, "PermanentRedirect",
+           headers={"Location": "https://evil.example/phish"},
+           extra={"Endpoint": "demo.s3.eu-west-1.amazonaws.com"})
+    try:
+        resp = requests.get(nginx.url + path, allow_redirects=False, timeout=30,
+                            headers={"User-Agent": "Mozilla/5.0"})
+    finally:
+        clear_faults(s3)
+    assert resp.status_code == 301
+    assert "Location" not in resp.headers
+    assert_clean(resp, "PermanentRedirect")
+    assert [(r["path"], r["status"]) for r in s3.requests()] == [(s3_path, 301)]
+    [line] = log_lines(nginx, r'S3 answered 301 "PermanentRedirect"')
+    assert "[error]" in line

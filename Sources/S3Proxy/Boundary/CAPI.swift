@@ -22,8 +22,17 @@ func s3p_handle(
     guard let conf, let req, let out, let result else { return S3P_E_CONFIG }
     result.pointee = s3p_result_t()
     result.pointee.max_age = -1
+    result.pointee.allowed = -1
     return Pipeline(conf: conf).handle(IncomingRequest(req.pointee), out: out, cap: cap,
                                        result: result)
+}
+
+@c @implementation
+func s3p_bucket_root(
+    _ conf: UnsafePointer<s3p_config_t>?, _ req: UnsafePointer<s3p_request_t>?
+) -> Int32 {
+    guard let conf, let req else { return 0 }
+    return LocationPolicy(conf: conf).isBucketRoot(IncomingRequest(req.pointee)) ? 1 : 0
 }
 
 @c @implementation
@@ -143,9 +152,9 @@ enum LocationCheck {
     /// nil.  Without the snippet's proxy_pass, with another content handler
     /// in its place, or with the snippet where requests are not signed,
     /// they would go to S3 unsigned.
-    static func snippetProblem(enable: Bool, snippet: Bool, inherited: Bool, handler: Bool)
-        -> String?
-    {
+    static func snippetProblem(
+        enable: Bool, snippet: Bool, inherited: Bool, handler: Bool, limitExcept: Bool = false
+    ) -> String? {
         if !enable {
             return snippet && !inherited
                 ? "includes s3_proxy.conf without \"s3_proxy on\", so its requests "
@@ -159,6 +168,13 @@ enum LocationCheck {
                     + "(an s3_proxy.conf without \"s3_proxy_snippet;\" is older than "
                     + "the module: install the new one)"
                 : "needs proxy_pass: add \"include s3_proxy.conf;\" to it"
+        }
+        if inherited && handler && limitExcept {
+            // nginx gives the block the location's proxy_pass, or its own:
+            // nothing public tells them apart.
+            return "has a \"limit_except\" block, whose content handler may be a "
+                + "proxy_pass of its own: remove it (methods but GET and HEAD get 405; "
+                + "allow, deny and auth_basic restrict the rest),"
         }
         return inherited && handler
             ? "has an \"if\" block with a content handler of its own (a "
@@ -214,7 +230,8 @@ func s3p_check_snippet(
 ) -> Int32 {
     ErrorMessage.verdict(
         LocationCheck.snippetProblem(enable: enable != 0, snippet: snippet != 0,
-                                     inherited: inherited != 0, handler: handler != 0),
+                                     inherited: inherited != 0, handler: handler != 0,
+                                     limitExcept: inherited == 2),
         into: err, cap: cap)
 }
 

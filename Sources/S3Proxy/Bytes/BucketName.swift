@@ -1,19 +1,86 @@
 // S3 bucket names, as path-style requests carry them in their first
-// segment.
+// segment, and as the configuration names them.
 //
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
-// Current names are 3-63 characters of lowercase letters, digits, dots and
-// hyphens, beginning and ending with a letter or digit.  Legacy buckets in
-// us-east-1 may also hold uppercase letters and underscores, so those are
-// accepted too; anything else (a decoded `/`, `%`, spaces, control bytes)
-// is not a bucket.
+// Names are 3-63 characters of lowercase letters, digits, dots and
+// hyphens, beginning and ending with a letter or digit, without two
+// adjacent periods, not formatted as an IP address, without the prefixes
+// `xn--`, `sthree-` and `amzn-s3-demo-`, and without the suffixes
+// `-s3alias`, `--ol-s3`, `.mrap`, `--x-s3` and `--table-s3` (access point
+// aliases, Object Lambda, Multi-Region Access Points, directory and
+// table buckets).  The configuration (s3_proxy_bucket, s3_proxy_buckets,
+// S3_PROXY_BUCKETS) is held to these rules: `nginx -t` names the rule a
+// name breaks.  A request's path is held to the older, looser form
+// (isValid): legacy buckets in us-east-1 may also hold uppercase letters
+// and underscores, and S3 answers for a name it does not have; anything
+// else (a decoded `/`, `%`, spaces, control bytes) is not a bucket.
 
 internal import CShim
 
 enum BucketName {
-    /// Why `name` is not a bucket name, or nil.
+    /// Why `name` is not a bucket name S3 allows, or nil: "is not a valid
+    /// bucket name: " and the rule it breaks.
     static func problem(_ name: [UInt8]) -> String? {
-        isValid(name) ? nil : "is not a valid bucket name"
+        rule(name).map { "is not a valid bucket name: " + $0 }
+    }
+
+    private static let reservedPrefixes = ["xn--", "sthree-", "amzn-s3-demo-"]
+    private static let reservedSuffixes = ["-s3alias", "--ol-s3", ".mrap", "--x-s3",
+                                           "--table-s3"]
+
+    /// The naming rule `name` breaks, or nil.
+    static func rule(_ name: [UInt8]) -> String? {
+        guard (3...63).contains(name.count) else {
+            return "it must be 3 to 63 characters long"
+        }
+        for byte in name where !(ASCII.isLowercaseAlphanumeric(byte)
+                                 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-"))
+        {
+            return ASCII.isAlphanumeric(byte) || byte == UInt8(ascii: "_")
+                ? "it holds uppercase letters or underscores"
+                : "it holds a character other than lowercase letters, digits, "
+                    + "dots and hyphens"
+        }
+        guard let first = name.first, let last = name.last,
+              ASCII.isLowercaseAlphanumeric(first), ASCII.isLowercaseAlphanumeric(last)
+        else {
+            return "it must begin and end with a letter or digit"
+        }
+        for i in 1..<name.count
+            where name[i] == UInt8(ascii: ".") && name[i - 1] == UInt8(ascii: ".")
+        {
+            return "it holds two adjacent periods"
+        }
+        if isIPv4(name) {
+            return "it is formatted as an IP address"
+        }
+        for prefix in reservedPrefixes where name.starts(with: prefix.utf8) {
+            return "it begins with \"" + prefix + "\", which S3 reserves"
+        }
+        for suffix in reservedSuffixes where name.count > suffix.utf8.count
+            && name.reversed().starts(with: suffix.utf8.reversed())
+        {
+            return "it ends with \"" + suffix + "\", which S3 reserves"
+        }
+        return nil
+    }
+
+    /// Four dot-separated groups of 1-3 digits, as S3 refuses.
+    private static func isIPv4(_ name: [UInt8]) -> Bool {
+        var groups = 0
+        var digits = 0
+        for byte in name {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0 else { return false }
+                groups += 1
+                digits = 0
+            } else if ASCII.isDigit(byte), digits < 3 {
+                digits += 1
+            } else {
+                return false
+            }
+        }
+        return digits > 0 && groups == 3
     }
 
     static func isValid<C: Collection<UInt8>>(_ name: C) -> Bool {

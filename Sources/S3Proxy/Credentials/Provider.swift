@@ -612,7 +612,6 @@ enum Provider {
         s.pointee.action = S3P_DO_RETRY
         s.pointee.refresh = s.pointee.now + fileCheck
         s.pointee.streak = streak
-        s.pointee.reason = printable(&writer, reason)
         if streak == 1 {
             message(s, &writer, "credentials from \"" + name(p) + "\" not refreshed: " + reason
                     + "; the current ones stay in use")
@@ -636,7 +635,6 @@ enum Provider {
         s.pointee.refresh = now + delay
         s.pointee.streak = streak
         s.pointee.request = s3p_str_t()
-        s.pointee.reason = printable(&writer, reason)
         guard streak == 1 else { return }
         let expiration = s.pointee.expiration
         if expiration > now {

@@ -8,7 +8,10 @@
 // its requests to AWS support, and server-side encryption details, which
 // name its keys, unless the operator passes them (s3_proxy_pass_headers).
 // Any other x-amz-* or x-amzn-* header is hidden: one S3 adds later is
-// shown once it is known to be about the object.
+// shown once it is known to be about the object.  S3's Location (of its
+// 3xx answers: another region's endpoint, or anywhere an S3-compatible
+// server points) never reaches a client: the proxy is where its clients
+// stay.
 //
 // Checksums (x-amz-checksum-*: the value and x-amz-checksum-type) describe
 // the bytes, as ETag does: SDKs check the body against them.  A part of
@@ -21,6 +24,7 @@ internal import CShim
 enum ResponseHeaders {
     /// Whether the header `name` (any case) reaches the client.
     static func isVisible(_ name: UnsafeBufferPointer<UInt8>, pass: UInt32) -> Bool {
+        if equal(name, "location") { return false }
         guard hasPrefix(name, "x-amz") else { return true }
         if hasPrefix(name, "x-amz-checksum-") {
             return pass & UInt32(S3P_ANSWER_RANGE) == 0

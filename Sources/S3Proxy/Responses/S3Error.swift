@@ -30,6 +30,27 @@ struct S3Error {
         err.code = code.withUnsafeBufferPointer { S3Error.writeDocument(code: $0, into: &w) }
         err.body = w.str(start, w.count)
         err.log = log
+        err.counter = code.withUnsafeBufferPointer { S3Error.counter(of: $0) }
+    }
+
+    // MARK: Counted
+
+    /// The codes the status page counts one by one: those of the two
+    /// tables below; each at its place plus one (0: the others).
+    static let counted: [StaticString] = {
+        var codes = messages.map { $0.0 }
+        for code in operatorCodes {
+            let known = code.withUTF8Buffer { code in codes.contains { $0.matches(code) } }
+            if !known { codes.append(code) }
+        }
+        return Array(codes.prefix(Int(S3P_S3_ERRORS) - 1))
+    }()
+
+    static func counter(of code: UnsafeBufferPointer<UInt8>) -> UInt32 {
+        for (index, name) in counted.enumerated() where name.matches(code) {
+            return UInt32(index + 1)
+        }
+        return 0
     }
 
     /// S3's XML error document for `code`, with the code's Message: every
@@ -77,6 +98,8 @@ struct S3Error {
     static func genericCode(_ status: Int32) -> [UInt8] {
         let code: StaticString
         switch status {
+        case 301: code = "PermanentRedirect"
+        case 300...399: code = "TemporaryRedirect"
         case 400: code = "InvalidRequest"
         case 403: code = "AccessDenied"
         case 404: code = "NotFound"
@@ -117,6 +140,10 @@ struct S3Error {
     /// https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
     private static let messages: [(StaticString, StaticString)] = [
         ("AccessDenied", "Access Denied"),
+        ("PermanentRedirect",
+         "The bucket you are attempting to access must be addressed using the specified endpoint."),
+        ("TemporaryRedirect", "You are being redirected to the bucket while DNS updates."),
+        ("Redirect", "Temporary redirect."),
         ("InvalidRequest", "The request is not valid."),
         ("MethodNotAllowed", "The specified method is not allowed against this resource."),
         ("NotImplemented",
@@ -152,7 +179,9 @@ struct S3Error {
     ]
 
     static func logLevel(status: Int32, code: [UInt8]) -> s3p_log_t {
-        if status >= 500 { return S3P_LOG_ERROR }
+        // S3 redirects when the endpoint or region is not the bucket's: the
+        // operator's settings, whatever the client asked.
+        if status >= 500 || status < 400 { return S3P_LOG_ERROR }
         let isOperators = code.withUnsafeBufferPointer { code in
             operatorCodes.contains { $0.matches(code) }
         }

@@ -10,12 +10,17 @@ struct LocationPolicy {
     /// Bucket names compare exactly: S3 bucket names are case-sensitive, so
     /// `/OK/` is not `/ok/`.  No list: any bucket.
     func allows(bucket: UnsafeBufferPointer<UInt8>) -> Bool {
+        Bytes.list(conf.pointee.buckets, conf.pointee.nbuckets).isEmpty
+            || place(of: bucket) != nil
+    }
+
+    /// Where `bucket` is in the allowlist, if it is there.
+    func place(of bucket: UnsafeBufferPointer<UInt8>) -> Int? {
         let list = Bytes.list(conf.pointee.buckets, conf.pointee.nbuckets)
-        if list.isEmpty { return true }
-        for entry in list where Bytes.view(entry).elementsEqual(bucket) {
-            return true
+        for (index, entry) in list.enumerated() where Bytes.view(entry).elementsEqual(bucket) {
+            return index
         }
-        return false
+        return nil
     }
 
     /// A prefix location's prefix: the client's path begins with it, and
@@ -73,6 +78,25 @@ struct LocationPolicy {
             return true
         }
         return false
+    }
+
+    /// Whether `request`, for the location's mount without its final `/`
+    /// (`/eu` of `location /eu/`), is an S3 client's request at the root
+    /// of the location's one bucket, as SDKs address a bucket path-style:
+    /// ListObjectsV2 and V1 (`GET /eu?list-type=2...`), HeadBucket (`HEAD
+    /// /eu`).  Then it is answered as the mount's root, whose routing
+    /// checks its query like any other; a browser, or a location without
+    /// its own bucket, keeps nginx's 301 to the mount.
+    func isBucketRoot(_ request: IncomingRequest) -> Bool {
+        let mount = self.mount
+        guard bucket != nil || bucketPerRequest, request.methodName != nil,
+              mount.count >= 2, mount.last == UInt8(ascii: "/"),
+              request.path.count + 1 == mount.count,
+              request.path.elementsEqual(mount.prefix(request.path.count))
+        else {
+            return false
+        }
+        return streams(request)
     }
 
     /// Whether this client gets objects streamed: an S3 client, known by

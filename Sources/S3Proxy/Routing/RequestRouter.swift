@@ -140,6 +140,12 @@ struct S3Request {
         /// A folder's index page exists: 302 to the folder.
         case folder
     }
+    /// Proxied as a page for a browser (a folder's index page, a key
+    /// named like one, a type proxied, a website's): the status page's
+    /// route.
+    var page = false
+    /// The bucket's place in the location's allowlist; -1: not in one.
+    var allowed: Int32 = -1
     /// The client's path before the key: the mount (without its last `/`)
     /// and, unless the location has its own bucket, `/<bucket>`.
     var mountBase: UnsafeBufferPointer<UInt8> = Bytes.empty
@@ -186,17 +192,22 @@ struct RequestRouter {
             return .refuse(status: 403)
         }
         // Below the mount, the path starts at a `/` (or is empty: the
-        // mount itself, without its last `/`).
+        // mount itself, without its last `/`, as S3 clients name a
+        // one-bucket location's bucket: LocationPolicy.isBucketRoot).
         let mount = policy.mount
         var strip = 0
         if !mount.isEmpty {
-            guard request.path.count >= mount.count,
-                  UnsafeBufferPointer(rebasing: request.path[0..<mount.count])
-                      .elementsEqual(mount)
+            let bare = mount.last == UInt8(ascii: "/") ? mount.count - 1 : mount.count
+            guard request.path.count >= bare,
+                  UnsafeBufferPointer(rebasing: request.path[0..<bare])
+                      .elementsEqual(mount.prefix(bare)),
+                  bare == mount.count || (request.path.count == bare
+                      ? policy.isBucketRoot(request)
+                      : request.path[bare] == mount[bare])
             else {
                 return .refuse(status: 400)
             }
-            strip = mount.last == UInt8(ascii: "/") ? mount.count - 1 : mount.count
+            strip = bare
         }
         let path = UnsafeBufferPointer(rebasing: request.path[strip...])
         if !path.isEmpty && path.first != UInt8(ascii: "/") {
@@ -285,6 +296,7 @@ struct RequestRouter {
         if writer.overflowed { return .noSpace }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
+        s3.allowed = Int32(policy.place(of: bucket) ?? -1)
         s3.mountBase = mountBase
         s3.bucketInPath = own == nil
         s3.prefixLength = prefix.count
@@ -325,6 +337,7 @@ struct RequestRouter {
             let n = request.fallback
             s3.fallbackOn = plan.fallbackOn(after: n)
             s3.contentType = nil
+            s3.page = true
             items.removeAll()
             switch plan.step(n) {
             case .listing?:
@@ -408,6 +421,7 @@ struct RequestRouter {
             s3.key = indexKey
         }
         s3.redirect = !(proxied || client)
+        s3.page = proxied && !client
         if !s3.redirect {
             s3.fallbackOn = plan.fallbackOn(after: 0)
         }

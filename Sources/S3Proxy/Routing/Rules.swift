@@ -177,6 +177,12 @@ enum Rules {
         guard prefix.first == UInt8(ascii: "/") else {
             return "must begin with \"/\""
         }
+        // a listing's links start with the mount: "//host/..." is another
+        // host's address to a browser
+        if prefix.count > 1 && prefix[1] == UInt8(ascii: "/") {
+            return "must not begin with \"//\", which browsers read as another host "
+                + "in a listing's links"
+        }
         for byte in prefix {
             let plain = PercentEncoding.isUnreserved(byte)
                 || "/!$&'()*+,;=:@".utf8.contains(byte)

@@ -228,7 +228,8 @@ struct Settings {
         let schemes = raw.endpoint.len + raw.external_endpoint.len + env.scheme.len
             + env.external_scheme.len + 2 * defaultScheme.utf8.count
         let values = credentials + region + host + externalHost + schemes
-        return values + Prepared.tableSize + 6 * values + 1536
+        // the cache tag: the region, a source's name and a hash
+        return values + Prepared.tableSize + 6 * values + region + 1536 + 64
     }
 
     /// Resolves `raw` into `signing` (see s3p_signing_resolve); the
@@ -258,6 +259,7 @@ struct Settings {
             ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
         resolved.expires = settings.expires
         resolved.window = settings.window
+        resolved.cache_identity = writer.write(CacheIdentity.tag(raw, region: settings.region))
         let used = writer.count
         guard !writer.overflowed,
               let prepared = Prepared.write(resolved, into: out + used, cap: cap - used)

@@ -13,11 +13,11 @@ struct PresignedURL {
     var cacheGeneration: UInt64? = nil
 
     /// Writes the URL for `path` and `items` (encoded, sorted)
-    /// and returns its bounds; nil if the buffer is too small or
+    /// and returns its bounds (`cached`: its signature was the thread's); nil if the buffer is too small or
     /// libcrypto fails (`writer.overflowed` tells which).
     func write(
         method: StaticString, path: CanonicalPath, items: QueryItems, stamp: AmzStamp,
-        key: UnsafeRawBufferPointer, writer: inout BufferWriter
+        key: UnsafeRawBufferPointer, writer: inout BufferWriter, cached: inout Bool
     ) -> (Int, Int)? {
         let urlStart = writer.count
         writer.write(prepared[.redirectScheme])
@@ -55,6 +55,7 @@ struct PresignedURL {
            RedirectCache.fetch(generation: generation, method: method, url: unsigned,
                                into: writer.base + signatureAt)
         {
+            cached = true
             return (urlStart, writer.count)
         }
 

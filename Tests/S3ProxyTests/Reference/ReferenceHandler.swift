@@ -87,14 +87,27 @@ enum RequestHandler {
             result.pointee.action = S3P_ACTION_PROXY
             let url = signer.upstreamURL(target: target)
             result.pointee.url = writer.write(url)
-            // The cache key: the URL, and the checksum mode asked for.
+            // The cache key: the URL, the checksum mode asked for, whose
+            // credentials sign (as resolved) and what the client gets of
+            // the answer: a rendered listing, a folder's index page that
+            // its listing replaces on 404 ("fallback"), an S3 client's
+            // answer or a browser's.
+            var key = url
             if target.checksumMode {
                 result.pointee.checksum_mode = writer.write(Array("ENABLED".utf8))
-                result.pointee.cache_key = writer.write(
-                    url + Array(" x-amz-checksum-mode:ENABLED".utf8))
-            } else {
-                result.pointee.cache_key = result.pointee.url
+                key += Array(" x-amz-checksum-mode:ENABLED".utf8)
             }
+            let variant: String
+            switch target.rendering {
+            case .listingFirstPage, .listingLaterPage: variant = "listing"
+            case .none:
+                variant = !target.folderPath.isEmpty ? "fallback"
+                    : policy.streams(userAgent: req.user_agent.bytes[...],
+                                     signing: clientSigning) ? "s3" : "page"
+            }
+            key += Array(" ".utf8) + signing.pointee.cache_identity.bytes
+                + Array((" " + variant).utf8)
+            result.pointee.cache_key = writer.write(key)
             result.pointee.authorization = writer.write(authorization)
             result.pointee.amz_date = writer.write(date.timestamp)
             result.pointee.host = writer.write(target.hostPrefix + settings.host)

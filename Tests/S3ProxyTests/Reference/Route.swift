@@ -131,11 +131,16 @@ enum Router {
         var rest = path
         var mountBase: [UInt8] = []
         if !policy.mount.isEmpty {
-            guard path.starts(with: policy.mount) else {
-                return .refuse(status: 400)
-            }
             let strip = policy.mount.last == UInt8(ascii: "/")
                 ? policy.mount.count - 1 : policy.mount.count
+            // `/eu` of `location /eu/` with its own bucket: the bucket, to
+            // an S3 client asking with GET or HEAD (nginx 301s the rest)
+            let bucketRoot = path.count == strip && strip < policy.mount.count
+                && policy.bucket != nil && path.elementsEqual(policy.mount.prefix(strip))
+                && policy.streams(userAgent: userAgent, signing: signing)
+            guard path.starts(with: policy.mount) || bucketRoot else {
+                return .refuse(status: 400)
+            }
             mountBase = Array(path.prefix(strip))
             rest = path.dropFirst(strip)
             guard rest.isEmpty || rest.first == UInt8(ascii: "/") else {

@@ -1,0 +1,27 @@
+// The C entry point of the status page (CShim/include/s3_proxy_core.h).
+
+internal import CShim
+
+@c @implementation
+func s3p_status(
+    _ status: UnsafePointer<s3p_status_t>?, _ alloc: s3p_alloc_t?,
+    _ data: UnsafeMutableRawPointer?, _ page: UnsafeMutablePointer<s3p_str_t>?,
+    _ contentType: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+) -> Int32 {
+    guard let status, let alloc, let page, let contentType else { return S3P_E_CONFIG }
+    page.pointee = s3p_str_t()
+    let view = StatusPage(status.pointee)
+    let format = StatusPage.format(query: Bytes.view(status.pointee.query),
+                                   accept: Bytes.view(status.pointee.accept))
+    let body = format == .prometheus ? view.prometheus() : view.json()
+    let type = format == .prometheus ? StatusPage.prometheusType : StatusPage.jsonType
+    guard let out = alloc(data, body.count) else { return S3P_E_SPACE }
+    body.withUnsafeBytes { bytes in
+        if let start = bytes.baseAddress {
+            UnsafeMutableRawPointer(out).copyMemory(from: start, byteCount: bytes.count)
+        }
+    }
+    page.pointee = s3p_str_t(len: body.count, data: out)
+    contentType.pointee = UnsafeRawPointer(type.utf8Start).assumingMemoryBound(to: CChar.self)
+    return S3P_OK
+}
