@@ -9,8 +9,8 @@
 //   StringToSignBytes, CanonicalRequest, CanonicalRequestBytes;
 // - GetObject's and HeadObject's response headers
 //   (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html);
-// - docs/operations.md ("Errors from S3") and the README's
-//   s3_proxy_pass_headers.
+// - docs/operations.md ("Errors from S3", "Response headers") and the
+//   README's s3_proxy_pass_headers.
 
 import CShim
 import Testing
