@@ -15,6 +15,13 @@ One HTTP server on one loopback port answers as three providers:
 - STS: ``POST /`` (or ``GET /?...``) with ``Action=AssumeRoleWithWebIdentity``
   gives ``AssumeRoleWithWebIdentityResponse`` XML; with ``--web-identity-token``
   the ``WebIdentityToken`` must equal it (the token file's content).
+  ``Action=AssumeRole`` gives ``AssumeRoleResponse`` XML, only to a request
+  signed with Signature Version 4 for the service ``sts`` by one of the
+  ``--base-key ID:SECRET`` pairs, or by a set this server issued (with its
+  ``X-Amz-Security-Token``), dated within 5 minutes; with ``--external-id``
+  the ``ExternalId`` must equal it; ``DurationSeconds``, when sent, must be
+  900 to 43200.  STS's error codes otherwise (``SignatureDoesNotMatch``,
+  ``InvalidClientTokenId``, ``AccessDenied``, ``ValidationError``).
 
 Every answer issues a new credential set (``ASIA...`` access key, secret,
 session token) that expires ``--lifetime`` seconds later, and writes the sets
@@ -27,7 +34,10 @@ provider, the current fault and how many answers faults spoiled
 ``500``, ``hang``: no answer until the client closes the connection,
 ``badjson``, ``close``, or ``hold``: the answer held until the fault is set
 to something else, ``held`` counting the answers waiting) for every answer
-that carries credentials.
+that carries credentials.  Faults that answer a set no signer can use,
+well formed but never published to ``--keys-file``: ``badtoken`` (a space
+in the session token), ``badkeyid`` (a lowercase access key id),
+``nosecret`` (an empty secret key), ``expired`` (an expiry in the past).
 
     python3 demo/credserver.py --port 0 --keys-file keys.json --ready-file port
 """
@@ -36,6 +46,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -66,6 +78,8 @@ class Issuer:
         # set whenever the fault changes: what "hold" waits for
         self.changed = threading.Condition(self.lock)
         self.serial = 0
+        self.refused: list[str] = []      # AssumeRole's error codes
+        self.assumed: list[dict] = []     # AssumeRole's parameters
 
     def issue(self, source: str) -> dict:
         with self.lock:
@@ -79,6 +93,11 @@ class Issuer:
                 "expires": now + self.lifetime,
                 "source": source,
             }
+            spoil = BAD_SETS.get(self.fault)
+            if spoil:
+                self.faulted += 1
+                spoil(creds)
+                return creds
             self.sets = [s for s in self.sets if s["expires"] > now]
             self.sets.append(creds)
             self.counts[source] = self.counts.get(source, 0) + 1
@@ -97,9 +116,21 @@ class Issuer:
         with self.lock:
             return {"counts": dict(self.counts), "fault": self.fault,
                     "faulted": self.faulted, "held": self.held,
+                    "refused": list(self.refused),
+                    "assumed": list(self.assumed),
                     "issued": [{"access_key": s["access_key"],
                                 "expires": s["expires"],
                                 "source": s["source"]} for s in self.sets]}
+
+
+# sets no signer can use (issue 22): never published
+BAD_SETS = {
+    "badtoken": lambda c: c.update(session_token=c["session_token"][:20]
+                                   + " " + c["session_token"][20:]),
+    "badkeyid": lambda c: c.update(access_key=c["access_key"].lower()),
+    "nosecret": lambda c: c.update(secret_key=""),
+    "expired": lambda c: c.update(expires=time.time() - 60),
+}
 
 
 def iso8601(when: float) -> str:
@@ -235,7 +266,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._credentials_json("container")
             return
         if path == "/" and query:
-            self._sts(urllib.parse.parse_qs(query))
+            self._sts(urllib.parse.parse_qs(query), b"", query)
             return
         self._send(404, b"")
 
@@ -251,13 +282,136 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        "application/json")
             return
         if path == "/":
-            self._sts(urllib.parse.parse_qs(body.decode("latin-1")))
+            self._sts(urllib.parse.parse_qs(body.decode("latin-1")), body,
+                      query)
             return
         self._send(404, b"")
 
-    def _sts(self, form: dict[str, list[str]]) -> None:
+    def _sts_error(self, status: int, code: str) -> None:
+        self._send(status, (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f'<Error><Type>Sender</Type><Code>{code}</Code>'
+            f'<Message>{code}</Message></Error>'
+            '<RequestId>00000000-0000-0000-0000-000000000000</RequestId>'
+            '</ErrorResponse>').encode(), "text/xml")
+
+    def _sigv4_problem(self, body: bytes, query: str) -> str | None:
+        """Why the request is not signed by a known key for sts, or None:
+        the signature recomputed from what was received."""
+        auth = self.headers.get("Authorization", "")
+        prefix = "AWS4-HMAC-SHA256 "
+        if not auth.startswith(prefix):
+            return "MissingAuthenticationToken"
+        fields = dict(part.strip().split("=", 1)
+                      for part in auth[len(prefix):].split(","))
+        try:
+            key_id, date, region, service, term = \
+                fields["Credential"].split("/")
+            signed = fields["SignedHeaders"].split(";")
+            signature = fields["Signature"]
+        except (KeyError, ValueError):
+            return "IncompleteSignature"
+        stamp = self.headers.get("X-Amz-Date", "")
+        secret = self.server.base_keys.get(key_id)
+        token = None
+        if secret is None:
+            with self.server.issuer.lock:
+                for c in self.server.issuer.sets:
+                    if c["access_key"] == key_id:
+                        secret, token = c["secret_key"], c["session_token"]
+            if secret is None:
+                return "InvalidClientTokenId"
+            if self.headers.get("X-Amz-Security-Token") != token \
+                    or "x-amz-security-token" not in signed:
+                return "InvalidClientTokenId"
+        if service != "sts" or term != "aws4_request" \
+                or not stamp.startswith(date) \
+                or "host" not in signed or "x-amz-date" not in signed:
+            return "IncompleteSignature"
+        when = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=dt.timezone.utc).timestamp()
+        if abs(when - time.time()) > 300:
+            return "SignatureDoesNotMatch"
+        pairs = sorted(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        canonical_query = "&".join(
+            urllib.parse.quote(k, safe="-_.~") + "="
+            + urllib.parse.quote(v, safe="-_.~") for k, v in pairs)
+        canonical = "\n".join([
+            self.command, "/", canonical_query,
+            "".join(f"{h}:{' '.join(self.headers.get(h, '').split())}\n"
+                    for h in signed),
+            ";".join(signed), hashlib.sha256(body).hexdigest()])
+        to_sign = "\n".join([
+            "AWS4-HMAC-SHA256", stamp, f"{date}/{region}/sts/aws4_request",
+            hashlib.sha256(canonical.encode()).hexdigest()])
+        key = ("AWS4" + secret).encode()
+        for part in (date, region, "sts", "aws4_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        want = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(want, signature):
+            return "SignatureDoesNotMatch"
+        return None
+
+    def _assume_role(self, form: dict[str, list[str]], body: bytes,
+                     query: str) -> None:
         def one(name: str) -> str:
             return form.get(name, [""])[0]
+
+        problem = self._sigv4_problem(body, query)
+        if problem:
+            with self.server.issuer.lock:
+                self.server.issuer.refused.append(problem)
+            self._sts_error(403, problem)
+            return
+        role = one("RoleArn")
+        duration = one("DurationSeconds")
+        want = self.server.external_id
+        if not role or not one("RoleSessionName") or one("Version") != \
+                "2011-06-15" or (duration and not 900 <= int(duration) <= 43200):
+            self._sts_error(400, "ValidationError")
+            return
+        if want is not None and one("ExternalId") != want:
+            with self.server.issuer.lock:
+                self.server.issuer.refused.append("AccessDenied")
+            self._sts_error(403, "AccessDenied")
+            return
+        if self._faulted():
+            return
+        c = self.server.issuer.issue("assume-role")
+        with self.server.issuer.lock:
+            self.server.issuer.assumed.append(
+                {"role": role, "session_name": one("RoleSessionName"),
+                 "external_id": one("ExternalId"), "duration": duration})
+        name = role.rsplit("/", 1)[-1]
+        xml = (
+            '<AssumeRoleResponse '
+            'xmlns="https://sts.amazonaws.com/doc/2011-06-15/">\n'
+            '  <AssumeRoleResult>\n'
+            '    <AssumedRoleUser>\n'
+            f'      <Arn>arn:aws:sts::123456789012:assumed-role/{name}/'
+            f'{one("RoleSessionName")}</Arn>\n'
+            '      <AssumedRoleId>AROA000000000EXAMPLE:s</AssumedRoleId>\n'
+            '    </AssumedRoleUser>\n'
+            '    <Credentials>\n'
+            f'      <AccessKeyId>{c["access_key"]}</AccessKeyId>\n'
+            f'      <SecretAccessKey>{c["secret_key"]}</SecretAccessKey>\n'
+            f'      <SessionToken>{c["session_token"]}</SessionToken>\n'
+            f'      <Expiration>{iso8601(c["expires"])}</Expiration>\n'
+            '    </Credentials>\n'
+            '  </AssumeRoleResult>\n'
+            '  <ResponseMetadata><RequestId>00000000-0000-0000-0000-'
+            '000000000000</RequestId></ResponseMetadata>\n'
+            '</AssumeRoleResponse>\n')
+        self._send(200, xml.encode(), "text/xml")
+
+    def _sts(self, form: dict[str, list[str]], body: bytes = b"",
+             query: str = "") -> None:
+        def one(name: str) -> str:
+            return form.get(name, [""])[0]
+
+        if one("Action") == "AssumeRole":
+            self._assume_role(form, body, query)
+            return
 
         if one("Action") != "AssumeRoleWithWebIdentity" or not one("RoleArn") \
                 or not one("RoleSessionName"):
@@ -318,6 +472,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the Authorization header the container endpoint wants")
     p.add_argument("--web-identity-token", default=None,
                    help="the WebIdentityToken STS wants")
+    p.add_argument("--base-key", action="append", default=[],
+                   help="ID:SECRET that may sign AssumeRole (repeatable)")
+    p.add_argument("--external-id", default=None,
+                   help="the ExternalId AssumeRole wants")
     p.add_argument("--ready-file", default=None)
     p.add_argument("--verbose", action="store_true")
     return p.parse_args(argv)
@@ -336,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
     server.imds_v1_only = args.imds_v1_only
     server.container_token = args.container_token
     server.web_identity_token = args.web_identity_token
+    server.base_keys = dict(k.split(":", 1) for k in args.base_key)
+    server.external_id = args.external_id
     server.verbose = args.verbose
     if args.keys_file:
         server.issuer._publish()

@@ -2,20 +2,18 @@
  * ngx_http_s3_proxy_module: credentials that rotate.
  *
  * The core decides where each location's credentials come from
- * (s3p_provider_configure(): the environment's keys, a profile of the
- * shared files, or a provider: web identity, the container endpoint,
- * IMDS) and every step of a refresh (ngx_http_s3_proxy_fetch.c carries
- * them out).  Here: the providers of a configuration, resolved and with
- * their TLS context; one shared zone, "s3_proxy_credentials", that holds
- * each one's current credentials and a version and outlives a reload, so
- * new workers sign at once; and what a request signs with: a worker that
- * sees a new version resolves its own signing settings with it, a request
- * holds the settings it was signed with until it ends, and the last
- * request of replaced settings clears and frees them.
+ * (s3p_provider_configure(): the environment's keys, a profile of the shared
+ * files, or a provider: web identity, the container endpoint, IMDS) and every
+ * step of a refresh (ngx_http_s3_proxy_fetch.c carries them out).  Here: the
+ * providers of a configuration, resolved and with their TLS context; one shared
+ * zone, "s3_proxy_credentials", that holds each one's current credentials and a
+ * version and outlives a reload, so new workers sign at once; and what a
+ * request signs with: a worker that sees a new version resolves its own signing
+ * settings with it, a request holds the settings it was signed with until it
+ * ends, and the last request of replaced settings clears and frees them.
  *
- * Secrets are never logged: the core's messages name the provider, the
- * access key id, the expiry and the reason of a failure.  The zone's copy
- * of a secret is cleared when it is replaced.
+ * Secrets are never logged (the core's messages name the provider, the
+ * access key id, the expiry, why it failed); the zone clears replaced ones.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -36,6 +34,7 @@ typedef struct {
 struct ngx_http_s3_proxy_creds_s {
     ngx_http_s3_proxy_provider_t  *provider;
     s3p_settings_t                 raw;        /* keys: from the zone */
+    s3p_str_t                      identity;   /* cache key's, as configured */
     int64_t                        expires;    /* resolved s3_proxy_expires */
     int64_t                        window;     /*   and presign window */
     ngx_http_s3_proxy_resolved_t  *current;    /* the worker's, or NULL */
@@ -43,8 +42,6 @@ struct ngx_http_s3_proxy_creds_s {
 };
 
 
-static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
-    ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 static ngx_int_t ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_s3_proxy_resolved_t *ngx_http_s3_proxy_resolve(
@@ -58,7 +55,8 @@ static ngx_str_t  ngx_http_s3_proxy_zone_name =
 
 /*
  * The source of a location's credentials, by the core: NGX_OK with
- * `provider` NULL for keys that never change, else a new provider; `raw`
+ * `provider` the new provider (the environment's keys too: stored once and
+ * verified with S3); `raw`
  * then names the source the core chose.  NGX_ERROR when logged.
  */
 
@@ -83,10 +81,7 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     }
 
     raw->credentials = p->core.source;
-
-    if (p->core.source != S3P_CREDENTIALS_ENV) {
-        *provider = p;
-    }
+    *provider = p;
 
     return NGX_OK;
 }
@@ -167,12 +162,33 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        if (p->core.source == S3P_CREDENTIALS_PROFILE) {
-            p->seed = signing;
-
-        } else if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos)
-                   != NGX_OK)
+        if ((p->core.source == S3P_CREDENTIALS_PROFILE
+             || p->core.source == S3P_CREDENTIALS_ENV)
+            && !p->core.assume)
         {
+            p->seed = signing;
+        }
+
+        /*
+         * where S3 verifies the keys: this location's endpoint and its
+         * bucket, when not chosen per request
+         */
+
+        s3p_provider_verify_target(&p->core, signing,
+                   (conf->bucket && conf->bucket->lengths == NULL)
+                   ? (s3p_str_t *) &conf->bucket->value : NULL,
+                   conf->buckets ? conf->buckets->elts : NULL,
+                   conf->buckets ? conf->buckets->nelts : 0);
+
+        if (p->core.targets[S3P_TARGET_S3].host.len == 0) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "s3 proxy: credentials from \"%*s\" are not "
+                           "verified with S3: no bucket (s3_proxy_bucket, "
+                           "s3_proxy_buckets)", p->core.name.len,
+                           p->core.name.data);
+        }
+
+        if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -185,6 +201,7 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     cr->provider = p;
     cr->raw = *raw;
     cr->raw.credentials = S3P_CREDENTIALS_ENV;
+    cr->identity = signing->cache_identity;
     cr->expires = signing->expires;
     cr->window = signing->window;
 
@@ -195,116 +212,6 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     *creds = cr;
 
     return NGX_OK;
-}
-
-
-/*
- * The provider's endpoint, resolved now, as nginx resolves upstream
- * servers named in its configuration, and each address checked by the
- * core; for https, a TLS context trusting the core's CA bundle.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
-    ngx_http_s3_proxy_pos_t *pos)
-{
-    u_char               err[S3P_MESSAGE_MAX], *a;
-    size_t               len;
-    ngx_str_t            url;
-    ngx_uint_t           i;
-    struct sockaddr     *sa;
-#if (NGX_HTTP_SSL)
-    ngx_str_t            bundle;
-    ngx_pool_cleanup_t  *cln;
-#endif
-
-    url.data = (u_char *) p->core.url.data;
-    url.len = p->core.url.len;
-
-    p->url.url.data = (u_char *) p->core.host.data;
-    p->url.url.len = p->core.host.len;
-    p->url.default_port = (in_port_t) p->core.port;
-
-    if (ngx_parse_url(cf->pool, &p->url) != NGX_OK || p->url.naddrs == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
-                      p->core.name.len, p->core.name.data, &url,
-                      p->url.err ? p->url.err : "no address",
-                      pos->file_name, pos->line);
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < p->url.naddrs; i++) {
-        sa = p->url.addrs[i].sockaddr;
-
-        if (sa->sa_family == AF_INET) {
-            a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
-            len = 4;
-#if (NGX_HAVE_INET6)
-        } else if (sa->sa_family == AF_INET6) {
-            a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-            len = 16;
-#endif
-        } else {
-            continue;
-        }
-
-        if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
-            != S3P_OK)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"s3_proxy\": %s in %s:%ui",
-                          err, pos->file_name, pos->line);
-            return NGX_ERROR;
-        }
-    }
-
-    if (!p->core.tls) {
-        return NGX_OK;
-    }
-
-#if (NGX_HTTP_SSL)
-    p->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-
-    if (p->ssl == NULL || cln == NULL) {
-        return NGX_ERROR;
-    }
-
-    p->ssl->log = cf->log;
-
-    if (ngx_ssl_create(p->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* freed with the configuration, not leaked at each reload */
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = p->ssl;
-
-    bundle.data = (u_char *) p->core.ca_bundle.data;
-    bundle.len = p->core.ca_bundle.len;
-
-    if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) == NGX_OK) {
-        return NGX_OK;
-    }
-
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
-                  "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
-                  "loaded in %s:%ui", p->core.name.len, p->core.name.data,
-                  &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
-                  pos->file_name, pos->line);
-#else
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"s3_proxy\": the %*s endpoint \"%V\" needs nginx built "
-                  "with SSL in %s:%ui", p->core.name.len, p->core.name.data,
-                  &url, pos->file_name, pos->line);
-#endif
-
-    return NGX_ERROR;
 }
 
 
@@ -390,6 +297,10 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         p->generation = p->slot->generation;
+
+        /* each configuration verifies the keys in use once */
+
+        p->slot->verify = (p->core.targets[S3P_TARGET_S3].host.len != 0);
 
         /* a profile's keys as this configuration read the files */
 
@@ -573,6 +484,7 @@ done:
     }
 
     if (rs != NULL) {
+        rs->signing.cache_identity = creds->identity;   /* keys rotate */
         if (creds->current) {
             ngx_http_s3_proxy_release(creds->current);
         }

@@ -1,7 +1,8 @@
 /*
- * ngx_http_s3_proxy_module: what the two files of credentials that rotate
- * share (ngx_http_s3_proxy_credentials.c: the providers, their zone, what
- * a request signs with; ngx_http_s3_proxy_fetch.c: a provider's refresh
+ * ngx_http_s3_proxy_module: what the three files of credentials that
+ * rotate share (ngx_http_s3_proxy_credentials.c: the providers, their
+ * zone, what a request signs with; ngx_http_s3_proxy_provider.c: what a
+ * provider reaches; ngx_http_s3_proxy_fetch.c: a provider's refresh
  * carried out).  Which source, and each step, are the core's
  * (s3p_provider_*()).
  */
@@ -50,6 +51,9 @@ typedef struct {
     size_t                     error_len;
     u_char                     error[S3P_STATUS_ERROR_MAX];  /* the last */
 
+    /* the keys in use are due to be checked with S3 */
+    ngx_uint_t                 verify;
+
     /* the access key, the secret key and the token, one after another */
     size_t                     len[3];
     u_char                     keys[NGX_HTTP_S3_PROXY_KEYS_MAX];
@@ -59,7 +63,8 @@ typedef struct {
 /* One provider: the core's state, its endpoint, the worker's fetch. */
 typedef struct {
     s3p_provider_t             core;
-    ngx_url_t                  url;
+    ngx_url_t                  url[S3P_TARGETS];   /* the core's targets */
+    ngx_int_t                  target;         /* while exchanging */
 #if (NGX_HTTP_SSL)
     ngx_ssl_t                 *ssl;
 #endif
@@ -83,6 +88,10 @@ typedef struct {
 #define ngx_http_s3_proxy_slot_ours(p)                                      \
     ((p)->slot != NULL && (p)->slot->generation == (p)->generation)
 
+
+/* ngx_http_s3_proxy_provider.c */
+ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
+    ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 
 /* ngx_http_s3_proxy_fetch.c */
 ngx_uint_t ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,

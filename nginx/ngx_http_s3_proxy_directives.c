@@ -264,8 +264,8 @@ ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
 
 /*
  * s3_proxy_credentials auto | env | profile=NAME | web-identity | container
- * | imds and s3_proxy_addressing path | virtual: which one, as the core
- * reads it
+ * | imds [role=ARN [external_id=ID] [session_name=NAME] [duration=TIME]]
+ * and s3_proxy_addressing path | virtual: which one, as the core reads it
  */
 
 char *
@@ -273,6 +273,33 @@ ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    int32_t      kinds[1 + S3P_ROLE_PARAMS];
+    u_char      *eq;
+    ngx_str_t   *value;
+    s3p_str_t   *role;
+    ngx_uint_t   i, n;
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+
+    if (n > 1 + S3P_ROLE_PARAMS) {
+        return "has too many parameters";
+    }
+
+    if (ngx_http_s3_proxy_check(cf, &value[1], n, 0, kinds) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* the role's parameters: each value after its '=' */
+
+    for (i = 1; i < n; i++) {
+        role = &slcf->raw.role[kinds[i] - 1];
+        eq = ngx_strlchr(value[1 + i].data,
+                         value[1 + i].data + value[1 + i].len, '=');
+        role->data = eq + 1;
+        role->len = value[1 + i].data + value[1 + i].len - (eq + 1);
+    }
 
     return ngx_http_s3_proxy_kind(cf, (int32_t *) &slcf->raw.credentials,
                                   slcf);

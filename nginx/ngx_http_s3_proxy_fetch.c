@@ -3,9 +3,11 @@
  *
  * Each worker's timer looks at every provider once a second: the worker
  * that takes the zone's lock first while a refresh is due does it, the
- * others keep signing with the credentials in the zone.  The core takes
- * each step (s3p_provider_next()) and answers with one action, which this
- * file carries out: an exchange with the provider (a connection of its
+ * others keep signing with the credentials in the zone; so is a check of
+ * the keys in use with S3 (at start, reload, and after they changed).
+ * The core takes each step (s3p_provider_next()) and answers with one
+ * action, which this file carries out: an exchange with one of the
+ * provider's hosts (the provider, STS, S3; a connection of its
  * own made on nginx's event loop with ngx_event_connect_peer(), over TLS
  * with nginx's SSL client connection, SNI and the certificate verified;
  * the request sent, the answer read until the server closes), files read
@@ -75,7 +77,7 @@ static void
 ngx_http_s3_proxy_tick(ngx_event_t *ev)
 {
     time_t                         now;
-    ngx_uint_t                     claim;
+    ngx_uint_t                     claim, verify;
     ngx_http_s3_proxy_slot_t      *slot;
     ngx_http_s3_proxy_provider_t  *p;
 
@@ -97,19 +99,31 @@ ngx_http_s3_proxy_tick(ngx_event_t *ev)
     ngx_shmtx_lock(&p->shpool->mutex);
 
     claim = ngx_http_s3_proxy_slot_ours(p)
-            && now >= slot->refresh
             && (slot->fetching == 0
                 || now - slot->fetch_start > NGX_HTTP_S3_PROXY_STALE_FETCH);
+
+    /* a refresh first; else a check of the keys in use, when due */
+
+    verify = claim && now < slot->refresh
+             && slot->verify && slot->version && slot->expiration > now;
+    claim = claim && (now >= slot->refresh || verify);
 
     if (claim) {
         slot->fetching = ngx_pid;
         slot->fetch_start = now;
     }
 
+    if (verify) {
+        slot->verify = 0;
+        ngx_memcpy(p->buf + S3P_PROVIDER_REQUEST_MAX, slot->keys,
+                   slot->len[0] + slot->len[1] + slot->len[2]);
+    }
+
     ngx_shmtx_unlock(&p->shpool->mutex);
 
     if (claim) {
-        ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_START, NULL, 0);
+        ngx_http_s3_proxy_fetch_next(p, verify ? S3P_EVENT_VERIFY
+                                               : S3P_EVENT_START, NULL, 0);
     }
 }
 
@@ -141,6 +155,17 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     step.event = event;
     step.data.data = data;
     step.data.len = len;
+
+    if (event == S3P_EVENT_VERIFY) {
+        /* the keys, as the tick copied them from the zone */
+
+        step.keys[0].data = p->buf + S3P_PROVIDER_REQUEST_MAX;
+        step.keys[0].len = slot->len[0];
+        step.keys[1].data = step.keys[0].data + slot->len[0];
+        step.keys[1].len = slot->len[1];
+        step.keys[2].data = step.keys[1].data + slot->len[1];
+        step.keys[2].len = slot->len[2];
+    }
 
     for ( ;; ) {
         ngx_shmtx_lock(&p->shpool->mutex);
@@ -189,16 +214,25 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         }
     }
 
+    if (step.action == S3P_DO_EXCHANGE
+        && (step.target < 0 || step.target >= S3P_TARGETS
+            || p->url[step.target].naddrs == 0))
+    {
+        ngx_http_s3_proxy_fetch_failed(p, "no such target");
+        return;
+    }
+
     if (step.action == S3P_DO_EXCHANGE) {
+        p->target = step.target;
         p->request = step.request;
         p->timeout = (ngx_msec_t) step.timeout;
         p->sent = 0;
         p->answer_len = 0;
 
         ngx_memzero(&p->peer, sizeof(ngx_peer_connection_t));
-        p->peer.sockaddr = p->url.addrs[0].sockaddr;
-        p->peer.socklen = p->url.addrs[0].socklen;
-        p->peer.name = &p->url.addrs[0].name;
+        p->peer.sockaddr = p->url[p->target].addrs[0].sockaddr;
+        p->peer.socklen = p->url[p->target].addrs[0].socklen;
+        p->peer.name = &p->url[p->target].addrs[0].name;
         p->peer.get = ngx_event_get_peer;
         p->peer.log = p->tick.log;
         p->peer.log_error = NGX_ERROR_ERR;
@@ -230,7 +264,13 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
     ngx_shmtx_lock(&p->shpool->mutex);
 
-    if (ngx_http_s3_proxy_slot_ours(p)) {
+    if (ngx_http_s3_proxy_slot_ours(p) && step.action == S3P_DO_VERIFIED) {
+        slot->verification = (step.refused == 1) ? S3P_VERIFICATION_FAILED
+                             : (step.refused == 0) ? S3P_VERIFICATION_OK
+                             : S3P_VERIFICATION_UNKNOWN;
+        slot->fetching = 0;
+
+    } else if (ngx_http_s3_proxy_slot_ours(p)) {
 
         if (step.action == S3P_DO_STORE) {
             changed = ngx_http_s3_proxy_store(slot, &step.access_key,
@@ -244,6 +284,8 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         if (step.action == S3P_DO_STORE) {
             slot->refreshes++;
             slot->refreshed = step.now;
+            slot->verify |= changed
+                            && p->core.targets[S3P_TARGET_S3].host.len != 0;
 
         } else {
             slot->refresh_failures++;
@@ -262,9 +304,13 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
-    if (step.message.len && (step.action == S3P_DO_RETRY || changed)) {
-        ngx_log_error((step.action == S3P_DO_RETRY
-                       ? NGX_LOG_ERR : NGX_LOG_NOTICE), p->tick.log, 0,
+    if (step.message.len
+        && (step.action != S3P_DO_STORE || changed))
+    {
+        ngx_log_error((step.action == S3P_DO_RETRY || step.refused == 1
+                       ? NGX_LOG_ERR
+                       : step.action == S3P_DO_VERIFIED ? NGX_LOG_INFO
+                       : NGX_LOG_NOTICE), p->tick.log, 0,
                       "s3 proxy: %*s", step.message.len, step.message.data);
     }
 
@@ -328,7 +374,7 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
     }
 
 #if (NGX_HTTP_SSL)
-    if (p->ssl && c->ssl == NULL) {
+    if (p->core.targets[p->target].tls && c->ssl == NULL) {
 
         /*
          * ngx_ssl_create_connection() allocates from c->pool, which a
@@ -340,7 +386,8 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
         if (c->pool == NULL
             || ngx_ssl_create_connection(p->ssl, c, NGX_SSL_CLIENT) != NGX_OK
             || SSL_set_tlsext_host_name(c->ssl->connection,
-                                        (char *) p->core.host.data) == 0)
+                           (char *) p->core.targets[p->target].host.data)
+               == 0)
         {
             ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
             return;
@@ -444,7 +491,7 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
         return;
     }
 
-    if (ngx_ssl_check_host(c, &p->url.host) != NGX_OK) {
+    if (ngx_ssl_check_host(c, &p->url[p->target].host) != NGX_OK) {
         ngx_http_s3_proxy_fetch_failed(p, "the certificate does not name "
                                           "the host");
         return;

@@ -154,7 +154,7 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
       &ngx_http_s3_proxy_where },
 
     { ngx_string("s3_proxy_credentials"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_s3_proxy_credentials,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -248,7 +248,7 @@ ngx_module_t  ngx_http_s3_proxy_module = {
     ngx_http_s3_proxy_commands,            /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_s3_proxy_credentials_init_module, /* init module */
     ngx_http_s3_proxy_credentials_init_process, /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */

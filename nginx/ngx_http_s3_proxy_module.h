@@ -272,6 +272,7 @@ void ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
     uint32_t code);
 
 /* ngx_http_s3_proxy_fetch.c */
+ngx_int_t ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle);
 
 

@@ -330,6 +330,7 @@ ngx_http_s3_proxy_upstream_get(ngx_http_request_t *r)
  * cached for everyone), and nginx answers the client's range and
  * conditionals from it; as proxy_cache does by default, its revalidation
  * (proxy_cache_revalidate) still sends the cached Last-Modified and ETag.
+ * An error document is the whole object (S3P_RENDER_DOCUMENT): none.
  */
 
 static ngx_int_t
@@ -338,14 +339,21 @@ ngx_http_s3_proxy_client_variable(ngx_http_request_t *r,
 {
     ngx_str_t                   name;
     ngx_table_elt_t            *h;
+    ngx_http_s3_proxy_ctx_t    *ctx;
     ngx_http_variable_value_t  *cached;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
 
     if (r->upstream == NULL || !r->upstream->cacheable) {
         h = *(ngx_table_elt_t **) ((char *) r + offset);
 
-        return (h != NULL) ? ngx_http_s3_proxy_value(v, h->value.data,
-                                                     h->value.len)
-                           : NGX_OK;
+        if (h == NULL
+            || (ctx != NULL && ctx->result.render == S3P_RENDER_DOCUMENT))
+        {
+            return NGX_OK;
+        }
+
+        return ngx_http_s3_proxy_value(v, h->value.data, h->value.len);
     }
 
     if (offset == ngx_http_s3_proxy_header_in(if_modified_since)) {

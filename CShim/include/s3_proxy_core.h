@@ -102,6 +102,18 @@ typedef enum {
 } s3p_credentials_source_t;
 
 
+/*
+ * s3_proxy_credentials SOURCE role=ARN [external_id=ID] [session_name=NAME]
+ * [duration=TIME]: the parameters' places in s3p_settings_t's `role`; in
+ * s3p_check_directive()'s `kinds`, a parameter's place plus one.
+ */
+#define S3P_ROLE_ARN           0
+#define S3P_ROLE_EXTERNAL_ID   1
+#define S3P_ROLE_SESSION_NAME  2
+#define S3P_ROLE_DURATION      3
+#define S3P_ROLE_PARAMS        4
+
+
 /* How requests name the bucket to S3 (s3_proxy_addressing). */
 typedef enum {
     S3P_ADDRESSING_UNSET = -1,        /* not configured: inherited, else */
@@ -122,6 +134,9 @@ typedef struct {
     s3p_str_t        region;                /* s3_proxy_region */
     s3p_credentials_source_t  credentials;  /* s3_proxy_credentials */
     s3p_str_t        profile;               /*   its profile=NAME */
+    s3p_str_t        role[S3P_ROLE_PARAMS]; /*   role=, external_id=, */
+                                            /*   session_name=, duration= */
+                                            /*   values (S3P_ROLE_*) */
     s3p_addressing_t addressing;            /* s3_proxy_addressing */
     int64_t          expires;               /* s3_proxy_expires, seconds */
     int64_t          window;                /* s3_proxy_presign_window, */
@@ -309,7 +324,10 @@ typedef enum {
     S3P_RENDER_LISTING_XML = 4,       /* S3's ListObjects XML, its keys */
                                       /*   made relative to `prefix` */
     S3P_RENDER_DOCUMENT = 5,          /* an error document: S3's 200 is */
-                                      /*   answered with `status` */
+                                      /*   answered with `status`; the */
+                                      /*   whole object, asked without */
+                                      /*   the client's range and */
+                                      /*   conditional headers */
     S3P_RENDER_FOLDER = 6             /* a folder's index page exists: */
                                       /*   S3's 200 is answered 302 with */
                                       /*   `header` (Location), no body */
@@ -770,24 +788,50 @@ int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
  * by C where marked.  C allocates it and never copies it (its slices
  * point into `text`).
  */
+/* A host a provider exchanges with; empty `host`: none. */
+typedef struct {
+    s3p_str_t        url;             /* for messages */
+    s3p_str_t        host;            /* to connect to (NUL-terminated); */
+    uint32_t         port;            /*   with tls, the SNI name the */
+    int32_t          tls;             /*   certificate must hold */
+} s3p_target_t;
+
+/* A provider's targets, by their place in `targets`. */
+#define S3P_TARGET_PROVIDER  0        /* IMDS, the container, web identity's */
+                                      /*   STS */
+#define S3P_TARGET_STS       1        /* STS for AssumeRole */
+#define S3P_TARGET_S3        2        /* S3, to verify keys with */
+#define S3P_TARGETS          3
+
 typedef struct {
     /* C reads: */
     s3p_credentials_source_t  source;  /* PROFILE, WEB_IDENTITY, */
                                        /*   CONTAINER, IMDS; ENV: keys */
                                        /*   that never change, no provider */
+                                       /*   unless `assume` */
+    int32_t          assume;          /* 1: the source's keys assume a */
+                                      /*   role (STS AssumeRole); the */
+                                      /*   role's keys are the provider's */
     uint8_t          id[S3P_PROVIDER_ID_LEN];  /* finds its zone slot */
     s3p_str_t        name;            /* "imds", "profile=NAME": for logs */
-    s3p_str_t        url;             /* its endpoint, for messages */
-    s3p_str_t        host;            /* to connect to (NUL-terminated); */
-    uint32_t         port;            /*   with tls, the SNI name the */
-    int32_t          tls;             /*   certificate must hold */
+    s3p_target_t     targets[S3P_TARGETS];
     s3p_str_t        ca_bundle;       /* with tls: the CAs trusted, */
                                       /*   NUL-terminated */
     int64_t          lead;            /* C: the longest presigned URL */
                                       /*   lifetime of its locations */
+    s3p_str_t        reads[2];        /* files every refresh needs, */
+                                      /*   NUL-terminated (empty: none): */
+                                      /*   the workers must read them */
 
     /* the core's own */
-    s3p_settings_t   settings;
+    s3p_settings_t   settings;        /* the source's: with `assume`, no */
+                                      /*   role, the base profile */
+    s3p_str_t        assume_role[3];  /* ARN, external id, session name */
+    int64_t          assume_duration; /* seconds; 0: STS's default */
+    s3p_str_t        sts_region;
+    s3p_str_t        verify_bucket;   /* ListObjectsV2 max-keys=0 on it */
+    s3p_str_t        verify_region;
+    size_t           text_used;
     int32_t          step;
     int32_t          v1;
     size_t           token_len;
@@ -809,6 +853,17 @@ int s3p_provider_configure(const s3p_settings_t *settings,
     s3p_provider_t *provider, uint8_t *err, size_t err_cap);
 
 /*
+ * Where the provider's keys are verified with S3 (a read-only signed
+ * ListObjectsV2, max-keys=0): the endpoint and region of a location's
+ * resolved `signing`, on its `bucket` or else the first of its `buckets`
+ * (`n`); the first call that finds a bucket decides.  Writes the
+ * provider's S3P_TARGET_S3 target; none without a bucket.
+ */
+void s3p_provider_verify_target(s3p_provider_t *provider,
+    const s3p_signing_t *signing, const s3p_str_t *bucket,
+    const s3p_str_t *buckets, size_t n);
+
+/*
  * Whether the provider may be reached at one of its addresses (`addr`:
  * 4 or 16 bytes, network order): S3P_OK, or S3P_E_CONFIG with why in
  * `err` (plain http is for loopback and link-local hosts only, where the
@@ -825,7 +880,10 @@ typedef enum {
                                       /*   closed the connection */
     S3P_EVENT_FAILED = 2,             /* the exchange failed: `data` says */
                                       /*   why (connect, TLS, time out) */
-    S3P_EVENT_FILES = 3               /* `files`: the files asked for */
+    S3P_EVENT_FILES = 3,              /* `files`: the files asked for */
+    S3P_EVENT_VERIFY = 4              /* verify `keys`, the keys in use, */
+                                      /*   with S3 (after they changed, */
+                                      /*   and once per configuration) */
 } s3p_event_t;
 
 /* A file asked for, as read. */
@@ -848,8 +906,12 @@ typedef enum {
     S3P_DO_STORE = 3,                 /* store the credentials; log */
                                       /*   `message` (notice) if they */
                                       /*   changed */
-    S3P_DO_RETRY = 4                  /* keep the credentials in use; */
+    S3P_DO_RETRY = 4,                 /* keep the credentials in use; */
                                       /*   log `message` (error) if any */
+    S3P_DO_VERIFIED = 5               /* S3's verdict on the keys in use: */
+                                      /*   log `message` (error if */
+                                      /*   `refused`, else info) if any; */
+                                      /*   nothing else changes */
 } s3p_do_t;
 
 typedef struct {
@@ -862,10 +924,13 @@ typedef struct {
     s3p_str_t        data;
     s3p_str_t        files[2];
     s3p_file_t       file_status[2];
+    s3p_str_t        keys[3];         /* VERIFY: access key, secret key, */
+                                      /*   session token in use */
 
     /* out: slices of `out` */
     s3p_do_t         action;
     s3p_str_t        request;         /* EXCHANGE */
+    int32_t          target;          /*   with targets[target] */
     int64_t          timeout;
     s3p_str_t        paths[2];        /* READ: NUL-terminated; empty: none */
     size_t           file_max;
@@ -877,6 +942,9 @@ typedef struct {
                                       /*   START is due then */
     uint32_t         streak;          /* STORE, RETRY: the zone's failures */
     s3p_str_t        message;         /* for the log, after "s3 proxy: " */
+    int32_t          refused;         /* VERIFIED: 1 when S3 refused the */
+                                      /*   keys, 0 when it took them, -1 */
+                                      /*   when it could not tell */
 } s3p_provider_step_t;
 
 /*

@@ -93,6 +93,15 @@ func containerCredentials(expiration: String, unix: Int64) {
     (httpAnswer(#"{"Code":"AssumeRoleUnauthorizedAccess","AccessKeyId":"A"}"#),
      "Code \"AssumeRoleUnauthorizedAccess\""),
     (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"secret\nkey","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the SecretAccessKey holds a character that is not allowed"),
+    // issue 22: what the signer refuses is refused at fetch time
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"k","Token":"secret token","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the Token holds a character that is not allowed"),
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"k","Token":"secret\u0001","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the Token holds a character that is not allowed"),
+    (httpAnswer(#"{"AccessKeyId":"asia-x","SecretAccessKey":"k","Token":"t","Expiration":"2026-12-01T09:00:00Z"}"#),
+     "the AccessKeyId holds a character other than A-Z and 0-9"),
+    (httpAnswer(#"{"AccessKeyId":"A","SecretAccessKey":"","Token":"t","Expiration":"2026-12-01T09:00:00Z"}"#),
      "no usable SecretAccessKey"),
     (httpAnswer("oops", status: "500 Internal Server Error"), "HTTP status 500"),
     ("garbage", "not an HTTP answer"),
@@ -106,7 +115,9 @@ func unusableAnswers(response: String, problem: String) {
     #expect(v.allSatisfy { $0.isEmpty })
 }
 
-// STS's example answer (the STS API Reference, AssumeRoleWithWebIdentity).
+// STS's example answer (the STS API Reference, AssumeRoleWithWebIdentity),
+// with the access key id an AWS service issues (A-Z, 0-9: the page's
+// "ASIAIOSFODNN7EXAMPLE" is refused, as issue 22 asks).
 let stsXML = """
 <AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <AssumeRoleWithWebIdentityResult>
@@ -120,7 +131,7 @@ let stsXML = """
       <SessionToken>AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE&amp;x</SessionToken>
       <SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey>
       <Expiration>2026-12-01T09:00:00Z</Expiration>
-      <AccessKeyId>ASgeIAIOSFODNN7EXAMPLE</AccessKeyId>
+      <AccessKeyId>ASIAIOSFODNN7EXAMPLE</AccessKeyId>
     </Credentials>
     <SourceIdentity>SourceIdentityValue</SourceIdentity>
     <Provider>www.amazon.com</Provider>
@@ -134,7 +145,7 @@ let stsXML = """
 @Test func stsCredentials() {
     let (_, problem, v, expiration) = answer(.sts, httpAnswer(stsXML, chunked: true))
     #expect(problem == nil)
-    #expect(v[1] == "ASgeIAIOSFODNN7EXAMPLE")
+    #expect(v[1] == "ASIAIOSFODNN7EXAMPLE")
     #expect(v[2] == "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY")
     #expect(v[3] == "AQoDYXdzEE0a8ANXXXXXXXXNO1ewxE5TijQyp+IEXAMPLE&x")
     #expect(expiration == 1796115600)
@@ -183,10 +194,12 @@ private final class Machine {
         var refresh: Int64 = 0
         var streak: UInt32 = 0
         var message = ""
+        var target: Int32 = 0
+        var refused: Int32 = 0
     }
 
     init(_ vars: [String: String], credentials: s3p_credentials_source_t = S3P_CREDENTIALS_AUTO,
-         profile: String = "", files: (String, String) = ("", ""))
+         profile: String = "", files: (String, String) = ("", ""), role: [String] = [])
     {
         env.initialize(to: s3p_environment_t())
         provider.initialize(to: s3p_provider_t())
@@ -204,6 +217,8 @@ private final class Machine {
         var raw = s3p_settings_t()
         raw.credentials = credentials
         raw.profile = m.str(profile)
+        let params = role + [String](repeating: "", count: 4 - role.count)
+        raw.role = (m.str(params[0]), m.str(params[1]), m.str(params[2]), m.str(params[3]))
         raw.expires = 300
         raw.env = UnsafePointer(env)
         settings.initialize(to: raw)
@@ -217,9 +232,10 @@ private final class Machine {
     }
 
     func step(_ event: s3p_event_t, _ data: String = "",
-              files: [(s3p_file_t, String)] = []) -> Step
+              files: [(s3p_file_t, String)] = [], keys: [String] = []) -> Step
     {
         var s = s3p_provider_step_t()
+        if keys.count == 3 { s.keys = (m.str(keys[0]), m.str(keys[1]), m.str(keys[2])) }
         s.event = event
         s.now = now
         s.expiration = expiration
@@ -231,6 +247,8 @@ private final class Machine {
         func text(_ x: s3p_str_t) -> String { String(decoding: Bytes.view(x), as: UTF8.self) }
         var step = Step(action: s.action)
         step.request = text(s.request)
+        step.target = s.target
+        step.refused = s.refused
         step.paths = [text(s.paths.0), text(s.paths.1)].filter { !$0.isEmpty }
         for path in [s.paths.0, s.paths.1] where path.len > 0 {
             #expect(path.data![path.len] == 0)   // C opens it as it is
@@ -269,22 +287,22 @@ private func http(_ body: String, status: String = "200 OK") -> String {
                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c",
                        "AWS_DEFAULT_REGION": "eu-west-3"])
     #expect(web.configure() == nil && web.name == "web-identity")
-    #expect(Bytes.view(web.provider.pointee.url).elementsEqual(
+    #expect(Bytes.view(web.provider.pointee.targets.0.url).elementsEqual(
         "https://sts.eu-west-3.amazonaws.com".utf8))
-    #expect(web.provider.pointee.tls == 1 && web.provider.pointee.port == 443)
+    #expect(web.provider.pointee.targets.0.tls == 1 && web.provider.pointee.targets.0.port == 443)
     #expect(String(cString: web.provider.pointee.ca_bundle.data!)
             == "/etc/ssl/certs/ca-certificates.crt")
 
     let container = Machine(["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/c",
                              "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:1/x"])
     #expect(container.configure() == nil && container.name == "container")
-    #expect(Bytes.view(container.provider.pointee.host).elementsEqual("169.254.170.2".utf8))
-    #expect(container.provider.pointee.port == 80 && container.provider.pointee.tls == 0)
+    #expect(Bytes.view(container.provider.pointee.targets.0.host).elementsEqual("169.254.170.2".utf8))
+    #expect(container.provider.pointee.targets.0.port == 80 && container.provider.pointee.targets.0.tls == 0)
 
     let imds = Machine(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://[::1]:8080"])
     #expect(imds.configure() == nil && imds.name == "imds")
-    #expect(Bytes.view(imds.provider.pointee.host).elementsEqual("[::1]".utf8))
-    #expect(imds.provider.pointee.port == 8080)
+    #expect(Bytes.view(imds.provider.pointee.targets.0.host).elementsEqual("[::1]".utf8))
+    #expect(imds.provider.pointee.targets.0.port == 8080)
 
     let none = Machine(["AWS_EC2_METADATA_DISABLED": "TRUE"])
     #expect(none.configure()?.hasPrefix("AWS_ACCESS_KEY_ID is empty, and no profile") == true)
@@ -464,9 +482,202 @@ private func http(_ body: String, status: String = "200 OK") -> String {
             + "\"/home/u/.aws/credentials\"; the current ones stay in use")
 }
 
+// Issue 22: root's ~/.aws/config, which the workers (user nobody) cannot
+// open, does not stop the credentials file from being read again; it
+// matters only when the keys are not in the credentials file.
+@Test func anUnreadableConfigFileDoesNotStopRotation() {
+    let p = Machine(["HOME": "/root", "AWS_SHARED_CREDENTIALS_FILE": "/etc/s3/creds"],
+                    credentials: S3P_CREDENTIALS_PROFILE, profile: "default")
+    #expect(p.configure() == nil)
+    _ = p.step(S3P_EVENT_START)
+    var s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[default]\naws_access_key_id = B\n"
+                                             + "aws_secret_access_key = T\n"),
+                                            (S3P_FILE_UNREADABLE, "")])
+    #expect(s.action == S3P_DO_STORE && s.keys == ["B", "T", ""])
+    _ = p.step(S3P_EVENT_START)
+    s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[other]\n"),
+                                        (S3P_FILE_UNREADABLE, "")])
+    #expect(s.action == S3P_DO_RETRY)
+    #expect(s.message.hasSuffix("(cannot read \"/root/.aws/config\"); the current ones stay in use"))
+}
+
+// Issue 22: the files every refresh reads, which nginx -t checks the
+// workers' user can read: the config file only when the keys are there.
+@Test func theFilesARefreshReadsAreNamed() {
+    func reads(_ p: Machine) -> [String] {
+        [p.provider.pointee.reads.0, p.provider.pointee.reads.1].map {
+            String(decoding: Bytes.view($0), as: UTF8.self)
+        }
+    }
+    let inCredentials = Machine(["HOME": "/root"], credentials: S3P_CREDENTIALS_PROFILE,
+                                files: ("[default]\naws_access_key_id = A\n", ""))
+    #expect(inCredentials.configure() == nil)
+    #expect(reads(inCredentials) == ["/root/.aws/credentials", ""])
+    let inConfig = Machine(["HOME": "/root"], credentials: S3P_CREDENTIALS_PROFILE,
+                           files: ("", "[default]\naws_access_key_id = A\n"))
+    #expect(inConfig.configure() == nil)
+    #expect(reads(inConfig) == ["/root/.aws/credentials", "/root/.aws/config"])
+    let web = Machine(["AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token",
+                       "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/r"])
+    #expect(web.configure() == nil)
+    #expect(reads(web) == ["/var/run/token", ""])
+    #expect(web.provider.pointee.reads.0.data![web.provider.pointee.reads.0.len] == 0)
+    let imds = Machine([:])
+    #expect(imds.configure() == nil)
+    #expect(reads(imds) == ["", ""])
+}
+
+// Issue 22: a profile's keys the signer would refuse are not stored.
+@Test func aProfileWithUnusableKeysIsNotStored() {
+    let p = Machine(["HOME": "/home/u"], credentials: S3P_CREDENTIALS_PROFILE, profile: "dev")
+    #expect(p.configure() == nil)
+    _ = p.step(S3P_EVENT_START)
+    let s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[dev]\naws_access_key_id = A\n"
+                                             + "aws_secret_access_key = S\n"
+                                             + "aws_session_token = to ken\n"),
+                                            (S3P_FILE_MISSING, "")])
+    #expect(s.action == S3P_DO_RETRY)
+}
+
 @Test func presignedURLsNeverOutliveTheirKeys() {
     #expect(s3p_presign_cap(300, 60, 1000 + 360, 1000) == 0)
     #expect(s3p_presign_cap(300, 60, 1000 + 359, 1000) == 300)
     #expect(s3p_presign_cap(300, 0, 1000 + 120, 1000) == 120)
     #expect(s3p_presign_cap(300, 0, 1000 + 1, 1000) == 1)
+}
+
+// Issue 25: the environment's keys assume a role.  The request's
+// signature is checked independently by the STS stand-in
+// (Tests/integration/test_assume_role.py); here, its shape.
+@Test func theEnvironmentsKeysAssumeARole() {
+    let arn = "arn:aws:iam::123456789012:role/reader"
+    let r = Machine(["AWS_ACCESS_KEY_ID": "AKIDBASE", "AWS_SECRET_ACCESS_KEY": "base",
+                     "AWS_SESSION_TOKEN": "tok", "AWS_REGION": "eu-west-1"],
+                    credentials: S3P_CREDENTIALS_ENV,
+                    role: [arn, "ext-1", "", "15m"])
+    #expect(r.configure() == nil)
+    #expect(r.provider.pointee.assume == 1 && r.name == "env role=" + arn)
+    #expect(String(decoding: Bytes.view(r.provider.pointee.targets.1.url), as: UTF8.self)
+            == "https://sts.eu-west-1.amazonaws.com")
+    var s = r.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_EXCHANGE && s.target == Int32(S3P_TARGET_STS))
+    #expect(s.request.hasPrefix("POST / HTTP/1.1\r\nHost: sts.eu-west-1.amazonaws.com\r\n"))
+    #expect(s.request.contains("\r\nx-amz-security-token: tok\r\n"))
+    #expect(s.request.contains("Authorization: AWS4-HMAC-SHA256 Credential=AKIDBASE/"))
+    #expect(s.request.contains("/eu-west-1/sts/aws4_request, SignedHeaders=content-type;host;"
+                               + "x-amz-date;x-amz-security-token, Signature="))
+    #expect(s.request.hasSuffix("\r\n\r\nAction=AssumeRole&DurationSeconds=900"
+                                + "&ExternalId=ext-1&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012"
+                                + "%3Arole%2Freader&RoleSessionName=ngx_http_s3_proxy_module"
+                                + "&Version=2011-06-15"))
+    #expect(!s.request.contains("base"))
+    let xml = """
+    <AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+      <AssumeRoleResult><Credentials>
+        <AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>rs</SecretAccessKey>
+        <SessionToken>rt</SessionToken><Expiration>2027-01-15T09:00:00Z</Expiration>
+      </Credentials></AssumeRoleResult>
+    </AssumeRoleResponse>
+    """
+    s = r.step(S3P_EVENT_ANSWER, http(xml))
+    #expect(s.action == S3P_DO_STORE && s.keys == ["ASIAROLE", "rs", "rt"])
+    _ = r.step(S3P_EVENT_START)
+    s = r.step(S3P_EVENT_ANSWER, http("<ErrorResponse><Error><Code>AccessDenied</Code>"
+                                      + "</Error></ErrorResponse>", status: "403 Forbidden"))
+    #expect(s.action == S3P_DO_RETRY)
+    #expect(s.message.contains("\"env role=" + arn + "\""))
+    #expect(s.message.contains("HTTP status 403, STS error AccessDenied"))
+}
+
+// Issue 25: a profile's role_arn with source_profile, as the AWS CLI
+// reads it; a chained role is refused.
+@Test func aProfilesRoleArnIsAssumedWithItsSourceProfile() {
+    let config = """
+    [profile reader]
+    role_arn = arn:aws:iam::123456789012:role/r
+    source_profile = base
+    external_id = x-1
+    [profile chained]
+    role_arn = arn:aws:iam::123456789012:role/r2
+    source_profile = reader
+    """
+    let p = Machine(["HOME": "/h"], credentials: S3P_CREDENTIALS_PROFILE, profile: "reader",
+                    files: ("[base]\naws_access_key_id = AKB\naws_secret_access_key = sb\n",
+                            config))
+    #expect(p.configure() == nil)
+    #expect(p.name == "profile=reader role=arn:aws:iam::123456789012:role/r")
+    var s = p.step(S3P_EVENT_START)
+    #expect(s.action == S3P_DO_READ)
+    s = p.step(S3P_EVENT_FILES, files: [(S3P_FILE_READ, "[base]\naws_access_key_id = AKB2\n"
+                                          + "aws_secret_access_key = sb\n"),
+                                         (S3P_FILE_READ, config)])
+    #expect(s.action == S3P_DO_EXCHANGE && s.request.contains("Credential=AKB2/"))
+    #expect(s.request.contains("&ExternalId=x-1&"))
+    let chained = Machine(["HOME": "/h"], credentials: S3P_CREDENTIALS_PROFILE,
+                          profile: "chained", files: ("", config))
+    #expect(chained.configure()?.contains("chained roles are not supported") == true)
+}
+
+@Test(arguments: [
+    ("arn:aws:iam::123456789012:role/r", true),
+    ("arn:aws-cn:iam::123456789012:role/path/to/r", true),
+    ("arn:aws-us-gov:iam::123456789012:role/a+b=c,d.e@f-g_h", true),
+    ("arn:aws:iam::12345678901:role/r", false),
+    ("arn:aws:iam::123456789012:user/r", false),
+    ("arn:aws:iam::123456789012:role/", false),
+    ("arn:aws:iam::123456789012:role/r/", false),
+    ("arn:aws:iam:us-east-1:123456789012:role/r", false),
+    ("arn:AWS:iam::123456789012:role/r", false),
+    ("arn:aws:iam::123456789012:role/r r", false),
+])
+func roleARNs(arn: String, good: Bool) {
+    #expect((RoleParameters.problem(Int(S3P_ROLE_ARN), Array(arn.utf8)) == nil) == good)
+}
+
+@Test(arguments: [
+    ("900", Int64(900)), ("15m", 900), ("1h30m", 5400), ("12h", 43200), ("3600s", 3600),
+])
+func roleDurations(text: String, seconds: Int64) {
+    #expect(RoleParameters.duration(Array(text.utf8)) == seconds)
+    #expect(RoleParameters.problem(Int(S3P_ROLE_DURATION), Array(text.utf8)) == nil)
+}
+
+// Issue 22: the keys in use checked with S3: a signed ListObjectsV2 with
+// max-keys=0 on the location's bucket, and S3's verdict.  (The S3
+// stand-in checks the signature itself: Tests/integration/test_key_checks.py.)
+@Test func theKeysInUseAreCheckedWithS3() {
+    let e = Machine(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"],
+                    credentials: S3P_CREDENTIALS_ENV)
+    #expect(e.configure() == nil && e.name == "env")
+    var signing = s3p_signing_t()
+    signing.scheme = e.m.str("http")
+    signing.host = e.m.str("127.0.0.1:9000")
+    signing.region = e.m.str("eu-west-1")
+    let buckets = [e.m.str("media"), e.m.str("other")]
+    s3p_provider_verify_target(e.provider, &signing, nil, buckets, 2)
+    var s = e.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    #expect(s.action == S3P_DO_EXCHANGE && s.target == Int32(S3P_TARGET_S3))
+    #expect(s.request.hasPrefix("GET /media?list-type=2&max-keys=0 HTTP/1.1\r\n"
+                                + "Host: 127.0.0.1:9000\r\n"))
+    #expect(s.request.contains("Credential=AKID/"))
+    #expect(s.request.contains("/eu-west-1/s3/aws4_request, SignedHeaders=host;"
+                               + "x-amz-content-sha256;x-amz-date, Signature="))
+    let refusal = "<Error><Code>SignatureDoesNotMatch</Code><Message>no</Message></Error>"
+    s = e.step(S3P_EVENT_ANSWER, http(refusal, status: "403 Forbidden"))
+    #expect(s.action == S3P_DO_VERIFIED && s.refused == 1)
+    #expect(s.message == "credentials from \"env\" refused by S3: SignatureDoesNotMatch "
+            + "(HTTP 403, ListObjectsV2 on bucket \"media\")")
+    _ = e.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    s = e.step(S3P_EVENT_ANSWER, http("<ListBucketResult/>"))
+    #expect(s.action == S3P_DO_VERIFIED && s.refused == 0)
+    _ = e.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    s = e.step(S3P_EVENT_FAILED, "timed out")
+    #expect(s.action == S3P_DO_VERIFIED && s.refused == -1 && s.message.hasSuffix("timed out"))
+    // without a bucket: nothing to check
+    let none = Machine(["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s"],
+                       credentials: S3P_CREDENTIALS_ENV)
+    #expect(none.configure() == nil)
+    s3p_provider_verify_target(none.provider, &signing, nil, nil, 0)
+    s = none.step(S3P_EVENT_VERIFY, keys: ["AKID", "s", ""])
+    #expect(s.action == S3P_DO_VERIFIED && s.message.isEmpty)
 }

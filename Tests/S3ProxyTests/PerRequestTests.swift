@@ -149,6 +149,32 @@ import Testing
         }
     }
 
+    /// Without s3_proxy_buckets, a value is held to S3's naming rules as
+    /// a constant is at nginx -t (BucketName.rule), not to the looser
+    /// form a request's path may name.
+    @Test(arguments: [
+        ("my.tenant-1", true), ("my..bucket", false), ("192.168.1.1", false),
+        ("Tenant-A", false), ("tenant_a", false), ("xn--tenant", false),
+        ("sthree-x", false), ("amzn-s3-demo-x", false), ("tenant-s3alias", false),
+        ("tenant--table-s3", false), ("-tenant", false),
+    ])
+    func aBucketFromVariablesFollowsS3sNamingRules(_ bucket: String, _ served: Bool) {
+        let memory = CMemory()
+        var conf = Self.config(memory, perRequest: UInt32(S3P_PER_REQUEST_BUCKET),
+                               bucket: "")
+        for agent in ["curl/8.0", "aws-cli/2.0"] {
+            let outcome = Self.handle(&conf, Self.request(memory, "/me/hello.txt",
+                                                          bucket: bucket, agent: agent))
+            if served {
+                #expect(outcome.action != S3P_ACTION_REFUSE)
+                #expect(outcome.bucket == bucket)
+            } else {
+                #expect(outcome.action == S3P_ACTION_REFUSE, "\(bucket)")
+                #expect(outcome.httpStatus == 403)
+            }
+        }
+    }
+
     @Test func aBucketFromVariablesTakesPathStyleOnly() {
         let memory = CMemory()
         var signing = CAPITests.signing(memory)

@@ -248,6 +248,32 @@ private struct Answer {
         #expect(r.action == S3P_ACTION_REFUSE && r.status == 403)
     }
 
+    @Test func listingsHaveNoKeysType() {
+        let memory = CMemory()
+        var conf = Self.config(memory, types: true)
+        conf.bucket = s3p_str_t()
+        #expect(Self.answer(&conf, memory, "/site").contentType == "")
+        #expect(Self.answer(&conf, memory, "/site/", "list-type=2").contentType == "")
+        #expect(Self.answer(&conf, memory, "/site/a.html").contentType == "text/html")
+    }
+
+    @Test func websitesDropTheParametersTheyDoNotServe() {
+        let memory = CMemory()
+        var conf = Self.config(memory)
+        let page = Self.answer(&conf, memory, "/about.html", "fbclid=x&acl&lang=en")
+        #expect(page.action == S3P_ACTION_PROXY && !page.url.contains("?"))
+        let asset = Self.answer(&conf, memory, "/a.png", "v=3&partNumber=2")
+        #expect(asset.action == S3P_ACTION_REDIRECT && Self.item(asset.url, "v") == nil
+                && Self.item(asset.url, "partNumber") == "2")
+        for query in ["response-expires=0", "RESPONSE-content-type=x", "X-Amz-Expires=1"] {
+            #expect(Self.answer(&conf, memory, "/a.png", query).status == 403)
+        }
+        #expect(Self.answer(&conf, memory, "/about.html", "lang=en", agent: Self.sdk).status
+                == 501)
+        var plain = Self.config(memory, website: false)
+        #expect(Self.answer(&plain, memory, "/about.html", "lang=en").status == 403)
+    }
+
     @Test(arguments: [
         // plain names: the quoted form alone
         ("report.pdf", "attachment; filename=\"report.pdf\""),

@@ -22,6 +22,7 @@ SLOW_FILES = {
 }
 SLOW_TESTS = {
     "test_cache.py::test_expired_entries_are_refetched_and_stale_ones_serve_when_s3_fails",
+    "test_cache_safety.py::test_the_key_names_the_profile_and_outlives_its_rotation",
     "test_streaming_clients.py::test_aws_s3_cp_to_stdout_streams_the_object_byte_for_byte",
     "test_streaming_clients.py::test_aws_s3_sync_downloads_every_key_and_a_second_sync_is_a_no_op",
     "test_clients.py::test_aws_cli_list_objects_v2_paginates_all_1100_keys",

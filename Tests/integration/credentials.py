@@ -22,7 +22,8 @@ WEB_IDENTITY_TOKEN = "eyJhbGciOiJSUzI1NiJ9.s3p-web-identity.signature"
 class CredServer:
     """demo/credserver.py on a free port; `keys_file` lists what it issued."""
 
-    def __init__(self, lifetime=60, imds_v1=False, imds_v1_only=False):
+    def __init__(self, lifetime=60, imds_v1=False, imds_v1_only=False,
+                 base_keys=(), external_id=None):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.dir = tempfile.mkdtemp(prefix="s3p-cred-")
@@ -41,6 +42,10 @@ class CredServer:
             args.append("--imds-v1")
         if imds_v1_only:
             args.append("--imds-v1-only")
+        for key in base_keys:
+            args += ["--base-key", key]
+        if external_id is not None:
+            args += ["--external-id", external_id]
         self.log = open(os.path.join(self.dir, "credserver.log"), "w")
         self.proc = subprocess.Popen(args, stdout=self.log,
                                      stderr=subprocess.STDOUT)

@@ -112,10 +112,14 @@ class S3Server:
         with open(os.path.join(self.dir, "s3server.log")) as f:
             return f.read()
 
-    def requests(self):
-        """What reached S3 since the last clear(), oldest first."""
+    def requests(self, checks=False):
+        """What reached S3 since the last clear(), oldest first; without
+        `checks`, not the module's own checks of its keys (issue 22: a
+        ListObjectsV2 with max-keys=0, User-Agent ngx_http_s3_proxy_module,
+        at start, reload and rotation), which no client asked for."""
         with urllib.request.urlopen(self.endpoint + "/__s3server/requests") as r:
-            return json.load(r)
+            seen = json.load(r)
+        return [r for r in seen if checks or not is_key_check(r)]
 
     def clear(self):
         req = urllib.request.Request(self.endpoint + "/__s3server/requests",
@@ -130,6 +134,12 @@ class S3Server:
             self.proc.kill()
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def is_key_check(record):
+    """Whether an S3 stand-in's record is the module's check of its keys."""
+    return (record["headers"].get("user-agent") == "ngx_http_s3_proxy_module"
+            and record["query"] == "list-type=2&max-keys=0")
 
 
 def s3_environment(s3, **overrides):

@@ -17,15 +17,19 @@ import os
 import shutil
 import tempfile
 import textwrap
+import time
 
 import boto3
 import botocore.config
 import pytest
 import requests
 
-from harness import ACCESS_KEY, REGION, SECRET_KEY, Nginx, S3Server, s3_environment
+from harness import (ACCESS_KEY, REGION, SECRET_KEY, Nginx, S3Server, s3_environment,
+                     wait_until)
 
 B_KEY, B_SECRET = "AKIDBRAVOREFUSED", "bravo-secret/Key+2"
+# bravo's keys after a rotation: the same principal, as S3 sees it
+C_KEY, C_SECRET = "AKIDBRAVOROTATED", "bravo-rotated/Key+3"
 SDK_UA = "Boto3/1.43.11 md/Botocore#1.43.11 ua/2.1 botocore/1.43.11"
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"
 SECRET_BODY = b"for key pair A only\n"
@@ -58,7 +62,8 @@ LOCATIONS = """
 @pytest.fixture(scope="module")
 def s3():
     server = S3Server(seed="demo-small", extra_args=[
-        "--key", f"{B_KEY}:{B_SECRET}", "--deny", f"{B_KEY}:/demo/secret/"])
+        "--key", f"{B_KEY}:{B_SECRET}", "--deny", f"{B_KEY}:/demo/secret/",
+        "--key", f"{C_KEY}:{C_SECRET}", "--deny", f"{C_KEY}:/demo/secret/"])
     boto3.client(
         "s3", endpoint_url=server.endpoint, region_name=REGION,
         aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
@@ -92,6 +97,7 @@ def cached(s3):
     assert code == 0, out
     nginx.start()
     nginx.cache = cache
+    nginx.home = home
     s3.clear()
     yield nginx
     bad = nginx.bad_log_lines()
@@ -180,6 +186,35 @@ def test_what_both_may_read_is_cached_per_key_pair(cached, s3):
         assert answer.status_code == 200
     assert [(s[2], s[3]) for s in seen(s3)] == [(ACCESS_KEY, 200), (B_KEY, 200)]
     assert len(cache_keys(cached)) == 2
+
+
+def test_the_key_names_the_profile_and_outlives_its_rotation(cached, s3):
+    """The identity is the configured source (profile bravo of its file),
+    not the keys it holds now: the cache keys say so, and a rotation of
+    the file keeps them, so the entries stay."""
+    first = get(cached, "/b/demo/files/hello.txt", SDK_UA)
+    assert (first.status_code, first.headers["X-Cache"]) == (200, "MISS")
+    [key] = cache_keys(cached)
+    assert f" {REGION} profile:" in key and " env:" not in key, key
+    assert B_KEY not in key
+
+    credentials = os.path.join(cached.home, ".aws", "credentials")
+    stamp = os.stat(credentials).st_mtime
+    wait_until(lambda: time.time() >= int(stamp) + 1.05, 3, "the next second")
+    with open(credentials + ".new", "w") as f:
+        f.write(f"[bravo]\naws_access_key_id = {C_KEY}\n"
+                f"aws_secret_access_key = {C_SECRET}\n")
+    os.chmod(credentials + ".new", 0o644)
+    os.rename(credentials + ".new", credentials)
+    # redirects are never cached: their URL shows the keys in use
+    wait_until(lambda: C_KEY in get(cached, "/b/demo/files/hello.txt", BROWSER_UA)
+               .headers.get("Location", ""), 10, "the rotated keys in use")
+
+    s3.clear()
+    again = get(cached, "/b/demo/files/hello.txt", SDK_UA)
+    assert (again.status_code, again.headers["X-Cache"]) == (200, "HIT")
+    assert s3.requests() == []
+    assert cache_keys(cached) == [key]
 
 
 # -- a cached 404 of an index page and the folder's listing --------------------

@@ -218,6 +218,47 @@ def test_outage_while_valid_fails_nothing_and_caps_expiry(make_nginx):
 
 
 @pytest.mark.parametrize("fault,reason", [
+    ("badtoken", "the Token holds a character that is not allowed"),
+    ("badkeyid", "the AccessKeyId holds a character other than A-Z and 0-9"),
+    ("nosecret", "no usable SecretAccessKey"),
+    ("expired", "the credentials have expired"),
+])
+def test_unusable_set_never_replaces_a_good_one(make_nginx, fault, reason):
+    """Issue 22: the provider answers a set the signer cannot use after a
+    good one: the good one stays in use while valid (0 failed requests,
+    nothing signed with the bad one), one error line names the source and
+    the reason, the fetch is retried with backoff, and a good set then
+    replaces it."""
+    cred = CredServer(lifetime=24)
+    s3 = rotating_s3(cred)
+    try:
+        nginx = make_nginx(provider_env(s3, cred, "container"))
+        wait_for_credentials(nginx)
+        good = cred.issued()[-1]["access_key"]
+        cred.fault(fault)
+        with Load(nginx) as load:
+            # the refresh due at 12 s and a retry got unusable sets
+            wait_until(lambda: cred.state()["faulted"] >= 2, 30,
+                       "a refresh and a retry answered with unusable sets")
+            cred.fault("none")
+            wait_until(lambda: len(load.keys) >= 2, 15,
+                       lambda: f"a good set after the retries: {load.keys}")
+        assert load.failures == [], load.failures[:5]
+        assert good in load.keys
+        assert load.keys <= {s["access_key"] for s in cred.issued()}
+        errors = [line for line in nginx.log_text().splitlines()
+                  if "[error]" in line]
+        assert len(errors) == 1, errors
+        assert re.search(r's3 proxy: credentials from "container" not '
+                         r'refreshed: %s; the current ones stay in use for '
+                         r'\d+ s' % re.escape(reason), errors[0]), errors
+        no_secret_in(nginx.log_text(), cred)
+    finally:
+        s3.stop()
+        cred.stop()
+
+
+@pytest.mark.parametrize("fault,reason", [
     ("500", "HTTP status 500"),
     ("badjson", "not a JSON object"),
     ("close", "not an HTTP answer|no answer"),
@@ -434,6 +475,98 @@ def test_shared_credentials_file_rewritten_under_load(make_nginx):
     finally:
         s3.stop()
         cred.stop()
+
+
+def profile_file(path, creds, mode=0o644):
+    with open(path, "w") as f:
+        f.write("[default]\n"
+                f"aws_access_key_id = {creds['AccessKeyId']}\n"
+                f"aws_secret_access_key = {creds['SecretAccessKey']}\n"
+                f"aws_session_token = {creds['Token']}\n")
+    os.chmod(path, mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="workers of another user "
+                    "need a master running as root")
+def test_rotation_by_unprivileged_workers_without_a_config_file(make_nginx):
+    """Issue 22, the common set-up: the master runs as root, its workers
+    as nobody; AWS_SHARED_CREDENTIALS_FILE is readable by them, and
+    AWS_CONFIG_FILE is unset, so the config file is HOME's, which the
+    workers cannot even look into.  A rewritten credentials file is used
+    without a reload, with no error; nothing is warned about."""
+    cred = CredServer(lifetime=60)
+    s3 = rotating_s3(cred)
+    home = pathlib.Path(cred.dir) / "root-home"     # as /root: 0700
+    home.mkdir()
+    os.chmod(home, 0o700)
+    path = os.path.join(cred.dir, "credentials")   # cred.dir: 0755
+    try:
+        profile_file(path, issue(cred))
+        env = s3_environment(s3, AWS_ACCESS_KEY_ID=None,
+                             AWS_SECRET_ACCESS_KEY=None, HOME=str(home),
+                             AWS_SHARED_CREDENTIALS_FILE=path)
+        nginx = make_nginx(env, main_extra="user nobody nogroup;",
+                           start=False)
+        code, out = nginx.check()
+        assert code == 0 and "[warn]" not in out, out
+        nginx.start()
+        wait_for_credentials(nginx)
+        for _ in range(2):
+            wait_until(lambda: time.time() >= int(
+                           os.stat(path).st_mtime) + 1.05, 2,
+                       "the next second of the file's stamp")
+            new = issue(cred)
+            profile_file(path, new)
+            wait_until(lambda: new["AccessKeyId"] in get(
+                           nginx, "/demo/files/hello.txt")[1].get(
+                           "Location", ""), 10,
+                       lambda: "the rewritten keys in use:\n"
+                       + nginx.log_text()[-2000:])
+        log = nginx.log_text()
+        assert "[error]" not in log and "[warn]" not in log, log
+    finally:
+        s3.stop()
+        cred.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="workers of another user "
+                    "need a master running as root")
+def test_files_the_workers_cannot_read_are_warned_about(make_nginx, s3,
+                                                         cred):
+    """nginx -t and start name each file rotation needs that the workers'
+    user cannot read, the user, and what to change; the keys read at
+    start still sign."""
+    keys = issue(cred)
+    secret_dir = pathlib.Path(cred.dir) / "private"   # root's alone
+    secret_dir.mkdir()
+    os.chmod(secret_dir, 0o700)
+    config = str(secret_dir / "config")
+    with open(config, "w") as f:        # the keys only in the config file
+        f.write("[default]\n"
+                f"aws_access_key_id = {keys['AccessKeyId']}\n"
+                f"aws_secret_access_key = {keys['SecretAccessKey']}\n"
+                f"aws_session_token = {keys['Token']}\n")
+    credentials = os.path.join(cred.dir, "credentials")   # root's alone,
+    with open(credentials, "w") as f:                     # another profile
+        f.write("[other]\naws_access_key_id = AKIDOTHER\n"
+                "aws_secret_access_key = other\n")
+    os.chmod(credentials, 0o600)
+    env = s3_environment(s3, AWS_ACCESS_KEY_ID=None,
+                         AWS_SECRET_ACCESS_KEY=None, HOME=cred.dir,
+                         AWS_SHARED_CREDENTIALS_FILE=credentials,
+                         AWS_CONFIG_FILE=config)
+    nginx = make_nginx(env, main_extra="user nobody nogroup;", start=False)
+    code, out = nginx.check()
+    assert code == 0, out
+    for path in (credentials, config):
+        assert re.search(r'\[warn\].*s3 proxy: the worker processes\' user '
+                         r'"nobody" cannot read "%s", which credentials from '
+                         r'"profile=default" are refreshed from: they will '
+                         r'not rotate; make the file and its directories '
+                         r'readable by "nobody"' % re.escape(path), out), out
+    nginx.start()
+    wait_for_credentials(nginx)
+    assert nginx.log_text().count("cannot read") >= 2
 
 
 def test_named_provider_without_its_settings_fails_nginx_t(make_nginx, s3,

@@ -99,6 +99,12 @@ LOCATIONS = """
             return 204;
         }}
 
+        location /open/ {{
+            s3_proxy on;
+            s3_proxy_bucket $http_x_tenant;
+            include s3_proxy.conf;
+        }}
+
         location /fixed/ {{
             s3_proxy on;
             s3_proxy_bucket home;
@@ -269,6 +275,23 @@ def test_a_bucket_from_a_header_is_checked_per_request(proxy, s3, tenant):
     r = get(proxy, "/hdr/hello.txt", headers=dict(SDK, **{"X-Tenant": tenant}))
     assert r.status_code == 403, tenant
     assert s3.requests() == []
+
+
+@pytest.mark.parametrize("tenant", ["my..bucket", "192.168.1.1", "Tenant-A",
+                                    "tenant_a", "xn--tenant", "tenant-s3alias",
+                                    "amzn-s3-demo-tenant", "tenant--table-s3"])
+def test_a_bucket_from_a_header_follows_s3s_naming_rules_without_a_list(
+        proxy, s3, tenant):
+    """Without s3_proxy_buckets, S3's naming rules (those nginx -t holds a
+    constant to) still refuse a value, for browsers and S3 clients."""
+    for headers in ({}, SDK):
+        r = get(proxy, "/open/hello.txt", headers=dict(headers, **{"X-Tenant": tenant}))
+        assert r.status_code == 403, tenant
+        if headers:
+            assert "<Code>AccessDenied</Code>" in r.text
+    assert s3.requests() == []
+    r = get(proxy, "/open/hello.txt", headers=dict(SDK, **{"X-Tenant": "tenant-a"}))
+    assert (r.status_code, r.content) == (200, b"tenant a\n")
 
 
 def test_a_bucket_from_a_header_in_the_allowlist_is_served(proxy, s3, files):

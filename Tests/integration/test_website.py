@@ -170,8 +170,8 @@ def site(s3):
     assert not bad, "error log:\n" + "\n".join(bad)
 
 
-def get(url, **kwargs):
-    return requests.get(url, headers=BROWSER, allow_redirects=False, timeout=10, **kwargs)
+def get(url, headers=BROWSER, **kwargs):
+    return requests.get(url, headers=headers, allow_redirects=False, timeout=10, **kwargs)
 
 
 def probe(dom):
@@ -554,3 +554,64 @@ def test_website_without_error_document(site):
     r = get(site.url + "/bare/docs")
     assert r.status_code == 302 and r.headers["Location"] == "/bare/docs/"
     assert get(site.url + "/bare/missing.html").status_code == 404
+
+
+@pytest.mark.parametrize("path, status, body", [
+    ("/spa/users/42", 200, APP_PAGE),
+    ("/www/missing.html", 404, SITE["404.html"]),
+], ids=["app-route", "missing-page"])
+def test_error_document_ignores_the_clients_range_and_conditionals(site, path, status, body):
+    """The error document answers for another URL, with a status of its
+    own: a browser's revalidation of an app route (If-None-Match with the
+    app page's ETag) or a Range gets the whole document, never S3's 304 or
+    206 answered with the document's status and an empty or partial
+    body."""
+    first = get(site.url + path)
+    assert first.status_code == status and first.content == body
+    for headers in ({"If-None-Match": first.headers["ETag"]},
+                    {"If-Modified-Since": first.headers["Last-Modified"]},
+                    {"Range": "bytes=0-3"}):
+        r = get(site.url + path, headers={**BROWSER, **headers})
+        assert (r.status_code, r.content) == (status, body), headers
+        assert "Content-Range" not in r.headers
+
+
+def test_website_ignores_the_query_as_s3s_website_endpoint_does(site, s3):
+    """A link with a query the location does not serve (a campaign's
+    `?lang=en&fbclid=...`) opens the page: the folder redirect keeps the
+    query, S3 is asked without it.  A client's `response-*` and `X-Amz-*`
+    parameters stay refused; S3 clients keep S3's refusal."""
+    r = get(site.url + "/www/docs?lang=en&fbclid=a%2Fb")
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/www/docs/?lang=en&fbclid=a%2Fb"
+    s3.clear()
+    r = get(site.url + "/www/docs/?lang=en&fbclid=a%2Fb")
+    assert (r.status_code, r.content) == (200, SITE["docs/index.html"])
+    r = get(site.url + "/www/about.html?ref=mail&acl&page=2&prefix=x")
+    assert (r.status_code, r.content) == (200, SITE["about.html"])
+    r = get(site.url + "/www/?ref=home")
+    assert (r.status_code, r.content) == (200, SITE["index.html"])
+    assert [(x["path"], x["query"]) for x in s3.requests()] == [
+        ("/site/docs/index.html", ""), ("/site/about.html", ""), ("/site/index.html", "")]
+    r = get(site.url + "/www/style.css?v=3&download")
+    assert r.status_code == 307
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)
+    assert "v" not in query and "response-content-disposition" in query
+    for refused in ("response-content-type=text/html", "Response-Expires=0",
+                    "X-Amz-Expires=1", "x-amz-security-token=t"):
+        assert get(site.url + "/www/style.css?" + refused).status_code == 403, refused
+    sdk = requests.get(site.url + "/www/about.html?ref=mail",
+                       headers={"User-Agent": "Boto3/1.34 md/Botocore#1.34"}, timeout=10)
+    assert sdk.status_code == 501
+    # without website mode, a browser's unknown parameter is refused
+    assert get(site.url + "/plain/about.html?ref=mail").status_code == 403
+
+
+def test_a_listing_keeps_s3s_type(site):
+    """s3_proxy_types names the type of an object's key: a bucket's
+    ListObjects XML is no key's, and keeps S3's type (not default_type)."""
+    for path in ("/site", "/site?list-type=2&prefix=docs/", "/site/?delimiter=/"):
+        r = get(site.url + path)
+        assert r.status_code == 200, path
+        assert r.headers["Content-Type"].startswith("application/xml"), path
+        assert b"<ListBucketResult" in r.content

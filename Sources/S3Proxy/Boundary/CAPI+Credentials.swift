@@ -39,6 +39,17 @@ func s3p_provider_configure(
 }
 
 @c @implementation
+func s3p_provider_verify_target(
+    _ provider: UnsafeMutablePointer<s3p_provider_t>?, _ signing: UnsafePointer<s3p_signing_t>?,
+    _ bucket: UnsafePointer<s3p_str_t>?, _ buckets: UnsafePointer<s3p_str_t>?, _ n: Int
+) {
+    guard let provider, let signing else { return }
+    Provider.verifyTarget(provider, signing.pointee,
+                          bucket.map { Array(Bytes.view($0.pointee)) } ?? [],
+                          Bytes.list(buckets, n).map { $0.bytes })
+}
+
+@c @implementation
 func s3p_provider_address(
     _ provider: UnsafePointer<s3p_provider_t>?, _ addr: UnsafePointer<UInt8>?, _ len: Int,
     _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int

@@ -10,7 +10,8 @@
 // aliases, Object Lambda, Multi-Region Access Points, directory and
 // table buckets).  The configuration (s3_proxy_bucket, s3_proxy_buckets,
 // S3_PROXY_BUCKETS) is held to these rules: `nginx -t` names the rule a
-// name breaks.  A request's path is held to the older, looser form
+// name breaks; so is a bucket that s3_proxy_bucket takes from variables,
+// per request.  A request's path is held to the older, looser form
 // (isValid): legacy buckets in us-east-1 may also hold uppercase letters
 // and underscores, and S3 answers for a name it does not have; anything
 // else (a decoded `/`, `%`, spaces, control bytes) is not a bucket.
@@ -20,7 +21,7 @@ internal import CShim
 enum BucketName {
     /// Why `name` is not a bucket name S3 allows, or nil: "is not a valid
     /// bucket name: " and the rule it breaks.
-    static func problem(_ name: [UInt8]) -> String? {
+    static func problem<C: BidirectionalCollection<UInt8>>(_ name: C) -> String? {
         rule(name).map { "is not a valid bucket name: " + $0 }
     }
 
@@ -29,7 +30,7 @@ enum BucketName {
                                            "--table-s3"]
 
     /// The naming rule `name` breaks, or nil.
-    static func rule(_ name: [UInt8]) -> String? {
+    static func rule<C: BidirectionalCollection<UInt8>>(_ name: C) -> String? {
         guard (3...63).contains(name.count) else {
             return "it must be 3 to 63 characters long"
         }
@@ -46,8 +47,8 @@ enum BucketName {
         else {
             return "it must begin and end with a letter or digit"
         }
-        for i in 1..<name.count
-            where name[i] == UInt8(ascii: ".") && name[i - 1] == UInt8(ascii: ".")
+        for (previous, byte) in zip(name, name.dropFirst())
+            where previous == UInt8(ascii: ".") && byte == UInt8(ascii: ".")
         {
             return "it holds two adjacent periods"
         }
@@ -58,7 +59,7 @@ enum BucketName {
             return "it begins with \"" + prefix + "\", which S3 reserves"
         }
         for suffix in reservedSuffixes where name.count > suffix.utf8.count
-            && name.reversed().starts(with: suffix.utf8.reversed())
+            && name.suffix(suffix.utf8.count).elementsEqual(suffix.utf8)
         {
             return "it ends with \"" + suffix + "\", which S3 reserves"
         }
@@ -66,7 +67,7 @@ enum BucketName {
     }
 
     /// Four dot-separated groups of 1-3 digits, as S3 refuses.
-    private static func isIPv4(_ name: [UInt8]) -> Bool {
+    private static func isIPv4<C: Collection<UInt8>>(_ name: C) -> Bool {
         var groups = 0
         var digits = 0
         for byte in name {

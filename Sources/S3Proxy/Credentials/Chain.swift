@@ -29,16 +29,26 @@ enum Chain {
         -> String?
     {
         provider.pointee = s3p_provider_t()
+        var text = BufferWriter(base: Provider.text(provider), capacity: Provider.textCapacity)
+        if let problem = source(raw, provider, &text) { return problem }
+        let problem = Chain.role(raw, provider, &text)
+        provider.pointee.text_used = text.count
+        return problem
+    }
+
+    /// The source the settings name, or the chain's first.
+    private static func source(
+        _ raw: s3p_settings_t, _ provider: UnsafeMutablePointer<s3p_provider_t>,
+        _ text: inout BufferWriter
+    ) -> String? {
         provider.pointee.settings = raw
         guard let envp = raw.env else { return "no environment" }
         let env = envp.pointee
-        var text = BufferWriter(base: Provider.text(provider), capacity: Provider.textCapacity)
         let profile = Chain.profile(raw, env)
 
         switch raw.credentials {
         case S3P_CREDENTIALS_ENV:
-            provider.pointee.source = S3P_CREDENTIALS_ENV
-            return nil
+            return fromEnvironment(provider, &text)
         case S3P_CREDENTIALS_PROFILE:
             return fromProfile(profile, env, provider, &text)
         case S3P_CREDENTIALS_WEB_IDENTITY:
@@ -49,13 +59,15 @@ enum Chain {
             return verdict(imds(env, provider, &text, named: true))
         default:
             if env.access_key_id.len > 0 || env.secret_access_key.len > 0 {
-                provider.pointee.source = S3P_CREDENTIALS_ENV
-                return nil
+                return fromEnvironment(provider, &text)
             }
             // a profile whose keys are usable, as before the providers
             let files = SharedFiles(env)
             var named = raw
             named.credentials = S3P_CREDENTIALS_PROFILE
+            if files.value("role_arn", profile: profile) != nil {
+                return fromProfile(profile, env, provider, &text)
+            }
             if case .found(var keys) = Credentials.of(named, env: env, files: files) {
                 keys.wipe()
                 return fromProfile(profile, env, provider, &text)
@@ -85,6 +97,18 @@ enum Chain {
         }
     }
 
+    /// The environment's keys: stored once, never refreshed, verified.
+    private static func fromEnvironment(
+        _ provider: UnsafeMutablePointer<s3p_provider_t>, _ text: inout BufferWriter
+    ) -> String? {
+        provider.pointee.source = S3P_CREDENTIALS_ENV
+        let start = text.count
+        text.write("env")
+        provider.pointee.name = text.str(start, text.count)
+        identify(provider, [Bytes.view(provider.pointee.name)])
+        return nil
+    }
+
     private static func verdict(_ found: Found) -> String? {
         if case .problem(let problem) = found { return problem }
         return nil
@@ -108,6 +132,12 @@ enum Chain {
         provider.pointee.name = text.str(start, text.count)
         identify(provider, [Bytes.view(provider.pointee.name), Bytes.view(env.credentials_path),
                             Bytes.view(env.config_path)])
+        // what rotation reads: the credentials file, and the config file
+        // when the keys are not in the credentials file
+        provider.pointee.reads.0 = env.credentials_path
+        if !SharedFiles(env).keysInCredentialsFile(profile: profile) {
+            provider.pointee.reads.1 = env.config_path
+        }
         return text.overflowed ? "the profile name is too long" : nil
     }
 
@@ -129,6 +159,8 @@ enum Chain {
                 : Array("us-east-1".utf8)
             url += Array(".amazonaws.com".utf8)
         }
+        provider.pointee.reads.0 = text.write(Bytes.view(env.web_identity_token_file))
+        text.write(0)
         return endpoint(S3P_CREDENTIALS_WEB_IDENTITY, "web-identity", url, env, provider,
                         &text, role: Bytes.view(env.role_arn))
     }
@@ -137,18 +169,22 @@ enum Chain {
         _ env: s3p_environment_t, _ provider: UnsafeMutablePointer<s3p_provider_t>,
         _ text: inout BufferWriter, named: Bool
     ) -> Found {
+        let url: [UInt8]
         if env.container_relative_uri.len > 0 {
-            let url = Array("http://169.254.170.2".utf8) + Array(Bytes.view(env.container_relative_uri))
-            return endpoint(S3P_CREDENTIALS_CONTAINER, "container", url, env, provider, &text)
+            url = Array("http://169.254.170.2".utf8) + Array(Bytes.view(env.container_relative_uri))
+        } else if env.container_full_uri.len > 0 {
+            url = Array(Bytes.view(env.container_full_uri))
+        } else {
+            return named ? .problem("\"s3_proxy_credentials container\" requires "
+                                    + "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
+                                    + "AWS_CONTAINER_CREDENTIALS_FULL_URI in the environment")
+                : .absent
         }
-        if env.container_full_uri.len > 0 {
-            return endpoint(S3P_CREDENTIALS_CONTAINER, "container",
-                            Array(Bytes.view(env.container_full_uri)), env, provider, &text)
+        if env.container_token_file.len > 0 {
+            provider.pointee.reads.0 = text.write(Bytes.view(env.container_token_file))
+            text.write(0)
         }
-        return named ? .problem("\"s3_proxy_credentials container\" requires "
-                                + "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or "
-                                + "AWS_CONTAINER_CREDENTIALS_FULL_URI in the environment")
-            : .absent
+        return endpoint(S3P_CREDENTIALS_CONTAINER, "container", url, env, provider, &text)
     }
 
     private static func imds(
@@ -178,18 +214,32 @@ enum Chain {
                             + "\" is not an http:// or https:// URL with a host")
         }
         provider.pointee.source = source
-        var start = text.count
+        let start = text.count
         text.write(name)
         provider.pointee.name = text.str(start, text.count)
-        provider.pointee.url = text.write(url)
-        start = text.count
-        text.write(Array(url[parsed.host]))
-        provider.pointee.host = text.str(start, text.count)
+        provider.pointee.targets.0 = target(url, parsed, env, provider, &text)
+        identify(provider, [Bytes.view(provider.pointee.name),
+                            Bytes.view(provider.pointee.targets.0.url), role])
+        guard !text.overflowed else {
+            return .problem("the " + label + " endpoint is too long")
+        }
+        return .configured
+    }
+
+    /// A host to exchange with, written into the provider's text; with
+    /// https, the CA bundle too.
+    private static func target(
+        _ url: [UInt8], _ parsed: ProviderURL, _ env: s3p_environment_t,
+        _ provider: UnsafeMutablePointer<s3p_provider_t>, _ text: inout BufferWriter
+    ) -> s3p_target_t {
+        var target = s3p_target_t()
+        target.url = text.write(url)
+        target.host = text.write(Array(url[parsed.host]))
         text.write(0)
-        provider.pointee.port = parsed.port
-        provider.pointee.tls = parsed.tls ? 1 : 0
-        if parsed.tls {
-            start = text.count
+        target.port = parsed.port
+        target.tls = parsed.tls ? 1 : 0
+        if parsed.tls && provider.pointee.ca_bundle.len == 0 {
+            let start = text.count
             if env.ca_bundle.len > 0 {
                 text.write(env.ca_bundle)
             } else {
@@ -198,12 +248,139 @@ enum Chain {
             provider.pointee.ca_bundle = text.str(start, text.count)
             text.write(0)
         }
-        identify(provider, [Bytes.view(provider.pointee.name), Bytes.view(provider.pointee.url),
-                            role])
-        guard !text.overflowed else {
-            return .problem("the " + label + " endpoint is too long")
+        return target
+    }
+
+    /// STS for a role: AWS_ENDPOINT_URL_STS, else the regional endpoint of
+    /// `region` (the partition's domain: amazonaws.com, or .com.cn).
+    static func stsURL(_ env: s3p_environment_t, region: [UInt8], arn: [UInt8]) -> [UInt8] {
+        if env.sts_endpoint.len > 0 { return Array(Bytes.view(env.sts_endpoint)) }
+        let china = arn.starts(with: Array("arn:aws-cn:".utf8))
+        return Array("https://sts.".utf8) + region
+            + Array((china ? ".amazonaws.com.cn" : ".amazonaws.com").utf8)
+    }
+
+    /// The role a location assumes with its source's keys: the
+    /// directive's role=, else the profile's role_arn (with its
+    /// source_profile or credential_source, as the AWS CLI reads them).
+    private static func role(
+        _ raw: s3p_settings_t, _ provider: UnsafeMutablePointer<s3p_provider_t>,
+        _ text: inout BufferWriter
+    ) -> String? {
+        guard let env = raw.env?.pointee else { return "no environment" }
+        var params: [[UInt8]] = [Array(Bytes.view(raw.role.0)), Array(Bytes.view(raw.role.1)),
+                                 Array(Bytes.view(raw.role.2)), Array(Bytes.view(raw.role.3))]
+        let profile = Chain.profile(raw, env)
+        let files = SharedFiles(env)
+        if params[0].isEmpty {
+            // a profile's role: only for the profile the location signs with
+            guard provider.pointee.source == S3P_CREDENTIALS_PROFILE,
+                  let arn = files.value("role_arn", profile: profile)
+            else { return nil }
+            params[0] = arn
+            params[1] = files.value("external_id", profile: profile) ?? []
+            params[2] = files.value("role_session_name", profile: profile) ?? []
+            params[3] = files.value("duration_seconds", profile: profile) ?? []
+            let label = "profile \"" + String(decoding: profile, as: UTF8.self) + "\": "
+            for (i, key) in ["role_arn", "external_id", "role_session_name", "duration_seconds"]
+                .enumerated() where !params[i].isEmpty
+            {
+                if let problem = RoleParameters.problem(i, params[i]) {
+                    return label + key + " " + problem
+                }
+            }
+            // the keys that assume it
+            if let base = files.value("source_profile", profile: profile) {
+                guard files.value("role_arn", profile: base) == nil else {
+                    return label + "source_profile \"" + String(decoding: base, as: UTF8.self)
+                        + "\" assumes a role itself: chained roles are not supported"
+                }
+                guard files.hasKeys(profile: base) else {
+                    return label + "source_profile \"" + String(decoding: base, as: UTF8.self)
+                        + "\" has no aws_access_key_id"
+                }
+                provider.pointee.settings.profile = text.write(base)
+                provider.pointee.reads.1 = env.config_path
+            } else if let source = files.value("credential_source", profile: profile) {
+                var found: Found
+                var scratch = text
+                provider.pointee.reads = (s3p_str_t(), s3p_str_t())
+                switch source {
+                case Array("Environment".utf8):
+                    provider.pointee.source = S3P_CREDENTIALS_ENV
+                    provider.pointee.reads = (s3p_str_t(), s3p_str_t())
+                    found = .configured
+                case Array("Ec2InstanceMetadata".utf8):
+                    found = imds(env, provider, &scratch, named: true)
+                case Array("EcsContainer".utf8):
+                    found = container(env, provider, &scratch, named: true)
+                default:
+                    return label + "credential_source must be Environment, "
+                        + "Ec2InstanceMetadata or EcsContainer"
+                }
+                if case .problem(let problem) = found { return label + problem }
+                text = scratch
+                // the profile's name stays the provider's
+                let start = text.count
+                text.write("profile=")
+                text.write(profile)
+                provider.pointee.name = text.str(start, text.count)
+            } else {
+                return label + "role_arn needs source_profile or credential_source"
+            }
         }
-        return .configured
+        if provider.pointee.source == S3P_CREDENTIALS_ENV {
+            // the environment's keys assume the role: they must be usable
+            var base = raw
+            base.credentials = S3P_CREDENTIALS_ENV
+            base.role = (s3p_str_t(), s3p_str_t(), s3p_str_t(), s3p_str_t())
+            if case .problem(let problem) = Credentials.of(base, env: env, files: files) {
+                return problem
+            }
+            if provider.pointee.name.len == 0 {
+                let start = text.count
+                text.write("env")
+                provider.pointee.name = text.str(start, text.count)
+            }
+        }
+        provider.pointee.settings.role = (s3p_str_t(), s3p_str_t(), s3p_str_t(), s3p_str_t())
+        provider.pointee.assume = 1
+        provider.pointee.assume_role.0 = text.write(params[0])
+        provider.pointee.assume_role.1 = text.write(params[1])
+        provider.pointee.assume_role.2 = text.write(params[2])
+        provider.pointee.assume_duration = params[3].isEmpty ? 0
+            : RoleParameters.duration(params[3]) ?? 0
+
+        // the name: the source's, and the role
+        var start = text.count
+        text.write(provider.pointee.name)
+        text.write(" role=")
+        text.write(params[0])
+        provider.pointee.name = text.str(start, text.count)
+
+        // STS, signed for the settings' region
+        var region = Array(Bytes.view(raw.region))
+        if region.isEmpty { region = Array(Bytes.view(env.region)) }
+        if region.isEmpty { region = Array(Bytes.view(env.default_region)) }
+        if region.isEmpty { region = Array("us-east-1".utf8) }
+        start = text.count
+        text.write(region)
+        provider.pointee.sts_region = text.str(start, text.count)
+        let url = stsURL(env, region: region, arn: params[0])
+        guard let parsed = url.withUnsafeBufferPointer({ ProviderURL($0) }) else {
+            return "the STS endpoint \"" + String(decoding: url, as: UTF8.self)
+                + "\" is not an http:// or https:// URL with a host"
+        }
+        provider.pointee.targets.1 = target(url, parsed, env, provider, &text)
+        identify(provider, [Bytes.view(provider.pointee.name),
+                            Bytes.view(provider.pointee.targets.0.url),
+                            Bytes.view(provider.pointee.targets.1.url),
+                            Bytes.view(provider.pointee.settings.profile),
+                            Bytes.view(provider.pointee.assume_role.1),
+                            Bytes.view(provider.pointee.assume_role.2),
+                            Bytes.view(env.credentials_path), Bytes.view(env.config_path)])
+        guard !text.overflowed else { return "the role's settings are too long" }
+        return nil
     }
 
     /// The id: SHA-256 of what names the provider, whatever its length.
@@ -224,7 +401,7 @@ enum Chain {
     static func addressProblem(_ provider: s3p_provider_t, _ a: UnsafeBufferPointer<UInt8>)
         -> String?
     {
-        guard provider.source == S3P_CREDENTIALS_CONTAINER, provider.tls == 0,
+        guard provider.source == S3P_CREDENTIALS_CONTAINER, provider.targets.0.tls == 0,
               let env = provider.settings.env, env.pointee.container_relative_uri.len == 0
         else { return nil }
         let local: Bool
@@ -240,7 +417,7 @@ enum Chain {
         }
         if local { return nil }
         return "AWS_CONTAINER_CREDENTIALS_FULL_URI \""
-            + String(decoding: Bytes.view(provider.url), as: UTF8.self)
+            + String(decoding: Bytes.view(provider.targets.0.url), as: UTF8.self)
             + "\" must be https, or name a loopback or link-local host"
     }
 }

@@ -29,6 +29,8 @@ enum ProviderStep: Int32 {
     case sts = 5
     case tokenFile = 6
     case profileFiles = 7
+    case assumeRole = 8
+    case verify = 9
 }
 
 enum Provider {
@@ -124,6 +126,19 @@ enum Provider {
         case S3P_EVENT_START:
             forget(p)
             switch p.pointee.source {
+            case S3P_CREDENTIALS_ENV where p.pointee.assume != 0:
+                assumeRole(p, s, &writer, Array(Bytes.view(env.access_key_id)),
+                           Array(Bytes.view(env.secret_access_key)),
+                           Array(Bytes.view(env.session_token)))
+            case S3P_CREDENTIALS_ENV:
+                // keys that never change: as the configuration read them
+                s.pointee.action = S3P_DO_STORE
+                s.pointee.access_key = env.access_key_id
+                s.pointee.secret_key = env.secret_access_key
+                s.pointee.session_token = env.session_token
+                s.pointee.expires = Int64(S3P_NEVER)
+                s.pointee.refresh = Int64(S3P_NEVER)
+                s.pointee.streak = 0
             case S3P_CREDENTIALS_PROFILE:
                 p.pointee.step = ProviderStep.profileFiles.rawValue
                 s.pointee.action = S3P_DO_READ
@@ -143,6 +158,14 @@ enum Provider {
             default:
                 fail(p, s, &writer, "not a provider")
             }
+
+        case S3P_EVENT_VERIFY:
+            verify(p, s, &writer)
+
+        case S3P_EVENT_FAILED where step == .verify:
+            verified(p, s, &writer, refused: -1, "credentials from \"" + name(p)
+                     + "\" not verified with S3: "
+                     + String(decoding: Bytes.view(s.pointee.data), as: UTF8.self))
 
         case S3P_EVENT_FAILED:
             fail(p, s, &writer, String(decoding: Bytes.view(s.pointee.data), as: UTF8.self))
@@ -187,6 +210,7 @@ enum Provider {
         s.pointee.data = input.data
         s.pointee.files = input.files
         s.pointee.file_status = input.file_status
+        s.pointee.keys = input.keys
         s.pointee.streak = input.failures
     }
 
@@ -216,21 +240,8 @@ enum Provider {
     ) {
         let provider = p.pointee
         guard let env = provider.settings.env?.pointee,
-              let url = ProviderURL(Bytes.view(provider.url))
+              let (hostBytes, path) = hostAndPath(provider.targets.0)
         else { return fail(p, s, &writer, "no endpoint") }
-        let whole = Bytes.view(provider.url)
-        var hostBytes = Array(whole[url.host])
-        if url.explicitPort && url.port != (url.tls ? 443 : 80) {
-            hostBytes += Array(":".utf8)
-            var digits: [UInt8] = []
-            var n = url.port
-            repeat {
-                digits.insert(UInt8(ascii: "0") + UInt8(n % 10), at: 0)
-                n /= 10
-            } while n > 0
-            hostBytes += digits
-        }
-        let path = Array(whole[url.path])
         var tokenBytes = Array(token)
         defer { Provider.wipe(&tokenBytes) }
         withStored(p) { stored in
@@ -278,6 +289,179 @@ enum Provider {
         }
     }
 
+    /// Where keys are verified: the first location with a bucket decides.
+    static func verifyTarget(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ signing: s3p_signing_t,
+        _ bucket: [UInt8], _ buckets: [[UInt8]]
+    ) {
+        guard p.pointee.targets.2.host.len == 0, p.pointee.verify_bucket.len == 0,
+              let chosen = bucket.isEmpty ? buckets.first : bucket, !chosen.isEmpty
+        else { return }
+        var text = BufferWriter(base: text(p), capacity: textCapacity)
+        text.skip(p.pointee.text_used)
+        let url = Array(Bytes.view(signing.scheme)) + Array("://".utf8)
+            + Array(Bytes.view(signing.host))
+        guard let parsed = url.withUnsafeBufferPointer({ ProviderURL($0) }) else { return }
+        var target = s3p_target_t()
+        target.url = text.write(url)
+        target.host = text.write(Array(url[parsed.host]))
+        text.write(0)
+        target.port = parsed.port
+        target.tls = parsed.tls ? 1 : 0
+        let bucketStr = text.write(chosen)
+        let region = text.write(Bytes.view(signing.region))
+        var bundle = p.pointee.ca_bundle
+        if parsed.tls && bundle.len == 0 {
+            let start = text.count
+            if let env = p.pointee.settings.env?.pointee, env.ca_bundle.len > 0 {
+                text.write(env.ca_bundle)
+            } else {
+                text.write("/etc/ssl/certs/ca-certificates.crt")
+            }
+            bundle = text.str(start, text.count)
+            text.write(0)
+        }
+        guard !text.overflowed else { return }
+        p.pointee.ca_bundle = bundle
+        p.pointee.targets.2 = target
+        p.pointee.verify_bucket = bucketStr
+        p.pointee.verify_region = region
+        p.pointee.text_used = text.count
+    }
+
+    /// ListObjectsV2 with max-keys=0 on the bucket, signed with the keys in
+    /// use: what S3 thinks of them.
+    private static func verify(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter
+    ) {
+        let provider = p.pointee
+        guard provider.targets.2.host.len > 0, let (host, _) = hostAndPath(provider.targets.2)
+        else { return verified(p, s, &writer, refused: -1, nil) }
+        var secret = Array(Bytes.view(s.pointee.keys.1))
+        var token = Array(Bytes.view(s.pointee.keys.2))
+        defer {
+            wipe(&secret)
+            wipe(&token)
+        }
+        let request = SignedRequest(
+            method: "GET", path: Array("/".utf8) + Array(Bytes.view(provider.verify_bucket)),
+            query: Array("list-type=2&max-keys=0".utf8), host: host,
+            region: Array(Bytes.view(provider.verify_region)), service: "s3", now: s.pointee.now)
+        let start = writer.count
+        request.write(accessKey: Array(Bytes.view(s.pointee.keys.0)), secretKey: secret,
+                      sessionToken: token, into: &writer)
+        writer.write("\r\n")
+        guard !writer.overflowed else {
+            writer.rewind(to: start)
+            return verified(p, s, &writer, refused: -1, nil)
+        }
+        p.pointee.step = ProviderStep.verify.rawValue
+        s.pointee.action = S3P_DO_EXCHANGE
+        s.pointee.target = Int32(S3P_TARGET_S3)
+        s.pointee.request = writer.str(start, writer.count)
+        s.pointee.timeout = timeout
+    }
+
+    /// S3's answer to the check: a refusal of the keys (their S3 error
+    /// code), their acceptance, or neither.
+    private static func checked(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter
+    ) {
+        let bucket = String(decoding: Bytes.view(p.pointee.verify_bucket), as: UTF8.self)
+        guard let http = HTTPAnswer(Bytes.view(s.pointee.data)) else {
+            return verified(p, s, &writer, refused: -1, "credentials from \"" + name(p)
+                            + "\" not verified with S3: not an HTTP answer")
+        }
+        if http.status == 200 {
+            return verified(p, s, &writer, refused: 0, "credentials from \"" + name(p)
+                            + "\" verified with S3 (ListObjectsV2 on bucket \"" + bucket + "\")")
+        }
+        let code = http.body.withUnsafeBufferPointer { S3Error.code(in: $0) }
+        let shown = code.count <= 64 && ProviderAnswer.printable(code) && !code.isEmpty
+            ? String(decoding: code, as: UTF8.self) : "no code"
+        let refusals = ["SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken",
+                        "AccessDenied", "InvalidToken", "TokenRefreshRequired"]
+        let refused = refusals.contains { Array($0.utf8) == code }
+        verified(p, s, &writer, refused: refused ? 1 : -1, "credentials from \"" + name(p)
+                 + (refused ? "\" refused by S3: " : "\" not verified with S3: ") + shown
+                 + " (HTTP " + String(http.status) + ", ListObjectsV2 on bucket \"" + bucket
+                 + "\")")
+    }
+
+    private static func verified(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter, refused: Int32, _ text: String?
+    ) {
+        p.pointee.step = ProviderStep.idle.rawValue
+        s.pointee.action = S3P_DO_VERIFIED
+        s.pointee.refused = refused
+        s.pointee.request = s3p_str_t()
+        if let text { message(s, &writer, text) }
+    }
+
+    /// A target's Host header ("host[:port]") and its URL's path.
+    private static func hostAndPath(_ target: s3p_target_t) -> ([UInt8], [UInt8])? {
+        let whole = Bytes.view(target.url)
+        guard let url = ProviderURL(whole) else { return nil }
+        var hostBytes = Array(whole[url.host])
+        if url.explicitPort && url.port != (url.tls ? 443 : 80) {
+            hostBytes += Array(":".utf8)
+            var digits: [UInt8] = []
+            var n = url.port
+            repeat {
+                digits.insert(UInt8(ascii: "0") + UInt8(n % 10), at: 0)
+                n /= 10
+            } while n > 0
+            hostBytes += digits
+        }
+        return (hostBytes, Array(whole[url.path]))
+    }
+
+    /// The source's keys assume the role: AssumeRole to STS, signed with
+    /// them.
+    private static func assumeRole(
+        _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
+        _ writer: inout BufferWriter, _ accessKey: [UInt8], _ secretKey: [UInt8],
+        _ sessionToken: [UInt8]
+    ) {
+        let provider = p.pointee
+        guard let (host, _) = hostAndPath(provider.targets.1) else {
+            return fail(p, s, &writer, "no STS endpoint")
+        }
+        if let (field, reason) = Credentials.unusable(accessKey, secretKey, sessionToken) {
+            return fail(p, s, &writer, "the source's "
+                        + ["access key id", "secret key", "session token"][field] + " " + reason)
+        }
+        var req = AssumeRoleRequest.Parts()
+        req.host = host
+        req.region = Array(Bytes.view(provider.sts_region))
+        req.role = Array(Bytes.view(provider.assume_role.0))
+        req.externalId = Array(Bytes.view(provider.assume_role.1))
+        req.sessionName = provider.assume_role.2.len > 0 ? Array(Bytes.view(provider.assume_role.2))
+            : Array(sessionName)
+        req.duration = provider.assume_duration
+        req.accessKey = accessKey
+        req.secretKey = secretKey
+        req.sessionToken = sessionToken
+        req.now = s.pointee.now
+        defer {
+            Provider.wipe(&req.secretKey)
+            Provider.wipe(&req.sessionToken)
+        }
+        let start = writer.count
+        guard AssumeRoleRequest.write(req, into: &writer), !writer.overflowed else {
+            writer.rewind(to: start)
+            return fail(p, s, &writer, "the AssumeRole request does not fit")
+        }
+        p.pointee.step = ProviderStep.assumeRole.rawValue
+        s.pointee.action = S3P_DO_EXCHANGE
+        s.pointee.target = Int32(S3P_TARGET_STS)
+        s.pointee.request = writer.str(start, writer.count)
+        s.pointee.timeout = timeout
+    }
+
     private static var sessionName: UnsafeBufferPointer<UInt8> {
         let name: StaticString = "ngx_http_s3_proxy_module"
         return UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
@@ -321,6 +505,7 @@ enum Provider {
         guard step != .idle && step != .tokenFile && step != .profileFiles else {
             return fail(p, s, &writer, "an unexpected answer")
         }
+        if step == .verify { return checked(p, s, &writer) }
         var (read, problem) = ProviderAnswer.read(step, Bytes.view(s.pointee.data))
         defer { read?.wipe() }
         if let problem {
@@ -340,6 +525,8 @@ enum Provider {
         case .imdsRole:
             keep(answer.value, token: false, p)
             exchange(p, s, &writer, .imdsCredentials)
+        case .assumeRole:
+            store(p, s, &writer, answer, final: true)
         default:
             store(p, s, &writer, answer)
         }
@@ -348,11 +535,15 @@ enum Provider {
     /// New credentials: into the zone, with the next refresh.
     private static func store(
         _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
-        _ writer: inout BufferWriter, _ answer: ProviderAnswer
+        _ writer: inout BufferWriter, _ answer: ProviderAnswer, final: Bool = false
     ) {
         let now = s.pointee.now
         let life = answer.expiration - now
         guard life > 0 else { return fail(p, s, &writer, "the credentials have expired") }
+        if p.pointee.assume != 0 && !final {
+            return assumeRole(p, s, &writer, answer.accessKey, answer.secretKey,
+                              answer.sessionToken)
+        }
         let margin = min(life / 4, 300)
         var refresh = answer.expiration - p.pointee.lead - margin
         refresh = max(refresh, now + life / 2, now + 1)
@@ -376,10 +567,13 @@ enum Provider {
     ) {
         var read = env
         let statuses = [s.pointee.file_status.0, s.pointee.file_status.1]
-        let paths = [env.credentials_path, env.config_path]
-        for i in 0..<2 where statuses[i] == S3P_FILE_UNREADABLE {
+        // The credentials file wins for keys: unreadable, nothing is sure.
+        // The config file may be unreadable (root's, under the workers'
+        // user) without stopping keys from the credentials file.
+        if statuses[0] == S3P_FILE_UNREADABLE {
             return retryProfile(p, s, &writer, "cannot read \""
-                                + String(decoding: Bytes.view(paths[i]), as: UTF8.self) + "\"")
+                                + String(decoding: Bytes.view(env.credentials_path), as: UTF8.self)
+                                + "\"")
         }
         read.credentials_file = statuses[0] == S3P_FILE_READ ? s.pointee.files.0 : s3p_str_t()
         read.config_file = statuses[1] == S3P_FILE_READ ? s.pointee.files.1 : s3p_str_t()
@@ -387,9 +581,15 @@ enum Provider {
         settings.credentials = S3P_CREDENTIALS_PROFILE
         switch Credentials.of(settings, env: read, files: SharedFiles(read)) {
         case .problem(let problem):
-            retryProfile(p, s, &writer, problem)
+            retryProfile(p, s, &writer, statuses[1] != S3P_FILE_UNREADABLE ? problem
+                         : problem + " (cannot read \""
+                         + String(decoding: Bytes.view(env.config_path), as: UTF8.self) + "\")")
         case .found(var keys):
             defer { keys.wipe() }
+            if p.pointee.assume != 0 {
+                return assumeRole(p, s, &writer, keys.accessKey, keys.secretKey,
+                                  keys.sessionToken)
+            }
             p.pointee.step = ProviderStep.idle.rawValue
             s.pointee.action = S3P_DO_STORE
             s.pointee.access_key = writer.write(keys.accessKey)
@@ -424,7 +624,7 @@ enum Provider {
         _ p: UnsafeMutablePointer<s3p_provider_t>, _ s: UnsafeMutablePointer<s3p_provider_step_t>,
         _ writer: inout BufferWriter, _ reason: String
     ) {
-        if p.pointee.source == S3P_CREDENTIALS_PROFILE {
+        if p.pointee.source == S3P_CREDENTIALS_PROFILE && p.pointee.assume == 0 {
             return retryProfile(p, s, &writer, reason)
         }
         forget(p)
@@ -453,15 +653,20 @@ enum Provider {
         _ s: UnsafeMutablePointer<s3p_provider_step_t>, _ writer: inout BufferWriter,
         _ text: String
     ) {
+        s.pointee.message = printable(&writer, text)
+    }
+
+    /// `text` in `writer`, only printable (what reaches the log); empty
+    /// if it does not fit.
+    private static func printable(_ writer: inout BufferWriter, _ text: String) -> s3p_str_t {
         var bytes = Array(text.utf8)
-        // Only printable text reaches the log.
         for i in bytes.indices where bytes[i] < 0x20 || bytes[i] > 0x7e { bytes[i] = 0x3f }
         let start = writer.count
         writer.write(bytes)
         if writer.overflowed {
             writer.rewind(to: start)
-            return
+            return s3p_str_t()
         }
-        s.pointee.message = writer.str(start, writer.count)
+        return writer.str(start, writer.count)
     }
 }

@@ -31,7 +31,7 @@ struct ProviderAnswer {
         answer.status = http.status
         guard http.status == 200 else {
             var problem = "HTTP status " + String(http.status)
-            if step == .sts, let code = STSResponse(http.body).errorCode,
+            if step == .sts || step == .assumeRole, let code = STSResponse(http.body).errorCode,
                code.count <= 64, ProviderAnswer.printable(code)
             {
                 problem += ", STS error " + String(decoding: code, as: UTF8.self)
@@ -50,11 +50,10 @@ struct ProviderAnswer {
             }
             answer.value = value
             return (answer, nil)
-        case .sts:
+        case .sts, .assumeRole:
             let xml = STSResponse(http.body)
-            guard xml.isResponse else {
-                return (answer, "not an AssumeRoleWithWebIdentityResponse")
-            }
+            let root = step == .sts ? "AssumeRoleWithWebIdentityResponse" : "AssumeRoleResponse"
+            guard xml.root == Array(root.utf8) else { return (answer, "not an " + root) }
             return answer.credentials(xml.accessKey, xml.secretKey, xml.sessionToken,
                                       xml.expiration, names: ("AccessKeyId", "SecretAccessKey",
                                                               "SessionToken"))
@@ -78,22 +77,23 @@ struct ProviderAnswer {
         _ expiration: [UInt8]?, names: (StaticString, StaticString, StaticString)
     ) -> (ProviderAnswer?, String?) {
         var answer = self
-        guard let accessKey, !accessKey.isEmpty, accessKey.count <= Int(S3P_ACCESS_KEY_MAX),
-              ProviderAnswer.printable(accessKey), !accessKey.contains(UInt8(ascii: " "))
-        else { return (answer, "no usable " + ProviderAnswer.text(names.0)) }
-        guard let secretKey, !secretKey.isEmpty, secretKey.count <= Int(S3P_SECRET_KEY_MAX),
-              ProviderAnswer.printable(secretKey)
-        else { return (answer, "no usable " + ProviderAnswer.text(names.1)) }
-        if let token, !(token.count <= Int(S3P_SESSION_TOKEN_MAX) && ProviderAnswer.printable(token)) {
-            return (answer, "no usable " + ProviderAnswer.text(names.2))
+        let values = [accessKey ?? [], secretKey ?? [], token ?? []]
+        let labels = [names.0, names.1, names.2]
+        // What the signer would refuse never replaces a set it signs with.
+        if let (field, reason) = Credentials.unusable(values[0], values[1], values[2],
+                                                      issued: true)
+        {
+            let name = ProviderAnswer.text(labels[field])
+            return (answer, values[field].isEmpty && field < 2 ? "no usable " + name
+                    : "the " + name + " " + reason)
         }
         guard let expiration else { return (answer, "no Expiration") }
         guard let when = ISO8601.unixTime(expiration) else {
             return (answer, "an Expiration that is not an ISO 8601 time")
         }
-        answer.accessKey = accessKey
-        answer.secretKey = secretKey
-        answer.sessionToken = token ?? []
+        answer.accessKey = values[0]
+        answer.secretKey = values[1]
+        answer.sessionToken = values[2]
         answer.expiration = when
         return (answer, nil)
     }

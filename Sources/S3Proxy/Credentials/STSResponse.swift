@@ -1,4 +1,4 @@
-// STS's AssumeRoleWithWebIdentityResponse
+// STS's AssumeRoleWithWebIdentityResponse and AssumeRoleResponse
 // (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html):
 //
 //   <AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -18,7 +18,9 @@ struct STSResponse {
     var sessionToken: [UInt8]?
     var expiration: [UInt8]?
     var errorCode: [UInt8]?
-    var isResponse = false
+    /// The root element's name: AssumeRoleWithWebIdentityResponse,
+    /// AssumeRoleResponse (the same Credentials, one level down), or else.
+    var root: [UInt8] = []
 
     init(_ xml: [UInt8]) {
         var found = STSResponse()
@@ -28,7 +30,11 @@ struct STSResponse {
                 switch reader.next() {
                 case .start:
                     if reader.depth == 1 {
-                        found.isResponse = reader.isNamed("AssumeRoleWithWebIdentityResponse")
+                        if reader.isNamed("AssumeRoleWithWebIdentityResponse") {
+                            found.root = Array("AssumeRoleWithWebIdentityResponse".utf8)
+                        } else if reader.isNamed("AssumeRoleResponse") {
+                            found.root = Array("AssumeRoleResponse".utf8)
+                        }
                     }
                 case .end(let value):
                     if reader.depth == 4 && reader.at("AccessKeyId", in: "Credentials") {

@@ -82,6 +82,16 @@ struct QueryItems {
         return kept < count
     }
 
+    /// Keeps the items `keep` accepts, in their order.
+    mutating func keep(where keep: (QueryItem) -> Bool) {
+        var kept = 0
+        for index in 0..<count where keep(storage[index]) {
+            storage[kept] = storage[index]
+            kept += 1
+        }
+        count = kept
+    }
+
     /// Whether an item is named `name`.
     func contains(named name: UnsafeBufferPointer<UInt8>) -> Bool {
         for index in 0..<count where storage[index].name.elementsEqual(name) {

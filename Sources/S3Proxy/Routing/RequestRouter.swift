@@ -32,6 +32,9 @@
 //   a later listing page directly.
 // - Browsers' download links (`?download`): the parameter is dropped, and
 //   the answer is an attachment (ContentDisposition.swift).
+// - In website mode, a browser's parameters that the location does not
+//   serve are dropped, as S3's website endpoint ignores them; `response-*`
+//   and `X-Amz-*` are not, and are refused as anywhere.
 // - Other methods: 405; no bucket: 403; malformed input: 400.
 // - A bucket from variables (s3_proxy_bucket $var) is the location's own,
 //   checked per request as the constant is at nginx -t (name, allowlist);
@@ -180,7 +183,7 @@ struct RequestRouter {
         var own = policy.bucket
         if policy.bucketPerRequest {
             let value = request.bucket
-            guard BucketName.isValid(value), policy.addresses(bucket: value),
+            guard BucketName.rule(value) == nil, policy.addresses(bucket: value),
                   policy.allows(bucket: value)
             else {
                 return .refuse(status: 403)
@@ -294,6 +297,17 @@ struct RequestRouter {
             return .refuse(status: 400)
         }
         if writer.overflowed { return .noSpace }
+        if policy.website && !client {
+            // S3's website endpoint ignores a browser's query: a link's
+            // `?lang=en&fbclid=...` opens the page.  What the location
+            // does not serve is not sent to S3 (a folder redirect keeps
+            // it); `response-*` and `X-Amz-*` stay, to be refused.
+            let root = relative.isEmpty
+            let pages = isFolder && policy.listings
+            items.keep {
+                serves($0.name, root: root, pages: pages) || Rules.isOverride($0.name)
+            }
+        }
 
         var s3 = S3Request(kind: .object, method: method, bucket: bucket, key: key)
         s3.allowed = Int32(policy.place(of: bucket) ?? -1)
@@ -375,6 +389,7 @@ struct RequestRouter {
         {
             let token = items[0].value
             items.removeAll()
+            s3.contentType = nil
             s3.kind = .folderListing(token: token)
             return .sign(s3)
         }
@@ -396,6 +411,8 @@ struct RequestRouter {
                 }
                 if writer.overflowed { return .noSpace }
             }
+            // A listing is no key's: S3's type stays.
+            s3.contentType = nil
             s3.kind = .listing(withSlash: slash != nil && own == nil)
             return .sign(s3)
         }
@@ -478,6 +495,24 @@ struct RequestRouter {
             items.append(QueryItem(name: Pipeline.view(start), value: prefix))
         }
         return true
+    }
+
+    /// Whether the location does something with a parameter: a listing's
+    /// (at the bucket's root), a built-in listing's `page` (on a folder
+    /// it lists), `partNumber`, a download link's, or one the operator
+    /// allowed.
+    private func serves(
+        _ name: UnsafeBufferPointer<UInt8>, root: Bool, pages: Bool
+    ) -> Bool {
+        if (root && isListingParameter(name)) || (pages && Rules.pageParameter.matches(name))
+            || Rules.partNumberParameter.matches(name) || policy.allows(parameter: name)
+        {
+            return true
+        }
+        if let download = policy.downloadParameter {
+            return download.elementsEqual(name)
+        }
+        return false
     }
 
     private func isListingParameter(_ name: UnsafeBufferPointer<UInt8>) -> Bool {

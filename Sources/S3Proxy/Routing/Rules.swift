@@ -122,6 +122,13 @@ enum Rules {
     static let awsV2Scheme: StaticString = "AWS"
     static let awsV4SchemePrefix: StaticString = "AWS4-"
 
+    /// Whether a parameter would change what S3 answers or how it checks
+    /// a presigned URL: `response-*` overrides and `X-Amz-*` (any case).
+    static func isOverride(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        ASCII.hasPrefixIgnoringCase(name, "response-")
+            || ASCII.hasPrefixIgnoringCase(name, "x-amz-")
+    }
+
     /// Why an allowed-parameter name cannot be allowed, or nil.
     static func parameterProblem(_ name: [UInt8]) -> String? {
         if name.isEmpty {

@@ -40,6 +40,16 @@ enum CacheIdentity {
             source = "auto"
             parts = [Array(Bytes.view(env.access_key_id)), Chain.profile(raw, env)]
         }
+        // A role assumed with those keys (role=, external_id=, ...) is an
+        // identity of its own: two roles from one base never share.
+        let role = Bytes.view(raw.role.0)
+        if !role.isEmpty {
+            parts.append(Array("role".utf8))
+            withUnsafeBytes(of: raw.role) { tuple in
+                let params = tuple.bindMemory(to: s3p_str_t.self)
+                for param in params { parts.append(Array(Bytes.view(param))) }
+            }
+        }
         var digest = [UInt8](repeating: 0, count: 32)
         _ = digest.withUnsafeMutableBufferPointer { out in
             Digest.sha256(into: out.baseAddress!) { feeder in
@@ -53,6 +63,7 @@ enum CacheIdentity {
         var tag = region
         tag.append(UInt8(ascii: " "))
         source.withUTF8Buffer { tag.append(contentsOf: $0) }
+        if !role.isEmpty { tag.append(contentsOf: Array("+role".utf8)) }
         tag.append(UInt8(ascii: ":"))
         Hex.appendLower(digest[0..<6], to: &tag)
         return tag

@@ -25,6 +25,15 @@ struct Credentials {
         -> Found
     {
         let profile = Credentials.profileName(raw, env: env)
+        // A role's keys come from STS (Chain.role checks the source's);
+        // ENV: keys given, the environment's or the zone's.
+        if raw.credentials != S3P_CREDENTIALS_ENV
+            && (raw.role.0.len > 0 || (raw.credentials == S3P_CREDENTIALS_PROFILE
+                                       && files.value("role_arn", profile: profile) != nil))
+        {
+            return .found(Credentials(accessKey: [], secretKey: [], sessionToken: [],
+                                      profile: profile))
+        }
         switch raw.credentials {
         case S3P_CREDENTIALS_ENV:
             return fromEnvironment(env, profile: profile)
@@ -62,7 +71,7 @@ struct Credentials {
             secretKey: Array(Bytes.view(env.secret_access_key)),
             sessionToken: Array(Bytes.view(env.session_token)), profile: profile)
         if let problem = found.problem(names: ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                               "AWS_SESSION_TOKEN"))
+                                               "AWS_SESSION_TOKEN"), stored: false)
         {
             return .problem(problem)
         }
@@ -90,21 +99,44 @@ struct Credentials {
     }
 
     /// nil when the keys are usable, otherwise a message naming the value.
-    private func problem(names: (String, String, String)) -> String? {
-        if accessKey.isEmpty {
-            return names.0 + " is empty"
+    private func problem(names: (String, String, String), stored: Bool = true) -> String? {
+        guard let (field, reason) = Credentials.unusable(accessKey, secretKey, sessionToken,
+                                                         stored: stored)
+        else { return nil }
+        return (field == 0 ? names.0 : field == 1 ? names.1 : names.2) + " " + reason
+    }
+
+    /// Which value of a set the signer refuses (0: the access key id, 1:
+    /// the secret key, 2: the session token) and why; nil when it signs
+    /// with them.  `issued`: a set an AWS service issued (IMDS, a
+    /// container endpoint, STS), whose access key id is A-Z and 0-9 only;
+    /// `stored`: a set the shared zone holds (a profile's, a provider's),
+    /// within its limits.  The one check of every set, configured or
+    /// fetched, before it is used.
+    static func unusable(
+        _ accessKey: [UInt8], _ secretKey: [UInt8], _ sessionToken: [UInt8],
+        issued: Bool = false, stored: Bool = true
+    ) -> (Int, String)? {
+        if accessKey.isEmpty { return (0, "is empty") }
+        if stored && accessKey.count > Int(S3P_ACCESS_KEY_MAX) { return (0, "is too long") }
+        if issued, !accessKey.allSatisfy({
+            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || ASCII.isDigit($0)
+        }) {
+            return (0, "holds a character other than A-Z and 0-9")
         }
         if !accessKey.allSatisfy(Settings.isTokenByte) {
-            return names.0 + " holds a character that is not allowed"
+            return (0, "holds a character that is not allowed")
         }
-        if secretKey.isEmpty {
-            return names.1 + " is empty"
-        }
+        if secretKey.isEmpty { return (1, "is empty") }
+        if stored && secretKey.count > Int(S3P_SECRET_KEY_MAX) { return (1, "is too long") }
         if !secretKey.allSatisfy(Settings.isTokenByte) {
-            return names.1 + " holds a character that is not allowed"
+            return (1, "holds a character that is not allowed")
+        }
+        if stored && sessionToken.count > Int(S3P_SESSION_TOKEN_MAX) {
+            return (2, "is too long")
         }
         if !sessionToken.allSatisfy(Settings.isTokenByte) {
-            return names.2 + " holds a character that is not allowed"
+            return (2, "holds a character that is not allowed")
         }
         return nil
     }
@@ -152,6 +184,11 @@ struct SharedFiles {
 
     func hasProfile(_ profile: [UInt8]) -> Bool {
         credentials.contains { $0.name == profile } || config.contains { $0.name == profile }
+    }
+
+    /// Whether the credentials file alone gives the profile's key id.
+    func keysInCredentialsFile(profile: [UInt8]) -> Bool {
+        SharedFiles.lookup("aws_access_key_id", profile: profile, in: credentials) != nil
     }
 
     func hasKeys(profile: [UInt8]) -> Bool {

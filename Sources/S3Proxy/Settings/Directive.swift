@@ -34,7 +34,8 @@ enum Directive {
         case _ where named("s3_proxy_region"):
             return valueProblem(quotedName, first, Settings.regionProblem(first))
         case _ where named("s3_proxy_credentials"):
-            return credentials(quotedName, first, kinds: &kinds)
+            if let problem = credentials(quotedName, first, kinds: &kinds) { return problem }
+            return roleParameters(quotedName, Array(values.dropFirst()), kinds: &kinds)
         case _ where named("s3_proxy_addressing"):
             // any case, as nginx's ngx_conf_set_enum_slot() reads words
             switch ASCII.lowercased(first) {
@@ -110,6 +111,37 @@ enum Directive {
         }
         return quotedName + " takes auto, env, profile=NAME, web-identity, container"
             + " or imds, not " + quoted(value)
+    }
+
+    /// s3_proxy_credentials SOURCE role=ARN [external_id=ID]
+    /// [session_name=NAME] [duration=TIME]: each once, role= first among
+    /// them; kinds[i] is the parameter's S3P_ROLE_* plus one.
+    private static func roleParameters(
+        _ quotedName: String, _ values: [[UInt8]], kinds: inout [Int32]
+    ) -> String? {
+        var seen = [Bool](repeating: false, count: RoleParameters.names.count)
+        for (i, value) in values.enumerated() {
+            guard let equals = value.firstIndex(of: UInt8(ascii: "=")),
+                  let index = RoleParameters.names.firstIndex(where: {
+                      $0.withUTF8Buffer { Array($0) } == Array(value[..<equals])
+                  })
+            else {
+                return quotedName + " takes role=ARN, external_id=ID, session_name=NAME"
+                    + " and duration=TIME after the source, not " + quoted(value)
+            }
+            let name = String(decoding: value[..<equals], as: UTF8.self)
+            if seen[index] { return quotedName + ": \"" + name + "=\" is duplicate" }
+            seen[index] = true
+            let parameter = Array(value[(equals + 1)...])
+            if let problem = RoleParameters.problem(index, parameter) {
+                return quotedName + ": " + name + "=" + quoted(parameter) + " " + problem
+            }
+            kinds[i + 1] = Int32(index + 1)
+        }
+        if !values.isEmpty && !seen[Int(S3P_ROLE_ARN)] {
+            return quotedName + ": external_id=, session_name= and duration= need role=ARN"
+        }
+        return nil
     }
 
     /// s3_proxy_stream_agents off | none | signed | substring ...

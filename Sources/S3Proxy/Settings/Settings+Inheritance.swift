@@ -14,6 +14,7 @@ extension s3p_settings_t {
         if credentials == S3P_CREDENTIALS_UNSET {
             credentials = outer.credentials
             profile = outer.profile
+            role = outer.role
         }
         if addressing == S3P_ADDRESSING_UNSET { addressing = outer.addressing }
         if expires == Int64(S3P_UNSET) { expires = outer.expires }
@@ -26,6 +27,10 @@ extension s3p_settings_t {
             && Bytes.view(external_endpoint).elementsEqual(Bytes.view(other.external_endpoint))
             && Bytes.view(region).elementsEqual(Bytes.view(other.region))
             && Bytes.view(profile).elementsEqual(Bytes.view(other.profile))
+            && Bytes.view(role.0).elementsEqual(Bytes.view(other.role.0))
+            && Bytes.view(role.1).elementsEqual(Bytes.view(other.role.1))
+            && Bytes.view(role.2).elementsEqual(Bytes.view(other.role.2))
+            && Bytes.view(role.3).elementsEqual(Bytes.view(other.role.3))
             && credentials == other.credentials && addressing == other.addressing
             && expires == other.expires && window == other.window
     }
