@@ -176,21 +176,8 @@ ngx_uint_t
 ngx_http_s3_proxy_falls_back(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx)
 {
-    if (ctx->result.fallback.len == 0 || ctx->discarding) {
-        return 0;
-    }
-
-    switch (r->headers_out.status) {
-
-    case NGX_HTTP_NOT_FOUND:
-        return ctx->result.fallback_on & S3P_FALLBACK_404;
-
-    case NGX_HTTP_FORBIDDEN:
-        return ctx->result.fallback_on & S3P_FALLBACK_403;
-
-    default:
-        return 0;
-    }
+    return !ctx->discarding
+           && s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status);
 }
 
 

@@ -753,6 +753,12 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
 int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 
 /*
+ * Whether S3's answer with `status` to a request answered with `result`
+ * sends it on to its `fallback`, as its `fallback_on` says.
+ */
+int s3p_falls_back(const s3p_result_t *result, int32_t status);
+
+/*
  * Credentials that rotate (issue 13): which source a location signs with
  * (the credential chain) and each provider's exchanges, as a state
  * machine of the core's.  C keeps the shared zone, the timer, the

@@ -341,3 +341,23 @@ private struct Answer {
         }
     }
 }
+
+// Which of S3's answers send a request on to its next step
+// (s3p_falls_back): the statuses its fallback_on names, and only with a
+// path to go to.
+@Test(arguments: [
+    (UInt32(S3P_FALLBACK_404), Int32(404), true),
+    (UInt32(S3P_FALLBACK_404), Int32(403), false),
+    (UInt32(S3P_FALLBACK_404 | S3P_FALLBACK_403), Int32(403), true),
+    (UInt32(S3P_FALLBACK_404 | S3P_FALLBACK_403 | S3P_FALLBACK_ERROR_PAGE), Int32(500), false),
+    (UInt32(S3P_FALLBACK_ERROR_PAGE), Int32(404), false),
+    (UInt32(0), Int32(404), false),
+])
+func fallsBackOn(on: UInt32, status: Int32, expected: Bool) {
+    let path: StaticString = "/docs/?list-type=2"
+    var result = s3p_result_t()
+    result.fallback_on = on
+    #expect((s3p_falls_back(&result, status) == 1) == false)
+    result.fallback = s3p_str_t(len: path.utf8CodeUnitCount, data: path.utf8Start)
+    #expect((s3p_falls_back(&result, status) == 1) == expected)
+}

@@ -1,6 +1,6 @@
 // The C entry points for S3's answers to proxied requests (declared in
 // CShim/include/s3_proxy_core.h): error documents cleaned, response
-// headers kept or hidden.
+// headers kept or hidden, a folder's or a website's next step.
 
 internal import CShim
 
@@ -19,6 +19,12 @@ func s3p_s3_error(
     guard !w.overflowed else { return S3P_E_SPACE }
     err.pointee = answer
     return S3P_OK
+}
+
+@c @implementation
+func s3p_falls_back(_ result: UnsafePointer<s3p_result_t>?, _ status: Int32) -> Int32 {
+    guard let result = result?.pointee, result.fallback.len > 0 else { return 0 }
+    return Plan.fallsBack(result.fallback_on, status: status) ? 1 : 0
 }
 
 @c @implementation

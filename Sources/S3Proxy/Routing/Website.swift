@@ -60,6 +60,16 @@ struct Plan {
             return 0
         }
     }
+
+    /// Whether S3's `status` is one of the answers `on` (S3P_FALLBACK_*)
+    /// names.
+    static func fallsBack(_ on: UInt32, status: Int32) -> Bool {
+        switch status {
+        case 404: return on & UInt32(S3P_FALLBACK_404) != 0
+        case 403: return on & UInt32(S3P_FALLBACK_403) != 0
+        default: return false
+        }
+    }
 }
 
 /// The Location of a folder redirect: the client's raw path and `/`, then
