@@ -219,19 +219,19 @@ char *
 ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    char                      *rv;
-    ngx_str_t                 *value;
-    ngx_http_complex_value_t  *cv;
+    char       *rv;
+    ngx_str_t  *value;
 
     rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
 
-    cv = *(ngx_http_complex_value_t **) ((char *) conf + cmd->offset);
+    /* no "$": the value compiled is a constant */
+
     value = cf->args->elts;
 
-    if (cv->lengths == NULL
+    if (ngx_http_script_variables_count(&value[1]) == 0
         && ngx_http_s3_proxy_check(cf, &value[1], 1, 0, NULL) != NGX_OK)
     {
         return NGX_CONF_ERROR;
