@@ -30,7 +30,7 @@ struct Pipeline {
         // Two items more than a request may carry: those a listing below
         // a key prefix gets (RequestRouter.confine).
         return withUnsafeTemporaryAllocation(of: QueryItem.self,
-                                             capacity: Rules.maxQueryItems + 2) { storage in
+                                             capacity: Rules.maxQueryItems + Rules.addedQueryItems) { storage in
             var writer = BufferWriter(base: out, capacity: cap)
             var items = QueryItems(storage: storage)
             let router = RequestRouter(policy: LocationPolicy(conf: conf))

@@ -226,7 +226,8 @@ import Testing
         let memory = CMemory()
         let prefix = String(repeating: "p", count: 1000) + "/"
         var conf = Self.config(memory, prefix: prefix)
-        let query = (0..<31).map { "max-keys=\($0)" }.joined(separator: "&") + "&prefix=a"
+        let query = (0..<(Rules.maxQueryItems - 1)).map { "max-keys=\($0)" }
+            .joined(separator: "&") + "&prefix=a"
         let outcome = Self.handle(&conf, Self.request(memory, "/me/", query))
         #expect(outcome.status == S3P_OK)
         #expect(outcome.action == S3P_ACTION_PROXY)

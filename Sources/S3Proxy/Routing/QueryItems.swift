@@ -8,7 +8,7 @@
 // The client's query is decoded once first, with a raw `+` as a space (a
 // literal plus arrives as `%2B`), so that the result does not depend on
 // how the client chose to encode it.  Items live in the answer's buffer;
-// their list lives on the stack (at most Rules.maxQueryItems).
+// their list lives on the stack (Rules.maxQueryItems, and the module's own).
 
 struct QueryItem {
     var name: UnsafeBufferPointer<UInt8>

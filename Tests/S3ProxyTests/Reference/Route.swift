@@ -107,7 +107,7 @@ enum Router {
     /// S3's limit on a key: 1,024 bytes of UTF-8.
     static let maxKeyLength = 1024
     /// The most query items a request may carry (more: 400).
-    static let maxQueryItems = 32
+    static let maxQueryItems = 30
 
     /// The User-Agent of a request that does not name one: a browser's
     /// (a request that sends none is an S3 client's, and streamed).
