@@ -340,8 +340,9 @@ ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
 
 /*
  * The signing settings a request of this location uses now.  NGX_OK with
- * ctx->signing and its expiration set (held until the request ends); NGX_AGAIN when the source
- * never gave credentials yet (a cold start: worth waiting briefly);
+ * ctx->signing and its expiration set (held until the request ends);
+ * NGX_AGAIN when the source never gave credentials yet (a cold start:
+ * worth waiting briefly);
  * NGX_BUSY when no valid credentials exist (the caller answers 503;
  * logged here).
  */
