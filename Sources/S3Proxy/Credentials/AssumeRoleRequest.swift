@@ -53,7 +53,8 @@ enum AssumeRoleRequest {
     static func form(_ req: Parts) -> [UInt8]? {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n: Int? = buffer.withUnsafeMutableBufferPointer { out in
-            var w = BufferWriter(base: out.baseAddress!, capacity: out.count)
+            guard let base = out.baseAddress else { return nil }
+            var w = BufferWriter(base: base, capacity: out.count)
             w.write("Action=AssumeRole")
             if req.duration > 0 {
                 w.write("&DurationSeconds=")
@@ -73,38 +74,36 @@ enum AssumeRoleRequest {
         return Array(buffer[0..<n])
     }
 
+    /// SHA-256 and HMAC-SHA256 through the signer's own (Digest), into
+    /// arrays: a provider step is not on a request's path.
     static func sha256(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Digest.length)
         out.withUnsafeMutableBufferPointer { o in
+            guard let base = o.baseAddress else { return }
             bytes.withUnsafeBufferPointer { b in
-                _ = Digest.sha256(into: o.baseAddress!, wipe: true) { $0.feed(b) }
+                _ = Digest.sha256(into: base, wipe: true) { $0.feed(b) }
             }
         }
         return out
     }
 
-    /// HMAC-SHA256 (RFC 2104), on the stack of this call alone.
     static func hmac(_ key: [UInt8], _ data: [UInt8]) -> [UInt8] {
-        var k = key.count > Digest.blockSize ? sha256(key) : key
-        k += [UInt8](repeating: 0, count: Digest.blockSize - k.count)
-        var inner = k.map { $0 ^ 0x36 } + data
-        var outer = k.map { $0 ^ 0x5c }
-        outer += sha256(inner)
-        let mac = sha256(outer)
-        Provider.wipe(&k)
-        Provider.wipe(&inner)
-        Provider.wipe(&outer)
-        return mac
+        var out = [UInt8](repeating: 0, count: Digest.length)
+        out.withUnsafeMutableBufferPointer { o in
+            guard let base = o.baseAddress else { return }
+            key.withUnsafeBytes { k in
+                data.withUnsafeBufferPointer { d in
+                    _ = Digest.hmac(key: k, into: base) { $0.feed(d) }
+                }
+            }
+        }
+        return out
     }
 
     static func hex(_ bytes: [UInt8]) -> [UInt8] {
-        let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
+        Hex.appendLower(bytes, to: &out)
         return out
     }
 }

@@ -51,8 +51,9 @@ enum CacheIdentity {
             }
         }
         var digest = [UInt8](repeating: 0, count: 32)
-        _ = digest.withUnsafeMutableBufferPointer { out in
-            Digest.sha256(into: out.baseAddress!) { feeder in
+        _ = digest.withUnsafeMutableBufferPointer { out -> Bool in
+            guard let base = out.baseAddress else { return false }
+            return Digest.sha256(into: base) { feeder in
                 feeder.feed(source)
                 for part in parts {
                     feeder.feed("\n")
