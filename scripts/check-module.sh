@@ -2,8 +2,9 @@
 # Checks the built module for surprises at load time: it must export only
 # nginx's module symbols; every undefined symbol must come from nginx itself
 # or from the libraries it needs; and it needs exactly libc (with glibc's
-# dynamic loader, which provides __tls_get_addr), libcrypto, libssl (the
-# https providers' SNI and certificate verdict) and, if used, libm: no
+# dynamic loader, which provides __tls_get_addr), libcrypto and, if used,
+# libm; its few libssl calls (the https providers' SNI and certificate
+# verdict) bind to the libssl of the nginx that loads it (NGINX_BIN): no
 # Swift runtime library, no libstdc++, no libgcc_s (the Swift core
 # is built with Embedded Swift).  Stripped, it must stay under MAX_KB
 # (default 512) KB.  A shared object links "successfully" with unresolved
@@ -23,7 +24,10 @@ if ! cmp -s "$tmp/exported" "$tmp/expected"; then
 fi
 
 # Every library the module depends on, as the loader resolves them.
-{ ldd "$so" | awk '/=>/ {print $3}'; ldd "$so" | awk '/ld-linux/ {print $1}'; } |
+# nginx's own libraries too: the process the module is loaded into.
+nginx_bin=${NGINX_BIN:-/usr/sbin/nginx}
+{ ldd "$so" | awk '/=>/ {print $3}'; ldd "$so" | awk '/ld-linux/ {print $1}'
+  ldd "$nginx_bin" | awk '/=>/ {print $3}'; } |
 while read -r lib; do
     nm -D --defined-only "$lib" | awk '{print $3}'
 done | sed 's/@.*//' | sort -u > "$tmp/provided"
@@ -35,15 +39,14 @@ if [ -s "$tmp/unresolved" ]; then
     head -20 "$tmp/unresolved" >&2
     exit 1
 fi
-# What the loader must find: libc, libcrypto, libssl, and nothing else
-# but libm.
+# What the loader must find: libc, libcrypto, and nothing else but libm.
 readelf -d "$so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort > "$tmp/libs"
-unexpected=$(grep -Ev '^(libc\.so\.6|ld-linux-[a-z0-9_-]+\.so\.[0-9]+|libm\.so\.6|libcrypto\.so\.3|libssl\.so\.3)$' \
+unexpected=$(grep -Ev '^(libc\.so\.6|ld-linux-[a-z0-9_-]+\.so\.[0-9]+|libm\.so\.6|libcrypto\.so\.3)$' \
     "$tmp/libs" || true)
 if [ -n "$unexpected" ] || ! grep -qx 'libc\.so\.6' "$tmp/libs" ||
     ! grep -qx 'libcrypto\.so\.3' "$tmp/libs"; then
     echo "check-module: $so needs" $(cat "$tmp/libs") >&2
-    echo "check-module: expected libc.so.6, libcrypto.so.3, libssl.so.3 (and libm.so.6)" >&2
+    echo "check-module: expected libc.so.6, libcrypto.so.3 (and libm.so.6)" >&2
     exit 1
 fi
 if readelf -d "$so" | grep -q TEXTREL; then
