@@ -2,18 +2,13 @@
  * ngx_http_s3_proxy_module: credentials that rotate.
  *
  * The core decides where each location's credentials come from
- * (s3p_provider_configure(): the environment's keys, a profile of the shared
- * files, or a provider: web identity, the container endpoint, IMDS) and every
- * step of a refresh (ngx_http_s3_proxy_fetch.c carries them out).  Here: the
- * providers of a configuration, resolved and with their TLS context; one shared
- * zone, "s3_proxy_credentials", that holds each one's current credentials and a
- * version and outlives a reload, so new workers sign at once; and what a
- * request signs with: a worker that sees a new version resolves its own signing
- * settings with it, a request holds the settings it was signed with until it
- * ends, and the last request of replaced settings clears and frees them.
- *
- * Secrets are never logged (the core's messages name the provider, the
- * access key id, the expiry, why it failed); the zone clears replaced ones.
+ * (s3p_provider_configure()) and what a zone slot holds (s3p_slot_*()).
+ * Here: the providers of a configuration; one shared zone,
+ * "s3_proxy_credentials", that holds each one's current credentials and
+ * outlives a reload; and what a request signs with.  Their endpoints, and
+ * the files they read, are checked in ngx_http_s3_proxy_provider.c; the
+ * refresh is carried out in ngx_http_s3_proxy_fetch.c.  docs/design.md,
+ * "Credentials that rotate", says why each is done so.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -24,7 +19,7 @@ typedef struct {
     s3p_signing_t              signing;
     ngx_uint_t                 refs;           /* current, and requests */
     size_t                     size;           /* of this whole block */
-    ngx_atomic_uint_t          version;        /* what they were made from */
+    uint64_t                   version;        /* what they were made from */
     time_t                     expiration;
     int64_t                    capped;         /* X-Amz-Expires used */
 } ngx_http_s3_proxy_resolved_t;
@@ -56,8 +51,8 @@ static ngx_str_t  ngx_http_s3_proxy_zone_name =
 /*
  * The source of a location's credentials, by the core: NGX_OK with
  * `provider` the new provider (the environment's keys too: stored once and
- * verified with S3); `raw`
- * then names the source the core chose.  NGX_ERROR when logged.
+ * verified with S3); `raw` then names the source the core chose.
+ * NGX_ERROR when logged.
  */
 
 ngx_int_t
@@ -147,20 +142,17 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        pp = ngx_array_push(providers);
-        if (pp == NULL) {
-            return NGX_ERROR;
-        }
-
-        *pp = p;
-
         /* the request and the answer of an exchange, made now or never */
 
         p->buf = ngx_palloc(cf->pool, S3P_PROVIDER_REQUEST_MAX
                                       + S3P_PROVIDER_ANSWER_MAX);
-        if (p->buf == NULL) {
+        pp = ngx_array_push(providers);
+
+        if (p->buf == NULL || pp == NULL) {
             return NGX_ERROR;
         }
+
+        *pp = p;
 
         if ((p->core.source == S3P_CREDENTIALS_PROFILE
              || p->core.source == S3P_CREDENTIALS_ENV)
@@ -217,20 +209,21 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
 
 /*
  * The zone: kept across reloads (nginx maps it again with the same name
- * and size).  Each provider takes its own slot, found by its id; one new
- * to the zone takes a slot no provider of this configuration has, a
- * never used one first, which gets a new generation, so that the workers
- * of an older configuration that still read it stop there.
+ * and size).  The core gives each provider its slot (s3p_slots_take())
+ * and starts it with this configuration (s3p_slot_start()).
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_uint_t                      i, j, k, taken;
+    int                             rc;
+    size_t                          index[NGX_HTTP_S3_PROXY_SLOTS];
+    u_char                          ids[NGX_HTTP_S3_PROXY_SLOTS]
+                                       [S3P_PROVIDER_ID_LEN];
+    ngx_uint_t                      i;
     ngx_array_t                    *providers;
     ngx_slab_pool_t                *shpool;
-    ngx_atomic_uint_t               generation;
-    ngx_http_s3_proxy_slot_t       *slots, *s;
+    ngx_http_s3_proxy_slot_t       *slots;
     ngx_http_s3_proxy_provider_t  **pp, *p;
 
     providers = shm_zone->data;
@@ -247,83 +240,36 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     slots = shpool->data;
     pp = providers->elts;
-    taken = 0;
+
+    for (i = 0; i < providers->nelts; i++) {
+        ngx_memcpy(ids[i], pp[i]->core.id, S3P_PROVIDER_ID_LEN);
+    }
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    for (i = 0; i < providers->nelts; i++) {
-        pp[i]->shpool = shpool;
-        pp[i]->slot = NULL;
+    rc = s3p_slots_take(slots, NGX_HTTP_S3_PROXY_SLOTS, (u_char *) ids,
+                        providers->nelts, index);
 
-        for (j = 0; j < NGX_HTTP_S3_PROXY_SLOTS; j++) {
-            if (slots[j].generation
-                && ngx_memcmp(slots[j].id, pp[i]->core.id,
-                              S3P_PROVIDER_ID_LEN) == 0)
-            {
-                pp[i]->slot = &slots[j];
-                taken |= 1 << j;
-            }
-        }
-    }
-
-    for (i = 0; i < providers->nelts; i++) {
+    for (i = 0; rc == S3P_OK && i < providers->nelts; i++) {
         p = pp[i];
-
-        for (j = 0, k = NGX_HTTP_S3_PROXY_SLOTS;
-             p->slot == NULL && j < NGX_HTTP_S3_PROXY_SLOTS;
-             j++)
-        {
-            if (!(taken & (1 << j))
-                && (k == NGX_HTTP_S3_PROXY_SLOTS
-                    || (slots[k].generation && slots[j].generation == 0)))
-            {
-                k = j;
-            }
-        }
-
-        if (p->slot == NULL && k < NGX_HTTP_S3_PROXY_SLOTS) {
-            s = &slots[k];
-            generation = s->generation + 1;
-            ngx_explicit_memzero(s, sizeof(ngx_http_s3_proxy_slot_t));
-            s->generation = generation;
-            ngx_memcpy(s->id, p->core.id, S3P_PROVIDER_ID_LEN);
-            p->slot = s;
-            taken |= 1 << k;
-        }
-
-        if (p->slot == NULL) {
-            ngx_shmtx_unlock(&shpool->mutex);
-            return NGX_ERROR;
-        }
-
+        p->shpool = shpool;
+        p->slot = &slots[index[i]];
         p->generation = p->slot->generation;
-
-        /* each configuration verifies the keys in use once */
-
-        p->slot->verify = (p->core.targets[S3P_TARGET_S3].host.len != 0);
 
         /* a profile's keys as this configuration read the files */
 
-        if (p->seed) {
-            p->slot->refresh = 0;
-
-            if (ngx_http_s3_proxy_store(p->slot, &p->seed->access_key,
-                                        &p->seed->secret_key,
-                                        &p->seed->session_token,
-                                        NGX_MAX_TIME_T_VALUE))
-            {
-                ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                              "s3 proxy: credentials from \"%*s\": access "
-                              "key id \"%*s\"", p->core.name.len,
-                              p->core.name.data, p->seed->access_key.len,
-                              p->seed->access_key.data);
-            }
+        if (s3p_slot_start(p->slot, &p->core, p->seed)) {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "s3 proxy: credentials from \"%*s\": access "
+                          "key id \"%*s\"", p->core.name.len,
+                          p->core.name.data, p->seed->access_key.len,
+                          p->seed->access_key.data);
         }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return NGX_OK;
+    return (rc == S3P_OK) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -342,9 +288,8 @@ ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
  * The signing settings a request of this location uses now.  NGX_OK with
  * ctx->signing and its expiration set (held until the request ends);
  * NGX_AGAIN when the source never gave credentials yet (a cold start:
- * worth waiting briefly);
- * NGX_BUSY when no valid credentials exist (the caller answers 503;
- * logged here).
+ * worth waiting briefly); NGX_BUSY when no valid credentials exist (the
+ * caller answers 503; logged here).
  */
 
 ngx_int_t
@@ -352,7 +297,8 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, ngx_http_s3_proxy_ctx_t *ctx)
 {
     time_t                         now;
-    ngx_uint_t                     ours, version;
+    uint64_t                       version;
+    ngx_uint_t                     ours;
     ngx_pool_cleanup_t            *cln;
     ngx_http_s3_proxy_resolved_t  *rs;
     ngx_http_s3_proxy_provider_t  *p;
@@ -407,7 +353,7 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
  * The location's settings resolved with the zone's credentials into this
  * worker's memory (a block of its own, cleared when freed), and made
  * current; NULL if they cannot be.  The core copies the keys from the
- * zone, locked meanwhile.
+ * zone, locked meanwhile, and caps presigned URLs' lifetime to theirs.
  */
 
 static ngx_http_s3_proxy_resolved_t *
@@ -420,12 +366,10 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     int64_t                        cap;
     s3p_settings_t                 settings;
     s3p_environment_t              env;
-    ngx_http_s3_proxy_slot_t      *slot;
     ngx_http_s3_proxy_resolved_t  *rs;
     ngx_http_s3_proxy_provider_t  *p;
 
     p = creds->provider;
-    slot = p->slot;
     env = *creds->raw.env;
     settings = creds->raw;
     settings.env = &env;
@@ -434,45 +378,32 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
 
     ngx_shmtx_lock(&p->shpool->mutex);
 
-    if (!ngx_http_s3_proxy_slot_ours(p) || slot->expiration <= now) {
-        goto done;
-    }
+    cap = ngx_http_s3_proxy_slot_ours(p)
+          ? s3p_slot_keys(p->slot, &env, creds->expires, creds->window, now)
+          : -1;
 
-    env.access_key_id.data = slot->keys;
-    env.access_key_id.len = slot->len[0];
-    env.secret_access_key.data = slot->keys + slot->len[0];
-    env.secret_access_key.len = slot->len[1];
-    env.session_token.data = slot->keys + slot->len[0] + slot->len[1];
-    env.session_token.len = slot->len[2];
-
-    /* presigned URLs never outlive their credentials */
-
-    cap = s3p_presign_cap(creds->expires, creds->window, slot->expiration,
-                          now);
-
-    if (cap != 0) {
+    if (cap > 0) {
         settings.expires = cap;
         settings.window = S3P_UNSET;
     }
 
-    size = sizeof(ngx_http_s3_proxy_resolved_t) + s3p_signing_bound(&settings);
-
-    rs = ngx_calloc(size, log);
-    if (rs == NULL) {
-        goto done;
+    if (cap >= 0) {
+        size = sizeof(ngx_http_s3_proxy_resolved_t)
+               + s3p_signing_bound(&settings);
+        rs = ngx_calloc(size, log);
     }
 
-    rs->refs = 1;           /* the location's own reference */
-    rs->size = size;
-    rs->version = slot->version;
-    rs->expiration = slot->expiration;
-    rs->capped = cap;
+    if (rs != NULL) {
+        rs->refs = 1;           /* the location's own reference */
+        rs->size = size;
+        rs->version = p->slot->version;
+        rs->expiration = (time_t) p->slot->expiration;
+        rs->capped = cap;
 
-    rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
-                             size - sizeof(ngx_http_s3_proxy_resolved_t),
-                             err, sizeof(err));
-
-done:
+        rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
+                                 size - sizeof(ngx_http_s3_proxy_resolved_t),
+                                 err, sizeof(err));
+    }
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
@@ -486,6 +417,7 @@ done:
 
     if (rs != NULL) {
         rs->signing.cache_identity = creds->identity;   /* keys rotate */
+
         if (creds->current) {
             ngx_http_s3_proxy_release(creds->current);
         }

@@ -10,10 +10,6 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-static ngx_uint_t ngx_http_s3_proxy_unreadable(ngx_core_conf_t *ccf,
-    const char *path);
-
-
 /*
  * The provider's endpoint, resolved now, as nginx resolves upstream
  * servers named in its configuration, and each address checked by the
@@ -154,13 +150,17 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
  * The files a refresh reads (the core's `reads`) must be readable by the
  * worker processes, which run as the "user" directive's user: nginx -t,
  * start and reload warn about each one they cannot read.  The master, as
- * root, asks a child of its own running as that user to open them.
+ * root, forks a child that takes that user, opens them, and warns.
  */
 
 ngx_int_t
 ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
 {
+    int                             status;
+    ngx_fd_t                        fd;
+    ngx_pid_t                       pid;
     ngx_uint_t                      i, j;
+    s3p_str_t                      *path;
     ngx_array_t                    *providers;
     ngx_core_conf_t                *ccf;
     ngx_http_s3_proxy_provider_t  **pp;
@@ -176,15 +176,42 @@ ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    pid = fork();
+
+    if (pid != 0) {
+        if (pid > 0) {
+            (void) waitpid(pid, &status, 0);
+        }
+
+        return NGX_OK;
+    }
+
+    if (setgid(ccf->group) != 0
+        || initgroups(ccf->username, ccf->group) != 0
+        || setuid(ccf->user) != 0)
+    {
+        _exit(1);
+    }
+
     providers = smcf->creds;
     pp = providers->elts;
 
     for (i = 0; i < providers->nelts; i++) {
         for (j = 0; j < 2; j++) {
-            if (pp[i]->core.reads[j].len == 0
-                || !ngx_http_s3_proxy_unreadable(ccf,
-                                   (const char *) pp[i]->core.reads[j].data))
-            {
+            path = &pp[i]->core.reads[j];
+
+            if (path->len == 0) {
+                continue;
+            }
+
+            fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+            if (fd != NGX_INVALID_FILE) {
+                (void) ngx_close_file(fd);
+                continue;
+            }
+
+            if (ngx_errno == NGX_ENOENT) {
                 continue;
             }
 
@@ -194,64 +221,10 @@ ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
                           "\"%*s\" are refreshed from: they will not "
                           "rotate; make the file and its directories "
                           "readable by \"%s\", or name a file it can read",
-                          ccf->username, pp[i]->core.reads[j].data,
-                          pp[i]->core.name.len, pp[i]->core.name.data,
-                          ccf->username);
+                          ccf->username, path->data, pp[i]->core.name.len,
+                          pp[i]->core.name.data, ccf->username);
         }
     }
 
-    return NGX_OK;
-}
-
-
-/* 1 when `path` exists but the workers' user cannot open it */
-
-static ngx_uint_t
-ngx_http_s3_proxy_unreadable(ngx_core_conf_t *ccf, const char *path)
-{
-    int        fd[2], status;
-    u_char     verdict;
-    ngx_fd_t   f;
-    ngx_pid_t  pid;
-
-    if (pipe(fd) == -1) {
-        return 0;
-    }
-
-    pid = fork();
-
-    if (pid == 0) {
-        verdict = '0';
-
-        if (setgid(ccf->group) == 0
-            && initgroups(ccf->username, ccf->group) == 0
-            && setuid(ccf->user) == 0)
-        {
-            f = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-            if (f != NGX_INVALID_FILE) {
-                (void) ngx_close_file(f);
-
-            } else if (ngx_errno != NGX_ENOENT) {
-                verdict = '1';
-            }
-        }
-
-        _exit(write(fd[1], &verdict, 1) == 1 ? 0 : 1);
-    }
-
-    (void) close(fd[1]);
-    verdict = '0';
-
-    if (pid > 0) {
-        if (read(fd[0], &verdict, 1) != 1) {
-            verdict = '0';
-        }
-
-        (void) waitpid(pid, &status, 0);
-    }
-
-    (void) close(fd[0]);
-
-    return verdict == '1';
+    _exit(0);
 }
