@@ -1,14 +1,9 @@
 /*
- * ngx_http_s3_proxy_module: credentials that rotate.
- *
- * The core decides where each location's credentials come from
- * (s3p_provider_configure()) and what a zone slot holds (s3p_slot_*()).
- * Here: the providers of a configuration; one shared zone,
- * "s3_proxy_credentials", that holds each one's current credentials and
- * outlives a reload; and what a request signs with.  Their endpoints, and
- * the files they read, are checked in ngx_http_s3_proxy_provider.c; the
- * refresh is carried out in ngx_http_s3_proxy_fetch.c.  docs/design.md,
- * "Credentials that rotate", says why each is done so.
+ * ngx_http_s3_proxy_module: credentials that rotate: each location's
+ * source (the core's choice), the providers of a configuration and the
+ * hosts they reach (resolved now, with a TLS context), the shared zone
+ * that keeps each one's keys across reloads, and what a request signs
+ * with.  docs/design.md, "Credentials that rotate", says how.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -25,18 +20,19 @@ typedef struct {
 } ngx_http_s3_proxy_resolved_t;
 
 
-/* What a location signs with: a provider and its own s3_proxy_expires. */
+/* What a location signs with: a provider and its own settings. */
 struct ngx_http_s3_proxy_creds_s {
     ngx_http_s3_proxy_provider_t  *provider;
     s3p_settings_t                 raw;        /* keys: from the zone */
-    s3p_str_t                      identity;   /* cache key's, as configured */
-    int64_t                        expires;    /* resolved s3_proxy_expires */
-    int64_t                        window;     /*   and presign window */
+    s3p_signing_t                 *signing;    /* as configured: expires, */
+                                               /*   window, cache identity */
     ngx_http_s3_proxy_resolved_t  *current;    /* the worker's, or NULL */
     time_t                         logged;     /* "nothing valid" logged */
 };
 
 
+static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
+    ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 static ngx_int_t ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_s3_proxy_resolved_t *ngx_http_s3_proxy_resolve(
@@ -85,8 +81,8 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 /*
  * A location whose keys rotate, once its settings were resolved with
  * `provider`'s source (`signing`): locations with the same provider share
- * it; a new one's endpoint is resolved, and a profile's keys as read now
- * (`signing`'s, wiped with the configuration) seed the zone.
+ * it; a new one's endpoint is resolved, and its first location's keys
+ * (`signing`'s, wiped with the configuration) may seed the zone.
  */
 
 ngx_int_t
@@ -153,18 +149,9 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
         }
 
         *pp = p;
+        p->seed = signing;
 
-        if ((p->core.source == S3P_CREDENTIALS_PROFILE
-             || p->core.source == S3P_CREDENTIALS_ENV)
-            && !p->core.assume)
-        {
-            p->seed = signing;
-        }
-
-        /*
-         * where S3 verifies the keys: this location's endpoint and its
-         * bucket, when not chosen per request
-         */
+        /* S3 verifies the keys on the location's bucket, when it has one */
 
         s3p_provider_verify_target(&p->core, signing,
                    (conf->bucket && conf->bucket->lengths == NULL)
@@ -193,9 +180,7 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     cr->provider = p;
     cr->raw = *raw;
     cr->raw.credentials = S3P_CREDENTIALS_ENV;
-    cr->identity = signing->cache_identity;
-    cr->expires = signing->expires;
-    cr->window = signing->window;
+    cr->signing = signing;
 
     /* what the core leaves before expiry: the longest presigned lifetime */
 
@@ -204,6 +189,143 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     *creds = cr;
 
     return NGX_OK;
+}
+
+
+/*
+ * The provider's hosts (the core's targets), resolved now as nginx
+ * resolves the servers its configuration names, each address of its own
+ * endpoint checked by the core; for https, a TLS context that trusts the
+ * core's CA bundle.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
+    ngx_http_s3_proxy_pos_t *pos)
+{
+    u_char               err[S3P_MESSAGE_MAX], *a;
+    size_t               len;
+    ngx_str_t            url;
+    ngx_uint_t           i, t, tls;
+    ngx_url_t           *u;
+    struct sockaddr     *sa;
+    s3p_target_t        *target;
+#if (NGX_HTTP_SSL)
+    ngx_str_t            bundle;
+    ngx_pool_cleanup_t  *cln;
+#endif
+
+    tls = 0;
+
+    for (t = 0; t < S3P_TARGETS; t++) {
+        target = &p->core.targets[t];
+        u = &p->url[t];
+
+        if (target->host.len == 0) {
+            continue;
+        }
+
+        tls |= target->tls;
+        url.data = (u_char *) target->url.data;
+        url.len = target->url.len;
+
+        u->url.data = (u_char *) target->host.data;
+        u->url.len = target->host.len;
+        u->default_port = (in_port_t) target->port;
+
+        if ((ngx_parse_url(cf->pool, u) != NGX_OK || u->naddrs == 0)
+            && t == S3P_TARGET_S3)
+        {
+            /* an upstream{} name, say: the keys are not verified */
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "s3 proxy: \"%V\" cannot be resolved now: the "
+                           "keys are not verified with S3", &url);
+            u->naddrs = 0;
+            target->host.len = 0;
+            continue;
+        }
+
+        if (u->naddrs == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
+                          p->core.name.len, p->core.name.data, &url,
+                          u->err ? u->err : "no address",
+                          pos->file_name, pos->line);
+            return NGX_ERROR;
+        }
+
+        for (i = 0; t == S3P_TARGET_PROVIDER && i < u->naddrs; i++) {
+            sa = u->addrs[i].sockaddr;
+
+            if (sa->sa_family == AF_INET) {
+                a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
+                len = 4;
+#if (NGX_HAVE_INET6)
+            } else if (sa->sa_family == AF_INET6) {
+                a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
+                len = 16;
+#endif
+            } else {
+                continue;
+            }
+
+            if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
+                != S3P_OK)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"s3_proxy\": %s in %s:%ui",
+                              err, pos->file_name, pos->line);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (!tls) {
+        return NGX_OK;
+    }
+
+#if (NGX_HTTP_SSL)
+    p->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+    if (p->ssl == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->ssl->log = cf->log;
+
+    if (ngx_ssl_create(p->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* freed with the configuration, not leaked at each reload */
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = p->ssl;
+
+    bundle.data = (u_char *) p->core.ca_bundle.data;
+    bundle.len = p->core.ca_bundle.len;
+
+    if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
+                  "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
+                  "loaded in %s:%ui", p->core.name.len, p->core.name.data,
+                  &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
+                  pos->file_name, pos->line);
+#else
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"s3_proxy\": the %*s endpoint \"%V\" needs nginx built "
+                  "with SSL in %s:%ui", p->core.name.len, p->core.name.data,
+                  &url, pos->file_name, pos->line);
+#endif
+
+    return NGX_ERROR;
 }
 
 
@@ -255,8 +377,6 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         p->shpool = shpool;
         p->slot = &slots[index[i]];
         p->generation = p->slot->generation;
-
-        /* a profile's keys as this configuration read the files */
 
         if (s3p_slot_start(p->slot, &p->core, p->seed)) {
             ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
@@ -310,7 +430,8 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     rs = creds->current;
 
     if (rs == NULL || version != rs->version
-        || s3p_presign_cap(creds->expires, creds->window, rs->expiration, now)
+        || s3p_presign_cap(creds->signing->expires, creds->signing->window,
+                           rs->expiration, now)
            != rs->capped)
     {
         rs = version ? ngx_http_s3_proxy_resolve(creds, r->connection->log,
@@ -379,7 +500,8 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     ngx_shmtx_lock(&p->shpool->mutex);
 
     cap = ngx_http_s3_proxy_slot_ours(p)
-          ? s3p_slot_keys(p->slot, &env, creds->expires, creds->window, now)
+          ? s3p_slot_keys(p->slot, &env, creds->signing->expires,
+                          creds->signing->window, now)
           : -1;
 
     if (cap > 0) {
@@ -416,7 +538,8 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     }
 
     if (rs != NULL) {
-        rs->signing.cache_identity = creds->identity;   /* keys rotate */
+        /* the cache key's identity: the same when keys rotate */
+        rs->signing.cache_identity = creds->signing->cache_identity;
 
         if (creds->current) {
             ngx_http_s3_proxy_release(creds->current);

@@ -52,9 +52,4 @@ typedef struct {
     ((p)->slot != NULL && (p)->slot->generation == (p)->generation)
 
 
-/* ngx_http_s3_proxy_provider.c */
-ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
-    ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
-
-
 #endif /* _NGX_HTTP_S3_PROXY_CREDENTIALS_H_INCLUDED_ */

@@ -1,13 +1,12 @@
 /*
- * ngx_http_s3_proxy_module: a provider's refresh, carried out.
- *
- * Each worker's timer looks at every provider once a second; the core
- * says whether this worker takes the fetch (s3p_slot_claim()), takes each
- * step (s3p_provider_next()) and writes its outcome into the zone
- * (s3p_slot_record()).  This file carries out each step: files read
- * whole, or an exchange with one of the provider's hosts on a connection
- * of its own on nginx's event loop, over TLS with nginx's SSL client
- * connection (docs/design.md, "Credentials that rotate", says why).
+ * ngx_http_s3_proxy_module: a provider's refresh, carried out: the files
+ * it reads (checked at start), and each step the core takes.  Each
+ * worker's timer looks at every provider once a second; the core says
+ * whether this worker fetches (s3p_slot_claim()), takes each step
+ * (s3p_provider_next()) and writes the outcome into the zone
+ * (s3p_slot_record()).  Here: files read whole, or an exchange on a
+ * connection of the provider's own on nginx's event loop, over TLS with
+ * nginx's SSL client connection.  docs/design.md says why.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -28,7 +27,6 @@ static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 #endif
 static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
     const char *reason);
-static void ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p);
 
 
 /* how the core's messages are logged, by s3p_say_t */
@@ -124,17 +122,31 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p)
     ngx_connection_t     *c;
     s3p_provider_step_t  *step;
 
-    ngx_http_s3_proxy_fetch_close(p);
+    /* the exchange's connection is done with (its answer is in p->buf) */
+
+    c = p->peer.connection;
+    pool = c ? c->pool : NULL;
+
+    if (c) {
+#if (NGX_HTTP_SSL)
+        if (c->ssl) {
+            c->ssl->no_wait_shutdown = 1;
+            (void) ngx_ssl_shutdown(c);
+        }
+#endif
+
+        ngx_close_connection(c);
+        p->peer.connection = NULL;
+    }
 
     step = &p->step;
-    pool = NULL;
 
     for ( ;; ) {
         step->now = ngx_time();
 
         s3p_provider_next(&p->core, step, p->buf, S3P_PROVIDER_REQUEST_MAX);
 
-        /* the files read for the step: wiped with their pool */
+        /* the TLS connection's pool, or the files read (wiped), go now */
 
         if (pool) {
             ngx_destroy_pool(pool);
@@ -392,31 +404,79 @@ ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
 }
 
 
-static void
-ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p)
+/*
+ * The files a refresh reads (the core's `reads`) must be readable by the
+ * worker processes, which run as the "user" directive's user: nginx -t,
+ * start and reload warn about each one they cannot read.  The master, as
+ * root, forks a child that takes that user, opens them, and warns.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
 {
-    ngx_pool_t        *pool;
-    ngx_connection_t  *c;
+    int                             status;
+    ngx_fd_t                        fd;
+    ngx_pid_t                       pid;
+    ngx_uint_t                      i, j;
+    s3p_str_t                      *path;
+    ngx_array_t                    *providers;
+    ngx_core_conf_t                *ccf;
+    ngx_http_s3_proxy_provider_t  **pp;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
-    c = p->peer.connection;
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_s3_proxy_module);
 
-    if (c == NULL) {
-        return;
+    if (smcf == NULL || smcf->creds == NULL || geteuid() != 0
+        || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT || ccf->user == 0)
+    {
+        return NGX_OK;
     }
 
-#if (NGX_HTTP_SSL)
-    if (c->ssl) {
-        c->ssl->no_wait_shutdown = 1;
-        (void) ngx_ssl_shutdown(c);
+    pid = fork();
+
+    if (pid != 0) {
+        if (pid > 0) {
+            (void) waitpid(pid, &status, 0);
+        }
+
+        return NGX_OK;
     }
-#endif
 
-    pool = c->pool;
-
-    ngx_close_connection(c);
-    p->peer.connection = NULL;
-
-    if (pool) {
-        ngx_destroy_pool(pool);
+    if (setgid(ccf->group) != 0
+        || initgroups(ccf->username, ccf->group) != 0
+        || setuid(ccf->user) != 0)
+    {
+        _exit(1);
     }
+
+    providers = smcf->creds;
+    pp = providers->elts;
+
+    for (i = 0; i < providers->nelts; i++) {
+        for (j = 0; j < 2; j++) {
+            path = &pp[i]->core.reads[j];
+            fd = path->len ? ngx_open_file(path->data, NGX_FILE_RDONLY,
+                                           NGX_FILE_OPEN, 0)
+                           : NGX_INVALID_FILE;
+
+            if (fd != NGX_INVALID_FILE) {
+                (void) ngx_close_file(fd);
+
+            } else if (path->len && ngx_errno != NGX_ENOENT) {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "s3 proxy: the worker processes' user \"%s\" "
+                              "cannot read \"%s\", which credentials from "
+                              "\"%*s\" are refreshed from: they will not "
+                              "rotate; make the file and its directories "
+                              "readable by \"%s\", or name a file it can "
+                              "read", ccf->username, path->data,
+                              pp[i]->core.name.len, pp[i]->core.name.data,
+                              ccf->username);
+            }
+        }
+    }
+
+    _exit(0);
 }

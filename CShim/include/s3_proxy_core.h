@@ -1029,9 +1029,10 @@ int s3p_slots_take(s3p_slot_t *slots, size_t nslots, const uint8_t *ids,
 /*
  * A configuration starts with `provider`'s slot: its keys in use are due
  * to be verified with S3 (once per configuration, when it has a S3
- * target), and, with `seed` (the keys a profile or the environment gave
- * now, which never expire), they are stored and the next fetch is due at
- * once.  1 when the slot's keys changed (log their access key id).
+ * target); `seed` is what its first location resolved with: a profile's
+ * or the environment's keys as read now (no role assumed), which never
+ * expire, are stored, and the next fetch is due at once.  1 when the
+ * slot's keys changed (log `seed`'s access key id).
  */
 int s3p_slot_start(s3p_slot_t *slot, const s3p_provider_t *provider,
     const s3p_signing_t *seed);

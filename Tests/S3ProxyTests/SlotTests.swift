@@ -200,13 +200,23 @@ import Testing
         seed.access_key = zone.m.str("AKIDSEED")
         seed.secret_key = zone.m.str("s")
         slot.pointee.refresh = 900
-        #expect(s3p_slot_start(slot, [Self.verifying], nil) == 0)
+        var imds = Self.verifying
+        imds.source = S3P_CREDENTIALS_IMDS
+        #expect(s3p_slot_start(slot, [imds], &seed) == 0)
         #expect(slot.pointee.verify == 1 && slot.pointee.refresh == 900)
-        #expect(s3p_slot_start(slot, [s3p_provider_t()], &seed) == 1)
-        #expect(slot.pointee.verify == 0 && slot.pointee.refresh == 0)
-        #expect(slot.pointee.expiration == Int64(S3P_NEVER))
+        var profile = s3p_provider_t()
+        profile.source = S3P_CREDENTIALS_PROFILE
+        profile.assume = 1      // the profile's keys assume a role: fetched
+        #expect(s3p_slot_start(slot, [profile], &seed) == 0)
+        #expect(slot.pointee.verify == 0 && slot.pointee.version == 0)
+        profile.assume = 0
+        #expect(s3p_slot_start(slot, [profile], &seed) == 1)
+        #expect(slot.pointee.refresh == 0 && slot.pointee.expiration == Int64(S3P_NEVER))
+        #expect(slot.pointee.version == 1)
         // a reload with the same keys: nothing new
-        #expect(s3p_slot_start(slot, [s3p_provider_t()], &seed) == 0)
+        var env = s3p_provider_t()
+        env.source = S3P_CREDENTIALS_ENV
+        #expect(s3p_slot_start(slot, [env], &seed) == 0)
         #expect(slot.pointee.version == 1)
     }
 

@@ -85,15 +85,18 @@ enum Slot {
     }
 
     /// A configuration starts with the slot: the keys in use are verified
-    /// once, if there is an S3 to verify them with; `seed`'s keys (a
-    /// profile's, the environment's, as the configuration read them)
-    /// stored, and fetched again at once.  True when the keys changed.
+    /// once, if there is an S3 to verify them with; a profile's keys, or
+    /// the environment's, as the configuration read them (`seed`, its
+    /// first location's), are stored and fetched again at once.  True
+    /// when the keys changed.
     static func start(
         _ s: UnsafeMutablePointer<s3p_slot_t>, _ provider: s3p_provider_t,
         _ seed: s3p_signing_t?
     ) -> Bool {
         s.pointee.verify = provider.targets.2.host.len != 0 ? 1 : 0
-        guard let seed else { return false }
+        guard let seed, provider.assume == 0,
+              provider.source == S3P_CREDENTIALS_PROFILE || provider.source == S3P_CREDENTIALS_ENV
+        else { return false }
         s.pointee.refresh = 0
         return store(s, [Bytes.view(seed.access_key), Bytes.view(seed.secret_key),
                          Bytes.view(seed.session_token)], expiration: Int64(S3P_NEVER))
