@@ -98,8 +98,11 @@ import Testing
         #expect(zone.take([1, 3, 4, 5]) == [0, 2, 3, 1])
         #expect(zone.slots[1].generation == 2)
         zone.slots[3].version = 1
+        _ = s3p_slot_record(zone.slots + 1, [s3p_provider_t()],
+                            [zone.step(S3P_DO_STORE, ["AKID5", "s5", "t5"], expires: 5000)])
         #expect(zone.take([6, 1, 3, 4]) == [1, 0, 2, 3])
         #expect(zone.slots[1].generation == 3 && zone.slots[1].version == 0)
+        #expect(zone.keys(1) == ["", "", ""] && Slot.keys(zone.slots + 1).allSatisfy { $0 == 0 })
         #expect(zone.slots[3].version == 1)
 
         // more providers than slots: refused

@@ -74,8 +74,8 @@ enum Slot {
             guard k < slots.count else { return false }
             let slot = slots.baseAddress! + k
             let generation = slot.pointee.generation &+ 1
-            UnsafeMutableRawPointer(slot).initializeMemory(
-                as: UInt8.self, repeating: 0, count: MemoryLayout<s3p_slot_t>.size)
+            keys(slot).update(repeating: 0)
+            slot.pointee = s3p_slot_t()
             slot.pointee.generation = generation
             for (b, byte) in idOf(i).enumerated() { id(slot)[b] = byte }
             index[i] = k
