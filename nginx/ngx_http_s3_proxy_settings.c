@@ -2,12 +2,12 @@
  * ngx_http_s3_proxy_module: the S3 settings.
  *
  * The environment and the shared credentials and config files are read
- * once per configuration cycle, in the master.  Each directive's values
- * are checked by the Swift core where they stand (s3p_check_directive());
- * each location with "s3_proxy on" hands them, with the environment, to
- * the core, which holds every setting's default and normal form
- * (s3p_signing_resolve()).  C takes no decision about S3 here: it moves
- * the values and reports the core's verdict at the directive's line.
+ * once per configuration cycle, in the master.  The Swift core reads,
+ * checks and inherits each directive's values (s3p_settings_directive(),
+ * s3p_settings_merge()) and holds every setting's default and normal
+ * form (s3p_config_settings(), s3p_signing_resolve()).  C takes no
+ * decision about S3 here: it moves the values, adds what only nginx knows
+ * and reports the core's verdict at the directive's line.
  */
 
 #include <ngx_config.h>
@@ -21,7 +21,11 @@ static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
     s3p_str_t *value);
 static void ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
     const s3p_str_t *path, s3p_str_t *contents);
+static ngx_str_t *ngx_http_s3_proxy_wipe_later(ngx_pool_t *pool,
+    u_char *data, size_t len);
 static void ngx_http_s3_proxy_wipe(void *data);
+static void ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
+    s3p_str_t *value, uint32_t *per_request, uint32_t flag);
 static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
@@ -32,7 +36,6 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
     u_char                         *paths;
     size_t                          i, len;
     s3p_str_t                      *vars;
-    ngx_str_t                       value;
     const char                     *name;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -79,68 +82,7 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
     ngx_http_s3_proxy_read_shared(cf, &smcf->env.config_path,
                                   &smcf->env.config_file);
 
-    /* the default bucket allowlist, as `make run` passes it */
-
-    if (smcf->env.buckets.len) {
-        value.data = (u_char *) smcf->env.buckets.data;
-        value.len = smcf->env.buckets.len;
-
-        smcf->buckets = ngx_http_s3_proxy_split(cf->pool, &value, 1);
-        if (smcf->buckets == NULL) {
-            return NULL;
-        }
-    }
-
     return smcf;
-}
-
-
-/*
- * A list directive's names, split by the core (s3p_split_names()), as
- * slices of `values`; s3p_str_t has ngx_str_t's layout.
- */
-
-ngx_array_t *
-ngx_http_s3_proxy_split(ngx_pool_t *pool, ngx_str_t *values, ngx_uint_t n)
-{
-    size_t        count;
-    ngx_array_t  *a;
-
-    count = s3p_split_names((s3p_str_t *) values, n, NULL, 0);
-
-    a = ngx_array_create(pool, ngx_max(count, 1), sizeof(ngx_str_t));
-    if (a == NULL) {
-        return NULL;
-    }
-
-    a->nelts = s3p_split_names((s3p_str_t *) values, n, a->elts, count);
-
-    return a;
-}
-
-
-/*
- * Asks the core about the directive's values (s3p_check_directive()): its
- * message names the directive and says what is wrong.  s3p_str_t has
- * ngx_str_t's layout.
- */
-
-ngx_int_t
-ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values, ngx_uint_t n,
-    time_t seconds, int32_t *kinds)
-{
-    u_char  err[NGX_MAX_CONF_ERRSTR];
-
-    if (s3p_check_directive(cf->args->elts, (s3p_str_t *) values, n,
-                            (int64_t) seconds, kinds, err, sizeof(err))
-        == S3P_OK)
-    {
-        return NGX_OK;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
-
-    return NGX_ERROR;
 }
 
 
@@ -173,7 +115,8 @@ ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, s3p_str_t *value)
     value->len = len;
     value->data = copy;
 
-    return ngx_http_s3_proxy_wipe_later(cf, copy, len);
+    return ngx_http_s3_proxy_wipe_later(cf->pool, copy, len) ? NGX_OK
+                                                              : NGX_ERROR;
 }
 
 
@@ -217,14 +160,13 @@ ngx_int_t
 ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_pool_t *pool,
     ngx_str_t *contents)
 {
-    u_char              *buf;
-    size_t               size, got;
-    ssize_t              n;
-    ngx_int_t            rc;
-    ngx_str_t           *wipe;
-    ngx_file_t           file;
-    ngx_file_info_t      fi;
-    ngx_pool_cleanup_t  *cln;
+    u_char           *buf;
+    size_t            size, got;
+    ssize_t           n;
+    ngx_int_t         rc;
+    ngx_str_t        *wipe;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
 
     ngx_str_null(contents);
     ngx_memzero(&file, sizeof(ngx_file_t));
@@ -249,17 +191,14 @@ ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_pool_t *pool,
 
     size = (size_t) ngx_file_size(&fi);
 
-    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_str_t));
-    buf = ngx_pnalloc(pool, size);
+    /* what is read is wiped with the pool, however far the read got */
 
-    if (cln == NULL || buf == NULL) {
+    buf = ngx_pnalloc(pool, size);
+    wipe = (buf == NULL) ? NULL : ngx_http_s3_proxy_wipe_later(pool, buf, 0);
+
+    if (wipe == NULL) {
         goto done;
     }
-
-    wipe = cln->data;
-    wipe->data = buf;
-    wipe->len = 0;
-    cln->handler = ngx_http_s3_proxy_wipe;
 
     for (got = 0; got < size; got += n) {
         n = ngx_read_file(&file, buf + got, size - got, got);
@@ -283,15 +222,17 @@ done:
 }
 
 
-ngx_int_t
-ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data, size_t len)
+/* `len` bytes at `data`, wiped when `pool` is destroyed: the record */
+
+static ngx_str_t *
+ngx_http_s3_proxy_wipe_later(ngx_pool_t *pool, u_char *data, size_t len)
 {
     ngx_str_t           *wipe;
     ngx_pool_cleanup_t  *cln;
 
-    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_str_t));
     if (cln == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     wipe = cln->data;
@@ -299,7 +240,7 @@ ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data, size_t len)
     wipe->len = len;
     cln->handler = ngx_http_s3_proxy_wipe;
 
-    return NGX_OK;
+    return wipe;
 }
 
 
@@ -312,32 +253,48 @@ ngx_http_s3_proxy_wipe(void *data)
 }
 
 
+/* Memory for the core's lists, from a configuration's pool (`pool`). */
+
+uint8_t *
+ngx_http_s3_proxy_conf_alloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}
+
+
 /*
- * Resolves a location's settings through the Swift core: its signing
- * settings (raw values from the environment and s3_proxy_expires) and its
- * allowlists.  Errors name the "s3_proxy" directive's own line.
+ * Resolves a location's settings through the Swift core, with what only
+ * nginx knows: its mount, its bucket and prefix, its "types", its signing
+ * (credentials that rotate, upstreams) and its status counters.  Errors
+ * name the "s3_proxy" directive's own line.
  */
 
 char *
 ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_s3_proxy_main_conf_t *smcf)
+    ngx_http_core_loc_conf_t *clcf)
 {
-    u_char                    err[S3P_MESSAGE_MAX];
-    s3p_config_t             *core;
-    ngx_http_s3_proxy_pos_t  *pos;
+    u_char                          err[S3P_MESSAGE_MAX];
+    s3p_config_t                   *core;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
-    pos = &conf->enable_pos;
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
     if (core == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    core->index.len = conf->index.len;
-    core->index.data = conf->index.data;
+    conf->raw.env = &smcf->env;
+
+    if (s3p_config_settings(core, &conf->raw, ngx_http_s3_proxy_conf_alloc,
+                            cf->pool)
+        != S3P_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     core->mount.len = conf->mount.len;
     core->mount.data = conf->mount.data;
-    core->listings = conf->listing ? 1 : 0;
 
     ngx_http_s3_proxy_per_request_value(conf->bucket, &core->bucket,
                                         &core->per_request,
@@ -346,34 +303,17 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
                                         &core->per_request,
                                         S3P_PER_REQUEST_PREFIX);
 
-    /* s3p_str_t has ngx_str_t's layout: the core reads the lists in place */
+    /* websites: the type of a key is nginx's "types" of the location */
 
-    if (conf->buckets != NULL) {
-        core->buckets = conf->buckets->elts;
-        core->nbuckets = conf->buckets->nelts;
-    }
+    core->type = ngx_http_s3_proxy_type;
+    core->type_data = clcf;
 
-    if (conf->params != NULL) {
-        core->params = conf->params->elts;
-        core->nparams = conf->params->nelts;
-    }
+    /* the credentials and the counters read the location's buckets */
 
-    if (conf->ignore_params != NULL) {
-        core->ignore_params = conf->ignore_params->elts;
-        core->nignore_params = conf->ignore_params->nelts;
-    }
+    conf->core = core;
 
-    if (conf->stream == NGX_CONF_UNSET_PTR) {
-        core->stream = S3P_STREAM_DEFAULT;
-
-    } else if (conf->stream == NULL) {
-        core->stream = S3P_STREAM_OFF;
-
-    } else {
-        core->stream = S3P_STREAM_LIST;
-        core->stream_agents = conf->stream->elts;
-        core->nstream_agents = conf->stream->nelts;
-        core->stream_match = (uint32_t) conf->stream_match;
+    if (ngx_http_s3_proxy_status_location(cf, conf, &clcf->name) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     core->signing = ngx_http_s3_proxy_signing(cf, conf, smcf);
@@ -389,13 +329,31 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
-                      err, pos->file_name, pos->line);
+                      err, conf->enable_pos.file_name, conf->enable_pos.line);
         return NGX_CONF_ERROR;
     }
 
-    conf->core = core;
-
     return NGX_CONF_OK;
+}
+
+
+/*
+ * s3_proxy_bucket's and s3_proxy_prefix's value for the core: a constant
+ * as it is; with variables, `flag` in *per_request, and each request
+ * brings its value (the handler's)
+ */
+
+static void
+ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
+    s3p_str_t *value, uint32_t *per_request, uint32_t flag)
+{
+    if (cv != NULL && cv->lengths != NULL) {
+        *per_request |= flag;
+
+    } else if (cv != NULL) {
+        value->len = cv->value.len;
+        value->data = cv->value.data;
+    }
 }
 
 
@@ -422,9 +380,6 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     pos = &conf->enable_pos;
 
     raw = conf->raw;
-    raw.expires = (int64_t) conf->expires;
-    raw.window = (int64_t) conf->window;
-    raw.env = &smcf->env;
 
     if (smcf->signings == NULL) {
         smcf->signings = ngx_array_create(cf->pool, 2,
@@ -465,7 +420,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     /* the resolved settings hold a copy of the secret: wiped likewise */
 
-    if (ngx_http_s3_proxy_wipe_later(cf, resolved, len) != NGX_OK) {
+    if (ngx_http_s3_proxy_wipe_later(cf->pool, resolved, len) == NULL) {
         return NULL;
     }
 
