@@ -228,10 +228,9 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * A prefix location with its own bucket, known to its server: nginx
- * merges each server's locations with the server's configuration in
- * cf->ctx, and ngx_http_s3_proxy_bucket_root() looks the mounts up
- * before nginx finds a location.
+ * A prefix location with its own bucket, known to its server, whose
+ * requests ngx_http_s3_proxy_bucket_root() looks up before nginx finds a
+ * location (cf->ctx holds the server's configuration while it merges)
  */
 
 static char *
@@ -286,11 +285,10 @@ ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * Every other setting that needs nothing of nginx: the core checks the
- * values where the directive stands, so that nginx -t names its line, and
- * keeps them in the location's raw settings, its lists in cf->pool.  A
- * setting that decides where the location's requests go declares its
- * upstreams.
+ * Every other setting: the core checks the values where the directive
+ * stands, so that nginx -t names its line, and keeps them in the raw
+ * settings, lists in cf->pool.  One that decides where the location's
+ * requests go declares its upstreams.
  */
 
 static char *
@@ -325,11 +323,8 @@ ngx_http_s3_proxy_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * s3_proxy_bucket and s3_proxy_prefix: a value with variables is evaluated
- * for each request and checked by the core then; a constant one is
- * checked here, so that nginx -t points at its line, and costs requests
- * nothing more.  A constant bucket names the host of virtual-hosted
- * addressing.
+ * s3_proxy_bucket and s3_proxy_prefix: a value with variables comes with
+ * each request, checked by the core then; a constant one is checked here.
  */
 
 static char *

@@ -37,18 +37,10 @@ typedef struct {
 } ngx_http_s3_proxy_signing_t;
 
 
-/*
- * What the environment and the shared credentials files held when nginx
- * read its configuration: the defaults of the location directives.
- */
 typedef struct {
-    s3p_environment_t          env;
+    s3p_environment_t          env;        /* as nginx read its config */
 
-    /*
-     * The signing settings resolved so far, one per set of raw values:
-     * locations that sign alike share one, so workers derive one signing
-     * key a day for them.
-     */
+    /* the signings resolved so far: locations that sign alike share one */
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
 
     void                      *creds;      /* providers, their zone */
@@ -65,18 +57,13 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                 enable;
-
-    /* every other s3_proxy_* setting, as written: read and inherited by */
-    /* the core (s3p_settings_directive(), s3p_settings_merge()) */
-    s3p_settings_t             raw;
+    s3p_settings_t             raw;          /* every other setting (Swift) */
 
     /* s3_proxy_bucket and s3_proxy_prefix: with variables, per request */
     ngx_http_complex_value_t  *bucket;
     ngx_http_complex_value_t  *prefix;
 
-    /* a prefix location's prefix, not part of the S3 path */
-    ngx_str_t                  mount;
-
+    ngx_str_t                  mount;        /* not part of the S3 path */
     ngx_http_s3_proxy_pos_t    enable_pos;
 
     /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
@@ -95,11 +82,7 @@ typedef struct {
 } ngx_http_s3_proxy_loc_conf_t;
 
 
-/*
- * A server's prefix locations with "s3_proxy on" and their own bucket,
- * whose mount without its "/" S3 clients ask as the bucket
- * (s3p_bucket_root())
- */
+/* A server's locations S3 clients ask as a bucket (s3p_bucket_root()). */
 typedef struct {
     ngx_array_t               *mounts;  /* of ngx_http_s3_proxy_loc_conf_t * */
 } ngx_http_s3_proxy_srv_conf_t;

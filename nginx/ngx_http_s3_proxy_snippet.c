@@ -1,20 +1,7 @@
 /*
- * ngx_http_s3_proxy_module: what a location with "s3_proxy on" needs
- * besides the module's own settings, and the checks that it has it.
- *
- *   - the shipped s3_proxy_pass.conf (which s3_proxy.conf includes), with
- *     its proxy_pass: it holds the module's marker directive,
- *     "s3_proxy_snippet", because nginx lets no module see which file a
- *     location included or where its proxy_pass points (where it must
- *     be: s3p_check_snippet());
- *   - a resolver for an endpoint given by name (s3p_config_check(), with
- *     the location's upstreams: ngx_http_s3_proxy_upstream.c).
- *
- * Certificate verification of https endpoints is configuration too: the
- * shipped s3_proxy_tls.conf (which s3_proxy.conf includes) holds it, and a
- * location that needs other TLS settings includes s3_proxy_pass.conf with
- * lines of its own instead.  The module neither reads nor sets the proxy
- * module's settings.
+ * ngx_http_s3_proxy_module: the checks that a location with "s3_proxy on"
+ * has the shipped snippet, s3_proxy.conf, whose marker directive is
+ * "s3_proxy_snippet" (why a marker: docs/design.md, "Settings").
  */
 
 #include <ngx_config.h>

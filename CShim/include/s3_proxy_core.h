@@ -95,6 +95,16 @@ const char *s3p_environment_name(size_t i);
  */
 int s3p_environment_paths(s3p_environment_t *env, uint8_t *out, size_t cap);
 
+/*
+ * Reads the environment once: each variable of the core's through `get`
+ * (getenv(); unset and empty are the same) into its field, copied into
+ * memory from `alloc(data, ...)`, which C wipes with the configuration;
+ * then the shared files' paths, as s3p_environment_paths() writes them.
+ * S3P_OK, or S3P_E_SPACE when `alloc` answers NULL.
+ */
+int s3p_environment_read(s3p_environment_t *env,
+    char *(*get)(const char *name), s3p_alloc_t alloc, void *data);
+
 
 /* Where a location's credentials come from (s3_proxy_credentials). */
 typedef enum {

@@ -248,3 +248,34 @@ extension CMemory {
         #expect(conf.buckets != nil && conf.nbuckets == 0)
     }
 }
+
+/// getenv() of a made-up environment, for s3p_environment_read().
+private func fakeGetenv(_ name: UnsafePointer<CChar>?) -> UnsafeMutablePointer<CChar>? {
+    let values: [String: String] = [
+        "AWS_ACCESS_KEY_ID": "AKTEST", "AWS_REGION": "", "HOME": "/home/u",
+        "AWS_CONFIG_FILE": "~/cfg",
+    ]
+    guard let name, let value = values[String(cString: name)] else { return nil }
+    let bytes = Array(value.utf8CString)
+    let copy = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
+    copy.initialize(from: bytes, count: bytes.count)
+    return copy
+}
+
+@Suite struct EnvironmentReadTests {
+    @Test func variablesAndPaths() {
+        let memory = CMemory()
+        var env = s3p_environment_t()
+        #expect(s3p_environment_read(&env, { fakeGetenv($0) }, cMemoryAlloc,
+                                     Unmanaged.passUnretained(memory).toOpaque()) == S3P_OK)
+        let text = { (s: s3p_str_t) in String(decoding: s.bytes, as: UTF8.self) }
+        #expect(text(env.access_key_id) == "AKTEST")
+        // empty is unset
+        #expect(env.region.len == 0 && env.region.data == nil)
+        #expect(text(env.home) == "/home/u")
+        #expect(text(env.credentials_path) == "/home/u/.aws/credentials")
+        #expect(text(env.config_path) == "/home/u/cfg")
+        // NUL-terminated, for open()
+        #expect(env.config_path.data?[env.config_path.len] == 0)
+    }
+}
