@@ -17,14 +17,17 @@ static void *ngx_http_s3_proxy_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_http_s3_proxy_mount(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf);
+static char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev,
+    ngx_http_core_loc_conf_t *clcf);
 static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_per_request(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
 
 
@@ -172,7 +175,9 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_loc_conf_t *prev = parent;
     ngx_http_s3_proxy_loc_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_s3_proxy_srv_conf_t   *sscf;
+    ngx_http_s3_proxy_loc_conf_t  **mount;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
 
@@ -186,9 +191,11 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->prefix, prev->prefix, NULL);
     s3p_settings_merge(&conf->raw, &prev->raw);
 
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
     /* the snippet is where "s3_proxy on" is, and only there */
 
-    if (ngx_http_s3_proxy_check_snippet(cf, conf, prev) != NGX_CONF_OK) {
+    if (ngx_http_s3_proxy_check_snippet(cf, conf, prev, clcf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -201,8 +208,6 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * paths without it.  Regex, exact and named locations keep the whole
      * path; an "if" or "limit_except" block keeps its location's.
      */
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     if (clcf->noname) {
         conf->mount = prev->mount;
@@ -223,23 +228,13 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return clcf->noname ? NGX_CONF_OK : ngx_http_s3_proxy_mount(cf, conf);
-}
+    /*
+     * a prefix location with its own bucket is known to its server, for
+     * ngx_http_s3_proxy_bucket_root() (cf->ctx: the server's, while nginx
+     * merges its locations)
+     */
 
-
-/*
- * A prefix location with its own bucket, known to its server, whose
- * requests ngx_http_s3_proxy_bucket_root() looks up before nginx finds a
- * location (cf->ctx holds the server's configuration while it merges)
- */
-
-static char *
-ngx_http_s3_proxy_mount(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf)
-{
-    ngx_http_s3_proxy_loc_conf_t  **mount;
-    ngx_http_s3_proxy_srv_conf_t   *sscf;
-
-    if (conf->bucket == NULL || conf->mount.len < 2) {
+    if (clcf->noname || conf->bucket == NULL || conf->mount.len < 2) {
         return NGX_CONF_OK;
     }
 
@@ -346,6 +341,70 @@ ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return ngx_http_s3_proxy_upstreams_declare(cf, conf);
+}
+
+
+/* s3_proxy_snippet: the marker, where the snippet was included */
+
+static char *
+ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_s3_proxy_loc_conf_t  *slcf = conf;
+
+    if (slcf->snippet_pos.file_name) {
+        return "is duplicate: s3_proxy.conf is included twice";
+    }
+
+    slcf->snippet_pos.file_name = cf->conf_file->file.name.data;
+    slcf->snippet_pos.line = cf->conf_file->line;
+
+    /* the location's settings before the include: its upstreams */
+
+    return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
+}
+
+
+/*
+ * The shipped snippet, s3_proxy.conf, is there exactly where "s3_proxy on"
+ * is, and the location has no content handler of its own (why a marker:
+ * docs/design.md, "Settings").
+ */
+
+static char *
+ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev,
+    ngx_http_core_loc_conf_t *clcf)
+{
+    u_char                    err[S3P_MESSAGE_MAX];
+    ngx_http_s3_proxy_pos_t  *pos;
+
+    /*
+     * an "if" or "limit_except" block carries on its location's snippet; a
+     * location does not
+     */
+
+    if (conf->snippet_pos.file_name == NULL && clcf->noname) {
+        conf->snippet_pos = prev->snippet_pos;
+        conf->snippet_inherited = clcf->lmt_excpt ? 2 : 1;
+    }
+
+    if (s3p_check_snippet(conf->enable != 0,
+                          conf->snippet_pos.file_name != NULL,
+                          (int32_t) conf->snippet_inherited,
+                          clcf->handler != NULL,
+                          err, sizeof(err))
+        == S3P_OK)
+    {
+        return NGX_CONF_OK;
+    }
+
+    pos = conf->enable ? &conf->enable_pos : &conf->snippet_pos;
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"s3_proxy\" in location \"%V\" %s in %s:%ui",
+                  &clcf->name, err, pos->file_name, pos->line);
+
+    return NGX_CONF_ERROR;
 }
 
 

@@ -167,12 +167,6 @@ ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
 ngx_uint_t ngx_http_s3_proxy_falls_back(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 
-/* ngx_http_s3_proxy_snippet.c */
-char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev);
-
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_settings_t *raw,

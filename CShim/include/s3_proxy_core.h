@@ -40,8 +40,8 @@ typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
  * the defaults of the location directives and what the credential chain
  * reads (empty: unset).  Which variable fills which field is the core's:
  * the first S3P_ENV_VARIABLES fields are the variables, in the order of
- * s3p_environment_name(); C reads each once (s3p_environment_name(i) into
- * the i-th field) and wipes its copies with the configuration.
+ * s3p_environment_name(); s3p_environment_read() fills them once, and C
+ * wipes the copies with the configuration.
  */
 typedef struct {
     s3p_str_t        access_key_id;         /* AWS_ACCESS_KEY_ID */
