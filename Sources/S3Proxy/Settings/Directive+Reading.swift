@@ -96,20 +96,22 @@ extension Directive {
             return check(written, seconds: seconds) ?? done
 
         case .index, .endpoint, .externalEndpoint, .region, .download:
+            // as ngx_conf_set_str_slot(): set once, even to ""
             let value = values.first ?? s3p_str_t()
-            switch setting {
-            case .index: guard raw.index.data == nil else { return duplicate }
-                raw.index = value
-            case .endpoint: guard raw.endpoint.data == nil else { return duplicate }
-                raw.endpoint = value
-            case .externalEndpoint:
-                guard raw.external_endpoint.data == nil else { return duplicate }
-                raw.external_endpoint = value
-            case .region: guard raw.region.data == nil else { return duplicate }
-                raw.region = value
-            default: guard raw.download.data == nil else { return duplicate }
-                raw.download = value
+            func take(_ field: inout s3p_str_t) -> Bool {
+                guard field.data == nil else { return false }
+                field = value
+                return true
             }
+            let taken: Bool
+            switch setting {
+            case .index: taken = take(&raw.index)
+            case .endpoint: taken = take(&raw.endpoint)
+            case .externalEndpoint: taken = take(&raw.external_endpoint)
+            case .region: taken = take(&raw.region)
+            default: taken = take(&raw.download)
+            }
+            guard taken else { return duplicate }
             let whereTo = setting != .index && setting != .download
             return check(written) ?? (whereTo ? decides : done)
 
