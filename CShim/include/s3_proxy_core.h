@@ -211,9 +211,9 @@ void s3p_settings_init(s3p_settings_t *settings);
  */
 #define S3P_DIRECTIVE_WHERE  1        /* it decides which hosts requests */
                                       /*   go to: declare them */
-#define S3P_DIRECTIVE_WARN   2        /* `err` is a warning (with S3P_OK) */
-                                      /*   or the error, to log at warn */
-                                      /*   level, as nginx's bitmask slot */
+#define S3P_DIRECTIVE_WARN   2        /* `err` is a warning, to log at */
+                                      /*   warn level (a bitmask's value */
+                                      /*   given twice, as nginx says) */
 
 int s3p_settings_directive(s3p_settings_t *settings, const s3p_str_t *args,
     size_t n, s3p_alloc_t alloc, void *data, uint32_t *what, uint8_t *err,

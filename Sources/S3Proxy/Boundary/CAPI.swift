@@ -214,8 +214,7 @@ func s3p_settings_directive(
             ErrorMessage.write(warning, into: err, cap: cap)
         }
         return S3P_OK
-    case .refused(let message, let warn):
-        if warn { what.pointee |= UInt32(S3P_DIRECTIVE_WARN) }
+    case .refused(let message):
         return ErrorMessage.verdict(message, into: err, cap: cap)
     case .noMemory:
         return S3P_E_SPACE

@@ -12,8 +12,8 @@ extension Directive {
         /// read; `decidesWhere`: it decides which hosts requests go to;
         /// `warning`: what nginx -t warns about
         case read(decidesWhere: Bool, warning: String?)
-        /// refused with the whole message; `warn`: at nginx's warn level
-        case refused(String, warn: Bool)
+        /// refused with the whole message
+        case refused(String)
         case noMemory
     }
 
@@ -62,7 +62,7 @@ extension Directive {
         let written = values.map { $0.bytes }
         let first = written.first ?? []
         let quotedName = quoted(name)
-        let duplicate = Reading.refused(quotedName + " directive is duplicate", warn: false)
+        let duplicate = Reading.refused(quotedName + " directive is duplicate")
         let done = Reading.read(decidesWhere: false, warning: nil)
         let decides = Reading.read(decidesWhere: true, warning: nil)
         var kinds = [Int32](repeating: 0, count: max(values.count, 2))
@@ -71,13 +71,13 @@ extension Directive {
             entry.0.withUTF8Buffer { $0.elementsEqual(name) }
         })?.1
         else {
-            return .refused(quotedName + " is not a directive the core checks", warn: false)
+            return .refused(quotedName + " is not a directive the core checks")
         }
 
         /// The core's verdict on `checked`.
         func check(_ checked: [[UInt8]], seconds: Int64 = 0) -> Reading? {
             problem(name: name, values: checked, seconds: seconds, kinds: &kinds)
-                .map { Reading.refused($0, warn: false) }
+                .map { Reading.refused($0) }
         }
 
         switch setting {
@@ -90,7 +90,7 @@ extension Directive {
             let field = setting == .window ? raw.window : raw.expires
             guard field == Int64(S3P_UNSET) else { return duplicate }
             guard let seconds = NginxTime.seconds(first) else {
-                return .refused(quotedName + " directive invalid value", warn: false)
+                return .refused(quotedName + " directive invalid value")
             }
             if setting == .window { raw.window = seconds } else { raw.expires = seconds }
             return check(written, seconds: seconds) ?? done
@@ -167,7 +167,7 @@ extension Directive {
                 on = 0
             } else {
                 return .refused("invalid value " + quoted(first) + " in " + quotedName
-                                + " directive, it must be \"on\" or \"off\"", warn: false)
+                                + " directive, it must be \"on\" or \"off\"")
             }
             switch setting {
             case .listing: raw.listing = on
@@ -178,8 +178,7 @@ extension Directive {
 
         case .credentials:
             guard values.count <= 1 + Int(S3P_ROLE_PARAMS) else {
-                return .refused(quotedName + " directive has too many parameters",
-                                warn: false)
+                return .refused(quotedName + " directive has too many parameters")
             }
             if let refused = check(written) { return refused }
             // the role's parameters: each value after its '='
@@ -201,15 +200,16 @@ extension Directive {
             return decides
 
         case .passHeaders:
-            // as ngx_conf_set_bitmask_slot(): any case; another directive
-            // at the same level adds to the first
+            // as ngx_conf_set_bitmask_slot(): any case; a value given twice
+            // is a warning; another directive at the same level adds to the
+            // first
             var warning: String? = nil
             for value in written {
                 guard let bit = passHeaders.first(where: { entry in
                     entry.0.withUTF8Buffer { ASCII.lowercased(value).elementsEqual($0) }
                 })?.1
                 else {
-                    return .refused("invalid value " + quoted(value), warn: true)
+                    return .refused("invalid value " + quoted(value))
                 }
                 if raw.pass_headers & bit != 0 {
                     warning = warning ?? "duplicate value " + quoted(value)
