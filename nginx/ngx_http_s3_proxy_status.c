@@ -91,7 +91,7 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    n = conf->buckets ? conf->buckets->nelts : 0;
+    n = conf->core->nbuckets;
 
     conf->status_rows = ngx_palloc(cf->pool, (n + 1) * sizeof(ngx_uint_t));
     if (conf->status_rows == NULL) {
@@ -107,7 +107,7 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     }
 
     for (k = 0; k <= n; k++) {
-        bucket = k ? (ngx_str_t *) conf->buckets->elts + k - 1 : &own;
+        bucket = k ? (ngx_str_t *) &conf->core->buckets[k - 1] : &own;
         i = s3p_status_find(smcf->status_locations->elts,
                             smcf->status_locations->nelts,
                             (s3p_str_t *) name, (s3p_str_t *) bucket);
@@ -191,7 +191,7 @@ ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
     ev.cached = ctx->result.cached;
 
     k = (ngx_uint_t) ctx->result.allowed;            /* -1: none */
-    k = (slcf->buckets && k < slcf->buckets->nelts) ? k + 1 : 0;
+    k = (slcf->core && k < slcf->core->nbuckets) ? k + 1 : 0;
 
     if (smcf->stats != NULL && slcf->status_rows != NULL) {
         loc = smcf->status_locations->elts;

@@ -196,7 +196,7 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
     u_char                         *buf;
     size_t                          n;
     s3p_str_t                       bucket;
-    ngx_array_t                    *a;
+    s3p_config_t                    core;
     s3p_settings_t                  raw, inner;
     ngx_http_s3_proxy_loc_conf_t   *conf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
@@ -208,7 +208,6 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
 
     raw.credentials = S3P_CREDENTIALS_UNSET;
     raw.addressing = S3P_ADDRESSING_UNSET;
-    a = smcf->buckets;
 
     /* from the outermost level in: an inner value replaces an outer one */
 
@@ -226,15 +225,22 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
             bucket.len = conf->bucket->lengths ? 0 : conf->bucket->value.len;
             bucket.data = conf->bucket->value.data;
         }
-
-        if (conf->buckets != NGX_CONF_UNSET_PTR) {
-            a = conf->buckets;
-        }
     }
 
     raw.env = &smcf->env;
 
-    n = (a == NULL) ? 0 : a->nelts;
+    /* the allowed buckets: s3_proxy_buckets, else S3_PROXY_BUCKETS */
+
+    ngx_memzero(&core, sizeof(s3p_config_t));
+
+    if (s3p_config_settings(&core, &raw, ngx_http_s3_proxy_conf_alloc,
+                            cf->temp_pool)
+        != S3P_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    n = core.nbuckets;
 
     /* the names live as long as the configuration is read */
 
@@ -252,7 +258,7 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
      * s3p_str_t has ngx_str_t's layout
      */
 
-    (void) s3p_upstreams(&raw, &bucket, n ? (s3p_str_t *) a->elts : NULL, n,
+    (void) s3p_upstreams(&raw, &bucket, n ? core.buckets : NULL, n,
                          (int32_t) resolve, *list, n + 1, buf,
                          (n + 1) * S3P_UPSTREAM_MAX, count);
 
