@@ -1,14 +1,9 @@
 /*
  * ngx_http_s3_proxy_module: the next step of a path in place of S3's 404
- * (or 403): a folder's listing in place of its index page, a website's
- * folder redirect, its error document.
- *
- * The filter (ngx_http_s3_proxy_filter.c) holds such an answer's header
- * back and discards its body; a subrequest for the path, which the
- * request phase signs as the next step, answers instead, and the last
- * step's status and headers become the main request's.  The context of a
- * page that may fall back is kept for the location's error_page, after
- * the internal redirect that clears it (docs/design.md).
+ * or 403 (a folder's listing, a website's folder redirect, its error
+ * document): a subrequest, whose status and headers become the main
+ * request's; and the context kept for the location's error_page
+ * (docs/design.md).
  */
 
 #include <ngx_config.h>

@@ -1,13 +1,10 @@
 /*
  * ngx_http_s3_proxy_module: answers to proxied requests, a header and body
- * filter.
- *
- * The core plans each answer (s3p_answer_plan()): which of S3's headers
- * the client sees, the type, status and headers it gets, and whether its
- * body is sent as it is, collected and replaced (S3's errors cleaned,
- * listings rendered), discarded, or replaced by the next step's answer
- * (ngx_http_s3_proxy_fallback.c).  Answers nginx makes itself pass
- * untouched.  docs/design.md says why each is done so.
+ * filter.  The core plans each one (s3p_answer_plan()): which of S3's
+ * headers the client sees, its type, status and headers, and whether its
+ * body is sent, collected and replaced (S3's errors cleaned, listings
+ * rendered), discarded, or replaced by the next step's answer
+ * (ngx_http_s3_proxy_fallback.c).  docs/design.md says why.
  */
 
 #include <ngx_config.h>
@@ -25,8 +22,6 @@ static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
     ngx_http_s3_proxy_body_t *body, ngx_chain_t *in);
 static ngx_int_t ngx_http_s3_proxy_replace(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
-static ngx_int_t ngx_http_s3_proxy_clean(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
 
 
@@ -52,7 +47,6 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 {
     int32_t                        s3;
     uint32_t                       flags;
-    s3p_str_t                      name;
     ngx_uint_t                     i;
     s3p_answer_t                   plan;
     s3p_header_t                  *add;
@@ -110,10 +104,9 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     i = 0;
 
     while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
-        name.len = h->key.len;
-        name.data = h->key.data;
-
-        if (h->hash && !s3p_response_header_visible(&name, plan.pass)) {
+        if (h->hash
+            && !s3p_response_header_visible((s3p_str_t *) &h->key, plan.pass))
+        {
             h->hash = 0;
 
             /* nginx's header filter writes a Location of its own */
@@ -152,9 +145,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         ngx_str_null(&r->headers_out.status_line);
     }
 
-    for (i = 0; i < plan.nheaders; i++) {
-        add = &plan.headers[i];
-
+    for (add = plan.headers; add < plan.headers + plan.nheaders; add++) {
         if (ngx_http_s3_proxy_add_header(r, add->name,
                                          (u_char *) add->value.data,
                                          add->value.len)
@@ -164,10 +155,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         }
     }
 
-    switch (plan.body) {
-
-    case S3P_BODY_CLEAN:
-    case S3P_BODY_RENDER:
+    if (plan.body == S3P_BODY_CLEAN || plan.body == S3P_BODY_RENDER) {
 
         /* the header waits for the body that replaces S3's */
 
@@ -175,21 +163,17 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         ctx->body.max = (plan.body == S3P_BODY_RENDER) ? S3P_LISTING_XML_MAX
                                                        : S3P_ERROR_BODY_MAX;
         return NGX_OK;
+    }
 
-    case S3P_BODY_LOG:
-        if (ngx_http_s3_proxy_clean(r, ctx, NULL) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (plan.body == S3P_BODY_LOG
+        && ngx_http_s3_proxy_replace(r, ctx, NULL) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-        break;
-
-    case S3P_BODY_DISCARD:
+    if (plan.body == S3P_BODY_DISCARD) {
         ctx->answer = plan.body;
         r->headers_out.content_length_n = 0;
-        break;
-
-    default:  /* S3P_BODY_AS_IS, S3P_BODY_NEXT_STEP */
-        break;
     }
 
     return ngx_http_s3_proxy_send_header(r, ctx, 0);
@@ -416,54 +400,40 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r,
 }
 
 
-/* What replaces S3's body collected: its error cleaned, a listing's page. */
+/*
+ * What replaces S3's body: a listing's page, rendered once into the
+ * request's pool at its exact size (404 when no folder is there); or its
+ * error document cleaned, whose code is logged at the level the core
+ * chose and counted (without `page`, for a HEAD, only the status).
+ */
 
 static ngx_int_t
 ngx_http_s3_proxy_replace(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     s3p_str_t *page)
 {
-    int32_t  status;
-
-    if (ctx->answer == S3P_BODY_CLEAN) {
-        return ngx_http_s3_proxy_clean(r, ctx, page);
-    }
-
-    /* rendered once, into the request's pool at the page's exact size */
-
-    if (s3p_render_listing(&ctx->result, ctx->body.data, ctx->body.len,
-                           ngx_http_s3_proxy_page_alloc, r->pool, page,
-                           &status)
-        != S3P_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: rendering a listing failed");
-        return NGX_ERROR;
-    }
-
-    /* a prefix that holds no objects is not a folder */
-
-    if (status == NGX_HTTP_NOT_FOUND) {
-        r->headers_out.status = NGX_HTTP_NOT_FOUND;
-        ngx_str_null(&r->headers_out.status_line);
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * S3's error document cleaned into `page`, and its code logged at the
- * level the core chose; without `page` (a HEAD: no document, so no code),
- * the status alone is logged.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
-    s3p_str_t *page)
-{
     u_char          *out;
+    int32_t          status;
     ngx_uint_t       level;
     s3p_s3_error_t   err;
+
+    if (ctx->answer == S3P_BODY_RENDER) {
+        if (s3p_render_listing(&ctx->result, ctx->body.data, ctx->body.len,
+                               ngx_http_s3_proxy_page_alloc, r->pool, page,
+                               &status)
+            != S3P_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "s3 proxy: rendering a listing failed");
+            return NGX_ERROR;
+        }
+
+        if (status == NGX_HTTP_NOT_FOUND) {
+            r->headers_out.status = NGX_HTTP_NOT_FOUND;
+            ngx_str_null(&r->headers_out.status_line);
+        }
+
+        return NGX_OK;
+    }
 
     out = ngx_pnalloc(r->pool, S3P_ERROR_OUT_MAX);
     if (out == NULL) {

@@ -30,7 +30,6 @@ static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 ngx_int_t
 ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
 {
-    u_char                         *p;
     ngx_uint_t                      i;
     s3p_request_t                   req;
     ngx_http_s3_proxy_loc_conf_t  **mount;
@@ -58,16 +57,13 @@ ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
             continue;
         }
 
-        p = ngx_pnalloc(r->pool, mount[i]->mount.len);
-        if (p == NULL) {
+        /* the request line stays the client's: the core routes "/eu" */
+
+        r->uri.data = ngx_pstrdup(r->pool, &mount[i]->mount);
+        if (r->uri.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_memcpy(p, mount[i]->mount.data, mount[i]->mount.len);
-
-        /* the request line stays the client's: the core routes "/eu" */
-
-        r->uri.data = p;
         r->uri.len = mount[i]->mount.len;
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -339,8 +335,7 @@ static ngx_int_t
 ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, ngx_int_t rc)
 {
-    if (rc == NGX_AGAIN && ctx->waits < 30) {
-        ctx->waits++;
+    if (rc == NGX_AGAIN && ctx->waits++ < 30) {
         ctx->waiting = 1;
         ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
 
