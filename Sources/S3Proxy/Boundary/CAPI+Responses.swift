@@ -36,8 +36,8 @@ func s3p_answer_plan(
     _ flags: UInt32, _ answer: UnsafeMutablePointer<s3p_answer_t>?
 ) {
     guard let result, let answer else { return }
-    answer.pointee = AnswerPlan.plan(result.pointee, status: status, s3Status: s3Status,
-                                     flags: flags)
+    AnswerPlan.plan(result.pointee, status: status, s3Status: s3Status, flags: flags,
+                    into: &answer.pointee)
 }
 
 @c @implementation

@@ -21,9 +21,9 @@ internal import CShim
 
 enum AnswerPlan {
     static func plan(_ result: s3p_result_t, status: Int32, s3Status: Int32,
-                     flags: UInt32) -> s3p_answer_t
+                     flags: UInt32, into answer: inout s3p_answer_t)
     {
-        var answer = s3p_answer_t()
+        answer = s3p_answer_t()
         answer.pass = flags & UInt32(S3P_PASS_REQUEST_ID | S3P_PASS_SSE | S3P_ANSWER_RANGE)
         if result.disposition.len > 0 {
             answer.pass |= UInt32(S3P_ANSWER_DISPOSITION)
@@ -33,18 +33,18 @@ enum AnswerPlan {
             && fallsBack(result, status: status, errorPage: false)
         {
             answer.body = S3P_BODY_NEXT_STEP
-            return answer
+            return
         }
         if status >= 300 && status != 304 && s3Status == status
             && flags & UInt32(S3P_ANSWER_NGINX) == 0
         {
             guard body else {
                 answer.body = S3P_BODY_LOG
-                return answer
+                return
             }
             answer.body = S3P_BODY_CLEAN
             answer.setType(replacing: "application/xml")
-            return answer
+            return
         }
         if status < 400 {
             if result.content_type.len > 0 {
@@ -62,27 +62,26 @@ enum AnswerPlan {
                 answer.status = 302
                 answer.add("Location", result.header_value)
                 answer.body = S3P_BODY_DISCARD
-                return answer
+                return
             }
         }
         switch result.render {
         case S3P_RENDER_LISTING, S3P_RENDER_LISTING_MORE:
-            guard status == 200 else { return answer }
+            guard status == 200 else { return }
             answer.setType(replacing: "text/html", charset: "utf-8")
             answer.add("Content-Security-Policy", ListingHTML.contentSecurityPolicy)
             answer.add("X-Content-Type-Options", "nosniff")
         case S3P_RENDER_LISTING_XML:
-            guard status == 200 else { return answer }
+            guard status == 200 else { return }
             answer.setType(replacing: "application/xml")
         default:
-            return answer
+            return
         }
         // A HEAD's listing: S3 sends none to render; the headers are the
         // answer.
         if body {
             answer.body = S3P_BODY_RENDER
         }
-        return answer
     }
 
     /// Whether S3's answer with `status` sends the request on to its
