@@ -794,7 +794,8 @@ typedef enum {
                                       /*   S3P_LISTING_XML_MAX bytes) and */
                                       /*   replaced by s3p_render_listing()'s */
                                       /*   page, the header held until then */
-    S3P_BODY_DISCARD = 4,             /* read, not sent: a folder redirect */
+    S3P_BODY_DISCARD = 4,             /* read, not sent (the answer's */
+                                      /*   length 0): a folder redirect */
     S3P_BODY_NEXT_STEP = 5            /* the answer, header and body, is */
                                       /*   replaced by the next step's (the */
                                       /*   result's `fallback`) */
