@@ -17,9 +17,6 @@ static void *ngx_http_s3_proxy_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev,
-    ngx_http_core_loc_conf_t *clcf);
 static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_set(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -175,6 +172,9 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_s3_proxy_loc_conf_t *prev = parent;
     ngx_http_s3_proxy_loc_conf_t *conf = child;
 
+    u_char                          err[NGX_MAX_CONF_ERRSTR];
+    uint32_t                        flags;
+    ngx_http_s3_proxy_pos_t        *pos;
     ngx_http_core_loc_conf_t       *clcf;
     ngx_http_s3_proxy_srv_conf_t   *sscf;
     ngx_http_s3_proxy_loc_conf_t  **mount;
@@ -191,37 +191,41 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->prefix, prev->prefix, NULL);
     s3p_settings_merge(&conf->raw, &prev->raw);
 
+    /*
+     * the core chooses the mount and checks that the snippet is where
+     * "s3_proxy on" is (docs/design.md, "Settings")
+     */
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    /* the snippet is where "s3_proxy on" is, and only there */
+    flags = (conf->enable ? S3P_LOCATION_ON : 0)
+            | (conf->snippet_pos.file_name ? S3P_LOCATION_SNIPPET : 0)
+            | (prev->snippet_pos.file_name ? S3P_LOCATION_OUTER_SNIPPET : 0)
+            | (clcf->handler ? S3P_LOCATION_HANDLER : 0)
+            | (clcf->exact_match || clcf->named ? S3P_LOCATION_WHOLE_PATH : 0);
 
-    if (ngx_http_s3_proxy_check_snippet(cf, conf, prev, clcf) != NGX_CONF_OK) {
+    if (clcf->noname) {
+        flags |= clcf->lmt_excpt ? S3P_LOCATION_LIMIT_EXCEPT : S3P_LOCATION_IF;
+    }
+
+#if (NGX_PCRE)
+    flags |= clcf->regex ? S3P_LOCATION_WHOLE_PATH : 0;
+#endif
+
+    conf->mount = prev->mount;
+
+    if (s3p_location(flags, (s3p_str_t *) &clcf->name,
+                     (s3p_str_t *) &conf->mount, err, sizeof(err))
+        != S3P_OK)
+    {
+        pos = conf->enable ? &conf->enable_pos : &conf->snippet_pos;
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s in %s:%ui",
+                      err, pos->file_name, pos->line);
         return NGX_CONF_ERROR;
     }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
-    }
-
-    /*
-     * A prefix location's prefix is its mount: requests below it name S3
-     * paths without it.  Regex, exact and named locations keep the whole
-     * path; an "if" or "limit_except" block keeps its location's.
-     */
-
-    if (clcf->noname) {
-        conf->mount = prev->mount;
-
-    } else if (clcf->exact_match || clcf->named
-#if (NGX_PCRE)
-               || clcf->regex
-#endif
-              )
-    {
-        ngx_str_null(&conf->mount);
-
-    } else {
-        conf->mount = clcf->name;
     }
 
     if (ngx_http_s3_proxy_core(cf, conf, clcf) != NGX_CONF_OK) {
@@ -318,29 +322,23 @@ ngx_http_s3_proxy_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * s3_proxy_bucket and s3_proxy_prefix: a value with variables comes with
- * each request, checked by the core then; a constant one is checked here.
+ * s3_proxy_bucket and s3_proxy_prefix: with variables, nginx evaluates the
+ * value for each request and the core checks it then; the core keeps a
+ * constant one.
  */
 
 static char *
 ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    char       *rv;
-    ngx_str_t  *value;
+    char  *rv;
 
     rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
 
-    value = cf->args->elts;
-
-    if (ngx_http_script_variables_count(&value[1]) == 0) {
-        return ngx_http_s3_proxy_set(cf, cmd, conf);
-    }
-
-    return ngx_http_s3_proxy_upstreams_declare(cf, conf);
+    return ngx_http_s3_proxy_set(cf, cmd, conf);
 }
 
 
@@ -361,50 +359,6 @@ ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* the location's settings before the include: its upstreams */
 
     return ngx_http_s3_proxy_upstreams_declare(cf, slcf);
-}
-
-
-/*
- * The shipped snippet, s3_proxy.conf, is there exactly where "s3_proxy on"
- * is, and the location has no content handler of its own (why a marker:
- * docs/design.md, "Settings").
- */
-
-static char *
-ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev,
-    ngx_http_core_loc_conf_t *clcf)
-{
-    u_char                    err[S3P_MESSAGE_MAX];
-    ngx_http_s3_proxy_pos_t  *pos;
-
-    /*
-     * an "if" or "limit_except" block carries on its location's snippet; a
-     * location does not
-     */
-
-    if (conf->snippet_pos.file_name == NULL && clcf->noname) {
-        conf->snippet_pos = prev->snippet_pos;
-        conf->snippet_inherited = clcf->lmt_excpt ? 2 : 1;
-    }
-
-    if (s3p_check_snippet(conf->enable != 0,
-                          conf->snippet_pos.file_name != NULL,
-                          (int32_t) conf->snippet_inherited,
-                          clcf->handler != NULL,
-                          err, sizeof(err))
-        == S3P_OK)
-    {
-        return NGX_CONF_OK;
-    }
-
-    pos = conf->enable ? &conf->enable_pos : &conf->snippet_pos;
-
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"s3_proxy\" in location \"%V\" %s in %s:%ui",
-                  &clcf->name, err, pos->file_name, pos->line);
-
-    return NGX_CONF_ERROR;
 }
 
 

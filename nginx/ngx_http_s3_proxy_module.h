@@ -68,8 +68,6 @@ typedef struct {
 
     /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
     ngx_http_s3_proxy_pos_t    snippet_pos;
-    ngx_uint_t                 snippet_inherited;  /* 1: an "if"'s, 2: a */
-                                                   /*   limit_except's */
 
     /* resolved settings handed to Swift; NULL where disabled */
     s3p_config_t              *core;

@@ -36,6 +36,12 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    smcf->signings = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_http_s3_proxy_signing_t));
+    if (smcf->signings == NULL) {
+        return NULL;
+    }
+
     if (s3p_environment_read(&smcf->env, getenv,
                              ngx_http_s3_proxy_secret_alloc, cf->pool)
         != S3P_OK)
@@ -82,44 +88,34 @@ ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_pool_t *pool,
 {
     u_char           *buf;
     size_t            size;
+    ngx_fd_t          fd;
     ngx_int_t         rc;
-    ngx_file_t        file;
     ngx_file_info_t   fi;
 
     ngx_str_null(contents);
-    ngx_memzero(&file, sizeof(ngx_file_t));
 
-    file.fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    fd = ngx_open_file(path, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
-    if (file.fd == NGX_INVALID_FILE) {
+    if (fd == NGX_INVALID_FILE) {
         return (ngx_errno == NGX_ENOENT) ? NGX_DECLINED : NGX_ERROR;
     }
 
-    file.name.data = path;
-    file.name.len = ngx_strlen(path);
-    file.log = pool->log;
-
     rc = NGX_ERROR;
 
-    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR || !ngx_is_file(&fi)
-        || ngx_file_size(&fi) > (off_t) max)
+    if (ngx_fd_info(fd, &fi) != NGX_FILE_ERROR && ngx_is_file(&fi)
+        && ngx_file_size(&fi) <= (off_t) max)
     {
-        goto done;
+        size = (size_t) ngx_file_size(&fi);
+        buf = ngx_http_s3_proxy_secret_alloc(pool, size);
+
+        if (buf != NULL && ngx_read_fd(fd, buf, size) == (ssize_t) size) {
+            contents->data = buf;
+            contents->len = size;
+            rc = NGX_OK;
+        }
     }
 
-    size = (size_t) ngx_file_size(&fi);
-
-    buf = ngx_http_s3_proxy_secret_alloc(pool, size);
-
-    if (buf != NULL && ngx_read_file(&file, buf, size, 0) == (ssize_t) size) {
-        contents->data = buf;
-        contents->len = size;
-        rc = NGX_OK;
-    }
-
-done:
-
-    (void) ngx_close_file(file.fd);
+    (void) ngx_close_file(fd);
 
     return rc;
 }
@@ -172,9 +168,9 @@ ngx_http_s3_proxy_conf_alloc(void *pool, size_t size)
 
 /*
  * Resolves a location's settings through the Swift core, with what only
- * nginx knows: its mount, its bucket and prefix, its "types", its signing
- * (credentials that rotate, upstreams) and its status counters.  Errors
- * name the "s3_proxy" directive's own line.
+ * nginx knows: its mount, its "types", its signing (credentials that
+ * rotate, upstreams) and its status counters.  Errors name the "s3_proxy"
+ * directive's own line.
  */
 
 char *
@@ -203,24 +199,6 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     core->mount.len = conf->mount.len;
     core->mount.data = conf->mount.data;
-
-    /* a bucket or prefix with variables comes with each request */
-
-    if (conf->bucket && conf->bucket->lengths) {
-        core->per_request |= S3P_PER_REQUEST_BUCKET;
-
-    } else if (conf->bucket) {
-        core->bucket.len = conf->bucket->value.len;
-        core->bucket.data = conf->bucket->value.data;
-    }
-
-    if (conf->prefix && conf->prefix->lengths) {
-        core->per_request |= S3P_PER_REQUEST_PREFIX;
-
-    } else if (conf->prefix) {
-        core->prefix.len = conf->prefix->value.len;
-        core->prefix.data = conf->prefix->value.data;
-    }
 
     /* websites: the type of a key is nginx's "types" of the location */
 
@@ -266,21 +244,13 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_http_s3_proxy_main_conf_t *smcf)
 {
     size_t                        len;
-    u_char                        err[S3P_MESSAGE_MAX], *resolved;
+    u_char                        err[S3P_MESSAGE_MAX];
     void                         *provider;
     ngx_uint_t                    i;
     s3p_settings_t                resolve;
     s3p_signing_t                *signing;
     ngx_http_s3_proxy_creds_t    *creds;
     ngx_http_s3_proxy_signing_t  *known;
-
-    if (smcf->signings == NULL) {
-        smcf->signings = ngx_array_create(cf->pool, 2,
-                                          sizeof(ngx_http_s3_proxy_signing_t));
-        if (smcf->signings == NULL) {
-            return NULL;
-        }
-    }
 
     known = smcf->signings->elts;
 
@@ -299,19 +269,18 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NULL;
     }
 
-    /* the resolved settings hold a copy of the secret: wiped likewise */
+    /* the resolved settings, after them, hold a copy of the secret */
 
     len = s3p_signing_bound(&resolve);
 
-    signing = ngx_pcalloc(cf->pool, sizeof(s3p_signing_t));
-    resolved = ngx_http_s3_proxy_secret_alloc(cf->pool, len);
-
-    if (signing == NULL || resolved == NULL) {
+    signing = (s3p_signing_t *) ngx_http_s3_proxy_secret_alloc(cf->pool,
+                                                  sizeof(s3p_signing_t) + len);
+    if (signing == NULL) {
         return NULL;
     }
 
-    if (s3p_signing_resolve(&resolve, signing, resolved, len, err,
-                            sizeof(err))
+    if (s3p_signing_resolve(&resolve, signing, (u_char *) (signing + 1), len,
+                            err, sizeof(err))
         != S3P_OK)
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",

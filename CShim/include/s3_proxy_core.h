@@ -188,6 +188,10 @@ typedef struct {
     s3p_str_t        error_document;        /* s3_proxy_error_document: */
     int32_t          error_status;          /*   its key and status (0: */
                                             /*   S3's) */
+    s3p_str_t        bucket;                /* s3_proxy_bucket, */
+    s3p_str_t        prefix;                /* s3_proxy_prefix: constant */
+    uint32_t         per_request;           /*   values; with variables, */
+                                            /*   S3P_PER_REQUEST_* bits */
 } s3p_settings_t;
 
 #define S3P_UNSET  (-1)
@@ -203,7 +207,8 @@ void s3p_settings_init(s3p_settings_t *settings);
  * "is duplicate" for a second one at the same level (s3_proxy_pass_headers
  * adds to the first), "invalid value" for a time nginx does not read
  * ("1h 30m"), the messages of flags and bitmasks.  s3_proxy_bucket and
- * s3_proxy_prefix, which C keeps, are checked only (constant values).
+ * s3_proxy_prefix, which C also compiles: a value with variables (a "$")
+ * sets its S3P_PER_REQUEST_* bit, a constant one is checked and kept.
  *
  * S3P_OK, with S3P_DIRECTIVE_* bits in `what`; S3P_E_CONFIG with the whole
  * message nginx -t shows in `err` (capacity `cap`, NUL-terminated);
@@ -222,7 +227,8 @@ int s3p_settings_directive(s3p_settings_t *settings, const s3p_str_t *args,
 /*
  * A location's raw settings inherited as nginx inherits a directive's
  * value: each one `conf` has not configured is `prev`'s (the profile name
- * and role go with s3_proxy_credentials, the key with its status).  `env`
+ * and role go with s3_proxy_credentials, the key with its status, a
+ * per-request bit with its value).  `env`
  * is left as it is.
  */
 void s3p_settings_merge(s3p_settings_t *conf, const s3p_settings_t *prev);
@@ -682,26 +688,37 @@ int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
  * Fills a location's `conf` from its merged raw `settings` (env set): its
  * allowlists (S3_PROXY_BUCKETS's names, split at commas, spaces and tabs
  * into memory from `alloc(data, ...)`, where s3_proxy_buckets is not
- * configured), streaming, index page, listings and website settings, each
- * default applied.  C sets the rest: the signing, mount, bucket, prefix,
- * per_request, upstreams, resolver, type and type_data.  S3P_OK, or
+ * configured), streaming, index page, listings and website settings, its
+ * bucket, prefix and per_request, each default applied.  C sets the rest:
+ * the signing, mount, upstreams, resolver, type and type_data.  S3P_OK, or
  * S3P_E_SPACE when `alloc` answers NULL.
  */
 int s3p_config_settings(s3p_config_t *conf, const s3p_settings_t *settings,
     s3p_alloc_t alloc, void *data);
 
 /*
- * Checks, when a location is merged, that it has the shipped snippet
- * (s3_proxy.conf, whose marker is "s3_proxy_snippet") exactly where it
- * has "s3_proxy on" (`enable`): `snippet`, the marker is in the location
- * or, `inherited`, in the one its block is in (1: an "if" block, 2: a
- * "limit_except" block); `handler`, the location (the block) has a
- * content handler, the snippet's proxy_pass or another.  On failure
- * writes why into `err` (capacity `cap`, NUL-terminated), to follow the
- * location's name, and returns S3P_E_CONFIG.
+ * A location as nginx merges it (`flags`, S3P_LOCATION_*; `name`, as
+ * nginx has it): writes its mount into `mount`, which holds the mount of
+ * the location it is in (a prefix location's prefix; empty for a regex,
+ * exact or named one; an "if" or "limit_except" block's location's), and
+ * checks that it has the shipped snippet (s3_proxy.conf, whose marker is
+ * "s3_proxy_snippet") exactly where it has "s3_proxy on", with no content
+ * handler but the snippet's proxy_pass (a block has its location's
+ * snippet).  On failure writes the whole message, "s3_proxy" and the
+ * location named, into `err` (capacity `cap`, NUL-terminated; C adds
+ * where) and returns S3P_E_CONFIG.
  */
-int s3p_check_snippet(int32_t enable, int32_t snippet, int32_t inherited,
-    int32_t handler, uint8_t *err, size_t cap);
+#define S3P_LOCATION_ON             1  /* "s3_proxy on" */
+#define S3P_LOCATION_SNIPPET        2  /* the marker in it */
+#define S3P_LOCATION_OUTER_SNIPPET  4  /* the marker in the location it */
+                                       /*   is in */
+#define S3P_LOCATION_HANDLER        8  /* a content handler */
+#define S3P_LOCATION_IF            16  /* an "if" block */
+#define S3P_LOCATION_LIMIT_EXCEPT  32  /* a "limit_except" block */
+#define S3P_LOCATION_WHOLE_PATH    64  /* a regex, exact or named one */
+
+int s3p_location(uint32_t flags, const s3p_str_t *name, s3p_str_t *mount,
+    uint8_t *err, size_t cap);
 
 /*
  * S3's limit on a key: 1,024 bytes of UTF-8.  A longer key is refused

@@ -116,10 +116,51 @@ extension CMemory {
         #expect(memory.read(["s3_proxy_region", "eu-west-1"], into: &raw).1
                 == UInt32(S3P_DIRECTIVE_WHERE))
         #expect(memory.read(["s3_proxy_index", "home.html"], into: &raw).1 == 0)
-        // checked only: C keeps them
+        #expect(memory.read(["s3_proxy_bucket", "Bad_Bucket"], into: &raw).0 == S3P_E_CONFIG)
+        #expect(raw.bucket.data == nil)
         #expect(memory.read(["s3_proxy_bucket", "media"], into: &raw).1
                 == UInt32(S3P_DIRECTIVE_WHERE))
-        #expect(memory.read(["s3_proxy_bucket", "Bad_Bucket"], into: &raw).0 == S3P_E_CONFIG)
+        #expect(String(decoding: raw.bucket.bytes, as: UTF8.self) == "media")
+        #expect(memory.read(["s3_proxy_bucket", "other"], into: &raw).2
+                == "\"s3_proxy_bucket\" directive is duplicate")
+    }
+
+    // with variables (a "$", as nginx compiles a complex value): a bit, the
+    // value checked with each request; a constant one kept
+    @Test func bucketAndPrefix() {
+        let memory = CMemory()
+        var outer = s3p_settings_t.unset
+        #expect(memory.read(["s3_proxy_bucket", "$host"], into: &outer).1
+                == UInt32(S3P_DIRECTIVE_WHERE))
+        #expect(memory.read(["s3_proxy_prefix", "users/"], into: &outer).0 == S3P_OK)
+        #expect(outer.bucket.data == nil
+                && outer.per_request == UInt32(S3P_PER_REQUEST_BUCKET))
+        #expect(memory.read(["s3_proxy_prefix", "x/"], into: &outer).0 == S3P_E_CONFIG)
+        #expect(memory.read(["s3_proxy_bucket", "$other"], into: &outer).0 == S3P_E_CONFIG)
+
+        // a constant bucket replaces the outer one's variables, the
+        // prefix goes on
+        var inner = s3p_settings_t.unset
+        _ = memory.read(["s3_proxy_bucket", "media"], into: &inner)
+        s3p_settings_merge(&inner, &outer)
+        #expect(String(decoding: inner.bucket.bytes, as: UTF8.self) == "media")
+        #expect(String(decoding: inner.prefix.bytes, as: UTF8.self) == "users/")
+        #expect(inner.per_request == 0)
+
+        // a prefix with variables replaces the outer constant one
+        var user = s3p_settings_t.unset
+        _ = memory.read(["s3_proxy_prefix", "$remote_user/"], into: &user)
+        s3p_settings_merge(&user, &outer)
+        #expect(user.prefix.data == nil)
+        #expect(user.per_request
+                == UInt32(S3P_PER_REQUEST_BUCKET) | UInt32(S3P_PER_REQUEST_PREFIX))
+
+        var conf = s3p_config_t()
+        #expect(s3p_config_settings(&conf, &inner, cMemoryAlloc,
+                                    Unmanaged.passUnretained(memory).toOpaque()) == S3P_OK)
+        #expect(String(decoding: conf.bucket.bytes, as: UTF8.self) == "media")
+        #expect(String(decoding: conf.prefix.bytes, as: UTF8.self) == "users/")
+        #expect(conf.per_request == 0)
     }
 
     @Test func streamAgents() {

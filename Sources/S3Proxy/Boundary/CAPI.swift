@@ -148,40 +148,6 @@ enum LocationCheck {
         return nil
     }
 
-    /// Why a location's snippet is not exactly where "s3_proxy on" is, or
-    /// nil.  Without the snippet's proxy_pass, with another content handler
-    /// in its place, or with the snippet where requests are not signed,
-    /// they would go to S3 unsigned.
-    static func snippetProblem(
-        enable: Bool, snippet: Bool, inherited: Bool, handler: Bool, limitExcept: Bool = false
-    ) -> String? {
-        if !enable {
-            return snippet && !inherited
-                ? "includes s3_proxy.conf without \"s3_proxy on\", so its requests "
-                    + "would go unsigned,"
-                : nil
-        }
-        if !snippet {
-            return handler
-                ? "has a content handler of its own (a proxy_pass?), which would get "
-                    + "the requests unsigned: use \"include s3_proxy.conf;\" instead "
-                    + "(an s3_proxy.conf without \"s3_proxy_snippet;\" is older than "
-                    + "the module: install the new one)"
-                : "needs proxy_pass: add \"include s3_proxy.conf;\" to it"
-        }
-        if inherited && handler && limitExcept {
-            // nginx gives the block the location's proxy_pass, or its own:
-            // nothing public tells them apart.
-            return "has a \"limit_except\" block, whose content handler may be a "
-                + "proxy_pass of its own: remove it (methods but GET and HEAD get 405; "
-                + "allow, deny and auth_basic restrict the rest),"
-        }
-        return inherited && handler
-            ? "has an \"if\" block with a content handler of its own (a "
-                + "proxy_pass?), which would get the requests unsigned,"
-            : nil
-    }
-
     private static func quoted(_ s: s3p_str_t) -> String {
         "\"" + String(decoding: s.bytes, as: UTF8.self) + "\""
     }
@@ -244,15 +210,14 @@ enum StringList {
 }
 
 @c @implementation
-func s3p_check_snippet(
-    _ enable: Int32, _ snippet: Int32, _ inherited: Int32, _ handler: Int32,
+func s3p_location(
+    _ flags: UInt32, _ name: UnsafePointer<s3p_str_t>?, _ mount: UnsafeMutablePointer<s3p_str_t>?,
     _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
 ) -> Int32 {
-    ErrorMessage.verdict(
-        LocationCheck.snippetProblem(enable: enable != 0, snippet: snippet != 0,
-                                     inherited: inherited != 0, handler: handler != 0,
-                                     limitExcept: inherited == 2),
-        into: err, cap: cap)
+    guard let name, let mount else { return S3P_E_CONFIG }
+    let location = Location(flags: flags, name: Bytes.view(name.pointee))
+    mount.pointee = location.mount(outer: mount.pointee)
+    return ErrorMessage.verdict(location.snippetProblem, into: err, cap: cap)
 }
 
 /// A message for C: truncated to the buffer and NUL-terminated.

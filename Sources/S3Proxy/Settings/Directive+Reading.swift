@@ -53,7 +53,8 @@ extension Directive {
 
     /// Reads `args`, the directive's name and values as nginx read them,
     /// into `raw`, which keeps slices of them; s3_proxy_bucket and
-    /// s3_proxy_prefix, which C keeps, are checked only.
+    /// s3_proxy_prefix with variables (a "$", as nginx compiles them) come
+    /// with each request, checked then.
     static func read(
         _ args: [s3p_str_t], into raw: inout s3p_settings_t, allocate: Allocate
     ) -> Reading {
@@ -226,7 +227,16 @@ extension Directive {
             return done
 
         case .bucket, .prefix:
-            return check(written) ?? decides
+            let bit = UInt32(setting == .bucket ? S3P_PER_REQUEST_BUCKET : S3P_PER_REQUEST_PREFIX)
+            let value = setting == .bucket ? raw.bucket : raw.prefix
+            guard value.data == nil && raw.per_request & bit == 0 else { return duplicate }
+            if first.contains(UInt8(ascii: "$")) {
+                raw.per_request |= bit
+                return decides
+            }
+            if let refused = check(written) { return refused }
+            if setting == .bucket { raw.bucket = values[0] } else { raw.prefix = values[0] }
+            return decides
         }
     }
 

@@ -5,8 +5,8 @@
 internal import CShim
 
 extension s3p_config_t {
-    /// Takes `raw`'s allowlists, streaming, index page, listings and
-    /// website settings; false when `allocate` has no memory for
+    /// Takes `raw`'s allowlists, streaming, index page, listings, website
+    /// settings, bucket and prefix; false when `allocate` has no memory for
     /// S3_PROXY_BUCKETS's names.
     mutating func take(_ raw: s3p_settings_t, allocate: Directive.Allocate) -> Bool {
         if raw.buckets != nil {
@@ -39,6 +39,9 @@ extension s3p_config_t {
         download = raw.download
         error_document = raw.error_document
         error_status = max(raw.error_status, 0)
+        bucket = raw.bucket
+        prefix = raw.prefix
+        per_request = raw.per_request
         return true
     }
 }

@@ -24,7 +24,7 @@ extension s3p_settings_t {
     /// Each setting not configured here (NULL data, *_UNSET, no bits)
     /// taken from `outer`; the profile name and role go with
     /// s3_proxy_credentials, the agents with s3_proxy_stream_agents, the
-    /// key with its status.
+    /// key with its status, a per-request bit with its value.
     mutating func inherit(_ outer: s3p_settings_t) {
         if endpoint.data == nil { endpoint = outer.endpoint }
         if external_endpoint.data == nil { external_endpoint = outer.external_endpoint }
@@ -60,6 +60,15 @@ extension s3p_settings_t {
         if error_status == S3P_UNSET {
             error_document = outer.error_document
             error_status = outer.error_status
+        }
+        let (bucketBit, prefixBit) = (UInt32(S3P_PER_REQUEST_BUCKET), UInt32(S3P_PER_REQUEST_PREFIX))
+        if bucket.data == nil && per_request & bucketBit == 0 {
+            bucket = outer.bucket
+            per_request |= outer.per_request & bucketBit
+        }
+        if prefix.data == nil && per_request & prefixBit == 0 {
+            prefix = outer.prefix
+            per_request |= outer.per_request & prefixBit
         }
     }
 
