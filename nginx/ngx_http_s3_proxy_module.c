@@ -15,8 +15,6 @@
 
 static void *ngx_http_s3_proxy_create_srv_conf(ngx_conf_t *cf);
 static void *ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf);
-static char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
-    void *child);
 static char *ngx_http_s3_proxy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_s3_proxy_set(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -34,6 +32,14 @@ static ngx_int_t ngx_http_s3_proxy_init(ngx_conf_t *cf);
     { ngx_string(name),                                                       \
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|(args),          \
       ngx_http_s3_proxy_set, NGX_HTTP_LOC_CONF_OFFSET, 0, NULL }
+
+/* one nginx may evaluate per request too: the field of its complex value */
+
+#define NGX_HTTP_S3_PROXY_PER_REQUEST(name, field)                            \
+    { ngx_string(name),                                                       \
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,  \
+      ngx_http_s3_proxy_per_request, NGX_HTTP_LOC_CONF_OFFSET,                \
+      offsetof(ngx_http_s3_proxy_loc_conf_t, field), NULL }
 
 
 static ngx_command_t  ngx_http_s3_proxy_commands[] = {
@@ -54,19 +60,8 @@ static ngx_command_t  ngx_http_s3_proxy_commands[] = {
     NGX_HTTP_S3_PROXY_SETTING("s3_proxy_listing", NGX_CONF_FLAG),
     NGX_HTTP_S3_PROXY_SETTING("s3_proxy_index", NGX_CONF_TAKE1),
 
-    { ngx_string("s3_proxy_bucket"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_per_request,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, bucket),
-      NULL },
-
-    { ngx_string("s3_proxy_prefix"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_s3_proxy_per_request,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_s3_proxy_loc_conf_t, prefix),
-      NULL },
+    NGX_HTTP_S3_PROXY_PER_REQUEST("s3_proxy_bucket", bucket),
+    NGX_HTTP_S3_PROXY_PER_REQUEST("s3_proxy_prefix", prefix),
 
     NGX_HTTP_S3_PROXY_SETTING("s3_proxy_endpoint", NGX_CONF_TAKE1),
     NGX_HTTP_S3_PROXY_SETTING("s3_proxy_external_endpoint", NGX_CONF_TAKE1),
@@ -163,102 +158,6 @@ ngx_http_s3_proxy_create_loc_conf(ngx_conf_t *cf)
     s3p_settings_init(&conf->raw);
 
     return conf;
-}
-
-
-static char *
-ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
-{
-    ngx_http_s3_proxy_loc_conf_t *prev = parent;
-    ngx_http_s3_proxy_loc_conf_t *conf = child;
-
-    u_char                          err[NGX_MAX_CONF_ERRSTR];
-    uint32_t                        flags;
-    ngx_http_s3_proxy_pos_t        *pos;
-    ngx_http_core_loc_conf_t       *clcf;
-    ngx_http_s3_proxy_srv_conf_t   *sscf;
-    ngx_http_s3_proxy_loc_conf_t  **mount;
-
-    ngx_conf_merge_value(conf->enable, prev->enable, 0);
-
-    if (conf->enable_pos.file_name == NULL) {
-        conf->enable_pos = prev->enable_pos;
-    }
-
-    /* unset stays unset: the core's defaults apply (s3_proxy_core.h) */
-
-    ngx_conf_merge_ptr_value(conf->bucket, prev->bucket, NULL);
-    ngx_conf_merge_ptr_value(conf->prefix, prev->prefix, NULL);
-    s3p_settings_merge(&conf->raw, &prev->raw);
-
-    /*
-     * the core chooses the mount and checks that the snippet is where
-     * "s3_proxy on" is (docs/design.md, "Settings")
-     */
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    flags = (conf->enable ? S3P_LOCATION_ON : 0)
-            | (conf->snippet_pos.file_name ? S3P_LOCATION_SNIPPET : 0)
-            | (prev->snippet_pos.file_name ? S3P_LOCATION_OUTER_SNIPPET : 0)
-            | (clcf->handler ? S3P_LOCATION_HANDLER : 0)
-            | (clcf->exact_match || clcf->named ? S3P_LOCATION_WHOLE_PATH : 0);
-
-    if (clcf->noname) {
-        flags |= clcf->lmt_excpt ? S3P_LOCATION_LIMIT_EXCEPT : S3P_LOCATION_IF;
-    }
-
-#if (NGX_PCRE)
-    flags |= clcf->regex ? S3P_LOCATION_WHOLE_PATH : 0;
-#endif
-
-    conf->mount = prev->mount;
-
-    if (s3p_location(flags, (s3p_str_t *) &clcf->name,
-                     (s3p_str_t *) &conf->mount, err, sizeof(err))
-        != S3P_OK)
-    {
-        pos = conf->enable ? &conf->enable_pos : &conf->snippet_pos;
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s in %s:%ui",
-                      err, pos->file_name, pos->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (!conf->enable) {
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_http_s3_proxy_core(cf, conf, clcf) != NGX_CONF_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    /*
-     * a prefix location with its own bucket is known to its server, for
-     * ngx_http_s3_proxy_bucket_root() (cf->ctx: the server's, while nginx
-     * merges its locations)
-     */
-
-    if (clcf->noname || conf->bucket == NULL || conf->mount.len < 2) {
-        return NGX_CONF_OK;
-    }
-
-    sscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_s3_proxy_module);
-
-    if (sscf->mounts == NULL) {
-        sscf->mounts = ngx_array_create(cf->pool, 2, sizeof(void *));
-        if (sscf->mounts == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    mount = ngx_array_push(sscf->mounts);
-    if (mount == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    *mount = conf;
-
-    return NGX_CONF_OK;
 }
 
 

@@ -22,14 +22,11 @@ typedef struct {
 } ngx_http_s3_proxy_pos_t;
 
 
-/*
- * Credentials that rotate (ngx_http_s3_proxy_credentials.c): a provider's,
- * or a profile's re-read from the shared files.
- */
+/* Keys that rotate: a provider's, or a profile's (_credentials.c). */
 typedef struct ngx_http_s3_proxy_creds_s  ngx_http_s3_proxy_creds_t;
 
 
-/* Signing settings resolved for one set of raw values. */
+/* Signing settings resolved: locations that sign alike share them. */
 typedef struct {
     s3p_settings_t             raw;
     s3p_signing_t             *signing;
@@ -39,14 +36,10 @@ typedef struct {
 
 typedef struct {
     s3p_environment_t          env;        /* as nginx read its config */
-
-    /* the signings resolved so far: locations that sign alike share one */
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
-
     void                      *creds;      /* providers, their zone */
-
-    /* hosts the module declared or tried (s3p_str_t, in temp_pool) */
-    ngx_array_t               *upstreams;
+    ngx_array_t               *upstreams;  /* hosts declared or tried */
+                                           /*   (s3p_str_t, in temp_pool) */
 
     /* s3_proxy_status: its zone, counters (NULL: off), locations */
     ngx_shm_zone_t            *status_zone;
@@ -57,26 +50,15 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                 enable;
-    s3p_settings_t             raw;          /* every other setting (Swift) */
-
-    /* s3_proxy_bucket and s3_proxy_prefix: with variables, per request */
-    ngx_http_complex_value_t  *bucket;
-    ngx_http_complex_value_t  *prefix;
-
-    ngx_str_t                  mount;        /* not part of the S3 path */
     ngx_http_s3_proxy_pos_t    enable_pos;
-
-    /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
-    ngx_http_s3_proxy_pos_t    snippet_pos;
-
-    /* resolved settings handed to Swift; NULL where disabled */
-    s3p_config_t              *core;
-
-    /* credentials from a provider: core's signing is then replaced */
-    ngx_http_s3_proxy_creds_t *creds;
-
-    ngx_uint_t                *status_rows;  /* in status_locations: */
-                                             /* its own, its buckets' */
+    ngx_http_s3_proxy_pos_t    snippet_pos;  /* s3_proxy.conf's marker */
+    s3p_settings_t             raw;          /* every other setting (Swift) */
+    ngx_http_complex_value_t  *bucket;       /* s3_proxy_bucket and */
+    ngx_http_complex_value_t  *prefix;       /*   _prefix, per request */
+    ngx_str_t                  mount;        /* not part of the S3 path */
+    s3p_config_t              *core;         /* resolved; NULL: disabled */
+    ngx_http_s3_proxy_creds_t *creds;        /* NULL: core's signing's keys */
+    ngx_uint_t                *status_rows;  /* its own, its buckets' rows */
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -136,8 +118,8 @@ void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
     ngx_pool_t *pool, ngx_str_t *contents);
 uint8_t *ngx_http_s3_proxy_conf_alloc(void *pool, size_t size);
-char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_core_loc_conf_t *clcf);
+char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 
 /* ngx_http_s3_proxy_upstream.c */
 char *ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,

@@ -1,7 +1,7 @@
 /*
  * ngx_http_s3_proxy_module: the S3 settings: the environment, the shared
- * files, and a location's settings resolved by the core with what only
- * nginx knows (docs/design.md, "Settings").
+ * files, and a location's settings merged and resolved by the core with
+ * what only nginx knows (docs/design.md, "Settings").
  */
 
 #include <ngx_config.h>
@@ -13,8 +13,9 @@
 
 static uint8_t *ngx_http_s3_proxy_secret_alloc(void *pool, size_t size);
 static void ngx_http_s3_proxy_wipe(void *data);
-static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
+static ngx_http_s3_proxy_signing_t *ngx_http_s3_proxy_signing(
+    ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
+    ngx_http_s3_proxy_main_conf_t *smcf);
 
 
 /*
@@ -28,7 +29,6 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 {
     ngx_uint_t                      i;
     s3p_str_t                      *path, *file;
-    ngx_str_t                       contents;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_main_conf_t));
@@ -55,20 +55,16 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
         path = i ? &smcf->env.config_path : &smcf->env.credentials_path;
         file = i ? &smcf->env.config_file : &smcf->env.credentials_file;
 
-        ngx_str_null(&contents);
-
         if (path->len
             && ngx_http_s3_proxy_read_file((u_char *) path->data,
-                                           S3P_FILE_MAX, cf->pool, &contents)
+                                           S3P_FILE_MAX, cf->pool,
+                                           (ngx_str_t *) file)
                == NGX_ERROR)
         {
             ngx_log_error(NGX_LOG_WARN, cf->log, 0,
                           "s3 proxy: \"%s\" is not a readable file of at "
                           "most %d bytes, not read", path->data, S3P_FILE_MAX);
         }
-
-        file->len = contents.len;
-        file->data = contents.data;
     }
 
     return smcf;
@@ -167,19 +163,74 @@ ngx_http_s3_proxy_conf_alloc(void *pool, size_t size)
 
 
 /*
- * Resolves a location's settings through the Swift core, with what only
- * nginx knows: its mount, its "types", its signing (credentials that
- * rotate, upstreams) and its status counters.  Errors name the "s3_proxy"
- * directive's own line.
+ * A location's settings, merged, and resolved through the Swift core with
+ * what only nginx knows: its mount, its "types", its signing (credentials
+ * that rotate, upstreams) and its status counters.  Errors name the
+ * "s3_proxy" directive's own line.
  */
 
 char *
-ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_core_loc_conf_t *clcf)
+ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
-    u_char                          err[S3P_MESSAGE_MAX];
+    ngx_http_s3_proxy_loc_conf_t *prev = parent;
+    ngx_http_s3_proxy_loc_conf_t *conf = child;
+
+    u_char                          err[NGX_MAX_CONF_ERRSTR];
+    uint32_t                        flags;
     s3p_config_t                   *core;
+    ngx_http_s3_proxy_pos_t        *pos;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_s3_proxy_signing_t    *signing;
+    ngx_http_s3_proxy_srv_conf_t   *sscf;
+    ngx_http_s3_proxy_loc_conf_t  **mount;
     ngx_http_s3_proxy_main_conf_t  *smcf;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    if (conf->enable_pos.file_name == NULL) {
+        conf->enable_pos = prev->enable_pos;
+    }
+
+    /* unset stays unset: the core's defaults apply (s3_proxy_core.h) */
+
+    ngx_conf_merge_ptr_value(conf->bucket, prev->bucket, NULL);
+    ngx_conf_merge_ptr_value(conf->prefix, prev->prefix, NULL);
+    s3p_settings_merge(&conf->raw, &prev->raw);
+
+    /*
+     * the core chooses the mount and checks that the snippet is where
+     * "s3_proxy on" is (docs/design.md, "Settings")
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    flags = (conf->enable ? S3P_LOCATION_ON : 0)
+            | (conf->snippet_pos.file_name ? S3P_LOCATION_SNIPPET : 0)
+            | (prev->snippet_pos.file_name ? S3P_LOCATION_OUTER_SNIPPET : 0)
+            | (clcf->handler ? S3P_LOCATION_HANDLER : 0)
+            | (clcf->noname && !clcf->lmt_excpt ? S3P_LOCATION_IF : 0)
+            | (clcf->lmt_excpt ? S3P_LOCATION_LIMIT_EXCEPT : 0)
+            | (clcf->exact_match || clcf->named ? S3P_LOCATION_WHOLE_PATH : 0);
+
+#if (NGX_PCRE)
+    flags |= clcf->regex ? S3P_LOCATION_WHOLE_PATH : 0;
+#endif
+
+    conf->mount = prev->mount;
+
+    if (s3p_location(flags, (s3p_str_t *) &clcf->name,
+                     (s3p_str_t *) &conf->mount, err, sizeof(err))
+        != S3P_OK)
+    {
+        pos = conf->enable ? &conf->enable_pos : &conf->snippet_pos;
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s in %s:%ui",
+                      err, pos->file_name, pos->line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
@@ -213,10 +264,13 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
-    core->signing = ngx_http_s3_proxy_signing(cf, conf, smcf);
-    if (core->signing == NULL) {
+    signing = ngx_http_s3_proxy_signing(cf, conf, smcf);
+    if (signing == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    core->signing = signing->signing;
+    conf->creds = signing->creds;
 
     /* proxied requests to the location's hosts reuse connections */
 
@@ -230,16 +284,43 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * a prefix location with its own bucket is known to its server, for
+     * ngx_http_s3_proxy_bucket_root() (cf->ctx: the server's, while nginx
+     * merges its locations)
+     */
+
+    if (clcf->noname || conf->bucket == NULL || conf->mount.len < 2) {
+        return NGX_CONF_OK;
+    }
+
+    sscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_s3_proxy_module);
+
+    if (sscf->mounts == NULL) {
+        sscf->mounts = ngx_array_create(cf->pool, 2, sizeof(void *));
+        if (sscf->mounts == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    mount = ngx_array_push(sscf->mounts);
+    if (mount == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *mount = conf;
+
     return NGX_CONF_OK;
 }
 
 
 /*
  * The location's signing settings: the ones already resolved for the same
- * raw values, or new ones resolved by the core.  NULL on error (logged).
+ * raw values, or new ones resolved by the core, with the credentials that
+ * rotate.  NULL on error (logged).
  */
 
-static s3p_signing_t *
+static ngx_http_s3_proxy_signing_t *
 ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_http_s3_proxy_main_conf_t *smcf)
 {
@@ -249,15 +330,13 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     ngx_uint_t                    i;
     s3p_settings_t                resolve;
     s3p_signing_t                *signing;
-    ngx_http_s3_proxy_creds_t    *creds;
     ngx_http_s3_proxy_signing_t  *known;
 
     known = smcf->signings->elts;
 
     for (i = 0; i < smcf->signings->nelts; i++) {
         if (s3p_settings_same(&known[i].raw, &conf->raw)) {
-            conf->creds = known[i].creds;
-            return known[i].signing;
+            return &known[i];
         }
     }
 
@@ -275,9 +354,15 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     signing = (s3p_signing_t *) ngx_http_s3_proxy_secret_alloc(cf->pool,
                                                   sizeof(s3p_signing_t) + len);
-    if (signing == NULL) {
+    known = ngx_array_push(smcf->signings);
+
+    if (signing == NULL || known == NULL) {
         return NULL;
     }
+
+    known->raw = conf->raw;
+    known->signing = signing;
+    known->creds = NULL;
 
     if (s3p_signing_resolve(&resolve, signing, (u_char *) (signing + 1), len,
                             err, sizeof(err))
@@ -290,26 +375,13 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     /* keys that rotate: a provider's, or a profile's in the shared files */
 
-    creds = NULL;
-
     if (provider != NULL
         && ngx_http_s3_proxy_credentials_conf(cf, conf, provider, &resolve,
-                                              signing, &creds)
+                                              signing, &known->creds)
            != NGX_OK)
     {
         return NULL;
     }
 
-    known = ngx_array_push(smcf->signings);
-    if (known == NULL) {
-        return NULL;
-    }
-
-    known->raw = conf->raw;
-    known->signing = signing;
-    known->creds = creds;
-
-    conf->creds = creds;
-
-    return signing;
+    return known;
 }
