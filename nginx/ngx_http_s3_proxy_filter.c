@@ -3,8 +3,9 @@
  * filter.  The core plans each one (s3p_answer_plan()): which of S3's
  * headers the client sees, its type, status and headers, and whether its
  * body is sent, collected and replaced (S3's errors cleaned, listings
- * rendered), discarded, or replaced by the next step's answer
- * (ngx_http_s3_proxy_fallback.c).  docs/design.md says why.
+ * rendered), discarded, or replaced by the next step's answer: a
+ * subrequest, whose status and headers become the main request's.
+ * docs/design.md says why.
  */
 
 #include <ngx_config.h>
@@ -16,7 +17,9 @@
 
 static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_send_header(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t error_page);
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t next);
+static ngx_http_s3_proxy_ctx_t *ngx_http_s3_proxy_kept(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_copy_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
@@ -77,7 +80,17 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
                       "answers first", &clcf->name, r->headers_out.status);
     }
 
-    if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
+    /* after the location's error_page for S3's 404: the steps allowed */
+
+    if (ctx == NULL) {
+        ctx = ngx_http_s3_proxy_kept(r);
+
+        return ngx_http_s3_proxy_send_header(r, ctx, ctx != NULL
+                   && s3p_falls_back(&ctx->result,
+                                     (int32_t) r->headers_out.status, 1));
+    }
+
+    if (ctx->result.action != S3P_ACTION_PROXY) {
         return ngx_http_s3_proxy_send_header(r, ctx, 0);
     }
 
@@ -176,50 +189,136 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         r->headers_out.content_length_n = 0;
     }
 
-    return ngx_http_s3_proxy_send_header(r, ctx, 0);
+    return ngx_http_s3_proxy_send_header(r, ctx,
+                                         plan.body == S3P_BODY_NEXT_STEP);
 }
 
 
 /*
- * The header sent on, unless its status leads to a next step, which
- * answers instead (after the location's error_page for S3's 404, with the
- * context kept, only the steps the core allows then); a next step's, the
- * last one's, becomes the main request's, whose own was held back.
+ * The header sent on; or, `next`, the next step answers instead: a nested
+ * subrequest to the main request's URI, in its location again, where the
+ * request phase signs the step after this one for result.fallback (at
+ * most 7 steps, as `step` holds), and this answer is discarded.  The last
+ * step's header becomes the main request's, whose own was held back.
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_send_header(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t error_page)
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t next)
 {
-    ngx_int_t                 rc;
-    ngx_http_s3_proxy_ctx_t  *mctx;
+    ngx_http_request_t       *sr;
+    ngx_http_s3_proxy_ctx_t  *mctx, *sctx;
 
-    if (ctx == NULL) {
-        ctx = ngx_http_s3_proxy_fallback_kept(r);
-        error_page = 1;
-    }
+    mctx = (r == r->main) ? ctx
+                          : ngx_http_get_module_ctx(r->main,
+                                                    ngx_http_s3_proxy_module);
 
-    if (ctx != NULL && ctx->answer < S3P_BODY_DISCARD
-        && s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status,
-                          (int32_t) error_page))
-    {
-        rc = ngx_http_s3_proxy_fallback(r, ctx);
+    if (next && mctx != NULL && ctx->step < 7) {
+        sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
 
-        if (rc != NGX_DECLINED) {
-            return rc;
+        if (sctx == NULL
+            || ngx_http_subrequest(r, &mctx->uri, NULL, &sr, NULL, 0)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
         }
-    }
 
-    mctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
+        sctx->listing = 1;
+        sctx->step = ctx->step + 1;
+        sctx->result.fallback = ctx->result.fallback;
+        sctx->result.status = (int32_t) r->headers_out.status;
+        ngx_http_set_ctx(sr, sctx, ngx_http_s3_proxy_module);
+
+        mctx->listing_sr = sr;
+        ctx->answer = S3P_BODY_NEXT_STEP;
+        ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+
+        return NGX_OK;
+    }
 
     if (mctx != NULL && mctx->listing_sr == r
-        && (ngx_http_s3_proxy_fallback_answer(r) != NGX_OK
+        && (ngx_http_s3_proxy_copy_header(r) != NGX_OK
             || ngx_http_next_header_filter(r->main) == NGX_ERROR))
     {
         return NGX_ERROR;
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * The context kept for an internal redirect of the main request (the
+ * location's error_page), as the realip module keeps its own.
+ */
+
+static ngx_http_s3_proxy_ctx_t *
+ngx_http_s3_proxy_kept(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = r->pool->cleanup; cln && r == r->main && r->internal;
+         cln = cln->next)
+    {
+        if (cln->handler == ngx_http_s3_proxy_keep) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* The last step's status and headers, in place of the main request's. */
+
+static ngx_int_t
+ngx_http_s3_proxy_copy_header(ngx_http_request_t *r)
+{
+    ngx_uint_t               i;
+    ngx_list_part_t         *part;
+    ngx_table_elt_t         *h, *copy;
+    ngx_http_headers_out_t  *out;
+
+    out = &r->main->headers_out;
+
+    ngx_memzero(out, sizeof(ngx_http_headers_out_t));
+
+    if (ngx_list_init(&out->headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK
+        || ngx_list_init(&out->trailers, r->pool, 4, sizeof(ngx_table_elt_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    out->status = r->headers_out.status;
+    out->status_line = r->headers_out.status_line;
+    out->content_type_len = r->headers_out.content_type_len;
+    out->content_type = r->headers_out.content_type;
+    out->charset = r->headers_out.charset;
+    out->content_length_n = r->headers_out.content_length_n;
+    out->last_modified_time = -1;
+
+    part = &r->headers_out.headers.part;
+    i = 0;
+
+    while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
+        if (h->hash == 0) {
+            continue;
+        }
+
+        copy = ngx_list_push(&out->headers);
+        if (copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        *copy = *h;
+#if (nginx_version >= 1023000)
+        copy->next = NULL;
+#endif
+    }
+
+    return NGX_OK;
 }
 
 
@@ -289,7 +388,9 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         r->headers_out.content_length_n = page.len;
 
-        rc = ngx_http_s3_proxy_send_header(r, ctx, 0);
+        rc = ngx_http_s3_proxy_send_header(r, ctx,
+                 s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status,
+                                0));
 
         if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
             return rc;

@@ -87,6 +87,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     s3p_request_t                  req;
     const s3p_config_t            *core;
     ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_pool_cleanup_t            *cln;
     ngx_http_complex_value_t       cv;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
@@ -194,10 +195,17 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ctx->result.fallback.len && r == r->main
-            && ngx_http_s3_proxy_fallback_keep(r, ctx) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* a page that may fall back: kept for the location's error_page */
+
+        if (ctx->result.fallback.len && r == r->main) {
+            cln = ngx_pool_cleanup_add(r->pool, 0);
+            if (cln == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            cln->handler = ngx_http_s3_proxy_keep;
+            cln->data = ctx;
+            ctx->uri = r->uri;
         }
 
         /* the content phase handler, proxy_pass, takes it from here */
@@ -393,6 +401,14 @@ ngx_http_s3_proxy_wake(ngx_http_request_t *r)
     r->write_event_handler = ngx_http_core_run_phases;
 
     ngx_http_core_run_phases(r);
+}
+
+
+/* The cleanup that marks a context kept, which the pool frees. */
+
+void
+ngx_http_s3_proxy_keep(void *data)
+{
 }
 
 
