@@ -19,7 +19,6 @@ static void ngx_http_s3_proxy_request_headers(ngx_http_request_t *r,
     s3p_request_t *req);
 static ngx_int_t ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, ngx_int_t rc);
-static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 
 
 /*
@@ -82,6 +81,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     u_char                        *out;
     size_t                         bound;
     ngx_int_t                      rc;
+    ngx_event_t                   *wev;
     s3p_config_t                   now;
     const s3p_str_t               *h;
     s3p_request_t                  req;
@@ -114,7 +114,20 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
         }
     }
 
-    ctx->waiting = 0;
+    /* waiting for credentials: the timer's event runs the phases again */
+
+    if (ctx->waiting) {
+        wev = r->connection->write;
+
+        if (!wev->timedout) {
+            return (ngx_handle_write_event(wev, 0) == NGX_OK)
+                   ? NGX_AGAIN : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        wev->timedout = 0;
+        ctx->waiting = 0;
+        r->read_event_handler = ngx_http_block_reading;
+    }
 
     if (ngx_http_s3_proxy_request(r, ctx, &req) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -348,7 +361,6 @@ ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
         ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
 
         r->read_event_handler = ngx_http_test_reading;
-        r->write_event_handler = ngx_http_s3_proxy_wake;
         ngx_add_timer(r->connection->write, 100);
 
         return NGX_AGAIN;
@@ -377,30 +389,6 @@ ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
     }
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
-}
-
-
-static void
-ngx_http_s3_proxy_wake(ngx_http_request_t *r)
-{
-    ngx_event_t  *wev;
-
-    wev = r->connection->write;
-
-    if (!wev->timedout) {
-        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        return;
-    }
-
-    wev->timedout = 0;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
 }
 
 
