@@ -25,7 +25,7 @@ static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
 static ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
     ngx_http_s3_proxy_body_t *body, ngx_chain_t *in);
 static ngx_int_t ngx_http_s3_proxy_replace(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
+    ngx_http_s3_proxy_ctx_t *ctx, s3p_body_t how, s3p_str_t *page);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -50,6 +50,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 {
     int32_t                        s3;
     uint32_t                       flags;
+    s3p_str_t                      page;
     ngx_uint_t                     i;
     s3p_answer_t                   plan;
     s3p_header_t                  *add;
@@ -179,7 +180,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     }
 
     if (plan.body == S3P_BODY_LOG
-        && ngx_http_s3_proxy_replace(r, ctx, NULL) != NGX_OK)
+        && ngx_http_s3_proxy_replace(r, ctx, plan.body, &page) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -357,27 +358,23 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     rc = ngx_http_s3_proxy_collect(r, replace ? &ctx->body : &none, in);
 
-    if (replace && ctx->answer == S3P_BODY_RENDER && ctx->body.truncated) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: listing page larger than %uz bytes",
-                      (size_t) S3P_LISTING_XML_MAX);
-        rc = NGX_ERROR;
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_ERROR
+               : replace ? NGX_OK : ngx_http_next_body_filter(r, NULL);
     }
 
-    if (rc == NGX_AGAIN) {
-        return replace ? NGX_OK : ngx_http_next_body_filter(r, NULL);
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
     }
 
     if (replace) {
-        if (rc == NGX_OK) {
-            rc = ngx_http_s3_proxy_replace(r, ctx, &page);
-        }
+        rc = ngx_http_s3_proxy_replace(r, ctx, ctx->answer, &page);
 
         ctx->answer = S3P_BODY_AS_IS;
 
         if (ctx->body.data) {
             ngx_pfree(r->pool, ctx->body.data);
-            ctx->body.data = NULL;
         }
 
         if (rc != NGX_OK) {
@@ -397,25 +394,16 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
 
         discard = discard || ctx->answer == S3P_BODY_NEXT_STEP;
-    }
 
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
+        if (!discard) {
+            b->pos = (u_char *) page.data;
+            b->last = b->pos + page.len;
+            b->memory = 1;
+        }
     }
 
     if (discard && r != r->main) {
         return ngx_http_next_body_filter(r, NULL);
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (!discard) {
-        b->pos = (u_char *) page.data;
-        b->last = b->pos + page.len;
-        b->memory = 1;
     }
 
     b->last_buf = (r == r->main) ? 1 : 0;
@@ -451,10 +439,7 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r,
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
         size = ngx_min((size_t) ngx_buf_size(b), body->max - body->len);
-
-        if (size < (size_t) ngx_buf_size(b)) {
-            body->truncated = 1;
-        }
+        body->truncated |= (size < (size_t) ngx_buf_size(b));
 
         if (body->len + size > body->cap) {
             cap = ngx_max(ngx_max(2 * body->cap, body->len + size), 16384);
@@ -491,10 +476,7 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r,
         body->len += size;
         b->pos = b->last;
         b->file_pos = b->file_last;
-
-        if (b->last_buf || b->last_in_chain) {
-            last = 1;
-        }
+        last |= (b->last_buf || b->last_in_chain);
     }
 
     return last ? NGX_OK : NGX_AGAIN;
@@ -502,72 +484,45 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r,
 
 
 /*
- * What replaces S3's body: a listing's page, rendered once into the
- * request's pool at its exact size (404 when no folder is there); or its
- * error document cleaned, whose code is logged at the level the core
- * chose and counted (without `page`, for a HEAD, only the status).
+ * What replaces S3's body (`how`, the plan's), written by the core, which
+ * words the log line and chooses its level: S3's error document cleaned,
+ * whose code is counted, or, for a HEAD, only its status logged; a
+ * listing's page, rendered once into the request's pool at its exact size
+ * (404 when no folder is there).
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_replace(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
-    s3p_str_t *page)
+    s3p_body_t how, s3p_str_t *page)
 {
-    u_char          *out;
-    int32_t          status;
-    ngx_uint_t       level;
-    s3p_s3_error_t   err;
+    ngx_int_t          rc;
+    ngx_uint_t         level;
+    s3p_replacement_t  rp;
 
-    if (ctx->answer == S3P_BODY_RENDER) {
-        if (s3p_render_listing(&ctx->result, ctx->body.data, ctx->body.len,
-                               ngx_http_s3_proxy_page_alloc, r->pool, page,
-                               &status)
-            != S3P_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "s3 proxy: rendering a listing failed");
-            return NGX_ERROR;
-        }
+    rc = s3p_answer_body(&ctx->result, how, (int32_t) r->headers_out.status,
+                         ctx->body.data, ctx->body.len, ctx->body.truncated,
+                         ngx_http_s3_proxy_page_alloc, r->pool, &rp);
 
-        if (status == NGX_HTTP_NOT_FOUND) {
-            r->headers_out.status = NGX_HTTP_NOT_FOUND;
-            ngx_str_null(&r->headers_out.status_line);
-        }
+    level = (rp.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
-        return NGX_OK;
+    if (rp.message.len) {
+        ngx_log_error(level, r->connection->log, 0, "s3 proxy: %*s",
+                      rp.message.len, rp.message.data);
     }
 
-    out = ngx_pnalloc(r->pool, S3P_ERROR_OUT_MAX);
-    if (out == NULL) {
-        return NGX_ERROR;
+    if (rp.code.len) {
+        ctx->s3_error = rp.code;
+        ngx_http_s3_proxy_status_s3(r, 0, rp.counter);
     }
 
-    if (s3p_s3_error((int32_t) r->headers_out.status, ctx->body.data,
-                     ctx->body.len, out, S3P_ERROR_OUT_MAX, &err)
-        != S3P_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: cleaning an error of S3's failed");
-        return NGX_ERROR;
+    if (rp.status) {
+        r->headers_out.status = rp.status;
+        ngx_str_null(&r->headers_out.status_line);
     }
 
-    level = (err.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
+    *page = rp.page;
 
-    ctx->s3_error = err.code;
-    ngx_http_s3_proxy_status_s3(r, 0, err.counter);
-
-    if (page == NULL) {
-        ngx_log_error(level, r->connection->log, 0,
-                      "s3 proxy: S3 answered %ui", r->headers_out.status);
-        return NGX_OK;
-    }
-
-    ngx_log_error(level, r->connection->log, 0,
-                  "s3 proxy: S3 answered %ui \"%*s\"", r->headers_out.status,
-                  err.code.len, err.code.data);
-
-    *page = err.body;
-
-    return NGX_OK;
+    return (rc == S3P_OK) ? NGX_OK : NGX_ERROR;
 }
 
 
