@@ -56,7 +56,6 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     s3p_header_t                  *add;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
-    ngx_http_upstream_t           *u;
     ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
@@ -95,8 +94,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         return ngx_http_s3_proxy_send_header(r, ctx, 0);
     }
 
-    u = r->upstream;
-    s3 = (u != NULL) ? (int32_t) u->headers_in.status_n : 0;
+    s3 = r->upstream ? (int32_t) r->upstream->headers_in.status_n : 0;
 
     /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
 

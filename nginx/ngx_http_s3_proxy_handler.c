@@ -51,24 +51,21 @@ ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
 
     mount = sscf->mounts->elts;
 
+    /* the request line stays the client's: the core routes "/eu" */
+
     for (i = 0; i < sscf->mounts->nelts; i++) {
-        if (!s3p_bucket_root(mount[i]->core, &req)) {
-            continue;
+        if (s3p_bucket_root(mount[i]->core, &req)) {
+            r->uri.data = ngx_pstrdup(r->pool, &mount[i]->mount);
+            if (r->uri.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            r->uri.len = mount[i]->mount.len;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "s3 proxy: bucket root \"%V\"", &r->uri);
+            break;
         }
-
-        /* the request line stays the client's: the core routes "/eu" */
-
-        r->uri.data = ngx_pstrdup(r->pool, &mount[i]->mount);
-        if (r->uri.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->uri.len = mount[i]->mount.len;
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "s3 proxy: bucket root \"%V\"", &r->uri);
-
-        return NGX_DECLINED;
     }
 
     return NGX_DECLINED;
@@ -451,32 +448,27 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
 /*
  * The core's lookup of a key's type: nginx's "types" of the location, as
  * ngx_http_set_content_type() finds a URI's (its default_type when none
- * matches; an extension longer than 64 bytes matches none).
+ * matches).
  */
 
 s3p_str_t
 ngx_http_s3_proxy_type(const void *data, const uint8_t *ext, size_t len)
 {
-    u_char                     lowcase[64];
-    s3p_str_t                  type;
-    ngx_str_t                 *found;
-    ngx_uint_t                 hash;
+    ngx_str_t                 *type;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = (ngx_http_core_loc_conf_t *) data;
-    found = NULL;
+    type = NULL;
 
-    if (len && len <= sizeof(lowcase) && clcf->types_hash.size) {
-        hash = ngx_hash_strlow(lowcase, (u_char *) ext, len);
-        found = ngx_hash_find(&clcf->types_hash, hash, lowcase, len);
+    if (len && clcf->types_hash.size) {
+        type = ngx_hash_find(&clcf->types_hash,
+                             ngx_hash_key((u_char *) ext, len),
+                             (u_char *) ext, len);
     }
 
-    if (found == NULL) {
-        found = &clcf->default_type;
+    if (type == NULL) {
+        type = &clcf->default_type;
     }
 
-    type.len = found->len;
-    type.data = found->data;
-
-    return type;
+    return *(s3p_str_t *) type;
 }

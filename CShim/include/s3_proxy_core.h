@@ -286,14 +286,16 @@ typedef enum {
 
 /*
  * The MIME type nginx's "types" give a file name extension (`ext`, `len`
- * bytes, as the key has it, any case), its "default_type" when none
- * matches; `data` is the location's s3p_config_t `type_data`.  The core
- * uses a type of at most S3P_TYPE_MAX bytes, and none longer.
+ * bytes, lowercased; none, `len` 0, when the key has none or one longer
+ * than S3P_TYPE_EXT_MAX bytes), its "default_type" when none matches;
+ * `data` is the location's s3p_config_t `type_data`.  The core uses a
+ * type of at most S3P_TYPE_MAX bytes, and none longer.
  */
 typedef s3p_str_t (*s3p_type_t)(const void *data, const uint8_t *ext,
     size_t len);
 
-#define S3P_TYPE_MAX  128
+#define S3P_TYPE_MAX      128
+#define S3P_TYPE_EXT_MAX  64
 
 
 /*
