@@ -51,7 +51,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     int32_t                        s3;
     uint32_t                       flags;
     s3p_str_t                      page;
-    ngx_uint_t                     i;
+    ngx_uint_t                     i, next;
     s3p_answer_t                   plan;
     s3p_header_t                  *add;
     ngx_list_part_t               *part;
@@ -84,10 +84,11 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 
     if (ctx == NULL) {
         ctx = ngx_http_s3_proxy_kept(r);
+        next = (ctx != NULL
+                && s3p_falls_back(&ctx->result,
+                                  (int32_t) r->headers_out.status, 1));
 
-        return ngx_http_s3_proxy_send_header(r, ctx, ctx != NULL
-                   && s3p_falls_back(&ctx->result,
-                                     (int32_t) r->headers_out.status, 1));
+        return ngx_http_s3_proxy_send_header(r, ctx, next);
     }
 
     if (ctx->result.action != S3P_ACTION_PROXY) {
@@ -333,7 +334,7 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     s3p_str_t                  page;
-    ngx_uint_t                 replace, discard;
+    ngx_uint_t                 replace, discard, next;
     ngx_chain_t                out;
     ngx_http_s3_proxy_ctx_t   *ctx, *mctx;
     ngx_http_s3_proxy_body_t   none;
@@ -356,9 +357,12 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     rc = ngx_http_s3_proxy_collect(r, replace ? &ctx->body : &none, in);
 
-    if (rc != NGX_OK) {
-        return (rc == NGX_ERROR) ? NGX_ERROR
-               : replace ? NGX_OK : ngx_http_next_body_filter(r, NULL);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_AGAIN) {
+        return replace ? NGX_OK : ngx_http_next_body_filter(r, NULL);
     }
 
     b = ngx_calloc_buf(r->pool);
@@ -383,9 +387,9 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         r->headers_out.content_length_n = page.len;
 
-        rc = ngx_http_s3_proxy_send_header(r, ctx,
-                 s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status,
-                                0));
+        next = s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status,
+                              0);
+        rc = ngx_http_s3_proxy_send_header(r, ctx, next);
 
         if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
             return rc;
