@@ -1115,17 +1115,14 @@ typedef struct {
  * A location of the configuration and one of its buckets, and their
  * counters' row: each location has one with its s3_proxy_bucket (empty:
  * none) for the requests not to an allowed bucket, and one per bucket of
- * s3_proxy_buckets.
+ * s3_proxy_buckets.  Locations of the same name (in several servers)
+ * with the same bucket share the row, and the page lists them once.
  */
 typedef struct {
     s3p_str_t        name;
     s3p_str_t        bucket;
     uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
 } s3p_status_location_t;
-
-/* Which of `locations` has `name` and `bucket`; `n` when none has. */
-size_t s3p_status_find(const s3p_status_location_t *locations, size_t n,
-    const s3p_str_t *name, const s3p_str_t *bucket);
 
 /* A location's name, or a bucket's, kept in the zone at most. */
 #define S3P_STATUS_NAME_MAX   128

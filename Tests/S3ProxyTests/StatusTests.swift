@@ -410,15 +410,14 @@ private func location(_ name: StaticString, _ bucket: StaticString) -> s3p_statu
     #expect(MemoryLayout<s3p_status_rows_t>.size == count * (MemoryLayout<Int>.stride + keyMax))
 }
 
-// A location and bucket listed once (s3p_status_find): the same name with
-// another bucket, or the same bytes split otherwise, is another.
-@Test func findsALocationByNameAndBucket() {
-    let locs = [location("/a/", ""), location("/a/", "b1"), location("/a", "/b1")]
-    var name = str("/a/"), bucket = str("b1"), none = str(""), other = str("b2")
-    #expect(s3p_status_find(locs, locs.count, &name, &bucket) == 1)
-    #expect(s3p_status_find(locs, locs.count, &name, &none) == 0)
-    #expect(s3p_status_find(locs, locs.count, &name, &other) == 3)
-    var empty = s3p_str_t()
-    #expect(s3p_status_find(locs, locs.count, &name, &empty) == 0)
-    #expect(s3p_status_find(locs, 0, &name, &bucket) == 0)
+// A location and bucket listed once (StatusPage.listed): the same name
+// with another bucket, or the same bytes split otherwise, is another.
+@Test func listsALocationByNameAndBucketOnce() {
+    let locs = [location("/a/", ""), location("/a/", "b1"), location("/a", "/b1"),
+                location("/a/", "b1"), location("/a/", ""), location("/a/", "b2")]
+    let listed = locs.withUnsafeBufferPointer { StatusPage.listed($0) }
+        .map { (String(decoding: Bytes.view($0.name), as: UTF8.self),
+                String(decoding: Bytes.view($0.bucket), as: UTF8.self)) }
+    #expect(listed.map { $0.0 } == ["/a/", "/a/", "/a", "/a/"])
+    #expect(listed.map { $0.1 } == ["", "b1", "/b1", "b2"])
 }

@@ -55,18 +55,3 @@ func s3p_status_rows(
         locations[i].row = StatusRows.row(StatusRows.key(locations[i]), lens: lens, keys: keys)
     }
 }
-
-@c @implementation
-func s3p_status_find(
-    _ locations: UnsafePointer<s3p_status_location_t>?, _ n: Int,
-    _ name: UnsafePointer<s3p_str_t>?, _ bucket: UnsafePointer<s3p_str_t>?
-) -> Int {
-    guard let locations, let name, let bucket else { return n }
-    let wanted = (Bytes.view(name.pointee), Bytes.view(bucket.pointee))
-    for i in 0..<n where Bytes.view(locations[i].name).elementsEqual(wanted.0)
-        && Bytes.view(locations[i].bucket).elementsEqual(wanted.1)
-    {
-        return i
-    }
-    return n
-}

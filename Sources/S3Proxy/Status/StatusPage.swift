@@ -29,7 +29,7 @@ struct StatusPage {
     let rows: [UInt64]
     let now: Int64
     let sources: UnsafeBufferPointer<s3p_status_source_t>
-    let locations: UnsafeBufferPointer<s3p_status_location_t>
+    let locations: [s3p_status_location_t]
 
     init(_ status: s3p_status_t) {
         var counters = status.counters
@@ -42,8 +42,25 @@ struct StatusPage {
         now = status.now
         sources = UnsafeBufferPointer(start: status.sources,
                                       count: status.sources == nil ? 0 : status.nsources)
-        locations = UnsafeBufferPointer(start: status.locations,
-                                        count: status.locations == nil ? 0 : status.nlocations)
+        locations = StatusPage.listed(
+            UnsafeBufferPointer(start: status.locations,
+                                count: status.locations == nil ? 0 : status.nlocations))
+    }
+
+    /// Each location and bucket once, where it first appears: C adds one
+    /// per location block, and blocks of the same name and bucket (in
+    /// other servers) share a row.
+    static func listed(_ all: UnsafeBufferPointer<s3p_status_location_t>)
+        -> [s3p_status_location_t]
+    {
+        var out: [s3p_status_location_t] = []
+        for location in all where !out.contains(where: {
+            Bytes.view($0.name).elementsEqual(Bytes.view(location.name))
+                && Bytes.view($0.bucket).elementsEqual(Bytes.view(location.bucket))
+        }) {
+            out.append(location)
+        }
+        return out
     }
 
     /// A C array of integers (nested ones flattened), copied.
