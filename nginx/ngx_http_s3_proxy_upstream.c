@@ -1,32 +1,11 @@
 /*
  * ngx_http_s3_proxy_module: a keepalive upstream for each S3 host.
  *
- * With a variable in proxy_pass ("proxy_pass $s3_proxy_url;"), nginx looks
- * the URL's host up among the configuration's upstreams before it
- * resolves anything (ngx_http_upstream_init_request()); without a match
- * every request makes a new connection, and over TLS a new handshake.  So
- * the core writes an upstream{} block with keepalive for each host a
- * location contacts (s3p_upstreams()), and nginx parses it, as it parses
- * "nginx -g", so that the upstream, keepalive and zone modules set it up
- * with their own directives and initialisation.
- *
- * nginx initialises upstreams before it merges locations, so the blocks
- * are parsed when a directive that decides where a location's requests go
- * is read (s3_proxy on, the marker of s3_proxy_pass.conf, and the
- * location's s3_proxy_endpoint, _region, _bucket, _buckets, _addressing
- * and _credentials after s3_proxy on), with the location's values, else
- * its server's, else the http block's (an enclosing location's are not
- * known yet): a host no location ends up using has an upstream that
- * nothing uses.  The merged location's URLs name the upstreams if each
- * of its hosts has one.  An upstream of the same name that nginx already
- * has (an operator's upstream{}, another location's proxy_pass) is left
- * as it is, and used.
- *
- * DNS.  "resolve" (nginx 1.27.3 and later, with a "resolver" in the http
- * block before the location) re-resolves a name at run time.  Otherwise
- * nginx resolves the name when it reads the configuration; a name that
- * does not resolve then gets no upstream, and its requests resolve it
- * through "resolver" and open their own connections.
+ * The core writes an upstream{} block with keepalive for each host a
+ * location contacts (s3p_upstreams()), and nginx parses it in the http
+ * block, as it parses "nginx -g", so that the upstream, keepalive and zone
+ * modules set it up with their own directives and initialisation.  When,
+ * with which settings, and how names resolve: docs/design.md.
  */
 
 #include <ngx_config.h>
@@ -43,9 +22,9 @@
 #endif
 
 
-static ngx_int_t ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
+static ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
-    s3p_upstream_t **list, size_t *count);
+    ngx_uint_t declare);
 static ngx_int_t ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf,
     s3p_str_t *text);
 static ngx_int_t ngx_http_s3_proxy_upstream_known(ngx_conf_t *cf,
@@ -62,11 +41,7 @@ char *
 ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf)
 {
-    size_t                         i, count;
-    ngx_int_t                      rc;
-    ngx_url_t                      u;
     ngx_uint_t                     resolve;
-    s3p_upstream_t                *list;
     ngx_http_conf_ctx_t           *ctx;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_core_srv_conf_t      *cscf;
@@ -93,47 +68,8 @@ ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
     resolve = NGX_HTTP_S3_PROXY_RESOLVE
               && clcf->resolver != NULL && clcf->resolver->connections.nelts;
 
-    if (ngx_http_s3_proxy_upstream_list(cf, levels, resolve, &list, &count)
-        != NGX_OK)
-    {
+    if (ngx_http_s3_proxy_upstreams(cf, levels, resolve, 1) == NGX_ERROR) {
         return NGX_CONF_ERROR;
-    }
-
-    for (i = 0; i < count; i++) {
-
-        rc = ngx_http_s3_proxy_upstream_known(cf, &list[i].name, 1);
-
-        if (rc == NGX_ERROR) {
-            return NGX_CONF_ERROR;
-        }
-
-        if (rc) {
-            continue;
-        }
-
-        if (!resolve) {
-
-            /* resolved now, as nginx resolves the "server" line */
-
-            ngx_memzero(&u, sizeof(ngx_url_t));
-
-            u.url.len = list[i].server.len;
-            u.url.data = (u_char *) list[i].server.data;
-
-            if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                                   "\"s3_proxy\": endpoint \"%V\" %s: its "
-                                   "requests resolve it each time and share "
-                                   "no connections",
-                                   &u.host,
-                                   u.err ? u.err : "could not be resolved");
-                continue;
-            }
-        }
-
-        if (ngx_http_s3_proxy_upstream_parse(cf, &list[i].block) != NGX_OK) {
-            return NGX_CONF_ERROR;
-        }
     }
 
     return NGX_CONF_OK;
@@ -142,16 +78,16 @@ ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
 
 /*
  * Called when the location is merged: its proxied URLs name its hosts'
- * upstreams if each has one, and a host it reaches otherwise by name
- * needs a resolver (s3p_config_check()).
+ * upstreams if it has some and each is known (none: requests name the
+ * hosts), and a host it reaches otherwise by name needs a resolver
+ * (s3p_config_check()).
  */
 
 ngx_int_t
 ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core)
 {
-    size_t                         i, count;
-    s3p_upstream_t                *list;
+    ngx_int_t                      rc;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_s3_proxy_loc_conf_t  *levels[2];
 
@@ -163,41 +99,33 @@ ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
     core->resolver = (clcf->resolver != NULL
                       && clcf->resolver->connections.nelts);
 
-    if (ngx_http_s3_proxy_upstream_list(cf, levels, 0, &list, &count)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
+    rc = ngx_http_s3_proxy_upstreams(cf, levels, 0, 0);
+    core->upstreams = (rc == NGX_OK);
 
-    /* none: requests name the hosts (any bucket, virtual-hosted) */
-
-    core->upstreams = (count > 0);
-
-    for (i = 0; i < count; i++) {
-        if (!ngx_http_s3_proxy_upstream_known(cf, &list[i].name, 0)) {
-            core->upstreams = 0;
-        }
-    }
-
-    return NGX_OK;
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
 }
 
 
 /*
- * The core's answer for a location's raw settings, each taken from the
- * first of `levels` that has it; none if they are bad.
+ * The core's upstreams for a location's raw settings, each taken from the
+ * first of `levels` that has it (none if they are bad); with `declare`,
+ * those nginx does not know are declared.  NGX_OK when there are some and
+ * nginx knew each.
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
+ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
-    s3p_upstream_t **list, size_t *count)
+    ngx_uint_t declare)
 {
     u_char                         *buf;
-    size_t                          n;
+    size_t                          i, n, count;
+    ngx_int_t                       rc, known;
+    ngx_url_t                       u;
     s3p_str_t                       bucket;
     ngx_array_t                    *a;
     s3p_settings_t                  raw, inner;
+    s3p_upstream_t                 *list;
     ngx_http_s3_proxy_loc_conf_t   *conf;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -238,34 +166,75 @@ ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
 
     /* the names live as long as the configuration is read */
 
-    *list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
+    list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
     buf = ngx_pnalloc(cf->temp_pool, (n + 1) * S3P_UPSTREAM_MAX);
 
-    if (*list == NULL || buf == NULL) {
+    if (list == NULL || buf == NULL) {
         return NGX_ERROR;
     }
-
-    *count = 0;
 
     /*
      * settings that do not resolve have none: the merge names why;
      * s3p_str_t has ngx_str_t's layout
      */
 
-    (void) s3p_upstreams(&raw, &bucket, n ? (s3p_str_t *) a->elts : NULL, n,
-                         (int32_t) resolve, *list, n + 1, buf,
-                         (n + 1) * S3P_UPSTREAM_MAX, count);
+    count = 0;
 
-    return NGX_OK;
+    (void) s3p_upstreams(&raw, &bucket, n ? (s3p_str_t *) a->elts : NULL, n,
+                         (int32_t) resolve, list, n + 1, buf,
+                         (n + 1) * S3P_UPSTREAM_MAX, &count);
+
+    rc = count ? NGX_OK : NGX_DECLINED;
+
+    for (i = 0; i < count; i++) {
+
+        known = ngx_http_s3_proxy_upstream_known(cf, &list[i].name, declare);
+
+        if (known == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (!known) {
+            rc = NGX_DECLINED;
+        }
+
+        if (known || !declare) {
+            continue;
+        }
+
+        if (!resolve) {
+
+            /* resolved now, as nginx resolves the "server" line */
+
+            ngx_memzero(&u, sizeof(ngx_url_t));
+
+            u.url.len = list[i].server.len;
+            u.url.data = (u_char *) list[i].server.data;
+
+            if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "\"s3_proxy\": endpoint \"%V\" %s: its "
+                                   "requests resolve it each time and share "
+                                   "no connections",
+                                   &u.host,
+                                   u.err ? u.err : "could not be resolved");
+                continue;
+            }
+        }
+
+        if (ngx_http_s3_proxy_upstream_parse(cf, &list[i].block) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return rc;
 }
 
 
 /*
  * Configuration text read in the http block, as ngx_conf_param() reads
- * "nginx -g": a buffer in place of a file.  nginx takes no blocks in a
- * parameter, so the text is read as a block's contents (a file's
- * descriptor, with nothing left to read from the file), its "}" at the
- * end.  Errors name the directive's file and line.
+ * "nginx -g", but as a block's contents, its "}" at the end: errors name
+ * the directive's file and line.
  */
 
 static ngx_int_t
