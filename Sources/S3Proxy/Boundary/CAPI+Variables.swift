@@ -18,10 +18,10 @@ func s3p_variable(
     _ var: UnsafePointer<s3p_variable_t>?, _ alloc: s3p_alloc_t?,
     _ data: UnsafeMutableRawPointer?, _ value: UnsafeMutablePointer<s3p_str_t>?
 ) -> Int32 {
-    guard let r = `var`?.pointee, let alloc, let value else { return S3P_E_CONFIG }
+    guard let r = `var`, let alloc, let value else { return S3P_E_CONFIG }
     value.pointee = s3p_str_t()
-    guard let variable = Variable(rawValue: r.index) else { return S3P_OK }
-    switch variable.value(r) {
+    guard let variable = Variable(rawValue: r.pointee.index) else { return S3P_OK }
+    switch variable.value(r.pointee) {
     case .none:
         return S3P_OK
     case .bytes(let bytes):
@@ -34,7 +34,7 @@ func s3p_variable(
     case .cacheKey(let method, let key):
         // "GET https://host/bucket/key?query us-east-1 env:<hash> s3"
         let verb = method.map { s3p_str_t(len: $0.utf8CodeUnitCount, data: $0.utf8Start) }
-            ?? r.method
+            ?? r.pointee.method
         guard let out = alloc(data, verb.len + 1 + key.len) else { return S3P_E_SPACE }
         var writer = BufferWriter(base: out, capacity: verb.len + 1 + key.len)
         writer.write(verb)
