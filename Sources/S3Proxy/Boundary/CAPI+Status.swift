@@ -31,11 +31,7 @@ func s3p_status_count(
     _ event: UnsafePointer<s3p_status_event_t>?, _ out: UnsafeMutablePointer<Int>?
 ) -> Int {
     guard let event, let out else { return 0 }
-    let indexes = StatusCount.indexes(event.pointee)
-    for (i, index) in indexes.prefix(Int(S3P_STATUS_BUMPS)).enumerated() {
-        out[i] = index
-    }
-    return min(indexes.count, Int(S3P_STATUS_BUMPS))
+    return StatusCount.indexes(event.pointee, into: out)
 }
 
 @c @implementation
