@@ -27,8 +27,6 @@ static ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     ngx_uint_t declare);
 static ngx_int_t ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf,
     s3p_str_t *text);
-static ngx_int_t ngx_http_s3_proxy_upstream_known(ngx_conf_t *cf,
-    s3p_str_t *name, ngx_uint_t tried);
 
 
 /*
@@ -108,9 +106,10 @@ ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 
 /*
  * The core's upstreams for a location's raw settings, each taken from the
- * first of `levels` that has it (none if they are bad); with `declare`,
- * those nginx does not know are declared.  NGX_OK when there are some and
- * nginx knew each.
+ * first of `levels` that has it (none if they are bad).  With `declare`,
+ * those nginx does not know are declared, but for names that did not
+ * resolve before: each is tried, and warned about, once.  NGX_OK when
+ * there are some and nginx knew each.
  */
 
 static ngx_int_t
@@ -118,18 +117,21 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
     ngx_uint_t declare)
 {
-    u_char                         *buf;
-    size_t                          i, n, count;
-    ngx_int_t                       rc, known;
-    ngx_url_t                       u;
-    s3p_str_t                       bucket;
-    ngx_array_t                    *a;
-    s3p_settings_t                  raw, inner;
-    s3p_upstream_t                 *list;
-    ngx_http_s3_proxy_loc_conf_t   *conf;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
+    u_char                          *buf;
+    size_t                           i, k, n, count;
+    ngx_int_t                        rc;
+    ngx_url_t                        u;
+    s3p_str_t                        bucket, *tried;
+    ngx_array_t                     *a;
+    s3p_settings_t                   raw, inner;
+    s3p_upstream_t                  *list;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+    ngx_http_s3_proxy_loc_conf_t    *conf;
+    ngx_http_s3_proxy_main_conf_t   *smcf;
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
     ngx_memzero(&raw, sizeof(s3p_settings_t));
     ngx_memzero(&bucket, sizeof(s3p_str_t));
@@ -166,10 +168,15 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
 
     /* the names live as long as the configuration is read */
 
+    if (smcf->upstreams == NULL) {
+        smcf->upstreams = ngx_array_create(cf->temp_pool, 4,
+                                           sizeof(s3p_str_t));
+    }
+
     list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
     buf = ngx_pnalloc(cf->temp_pool, (n + 1) * S3P_UPSTREAM_MAX);
 
-    if (list == NULL || buf == NULL) {
+    if (smcf->upstreams == NULL || list == NULL || buf == NULL) {
         return NGX_ERROR;
     }
 
@@ -181,24 +188,37 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     count = 0;
 
     (void) s3p_upstreams(&raw, &bucket, n ? (s3p_str_t *) a->elts : NULL, n,
-                         (int32_t) resolve, list, n + 1, buf,
-                         (n + 1) * S3P_UPSTREAM_MAX, &count);
+                         (int32_t) resolve,
+                         declare ? smcf->upstreams->elts : NULL,
+                         declare ? smcf->upstreams->nelts : 0,
+                         list, n + 1, buf, (n + 1) * S3P_UPSTREAM_MAX,
+                         &count);
 
     rc = count ? NGX_OK : NGX_DECLINED;
+    uscfp = umcf->upstreams.elts;
 
     for (i = 0; i < count; i++) {
 
-        known = ngx_http_s3_proxy_upstream_known(cf, &list[i].name, declare);
+        /* an upstream{} of that name, as requests look it up */
 
-        if (known == NGX_ERROR) {
-            return NGX_ERROR;
+        for (k = 0; k < umcf->upstreams.nelts; k++) {
+            if (uscfp[k]->host.len == list[i].name.len
+                && ngx_strncasecmp(uscfp[k]->host.data,
+                                   (u_char *) list[i].name.data,
+                                   list[i].name.len)
+                   == 0)
+            {
+                break;
+            }
         }
 
-        if (!known) {
-            rc = NGX_DECLINED;
+        if (k < umcf->upstreams.nelts) {
+            continue;
         }
 
-        if (known || !declare) {
+        rc = NGX_DECLINED;
+
+        if (!declare) {
             continue;
         }
 
@@ -218,6 +238,13 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
                                    "no connections",
                                    &u.host,
                                    u.err ? u.err : "could not be resolved");
+
+                tried = ngx_array_push(smcf->upstreams);
+                if (tried == NULL) {
+                    return NGX_ERROR;
+                }
+
+                *tried = list[i].name;
                 continue;
             }
         }
@@ -282,69 +309,4 @@ ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf, s3p_str_t *text)
     *cf = saved;
 
     return (rv == NGX_CONF_OK) ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Whether nginx has an upstream{} of that name, as requests look it up,
- * or, with `tried`, the module has tried to declare one before: a name
- * that did not resolve is tried, and warned about, once.  Tried names
- * live as long as the configuration is read.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_upstream_known(ngx_conf_t *cf, s3p_str_t *name,
-    ngx_uint_t tried)
-{
-    s3p_str_t                      *seen;
-    ngx_uint_t                      i;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
-
-    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
-
-    uscfp = umcf->upstreams.elts;
-
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-        if (uscfp[i]->host.len == name->len
-            && ngx_strncasecmp(uscfp[i]->host.data, (u_char *) name->data,
-                               name->len)
-               == 0)
-        {
-            return 1;
-        }
-    }
-
-    if (!tried) {
-        return 0;
-    }
-
-    if (smcf->upstreams == NULL) {
-        smcf->upstreams = ngx_array_create(cf->temp_pool, 4,
-                                           sizeof(s3p_str_t));
-        if (smcf->upstreams == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    seen = smcf->upstreams->elts;
-
-    for (i = 0; i < smcf->upstreams->nelts; i++) {
-        if (seen[i].len == name->len
-            && ngx_memcmp(seen[i].data, name->data, name->len) == 0)
-        {
-            return 1;
-        }
-    }
-
-    seen = ngx_array_push(smcf->upstreams);
-    if (seen == NULL) {
-        return NGX_ERROR;
-    }
-
-    *seen = *name;
-
-    return 0;
 }

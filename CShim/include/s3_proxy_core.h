@@ -563,6 +563,7 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  *            "resolve" and the zone (nginx 1.27.3: re-resolve the name at
  *            run time) only with `resolve` set and a host that is a name
  *
+ * Leaves out the hosts named in `tried` (`ntried`: those C tried before).
  * Writes at most `n` entries into `out`, their bytes into `buf` (capacity
  * `cap`), their number into `count`, and returns S3P_OK; S3P_E_CONFIG when
  * the settings do not resolve (s3p_signing_resolve() names why),
@@ -579,7 +580,8 @@ typedef struct {
 
 int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
     const s3p_str_t *buckets, size_t nbuckets, int32_t resolve,
-    s3p_upstream_t *out, size_t n, uint8_t *buf, size_t cap, size_t *count);
+    const s3p_str_t *tried, size_t ntried, s3p_upstream_t *out, size_t n,
+    uint8_t *buf, size_t cap, size_t *count);
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,

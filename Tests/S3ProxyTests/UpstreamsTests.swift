@@ -67,7 +67,7 @@ import Testing
         defer { out.deallocate() }
         var count = 0
         let status = buckets.withUnsafeBufferPointer { list in
-            s3p_upstreams(&raw, &bucket, list.baseAddress, list.count, 0, out, n,
+            s3p_upstreams(&raw, &bucket, list.baseAddress, list.count, 0, nil, 0, out, n,
                           memory.buffer(n * Int(S3P_UPSTREAM_MAX)),
                           n * Int(S3P_UPSTREAM_MAX), &count)
         }
@@ -90,12 +90,36 @@ import Testing
         var out = [s3p_upstream_t](repeating: s3p_upstream_t(), count: 1)
         var count = 0
         #expect(buckets.withUnsafeBufferPointer {
-            s3p_upstreams(&raw, &none, $0.baseAddress, 2, 0, &out, 1, memory.buffer(4096),
+            s3p_upstreams(&raw, &none, $0.baseAddress, 2, 0, nil, 0, &out, 1, memory.buffer(4096),
                           4096, &count)
         } == S3P_E_SPACE)
         raw.endpoint = memory.str("ftp://s3.example")
-        #expect(s3p_upstreams(&raw, &none, nil, 0, 0, &out, 1, memory.buffer(4096), 4096,
+        #expect(s3p_upstreams(&raw, &none, nil, 0, 0, nil, 0, &out, 1, memory.buffer(4096), 4096,
                               &count) == S3P_E_CONFIG)
+    }
+
+    // A host C tried before (its name did not resolve, and was warned
+    // about) is not offered again; the others are.
+    @Test func hostsTriedBeforeAreLeftOut() {
+        let memory = CMemory()
+        var env = s3p_environment_t()
+        env.host = memory.str("s3.example")
+        var raw = s3p_settings_t()
+        raw.addressing = S3P_ADDRESSING_VIRTUAL
+        raw.env = UnsafePointer(memory.store(env))
+        var none = s3p_str_t()
+        let buckets = [memory.str("a"), memory.str("b"), memory.str("c")]
+        let tried = [memory.str("b.s3.example"), memory.str("s3.example")]
+        var out = [s3p_upstream_t](repeating: s3p_upstream_t(), count: 4)
+        var count = 0
+        #expect(buckets.withUnsafeBufferPointer { list in
+            tried.withUnsafeBufferPointer {
+                s3p_upstreams(&raw, &none, list.baseAddress, 3, 0, $0.baseAddress, 2, &out, 4,
+                              memory.buffer(4 * Int(S3P_UPSTREAM_MAX)),
+                              4 * Int(S3P_UPSTREAM_MAX), &count)
+            }
+        } == S3P_OK)
+        #expect(out.prefix(count).map { text($0.name.bytes) } == ["a.s3.example", "c.s3.example"])
     }
 
     // The block nginx reads: "resolve" and a zone only for a name, and
@@ -121,7 +145,7 @@ import Testing
         var none = s3p_str_t()
         var out = s3p_upstream_t()
         var count = 0
-        #expect(s3p_upstreams(&raw, &none, nil, 0, resolve, &out, 1,
+        #expect(s3p_upstreams(&raw, &none, nil, 0, resolve, nil, 0, &out, 1,
                               memory.buffer(Int(S3P_UPSTREAM_MAX)), Int(S3P_UPSTREAM_MAX),
                               &count) == S3P_OK)
         #expect(count == 1)

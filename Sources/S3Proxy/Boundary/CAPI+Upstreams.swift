@@ -6,6 +6,7 @@ internal import CShim
 func s3p_upstreams(
     _ settings: UnsafePointer<s3p_settings_t>?, _ bucket: UnsafePointer<s3p_str_t>?,
     _ buckets: UnsafePointer<s3p_str_t>?, _ nbuckets: Int, _ resolve: Int32,
+    _ tried: UnsafePointer<s3p_str_t>?, _ ntried: Int,
     _ out: UnsafeMutablePointer<s3p_upstream_t>?, _ n: Int,
     _ buf: UnsafeMutablePointer<UInt8>?, _ cap: Int, _ count: UnsafeMutablePointer<Int>?
 ) -> Int32 {
@@ -22,6 +23,14 @@ func s3p_upstreams(
     else {
         return space ? S3P_E_SPACE : S3P_E_CONFIG
     }
-    count.pointee = written
+    // the hosts tried before are left out
+    var kept = 0
+    for i in 0..<written where !Bytes.list(tried, ntried).contains(where: {
+        Bytes.view($0).elementsEqual(Bytes.view(out[i].name))
+    }) {
+        out[kept] = out[i]
+        kept += 1
+    }
+    count.pointee = kept
     return S3P_OK
 }
