@@ -21,8 +21,6 @@ static ngx_int_t ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone,
 static void ngx_http_s3_proxy_status_count(ngx_http_request_t *r,
     s3p_status_event_t *ev);
 static ngx_int_t ngx_http_s3_proxy_status_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
-    ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_t *st);
 
 
 static ngx_str_t  ngx_http_s3_proxy_status_zone =
@@ -225,14 +223,26 @@ ngx_http_s3_proxy_status_count(ngx_http_request_t *r, s3p_status_event_t *ev)
 }
 
 
+/*
+ * The page: a copy of the counters, and of each credential source, read
+ * from the credentials' zone (its lock held): the providers', then the
+ * environment's static keys if a location signs with them.
+ */
+
 static ngx_int_t
 ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 {
+    u_char                         *p;
     s3p_str_t                       page;
     ngx_str_t                       type;
+    ngx_uint_t                      i, n;
     const char                     *ct;
     s3p_status_t                   *st;
+    s3p_status_source_t            *src;
     ngx_http_complex_value_t        cv;
+    ngx_http_s3_proxy_slot_t       *slot;
+    ngx_http_s3_proxy_signing_t    *known;
+    ngx_http_s3_proxy_provider_t  **pp;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -241,7 +251,12 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
 
-    st = ngx_pcalloc(r->pool, sizeof(s3p_status_t));
+    n = (smcf->creds ? ((ngx_array_t *) smcf->creds)->nelts : 0) + 1;
+
+    st = ngx_pcalloc(r->pool, sizeof(s3p_status_t)
+                              + n * (sizeof(s3p_status_source_t)
+                                     + S3P_ACCESS_KEY_MAX
+                                     + S3P_STATUS_ERROR_MAX));
     if (st == NULL || smcf->stats == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -261,50 +276,7 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
     }
 #endif
 
-    if (ngx_http_s3_proxy_status_sources(r, smcf, st) != NGX_OK
-        || s3p_status(st, ngx_http_s3_proxy_page_alloc, r->pool, &page, &ct)
-           != S3P_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    type.data = (u_char *) ct;
-    type.len = ngx_strlen(ct);
-
-    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
-    cv.value.data = (u_char *) page.data;
-    cv.value.len = page.len;
-
-    return ngx_http_send_response(r, NGX_HTTP_OK, &type, &cv);
-}
-
-
-/*
- * Each credential source of the configuration, read from the credentials'
- * zone (its lock held): the providers', then the environment's static
- * keys if a location signs with them.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
-    ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_t *st)
-{
-    u_char                         *p;
-    ngx_uint_t                      i, n;
-    s3p_status_source_t            *src;
-    ngx_http_s3_proxy_slot_t       *slot;
-    ngx_http_s3_proxy_signing_t    *known;
-    ngx_http_s3_proxy_provider_t  **pp;
-
-    n = (smcf->creds ? ((ngx_array_t *) smcf->creds)->nelts : 0) + 1;
-
-    src = ngx_pcalloc(r->pool, n * (sizeof(s3p_status_source_t)
-                                    + S3P_ACCESS_KEY_MAX
-                                    + S3P_STATUS_ERROR_MAX));
-    if (src == NULL) {
-        return NGX_ERROR;
-    }
-
+    src = (s3p_status_source_t *) (st + 1);
     st->sources = src;
     p = (u_char *) (src + n);
     pp = smcf->creds ? ((ngx_array_t *) smcf->creds)->elts : NULL;
@@ -351,5 +323,18 @@ ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
         }
     }
 
-    return NGX_OK;
+    if (s3p_status(st, ngx_http_s3_proxy_page_alloc, r->pool, &page, &ct)
+        != S3P_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    type.data = (u_char *) ct;
+    type.len = ngx_strlen(ct);
+
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+    cv.value.data = (u_char *) page.data;
+    cv.value.len = page.len;
+
+    return ngx_http_send_response(r, NGX_HTTP_OK, &type, &cv);
 }

@@ -142,15 +142,10 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
 
     /* empty values are not found */
 
-    if (value.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
     v->len = value.len;
     v->valid = 1;
     v->no_cacheable = 1;
-    v->not_found = 0;
+    v->not_found = (value.len == 0);
     v->data = value.data;
 
     return NGX_OK;
