@@ -260,8 +260,7 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
 
 /*
  * Configuration text read in the http block, as ngx_conf_param() reads
- * "nginx -g", but as a block's contents, its "}" at the end: errors name
- * the directive's file and line.
+ * "nginx -g", but as a block's contents, its "}" at the end.
  */
 
 static ngx_int_t
@@ -283,12 +282,9 @@ ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf, s3p_str_t *text)
     b.end = b.last;
     b.temporary = 1;
 
-    ngx_memzero(&conf_file, sizeof(ngx_conf_file_t));
+    /* the directive's file and line, read from the text */
 
-    conf_file.file.fd = cf->conf_file->file.fd;
-    conf_file.file.name = cf->conf_file->file.name;
-    conf_file.file.log = cf->log;
-    conf_file.line = cf->conf_file->line;
+    conf_file = *cf->conf_file;
     conf_file.buffer = &b;
 
     saved = *cf;
