@@ -986,59 +986,6 @@ void s3p_provider_next(s3p_provider_t *provider, s3p_provider_step_t *step,
     uint8_t *out, size_t cap);
 
 /*
- * The $s3_proxy_* variables: the core's table, from index 0.  C registers
- * each as not cacheable, and as not readable by name at run time (SSI,
- * perl) where S3P_VARIABLE_NOHASH is set: a signature or what it signs.
- * 0 past the last.
- */
-#define S3P_VARIABLE_NOHASH  1
-
-int s3p_variable_name(uint32_t index, s3p_str_t *name, uint32_t *flags);
-
-/* The client's range and conditional headers, in the order C reads them. */
-typedef enum {
-    S3P_HEADER_RANGE = 0,
-    S3P_HEADER_IF_RANGE = 1,
-    S3P_HEADER_IF_MATCH = 2,
-    S3P_HEADER_IF_NONE_MATCH = 3,
-    S3P_HEADER_IF_MODIFIED_SINCE = 4,
-    S3P_HEADER_IF_UNMODIFIED_SINCE = 5,
-    S3P_HEADERS = 6
-} s3p_header_t;
-
-/* What a variable's value is made of, for one request. */
-typedef struct {
-    uint32_t         index;           /* the variable's */
-    const s3p_result_t *result;       /* the request's; NULL: none */
-    s3p_str_t        s3_error;        /* S3's error code, when proxied */
-    const s3p_signing_t *signing;     /* what it signs with; NULL: the */
-                                      /*   location has no s3_proxy */
-    s3p_str_t        source;          /* its credentials' source; empty: */
-                                      /*   the environment's keys */
-    int64_t          expiration;      /* when they expire; S3P_NEVER */
-    int64_t          now;
-    s3p_str_t        method;          /* the client's */
-    s3p_str_t        upstream_method; /* set by proxy_cache (a HEAD */
-                                      /*   fetched as a GET); empty: none */
-    int32_t          cacheable;       /* 1: proxy_cache may store it */
-    s3p_str_t        headers[S3P_HEADERS];  /* empty: not sent */
-} s3p_variable_t;
-
-/* s3p_variable()'s answer: `value` names the nginx variable to read. */
-#define S3P_VARIABLE_NGINX  1
-
-/*
- * The value of `var`'s variable in `value` (empty: not found), in memory
- * of the request's or the configuration's, or, for the values it writes
- * (the cache key, seconds left), from `alloc(data, size)`: S3P_OK;
- * S3P_VARIABLE_NGINX when the value is nginx variable `value`'s (a cached
- * answer's validators, S3's request id); S3P_E_SPACE when `alloc` answers
- * NULL.
- */
-int s3p_variable(const s3p_variable_t *var, s3p_alloc_t alloc, void *data,
-    s3p_str_t *value);
-
-/*
  * The status handler (s3_proxy_status): counters every worker adds to,
  * with atomic adds, in a shared zone that outlives reloads, and what C
  * reads of the credentials; the core writes the page.
@@ -1166,5 +1113,59 @@ typedef struct {
  */
 int s3p_status(const s3p_status_t *status, s3p_alloc_t alloc, void *data,
     s3p_str_t *page, const char **content_type);
+
+
+/*
+ * The $s3_proxy_* variables: the core's table, from index 0.  C registers
+ * each as not cacheable, and as not readable by name at run time (SSI,
+ * perl) where S3P_VARIABLE_NOHASH is set: a signature or what it signs.
+ * 0 past the last.
+ */
+#define S3P_VARIABLE_NOHASH  1
+
+int s3p_variable_name(uint32_t index, s3p_str_t *name, uint32_t *flags);
+
+/* The client's range and conditional headers, in the order C reads them. */
+typedef enum {
+    S3P_HEADER_RANGE = 0,
+    S3P_HEADER_IF_RANGE = 1,
+    S3P_HEADER_IF_MATCH = 2,
+    S3P_HEADER_IF_NONE_MATCH = 3,
+    S3P_HEADER_IF_MODIFIED_SINCE = 4,
+    S3P_HEADER_IF_UNMODIFIED_SINCE = 5,
+    S3P_HEADERS = 6
+} s3p_header_t;
+
+/* What a variable's value is made of, for one request. */
+typedef struct {
+    uint32_t         index;           /* the variable's */
+    const s3p_result_t *result;       /* the request's; NULL: none */
+    s3p_str_t        s3_error;        /* S3's error code, when proxied */
+    const s3p_signing_t *signing;     /* what it signs with; NULL: the */
+                                      /*   location has no s3_proxy */
+    s3p_str_t        source;          /* its credentials' source; empty: */
+                                      /*   the environment's keys */
+    int64_t          expiration;      /* when they expire; S3P_NEVER */
+    int64_t          now;
+    s3p_str_t        method;          /* the client's */
+    s3p_str_t        upstream_method; /* set by proxy_cache (a HEAD */
+                                      /*   fetched as a GET); empty: none */
+    int32_t          cacheable;       /* 1: proxy_cache may store it */
+    s3p_str_t        headers[S3P_HEADERS];  /* empty: not sent */
+} s3p_variable_t;
+
+/* s3p_variable()'s answer: `value` names the nginx variable to read. */
+#define S3P_VARIABLE_NGINX  1
+
+/*
+ * The value of `var`'s variable in `value` (empty: not found), in memory
+ * of the request's or the configuration's, or, for the values it writes
+ * (the cache key, seconds left), from `alloc(data, size)`: S3P_OK;
+ * S3P_VARIABLE_NGINX when the value is nginx variable `value`'s (a cached
+ * answer's validators, S3's request id); S3P_E_SPACE when `alloc` answers
+ * NULL.
+ */
+int s3p_variable(const s3p_variable_t *var, s3p_alloc_t alloc, void *data,
+    s3p_str_t *value);
 
 #endif /* S3_PROXY_CORE_H */
