@@ -23,8 +23,7 @@
 
 
 static ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
-    ngx_uint_t declare);
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_uint_t declare);
 static ngx_int_t ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf,
     s3p_str_t *text);
 
@@ -39,34 +38,9 @@ char *
 ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf)
 {
-    ngx_uint_t                     resolve;
-    ngx_http_conf_ctx_t           *ctx;
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_core_srv_conf_t      *cscf;
-    ngx_http_s3_proxy_loc_conf_t  *levels[4];
-
-    if (conf->enable != 1) {
-        return NGX_CONF_OK;
-    }
-
-    /* the location's values, else its server's, else the http block's */
-
-    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
-    ctx = (ngx_http_conf_ctx_t *) cf->cycle->conf_ctx[ngx_http_module.index];
-
-    levels[0] = conf;
-    levels[1] = cscf->ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
-    levels[2] = ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
-    levels[3] = NULL;
-
-    /* what resolves upstreams at run time: the http block's resolver */
-
-    clcf = ctx->loc_conf[ngx_http_core_module.ctx_index];
-
-    resolve = NGX_HTTP_S3_PROXY_RESOLVE
-              && clcf->resolver != NULL && clcf->resolver->connections.nelts;
-
-    if (ngx_http_s3_proxy_upstreams(cf, levels, resolve, 1) == NGX_ERROR) {
+    if (conf->enable == 1
+        && ngx_http_s3_proxy_upstreams(cf, conf, 1) == NGX_ERROR)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -85,19 +59,15 @@ ngx_int_t
 ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core)
 {
-    ngx_int_t                      rc;
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_s3_proxy_loc_conf_t  *levels[2];
-
-    levels[0] = conf;
-    levels[1] = NULL;
+    ngx_int_t                  rc;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     core->resolver = (clcf->resolver != NULL
                       && clcf->resolver->connections.nelts);
 
-    rc = ngx_http_s3_proxy_upstreams(cf, levels, 0, 0);
+    rc = ngx_http_s3_proxy_upstreams(cf, conf, 0);
     core->upstreams = (rc == NGX_OK);
 
     return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
@@ -105,30 +75,54 @@ ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 
 
 /*
- * The core's upstreams for a location's raw settings, each taken from the
- * first of `levels` that has it (none if they are bad).  With `declare`,
- * those nginx does not know are declared, but for names that did not
- * resolve before: each is tried, and warned about, once.  NGX_OK when
- * there are some and nginx knew each.
+ * The core's upstreams for a location's raw settings: a merged location's,
+ * or, to declare them, the location's values, else its server's, else
+ * the http block's (none if they are bad).  Those nginx does not know are
+ * declared, but for names that did not resolve before: each is tried, and
+ * warned about, once.  NGX_OK when there are some and nginx knew each.
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
-    ngx_uint_t declare)
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_uint_t declare)
 {
     u_char                          *buf;
     size_t                           i, k, n, count;
     ngx_int_t                        rc;
     ngx_url_t                        u;
     s3p_str_t                        bucket, *tried;
+    ngx_uint_t                       resolve;
     ngx_array_t                     *a;
     s3p_settings_t                   raw, inner;
     s3p_upstream_t                  *list;
+    ngx_http_conf_ctx_t             *ctx;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_core_srv_conf_t        *cscf;
     ngx_http_upstream_srv_conf_t   **uscfp;
     ngx_http_upstream_main_conf_t   *umcf;
-    ngx_http_s3_proxy_loc_conf_t    *conf;
+    ngx_http_s3_proxy_loc_conf_t    *lcf, *levels[4];
     ngx_http_s3_proxy_main_conf_t   *smcf;
+
+    levels[0] = conf;
+    levels[1] = NULL;
+    resolve = 0;
+
+    if (declare) {
+        cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+        ctx = (ngx_http_conf_ctx_t *)
+                  cf->cycle->conf_ctx[ngx_http_module.index];
+
+        levels[1] = cscf->ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
+        levels[2] = ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
+        levels[3] = NULL;
+
+        /* what resolves upstreams at run time: the http block's resolver */
+
+        clcf = ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+        resolve = NGX_HTTP_S3_PROXY_RESOLVE && clcf->resolver != NULL
+                  && clcf->resolver->connections.nelts;
+    }
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
@@ -145,20 +139,20 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     for (n = 0; levels[n]; n++) { /* void */ }
 
     while (n--) {
-        conf = levels[n];
-        inner = conf->raw;
+        lcf = levels[n];
+        inner = lcf->raw;
         s3p_settings_merge(&inner, &raw);
         raw = inner;
 
         /* a bucket from variables is addressed path-style: no host */
 
-        if (conf->bucket != NGX_CONF_UNSET_PTR && conf->bucket != NULL) {
-            bucket.len = conf->bucket->lengths ? 0 : conf->bucket->value.len;
-            bucket.data = conf->bucket->value.data;
+        if (lcf->bucket != NGX_CONF_UNSET_PTR && lcf->bucket != NULL) {
+            bucket.len = lcf->bucket->lengths ? 0 : lcf->bucket->value.len;
+            bucket.data = lcf->bucket->value.data;
         }
 
-        if (conf->buckets != NGX_CONF_UNSET_PTR) {
-            a = conf->buckets;
+        if (lcf->buckets != NGX_CONF_UNSET_PTR) {
+            a = lcf->buckets;
         }
     }
 
