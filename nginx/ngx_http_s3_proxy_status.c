@@ -224,9 +224,8 @@ ngx_http_s3_proxy_status_count(ngx_http_request_t *r, s3p_status_event_t *ev)
 
 
 /*
- * The page: a copy of the counters, and of each credential source, read
- * from the credentials' zone (its lock held): the providers', then the
- * environment's static keys if a location signs with them.
+ * The page: a copy of the counters, and of each provider's state, read
+ * from the credentials' zone (its lock held).
  */
 
 static ngx_int_t
@@ -251,7 +250,7 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
 
-    n = (smcf->creds ? ((ngx_array_t *) smcf->creds)->nelts : 0) + 1;
+    n = smcf->creds ? ((ngx_array_t *) smcf->creds)->nelts : 0;
 
     st = ngx_pcalloc(r->pool, sizeof(s3p_status_t)
                               + n * (sizeof(s3p_status_source_t)
@@ -281,7 +280,7 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
     p = (u_char *) (src + n);
     pp = smcf->creds ? ((ngx_array_t *) smcf->creds)->elts : NULL;
 
-    for (i = 0; i + 1 < n; i++, src++) {
+    for (i = 0; i < n; i++, src++) {
         src->name.data = pp[i]->core.name.data;
         src->name.len = pp[i]->core.name.len;
         slot = pp[i]->slot;
@@ -310,15 +309,12 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
         ngx_shmtx_unlock(&pp[i]->shpool->mutex);
     }
 
-    st->nsources = n - 1;
+    st->nsources = n;
     known = smcf->signings ? smcf->signings->elts : NULL;
 
     for (i = 0; known && i < smcf->signings->nelts; i++) {
         if (known[i].creds == NULL) {
-            ngx_str_set(&src->name, S3P_CREDENTIALS_ENV_NAME);
-            src->access_key = known[i].signing->access_key;
-            src->expiration = S3P_NEVER;
-            st->nsources = n;
+            st->env_access_key = &known[i].signing->access_key;
             break;
         }
     }

@@ -1102,6 +1102,10 @@ typedef struct {
     size_t                       nlocations;
     s3p_str_t                    query;      /* the status request's */
     s3p_str_t                    accept;     /*   query and Accept */
+    const s3p_str_t             *env_access_key;  /* a location signs */
+                                             /*   with the environment's */
+                                             /*   keys: the page lists */
+                                             /*   them last; NULL: none */
 } s3p_status_t;
 
 /*

@@ -421,3 +421,30 @@ private func location(_ name: StaticString, _ bucket: StaticString) -> s3p_statu
     #expect(listed.map { $0.0 } == ["/a/", "/a/", "/a", "/a/"])
     #expect(listed.map { $0.1 } == ["", "b1", "/b1", "b2"])
 }
+
+// The environment's static keys, when a location signs with them, are
+// listed after the providers as "env", never expiring.
+@Test func theEnvironmentsKeysAreListedLast() {
+    let provider = [s3p_status_source_t(
+        name: str("imds"), access_key: str("ASIAEXAMPLE0123456789"), error: s3p_str_t(),
+        expiration: 1300, refreshed: 990, successes: 7, failures: 0, streak: 0,
+        verification: S3P_VERIFICATION_UNKNOWN)]
+    var key = str("AKIDS3PROXYTEST")
+    let names = { (sources: [s3p_status_source_t]) in
+        sources.map { String(decoding: Bytes.view($0.name), as: UTF8.self) }
+    }
+    provider.withUnsafeBufferPointer { p in
+        withUnsafePointer(to: &key) { k in
+            var status = s3p_status_t()
+            status.sources = p.baseAddress
+            status.nsources = 1
+            #expect(names(StatusPage.sources(status)) == ["imds"])
+            status.env_access_key = k
+            let listed = StatusPage.sources(status)
+            #expect(names(listed) == ["imds", "env"])
+            #expect(String(decoding: Bytes.view(listed[1].access_key), as: UTF8.self)
+                    == "AKIDS3PROXYTEST")
+            #expect(listed[1].expiration == Int64(S3P_NEVER))
+        }
+    }
+}
