@@ -100,11 +100,11 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     ngx_http_core_srv_conf_t        *cscf;
     ngx_http_upstream_srv_conf_t   **uscfp;
     ngx_http_upstream_main_conf_t   *umcf;
-    ngx_http_s3_proxy_loc_conf_t    *lcf, *levels[4];
+    ngx_http_s3_proxy_loc_conf_t    *lcf, *levels[3];
     ngx_http_s3_proxy_main_conf_t   *smcf;
 
     levels[0] = conf;
-    levels[1] = NULL;
+    n = 1;
     resolve = 0;
 
     if (declare) {
@@ -114,7 +114,7 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
 
         levels[1] = cscf->ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
         levels[2] = ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
-        levels[3] = NULL;
+        n = 3;
 
         /* what resolves upstreams at run time: the http block's resolver */
 
@@ -135,8 +135,6 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     a = smcf->buckets;
 
     /* from the outermost level in: an inner value replaces an outer one */
-
-    for (n = 0; levels[n]; n++) { /* void */ }
 
     while (n--) {
         lcf = levels[n];
