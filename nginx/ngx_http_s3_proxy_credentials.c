@@ -177,8 +177,7 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
         s3p_provider_verify_target(&p->core, signing,
                    (conf->bucket && conf->bucket->lengths == NULL)
                    ? (s3p_str_t *) &conf->bucket->value : NULL,
-                   conf->buckets ? conf->buckets->elts : NULL,
-                   conf->buckets ? conf->buckets->nelts : 0);
+                   conf->core->buckets, conf->core->nbuckets);
 
         if (p->core.targets[S3P_TARGET_S3].host.len == 0) {
             ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,

@@ -106,7 +106,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
         return ngx_http_next_header_filter(r);
     }
-    pass = slcf->pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
+    pass = slcf->raw.pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
 
     if (r->headers_in.range) {
         pass |= S3P_ANSWER_RANGE;

@@ -37,19 +37,10 @@ typedef struct {
 } ngx_http_s3_proxy_signing_t;
 
 
-/*
- * What the environment and the shared credentials files held when nginx
- * read its configuration: the defaults of the location directives.
- */
 typedef struct {
-    s3p_environment_t          env;
-    ngx_array_t               *buckets;    /* S3_PROXY_BUCKETS, of ngx_str_t */
+    s3p_environment_t          env;        /* as nginx read its config */
 
-    /*
-     * The signing settings resolved so far, one per set of raw values:
-     * locations that sign alike share one, so workers derive one signing
-     * key a day for them.
-     */
+    /* the signings resolved so far: locations that sign alike share one */
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
 
     void                      *creds;      /* providers, their zone */
@@ -66,29 +57,13 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                 enable;
-    time_t                     expires;
-    time_t                     window;       /* 0: off */
-    ngx_array_t               *buckets;    /* of ngx_str_t */
-    ngx_array_t               *params;     /* of ngx_str_t */
-    ngx_array_t               *stream;     /* of ngx_str_t; NULL: off */
-    ngx_flag_t                 listing;
-    ngx_str_t                  index;
+    s3p_settings_t             raw;          /* every other setting (Swift) */
 
     /* s3_proxy_bucket and s3_proxy_prefix: with variables, per request */
     ngx_http_complex_value_t  *bucket;
     ngx_http_complex_value_t  *prefix;
 
-    /*
-     * where S3 is and how to sign for it, as written (expires and window
-     * apart), inherited and resolved by the core
-     */
-    s3p_settings_t             raw;
-
-    /* a prefix location's prefix, not part of the S3 path */
-    ngx_str_t                  mount;
-
-    ngx_uint_t                 pass_headers;  /* S3P_PASS_* bits */
-
+    ngx_str_t                  mount;        /* not part of the S3 path */
     ngx_http_s3_proxy_pos_t    enable_pos;
 
     /* s3_proxy_snippet, the marker of s3_proxy.conf: where it is */
@@ -102,37 +77,15 @@ typedef struct {
     /* credentials from a provider: core's signing is then replaced */
     ngx_http_s3_proxy_creds_t *creds;
 
-    ngx_array_t               *ignore_params;  /* of ngx_str_t */
-    ngx_uint_t                 stream_match;   /* S3P_STREAM_NO_AGENT... */
-
-    /* websites: what browsers get (s3p_config_t) */
-    ngx_flag_t                 website;
-    ngx_flag_t                 types;
-    ngx_array_t               *proxy_types;    /* of ngx_str_t */
-    ngx_str_t                  download;
-    ngx_str_t                  error_document;
-    ngx_int_t                  error_status;
-
     ngx_uint_t                *status_rows;  /* in status_locations: */
                                              /* its own, its buckets' */
 } ngx_http_s3_proxy_loc_conf_t;
 
 
-/*
- * A server's prefix locations with "s3_proxy on" and their own bucket,
- * whose mount without its "/" S3 clients ask as the bucket
- * (s3p_bucket_root())
- */
+/* A server's locations S3 clients ask as a bucket (s3p_bucket_root()). */
 typedef struct {
     ngx_array_t               *mounts;  /* of ngx_http_s3_proxy_loc_conf_t * */
 } ngx_http_s3_proxy_srv_conf_t;
-
-
-/*
- * s3_proxy_pass_headers off: a bit of its own, as nginx's bitmasks have
- * (S3P_PASS_* leave NGX_CONF_BITMASK_SET, 0x0001, free)
- */
-#define NGX_HTTP_S3_PROXY_PASS_OFF  0x0100
 
 
 /* What the Swift core answered for one request. */
@@ -178,16 +131,11 @@ typedef struct {
 
 /* ngx_http_s3_proxy_settings.c */
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
-ngx_array_t *ngx_http_s3_proxy_split(ngx_pool_t *pool, ngx_str_t *values,
-    ngx_uint_t n);
-ngx_int_t ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values,
-    ngx_uint_t n, time_t seconds, int32_t *kinds);
 ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
     ngx_pool_t *pool, ngx_str_t *contents);
-ngx_int_t ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data,
-    size_t len);
+uint8_t *ngx_http_s3_proxy_conf_alloc(void *pool, size_t size);
 char *ngx_http_s3_proxy_core(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_core_loc_conf_t *clcf);
 
 /* ngx_http_s3_proxy_upstream.c */
 char *ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
@@ -218,36 +166,6 @@ ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
 ngx_uint_t ngx_http_s3_proxy_falls_back(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
-
-/* ngx_http_s3_proxy_directives.c */
-char *ngx_http_s3_proxy_window(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_buckets(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_allow_params(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_ignore_params(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_stream_agents(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_proxy_types(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_error_document(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_addressing(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_per_request(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-void ngx_http_s3_proxy_per_request_value(ngx_http_complex_value_t *cv,
-    s3p_str_t *value, uint32_t *per_request, uint32_t flag);
-
-/* ngx_http_s3_proxy_snippet.c */
-char *ngx_http_s3_proxy_snippet(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_s3_proxy_check_snippet(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_loc_conf_t *prev);
 
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,

@@ -1,13 +1,7 @@
 /*
- * ngx_http_s3_proxy_module: the S3 settings.
- *
- * The environment and the shared credentials and config files are read
- * once per configuration cycle, in the master.  Each directive's values
- * are checked by the Swift core where they stand (s3p_check_directive());
- * each location with "s3_proxy on" hands them, with the environment, to
- * the core, which holds every setting's default and normal form
- * (s3p_signing_resolve()).  C takes no decision about S3 here: it moves
- * the values and reports the core's verdict at the directive's line.
+ * ngx_http_s3_proxy_module: the S3 settings: the environment, the shared
+ * files, and a location's settings resolved by the core with what only
+ * nginx knows (docs/design.md, "Settings").
  */
 
 #include <ngx_config.h>
@@ -17,23 +11,24 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-static ngx_int_t ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name,
-    s3p_str_t *value);
-static void ngx_http_s3_proxy_read_shared(ngx_conf_t *cf,
-    const s3p_str_t *path, s3p_str_t *contents);
+static uint8_t *ngx_http_s3_proxy_secret_alloc(void *pool, size_t size);
 static void ngx_http_s3_proxy_wipe(void *data);
 static s3p_signing_t *ngx_http_s3_proxy_signing(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_http_s3_proxy_main_conf_t *smcf);
 
 
+/*
+ * The environment is read once per configuration cycle: nginx keeps the
+ * master's, so a changed variable takes a restart.  The shared files are
+ * read again on reload.  Copies of both are wiped with the configuration.
+ */
+
 void *
 ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 {
-    u_char                         *paths;
-    size_t                          i, len;
-    s3p_str_t                      *vars;
-    ngx_str_t                       value;
-    const char                     *name;
+    ngx_uint_t                      i;
+    s3p_str_t                      *path, *file;
+    ngx_str_t                       contents;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_main_conf_t));
@@ -41,54 +36,33 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    /*
-     * The environment is read once per configuration cycle; nginx keeps
-     * the master's environment, so a changed variable takes a restart,
-     * while the shared files are read again on reload.  Which variables
-     * are the core's; unset and empty are the same.
-     */
-
-    vars = &smcf->env.access_key_id;
-
-    for (i = 0; i < S3P_ENV_VARIABLES; i++) {
-        name = s3p_environment_name(i);
-
-        if (name == NULL) {
-            break;
-        }
-
-        if (ngx_http_s3_proxy_getenv(cf, name, &vars[i]) != NGX_OK) {
-            return NULL;
-        }
-    }
-
-    /* the shared credentials and config files, where the core says */
-
-    len = 2 * smcf->env.home.len + smcf->env.credentials_file_name.len
-          + smcf->env.config_file_name.len + sizeof("/.aws/credentials") * 2;
-
-    paths = ngx_pnalloc(cf->pool, len);
-    if (paths == NULL
-        || s3p_environment_paths(&smcf->env, paths, len) != S3P_OK)
+    if (s3p_environment_read(&smcf->env, getenv,
+                             ngx_http_s3_proxy_secret_alloc, cf->pool)
+        != S3P_OK)
     {
         return NULL;
     }
 
-    ngx_http_s3_proxy_read_shared(cf, &smcf->env.credentials_path,
-                                  &smcf->env.credentials_file);
-    ngx_http_s3_proxy_read_shared(cf, &smcf->env.config_path,
-                                  &smcf->env.config_file);
+    /* a file missing or unreadable reads as empty: the core names it */
 
-    /* the default bucket allowlist, as `make run` passes it */
+    for (i = 0; i < 2; i++) {
+        path = i ? &smcf->env.config_path : &smcf->env.credentials_path;
+        file = i ? &smcf->env.config_file : &smcf->env.credentials_file;
 
-    if (smcf->env.buckets.len) {
-        value.data = (u_char *) smcf->env.buckets.data;
-        value.len = smcf->env.buckets.len;
+        ngx_str_null(&contents);
 
-        smcf->buckets = ngx_http_s3_proxy_split(cf->pool, &value, 1);
-        if (smcf->buckets == NULL) {
-            return NULL;
+        if (path->len
+            && ngx_http_s3_proxy_read_file((u_char *) path->data,
+                                           S3P_FILE_MAX, cf->pool, &contents)
+               == NGX_ERROR)
+        {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "s3 proxy: \"%s\" is not a readable file of at "
+                          "most %d bytes, not read", path->data, S3P_FILE_MAX);
         }
+
+        file->len = contents.len;
+        file->data = contents.data;
     }
 
     return smcf;
@@ -96,135 +70,21 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
 
 
 /*
- * A list directive's names, split by the core (s3p_split_names()), as
- * slices of `values`; s3p_str_t has ngx_str_t's layout.
- */
-
-ngx_array_t *
-ngx_http_s3_proxy_split(ngx_pool_t *pool, ngx_str_t *values, ngx_uint_t n)
-{
-    size_t        count;
-    ngx_array_t  *a;
-
-    count = s3p_split_names((s3p_str_t *) values, n, NULL, 0);
-
-    a = ngx_array_create(pool, ngx_max(count, 1), sizeof(ngx_str_t));
-    if (a == NULL) {
-        return NULL;
-    }
-
-    a->nelts = s3p_split_names((s3p_str_t *) values, n, a->elts, count);
-
-    return a;
-}
-
-
-/*
- * Asks the core about the directive's values (s3p_check_directive()): its
- * message names the directive and says what is wrong.  s3p_str_t has
- * ngx_str_t's layout.
- */
-
-ngx_int_t
-ngx_http_s3_proxy_check(ngx_conf_t *cf, ngx_str_t *values, ngx_uint_t n,
-    time_t seconds, int32_t *kinds)
-{
-    u_char  err[NGX_MAX_CONF_ERRSTR];
-
-    if (s3p_check_directive(cf->args->elts, (s3p_str_t *) values, n,
-                            (int64_t) seconds, kinds, err, sizeof(err))
-        == S3P_OK)
-    {
-        return NGX_OK;
-    }
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
-
-    return NGX_ERROR;
-}
-
-
-/* A variable's value, copied; the copy is wiped with the configuration. */
-
-static ngx_int_t
-ngx_http_s3_proxy_getenv(ngx_conf_t *cf, const char *name, s3p_str_t *value)
-{
-    char    *env;
-    size_t   len;
-    u_char  *copy;
-
-    env = getenv(name);
-
-    if (env == NULL || *env == '\0') {
-        value->len = 0;
-        value->data = NULL;
-        return NGX_OK;
-    }
-
-    len = ngx_strlen(env);
-
-    copy = ngx_pnalloc(cf->pool, len);
-    if (copy == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(copy, env, len);
-
-    value->len = len;
-    value->data = copy;
-
-    return ngx_http_s3_proxy_wipe_later(cf, copy, len);
-}
-
-
-/*
- * A shared credentials or config file of the AWS CLI.  A file that is
- * missing or unreadable reads as empty: the core names it if a location
- * needs a profile from it.  Its contents are wiped with the configuration.
- */
-
-static void
-ngx_http_s3_proxy_read_shared(ngx_conf_t *cf, const s3p_str_t *path,
-    s3p_str_t *contents)
-{
-    ngx_str_t  file;
-
-    ngx_str_null(&file);
-
-    if (path->len
-        && ngx_http_s3_proxy_read_file((u_char *) path->data, S3P_FILE_MAX,
-                                       cf->pool, &file)
-           == NGX_ERROR)
-    {
-        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "s3 proxy: \"%s\" is not a readable file of at most "
-                      "%d bytes, not read", path->data, S3P_FILE_MAX);
-    }
-
-    contents->data = file.data;
-    contents->len = file.len;
-}
-
-
-/*
  * A small file (`path` NUL-terminated), read whole into `contents`,
  * allocated from `pool` and wiped with it: NGX_OK; NGX_DECLINED when it
  * does not exist; NGX_ERROR when it is not a regular file, is larger than
- * `max`, or cannot be read whole.
+ * `max`, or is not read whole at once.
  */
 
 ngx_int_t
 ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_pool_t *pool,
     ngx_str_t *contents)
 {
-    u_char              *buf;
-    size_t               size, got;
-    ssize_t              n;
-    ngx_int_t            rc;
-    ngx_str_t           *wipe;
-    ngx_file_t           file;
-    ngx_file_info_t      fi;
-    ngx_pool_cleanup_t  *cln;
+    u_char           *buf;
+    size_t            size;
+    ngx_int_t         rc;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
 
     ngx_str_null(contents);
     ngx_memzero(&file, sizeof(ngx_file_t));
@@ -249,31 +109,13 @@ ngx_http_s3_proxy_read_file(u_char *path, size_t max, ngx_pool_t *pool,
 
     size = (size_t) ngx_file_size(&fi);
 
-    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_str_t));
-    buf = ngx_pnalloc(pool, size);
+    buf = ngx_http_s3_proxy_secret_alloc(pool, size);
 
-    if (cln == NULL || buf == NULL) {
-        goto done;
+    if (buf != NULL && ngx_read_file(&file, buf, size, 0) == (ssize_t) size) {
+        contents->data = buf;
+        contents->len = size;
+        rc = NGX_OK;
     }
-
-    wipe = cln->data;
-    wipe->data = buf;
-    wipe->len = 0;
-    cln->handler = ngx_http_s3_proxy_wipe;
-
-    for (got = 0; got < size; got += n) {
-        n = ngx_read_file(&file, buf + got, size - got, got);
-
-        if (n <= 0) {
-            goto done;
-        }
-
-        wipe->len = got + n;
-    }
-
-    contents->data = buf;
-    contents->len = size;
-    rc = NGX_OK;
 
 done:
 
@@ -283,23 +125,30 @@ done:
 }
 
 
-ngx_int_t
-ngx_http_s3_proxy_wipe_later(ngx_conf_t *cf, u_char *data, size_t len)
+/* Memory for secrets (`pool`: a pool), wiped when the pool is destroyed. */
+
+static uint8_t *
+ngx_http_s3_proxy_secret_alloc(void *pool, size_t size)
 {
     ngx_str_t           *wipe;
     ngx_pool_cleanup_t  *cln;
 
-    cln = ngx_pool_cleanup_add(cf->pool, sizeof(ngx_str_t));
+    cln = ngx_pool_cleanup_add(pool, sizeof(ngx_str_t));
     if (cln == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     wipe = cln->data;
-    wipe->data = data;
-    wipe->len = len;
+
+    wipe->data = ngx_pcalloc(pool, size);
+    if (wipe->data == NULL) {
+        return NULL;
+    }
+
+    wipe->len = size;
     cln->handler = ngx_http_s3_proxy_wipe;
 
-    return NGX_OK;
+    return wipe->data;
 }
 
 
@@ -312,68 +161,78 @@ ngx_http_s3_proxy_wipe(void *data)
 }
 
 
+/* Memory for the core's lists, from a configuration's pool (`pool`). */
+
+uint8_t *
+ngx_http_s3_proxy_conf_alloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}
+
+
 /*
- * Resolves a location's settings through the Swift core: its signing
- * settings (raw values from the environment and s3_proxy_expires) and its
- * allowlists.  Errors name the "s3_proxy" directive's own line.
+ * Resolves a location's settings through the Swift core, with what only
+ * nginx knows: its mount, its bucket and prefix, its "types", its signing
+ * (credentials that rotate, upstreams) and its status counters.  Errors
+ * name the "s3_proxy" directive's own line.
  */
 
 char *
 ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
-    ngx_http_s3_proxy_main_conf_t *smcf)
+    ngx_http_core_loc_conf_t *clcf)
 {
-    u_char                    err[S3P_MESSAGE_MAX];
-    s3p_config_t             *core;
-    ngx_http_s3_proxy_pos_t  *pos;
+    u_char                          err[S3P_MESSAGE_MAX];
+    s3p_config_t                   *core;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
-    pos = &conf->enable_pos;
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     core = ngx_pcalloc(cf->pool, sizeof(s3p_config_t));
     if (core == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    core->index.len = conf->index.len;
-    core->index.data = conf->index.data;
+    conf->raw.env = &smcf->env;
+
+    if (s3p_config_settings(core, &conf->raw, ngx_http_s3_proxy_conf_alloc,
+                            cf->pool)
+        != S3P_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     core->mount.len = conf->mount.len;
     core->mount.data = conf->mount.data;
-    core->listings = conf->listing ? 1 : 0;
 
-    ngx_http_s3_proxy_per_request_value(conf->bucket, &core->bucket,
-                                        &core->per_request,
-                                        S3P_PER_REQUEST_BUCKET);
-    ngx_http_s3_proxy_per_request_value(conf->prefix, &core->prefix,
-                                        &core->per_request,
-                                        S3P_PER_REQUEST_PREFIX);
+    /* a bucket or prefix with variables comes with each request */
 
-    /* s3p_str_t has ngx_str_t's layout: the core reads the lists in place */
+    if (conf->bucket && conf->bucket->lengths) {
+        core->per_request |= S3P_PER_REQUEST_BUCKET;
 
-    if (conf->buckets != NULL) {
-        core->buckets = conf->buckets->elts;
-        core->nbuckets = conf->buckets->nelts;
+    } else if (conf->bucket) {
+        core->bucket.len = conf->bucket->value.len;
+        core->bucket.data = conf->bucket->value.data;
     }
 
-    if (conf->params != NULL) {
-        core->params = conf->params->elts;
-        core->nparams = conf->params->nelts;
+    if (conf->prefix && conf->prefix->lengths) {
+        core->per_request |= S3P_PER_REQUEST_PREFIX;
+
+    } else if (conf->prefix) {
+        core->prefix.len = conf->prefix->value.len;
+        core->prefix.data = conf->prefix->value.data;
     }
 
-    if (conf->ignore_params != NULL) {
-        core->ignore_params = conf->ignore_params->elts;
-        core->nignore_params = conf->ignore_params->nelts;
-    }
+    /* websites: the type of a key is nginx's "types" of the location */
 
-    if (conf->stream == NGX_CONF_UNSET_PTR) {
-        core->stream = S3P_STREAM_DEFAULT;
+    core->type = ngx_http_s3_proxy_type;
+    core->type_data = clcf;
 
-    } else if (conf->stream == NULL) {
-        core->stream = S3P_STREAM_OFF;
+    /* the credentials and the counters read the location's buckets */
 
-    } else {
-        core->stream = S3P_STREAM_LIST;
-        core->stream_agents = conf->stream->elts;
-        core->nstream_agents = conf->stream->nelts;
-        core->stream_match = (uint32_t) conf->stream_match;
+    conf->core = core;
+
+    if (ngx_http_s3_proxy_status_location(cf, conf, &clcf->name) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     core->signing = ngx_http_s3_proxy_signing(cf, conf, smcf);
@@ -389,11 +248,9 @@ ngx_http_s3_proxy_core(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     if (s3p_config_check(core, err, sizeof(err)) != S3P_OK) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
-                      err, pos->file_name, pos->line);
+                      err, conf->enable_pos.file_name, conf->enable_pos.line);
         return NGX_CONF_ERROR;
     }
-
-    conf->core = core;
 
     return NGX_CONF_OK;
 }
@@ -411,20 +268,11 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     size_t                        len;
     u_char                        err[S3P_MESSAGE_MAX], *resolved;
     void                         *provider;
-    ngx_int_t                     rc;
     ngx_uint_t                    i;
-    s3p_settings_t                raw, resolve;
+    s3p_settings_t                resolve;
     s3p_signing_t                *signing;
-    ngx_http_s3_proxy_pos_t      *pos;
     ngx_http_s3_proxy_creds_t    *creds;
     ngx_http_s3_proxy_signing_t  *known;
-
-    pos = &conf->enable_pos;
-
-    raw = conf->raw;
-    raw.expires = (int64_t) conf->expires;
-    raw.window = (int64_t) conf->window;
-    raw.env = &smcf->env;
 
     if (smcf->signings == NULL) {
         smcf->signings = ngx_array_create(cf->pool, 2,
@@ -437,44 +285,37 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     known = smcf->signings->elts;
 
     for (i = 0; i < smcf->signings->nelts; i++) {
-        if (s3p_settings_same(&known[i].raw, &raw)) {
+        if (s3p_settings_same(&known[i].raw, &conf->raw)) {
             conf->creds = known[i].creds;
             return known[i].signing;
         }
     }
 
-    signing = ngx_pcalloc(cf->pool, sizeof(s3p_signing_t));
-    if (signing == NULL) {
-        return NULL;
-    }
-
     /* where the keys come from, by the core: `resolve` names the source */
 
-    resolve = raw;
+    resolve = conf->raw;
 
     if (ngx_http_s3_proxy_provider(cf, conf, &resolve, &provider) != NGX_OK) {
         return NULL;
     }
 
-    len = s3p_signing_bound(&resolve);
-
-    resolved = ngx_pcalloc(cf->pool, len);
-    if (resolved == NULL) {
-        return NULL;
-    }
-
     /* the resolved settings hold a copy of the secret: wiped likewise */
 
-    if (ngx_http_s3_proxy_wipe_later(cf, resolved, len) != NGX_OK) {
+    len = s3p_signing_bound(&resolve);
+
+    signing = ngx_pcalloc(cf->pool, sizeof(s3p_signing_t));
+    resolved = ngx_http_s3_proxy_secret_alloc(cf->pool, len);
+
+    if (signing == NULL || resolved == NULL) {
         return NULL;
     }
 
-    rc = s3p_signing_resolve(&resolve, signing, resolved, len, err,
-                             sizeof(err));
-
-    if (rc != S3P_OK) {
+    if (s3p_signing_resolve(&resolve, signing, resolved, len, err,
+                            sizeof(err))
+        != S3P_OK)
+    {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
-                      err, pos->file_name, pos->line);
+                      err, conf->enable_pos.file_name, conf->enable_pos.line);
         return NULL;
     }
 
@@ -495,7 +336,7 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
         return NULL;
     }
 
-    known->raw = raw;
+    known->raw = conf->raw;
     known->signing = signing;
     known->creds = creds;
 
@@ -503,4 +344,3 @@ ngx_http_s3_proxy_signing(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 
     return signing;
 }
-

@@ -70,7 +70,7 @@ ngx_int_t
 ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name)
 {
-    ngx_str_t                       own;
+    s3p_str_t                       own;
     ngx_uint_t                      k, n;
     s3p_status_location_t          *loc;
     ngx_http_s3_proxy_main_conf_t  *smcf;
@@ -81,17 +81,18 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    n = conf->buckets ? conf->buckets->nelts : 0;
+    n = conf->core->nbuckets;
 
     conf->status_rows = ngx_palloc(cf->pool, (n + 1) * sizeof(ngx_uint_t));
     if (conf->status_rows == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_str_null(&own);
+    ngx_memzero(&own, sizeof(s3p_str_t));
 
     if (conf->bucket) {
-        own = conf->bucket->value;
+        own.data = conf->bucket->value.data;
+        own.len = conf->bucket->value.len;
     }
 
     for (k = 0; k <= n; k++) {
@@ -101,8 +102,7 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
         }
 
         loc->name = *(s3p_str_t *) name;
-        loc->bucket = *(s3p_str_t *) (k ? (ngx_str_t *) conf->buckets->elts
-                                          + k - 1 : &own);
+        loc->bucket = k ? conf->core->buckets[k - 1] : own;
         loc->row = S3P_STATUS_LOCATIONS;
 
         conf->status_rows[k] = smcf->status_locations->nelts - 1;
@@ -167,7 +167,7 @@ ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
     k = (ngx_uint_t) ctx->result.allowed;            /* -1: none */
-    k = (slcf->buckets && k < slcf->buckets->nelts) ? k + 1 : 0;
+    k = (slcf->core && k < slcf->core->nbuckets) ? k + 1 : 0;
     loc = smcf->status_locations ? smcf->status_locations->elts : NULL;
 
     ev.route = ctx->result.route;

@@ -92,7 +92,7 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     ngx_url_t                        u;
     s3p_str_t                        bucket, *tried;
     ngx_uint_t                       resolve;
-    ngx_array_t                     *a;
+    s3p_config_t                     core;
     s3p_settings_t                   raw, inner;
     s3p_upstream_t                  *list;
     ngx_http_conf_ctx_t             *ctx;
@@ -132,7 +132,6 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
 
     raw.credentials = S3P_CREDENTIALS_UNSET;
     raw.addressing = S3P_ADDRESSING_UNSET;
-    a = smcf->buckets;
 
     /* from the outermost level in: an inner value replaces an outer one */
 
@@ -148,15 +147,22 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
             bucket.len = lcf->bucket->lengths ? 0 : lcf->bucket->value.len;
             bucket.data = lcf->bucket->value.data;
         }
-
-        if (lcf->buckets != NGX_CONF_UNSET_PTR) {
-            a = lcf->buckets;
-        }
     }
 
     raw.env = &smcf->env;
 
-    n = (a == NULL) ? 0 : a->nelts;
+    /* the allowed buckets: s3_proxy_buckets, else S3_PROXY_BUCKETS */
+
+    ngx_memzero(&core, sizeof(s3p_config_t));
+
+    if (s3p_config_settings(&core, &raw, ngx_http_s3_proxy_conf_alloc,
+                            cf->temp_pool)
+        != S3P_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    n = core.nbuckets;
 
     /* the names live as long as the configuration is read */
 
@@ -179,7 +185,7 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
 
     count = 0;
 
-    (void) s3p_upstreams(&raw, &bucket, n ? (s3p_str_t *) a->elts : NULL, n,
+    (void) s3p_upstreams(&raw, &bucket, n ? core.buckets : NULL, n,
                          (int32_t) resolve,
                          declare ? smcf->upstreams->elts : NULL,
                          declare ? smcf->upstreams->nelts : 0,

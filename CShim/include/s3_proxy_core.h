@@ -27,12 +27,21 @@ typedef struct {
 
 
 /*
+ * Memory for what the core learns the size of only by computing it (an
+ * answer, a setting's list): C's allocator (`data` is its own, such as a
+ * request's pool), asked once for exactly `size` bytes, aligned for any
+ * of the header's types; NULL when it has none.
+ */
+typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
+
+
+/*
  * What the master's environment held when nginx read its configuration:
  * the defaults of the location directives and what the credential chain
  * reads (empty: unset).  Which variable fills which field is the core's:
  * the first S3P_ENV_VARIABLES fields are the variables, in the order of
- * s3p_environment_name(); C reads each once (s3p_environment_name(i) into
- * the i-th field) and wipes its copies with the configuration.
+ * s3p_environment_name(); s3p_environment_read() fills them once, and C
+ * wipes the copies with the configuration.
  */
 typedef struct {
     s3p_str_t        access_key_id;         /* AWS_ACCESS_KEY_ID */
@@ -86,6 +95,16 @@ const char *s3p_environment_name(size_t i);
  */
 int s3p_environment_paths(s3p_environment_t *env, uint8_t *out, size_t cap);
 
+/*
+ * Reads the environment once: each variable of the core's through `get`
+ * (getenv(); unset and empty are the same) into its field, copied into
+ * memory from `alloc(data, ...)`, which C wipes with the configuration;
+ * then the shared files' paths, as s3p_environment_paths() writes them.
+ * S3P_OK, or S3P_E_SPACE when `alloc` answers NULL.
+ */
+int s3p_environment_read(s3p_environment_t *env,
+    char *(*get)(const char *name), s3p_alloc_t alloc, void *data);
+
 
 /* Where a location's credentials come from (s3_proxy_credentials). */
 typedef enum {
@@ -104,8 +123,7 @@ typedef enum {
 
 /*
  * s3_proxy_credentials SOURCE role=ARN [external_id=ID] [session_name=NAME]
- * [duration=TIME]: the parameters' places in s3p_settings_t's `role`; in
- * s3p_check_directive()'s `kinds`, a parameter's place plus one.
+ * [duration=TIME]: the parameters' places in s3p_settings_t's `role`.
  */
 #define S3P_ROLE_ARN           0
 #define S3P_ROLE_EXTERNAL_ID   1
@@ -124,9 +142,12 @@ typedef enum {
 
 
 /*
- * A location's raw signing settings: its directives' values as written
- * (empty, S3P_UNSET or *_UNSET: not configured) and the environment.
- * s3p_signing_resolve() turns them into an s3p_signing_t.
+ * A location's raw settings: its directives' values as written (NULL,
+ * empty, S3P_UNSET or *_UNSET: not configured; s3p_settings_init()) and
+ * the environment.  The signing ones, from `endpoint` to `window`, are
+ * what s3p_signing_resolve() turns into an s3p_signing_t; the others
+ * s3p_config_settings() turns into the location's s3p_config_t.  List
+ * values are slices of the directives' arguments.
  */
 typedef struct {
     s3p_str_t        endpoint;              /* s3_proxy_endpoint */
@@ -142,20 +163,74 @@ typedef struct {
     int64_t          window;                /* s3_proxy_presign_window, */
                                             /*   seconds; 0, S3P_UNSET: off */
     const s3p_environment_t  *env;
+
+    const s3p_str_t *buckets;               /* s3_proxy_buckets */
+    size_t           nbuckets;
+    const s3p_str_t *params;                /* s3_proxy_allow_params */
+    size_t           nparams;
+    const s3p_str_t *ignore_params;         /* s3_proxy_ignore_params */
+    size_t           nignore_params;
+    int32_t          stream;                /* s3_proxy_stream_agents: */
+    uint32_t         stream_match;          /*   an s3p_stream_t and, with */
+    const s3p_str_t *stream_agents;         /*   S3P_STREAM_LIST, as in */
+    size_t           nstream_agents;        /*   s3p_config_t */
+    int32_t          listing;               /* s3_proxy_listing: 0, 1 */
+    s3p_str_t        index;                 /* s3_proxy_index */
+    uint32_t         pass_headers;          /* s3_proxy_pass_headers: */
+                                            /*   S3P_PASS_* bits and the */
+                                            /*   core's own; 0: not */
+                                            /*   configured */
+    int32_t          website;               /* s3_proxy_website: 0, 1 */
+    int32_t          types;                 /* s3_proxy_types: 0, 1 */
+    const s3p_str_t *proxy_types;           /* s3_proxy_proxy_types */
+    size_t           nproxy_types;
+    s3p_str_t        download;              /* s3_proxy_download_param */
+    s3p_str_t        error_document;        /* s3_proxy_error_document: */
+    int32_t          error_status;          /*   its key and status (0: */
+                                            /*   S3's) */
 } s3p_settings_t;
 
 #define S3P_UNSET  (-1)
 
+/* Raw settings with nothing configured: a location's before its block. */
+void s3p_settings_init(s3p_settings_t *settings);
+
+/*
+ * Reads one location directive where it stands, so that nginx -t points
+ * at its line: `args` (`n` of them) are its name and values as nginx read
+ * them, which `settings` keeps slices of; a list's slices go into memory
+ * from `alloc(data, ...)`.  What nginx's slots said before, it says:
+ * "is duplicate" for a second one at the same level (s3_proxy_pass_headers
+ * adds to the first), "invalid value" for a time nginx does not read
+ * ("1h 30m"), the messages of flags and bitmasks.  s3_proxy_bucket and
+ * s3_proxy_prefix, which C keeps, are checked only (constant values).
+ *
+ * S3P_OK, with S3P_DIRECTIVE_* bits in `what`; S3P_E_CONFIG with the whole
+ * message nginx -t shows in `err` (capacity `cap`, NUL-terminated);
+ * S3P_E_SPACE when `alloc` answers NULL.
+ */
+#define S3P_DIRECTIVE_WHERE  1        /* it decides which hosts requests */
+                                      /*   go to: declare them */
+#define S3P_DIRECTIVE_WARN   2        /* `err` is a warning, to log at */
+                                      /*   warn level (a bitmask's value */
+                                      /*   given twice, as nginx says) */
+
+int s3p_settings_directive(s3p_settings_t *settings, const s3p_str_t *args,
+    size_t n, s3p_alloc_t alloc, void *data, uint32_t *what, uint8_t *err,
+    size_t cap);
+
 /*
  * A location's raw settings inherited as nginx inherits a directive's
  * value: each one `conf` has not configured is `prev`'s (the profile name
- * goes with s3_proxy_credentials).  `env` is left as it is.
+ * and role go with s3_proxy_credentials, the key with its status).  `env`
+ * is left as it is.
  */
 void s3p_settings_merge(s3p_settings_t *conf, const s3p_settings_t *prev);
 
 /*
- * Whether two locations' raw settings are the same (1), so that they share
- * one resolved s3p_signing_t, or not (0).  Their `env` is not compared.
+ * Whether two locations' raw signing settings are the same (1), so that
+ * they share one resolved s3p_signing_t, or not (0).  Their `env` and
+ * other settings are not compared.
  */
 int s3p_settings_same(const s3p_settings_t *a, const s3p_settings_t *b);
 
@@ -595,38 +670,16 @@ int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
 int s3p_config_check(const s3p_config_t *conf, uint8_t *err, size_t cap);
 
 /*
- * Checks one location directive where it stands, so that nginx -t points
- * at its line: `name` is the directive's name, `values` (`n` of them) its
- * values as written (an allowlist's names once split at commas and
- * spaces), `seconds` a time's value as nginx parsed it (s3_proxy_expires,
- * s3_proxy_presign_window).  What each value means goes into `kinds` (`n`
- * entries; may be NULL for a directive other than these three):
- *
- *   s3_proxy_credentials    the source (s3p_credentials_source_t); with
- *                           PROFILE, the NAME follows the first '='
- *   s3_proxy_addressing     the addressing (s3p_addressing_t)
- *   s3_proxy_stream_agents  0 for a User-Agent substring,
- *                           S3P_STREAM_NO_AGENT ("none"), S3P_STREAM_SIGNED
- *                           ("signed"), or S3P_STREAM_NOBODY ("off")
- *
- * S3P_OK, or S3P_E_CONFIG with the whole message nginx -t shows (nginx's
- * own words where its slots said it before: "invalid value", "directive
- * ...") in `err` (capacity `cap`, NUL-terminated).
+ * Fills a location's `conf` from its merged raw `settings` (env set): its
+ * allowlists (S3_PROXY_BUCKETS's names, split at commas, spaces and tabs
+ * into memory from `alloc(data, ...)`, where s3_proxy_buckets is not
+ * configured), streaming, index page, listings and website settings, each
+ * default applied.  C sets the rest: the signing, mount, bucket, prefix,
+ * per_request, upstreams, resolver, type and type_data.  S3P_OK, or
+ * S3P_E_SPACE when `alloc` answers NULL.
  */
-#define S3P_STREAM_NOBODY  (-1)
-
-int s3p_check_directive(const s3p_str_t *name, const s3p_str_t *values,
-    size_t n, int64_t seconds, int32_t *kinds, uint8_t *err, size_t cap);
-
-/*
- * The names of a list directive's values (s3_proxy_buckets,
- * s3_proxy_allow_params, s3_proxy_ignore_params) or of S3_PROXY_BUCKETS:
- * `n` values split at commas, spaces and tabs.  Writes at most `cap`
- * names into `out` (may be NULL with `cap` 0), each a slice of a value,
- * and returns how many names there are.
- */
-size_t s3p_split_names(const s3p_str_t *values, size_t n, s3p_str_t *out,
-    size_t cap);
+int s3p_config_settings(s3p_config_t *conf, const s3p_settings_t *settings,
+    s3p_alloc_t alloc, void *data);
 
 /*
  * Checks, when a location is merged, that it has the shipped snippet
@@ -652,13 +705,6 @@ int s3p_check_snippet(int32_t enable, int32_t snippet, int32_t inherited,
  * keys or folders of at most S3P_KEY_MAX bytes each, XML-escaped) fits.
  */
 #define S3P_LISTING_XML_MAX  8388608   /* 8 MiB */
-
-/*
- * Memory for an answer whose size the core learns only by computing it:
- * C's allocator (`data` is its own, such as a request's pool), asked once
- * for exactly `size` bytes; NULL when it has none.
- */
-typedef uint8_t *(*s3p_alloc_t)(void *data, size_t size);
 
 /*
  * Renders a ListObjectsV2 answer (`xml`, one page, at most

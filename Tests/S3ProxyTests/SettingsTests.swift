@@ -319,54 +319,43 @@ import Testing
         ("h:0", "has a host that has a port outside 1-65535"),
     ])
     func badEndpoints(endpoint: String, message: String) {
-        var problem = [UInt8](repeating: 0, count: 160)
         let memory = CMemory()
-        var name = memory.str("s3_proxy_endpoint")
-        var value = memory.str(endpoint)
-        #expect(s3p_check_directive(&name, &value, 1, 0, nil, &problem, problem.count)
-                == S3P_E_CONFIG)
-        #expect(text(problem.prefix { $0 != 0 }).contains(message),
-                "\(text(problem.prefix { $0 != 0 }))")
+        var raw = s3p_settings_t.unset
+        let (rc, _, said) = memory.read(["s3_proxy_endpoint", endpoint], into: &raw)
+        #expect(rc == S3P_E_CONFIG)
+        #expect(said.contains(message), "\(said)")
     }
 
-    // what a directive's values mean, and the whole message nginx -t shows
+    // the whole message nginx -t shows
     @Test(arguments: [
-        ("s3_proxy_credentials", ["imds"], [Int32(S3P_CREDENTIALS_IMDS.rawValue)], nil),
-        ("s3_proxy_credentials", ["profile=dev"],
-         [Int32(S3P_CREDENTIALS_PROFILE.rawValue)], nil),
-        ("s3_proxy_credentials", ["profile="], [0],
+        ("s3_proxy_credentials", ["imds"], nil),
+        ("s3_proxy_credentials", ["profile=dev"], nil),
+        ("s3_proxy_credentials", ["profile="],
          "\"s3_proxy_credentials\" takes auto, env, profile=NAME, web-identity,"
          + " container or imds, not \"profile=\""),
-        ("s3_proxy_stream_agents", ["off"], [S3P_STREAM_NOBODY], nil),
-        ("s3_proxy_stream_agents", ["none", "curl/", "signed"],
-         [S3P_STREAM_NO_AGENT, 0, S3P_STREAM_SIGNED], nil),
-        ("s3_proxy_stream_agents", ["", "off"], [0, 0],
+        ("s3_proxy_stream_agents", ["off"], nil),
+        ("s3_proxy_stream_agents", ["none", "curl/", "signed"], nil),
+        ("s3_proxy_stream_agents", ["", "off"],
          "\"s3_proxy_stream_agents\" directive takes \"off\" alone: with other values"
          + " it would stream to clients whose User-Agent holds \"off\""),
-        ("s3_proxy_buckets", [], [],
+        ("s3_proxy_buckets", [","],
          "\"s3_proxy_buckets\" directive needs at least one name"),
-        ("s3_proxy_allow_params", ["v", "X-Amz-Date"], [0, 0],
+        ("s3_proxy_allow_params", ["v", "X-Amz-Date"],
          "\"s3_proxy_allow_params\": \"X-Amz-Date\" "),
-        ("s3_proxy_index", ["a/b.html"], [0], "\"s3_proxy_index\" must be a file name"),
-        ("s3_proxy_addressing", ["Virtual"], [Int32(S3P_ADDRESSING_VIRTUAL.rawValue)], nil),
-        ("s3_proxy_addressing", ["host"], [0], "invalid value \"host\""),
-        ("s3_proxy_listing", ["on"], [0], "\"s3_proxy_listing\" is not a directive"),
-    ] as [(String, [String], [Int32], String?)])
-    func directives(name: String, values: [String], kinds: [Int32], message: String?) {
-        var problem = [UInt8](repeating: 0, count: 512)
+        ("s3_proxy_index", ["a/b.html"], "\"s3_proxy_index\" must be a file name"),
+        ("s3_proxy_addressing", ["Virtual"], nil),
+        ("s3_proxy_addressing", ["host"], "invalid value \"host\""),
+        ("s3_proxy_snippet", [], "\"s3_proxy_snippet\" is not a directive"),
+    ] as [(String, [String], String?)])
+    func directives(name: String, values: [String], message: String?) {
         let memory = CMemory()
-        var directive = memory.str(name)
-        var strs = values.map { memory.str($0) }
-        var meanings = [Int32](repeating: 0, count: max(values.count, 1))
-        let rc = s3p_check_directive(&directive, &strs, values.count, 0, &meanings,
-                                     &problem, problem.count)
-        let said = text(problem.prefix { $0 != 0 })
+        var raw = s3p_settings_t.unset
+        let (rc, _, said) = memory.read([name] + values, into: &raw)
         if let message {
             #expect(rc == S3P_E_CONFIG)
             #expect(said.hasPrefix(message), "\(said)")
         } else {
             #expect(rc == S3P_OK, "\(said)")
-            #expect(Array(meanings.prefix(values.count)) == kinds)
         }
     }
 

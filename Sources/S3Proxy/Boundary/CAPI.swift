@@ -187,40 +187,60 @@ enum LocationCheck {
     }
 }
 
-// A location directive, checked where it stands.
+// A location directive read where it stands, and what a location's raw
+// settings decide.
 
 @c @implementation
-func s3p_check_directive(
-    _ name: UnsafePointer<s3p_str_t>?, _ values: UnsafePointer<s3p_str_t>?, _ n: Int,
-    _ seconds: Int64, _ kinds: UnsafeMutablePointer<Int32>?,
-    _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
-) -> Int32 {
-    guard let name = name?.pointee else { return S3P_E_CONFIG }
-    let list = Bytes.list(values, n).map { $0.bytes }
-    var meanings = [Int32](repeating: 0, count: max(n, 1))
-    let problem = Directive.problem(name: name.bytes, values: list, seconds: seconds,
-                                    kinds: &meanings)
-    if problem == nil, let kinds {
-        kinds.update(from: meanings, count: n)
-    }
-    return ErrorMessage.verdict(problem, into: err, cap: cap)
+func s3p_settings_init(_ settings: UnsafeMutablePointer<s3p_settings_t>?) {
+    settings?.pointee = .unset
 }
 
 @c @implementation
-func s3p_split_names(
-    _ values: UnsafePointer<s3p_str_t>?, _ n: Int, _ out: UnsafeMutablePointer<s3p_str_t>?,
-    _ cap: Int
-) -> Int {
-    var count = 0
-    for value in Bytes.list(values, n) {
-        for name in Directive.names(in: Bytes.view(value)) {
-            if let out, count < cap, let data = value.data {
-                out[count] = s3p_str_t(len: name.count, data: data + name.lowerBound)
-            }
-            count += 1
-        }
+func s3p_settings_directive(
+    _ settings: UnsafeMutablePointer<s3p_settings_t>?, _ args: UnsafePointer<s3p_str_t>?,
+    _ n: Int, _ alloc: s3p_alloc_t?, _ data: UnsafeMutableRawPointer?,
+    _ what: UnsafeMutablePointer<UInt32>?, _ err: UnsafeMutablePointer<UInt8>?, _ cap: Int
+) -> Int32 {
+    guard let settings, let alloc, let what else { return S3P_E_CONFIG }
+    what.pointee = 0
+    let reading = Directive.read(Array(Bytes.list(args, n)), into: &settings.pointee) {
+        StringList.allocate($0, alloc, data)
     }
-    return count
+    switch reading {
+    case .read(let decidesWhere, let warning):
+        if decidesWhere { what.pointee |= UInt32(S3P_DIRECTIVE_WHERE) }
+        if let warning {
+            what.pointee |= UInt32(S3P_DIRECTIVE_WARN)
+            ErrorMessage.write(warning, into: err, cap: cap)
+        }
+        return S3P_OK
+    case .refused(let message):
+        return ErrorMessage.verdict(message, into: err, cap: cap)
+    case .noMemory:
+        return S3P_E_SPACE
+    }
+}
+
+@c @implementation
+func s3p_config_settings(
+    _ conf: UnsafeMutablePointer<s3p_config_t>?, _ settings: UnsafePointer<s3p_settings_t>?,
+    _ alloc: s3p_alloc_t?, _ data: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let conf, let settings, let alloc else { return S3P_E_CONFIG }
+    return conf.pointee.take(settings.pointee) { StringList.allocate($0, alloc, data) }
+        ? S3P_OK : S3P_E_SPACE
+}
+
+/// Memory for a list of strings, from C's allocator.
+enum StringList {
+    static func allocate(
+        _ count: Int, _ alloc: s3p_alloc_t, _ data: UnsafeMutableRawPointer?
+    ) -> UnsafeMutablePointer<s3p_str_t>? {
+        guard let memory = alloc(data, count * MemoryLayout<s3p_str_t>.stride) else {
+            return nil
+        }
+        return UnsafeMutableRawPointer(memory).bindMemory(to: s3p_str_t.self, capacity: count)
+    }
 }
 
 @c @implementation

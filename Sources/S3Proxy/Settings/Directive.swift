@@ -1,12 +1,18 @@
-// A location directive checked where it stands (s3p_check_directive()):
+// A location directive checked where it stands (s3p_settings_directive()):
 // each value's check, and the whole message nginx -t shows for it.
 
 internal import CShim
 
 enum Directive {
+    /// s3_proxy_stream_agents off, in `kinds`
+    static let streamNobody: Int32 = -1
+
     /// The message for `name`'s `values`, nil when they are good; what each
-    /// value means goes into `kinds` (s3_proxy_credentials,
-    /// s3_proxy_addressing, s3_proxy_stream_agents).  A directive the core
+    /// value means goes into `kinds` (s3_proxy_credentials: the source,
+    /// then each role parameter's S3P_ROLE_* plus one; s3_proxy_addressing;
+    /// s3_proxy_stream_agents: 0 for a User-Agent substring, else
+    /// S3P_STREAM_NO_AGENT, S3P_STREAM_SIGNED or `streamNobody`;
+    /// s3_proxy_error_document: its status second).  A directive the core
     /// does not know is refused, so that one C reads unchecked shows at
     /// once.
     static func problem(
@@ -158,7 +164,7 @@ enum Directive {
                 + " would stream to clients whose User-Agent holds \"off\""
         }
         if values.first == off {
-            kinds[0] = S3P_STREAM_NOBODY
+            kinds[0] = streamNobody
             return nil
         }
         for (i, value) in values.enumerated() {
@@ -180,7 +186,7 @@ enum Directive {
         problem.map { quotedName + " " + quoted(value) + " " + $0 }
     }
 
-    private static func quoted(_ bytes: [UInt8]) -> String {
+    static func quoted(_ bytes: [UInt8]) -> String {
         "\"" + String(decoding: bytes, as: UTF8.self) + "\""
     }
 }
