@@ -86,13 +86,11 @@ static ngx_int_t
 ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_uint_t declare)
 {
-    u_char                          *buf;
     size_t                           i, k, n, count;
     ngx_int_t                        rc;
     ngx_url_t                        u;
     s3p_str_t                        bucket, *tried;
     ngx_uint_t                       resolve;
-    s3p_config_t                     core;
     s3p_settings_t                   raw, inner;
     s3p_upstream_t                  *list;
     ngx_http_conf_ctx_t             *ctx;
@@ -127,11 +125,8 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
-    ngx_memzero(&raw, sizeof(s3p_settings_t));
+    s3p_settings_init(&raw);
     ngx_memzero(&bucket, sizeof(s3p_str_t));
-
-    raw.credentials = S3P_CREDENTIALS_UNSET;
-    raw.addressing = S3P_ADDRESSING_UNSET;
 
     /* from the outermost level in: an inner value replaces an outer one */
 
@@ -151,46 +146,27 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
 
     raw.env = &smcf->env;
 
-    /* the allowed buckets: s3_proxy_buckets, else S3_PROXY_BUCKETS */
-
-    ngx_memzero(&core, sizeof(s3p_config_t));
-
-    if (s3p_config_settings(&core, &raw, ngx_http_s3_proxy_conf_alloc,
-                            cf->temp_pool)
-        != S3P_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    n = core.nbuckets;
-
     /* the names live as long as the configuration is read */
 
     if (smcf->upstreams == NULL) {
         smcf->upstreams = ngx_array_create(cf->temp_pool, 4,
                                            sizeof(s3p_str_t));
+        if (smcf->upstreams == NULL) {
+            return NGX_ERROR;
+        }
     }
 
-    list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
-    buf = ngx_pnalloc(cf->temp_pool, (n + 1) * S3P_UPSTREAM_MAX);
+    /* settings that do not resolve have none: the merge names why */
 
-    if (smcf->upstreams == NULL || list == NULL || buf == NULL) {
+    if (s3p_upstreams(&raw, &bucket, (int32_t) resolve,
+                      declare ? smcf->upstreams->elts : NULL,
+                      declare ? smcf->upstreams->nelts : 0,
+                      ngx_http_s3_proxy_conf_alloc, cf->temp_pool,
+                      &list, &count)
+        == S3P_E_SPACE)
+    {
         return NGX_ERROR;
     }
-
-    /*
-     * settings that do not resolve have none: the merge names why;
-     * s3p_str_t has ngx_str_t's layout
-     */
-
-    count = 0;
-
-    (void) s3p_upstreams(&raw, &bucket, n ? core.buckets : NULL, n,
-                         (int32_t) resolve,
-                         declare ? smcf->upstreams->elts : NULL,
-                         declare ? smcf->upstreams->nelts : 0,
-                         list, n + 1, buf, (n + 1) * S3P_UPSTREAM_MAX,
-                         &count);
 
     rc = count ? NGX_OK : NGX_DECLINED;
     uscfp = umcf->upstreams.elts;

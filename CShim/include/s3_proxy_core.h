@@ -614,9 +614,9 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  * connections to them: one per host the location contacts, from its raw
  * settings alone, no credentials needed.  That is the endpoint's host with
  * path-style addressing; with virtual-hosted addressing "<bucket>.<host>"
- * for the location's `bucket` (empty: none), else for each of `buckets`
- * (none without either: those hosts are known only when requests name
- * them).  For each:
+ * for the location's `bucket` (empty: none), else for each bucket of its
+ * allowlist (s3_proxy_buckets, else S3_PROXY_BUCKETS; none without either:
+ * those hosts are known only when requests name them).  For each:
  *
  *   name     the host that a proxied URL names in a location whose
  *            s3p_config_t `upstreams` is set: the host itself on its
@@ -639,11 +639,10 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  *            run time) only with `resolve` set and a host that is a name
  *
  * Leaves out the hosts named in `tried` (`ntried`: those C tried before).
- * Writes at most `n` entries into `out`, their bytes into `buf` (capacity
- * `cap`), their number into `count`, and returns S3P_OK; S3P_E_CONFIG when
- * the settings do not resolve (s3p_signing_resolve() names why),
- * S3P_E_SPACE when `n` or `cap` is too small (1 + nbuckets entries of
- * S3P_UPSTREAM_MAX bytes each are enough).
+ * The entries and their bytes go into memory from `alloc(data, size)`
+ * (aligned for pointers), `out` and `count` hold them, and it returns
+ * S3P_OK; S3P_E_CONFIG when the settings do not resolve
+ * (s3p_signing_resolve() names why), S3P_E_SPACE when `alloc` answers NULL.
  */
 typedef struct {
     s3p_str_t        name;
@@ -654,9 +653,8 @@ typedef struct {
 #define S3P_UPSTREAM_MAX  2048
 
 int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
-    const s3p_str_t *buckets, size_t nbuckets, int32_t resolve,
-    const s3p_str_t *tried, size_t ntried, s3p_upstream_t *out, size_t n,
-    uint8_t *buf, size_t cap, size_t *count);
+    int32_t resolve, const s3p_str_t *tried, size_t ntried,
+    s3p_alloc_t alloc, void *data, s3p_upstream_t **out, size_t *count);
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,
