@@ -650,7 +650,7 @@ typedef struct {
     s3p_str_t        block;
 } s3p_upstream_t;
 
-#define S3P_UPSTREAM_MAX  2048
+#define S3P_UPSTREAM_MAX  2048    /* the room one host takes, at most */
 
 int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
     int32_t resolve, const s3p_str_t *tried, size_t ntried,
