@@ -1,21 +1,9 @@
 /*
  * ngx_http_s3_proxy_module: the next step of a path in place of S3's 404
- * (or 403), a header and body filter, after the module's others.
- *
- * The core names, for a proxied request, the statuses of S3's that send
- * its path to a next step (a folder's listing in place of its index
- * page, a website's folder redirect, its error document).  Such an
- * answer's header is held back and its body discarded (read whole, so
- * the connection to S3 stays open), and a subrequest for the path, which
- * the request phase signs as the next step, answers instead; its own
- * answer may lead to the step after, a subrequest of its own.  nginx
- * writes a subrequest's body through the main request but sends only the
- * main request's header: the last step's status and headers become it.
- *
- * The 404 may come as the location's error_page for 404 (with
- * proxy_intercept_errors on), after an internal redirect that cleared the
- * module's context: the context is kept in a cleanup of the request's
- * pool, as the realip module keeps its own.
+ * or 403 (a folder's listing, a website's folder redirect, its error
+ * document): a subrequest, whose status and headers become the main
+ * request's; and the context kept for the location's error_page
+ * (docs/design.md).
  */
 
 #include <ngx_config.h>
@@ -25,33 +13,10 @@
 #include "ngx_http_s3_proxy_module.h"
 
 
-static ngx_int_t ngx_http_s3_proxy_fallback_header_filter(
-    ngx_http_request_t *r);
-static ngx_int_t ngx_http_s3_proxy_fallback_body_filter(
-    ngx_http_request_t *r, ngx_chain_t *in);
-static ngx_int_t ngx_http_s3_proxy_fallback(ngx_http_request_t *r);
-static ngx_int_t ngx_http_s3_proxy_answer(ngx_http_request_t *r);
 static void ngx_http_s3_proxy_fallback_cleanup(void *data);
 
 
-static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
-static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
-
-
-ngx_int_t
-ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf)
-{
-    ngx_http_next_header_filter = ngx_http_top_header_filter;
-    ngx_http_top_header_filter = ngx_http_s3_proxy_fallback_header_filter;
-
-    ngx_http_next_body_filter = ngx_http_top_body_filter;
-    ngx_http_top_body_filter = ngx_http_s3_proxy_fallback_body_filter;
-
-    return NGX_OK;
-}
-
-
-/* called by the request phase for a folder's index page */
+/* called by the request phase for a page that may fall back */
 
 ngx_int_t
 ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
@@ -81,148 +46,45 @@ ngx_http_s3_proxy_fallback_cleanup(void *data)
 }
 
 
-/*
- * The main request's context says which subrequest lists its folder:
- * that one's header is sent as the main request's too.
- */
+/* The context kept for an internal redirect of the main request, if any. */
 
-static ngx_int_t
-ngx_http_s3_proxy_fallback_header_filter(ngx_http_request_t *r)
+ngx_http_s3_proxy_ctx_t *
+ngx_http_s3_proxy_fallback_kept(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_http_s3_proxy_ctx_t  *ctx;
+    ngx_pool_cleanup_t  *cln;
 
-    rc = ngx_http_s3_proxy_fallback(r);
-
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (r != r->main || !r->internal) {
+        return NULL;
     }
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
-
-    if (ctx != NULL && ctx->listing_sr == r
-        && ngx_http_s3_proxy_answer(r) == NGX_ERROR)
-    {
-        return NGX_ERROR;
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_s3_proxy_fallback_cleanup) {
+            return cln->data;
+        }
     }
 
-    return ngx_http_next_header_filter(r);
+    return NULL;
 }
 
 
 /*
- * The body not sent: the 404's, or the listing's of a HEAD, whose headers
- * are the answer.  Of the 404's, the end of the response goes on: nginx
- * sends it after the listing.
+ * The next step: a subrequest to the main request's URI, in its location
+ * again, where the request phase finds its context set to sign the step
+ * after this one for result.fallback.  This answer is discarded.
  */
 
-static ngx_int_t
-ngx_http_s3_proxy_fallback_body_filter(ngx_http_request_t *r,
-    ngx_chain_t *in)
-{
-    ngx_buf_t                *b;
-    ngx_uint_t                last;
-    ngx_chain_t              *cl, out;
-    ngx_http_s3_proxy_ctx_t  *ctx, *rctx;
-
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
-    rctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
-
-    if (ctx == NULL
-        || !((rctx != NULL && rctx->discarding)
-             || (r != r->main && r->main->header_only
-                 && ctx->listing_sr == r)))
-    {
-        return ngx_http_next_body_filter(r, in);
-    }
-
-    last = 0;
-
-    for (cl = in; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->last_buf) {
-            last = 1;
-        }
-
-        b->pos = b->last;
-
-        if (b->in_file) {
-            b->file_pos = b->file_last;
-        }
-    }
-
-    if (!last) {
-        return ngx_http_next_body_filter(r, NULL);
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->last_buf = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_next_body_filter(r, &out);
-}
-
-
-/* whether S3's answer to `r` sends its path to the next step */
-
-ngx_uint_t
-ngx_http_s3_proxy_falls_back(ngx_http_request_t *r,
+ngx_int_t
+ngx_http_s3_proxy_fallback(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx)
 {
-    return !ctx->discarding
-           && s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status);
-}
-
-
-/*
- * The next step: a subrequest to the main request's URI, in its
- * location again, where the request phase finds its context set to sign
- * the step after this one for result.fallback.  This answer's header is
- * held back.  After an internal redirect (the location's own error_page),
- * the context is the one kept, and only the steps the core allows there
- * follow.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_fallback(ngx_http_request_t *r)
-{
-    ngx_uint_t                kept;
-    ngx_pool_cleanup_t       *cln;
     ngx_http_request_t       *sr;
-    ngx_http_s3_proxy_ctx_t  *ctx, *mctx, *sctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
-    kept = 0;
-
-    for (cln = r->pool->cleanup;
-         ctx == NULL && r == r->main && r->internal && cln;
-         cln = cln->next)
-    {
-        if (cln->handler == ngx_http_s3_proxy_fallback_cleanup) {
-            ctx = cln->data;
-            kept = 1;
-        }
-    }
-
-    if (ctx == NULL
-        || !ngx_http_s3_proxy_falls_back(r, ctx)
-        || (kept && !(ctx->result.fallback_on & S3P_FALLBACK_ERROR_PAGE))
-        || ctx->step == 7)                  /* the most `step` holds */
-    {
-        return NGX_DECLINED;
-    }
+    ngx_http_s3_proxy_ctx_t  *mctx, *sctx;
 
     mctx = (r == r->main) ? ctx
                           : ngx_http_get_module_ctx(r->main,
                                                     ngx_http_s3_proxy_module);
-    if (mctx == NULL) {
+
+    if (mctx == NULL || ctx->step == 7) {       /* the most `step` holds */
         return NGX_DECLINED;
     }
 
@@ -244,17 +106,17 @@ ngx_http_s3_proxy_fallback(ngx_http_request_t *r)
     ngx_http_set_ctx(sr, sctx, ngx_http_s3_proxy_module);
 
     mctx->listing_sr = sr;
-    ctx->discarding = 1;
+    ctx->answer = S3P_BODY_NEXT_STEP;
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
 
     return NGX_OK;
 }
 
 
-/* the listing's status and headers, in place of the 404's, are sent */
+/* The last step's status and headers, in place of the main request's. */
 
-static ngx_int_t
-ngx_http_s3_proxy_answer(ngx_http_request_t *r)
+ngx_int_t
+ngx_http_s3_proxy_fallback_answer(ngx_http_request_t *r)
 {
     ngx_uint_t           i;
     ngx_list_part_t     *part;
@@ -303,5 +165,5 @@ ngx_http_s3_proxy_answer(ngx_http_request_t *r)
 #endif
     }
 
-    return ngx_http_next_header_filter(mr);
+    return NGX_OK;
 }

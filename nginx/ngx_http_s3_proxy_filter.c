@@ -1,31 +1,10 @@
 /*
- * ngx_http_s3_proxy_module: S3's answers to proxied requests, a header and
- * body filter.
- *
- * Every answer proxied from S3 loses here the x-amz-* headers the Swift
- * core hides (request ids and encryption unless s3_proxy_pass_headers
- * passes them; the object's metadata, version and checksums stay, but
- * not checksums in the answer to a Range).  Two
- * answers are collected and replaced by what the core writes:
- *
- *   - a redirect or an error of S3's (3xx but 304, 400 or more), whose
- *     Location is hidden with S3's other headers: its document carries
- *     what helps whoever holds the credentials debug a request (the
- *     access key id, the string to sign and canonical request with the
- *     session token, request and host ids).  It keeps its status and
- *     headers (Retry-After included); its body (at most
- *     S3P_ERROR_BODY_MAX bytes kept) becomes a clean document, the same
- *     Code with a fixed Message.  The code goes
- *     to the error log at the level the core chooses: error for the
- *     operator's problems, info for the client's;
- *   - a listing page to render (s3_proxy_listing on: a folder without an
- *     index page): S3's ListObjectsV2 XML becomes the HTML page;
- *   - a listing below a key prefix (s3_proxy_prefix): S3's XML, its keys
- *     made relative to the prefix.
- *
- * Answers nginx makes itself (its own error pages, an operator's
- * error_page with proxy_intercept_errors, which replaces S3's answer
- * before any filter sees it) pass untouched.
+ * ngx_http_s3_proxy_module: answers to proxied requests, a header and body
+ * filter.  The core plans each one (s3p_answer_plan()): which of S3's
+ * headers the client sees, its type, status and headers, and whether its
+ * body is sent, collected and replaced (S3's errors cleaned, listings
+ * rendered), discarded, or replaced by the next step's answer
+ * (ngx_http_s3_proxy_fallback.c).  docs/design.md says why.
  */
 
 #include <ngx_config.h>
@@ -36,17 +15,13 @@
 
 
 static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_send_header(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t error_page);
 static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static ngx_int_t ngx_http_s3_proxy_object(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
-static void ngx_http_s3_proxy_replace(ngx_http_request_t *r, char *type,
-    char *charset);
 static ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, ngx_chain_t *in, size_t max);
-static ngx_int_t ngx_http_s3_proxy_clean(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
-static ngx_int_t ngx_http_s3_proxy_render(ngx_http_request_t *r,
+    ngx_http_s3_proxy_body_t *body, ngx_chain_t *in);
+static ngx_int_t ngx_http_s3_proxy_replace(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
 
 
@@ -70,8 +45,11 @@ ngx_http_s3_proxy_filter_init(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 {
-    s3p_str_t                      name;
-    ngx_uint_t                     i, pass, status;
+    int32_t                        s3;
+    uint32_t                       flags;
+    ngx_uint_t                     i;
+    s3p_answer_t                   plan;
+    s3p_header_t                  *add;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
     ngx_http_upstream_t           *u;
@@ -81,17 +59,13 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     /*
-     * An answer of an "s3_proxy on" location that the module never
-     * decided, and that is no error page of nginx's nor its redirect of
-     * "/eu" to the location "/eu/": something in the location answered
-     * before it ("return", "rewrite ... redirect").  The rewrite module
-     * shows no module its settings, so nginx -t cannot see them; each
-     * such answer is logged.
+     * An answer the module never decided, no error page of nginx's nor
+     * its redirect of "/eu" to the location "/eu/": the location's
+     * "return" or "rewrite" answered first.
      */
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     if (ctx == NULL && r == r->main && slcf->core != NULL
         && r->err_status < NGX_HTTP_BAD_REQUEST
@@ -104,26 +78,35 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     }
 
     if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
-        return ngx_http_next_header_filter(r);
-    }
-    pass = slcf->raw.pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
-
-    if (r->headers_in.range) {
-        pass |= S3P_ANSWER_RANGE;
+        return ngx_http_s3_proxy_send_header(r, ctx, 0);
     }
 
-    if (ctx->result.disposition.len) {
-        pass |= S3P_ANSWER_DISPOSITION;
+    u = r->upstream;
+    s3 = (u != NULL) ? (int32_t) u->headers_in.status_n : 0;
+
+    /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
+
+    if (s3 && !r->cached) {
+        ngx_http_s3_proxy_status_s3(r, s3, 0);
     }
+
+    flags = slcf->raw.pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
+    flags |= (r->headers_in.range ? S3P_ANSWER_RANGE : 0)
+             | (r->err_status ? S3P_ANSWER_NGINX : 0)
+             | (ctx->answer >= S3P_BODY_DISCARD ? S3P_ANSWER_DISCARDING : 0)
+             | (r->header_only || r->method == NGX_HTTP_HEAD
+                ? 0 : S3P_ANSWER_BODY);
+
+    s3p_answer_plan(&ctx->result, (int32_t) r->headers_out.status, s3, flags,
+                    &plan);
 
     part = &r->headers_out.headers.part;
     i = 0;
 
     while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
-        name.len = h->key.len;
-        name.data = h->key.data;
-
-        if (h->hash && !s3p_response_header_visible(&name, (uint32_t) pass)) {
+        if (h->hash
+            && !s3p_response_header_visible((s3p_str_t *) &h->key, plan.pass))
+        {
             h->hash = 0;
 
             /* nginx's header filter writes a Location of its own */
@@ -134,205 +117,148 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         }
     }
 
-    /*
-     * S3's own redirect or error: its status, not one nginx or a filter
-     * set; a folder's 404 that its listing replaces is discarded as it is
-     * (ngx_http_s3_proxy_fallback.c)
-     */
+    if (plan.replace) {
+        ngx_http_clear_content_length(r);
+        ngx_http_clear_accept_ranges(r);
+        ngx_http_clear_last_modified(r);
+        ngx_http_clear_etag(r);
 
-    u = r->upstream;
-    status = r->headers_out.status;
-
-    /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
-
-    if (u != NULL && !r->cached && u->headers_in.status_n) {
-        ngx_http_s3_proxy_status_s3(r, u->headers_in.status_n, 0);
-    }
-
-    if (status >= NGX_HTTP_SPECIAL_RESPONSE
-        && status != NGX_HTTP_NOT_MODIFIED
-        && u != NULL
-        && u->headers_in.status_n == status
-        && !r->err_status
-        && !ngx_http_s3_proxy_falls_back(r, ctx))
-    {
-        if (!r->header_only && r->method != NGX_HTTP_HEAD) {
-            ngx_http_s3_proxy_replace(r, "application/xml", NULL);
-            ctx->cleaning = 1;
-            return NGX_OK;
+        if (r->headers_out.content_encoding) {
+            r->headers_out.content_encoding->hash = 0;
+            r->headers_out.content_encoding = NULL;
         }
 
-        /* a HEAD: no document to clean, but the status is logged */
-
-        if (ngx_http_s3_proxy_clean(r, ctx, NULL) == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        return ngx_http_next_header_filter(r);
+        r->filter_need_in_memory = 1;
     }
 
-    if (status < NGX_HTTP_BAD_REQUEST
-        && ngx_http_s3_proxy_object(r, ctx) != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (plan.type) {
+        r->headers_out.content_type.data = (u_char *) plan.content_type.data;
+        r->headers_out.content_type.len = plan.content_type.len;
+        r->headers_out.content_type_len = plan.content_type.len;
+        r->headers_out.content_type_lowcase = NULL;
+        r->headers_out.charset.data = (u_char *) plan.charset.data;
+        r->headers_out.charset.len = plan.charset.len;
     }
 
-    if (ctx->result.render == S3P_RENDER_NONE
-        || ctx->result.render >= S3P_RENDER_DOCUMENT
-        || status != NGX_HTTP_OK)
-    {
-        return ngx_http_next_header_filter(r);
+    if (plan.status) {
+        r->headers_out.status = plan.status;
+        ngx_str_null(&r->headers_out.status_line);
     }
 
-    /*
-     * A listing below a key prefix: S3's XML, its keys made relative; or
-     * a folder listing: S3's XML turned into HTML.
-     */
-
-    if (ctx->result.render == S3P_RENDER_LISTING_XML) {
-        ngx_http_s3_proxy_replace(r, "application/xml", NULL);
-
-    } else {
-        ngx_http_s3_proxy_replace(r, "text/html", "utf-8");
-
-        if (ngx_http_s3_proxy_add_header(r, "Content-Security-Policy",
-                                         (u_char *) s3p_listing_csp(),
-                                         ngx_strlen(s3p_listing_csp()))
-            == NULL
-            || ngx_http_s3_proxy_add_header(r, "X-Content-Type-Options",
-                                            (u_char *) "nosniff",
-                                            sizeof("nosniff") - 1)
-               == NULL)
+    for (add = plan.headers; add < plan.headers + plan.nheaders; add++) {
+        if (ngx_http_s3_proxy_add_header(r, add->name,
+                                         (u_char *) add->value.data,
+                                         add->value.len)
+            == NULL)
         {
             return NGX_ERROR;
         }
     }
 
-    /* HEAD: S3 sends no listing to render; the headers are the answer */
+    if (plan.body == S3P_BODY_CLEAN || plan.body == S3P_BODY_RENDER) {
 
-    if (r->header_only || r->method == NGX_HTTP_HEAD) {
-        return ngx_http_next_header_filter(r);
-    }
+        /* the header waits for the body that replaces S3's */
 
-    ctx->rendering = 1;
-
-    return NGX_OK;
-}
-
-
-/*
- * An object S3 found, as the core answers it: nginx's type for its key
- * (nginx's charset filter adds the location's charset), a download's
- * Content-Disposition, an error document's status, or a folder's
- * redirect, whose body is discarded (ngx_http_s3_proxy_fallback.c).
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_object(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx)
-{
-    s3p_result_t  *res;
-
-    res = &ctx->result;
-
-    if (res->content_type.len) {
-        r->headers_out.content_type.data = (u_char *) res->content_type.data;
-        r->headers_out.content_type.len = res->content_type.len;
-        r->headers_out.content_type_len = res->content_type.len;
-        r->headers_out.content_type_lowcase = NULL;
-        ngx_str_null(&r->headers_out.charset);
-    }
-
-    if (res->disposition.len
-        && ngx_http_s3_proxy_add_header(r, "Content-Disposition",
-                                        (u_char *) res->disposition.data,
-                                        res->disposition.len)
-           == NULL)
-    {
-        return NGX_ERROR;
-    }
-
-    if (res->render == S3P_RENDER_DOCUMENT) {
-        r->headers_out.status = res->status;
-        ngx_str_null(&r->headers_out.status_line);
-    }
-
-    if (res->render != S3P_RENDER_FOLDER) {
+        ctx->answer = plan.body;
+        ctx->body.max = (plan.body == S3P_BODY_RENDER) ? S3P_LISTING_XML_MAX
+                                                       : S3P_ERROR_BODY_MAX;
         return NGX_OK;
     }
 
-    ngx_http_s3_proxy_replace(r, "", NULL);
-    r->headers_out.content_type_len = 0;
-    r->headers_out.content_length_n = 0;
-    r->headers_out.status = NGX_HTTP_MOVED_TEMPORARILY;
-    ngx_str_null(&r->headers_out.status_line);
-    ctx->discarding = 1;
-
-    if (ngx_http_s3_proxy_add_header(r, "Location",
-                                     (u_char *) res->header_value.data,
-                                     res->header_value.len)
-        == NULL)
+    if (plan.body == S3P_BODY_LOG
+        && ngx_http_s3_proxy_replace(r, ctx, NULL) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    if (plan.body == S3P_BODY_DISCARD) {
+        ctx->answer = plan.body;
+        r->headers_out.content_length_n = 0;
+    }
+
+    return ngx_http_s3_proxy_send_header(r, ctx, 0);
 }
 
 
 /*
- * The headers of a body that is replaced: they describe S3's, so they
- * wait for the new one, which sets its length.
+ * The header sent on, unless its status leads to a next step, which
+ * answers instead (after the location's error_page for S3's 404, with the
+ * context kept, only the steps the core allows then); a next step's, the
+ * last one's, becomes the main request's, whose own was held back.
  */
 
-static void
-ngx_http_s3_proxy_replace(ngx_http_request_t *r, char *type, char *charset)
+static ngx_int_t
+ngx_http_s3_proxy_send_header(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t error_page)
 {
-    ngx_http_clear_content_length(r);
-    ngx_http_clear_accept_ranges(r);
-    ngx_http_clear_last_modified(r);
-    ngx_http_clear_etag(r);
+    ngx_int_t                 rc;
+    ngx_http_s3_proxy_ctx_t  *mctx;
 
-    if (r->headers_out.content_encoding) {
-        r->headers_out.content_encoding->hash = 0;
-        r->headers_out.content_encoding = NULL;
+    if (ctx == NULL) {
+        ctx = ngx_http_s3_proxy_fallback_kept(r);
+        error_page = 1;
     }
 
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type.len = ngx_strlen(type);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
+    if (ctx != NULL && ctx->answer < S3P_BODY_DISCARD
+        && s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status,
+                          (int32_t) error_page))
+    {
+        rc = ngx_http_s3_proxy_fallback(r, ctx);
 
-    r->headers_out.charset.data = (u_char *) charset;
-    r->headers_out.charset.len = charset ? ngx_strlen(charset) : 0;
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
 
-    r->filter_need_in_memory = 1;
+    mctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
+
+    if (mctx != NULL && mctx->listing_sr == r
+        && (ngx_http_s3_proxy_fallback_answer(r) != NGX_OK
+            || ngx_http_next_header_filter(r->main) == NGX_ERROR))
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
 }
 
 
-/* Collects S3's answer, then sends what replaces it. */
+/*
+ * The body: sent on, or collected and replaced, or discarded (the main
+ * request's end goes on: nginx sends it after the next step's answer).
+ * The last step's is not sent for a HEAD.
+ */
 
 static ngx_int_t
 ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
-    s3p_str_t                 page;
-    ngx_chain_t               out;
-    ngx_http_s3_proxy_ctx_t  *ctx;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    s3p_str_t                  page;
+    ngx_uint_t                 replace, discard;
+    ngx_chain_t                out;
+    ngx_http_s3_proxy_ctx_t   *ctx, *mctx;
+    ngx_http_s3_proxy_body_t   none;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_s3_proxy_module);
+    mctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
 
-    if (ctx == NULL || !(ctx->cleaning || ctx->rendering)) {
+    replace = (ctx != NULL && (ctx->answer == S3P_BODY_CLEAN
+                               || ctx->answer == S3P_BODY_RENDER));
+    discard = (mctx != NULL
+               && ((ctx != NULL && ctx->answer >= S3P_BODY_DISCARD)
+                   || (r != r->main && r->main->header_only
+                       && mctx->listing_sr == r)));
+
+    if (!replace && !discard) {
         return ngx_http_next_body_filter(r, in);
     }
 
-    /* beyond S3P_ERROR_BODY_MAX, an error document is read, not kept */
+    ngx_memzero(&none, sizeof(ngx_http_s3_proxy_body_t));
 
-    rc = ngx_http_s3_proxy_collect(r, ctx, in, ctx->rendering
-                                               ? S3P_LISTING_XML_MAX
-                                               : S3P_ERROR_BODY_MAX);
+    rc = ngx_http_s3_proxy_collect(r, replace ? &ctx->body : &none, in);
 
-    if (ctx->rendering && ctx->truncated) {
+    if (replace && ctx->answer == S3P_BODY_RENDER && ctx->body.truncated) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "s3 proxy: listing page larger than %uz bytes",
                       (size_t) S3P_LISTING_XML_MAX);
@@ -340,28 +266,44 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (rc == NGX_AGAIN) {
-        return NGX_OK;
+        return replace ? NGX_OK : ngx_http_next_body_filter(r, NULL);
     }
 
-    if (rc == NGX_OK) {
-        rc = ctx->rendering ? ngx_http_s3_proxy_render(r, ctx, &page)
-                            : ngx_http_s3_proxy_clean(r, ctx, &page);
+    if (replace) {
+        if (rc == NGX_OK) {
+            rc = ngx_http_s3_proxy_replace(r, ctx, &page);
+        }
+
+        ctx->answer = S3P_BODY_AS_IS;
+
+        if (ctx->body.data) {
+            ngx_pfree(r->pool, ctx->body.data);
+            ctx->body.data = NULL;
+        }
+
+        if (rc != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* a listing's 404 (no folder there) may lead to the next step */
+
+        r->headers_out.content_length_n = page.len;
+
+        rc = ngx_http_s3_proxy_send_header(r, ctx, 0);
+
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            return rc;
+        }
+
+        discard = discard || ctx->answer == S3P_BODY_NEXT_STEP;
     }
 
-    ctx->rendering = 0;
-    ctx->cleaning = 0;
-    ctx->truncated = 0;
-
-    if (ctx->body) {
-        ngx_pfree(r->pool, ctx->body);
-    }
-
-    ctx->body = NULL;
-    ctx->body_len = 0;
-    ctx->body_cap = 0;
-
-    if (rc != NGX_OK) {
+    if (rc == NGX_ERROR) {
         return NGX_ERROR;
+    }
+
+    if (discard && r != r->main) {
+        return ngx_http_next_body_filter(r, NULL);
     }
 
     b = ngx_calloc_buf(r->pool);
@@ -369,16 +311,10 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_ERROR;
     }
 
-    b->pos = (u_char *) page.data;
-    b->last = b->pos + page.len;
-    b->memory = 1;
-
-    r->headers_out.content_length_n = page.len;
-
-    rc = ngx_http_next_header_filter(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
+    if (!discard) {
+        b->pos = (u_char *) page.data;
+        b->last = b->pos + page.len;
+        b->memory = 1;
     }
 
     b->last_buf = (r == r->main) ? 1 : 0;
@@ -392,23 +328,19 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 /*
- * Collects an answer of S3's that the filter replaces, consuming `in`:
- * NGX_AGAIN until its last buffer, then NGX_OK; NGX_ERROR if memory runs
- * out.  At most `max` bytes are kept, in one buffer (a smaller one
- * outgrown is freed); beyond them the answer is read but not kept, and
- * ctx->truncated says so.  This filter runs before nginx's copy filter,
- * so an answer proxy_cache writes to its temporary file, or sends from
- * the cache, comes as file buffers: they are read here, as the copy
- * filter would (from the page cache: the file was just written or read).
+ * Collects an answer, consuming `in`: NGX_AGAIN until its last buffer,
+ * then NGX_OK; NGX_ERROR if memory runs out.  At most body->max bytes are
+ * kept, in one buffer (a smaller one outgrown is freed); beyond them the
+ * answer is read, not kept, and body->truncated says so.  File buffers
+ * (proxy_cache's) are read as nginx's copy filter would.
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_collect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
-    ngx_chain_t *in, size_t max)
+ngx_http_s3_proxy_collect(ngx_http_request_t *r,
+    ngx_http_s3_proxy_body_t *body, ngx_chain_t *in)
 {
-    u_char       *body;
+    u_char       *p;
     size_t        size, cap;
-    ssize_t       n;
     ngx_buf_t    *b;
     ngx_uint_t    last;
     ngx_chain_t  *cl;
@@ -417,66 +349,47 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
+        size = ngx_min((size_t) ngx_buf_size(b), body->max - body->len);
 
-        if (ngx_buf_in_memory(b)) {
-            size = b->last - b->pos;
-
-        } else if (b->in_file) {
-            size = (size_t) (b->file_last - b->file_pos);
-
-        } else {
-            size = 0;
+        if (size < (size_t) ngx_buf_size(b)) {
+            body->truncated = 1;
         }
 
-        if (size && ctx->body_len + size > max) {
-            ctx->truncated = 1;
-            size = max - ctx->body_len;
-        }
+        if (body->len + size > body->cap) {
+            cap = ngx_max(ngx_max(2 * body->cap, body->len + size), 16384);
+            cap = ngx_min(cap, body->max);
 
-        if (size && ctx->body_len + size > ctx->body_cap) {
-            cap = ngx_max(2 * ctx->body_cap, ctx->body_len + size);
-            cap = ngx_max(cap, ngx_min(16384, max));
-            cap = ngx_min(cap, max);
-
-            body = ngx_pnalloc(r->pool, cap);
-            if (body == NULL) {
+            p = ngx_pnalloc(r->pool, cap);
+            if (p == NULL) {
                 return NGX_ERROR;
             }
 
-            if (ctx->body_len) {
-                ngx_memcpy(body, ctx->body, ctx->body_len);
+            if (body->data) {
+                ngx_memcpy(p, body->data, body->len);
+                ngx_pfree(r->pool, body->data);
             }
 
-            if (ctx->body) {
-                ngx_pfree(r->pool, ctx->body);
-            }
-
-            ctx->body = body;
-            ctx->body_cap = cap;
+            body->data = p;
+            body->cap = cap;
         }
 
         if (size && ngx_buf_in_memory(b)) {
-            ngx_memcpy(ctx->body + ctx->body_len, b->pos, size);
+            ngx_memcpy(body->data + body->len, b->pos, size);
 
-        } else if (size) {
-            n = ngx_read_file(b->file, ctx->body + ctx->body_len, size,
-                              b->file_pos);
-
-            if (n != (ssize_t) size) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "s3 proxy: reading S3's answer from \"%V\" "
-                              "failed", &b->file->name);
-                return NGX_ERROR;
-            }
+        } else if (size
+                   && ngx_read_file(b->file, body->data + body->len, size,
+                                    b->file_pos)
+                      != (ssize_t) size)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "s3 proxy: reading S3's answer from \"%V\" failed",
+                          &b->file->name);
+            return NGX_ERROR;
         }
 
-        ctx->body_len += size;
-
+        body->len += size;
         b->pos = b->last;
-
-        if (b->in_file) {
-            b->file_pos = b->file_last;
-        }
+        b->file_pos = b->file_last;
 
         if (b->last_buf || b->last_in_chain) {
             last = 1;
@@ -488,26 +401,47 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 
 
 /*
- * S3's error document cleaned into `page`, and its code logged at the
- * level the core chose; without `page` (a HEAD: no document, so no code),
- * the status alone is logged.
+ * What replaces S3's body: a listing's page, rendered once into the
+ * request's pool at its exact size (404 when no folder is there); or its
+ * error document cleaned, whose code is logged at the level the core
+ * chose and counted (without `page`, for a HEAD, only the status).
  */
 
 static ngx_int_t
-ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
+ngx_http_s3_proxy_replace(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     s3p_str_t *page)
 {
     u_char          *out;
+    int32_t          status;
     ngx_uint_t       level;
     s3p_s3_error_t   err;
+
+    if (ctx->answer == S3P_BODY_RENDER) {
+        if (s3p_render_listing(&ctx->result, ctx->body.data, ctx->body.len,
+                               ngx_http_s3_proxy_page_alloc, r->pool, page,
+                               &status)
+            != S3P_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "s3 proxy: rendering a listing failed");
+            return NGX_ERROR;
+        }
+
+        if (status == NGX_HTTP_NOT_FOUND) {
+            r->headers_out.status = NGX_HTTP_NOT_FOUND;
+            ngx_str_null(&r->headers_out.status_line);
+        }
+
+        return NGX_OK;
+    }
 
     out = ngx_pnalloc(r->pool, S3P_ERROR_OUT_MAX);
     if (out == NULL) {
         return NGX_ERROR;
     }
 
-    if (s3p_s3_error((int32_t) r->headers_out.status, ctx->body,
-                     ctx->body_len, out, S3P_ERROR_OUT_MAX, &err)
+    if (s3p_s3_error((int32_t) r->headers_out.status, ctx->body.data,
+                     ctx->body.len, out, S3P_ERROR_OUT_MAX, &err)
         != S3P_OK)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -531,35 +465,6 @@ ngx_http_s3_proxy_clean(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
                   err.code.len, err.code.data);
 
     *page = err.body;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_s3_proxy_render(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
-    s3p_str_t *page)
-{
-    int32_t  status;
-
-    /* rendered once, into the request's pool at the page's exact size */
-
-    if (s3p_render_listing(&ctx->result, ctx->body, ctx->body_len,
-                           ngx_http_s3_proxy_page_alloc, r->pool, page,
-                           &status)
-        != S3P_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: rendering a listing failed");
-        return NGX_ERROR;
-    }
-
-    /* a prefix that holds no objects is not a folder */
-
-    if (status == NGX_HTTP_NOT_FOUND) {
-        r->headers_out.status = NGX_HTTP_NOT_FOUND;
-        ngx_str_null(&r->headers_out.status_line);
-    }
 
     return NGX_OK;
 }

@@ -434,11 +434,7 @@ ngx_http_s3_proxy_init(ngx_conf_t *cf)
 
     *h = ngx_http_s3_proxy_bucket_root;
 
-    /* in the filter chain: S3's answers, fallback, then nginx's own */
-
-    if (ngx_http_s3_proxy_fallback_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    /* in the filter chain: S3's answers, then nginx's own */
 
     return ngx_http_s3_proxy_filter_init(cf);
 }

@@ -88,27 +88,31 @@ typedef struct {
 } ngx_http_s3_proxy_srv_conf_t;
 
 
+/* An answer of S3's being collected: a listing's XML, an error. */
+typedef struct {
+    u_char                    *data;
+    size_t                     len;
+    size_t                     cap;
+    size_t                     max;        /* kept at most */
+    unsigned                   truncated:1;
+} ngx_http_s3_proxy_body_t;
+
+
 /* What the Swift core answered for one request. */
 typedef struct {
     s3p_result_t               result;
     const s3p_signing_t       *signing;    /* what the request signed with */
 
-    /* an answer of S3's being collected: a listing's XML, an error */
-    u_char                    *body;
-    size_t                     body_len;
-    size_t                     body_cap;
-    unsigned                   rendering:1;
-    unsigned                   cleaning:1;
-    unsigned                   truncated:1;
+    /* what becomes of S3's answer (s3p_body_t), and its body collected */
+    unsigned                   answer:3;
+    ngx_http_s3_proxy_body_t   body;
 
     /*
-     * a folder's index page with built-in listings: its URI, and the
-     * subrequest that lists the folder once S3 answered 404, whose answer
-     * replaces the 404 being discarded (ngx_http_s3_proxy_fallback.c)
+     * a page that may fall back: its URI, and the subrequest of the last
+     * step, whose answer is the main request's (ngx_http_s3_proxy_fallback.c)
      */
     ngx_str_t                  uri;
     ngx_http_request_t        *listing_sr;
-    unsigned                   discarding:1;
 
     /*
      * that subrequest, the `step`-th for the path: result.fallback is the
@@ -161,11 +165,13 @@ ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
 uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 /* ngx_http_s3_proxy_fallback.c */
-ngx_int_t ngx_http_s3_proxy_fallback_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
-ngx_uint_t ngx_http_s3_proxy_falls_back(ngx_http_request_t *r,
+ngx_http_s3_proxy_ctx_t *ngx_http_s3_proxy_fallback_kept(
+    ngx_http_request_t *r);
+ngx_int_t ngx_http_s3_proxy_fallback(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx);
+ngx_int_t ngx_http_s3_proxy_fallback_answer(ngx_http_request_t *r);
 
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,

@@ -389,6 +389,16 @@ typedef struct {
 } s3p_request_t;
 
 
+/*
+ * One header of the request, offered to the core (nginx's list, in order;
+ * `name` in any case): it keeps in `req` the User-Agent (the first one
+ * sent), the Authorization, and x-amz-date, x-amz-content-sha256 and
+ * x-amz-checksum-mode (the last of each); other headers change nothing.
+ */
+void s3p_request_header(s3p_request_t *req, const s3p_str_t *name,
+    const s3p_str_t *value);
+
+
 /* How a proxied answer reaches the client. */
 typedef enum {
     S3P_RENDER_NONE = 0,              /* S3's answer, unchanged */
@@ -472,7 +482,8 @@ typedef enum {
  */
 typedef struct {
     s3p_action_t     action;
-    int32_t          status;          /* HTTP status when refused */
+    int32_t          status;          /* HTTP status when refused: 400, */
+                                      /*   403, 404, 405 or 501 */
     s3p_str_t        bucket;
     s3p_str_t        key;             /* decoded object key */
     s3p_str_t        url;
@@ -724,9 +735,6 @@ int s3p_render_listing(const s3p_result_t *result, const uint8_t *xml,
     size_t xml_len, s3p_alloc_t alloc, void *data, s3p_str_t *page,
     int32_t *status);
 
-/* The Content-Security-Policy of rendered listings, NUL-terminated. */
-const char *s3p_listing_csp(void);
-
 /*
  * S3's answers to proxied requests.
  *
@@ -799,10 +807,79 @@ int s3p_s3_error(int32_t status, const uint8_t *body, size_t len,
 int s3p_response_header_visible(const s3p_str_t *name, uint32_t pass);
 
 /*
- * Whether S3's answer with `status` to a request answered with `result`
- * sends it on to its `fallback`, as its `fallback_on` says.
+ * Whether an answer with `status` to a request answered with `result`
+ * sends it on to its `fallback`, as its `fallback_on` says; with
+ * `error_page` 1, the answer is the location's error_page's (after S3's
+ * 404, nginx's internal redirect), which only some steps follow.
  */
-int s3p_falls_back(const s3p_result_t *result, int32_t status);
+int s3p_falls_back(const s3p_result_t *result, int32_t status,
+    int32_t error_page);
+
+/*
+ * What the module makes of an answer to a proxied request, its status and
+ * S3's headers known (s3p_answer_plan()).  In `flags`, with S3P_PASS_*
+ * (s3_proxy_pass_headers) and S3P_ANSWER_RANGE:
+ */
+#define S3P_ANSWER_BODY        0x0040 /* a body is sent (not a HEAD) */
+#define S3P_ANSWER_NGINX       0x0080 /* nginx's own status (an error */
+                                      /*   page), not S3's */
+#define S3P_ANSWER_DISCARDING  0x0200 /* its body is discarded already */
+
+/* What becomes of the answer's body. */
+typedef enum {
+    S3P_BODY_AS_IS = 0,               /* sent as S3 sent it */
+    S3P_BODY_CLEAN = 1,               /* S3's redirect or error: collected */
+                                      /*   (S3P_ERROR_BODY_MAX bytes kept) */
+                                      /*   and replaced by s3p_s3_error()'s */
+                                      /*   document, the header held until */
+                                      /*   then */
+    S3P_BODY_LOG = 2,                 /* the same without a body (a HEAD): */
+                                      /*   sent as it is, S3's status */
+                                      /*   logged (s3p_s3_error(), empty) */
+    S3P_BODY_RENDER = 3,              /* a listing: collected (at most */
+                                      /*   S3P_LISTING_XML_MAX bytes) and */
+                                      /*   replaced by s3p_render_listing()'s */
+                                      /*   page, the header held until then */
+    S3P_BODY_DISCARD = 4,             /* read, not sent (the answer's */
+                                      /*   length 0): a folder redirect */
+    S3P_BODY_NEXT_STEP = 5            /* the answer, header and body, is */
+                                      /*   replaced by the next step's (the */
+                                      /*   result's `fallback`) */
+} s3p_body_t;
+
+/* A header the answer gets: its name NUL-terminated. */
+typedef struct {
+    const char      *name;
+    s3p_str_t        value;
+} s3p_header_t;
+
+#define S3P_ANSWER_HEADERS  3
+
+typedef struct {
+    uint32_t         pass;            /* S3's headers kept: those */
+                                      /*   s3p_response_header_visible() */
+                                      /*   shows with it */
+    s3p_body_t       body;
+    int32_t          replace;         /* 1: the body is not S3's: its */
+                                      /*   length, Accept-Ranges, */
+                                      /*   Last-Modified, ETag and */
+                                      /*   Content-Encoding go */
+    int32_t          type;            /* 1: Content-Type and charset are */
+    s3p_str_t        content_type;    /*   these (empty: none) */
+    s3p_str_t        charset;
+    int32_t          status;          /* the status answered; 0: as it is */
+    s3p_header_t     headers[S3P_ANSWER_HEADERS];  /* added, in order */
+    size_t           nheaders;
+} s3p_answer_t;
+
+/*
+ * Plans the answer with `status` to a request answered with `result`
+ * (action PROXY): `s3_status` is S3's (0: none reached S3), `flags` as
+ * above.  Never allocates: the slices point into `result` or the core's
+ * constants.
+ */
+void s3p_answer_plan(const s3p_result_t *result, int32_t status,
+    int32_t s3_status, uint32_t flags, s3p_answer_t *answer);
 
 /*
  * Credentials that rotate (issue 13): which source a location signs with

@@ -357,7 +357,10 @@ func fallsBackOn(on: UInt32, status: Int32, expected: Bool) {
     let path: StaticString = "/docs/?list-type=2"
     var result = s3p_result_t()
     result.fallback_on = on
-    #expect((s3p_falls_back(&result, status) == 1) == false)
+    #expect((s3p_falls_back(&result, status, 0) == 1) == false)
     result.fallback = s3p_str_t(len: path.utf8CodeUnitCount, data: path.utf8Start)
-    #expect((s3p_falls_back(&result, status) == 1) == expected)
+    #expect((s3p_falls_back(&result, status, 0) == 1) == expected)
+    // after the location's error_page, only the steps that allow it
+    let afterErrorPage = expected && on & UInt32(S3P_FALLBACK_ERROR_PAGE) != 0
+    #expect((s3p_falls_back(&result, status, 1) == 1) == afterErrorPage)
 }

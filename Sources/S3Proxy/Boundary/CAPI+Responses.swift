@@ -1,6 +1,7 @@
 // The C entry points for S3's answers to proxied requests (declared in
 // CShim/include/s3_proxy_core.h): error documents cleaned, response
-// headers kept or hidden, a folder's or a website's next step.
+// headers kept or hidden, a folder's or a website's next step, the plan
+// of each answer, and the request headers the core reads.
 
 internal import CShim
 
@@ -22,9 +23,30 @@ func s3p_s3_error(
 }
 
 @c @implementation
-func s3p_falls_back(_ result: UnsafePointer<s3p_result_t>?, _ status: Int32) -> Int32 {
-    guard let result = result?.pointee, result.fallback.len > 0 else { return 0 }
-    return Plan.fallsBack(result.fallback_on, status: status) ? 1 : 0
+func s3p_falls_back(
+    _ result: UnsafePointer<s3p_result_t>?, _ status: Int32, _ errorPage: Int32
+) -> Int32 {
+    guard let result = result?.pointee else { return 0 }
+    return AnswerPlan.fallsBack(result, status: status, errorPage: errorPage != 0) ? 1 : 0
+}
+
+@c @implementation
+func s3p_answer_plan(
+    _ result: UnsafePointer<s3p_result_t>?, _ status: Int32, _ s3Status: Int32,
+    _ flags: UInt32, _ answer: UnsafeMutablePointer<s3p_answer_t>?
+) {
+    guard let result, let answer else { return }
+    AnswerPlan.plan(result.pointee, status: status, s3Status: s3Status, flags: flags,
+                    into: &answer.pointee)
+}
+
+@c @implementation
+func s3p_request_header(
+    _ req: UnsafeMutablePointer<s3p_request_t>?, _ name: UnsafePointer<s3p_str_t>?,
+    _ value: UnsafePointer<s3p_str_t>?
+) {
+    guard let req, let name, let value else { return }
+    RequestHeaders.take(Bytes.view(name.pointee), value.pointee, into: &req.pointee)
 }
 
 @c @implementation

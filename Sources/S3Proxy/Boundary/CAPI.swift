@@ -324,22 +324,6 @@ func s3p_render_listing(
     return S3P_OK
 }
 
-@c @implementation
-func s3p_listing_csp() -> UnsafePointer<CChar>? {
-    ListingCSP.pointer
-}
-
-/// The policy as a NUL-terminated C string that lives as long as the
-/// process.
-enum ListingCSP {
-    nonisolated(unsafe) static let pointer: UnsafePointer<CChar>? = {
-        let bytes = Array(ListingHTML.contentSecurityPolicy.utf8CString)
-        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count)
-        buffer.initialize(from: bytes, count: bytes.count)
-        return UnsafePointer(buffer)
-    }()
-}
-
 // MARK: - Moving bytes across the boundary
 
 extension s3p_str_t {

@@ -24,9 +24,10 @@ struct ListingHTML {
 
     /// The Content-Security-Policy sent with the page: nothing but its own
     /// inline style may load or run.
-    static let contentSecurityPolicy =
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; "
-        + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    static let contentSecurityPolicy: StaticString = """
+        default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; \
+        base-uri 'none'; form-action 'none'; frame-ancestors 'none'
+        """
 
     /// The page of a folder that holds nothing: nginx's own 404 page, as
     /// for any other missing key.
