@@ -20,7 +20,7 @@ static ngx_int_t ngx_http_s3_proxy_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
-/* The client's headers, in the order of s3p_header_t. */
+/* The client's headers, in the order of s3p_conditional_t. */
 static size_t  ngx_http_s3_proxy_headers[] = {
     offsetof(ngx_http_request_t, headers_in.range),
     offsetof(ngx_http_request_t, headers_in.if_range),
@@ -111,7 +111,7 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
         in.cacheable = r->upstream->cacheable;
     }
 
-    for (i = 0; i < S3P_HEADERS; i++) {
+    for (i = 0; i < S3P_CONDITIONALS; i++) {
         h = *(ngx_table_elt_t **)
                  ((u_char *) r + ngx_http_s3_proxy_headers[i]);
 

@@ -1252,14 +1252,14 @@ int s3p_variable_name(uint32_t index, s3p_str_t *name, uint32_t *flags);
 
 /* The client's range and conditional headers, in the order C reads them. */
 typedef enum {
-    S3P_HEADER_RANGE = 0,
-    S3P_HEADER_IF_RANGE = 1,
-    S3P_HEADER_IF_MATCH = 2,
-    S3P_HEADER_IF_NONE_MATCH = 3,
-    S3P_HEADER_IF_MODIFIED_SINCE = 4,
-    S3P_HEADER_IF_UNMODIFIED_SINCE = 5,
-    S3P_HEADERS = 6
-} s3p_header_t;
+    S3P_CONDITIONAL_RANGE = 0,
+    S3P_CONDITIONAL_IF_RANGE = 1,
+    S3P_CONDITIONAL_IF_MATCH = 2,
+    S3P_CONDITIONAL_IF_NONE_MATCH = 3,
+    S3P_CONDITIONAL_IF_MODIFIED_SINCE = 4,
+    S3P_CONDITIONAL_IF_UNMODIFIED_SINCE = 5,
+    S3P_CONDITIONALS = 6
+} s3p_conditional_t;
 
 /* What a variable's value is made of, for one request. */
 typedef struct {
@@ -1276,7 +1276,7 @@ typedef struct {
     s3p_str_t        upstream_method; /* set by proxy_cache (a HEAD */
                                       /*   fetched as a GET); empty: none */
     int32_t          cacheable;       /* 1: proxy_cache may store it */
-    s3p_str_t        headers[S3P_HEADERS];  /* empty: not sent */
+    s3p_str_t        headers[S3P_CONDITIONALS];  /* empty: not sent */
 } s3p_variable_t;
 
 /* s3p_variable()'s answer: `value` names the nginx variable to read. */

@@ -51,14 +51,14 @@ enum Variable: UInt32 {
     }
 
     /// The client header a variable passes on to S3.
-    var header: s3p_header_t? {
+    var header: s3p_conditional_t? {
         switch self {
-        case .range: S3P_HEADER_RANGE
-        case .ifRange: S3P_HEADER_IF_RANGE
-        case .ifMatch: S3P_HEADER_IF_MATCH
-        case .ifNoneMatch: S3P_HEADER_IF_NONE_MATCH
-        case .ifModifiedSince: S3P_HEADER_IF_MODIFIED_SINCE
-        case .ifUnmodifiedSince: S3P_HEADER_IF_UNMODIFIED_SINCE
+        case .range: S3P_CONDITIONAL_RANGE
+        case .ifRange: S3P_CONDITIONAL_IF_RANGE
+        case .ifMatch: S3P_CONDITIONAL_IF_MATCH
+        case .ifNoneMatch: S3P_CONDITIONAL_IF_NONE_MATCH
+        case .ifModifiedSince: S3P_CONDITIONAL_IF_MODIFIED_SINCE
+        case .ifUnmodifiedSince: S3P_CONDITIONAL_IF_UNMODIFIED_SINCE
         default: nil
         }
     }
@@ -158,11 +158,11 @@ extension Variable {
     /// client from it; its revalidation (proxy_cache_revalidate) sends the
     /// cached Last-Modified and ETag, as proxy_cache does.  An error
     /// document is a whole object: none.
-    static func passed(_ header: s3p_header_t, _ r: s3p_variable_t) -> VariableValue {
+    static func passed(_ header: s3p_conditional_t, _ r: s3p_variable_t) -> VariableValue {
         guard r.cacheable == 0 else {
             switch header {
-            case S3P_HEADER_IF_MODIFIED_SINCE: return .nginx("upstream_cache_last_modified")
-            case S3P_HEADER_IF_NONE_MATCH: return .nginx("upstream_cache_etag")
+            case S3P_CONDITIONAL_IF_MODIFIED_SINCE: return .nginx("upstream_cache_last_modified")
+            case S3P_CONDITIONAL_IF_NONE_MATCH: return .nginx("upstream_cache_etag")
             default: return .none
             }
         }
@@ -170,11 +170,11 @@ extension Variable {
             return .none
         }
         switch header {
-        case S3P_HEADER_RANGE: return .bytes(r.headers.0)
-        case S3P_HEADER_IF_RANGE: return .bytes(r.headers.1)
-        case S3P_HEADER_IF_MATCH: return .bytes(r.headers.2)
-        case S3P_HEADER_IF_NONE_MATCH: return .bytes(r.headers.3)
-        case S3P_HEADER_IF_MODIFIED_SINCE: return .bytes(r.headers.4)
+        case S3P_CONDITIONAL_RANGE: return .bytes(r.headers.0)
+        case S3P_CONDITIONAL_IF_RANGE: return .bytes(r.headers.1)
+        case S3P_CONDITIONAL_IF_MATCH: return .bytes(r.headers.2)
+        case S3P_CONDITIONAL_IF_NONE_MATCH: return .bytes(r.headers.3)
+        case S3P_CONDITIONAL_IF_MODIFIED_SINCE: return .bytes(r.headers.4)
         default: return .bytes(r.headers.5)
         }
     }
