@@ -1087,24 +1087,116 @@ int64_t s3p_presign_cap(int64_t expires, int64_t window, int64_t expiration,
     int64_t now);
 
 /*
- * Puts credentials into a slot of C's shared zone (its lock held):
- * `keys` (the access key, the secret key, the session token) one after
- * another into `slot` (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX +
- * S3P_SESSION_TOKEN_MAX bytes), the old ones cleared, and their lengths
- * into `lens` (3).  1 when stored; 0, the slot left as it is, when one is
- * longer than its maximum, or when `held` (the slot's credentials expire
- * when these do) and the slot holds the same keys.
- */
-int s3p_store_keys(const s3p_str_t *keys, int32_t held, uint8_t *slot,
-    size_t *lens);
-
-/*
  * Takes one step of `provider`'s refresh: reads `step`'s event and writes
  * its action, whose bytes go into `out` (capacity at least
  * S3P_PROVIDER_REQUEST_MAX).  Always an action: a problem is a RETRY.
  */
 void s3p_provider_next(s3p_provider_t *provider, s3p_provider_step_t *step,
     uint8_t *out, size_t cap);
+
+/*
+ * One provider's credentials in C's shared zone, which outlives reloads
+ * (so new workers sign at once): C maps the zone and locks it; the core
+ * writes each slot, C reads it where marked.  A slot found by its
+ * provider's id keeps it across reloads; one that changes hands is
+ * cleared and gets a new generation, which the workers of an older
+ * configuration compare with the one they took, and stop reading it.
+ */
+
+/* The last refresh error kept per source, at most. */
+#define S3P_STATUS_ERROR_MAX  256
+
+#define S3P_SLOT_KEYS_MAX                                                   \
+    (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX + S3P_SESSION_TOKEN_MAX)
+
+typedef struct {
+    uint8_t          id[S3P_PROVIDER_ID_LEN];
+    uint64_t         generation;      /* C reads; 0: never used */
+    uint64_t         version;         /* C reads: of the keys; 0: none */
+    int64_t          expiration;      /* C reads: of the keys; S3P_NEVER */
+    int64_t          refresh;         /* the next fetch is due then */
+    int64_t          fetching;        /* the process fetching; 0: none */
+    int64_t          fetch_start;
+    uint32_t         failures;        /* C reads: the current streak */
+    int32_t          verify;          /* the keys in use are due to be */
+                                      /*   checked with S3 */
+
+    /* C reads, for s3_proxy_status, since the slot was taken: */
+    uint64_t         refreshes;
+    uint64_t         refresh_failures;
+    int64_t          refreshed;       /* the last success */
+    int32_t          verification;    /* s3p_verification_t: the last */
+                                      /*   check with S3 */
+    size_t           error_len;
+    uint8_t          error[S3P_STATUS_ERROR_MAX];  /* the last refresh */
+                                                   /*   error */
+
+    /*
+     * C reads: the access key, the secret key, the token, in a row; last,
+     * where the core finds it (Swift imports no array this long)
+     */
+    size_t           len[3];
+    uint8_t          keys[S3P_SLOT_KEYS_MAX];
+} s3p_slot_t;
+
+/*
+ * A configuration's providers take their slots (`ids`: `n` ids of
+ * S3P_PROVIDER_ID_LEN bytes, in a row; `slots`: `nslots`): each the one
+ * its id holds, else one no id of `ids` holds, a never used one first.
+ * Writes each one's place into `index` (`n`); S3P_OK, or S3P_E_SPACE when
+ * some slot is missing (C holds the zone's lock).
+ */
+int s3p_slots_take(s3p_slot_t *slots, size_t nslots, const uint8_t *ids,
+    size_t n, size_t *index);
+
+/*
+ * A configuration starts with `provider`'s slot: its keys in use are due
+ * to be verified with S3 (once per configuration, when it has a S3
+ * target); `seed` is what its first location resolved with: a profile's
+ * or the environment's keys as read now (no role assumed), which never
+ * expire, are stored, and the next fetch is due at once.  1 when the
+ * slot's keys changed (log `seed`'s access key id).
+ */
+int s3p_slot_start(s3p_slot_t *slot, const s3p_provider_t *provider,
+    const s3p_signing_t *seed);
+
+/*
+ * Whether the process `pid` takes the slot's next fetch at `step`'s `now`
+ * (one is due: a refresh first, else a check of the keys in use with S3;
+ * none is under way, or one older than 30 s is taken over): 1 with
+ * `step`'s event (START or VERIFY: `keys`, copied into `keys`, capacity
+ * S3P_SLOT_KEYS_MAX), expiration and failures set; else 0.
+ */
+int s3p_slot_claim(s3p_slot_t *slot, int64_t pid, s3p_provider_step_t *step,
+    uint8_t *keys);
+
+/* How C logs a provider's message: not at all, or at nginx's level. */
+typedef enum {
+    S3P_SAY_NOTHING = 0,
+    S3P_SAY_ERROR = 1,
+    S3P_SAY_NOTICE = 2,
+    S3P_SAY_INFO = 3
+} s3p_say_t;
+
+/*
+ * A fetch's last step (`step`'s action STORE, RETRY or VERIFIED) into
+ * `provider`'s slot (NULL: the slot is no longer the provider's, nothing
+ * is written): the keys stored (each capped: too long, they are not) and
+ * their version moved when they changed, the next fetch, the streak, the
+ * counters and the last error, the verification; no fetch under way.
+ * Answers how `step`'s message is logged.
+ */
+s3p_say_t s3p_slot_record(s3p_slot_t *slot, const s3p_provider_t *provider,
+    const s3p_provider_step_t *step);
+
+/*
+ * What a location signs with from the slot at `now`: `env`'s keys become
+ * the slot's (slices of it: copy them before the lock is let go), and the
+ * answer is s3p_presign_cap() of the location's `expires` and `window`
+ * with the keys' expiration; -1 when the slot holds no keys valid now.
+ */
+int64_t s3p_slot_keys(const s3p_slot_t *slot, s3p_environment_t *env,
+    int64_t expires, int64_t window, int64_t now);
 
 /*
  * The status handler (s3_proxy_status): counters every worker adds to,
@@ -1164,9 +1256,6 @@ typedef enum {
 
 /* The name of the static keys' source (s3_proxy_credentials env). */
 #define S3P_CREDENTIALS_ENV_NAME  "env"
-
-/* The last refresh error kept per source, at most. */
-#define S3P_STATUS_ERROR_MAX  256
 
 /* One credential source of the configuration. */
 typedef struct {
