@@ -288,13 +288,11 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
         ngx_shmtx_lock(&pp[i]->shpool->mutex);
 
         if (ngx_http_s3_proxy_slot_ours(pp[i])) {
-            src->expiration = (slot->version == 0) ? 0
-                              : (slot->expiration == NGX_MAX_TIME_T_VALUE)
-                              ? S3P_NEVER : slot->expiration;
+            src->expiration = slot->version ? slot->expiration : 0;
             src->refreshed = slot->refreshed;
             src->successes = slot->refreshes;
             src->failures = slot->refresh_failures;
-            src->streak = (uint32_t) slot->failures;
+            src->streak = slot->failures;
             src->verification = slot->verification;
 
             src->access_key.data = p;
