@@ -1,19 +1,9 @@
 /*
- * ngx_http_s3_proxy_module: credentials that rotate.
- *
- * The core decides where each location's credentials come from
- * (s3p_provider_configure(): the environment's keys, a profile of the shared
- * files, or a provider: web identity, the container endpoint, IMDS) and every
- * step of a refresh (ngx_http_s3_proxy_fetch.c carries them out).  Here: the
- * providers of a configuration, resolved and with their TLS context; one shared
- * zone, "s3_proxy_credentials", that holds each one's current credentials and a
- * version and outlives a reload, so new workers sign at once; and what a
- * request signs with: a worker that sees a new version resolves its own signing
- * settings with it, a request holds the settings it was signed with until it
- * ends, and the last request of replaced settings clears and frees them.
- *
- * Secrets are never logged (the core's messages name the provider, the
- * access key id, the expiry, why it failed); the zone clears replaced ones.
+ * ngx_http_s3_proxy_module: credentials that rotate: each location's
+ * source (the core's choice), the providers of a configuration and the
+ * hosts they reach (resolved now, with a TLS context), the shared zone
+ * that keeps each one's keys across reloads, and what a request signs
+ * with.  docs/design.md, "Credentials that rotate", says how.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -24,24 +14,25 @@ typedef struct {
     s3p_signing_t              signing;
     ngx_uint_t                 refs;           /* current, and requests */
     size_t                     size;           /* of this whole block */
-    ngx_atomic_uint_t          version;        /* what they were made from */
+    uint64_t                   version;        /* what they were made from */
     time_t                     expiration;
     int64_t                    capped;         /* X-Amz-Expires used */
 } ngx_http_s3_proxy_resolved_t;
 
 
-/* What a location signs with: a provider and its own s3_proxy_expires. */
+/* What a location signs with: a provider and its own settings. */
 struct ngx_http_s3_proxy_creds_s {
     ngx_http_s3_proxy_provider_t  *provider;
     s3p_settings_t                 raw;        /* keys: from the zone */
-    s3p_str_t                      identity;   /* cache key's, as configured */
-    int64_t                        expires;    /* resolved s3_proxy_expires */
-    int64_t                        window;     /*   and presign window */
+    s3p_signing_t                 *signing;    /* as configured: expires, */
+                                               /*   window, cache identity */
     ngx_http_s3_proxy_resolved_t  *current;    /* the worker's, or NULL */
     time_t                         logged;     /* "nothing valid" logged */
 };
 
 
+static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
+    ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 static ngx_int_t ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_s3_proxy_resolved_t *ngx_http_s3_proxy_resolve(
@@ -56,8 +47,8 @@ static ngx_str_t  ngx_http_s3_proxy_zone_name =
 /*
  * The source of a location's credentials, by the core: NGX_OK with
  * `provider` the new provider (the environment's keys too: stored once and
- * verified with S3); `raw`
- * then names the source the core chose.  NGX_ERROR when logged.
+ * verified with S3); `raw` then names the source the core chose.
+ * NGX_ERROR when logged.
  */
 
 ngx_int_t
@@ -90,8 +81,8 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
 /*
  * A location whose keys rotate, once its settings were resolved with
  * `provider`'s source (`signing`): locations with the same provider share
- * it; a new one's endpoint is resolved, and a profile's keys as read now
- * (`signing`'s, wiped with the configuration) seed the zone.
+ * it; a new one's endpoint is resolved, and its first location's keys
+ * (`signing`'s, wiped with the configuration) may seed the zone.
  */
 
 ngx_int_t
@@ -147,32 +138,20 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        pp = ngx_array_push(providers);
-        if (pp == NULL) {
-            return NGX_ERROR;
-        }
-
-        *pp = p;
-
         /* the request and the answer of an exchange, made now or never */
 
         p->buf = ngx_palloc(cf->pool, S3P_PROVIDER_REQUEST_MAX
                                       + S3P_PROVIDER_ANSWER_MAX);
-        if (p->buf == NULL) {
+        pp = ngx_array_push(providers);
+
+        if (p->buf == NULL || pp == NULL) {
             return NGX_ERROR;
         }
 
-        if ((p->core.source == S3P_CREDENTIALS_PROFILE
-             || p->core.source == S3P_CREDENTIALS_ENV)
-            && !p->core.assume)
-        {
-            p->seed = signing;
-        }
+        *pp = p;
+        p->seed = signing;
 
-        /*
-         * where S3 verifies the keys: this location's endpoint and its
-         * bucket, when not chosen per request
-         */
+        /* S3 verifies the keys on the location's bucket, when it has one */
 
         s3p_provider_verify_target(&p->core, signing,
                    (conf->bucket && conf->bucket->lengths == NULL)
@@ -200,9 +179,7 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     cr->provider = p;
     cr->raw = *raw;
     cr->raw.credentials = S3P_CREDENTIALS_ENV;
-    cr->identity = signing->cache_identity;
-    cr->expires = signing->expires;
-    cr->window = signing->window;
+    cr->signing = signing;
 
     /* what the core leaves before expiry: the longest presigned lifetime */
 
@@ -215,21 +192,159 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
 
 
 /*
+ * The provider's hosts (the core's targets), resolved now as nginx
+ * resolves the servers its configuration names, each address of its own
+ * endpoint checked by the core; for https, a TLS context that trusts the
+ * core's CA bundle.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
+    ngx_http_s3_proxy_pos_t *pos)
+{
+    u_char               err[S3P_MESSAGE_MAX], *a;
+    size_t               len;
+    ngx_str_t            url;
+    ngx_uint_t           i, t, tls;
+    ngx_url_t           *u;
+    struct sockaddr     *sa;
+    s3p_target_t        *target;
+#if (NGX_HTTP_SSL)
+    ngx_str_t            bundle;
+    ngx_pool_cleanup_t  *cln;
+#endif
+
+    tls = 0;
+
+    for (t = 0; t < S3P_TARGETS; t++) {
+        target = &p->core.targets[t];
+        u = &p->url[t];
+
+        if (target->host.len == 0) {
+            continue;
+        }
+
+        tls |= target->tls;
+        url.data = (u_char *) target->url.data;
+        url.len = target->url.len;
+
+        u->url.data = (u_char *) target->host.data;
+        u->url.len = target->host.len;
+        u->default_port = (in_port_t) target->port;
+
+        if ((ngx_parse_url(cf->pool, u) != NGX_OK || u->naddrs == 0)
+            && t == S3P_TARGET_S3)
+        {
+            /* an upstream{} name, say: the keys are not verified */
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "s3 proxy: \"%V\" cannot be resolved now: the "
+                           "keys are not verified with S3", &url);
+            u->naddrs = 0;
+            target->host.len = 0;
+            continue;
+        }
+
+        if (u->naddrs == 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
+                          p->core.name.len, p->core.name.data, &url,
+                          u->err ? u->err : "no address",
+                          pos->file_name, pos->line);
+            return NGX_ERROR;
+        }
+
+        for (i = 0; t == S3P_TARGET_PROVIDER && i < u->naddrs; i++) {
+            sa = u->addrs[i].sockaddr;
+
+            if (sa->sa_family == AF_INET) {
+                a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
+                len = 4;
+#if (NGX_HAVE_INET6)
+            } else if (sa->sa_family == AF_INET6) {
+                a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
+                len = 16;
+#endif
+            } else {
+                continue;
+            }
+
+            if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
+                != S3P_OK)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"s3_proxy\": %s in %s:%ui",
+                              err, pos->file_name, pos->line);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (!tls) {
+        return NGX_OK;
+    }
+
+#if (NGX_HTTP_SSL)
+    p->ssl = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_t));
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+
+    if (p->ssl == NULL || cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->ssl->log = cf->log;
+
+    if (ngx_ssl_create(p->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* freed with the configuration, not leaked at each reload */
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = p->ssl;
+
+    bundle.data = (u_char *) p->core.ca_bundle.data;
+    bundle.len = p->core.ca_bundle.len;
+
+    if (ngx_ssl_trusted_certificate(cf, p->ssl, &bundle, 2) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
+                  "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
+                  "loaded in %s:%ui", p->core.name.len, p->core.name.data,
+                  &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
+                  pos->file_name, pos->line);
+#else
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"s3_proxy\": the %*s endpoint \"%V\" needs nginx built "
+                  "with SSL in %s:%ui", p->core.name.len, p->core.name.data,
+                  &url, pos->file_name, pos->line);
+#endif
+
+    return NGX_ERROR;
+}
+
+
+/*
  * The zone: kept across reloads (nginx maps it again with the same name
- * and size).  Each provider takes its own slot, found by its id; one new
- * to the zone takes a slot no provider of this configuration has, a
- * never used one first, which gets a new generation, so that the workers
- * of an older configuration that still read it stop there.
+ * and size).  The core gives each provider its slot (s3p_slots_take())
+ * and starts it with this configuration (s3p_slot_start()).
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_uint_t                      i, j, k, taken;
+    int                             rc;
+    size_t                          index[NGX_HTTP_S3_PROXY_SLOTS];
+    u_char                          ids[NGX_HTTP_S3_PROXY_SLOTS]
+                                       [S3P_PROVIDER_ID_LEN];
+    ngx_uint_t                      i;
     ngx_array_t                    *providers;
     ngx_slab_pool_t                *shpool;
-    ngx_atomic_uint_t               generation;
-    ngx_http_s3_proxy_slot_t       *slots, *s;
+    ngx_http_s3_proxy_slot_t       *slots;
     ngx_http_s3_proxy_provider_t  **pp, *p;
 
     providers = shm_zone->data;
@@ -246,83 +361,34 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     slots = shpool->data;
     pp = providers->elts;
-    taken = 0;
+
+    for (i = 0; i < providers->nelts; i++) {
+        ngx_memcpy(ids[i], pp[i]->core.id, S3P_PROVIDER_ID_LEN);
+    }
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    for (i = 0; i < providers->nelts; i++) {
-        pp[i]->shpool = shpool;
-        pp[i]->slot = NULL;
+    rc = s3p_slots_take(slots, NGX_HTTP_S3_PROXY_SLOTS, (u_char *) ids,
+                        providers->nelts, index);
 
-        for (j = 0; j < NGX_HTTP_S3_PROXY_SLOTS; j++) {
-            if (slots[j].generation
-                && ngx_memcmp(slots[j].id, pp[i]->core.id,
-                              S3P_PROVIDER_ID_LEN) == 0)
-            {
-                pp[i]->slot = &slots[j];
-                taken |= 1 << j;
-            }
-        }
-    }
-
-    for (i = 0; i < providers->nelts; i++) {
+    for (i = 0; rc == S3P_OK && i < providers->nelts; i++) {
         p = pp[i];
-
-        for (j = 0, k = NGX_HTTP_S3_PROXY_SLOTS;
-             p->slot == NULL && j < NGX_HTTP_S3_PROXY_SLOTS;
-             j++)
-        {
-            if (!(taken & (1 << j))
-                && (k == NGX_HTTP_S3_PROXY_SLOTS
-                    || (slots[k].generation && slots[j].generation == 0)))
-            {
-                k = j;
-            }
-        }
-
-        if (p->slot == NULL && k < NGX_HTTP_S3_PROXY_SLOTS) {
-            s = &slots[k];
-            generation = s->generation + 1;
-            ngx_explicit_memzero(s, sizeof(ngx_http_s3_proxy_slot_t));
-            s->generation = generation;
-            ngx_memcpy(s->id, p->core.id, S3P_PROVIDER_ID_LEN);
-            p->slot = s;
-            taken |= 1 << k;
-        }
-
-        if (p->slot == NULL) {
-            ngx_shmtx_unlock(&shpool->mutex);
-            return NGX_ERROR;
-        }
-
+        p->shpool = shpool;
+        p->slot = &slots[index[i]];
         p->generation = p->slot->generation;
 
-        /* each configuration verifies the keys in use once */
-
-        p->slot->verify = (p->core.targets[S3P_TARGET_S3].host.len != 0);
-
-        /* a profile's keys as this configuration read the files */
-
-        if (p->seed) {
-            p->slot->refresh = 0;
-
-            if (ngx_http_s3_proxy_store(p->slot, &p->seed->access_key,
-                                        &p->seed->secret_key,
-                                        &p->seed->session_token,
-                                        NGX_MAX_TIME_T_VALUE))
-            {
-                ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                              "s3 proxy: credentials from \"%*s\": access "
-                              "key id \"%*s\"", p->core.name.len,
-                              p->core.name.data, p->seed->access_key.len,
-                              p->seed->access_key.data);
-            }
+        if (s3p_slot_start(p->slot, &p->core, p->seed)) {
+            ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+                          "s3 proxy: credentials from \"%*s\": access "
+                          "key id \"%*s\"", p->core.name.len,
+                          p->core.name.data, p->seed->access_key.len,
+                          p->seed->access_key.data);
         }
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return NGX_OK;
+    return (rc == S3P_OK) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -341,9 +407,8 @@ ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
  * The signing settings a request of this location uses now.  NGX_OK with
  * ctx->signing and its expiration set (held until the request ends);
  * NGX_AGAIN when the source never gave credentials yet (a cold start:
- * worth waiting briefly);
- * NGX_BUSY when no valid credentials exist (the caller answers 503;
- * logged here).
+ * worth waiting briefly); NGX_BUSY when no valid credentials exist (the
+ * caller answers 503; logged here).
  */
 
 ngx_int_t
@@ -351,7 +416,8 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, ngx_http_s3_proxy_ctx_t *ctx)
 {
     time_t                         now;
-    ngx_uint_t                     ours, version;
+    uint64_t                       version;
+    ngx_uint_t                     ours;
     ngx_pool_cleanup_t            *cln;
     ngx_http_s3_proxy_resolved_t  *rs;
     ngx_http_s3_proxy_provider_t  *p;
@@ -363,7 +429,8 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     rs = creds->current;
 
     if (rs == NULL || version != rs->version
-        || s3p_presign_cap(creds->expires, creds->window, rs->expiration, now)
+        || s3p_presign_cap(creds->signing->expires, creds->signing->window,
+                           rs->expiration, now)
            != rs->capped)
     {
         rs = version ? ngx_http_s3_proxy_resolve(creds, r->connection->log,
@@ -406,7 +473,7 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
  * The location's settings resolved with the zone's credentials into this
  * worker's memory (a block of its own, cleared when freed), and made
  * current; NULL if they cannot be.  The core copies the keys from the
- * zone, locked meanwhile.
+ * zone, locked meanwhile, and caps presigned URLs' lifetime to theirs.
  */
 
 static ngx_http_s3_proxy_resolved_t *
@@ -419,12 +486,10 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
     int64_t                        cap;
     s3p_settings_t                 settings;
     s3p_environment_t              env;
-    ngx_http_s3_proxy_slot_t      *slot;
     ngx_http_s3_proxy_resolved_t  *rs;
     ngx_http_s3_proxy_provider_t  *p;
 
     p = creds->provider;
-    slot = p->slot;
     env = *creds->raw.env;
     settings = creds->raw;
     settings.env = &env;
@@ -433,45 +498,33 @@ ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
 
     ngx_shmtx_lock(&p->shpool->mutex);
 
-    if (!ngx_http_s3_proxy_slot_ours(p) || slot->expiration <= now) {
-        goto done;
-    }
+    cap = ngx_http_s3_proxy_slot_ours(p)
+          ? s3p_slot_keys(p->slot, &env, creds->signing->expires,
+                          creds->signing->window, now)
+          : -1;
 
-    env.access_key_id.data = slot->keys;
-    env.access_key_id.len = slot->len[0];
-    env.secret_access_key.data = slot->keys + slot->len[0];
-    env.secret_access_key.len = slot->len[1];
-    env.session_token.data = slot->keys + slot->len[0] + slot->len[1];
-    env.session_token.len = slot->len[2];
-
-    /* presigned URLs never outlive their credentials */
-
-    cap = s3p_presign_cap(creds->expires, creds->window, slot->expiration,
-                          now);
-
-    if (cap != 0) {
+    if (cap > 0) {
         settings.expires = cap;
         settings.window = S3P_UNSET;
     }
 
-    size = sizeof(ngx_http_s3_proxy_resolved_t) + s3p_signing_bound(&settings);
-
-    rs = ngx_calloc(size, log);
-    if (rs == NULL) {
-        goto done;
+    if (cap >= 0) {
+        size = sizeof(ngx_http_s3_proxy_resolved_t)
+               + s3p_signing_bound(&settings);
+        rs = ngx_calloc(size, log);
     }
 
-    rs->refs = 1;           /* the location's own reference */
-    rs->size = size;
-    rs->version = slot->version;
-    rs->expiration = slot->expiration;
-    rs->capped = cap;
+    if (rs != NULL) {
+        rs->refs = 1;           /* the location's own reference */
+        rs->size = size;
+        rs->version = p->slot->version;
+        rs->expiration = (time_t) p->slot->expiration;
+        rs->capped = cap;
 
-    rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
-                             size - sizeof(ngx_http_s3_proxy_resolved_t),
-                             err, sizeof(err));
-
-done:
+        rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
+                                 size - sizeof(ngx_http_s3_proxy_resolved_t),
+                                 err, sizeof(err));
+    }
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
@@ -484,7 +537,9 @@ done:
     }
 
     if (rs != NULL) {
-        rs->signing.cache_identity = creds->identity;   /* keys rotate */
+        /* the cache key's identity: the same when keys rotate */
+        rs->signing.cache_identity = creds->signing->cache_identity;
+
         if (creds->current) {
             ngx_http_s3_proxy_release(creds->current);
         }

@@ -1,42 +1,38 @@
 /*
- * ngx_http_s3_proxy_module: a provider's refresh, carried out.
- *
- * Each worker's timer looks at every provider once a second: the worker
- * that takes the zone's lock first while a refresh is due does it, the
- * others keep signing with the credentials in the zone; so is a check of
- * the keys in use with S3 (at start, reload, and after they changed).
- * The core takes each step (s3p_provider_next()) and answers with one
- * action, which this file carries out: an exchange with one of the
- * provider's hosts (the provider, STS, S3; a connection of its
- * own made on nginx's event loop with ngx_event_connect_peer(), over TLS
- * with nginx's SSL client connection, SNI and the certificate verified;
- * the request sent, the answer read until the server closes), files read
- * whole, credentials stored in the zone, or a retry later.  The module
- * speaks HTTP itself because nginx's upstream and subrequest machinery
- * needs a client request to hang from, and a refresh has none.
+ * ngx_http_s3_proxy_module: a provider's refresh, carried out: the files
+ * it reads (checked at start), and each step the core takes.  Each
+ * worker's timer looks at every provider once a second; the core says
+ * whether this worker fetches (s3p_slot_claim()), takes each step
+ * (s3p_provider_next()) and writes the outcome into the zone
+ * (s3p_slot_record()).  Here: files read whole, or an exchange on a
+ * connection of the provider's own on nginx's event loop, over TLS with
+ * nginx's SSL client connection.  docs/design.md says why.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-/* how often each worker looks at the zone; a fetch older is taken over */
-#define NGX_HTTP_S3_PROXY_TICK         1000
-#define NGX_HTTP_S3_PROXY_STALE_FETCH  30
+/* how often each worker looks at the zone */
+#define NGX_HTTP_S3_PROXY_TICK      1000
 
 /* the TLS connection's state (ngx_ssl_connection_t) and little else */
-#define NGX_HTTP_S3_PROXY_SSL_POOL     1024
+#define NGX_HTTP_S3_PROXY_SSL_POOL  1024
 
 
 static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
-static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
-    s3p_event_t event, u_char *data, size_t len);
+static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p);
 static void ngx_http_s3_proxy_fetch_io(ngx_event_t *ev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 #endif
 static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
     const char *reason);
-static void ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p);
+
+
+/* how the core's messages are logged, by s3p_say_t */
+static ngx_uint_t  ngx_http_s3_proxy_levels[] = {
+    0, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_LOG_INFO
+};
 
 
 /* Each worker looks at each provider once a second. */
@@ -76,13 +72,10 @@ ngx_http_s3_proxy_credentials_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_s3_proxy_tick(ngx_event_t *ev)
 {
-    time_t                         now;
-    ngx_uint_t                     claim, verify;
-    ngx_http_s3_proxy_slot_t      *slot;
+    ngx_uint_t                     claimed;
     ngx_http_s3_proxy_provider_t  *p;
 
     p = ev->data;
-    slot = p->slot;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
         return;
@@ -94,145 +87,111 @@ ngx_http_s3_proxy_tick(ngx_event_t *ev)
         return;
     }
 
-    now = ngx_time();
+    /* a check with S3 gets the keys in use, into the answer's room */
+
+    p->step.now = ngx_time();
 
     ngx_shmtx_lock(&p->shpool->mutex);
 
-    claim = ngx_http_s3_proxy_slot_ours(p)
-            && (slot->fetching == 0
-                || now - slot->fetch_start > NGX_HTTP_S3_PROXY_STALE_FETCH);
-
-    /* a refresh first; else a check of the keys in use, when due */
-
-    verify = claim && now < slot->refresh
-             && slot->verify && slot->version && slot->expiration > now;
-    claim = claim && (now >= slot->refresh || verify);
-
-    if (claim) {
-        slot->fetching = ngx_pid;
-        slot->fetch_start = now;
-    }
-
-    if (verify) {
-        slot->verify = 0;
-        ngx_memcpy(p->buf + S3P_PROVIDER_REQUEST_MAX, slot->keys,
-                   slot->len[0] + slot->len[1] + slot->len[2]);
-    }
+    claimed = ngx_http_s3_proxy_slot_ours(p)
+              && s3p_slot_claim(p->slot, ngx_pid, &p->step,
+                                p->buf + S3P_PROVIDER_REQUEST_MAX);
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
-    if (claim) {
-        ngx_http_s3_proxy_fetch_next(p, verify ? S3P_EVENT_VERIFY
-                                               : S3P_EVENT_START, NULL, 0);
+    if (claimed) {
+        ngx_http_s3_proxy_fetch_next(p);
     }
 }
 
 
 /*
- * Tells the core what happened (the connection of an exchange closed) and
- * carries out its next step: files at once, an exchange on the event loop
- * (which comes back here), and its verdict: new credentials stored, or a
- * retry later.
+ * Carries out the core's next step, after what `p->step` says happened:
+ * files at once, an exchange on the event loop (which comes back here),
+ * or the fetch's outcome, written into the zone and logged.
  */
 
 static void
-ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
-    s3p_event_t event, u_char *data, size_t len)
+ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p)
 {
-    ngx_int_t                  rc;
-    ngx_uint_t                 i, changed;
-    ngx_pool_t                *pool;
-    s3p_provider_step_t        step;
-    ngx_connection_t          *c;
-    ngx_http_s3_proxy_slot_t  *slot;
+    ngx_int_t             rc;
+    ngx_uint_t            i;
+    ngx_url_t            *u;
+    s3p_say_t             say;
+    ngx_pool_t           *pool;
+    ngx_connection_t     *c;
+    s3p_provider_step_t  *step;
 
-    ngx_http_s3_proxy_fetch_close(p);
+    /* the exchange's connection is done with (its answer is in p->buf) */
 
-    slot = p->slot;
-    pool = NULL;
-    ngx_memzero(&step, sizeof(s3p_provider_step_t));
+    c = p->peer.connection;
+    pool = c ? c->pool : NULL;
 
-    step.event = event;
-    step.data.data = data;
-    step.data.len = len;
+    if (c) {
+#if (NGX_HTTP_SSL)
+        if (c->ssl) {
+            c->ssl->no_wait_shutdown = 1;
+            (void) ngx_ssl_shutdown(c);
+        }
+#endif
 
-    if (event == S3P_EVENT_VERIFY) {
-        /* the keys, as the tick copied them from the zone */
-
-        step.keys[0].data = p->buf + S3P_PROVIDER_REQUEST_MAX;
-        step.keys[0].len = slot->len[0];
-        step.keys[1].data = step.keys[0].data + slot->len[0];
-        step.keys[1].len = slot->len[1];
-        step.keys[2].data = step.keys[1].data + slot->len[1];
-        step.keys[2].len = slot->len[2];
+        ngx_close_connection(c);
+        p->peer.connection = NULL;
     }
 
+    step = &p->step;
+
     for ( ;; ) {
-        ngx_shmtx_lock(&p->shpool->mutex);
+        step->now = ngx_time();
 
-        if (ngx_http_s3_proxy_slot_ours(p)) {
-            step.expiration = slot->version ? slot->expiration : 0;
-            step.failures = (uint32_t) slot->failures;
-        }
+        s3p_provider_next(&p->core, step, p->buf, S3P_PROVIDER_REQUEST_MAX);
 
-        ngx_shmtx_unlock(&p->shpool->mutex);
-
-        step.now = ngx_time();
-
-        s3p_provider_next(&p->core, &step, p->buf, S3P_PROVIDER_REQUEST_MAX);
-
-        /* the files read for the step: wiped with their pool */
+        /* the TLS connection's pool, or the files read (wiped), go now */
 
         if (pool) {
             ngx_destroy_pool(pool);
+            ngx_memzero(step->files, sizeof(step->files));
             pool = NULL;
         }
 
-        if (step.action != S3P_DO_READ) {
+        if (step->action != S3P_DO_READ) {
             break;
         }
 
-        /* the files asked for, each read whole or not at all */
+        /* each read whole or not at all; s3p_str_t has ngx_str_t's layout */
 
-        step.event = S3P_EVENT_FILES;
+        step->event = S3P_EVENT_FILES;
         pool = ngx_create_pool(NGX_DEFAULT_POOL_SIZE, p->tick.log);
 
-        /* s3p_str_t has ngx_str_t's layout */
-
         for (i = 0; i < 2; i++) {
-            ngx_str_null(&step.files[i]);
-
-            rc = (step.paths[i].len == 0) ? NGX_DECLINED
+            rc = (step->paths[i].len == 0) ? NGX_DECLINED
                  : (pool == NULL) ? NGX_ERROR
-                 : ngx_http_s3_proxy_read_file((u_char *) step.paths[i].data,
-                                               step.file_max, pool,
-                                               (ngx_str_t *) &step.files[i]);
+                 : ngx_http_s3_proxy_read_file((u_char *) step->paths[i].data,
+                                               step->file_max, pool,
+                                               (ngx_str_t *) &step->files[i]);
 
-            step.file_status[i] = (rc == NGX_OK) ? S3P_FILE_READ
+            step->file_status[i] = (rc == NGX_OK) ? S3P_FILE_READ
                                    : (rc == NGX_DECLINED) ? S3P_FILE_MISSING
                                    : S3P_FILE_UNREADABLE;
         }
     }
 
-    if (step.action == S3P_DO_EXCHANGE
-        && (step.target < 0 || step.target >= S3P_TARGETS
-            || p->url[step.target].naddrs == 0))
-    {
-        ngx_http_s3_proxy_fetch_failed(p, "no such target");
-        return;
-    }
+    if (step->action == S3P_DO_EXCHANGE) {
+        if (step->target < 0 || step->target >= S3P_TARGETS
+            || p->url[step->target].naddrs == 0)
+        {
+            ngx_http_s3_proxy_fetch_failed(p, "no such target");
+            return;
+        }
 
-    if (step.action == S3P_DO_EXCHANGE) {
-        p->target = step.target;
-        p->request = step.request;
-        p->timeout = (ngx_msec_t) step.timeout;
+        u = &p->url[step->target];
         p->sent = 0;
         p->answer_len = 0;
 
         ngx_memzero(&p->peer, sizeof(ngx_peer_connection_t));
-        p->peer.sockaddr = p->url[p->target].addrs[0].sockaddr;
-        p->peer.socklen = p->url[p->target].addrs[0].socklen;
-        p->peer.name = &p->url[p->target].addrs[0].name;
+        p->peer.sockaddr = u->addrs[0].sockaddr;
+        p->peer.socklen = u->addrs[0].socklen;
+        p->peer.name = &u->addrs[0].name;
         p->peer.get = ngx_event_get_peer;
         p->peer.log = p->tick.log;
         p->peer.log_error = NGX_ERROR_ERR;
@@ -249,7 +208,7 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         c->write->handler = ngx_http_s3_proxy_fetch_io;
         c->read->handler = ngx_http_s3_proxy_fetch_io;
 
-        ngx_add_timer(c->write, p->timeout);
+        ngx_add_timer(c->write, (ngx_msec_t) step->timeout);
 
         /* with NGX_AGAIN, sending (or TLS's handshake) waits for connect */
 
@@ -260,93 +219,20 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
         return;
     }
 
-    changed = 0;
-
     ngx_shmtx_lock(&p->shpool->mutex);
 
-    if (ngx_http_s3_proxy_slot_ours(p) && step.action == S3P_DO_VERIFIED) {
-        slot->verification = (step.refused == 1) ? S3P_VERIFICATION_FAILED
-                             : (step.refused == 0) ? S3P_VERIFICATION_OK
-                             : S3P_VERIFICATION_UNKNOWN;
-        slot->fetching = 0;
-
-    } else if (ngx_http_s3_proxy_slot_ours(p)) {
-
-        if (step.action == S3P_DO_STORE) {
-            changed = ngx_http_s3_proxy_store(slot, &step.access_key,
-                                              &step.secret_key,
-                                              &step.session_token,
-                                              step.expires == S3P_NEVER
-                                              ? NGX_MAX_TIME_T_VALUE
-                                              : (time_t) step.expires);
-        }
-
-        if (step.action == S3P_DO_STORE) {
-            slot->refreshes++;
-            slot->refreshed = step.now;
-            slot->verify |= changed
-                            && p->core.targets[S3P_TARGET_S3].host.len != 0;
-
-        } else {
-            slot->refresh_failures++;
-
-            if (step.message.len) {
-                slot->error_len = ngx_min(step.message.len,
-                                          S3P_STATUS_ERROR_MAX);
-                ngx_memcpy(slot->error, step.message.data, slot->error_len);
-            }
-        }
-
-        slot->refresh = (time_t) step.refresh;
-        slot->failures = step.streak;
-        slot->fetching = 0;
-    }
+    say = s3p_slot_record(ngx_http_s3_proxy_slot_ours(p) ? p->slot : NULL,
+                          &p->core, step);
 
     ngx_shmtx_unlock(&p->shpool->mutex);
 
-    if (step.message.len
-        && (step.action != S3P_DO_STORE || changed))
-    {
-        ngx_log_error((step.action == S3P_DO_RETRY || step.refused == 1
-                       ? NGX_LOG_ERR
-                       : step.action == S3P_DO_VERIFIED ? NGX_LOG_INFO
-                       : NGX_LOG_NOTICE), p->tick.log, 0,
-                      "s3 proxy: %*s", step.message.len, step.message.data);
+    if (say != S3P_SAY_NOTHING) {
+        ngx_log_error(ngx_http_s3_proxy_levels[say], p->tick.log, 0,
+                      "s3 proxy: %*s", step->message.len, step->message.data);
     }
 
     ngx_explicit_memzero(p->buf, S3P_PROVIDER_REQUEST_MAX
                                  + S3P_PROVIDER_ANSWER_MAX);
-}
-
-
-/*
- * Puts keys into a slot (its lock held), by the core (s3p_store_keys()):
- * 1 when they changed, and the version moved.
- */
-
-ngx_uint_t
-ngx_http_s3_proxy_store(ngx_http_s3_proxy_slot_t *slot,
-    s3p_str_t *access_key, s3p_str_t *secret_key, s3p_str_t *token,
-    time_t expiration)
-{
-    s3p_str_t  keys[3];
-
-    keys[0] = *access_key;
-    keys[1] = *secret_key;
-    keys[2] = *token;
-
-    if (!s3p_store_keys(keys, slot->version != 0
-                              && slot->expiration == expiration,
-                        slot->keys, slot->len))
-    {
-        return 0;
-    }
-
-    slot->expiration = expiration;
-
-    (void) ngx_atomic_fetch_add(&slot->version, 1);
-
-    return 1;
 }
 
 
@@ -361,20 +247,23 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
 {
     u_char                        *answer;
     ssize_t                        n;
+    const char                    *reason;
+    s3p_str_t                     *request;
     ngx_connection_t              *c;
     ngx_http_s3_proxy_provider_t  *p;
 
     c = ev->data;
     p = c->data;
+    request = &p->step.request;
     answer = p->buf + S3P_PROVIDER_REQUEST_MAX;
 
     if (ev->timedout) {
-        ngx_http_s3_proxy_fetch_failed(p, "timed out");
-        return;
+        reason = "timed out";
+        goto failed;
     }
 
 #if (NGX_HTTP_SSL)
-    if (p->core.targets[p->target].tls && c->ssl == NULL) {
+    if (p->core.targets[p->step.target].tls && c->ssl == NULL) {
 
         /*
          * ngx_ssl_create_connection() allocates from c->pool, which a
@@ -386,11 +275,11 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
         if (c->pool == NULL
             || ngx_ssl_create_connection(p->ssl, c, NGX_SSL_CLIENT) != NGX_OK
             || SSL_set_tlsext_host_name(c->ssl->connection,
-                           (char *) p->core.targets[p->target].host.data)
+                           (char *) p->core.targets[p->step.target].host.data)
                == 0)
         {
-            ngx_http_s3_proxy_fetch_failed(p, "TLS setup failed");
-            return;
+            reason = "TLS setup failed";
+            goto failed;
         }
 
         if (ngx_ssl_handshake(c) == NGX_AGAIN) {
@@ -403,68 +292,66 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
     }
 #endif
 
-    if (p->sent < p->request.len) {
+    while (p->sent < request->len) {
+        n = c->send(c, (u_char *) request->data + p->sent,
+                    request->len - p->sent);
 
-        do {
-            n = c->send(c, (u_char *) p->request.data + p->sent,
-                        p->request.len - p->sent);
-
-            if (n == NGX_AGAIN) {
-                if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-                    ngx_http_s3_proxy_fetch_failed(p, "send() failed");
-                }
-
-                return;
-            }
-
-            if (n <= 0) {
-                ngx_http_s3_proxy_fetch_failed(p, "send() failed");
-                return;
-            }
-
-            p->sent += n;
-
-        } while (p->sent < p->request.len);
-
-        /* sent: the answer's wait begins */
-
-        if (c->write->timer_set) {
-            ngx_del_timer(c->write);
+        if (n == NGX_AGAIN && ngx_handle_write_event(c->write, 0) == NGX_OK) {
+            return;
         }
 
-        ngx_add_timer(c->read, p->timeout);
+        if (n <= 0) {
+            reason = "send() failed";
+            goto failed;
+        }
+
+        p->sent += n;
+
+        if (p->sent == request->len) {
+
+            /* sent: the answer's wait begins */
+
+            if (c->write->timer_set) {
+                ngx_del_timer(c->write);
+            }
+
+            ngx_add_timer(c->read, (ngx_msec_t) p->step.timeout);
+        }
     }
 
     for ( ;; ) {
         if (p->answer_len == S3P_PROVIDER_ANSWER_MAX) {
-            ngx_http_s3_proxy_fetch_failed(p, "an answer too large");
-            return;
+            reason = "an answer too large";
+            goto failed;
         }
 
         n = c->recv(c, answer + p->answer_len,
                     S3P_PROVIDER_ANSWER_MAX - p->answer_len);
 
-        if (n == NGX_AGAIN) {
-            if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-                ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-            }
-
+        if (n == NGX_AGAIN && ngx_handle_read_event(c->read, 0) == NGX_OK) {
             return;
         }
 
-        if (n == NGX_ERROR) {
-            ngx_http_s3_proxy_fetch_failed(p, "recv() failed");
-            return;
+        if (n == NGX_AGAIN || n == NGX_ERROR) {
+            reason = "recv() failed";
+            goto failed;
         }
 
         if (n == 0) {
-            break;
+            p->step.event = S3P_EVENT_ANSWER;
+            p->step.data.data = answer;
+            p->step.data.len = p->answer_len;
+
+            ngx_http_s3_proxy_fetch_next(p);
+            return;
         }
 
         p->answer_len += n;
     }
 
-    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_ANSWER, answer, p->answer_len);
+failed:
+
+    ngx_http_s3_proxy_fetch_failed(p, reason);
 }
 
 
@@ -474,26 +361,23 @@ static void
 ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
 {
     long                           verified;
+    const char                    *reason;
     ngx_http_s3_proxy_provider_t  *p;
 
     p = c->data;
+    verified = c->ssl->handshaked ? SSL_get_verify_result(c->ssl->connection)
+                                  : X509_V_OK;
 
-    if (!c->ssl->handshaked) {
-        ngx_http_s3_proxy_fetch_failed(p, "TLS handshake failed");
-        return;
-    }
+    reason = !c->ssl->handshaked ? "TLS handshake failed"
+             : (verified != X509_V_OK)
+               ? X509_verify_cert_error_string(verified)
+             : (ngx_ssl_check_host(c, &p->url[p->step.target].host)
+                != NGX_OK)
+               ? "the certificate does not name the host"
+             : NULL;
 
-    verified = SSL_get_verify_result(c->ssl->connection);
-
-    if (verified != X509_V_OK) {
-        ngx_http_s3_proxy_fetch_failed(p, X509_verify_cert_error_string(
-                                              verified));
-        return;
-    }
-
-    if (ngx_ssl_check_host(c, &p->url[p->target].host) != NGX_OK) {
-        ngx_http_s3_proxy_fetch_failed(p, "the certificate does not name "
-                                          "the host");
+    if (reason) {
+        ngx_http_s3_proxy_fetch_failed(p, reason);
         return;
     }
 
@@ -506,40 +390,93 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
 #endif
 
 
+/* The exchange failed: the core's next step knows why. */
+
 static void
 ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
     const char *reason)
 {
-    ngx_http_s3_proxy_fetch_next(p, S3P_EVENT_FAILED, (u_char *) reason,
-                                 ngx_strlen(reason));
+    p->step.event = S3P_EVENT_FAILED;
+    p->step.data.data = (const uint8_t *) reason;
+    p->step.data.len = ngx_strlen(reason);
+
+    ngx_http_s3_proxy_fetch_next(p);
 }
 
 
-static void
-ngx_http_s3_proxy_fetch_close(ngx_http_s3_proxy_provider_t *p)
+/*
+ * The files a refresh reads (the core's `reads`) must be readable by the
+ * worker processes, which run as the "user" directive's user: nginx -t,
+ * start and reload warn about each one they cannot read.  The master, as
+ * root, forks a child that takes that user, opens them, and warns.
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
 {
-    ngx_pool_t        *pool;
-    ngx_connection_t  *c;
+    int                             status;
+    ngx_fd_t                        fd;
+    ngx_pid_t                       pid;
+    ngx_uint_t                      i, j;
+    s3p_str_t                      *path;
+    ngx_array_t                    *providers;
+    ngx_core_conf_t                *ccf;
+    ngx_http_s3_proxy_provider_t  **pp;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
-    c = p->peer.connection;
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    smcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_s3_proxy_module);
 
-    if (c == NULL) {
-        return;
+    if (smcf == NULL || smcf->creds == NULL || geteuid() != 0
+        || ccf->user == (ngx_uid_t) NGX_CONF_UNSET_UINT || ccf->user == 0)
+    {
+        return NGX_OK;
     }
 
-#if (NGX_HTTP_SSL)
-    if (c->ssl) {
-        c->ssl->no_wait_shutdown = 1;
-        (void) ngx_ssl_shutdown(c);
+    pid = fork();
+
+    if (pid != 0) {
+        if (pid > 0) {
+            (void) waitpid(pid, &status, 0);
+        }
+
+        return NGX_OK;
     }
-#endif
 
-    pool = c->pool;
-
-    ngx_close_connection(c);
-    p->peer.connection = NULL;
-
-    if (pool) {
-        ngx_destroy_pool(pool);
+    if (setgid(ccf->group) != 0
+        || initgroups(ccf->username, ccf->group) != 0
+        || setuid(ccf->user) != 0)
+    {
+        _exit(1);
     }
+
+    providers = smcf->creds;
+    pp = providers->elts;
+
+    for (i = 0; i < providers->nelts; i++) {
+        for (j = 0; j < 2; j++) {
+            path = &pp[i]->core.reads[j];
+            fd = path->len ? ngx_open_file(path->data, NGX_FILE_RDONLY,
+                                           NGX_FILE_OPEN, 0)
+                           : NGX_INVALID_FILE;
+
+            if (fd != NGX_INVALID_FILE) {
+                (void) ngx_close_file(fd);
+
+            } else if (path->len && ngx_errno != NGX_ENOENT) {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "s3 proxy: the worker processes' user \"%s\" "
+                              "cannot read \"%s\", which credentials from "
+                              "\"%*s\" are refreshed from: they will not "
+                              "rotate; make the file and its directories "
+                              "readable by \"%s\", or name a file it can "
+                              "read", ccf->username, path->data,
+                              pp[i]->core.name.len, pp[i]->core.name.data,
+                              ccf->username);
+            }
+        }
+    }
+
+    _exit(0);
 }

@@ -627,9 +627,9 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  * connections to them: one per host the location contacts, from its raw
  * settings alone, no credentials needed.  That is the endpoint's host with
  * path-style addressing; with virtual-hosted addressing "<bucket>.<host>"
- * for the location's `bucket` (empty: none), else for each of `buckets`
- * (none without either: those hosts are known only when requests name
- * them).  For each:
+ * for the location's `bucket` (empty: none), else for each bucket of its
+ * allowlist (s3_proxy_buckets, else S3_PROXY_BUCKETS; none without either:
+ * those hosts are known only when requests name them).  For each:
  *
  *   name     the host that a proxied URL names in a location whose
  *            s3p_config_t `upstreams` is set: the host itself on its
@@ -651,11 +651,11 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  *            "resolve" and the zone (nginx 1.27.3: re-resolve the name at
  *            run time) only with `resolve` set and a host that is a name
  *
- * Writes at most `n` entries into `out`, their bytes into `buf` (capacity
- * `cap`), their number into `count`, and returns S3P_OK; S3P_E_CONFIG when
- * the settings do not resolve (s3p_signing_resolve() names why),
- * S3P_E_SPACE when `n` or `cap` is too small (1 + nbuckets entries of
- * S3P_UPSTREAM_MAX bytes each are enough).
+ * Leaves out the hosts named in `tried` (`ntried`: those C tried before).
+ * The entries and their bytes go into memory from `alloc(data, size)`
+ * (aligned for pointers), `out` and `count` hold them, and it returns
+ * S3P_OK; S3P_E_CONFIG when the settings do not resolve
+ * (s3p_signing_resolve() names why), S3P_E_SPACE when `alloc` answers NULL.
  */
 typedef struct {
     s3p_str_t        name;
@@ -663,11 +663,11 @@ typedef struct {
     s3p_str_t        block;
 } s3p_upstream_t;
 
-#define S3P_UPSTREAM_MAX  2048
+#define S3P_UPSTREAM_MAX  2048    /* the room one host takes, at most */
 
 int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
-    const s3p_str_t *buckets, size_t nbuckets, int32_t resolve,
-    s3p_upstream_t *out, size_t n, uint8_t *buf, size_t cap, size_t *count);
+    int32_t resolve, const s3p_str_t *tried, size_t ntried,
+    s3p_alloc_t alloc, void *data, s3p_upstream_t **out, size_t *count);
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,
@@ -1119,24 +1119,116 @@ int64_t s3p_presign_cap(int64_t expires, int64_t window, int64_t expiration,
     int64_t now);
 
 /*
- * Puts credentials into a slot of C's shared zone (its lock held):
- * `keys` (the access key, the secret key, the session token) one after
- * another into `slot` (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX +
- * S3P_SESSION_TOKEN_MAX bytes), the old ones cleared, and their lengths
- * into `lens` (3).  1 when stored; 0, the slot left as it is, when one is
- * longer than its maximum, or when `held` (the slot's credentials expire
- * when these do) and the slot holds the same keys.
- */
-int s3p_store_keys(const s3p_str_t *keys, int32_t held, uint8_t *slot,
-    size_t *lens);
-
-/*
  * Takes one step of `provider`'s refresh: reads `step`'s event and writes
  * its action, whose bytes go into `out` (capacity at least
  * S3P_PROVIDER_REQUEST_MAX).  Always an action: a problem is a RETRY.
  */
 void s3p_provider_next(s3p_provider_t *provider, s3p_provider_step_t *step,
     uint8_t *out, size_t cap);
+
+/*
+ * One provider's credentials in C's shared zone, which outlives reloads
+ * (so new workers sign at once): C maps the zone and locks it; the core
+ * writes each slot, C reads it where marked.  A slot found by its
+ * provider's id keeps it across reloads; one that changes hands is
+ * cleared and gets a new generation, which the workers of an older
+ * configuration compare with the one they took, and stop reading it.
+ */
+
+/* The last refresh error kept per source, at most. */
+#define S3P_STATUS_ERROR_MAX  256
+
+#define S3P_SLOT_KEYS_MAX                                                   \
+    (S3P_ACCESS_KEY_MAX + S3P_SECRET_KEY_MAX + S3P_SESSION_TOKEN_MAX)
+
+typedef struct {
+    uint8_t          id[S3P_PROVIDER_ID_LEN];
+    uint64_t         generation;      /* C reads; 0: never used */
+    uint64_t         version;         /* C reads: of the keys; 0: none */
+    int64_t          expiration;      /* C reads: of the keys; S3P_NEVER */
+    int64_t          refresh;         /* the next fetch is due then */
+    int64_t          fetching;        /* the process fetching; 0: none */
+    int64_t          fetch_start;
+    uint32_t         failures;        /* C reads: the current streak */
+    int32_t          verify;          /* the keys in use are due to be */
+                                      /*   checked with S3 */
+
+    /* C reads, for s3_proxy_status, since the slot was taken: */
+    uint64_t         refreshes;
+    uint64_t         refresh_failures;
+    int64_t          refreshed;       /* the last success */
+    int32_t          verification;    /* s3p_verification_t: the last */
+                                      /*   check with S3 */
+    size_t           error_len;
+    uint8_t          error[S3P_STATUS_ERROR_MAX];  /* the last refresh */
+                                                   /*   error */
+
+    /*
+     * C reads: the access key, the secret key, the token, in a row; last,
+     * where the core finds it (Swift imports no array this long)
+     */
+    size_t           len[3];
+    uint8_t          keys[S3P_SLOT_KEYS_MAX];
+} s3p_slot_t;
+
+/*
+ * A configuration's providers take their slots (`ids`: `n` ids of
+ * S3P_PROVIDER_ID_LEN bytes, in a row; `slots`: `nslots`): each the one
+ * its id holds, else one no id of `ids` holds, a never used one first.
+ * Writes each one's place into `index` (`n`); S3P_OK, or S3P_E_SPACE when
+ * some slot is missing (C holds the zone's lock).
+ */
+int s3p_slots_take(s3p_slot_t *slots, size_t nslots, const uint8_t *ids,
+    size_t n, size_t *index);
+
+/*
+ * A configuration starts with `provider`'s slot: its keys in use are due
+ * to be verified with S3 (once per configuration, when it has a S3
+ * target); `seed` is what its first location resolved with: a profile's
+ * or the environment's keys as read now (no role assumed), which never
+ * expire, are stored, and the next fetch is due at once.  1 when the
+ * slot's keys changed (log `seed`'s access key id).
+ */
+int s3p_slot_start(s3p_slot_t *slot, const s3p_provider_t *provider,
+    const s3p_signing_t *seed);
+
+/*
+ * Whether the process `pid` takes the slot's next fetch at `step`'s `now`
+ * (one is due: a refresh first, else a check of the keys in use with S3;
+ * none is under way, or one older than 30 s is taken over): 1 with
+ * `step`'s event (START or VERIFY: `keys`, copied into `keys`, capacity
+ * S3P_SLOT_KEYS_MAX), expiration and failures set; else 0.
+ */
+int s3p_slot_claim(s3p_slot_t *slot, int64_t pid, s3p_provider_step_t *step,
+    uint8_t *keys);
+
+/* How C logs a provider's message: not at all, or at nginx's level. */
+typedef enum {
+    S3P_SAY_NOTHING = 0,
+    S3P_SAY_ERROR = 1,
+    S3P_SAY_NOTICE = 2,
+    S3P_SAY_INFO = 3
+} s3p_say_t;
+
+/*
+ * A fetch's last step (`step`'s action STORE, RETRY or VERIFIED) into
+ * `provider`'s slot (NULL: the slot is no longer the provider's, nothing
+ * is written): the keys stored (each capped: too long, they are not) and
+ * their version moved when they changed, the next fetch, the streak, the
+ * counters and the last error, the verification; no fetch under way.
+ * Answers how `step`'s message is logged.
+ */
+s3p_say_t s3p_slot_record(s3p_slot_t *slot, const s3p_provider_t *provider,
+    const s3p_provider_step_t *step);
+
+/*
+ * What a location signs with from the slot at `now`: `env`'s keys become
+ * the slot's (slices of it: copy them before the lock is let go), and the
+ * answer is s3p_presign_cap() of the location's `expires` and `window`
+ * with the keys' expiration; -1 when the slot holds no keys valid now.
+ */
+int64_t s3p_slot_keys(const s3p_slot_t *slot, s3p_environment_t *env,
+    int64_t expires, int64_t window, int64_t now);
 
 /*
  * The status handler (s3_proxy_status): counters every worker adds to,
@@ -1197,9 +1289,6 @@ typedef enum {
 /* The name of the static keys' source (s3_proxy_credentials env). */
 #define S3P_CREDENTIALS_ENV_NAME  "env"
 
-/* The last refresh error kept per source, at most. */
-#define S3P_STATUS_ERROR_MAX  256
-
 /* One credential source of the configuration. */
 typedef struct {
     s3p_str_t        name;            /* "imds", "profile=NAME", "env" */
@@ -1217,17 +1306,14 @@ typedef struct {
  * A location of the configuration and one of its buckets, and their
  * counters' row: each location has one with its s3_proxy_bucket (empty:
  * none) for the requests not to an allowed bucket, and one per bucket of
- * s3_proxy_buckets.
+ * s3_proxy_buckets.  Locations of the same name (in several servers)
+ * with the same bucket share the row, and the page lists them once.
  */
 typedef struct {
     s3p_str_t        name;
     s3p_str_t        bucket;
     uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
 } s3p_status_location_t;
-
-/* Which of `locations` has `name` and `bucket`; `n` when none has. */
-size_t s3p_status_find(const s3p_status_location_t *locations, size_t n,
-    const s3p_str_t *name, const s3p_str_t *bucket);
 
 /* A location's name, or a bucket's, kept in the zone at most. */
 #define S3P_STATUS_NAME_MAX   128
@@ -1258,6 +1344,10 @@ typedef struct {
     size_t                       nlocations;
     s3p_str_t                    query;      /* the status request's */
     s3p_str_t                    accept;     /*   query and Accept */
+    const s3p_str_t             *env_access_key;  /* a location signs */
+                                             /*   with the environment's */
+                                             /*   keys: the page lists */
+                                             /*   them last; NULL: none */
 } s3p_status_t;
 
 /*
@@ -1269,5 +1359,59 @@ typedef struct {
  */
 int s3p_status(const s3p_status_t *status, s3p_alloc_t alloc, void *data,
     s3p_str_t *page, const char **content_type);
+
+
+/*
+ * The $s3_proxy_* variables: the core's table, from index 0.  C registers
+ * each as not cacheable, and as not readable by name at run time (SSI,
+ * perl) where S3P_VARIABLE_NOHASH is set: a signature or what it signs.
+ * 0 past the last.
+ */
+#define S3P_VARIABLE_NOHASH  1
+
+int s3p_variable_name(uint32_t index, s3p_str_t *name, uint32_t *flags);
+
+/* The client's range and conditional headers, in the order C reads them. */
+typedef enum {
+    S3P_CONDITIONAL_RANGE = 0,
+    S3P_CONDITIONAL_IF_RANGE = 1,
+    S3P_CONDITIONAL_IF_MATCH = 2,
+    S3P_CONDITIONAL_IF_NONE_MATCH = 3,
+    S3P_CONDITIONAL_IF_MODIFIED_SINCE = 4,
+    S3P_CONDITIONAL_IF_UNMODIFIED_SINCE = 5,
+    S3P_CONDITIONALS = 6
+} s3p_conditional_t;
+
+/* What a variable's value is made of, for one request. */
+typedef struct {
+    uint32_t         index;           /* the variable's */
+    const s3p_result_t *result;       /* the request's; NULL: none */
+    s3p_str_t        s3_error;        /* S3's error code, when proxied */
+    const s3p_signing_t *signing;     /* what it signs with; NULL: the */
+                                      /*   location has no s3_proxy */
+    s3p_str_t        source;          /* its credentials' source; empty: */
+                                      /*   the environment's keys */
+    int64_t          expiration;      /* when they expire; S3P_NEVER */
+    int64_t          now;
+    s3p_str_t        method;          /* the client's */
+    s3p_str_t        upstream_method; /* set by proxy_cache (a HEAD */
+                                      /*   fetched as a GET); empty: none */
+    int32_t          cacheable;       /* 1: proxy_cache may store it */
+    s3p_str_t        headers[S3P_CONDITIONALS];  /* empty: not sent */
+} s3p_variable_t;
+
+/* s3p_variable()'s answer: `value` names the nginx variable to read. */
+#define S3P_VARIABLE_NGINX  1
+
+/*
+ * The value of `var`'s variable in `value` (empty: not found), in memory
+ * of the request's or the configuration's, or, for the values it writes
+ * (the cache key, seconds left), from `alloc(data, size)`: S3P_OK;
+ * S3P_VARIABLE_NGINX when the value is nginx variable `value`'s (a cached
+ * answer's validators, S3's request id); S3P_E_SPACE when `alloc` answers
+ * NULL.
+ */
+int s3p_variable(const s3p_variable_t *var, s3p_alloc_t alloc, void *data,
+    s3p_str_t *value);
 
 #endif /* S3_PROXY_CORE_H */

@@ -78,14 +78,50 @@ func s3p_presign_cap(_ expires: Int64, _ window: Int64, _ expiration: Int64, _ n
 }
 
 @c @implementation
-func s3p_store_keys(
-    _ keys: UnsafePointer<s3p_str_t>?, _ held: Int32, _ slot: UnsafeMutablePointer<UInt8>?,
-    _ lens: UnsafeMutablePointer<Int>?
+func s3p_slots_take(
+    _ slots: UnsafeMutablePointer<s3p_slot_t>?, _ nslots: Int, _ ids: UnsafePointer<UInt8>?,
+    _ n: Int, _ index: UnsafeMutablePointer<Int>?
 ) -> Int32 {
-    guard let keys, let slot, let lens else { return 0 }
-    let stored = Provider.store(
-        (0..<3).map { Bytes.view(keys[$0]) }, held: held != 0,
-        slot: UnsafeMutableBufferPointer(start: slot, count: Provider.keyMaxima.reduce(0, +)),
-        lens: UnsafeMutableBufferPointer(start: lens, count: 3))
-    return stored ? 1 : 0
+    guard let slots, let ids, let index, n <= nslots else { return S3P_E_SPACE }
+    let taken = Slot.take(UnsafeMutableBufferPointer(start: slots, count: nslots),
+                          UnsafeBufferPointer(start: ids, count: n * Slot.idLength),
+                          UnsafeMutableBufferPointer(start: index, count: n))
+    return taken ? S3P_OK : S3P_E_SPACE
+}
+
+@c @implementation
+func s3p_slot_start(
+    _ slot: UnsafeMutablePointer<s3p_slot_t>?, _ provider: UnsafePointer<s3p_provider_t>?,
+    _ seed: UnsafePointer<s3p_signing_t>?
+) -> Int32 {
+    guard let slot, let provider else { return 0 }
+    return Slot.start(slot, provider.pointee, seed?.pointee) ? 1 : 0
+}
+
+@c @implementation
+func s3p_slot_claim(
+    _ slot: UnsafeMutablePointer<s3p_slot_t>?, _ pid: Int64,
+    _ step: UnsafeMutablePointer<s3p_provider_step_t>?, _ keys: UnsafeMutablePointer<UInt8>?
+) -> Int32 {
+    guard let slot, let step, let keys else { return 0 }
+    return Slot.claim(slot, pid: pid, step, keys) ? 1 : 0
+}
+
+@c @implementation
+func s3p_slot_record(
+    _ slot: UnsafeMutablePointer<s3p_slot_t>?, _ provider: UnsafePointer<s3p_provider_t>?,
+    _ step: UnsafePointer<s3p_provider_step_t>?
+) -> s3p_say_t {
+    guard let provider, let step else { return S3P_SAY_NOTHING }
+    return Slot.record(slot, provider.pointee, step.pointee)
+}
+
+@c @implementation
+func s3p_slot_keys(
+    _ slot: UnsafePointer<s3p_slot_t>?, _ env: UnsafeMutablePointer<s3p_environment_t>?,
+    _ expires: Int64, _ window: Int64, _ now: Int64
+) -> Int64 {
+    guard let slot, let env else { return -1 }
+    return Slot.keys(UnsafeMutablePointer(mutating: slot), into: env, expires: expires,
+                     window: window, now: now) ?? -1
 }
