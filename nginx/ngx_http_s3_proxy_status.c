@@ -1,14 +1,10 @@
 /*
  * ngx_http_s3_proxy_module: s3_proxy_status, the module's state.
  *
- * With "s3_proxy_status" in a location, every worker adds to the
- * counters (s3p_status_counters_t) with atomic adds, in a shared zone,
- * "s3_proxy_status", that nginx keeps across reloads (same name, size and
- * tag): requests by route and by location and bucket, S3's answers by
- * status and error code.  A location's rows are found by its name and
- * bucket, in every configuration.  The location answers
- * with a copy of the counters and each credential source's health, in
- * the page the core writes (JSON, or Prometheus's text format).
+ * Every worker adds to the counters (s3p_status_counters_t) the core
+ * names for an event, with atomic adds, in a shared zone that nginx keeps
+ * across reloads; the location answers with a copy of them and each
+ * credential source's health, in the page the core writes.
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -22,15 +18,9 @@ typedef struct {
 
 static ngx_int_t ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_http_s3_proxy_status_count(ngx_http_request_t *r,
+    s3p_status_event_t *ev);
 static ngx_int_t ngx_http_s3_proxy_status_handler(ngx_http_request_t *r);
-static void ngx_http_s3_proxy_status_count(
-    ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_event_t *ev);
-static ngx_int_t ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
-    ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_t *st);
-
-
-#define ngx_http_s3_proxy_add(counter)                                        \
-    (void) ngx_atomic_fetch_add((ngx_atomic_t *) &(counter), 1)
 
 
 static ngx_str_t  ngx_http_s3_proxy_status_zone =
@@ -72,16 +62,16 @@ ngx_http_s3_proxy_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * A location with "s3_proxy on": its rows, by name and bucket (its own,
- * then those of its allowlist), each listed once.
+ * A location with "s3_proxy on": its rows, by name and bucket (its own as
+ * written, then those of its allowlist)
  */
 
 ngx_int_t
 ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name)
 {
-    ngx_str_t                      *bucket, own;
-    ngx_uint_t                      i, k, n;
+    s3p_str_t                       own;
+    ngx_uint_t                      k, n;
     s3p_status_location_t          *loc;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -98,32 +88,24 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    /* its own bucket as written: a name, or the variables that make it */
-
-    ngx_str_null(&own);
+    ngx_memzero(&own, sizeof(s3p_str_t));
 
     if (conf->bucket) {
-        own = conf->bucket->value;
+        own.data = conf->bucket->value.data;
+        own.len = conf->bucket->value.len;
     }
 
     for (k = 0; k <= n; k++) {
-        bucket = k ? (ngx_str_t *) &conf->core->buckets[k - 1] : &own;
-        i = s3p_status_find(smcf->status_locations->elts,
-                            smcf->status_locations->nelts,
-                            (s3p_str_t *) name, (s3p_str_t *) bucket);
-
-        if (i == smcf->status_locations->nelts) {
-            loc = ngx_array_push(smcf->status_locations);
-            if (loc == NULL) {
-                return NGX_ERROR;
-            }
-
-            loc->name = *(s3p_str_t *) name;
-            loc->bucket = *(s3p_str_t *) bucket;
-            loc->row = S3P_STATUS_LOCATIONS;
+        loc = ngx_array_push(smcf->status_locations);
+        if (loc == NULL) {
+            return NGX_ERROR;
         }
 
-        conf->status_rows[k] = i;
+        loc->name = *(s3p_str_t *) name;
+        loc->bucket = k ? conf->core->buckets[k - 1] : own;
+        loc->row = S3P_STATUS_LOCATIONS;
+
+        conf->status_rows[k] = smcf->status_locations->nelts - 1;
     }
 
     return NGX_OK;
@@ -167,8 +149,8 @@ ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * A request decided (ctx->result.route), counted by its route and by the
- * row of its allowed bucket, else its location's own.
+ * A request decided, counted by its route and by the row of its allowed
+ * bucket, else its location's own.
  */
 
 void
@@ -184,21 +166,18 @@ ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
     smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
+    k = (ngx_uint_t) ctx->result.allowed;            /* -1: none */
+    k = (slcf->core && k < slcf->core->nbuckets) ? k + 1 : 0;
+    loc = smcf->status_locations ? smcf->status_locations->elts : NULL;
+
     ev.route = ctx->result.route;
     ev.status = ctx->result.status;
     ev.code = 0;
-    ev.row = S3P_STATUS_LOCATIONS;
+    ev.row = (slcf->status_rows != NULL)
+             ? loc[slcf->status_rows[k]].row : S3P_STATUS_LOCATIONS;
     ev.cached = ctx->result.cached;
 
-    k = (ngx_uint_t) ctx->result.allowed;            /* -1: none */
-    k = (slcf->core && k < slcf->core->nbuckets) ? k + 1 : 0;
-
-    if (smcf->stats != NULL && slcf->status_rows != NULL) {
-        loc = smcf->status_locations->elts;
-        ev.row = loc[slcf->status_rows[k]].row;
-    }
-
-    ngx_http_s3_proxy_status_count(smcf, &ev);
+    ngx_http_s3_proxy_status_count(r, &ev);
 }
 
 
@@ -216,41 +195,53 @@ ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
     ev.row = S3P_STATUS_LOCATIONS;
     ev.cached = 0;
 
-    ngx_http_s3_proxy_status_count(
-        ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module), &ev);
+    ngx_http_s3_proxy_status_count(r, &ev);
 }
 
 
 /* The counters the core says an event adds to, one each. */
 
 static void
-ngx_http_s3_proxy_status_count(ngx_http_s3_proxy_main_conf_t *smcf,
-    s3p_status_event_t *ev)
+ngx_http_s3_proxy_status_count(ngx_http_request_t *r, s3p_status_event_t *ev)
 {
-    size_t     i, n, at[S3P_STATUS_BUMPS];
-    uint64_t  *counters;
+    size_t                          i, n, at[S3P_STATUS_BUMPS];
+    uint64_t                       *counters;
+    ngx_http_s3_proxy_main_conf_t  *smcf;
 
-    if (smcf->stats == NULL) {
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
+    counters = (uint64_t *) smcf->stats;
+
+    if (counters == NULL) {
         return;
     }
 
-    counters = (uint64_t *) smcf->stats;
     n = s3p_status_count(ev, at);
 
     for (i = 0; i < n; i++) {
-        ngx_http_s3_proxy_add(counters[at[i]]);
+        (void) ngx_atomic_fetch_add((ngx_atomic_t *) &counters[at[i]], 1);
     }
 }
 
 
+/*
+ * The page: a copy of the counters, and of each provider's state, read
+ * from the credentials' zone (its lock held).
+ */
+
 static ngx_int_t
 ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 {
+    u_char                         *p;
     s3p_str_t                       page;
     ngx_str_t                       type;
+    ngx_uint_t                      i, n;
     const char                     *ct;
     s3p_status_t                   *st;
+    s3p_status_source_t            *src;
     ngx_http_complex_value_t        cv;
+    ngx_http_s3_proxy_slot_t       *slot;
+    ngx_http_s3_proxy_signing_t    *known;
+    ngx_http_s3_proxy_provider_t  **pp;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -259,7 +250,12 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
 
-    st = ngx_pcalloc(r->pool, sizeof(s3p_status_t));
+    n = smcf->creds ? ((ngx_array_t *) smcf->creds)->nelts : 0;
+
+    st = ngx_pcalloc(r->pool, sizeof(s3p_status_t)
+                              + n * (sizeof(s3p_status_source_t)
+                                     + S3P_ACCESS_KEY_MAX
+                                     + S3P_STATUS_ERROR_MAX));
     if (st == NULL || smcf->stats == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -279,55 +275,12 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
     }
 #endif
 
-    if (ngx_http_s3_proxy_status_sources(r, smcf, st) != NGX_OK
-        || s3p_status(st, ngx_http_s3_proxy_page_alloc, r->pool, &page, &ct)
-           != S3P_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    type.data = (u_char *) ct;
-    type.len = ngx_strlen(ct);
-
-    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
-    cv.value.data = (u_char *) page.data;
-    cv.value.len = page.len;
-
-    return ngx_http_send_response(r, NGX_HTTP_OK, &type, &cv);
-}
-
-
-/*
- * Each credential source of the configuration, read from the credentials'
- * zone (its lock held): the providers', then the environment's static
- * keys if a location signs with them.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
-    ngx_http_s3_proxy_main_conf_t *smcf, s3p_status_t *st)
-{
-    u_char                         *p;
-    ngx_uint_t                      i, n;
-    s3p_status_source_t            *src;
-    ngx_http_s3_proxy_slot_t       *slot;
-    ngx_http_s3_proxy_signing_t    *known;
-    ngx_http_s3_proxy_provider_t  **pp;
-
-    n = (smcf->creds ? ((ngx_array_t *) smcf->creds)->nelts : 0) + 1;
-
-    src = ngx_pcalloc(r->pool, n * (sizeof(s3p_status_source_t)
-                                    + S3P_ACCESS_KEY_MAX
-                                    + S3P_STATUS_ERROR_MAX));
-    if (src == NULL) {
-        return NGX_ERROR;
-    }
-
+    src = (s3p_status_source_t *) (st + 1);
     st->sources = src;
     p = (u_char *) (src + n);
     pp = smcf->creds ? ((ngx_array_t *) smcf->creds)->elts : NULL;
 
-    for (i = 0; i + 1 < n; i++, src++) {
+    for (i = 0; i < n; i++, src++) {
         src->name.data = pp[i]->core.name.data;
         src->name.len = pp[i]->core.name.len;
         slot = pp[i]->slot;
@@ -335,13 +288,11 @@ ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
         ngx_shmtx_lock(&pp[i]->shpool->mutex);
 
         if (ngx_http_s3_proxy_slot_ours(pp[i])) {
-            src->expiration = (slot->version == 0) ? 0
-                              : (slot->expiration == NGX_MAX_TIME_T_VALUE)
-                              ? S3P_NEVER : slot->expiration;
+            src->expiration = slot->version ? slot->expiration : 0;
             src->refreshed = slot->refreshed;
             src->successes = slot->refreshes;
             src->failures = slot->refresh_failures;
-            src->streak = (uint32_t) slot->failures;
+            src->streak = slot->failures;
             src->verification = slot->verification;
 
             src->access_key.data = p;
@@ -356,18 +307,28 @@ ngx_http_s3_proxy_status_sources(ngx_http_request_t *r,
         ngx_shmtx_unlock(&pp[i]->shpool->mutex);
     }
 
-    st->nsources = n - 1;
+    st->nsources = n;
     known = smcf->signings ? smcf->signings->elts : NULL;
 
     for (i = 0; known && i < smcf->signings->nelts; i++) {
         if (known[i].creds == NULL) {
-            ngx_str_set(&src->name, S3P_CREDENTIALS_ENV_NAME);
-            src->access_key = known[i].signing->access_key;
-            src->expiration = S3P_NEVER;
-            st->nsources = n;
+            st->env_access_key = &known[i].signing->access_key;
             break;
         }
     }
 
-    return NGX_OK;
+    if (s3p_status(st, ngx_http_s3_proxy_page_alloc, r->pool, &page, &ct)
+        != S3P_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    type.data = (u_char *) ct;
+    type.len = ngx_strlen(ct);
+
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+    cv.value.data = (u_char *) page.data;
+    cv.value.len = page.len;
+
+    return ngx_http_send_response(r, NGX_HTTP_OK, &type, &cv);
 }

@@ -1,32 +1,11 @@
 /*
  * ngx_http_s3_proxy_module: a keepalive upstream for each S3 host.
  *
- * With a variable in proxy_pass ("proxy_pass $s3_proxy_url;"), nginx looks
- * the URL's host up among the configuration's upstreams before it
- * resolves anything (ngx_http_upstream_init_request()); without a match
- * every request makes a new connection, and over TLS a new handshake.  So
- * the core writes an upstream{} block with keepalive for each host a
- * location contacts (s3p_upstreams()), and nginx parses it, as it parses
- * "nginx -g", so that the upstream, keepalive and zone modules set it up
- * with their own directives and initialisation.
- *
- * nginx initialises upstreams before it merges locations, so the blocks
- * are parsed when a directive that decides where a location's requests go
- * is read (s3_proxy on, the marker of s3_proxy_pass.conf, and the
- * location's s3_proxy_endpoint, _region, _bucket, _buckets, _addressing
- * and _credentials after s3_proxy on), with the location's values, else
- * its server's, else the http block's (an enclosing location's are not
- * known yet): a host no location ends up using has an upstream that
- * nothing uses.  The merged location's URLs name the upstreams if each
- * of its hosts has one.  An upstream of the same name that nginx already
- * has (an operator's upstream{}, another location's proxy_pass) is left
- * as it is, and used.
- *
- * DNS.  "resolve" (nginx 1.27.3 and later, with a "resolver" in the http
- * block before the location) re-resolves a name at run time.  Otherwise
- * nginx resolves the name when it reads the configuration; a name that
- * does not resolve then gets no upstream, and its requests resolve it
- * through "resolver" and open their own connections.
+ * The core writes an upstream{} block with keepalive for each host a
+ * location contacts (s3p_upstreams()), and nginx parses it in the http
+ * block, as it parses "nginx -g", so that the upstream, keepalive and zone
+ * modules set it up with their own directives and initialisation.  When,
+ * with which settings, and how names resolve: docs/design.md.
  */
 
 #include <ngx_config.h>
@@ -43,13 +22,10 @@
 #endif
 
 
-static ngx_int_t ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
-    s3p_upstream_t **list, size_t *count);
+static ngx_int_t ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_uint_t declare);
 static ngx_int_t ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf,
     s3p_str_t *text);
-static ngx_int_t ngx_http_s3_proxy_upstream_known(ngx_conf_t *cf,
-    s3p_str_t *name, ngx_uint_t tried);
 
 
 /*
@@ -62,52 +38,161 @@ char *
 ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf)
 {
-    size_t                         i, count;
-    ngx_int_t                      rc;
-    ngx_url_t                      u;
-    ngx_uint_t                     resolve;
-    s3p_upstream_t                *list;
-    ngx_http_conf_ctx_t           *ctx;
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_core_srv_conf_t      *cscf;
-    ngx_http_s3_proxy_loc_conf_t  *levels[4];
-
-    if (conf->enable != 1) {
-        return NGX_CONF_OK;
-    }
-
-    /* the location's values, else its server's, else the http block's */
-
-    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
-    ctx = (ngx_http_conf_ctx_t *) cf->cycle->conf_ctx[ngx_http_module.index];
-
-    levels[0] = conf;
-    levels[1] = cscf->ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
-    levels[2] = ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
-    levels[3] = NULL;
-
-    /* what resolves upstreams at run time: the http block's resolver */
-
-    clcf = ctx->loc_conf[ngx_http_core_module.ctx_index];
-
-    resolve = NGX_HTTP_S3_PROXY_RESOLVE
-              && clcf->resolver != NULL && clcf->resolver->connections.nelts;
-
-    if (ngx_http_s3_proxy_upstream_list(cf, levels, resolve, &list, &count)
-        != NGX_OK)
+    if (conf->enable == 1
+        && ngx_http_s3_proxy_upstreams(cf, conf, 1) == NGX_ERROR)
     {
         return NGX_CONF_ERROR;
     }
 
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Called when the location is merged: its proxied URLs name its hosts'
+ * upstreams if it has some and each is known (none: requests name the
+ * hosts), and a host it reaches otherwise by name needs a resolver
+ * (s3p_config_check()).
+ */
+
+ngx_int_t
+ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core)
+{
+    ngx_int_t                  rc;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    core->resolver = (clcf->resolver != NULL
+                      && clcf->resolver->connections.nelts);
+
+    rc = ngx_http_s3_proxy_upstreams(cf, conf, 0);
+    core->upstreams = (rc == NGX_OK);
+
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The core's upstreams for a location's raw settings: a merged location's,
+ * or, to declare them, the location's values, else its server's, else
+ * the http block's (none if they are bad).  Those nginx does not know are
+ * declared, but for names that did not resolve before: each is tried, and
+ * warned about, once.  NGX_OK when there are some and nginx knew each.
+ */
+
+static ngx_int_t
+ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
+    ngx_http_s3_proxy_loc_conf_t *conf, ngx_uint_t declare)
+{
+    size_t                           i, k, n, count;
+    ngx_int_t                        rc;
+    ngx_url_t                        u;
+    s3p_str_t                        bucket, *tried;
+    ngx_uint_t                       resolve;
+    s3p_settings_t                   raw, inner;
+    s3p_upstream_t                  *list;
+    ngx_http_conf_ctx_t             *ctx;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_core_srv_conf_t        *cscf;
+    ngx_http_upstream_srv_conf_t   **uscfp;
+    ngx_http_upstream_main_conf_t   *umcf;
+    ngx_http_s3_proxy_loc_conf_t    *lcf, *levels[3];
+    ngx_http_s3_proxy_main_conf_t   *smcf;
+
+    levels[0] = conf;
+    n = 1;
+    resolve = 0;
+
+    if (declare) {
+        cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+        ctx = (ngx_http_conf_ctx_t *)
+                  cf->cycle->conf_ctx[ngx_http_module.index];
+
+        levels[1] = cscf->ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
+        levels[2] = ctx->loc_conf[ngx_http_s3_proxy_module.ctx_index];
+        n = 3;
+
+        /* what resolves upstreams at run time: the http block's resolver */
+
+        clcf = ctx->loc_conf[ngx_http_core_module.ctx_index];
+
+        resolve = NGX_HTTP_S3_PROXY_RESOLVE && clcf->resolver != NULL
+                  && clcf->resolver->connections.nelts;
+    }
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+
+    s3p_settings_init(&raw);
+    ngx_memzero(&bucket, sizeof(s3p_str_t));
+
+    /* from the outermost level in: an inner value replaces an outer one */
+
+    while (n--) {
+        lcf = levels[n];
+        inner = lcf->raw;
+        s3p_settings_merge(&inner, &raw);
+        raw = inner;
+
+        /* a bucket from variables is addressed path-style: no host */
+
+        if (lcf->bucket != NGX_CONF_UNSET_PTR && lcf->bucket != NULL) {
+            bucket.len = lcf->bucket->lengths ? 0 : lcf->bucket->value.len;
+            bucket.data = lcf->bucket->value.data;
+        }
+    }
+
+    raw.env = &smcf->env;
+
+    /* the names live as long as the configuration is read */
+
+    if (smcf->upstreams == NULL) {
+        smcf->upstreams = ngx_array_create(cf->temp_pool, 4,
+                                           sizeof(s3p_str_t));
+        if (smcf->upstreams == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* settings that do not resolve have none: the merge names why */
+
+    if (s3p_upstreams(&raw, &bucket, (int32_t) resolve,
+                      declare ? smcf->upstreams->elts : NULL,
+                      declare ? smcf->upstreams->nelts : 0,
+                      ngx_http_s3_proxy_conf_alloc, cf->temp_pool,
+                      &list, &count)
+        == S3P_E_SPACE)
+    {
+        return NGX_ERROR;
+    }
+
+    rc = count ? NGX_OK : NGX_DECLINED;
+    uscfp = umcf->upstreams.elts;
+
     for (i = 0; i < count; i++) {
 
-        rc = ngx_http_s3_proxy_upstream_known(cf, &list[i].name, 1);
+        /* an upstream{} of that name, as requests look it up */
 
-        if (rc == NGX_ERROR) {
-            return NGX_CONF_ERROR;
+        for (k = 0; k < umcf->upstreams.nelts; k++) {
+            if (uscfp[k]->host.len == list[i].name.len
+                && ngx_strncasecmp(uscfp[k]->host.data,
+                                   (u_char *) list[i].name.data,
+                                   list[i].name.len)
+                   == 0)
+            {
+                break;
+            }
         }
 
-        if (rc) {
+        if (k < umcf->upstreams.nelts) {
+            continue;
+        }
+
+        rc = NGX_DECLINED;
+
+        if (!declare) {
             continue;
         }
 
@@ -127,151 +212,29 @@ ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
                                    "no connections",
                                    &u.host,
                                    u.err ? u.err : "could not be resolved");
+
+                tried = ngx_array_push(smcf->upstreams);
+                if (tried == NULL) {
+                    return NGX_ERROR;
+                }
+
+                *tried = list[i].name;
                 continue;
             }
         }
 
         if (ngx_http_s3_proxy_upstream_parse(cf, &list[i].block) != NGX_OK) {
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
     }
 
-    return NGX_CONF_OK;
-}
-
-
-/*
- * Called when the location is merged: its proxied URLs name its hosts'
- * upstreams if each has one, and a host it reaches otherwise by name
- * needs a resolver (s3p_config_check()).
- */
-
-ngx_int_t
-ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t *conf, s3p_config_t *core)
-{
-    size_t                         i, count;
-    s3p_upstream_t                *list;
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_s3_proxy_loc_conf_t  *levels[2];
-
-    levels[0] = conf;
-    levels[1] = NULL;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    core->resolver = (clcf->resolver != NULL
-                      && clcf->resolver->connections.nelts);
-
-    if (ngx_http_s3_proxy_upstream_list(cf, levels, 0, &list, &count)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /* none: requests name the hosts (any bucket, virtual-hosted) */
-
-    core->upstreams = (count > 0);
-
-    for (i = 0; i < count; i++) {
-        if (!ngx_http_s3_proxy_upstream_known(cf, &list[i].name, 0)) {
-            core->upstreams = 0;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * The core's answer for a location's raw settings, each taken from the
- * first of `levels` that has it; none if they are bad.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_upstream_list(ngx_conf_t *cf,
-    ngx_http_s3_proxy_loc_conf_t **levels, ngx_uint_t resolve,
-    s3p_upstream_t **list, size_t *count)
-{
-    u_char                         *buf;
-    size_t                          n;
-    s3p_str_t                       bucket;
-    s3p_config_t                    core;
-    s3p_settings_t                  raw, inner;
-    ngx_http_s3_proxy_loc_conf_t   *conf;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
-
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
-
-    ngx_memzero(&raw, sizeof(s3p_settings_t));
-    ngx_memzero(&bucket, sizeof(s3p_str_t));
-
-    raw.credentials = S3P_CREDENTIALS_UNSET;
-    raw.addressing = S3P_ADDRESSING_UNSET;
-
-    /* from the outermost level in: an inner value replaces an outer one */
-
-    for (n = 0; levels[n]; n++) { /* void */ }
-
-    while (n--) {
-        conf = levels[n];
-        inner = conf->raw;
-        s3p_settings_merge(&inner, &raw);
-        raw = inner;
-
-        /* a bucket from variables is addressed path-style: no host */
-
-        if (conf->bucket != NGX_CONF_UNSET_PTR && conf->bucket != NULL) {
-            bucket.len = conf->bucket->lengths ? 0 : conf->bucket->value.len;
-            bucket.data = conf->bucket->value.data;
-        }
-    }
-
-    raw.env = &smcf->env;
-
-    /* the allowed buckets: s3_proxy_buckets, else S3_PROXY_BUCKETS */
-
-    ngx_memzero(&core, sizeof(s3p_config_t));
-
-    if (s3p_config_settings(&core, &raw, ngx_http_s3_proxy_conf_alloc,
-                            cf->temp_pool)
-        != S3P_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    n = core.nbuckets;
-
-    /* the names live as long as the configuration is read */
-
-    *list = ngx_palloc(cf->temp_pool, (n + 1) * sizeof(s3p_upstream_t));
-    buf = ngx_pnalloc(cf->temp_pool, (n + 1) * S3P_UPSTREAM_MAX);
-
-    if (*list == NULL || buf == NULL) {
-        return NGX_ERROR;
-    }
-
-    *count = 0;
-
-    /*
-     * settings that do not resolve have none: the merge names why;
-     * s3p_str_t has ngx_str_t's layout
-     */
-
-    (void) s3p_upstreams(&raw, &bucket, n ? core.buckets : NULL, n,
-                         (int32_t) resolve, *list, n + 1, buf,
-                         (n + 1) * S3P_UPSTREAM_MAX, count);
-
-    return NGX_OK;
+    return rc;
 }
 
 
 /*
  * Configuration text read in the http block, as ngx_conf_param() reads
- * "nginx -g": a buffer in place of a file.  nginx takes no blocks in a
- * parameter, so the text is read as a block's contents (a file's
- * descriptor, with nothing left to read from the file), its "}" at the
- * end.  Errors name the directive's file and line.
+ * "nginx -g", but as a block's contents, its "}" at the end.
  */
 
 static ngx_int_t
@@ -293,12 +256,9 @@ ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf, s3p_str_t *text)
     b.end = b.last;
     b.temporary = 1;
 
-    ngx_memzero(&conf_file, sizeof(ngx_conf_file_t));
+    /* the directive's file and line, read from the text */
 
-    conf_file.file.fd = cf->conf_file->file.fd;
-    conf_file.file.name = cf->conf_file->file.name;
-    conf_file.file.log = cf->log;
-    conf_file.line = cf->conf_file->line;
+    conf_file = *cf->conf_file;
     conf_file.buffer = &b;
 
     saved = *cf;
@@ -319,69 +279,4 @@ ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf, s3p_str_t *text)
     *cf = saved;
 
     return (rv == NGX_CONF_OK) ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Whether nginx has an upstream{} of that name, as requests look it up,
- * or, with `tried`, the module has tried to declare one before: a name
- * that did not resolve is tried, and warned about, once.  Tried names
- * live as long as the configuration is read.
- */
-
-static ngx_int_t
-ngx_http_s3_proxy_upstream_known(ngx_conf_t *cf, s3p_str_t *name,
-    ngx_uint_t tried)
-{
-    s3p_str_t                      *seen;
-    ngx_uint_t                      i;
-    ngx_http_upstream_srv_conf_t  **uscfp;
-    ngx_http_upstream_main_conf_t  *umcf;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
-
-    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
-    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
-
-    uscfp = umcf->upstreams.elts;
-
-    for (i = 0; i < umcf->upstreams.nelts; i++) {
-        if (uscfp[i]->host.len == name->len
-            && ngx_strncasecmp(uscfp[i]->host.data, (u_char *) name->data,
-                               name->len)
-               == 0)
-        {
-            return 1;
-        }
-    }
-
-    if (!tried) {
-        return 0;
-    }
-
-    if (smcf->upstreams == NULL) {
-        smcf->upstreams = ngx_array_create(cf->temp_pool, 4,
-                                           sizeof(s3p_str_t));
-        if (smcf->upstreams == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    seen = smcf->upstreams->elts;
-
-    for (i = 0; i < smcf->upstreams->nelts; i++) {
-        if (seen[i].len == name->len
-            && ngx_memcmp(seen[i].data, name->data, name->len) == 0)
-        {
-            return 1;
-        }
-    }
-
-    seen = ngx_array_push(smcf->upstreams);
-    if (seen == NULL) {
-        return NGX_ERROR;
-    }
-
-    *seen = *name;
-
-    return 0;
 }

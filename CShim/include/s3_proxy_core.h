@@ -292,14 +292,16 @@ typedef enum {
 
 /*
  * The MIME type nginx's "types" give a file name extension (`ext`, `len`
- * bytes, as the key has it, any case), its "default_type" when none
- * matches; `data` is the location's s3p_config_t `type_data`.  The core
- * uses a type of at most S3P_TYPE_MAX bytes, and none longer.
+ * bytes, lowercased; none, `len` 0, when the key has none or one longer
+ * than S3P_TYPE_EXT_MAX bytes), its "default_type" when none matches;
+ * `data` is the location's s3p_config_t `type_data`.  The core uses a
+ * type of at most S3P_TYPE_MAX bytes, and none longer.
  */
 typedef s3p_str_t (*s3p_type_t)(const void *data, const uint8_t *ext,
     size_t len);
 
-#define S3P_TYPE_MAX  128
+#define S3P_TYPE_MAX      128
+#define S3P_TYPE_EXT_MAX  64
 
 
 /*
@@ -631,9 +633,9 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  * connections to them: one per host the location contacts, from its raw
  * settings alone, no credentials needed.  That is the endpoint's host with
  * path-style addressing; with virtual-hosted addressing "<bucket>.<host>"
- * for the location's `bucket` (empty: none), else for each of `buckets`
- * (none without either: those hosts are known only when requests name
- * them).  For each:
+ * for the location's `bucket` (empty: none), else for each bucket of its
+ * allowlist (s3_proxy_buckets, else S3_PROXY_BUCKETS; none without either:
+ * those hosts are known only when requests name them).  For each:
  *
  *   name     the host that a proxied URL names in a location whose
  *            s3p_config_t `upstreams` is set: the host itself on its
@@ -655,11 +657,11 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  *            "resolve" and the zone (nginx 1.27.3: re-resolve the name at
  *            run time) only with `resolve` set and a host that is a name
  *
- * Writes at most `n` entries into `out`, their bytes into `buf` (capacity
- * `cap`), their number into `count`, and returns S3P_OK; S3P_E_CONFIG when
- * the settings do not resolve (s3p_signing_resolve() names why),
- * S3P_E_SPACE when `n` or `cap` is too small (1 + nbuckets entries of
- * S3P_UPSTREAM_MAX bytes each are enough).
+ * Leaves out the hosts named in `tried` (`ntried`: those C tried before).
+ * The entries and their bytes go into memory from `alloc(data, size)`
+ * (aligned for pointers), `out` and `count` hold them, and it returns
+ * S3P_OK; S3P_E_CONFIG when the settings do not resolve
+ * (s3p_signing_resolve() names why), S3P_E_SPACE when `alloc` answers NULL.
  */
 typedef struct {
     s3p_str_t        name;
@@ -667,11 +669,11 @@ typedef struct {
     s3p_str_t        block;
 } s3p_upstream_t;
 
-#define S3P_UPSTREAM_MAX  2048
+#define S3P_UPSTREAM_MAX  2048    /* the room one host takes, at most */
 
 int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
-    const s3p_str_t *buckets, size_t nbuckets, int32_t resolve,
-    s3p_upstream_t *out, size_t n, uint8_t *buf, size_t cap, size_t *count);
+    int32_t resolve, const s3p_str_t *tried, size_t ntried,
+    s3p_alloc_t alloc, void *data, s3p_upstream_t **out, size_t *count);
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,
@@ -897,6 +899,36 @@ typedef struct {
  */
 void s3p_answer_plan(const s3p_result_t *result, int32_t status,
     int32_t s3_status, uint32_t flags, s3p_answer_t *answer);
+
+/*
+ * What replaces the body of an answer whose plan collects it
+ * (S3P_BODY_CLEAN, S3P_BODY_RENDER) or logs it (S3P_BODY_LOG, `len` 0):
+ * S3's error document cleaned (s3p_s3_error()) or a listing rendered
+ * (s3p_render_listing()), with what nginx's error log gets.
+ */
+typedef struct {
+    s3p_str_t        page;            /* the body the client gets (none */
+                                      /*   for S3P_BODY_LOG) */
+    int32_t          status;          /* the status answered; 0: as it is */
+    s3p_str_t        code;            /* S3's error Code, cleaned or */
+    uint32_t         counter;         /*   logged, and its status counter */
+                                      /*   (s3p_s3_error_t); empty: none */
+    s3p_log_t        log;             /* the level of `message` */
+    s3p_str_t        message;         /* for the error log; empty: none */
+} s3p_replacement_t;
+
+/*
+ * Replaces the body (`how`, the plan's) of the answer with `status` to a
+ * request answered with `result`: `body` holds the first `len` bytes of
+ * S3's (at most S3P_ERROR_BODY_MAX or S3P_LISTING_XML_MAX), `truncated` 1
+ * when more came.  The page and the message go into memory from
+ * `alloc(data, ...)`.  S3P_OK, or S3P_E_SPACE (`alloc` answered NULL, the
+ * listing is too large) or S3P_E_CONFIG (a key outside the prefix), each
+ * with its message, at level S3P_LOG_ERROR.
+ */
+int s3p_answer_body(const s3p_result_t *result, s3p_body_t how,
+    int32_t status, const uint8_t *body, size_t len, int32_t truncated,
+    s3p_alloc_t alloc, void *data, s3p_replacement_t *out);
 
 /*
  * Credentials that rotate (issue 13): which source a location signs with
@@ -1291,17 +1323,14 @@ typedef struct {
  * A location of the configuration and one of its buckets, and their
  * counters' row: each location has one with its s3_proxy_bucket (empty:
  * none) for the requests not to an allowed bucket, and one per bucket of
- * s3_proxy_buckets.
+ * s3_proxy_buckets.  Locations of the same name (in several servers)
+ * with the same bucket share the row, and the page lists them once.
  */
 typedef struct {
     s3p_str_t        name;
     s3p_str_t        bucket;
     uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
 } s3p_status_location_t;
-
-/* Which of `locations` has `name` and `bucket`; `n` when none has. */
-size_t s3p_status_find(const s3p_status_location_t *locations, size_t n,
-    const s3p_str_t *name, const s3p_str_t *bucket);
 
 /* A location's name, or a bucket's, kept in the zone at most. */
 #define S3P_STATUS_NAME_MAX   128
@@ -1332,6 +1361,10 @@ typedef struct {
     size_t                       nlocations;
     s3p_str_t                    query;      /* the status request's */
     s3p_str_t                    accept;     /*   query and Accept */
+    const s3p_str_t             *env_access_key;  /* a location signs */
+                                             /*   with the environment's */
+                                             /*   keys: the page lists */
+                                             /*   them last; NULL: none */
 } s3p_status_t;
 
 /*
@@ -1343,5 +1376,59 @@ typedef struct {
  */
 int s3p_status(const s3p_status_t *status, s3p_alloc_t alloc, void *data,
     s3p_str_t *page, const char **content_type);
+
+
+/*
+ * The $s3_proxy_* variables: the core's table, from index 0.  C registers
+ * each as not cacheable, and as not readable by name at run time (SSI,
+ * perl) where S3P_VARIABLE_NOHASH is set: a signature or what it signs.
+ * 0 past the last.
+ */
+#define S3P_VARIABLE_NOHASH  1
+
+int s3p_variable_name(uint32_t index, s3p_str_t *name, uint32_t *flags);
+
+/* The client's range and conditional headers, in the order C reads them. */
+typedef enum {
+    S3P_CONDITIONAL_RANGE = 0,
+    S3P_CONDITIONAL_IF_RANGE = 1,
+    S3P_CONDITIONAL_IF_MATCH = 2,
+    S3P_CONDITIONAL_IF_NONE_MATCH = 3,
+    S3P_CONDITIONAL_IF_MODIFIED_SINCE = 4,
+    S3P_CONDITIONAL_IF_UNMODIFIED_SINCE = 5,
+    S3P_CONDITIONALS = 6
+} s3p_conditional_t;
+
+/* What a variable's value is made of, for one request. */
+typedef struct {
+    uint32_t         index;           /* the variable's */
+    const s3p_result_t *result;       /* the request's; NULL: none */
+    s3p_str_t        s3_error;        /* S3's error code, when proxied */
+    const s3p_signing_t *signing;     /* what it signs with; NULL: the */
+                                      /*   location has no s3_proxy */
+    s3p_str_t        source;          /* its credentials' source; empty: */
+                                      /*   the environment's keys */
+    int64_t          expiration;      /* when they expire; S3P_NEVER */
+    int64_t          now;
+    s3p_str_t        method;          /* the client's */
+    s3p_str_t        upstream_method; /* set by proxy_cache (a HEAD */
+                                      /*   fetched as a GET); empty: none */
+    int32_t          cacheable;       /* 1: proxy_cache may store it */
+    s3p_str_t        headers[S3P_CONDITIONALS];  /* empty: not sent */
+} s3p_variable_t;
+
+/* s3p_variable()'s answer: `value` names the nginx variable to read. */
+#define S3P_VARIABLE_NGINX  1
+
+/*
+ * The value of `var`'s variable in `value` (empty: not found), in memory
+ * of the request's or the configuration's, or, for the values it writes
+ * (the cache key, seconds left), from `alloc(data, size)`: S3P_OK;
+ * S3P_VARIABLE_NGINX when the value is nginx variable `value`'s (a cached
+ * answer's validators, S3's request id); S3P_E_SPACE when `alloc` answers
+ * NULL.
+ */
+int s3p_variable(const s3p_variable_t *var, s3p_alloc_t alloc, void *data,
+    s3p_str_t *value);
 
 #endif /* S3_PROXY_CORE_H */

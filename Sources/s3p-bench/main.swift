@@ -193,11 +193,47 @@ storage.withUnsafeBufferPointer { buffer in
             print(String("  \(benchCase.name):").padding(34)
                   + " \(Int(ns.rounded())) ns/call, \(perCall) allocations/call")
             if perCall != 0 { allocating = true }
+            if result.action == S3P_ACTION_PROXY && !variables(result, iterations) {
+                allocating = true
+            }
         }
     }
     if allocating {
         print("s3p-bench: a route allocates")
         exit(1)
+    }
+}
+
+/// Every $s3_proxy_* variable of a proxied answer, as proxy_pass and the
+/// access log read them (s3p_variable), memory from a scratch buffer as
+/// from the request's pool: whether none allocates.
+func variables(_ result: s3p_result_t, _ iterations: Int) -> Bool {
+    var result = result
+    let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 1 << 16)
+    defer { scratch.deallocate() }
+    let method: StaticString = "GET"
+    var count: UInt32 = 0
+    var name = s3p_str_t(), flags: UInt32 = 0
+    while s3p_variable_name(count, &name, &flags) != 0 { count += 1 }
+    return withUnsafePointer(to: &result) { result in
+        var request = s3p_variable_t()
+        request.result = result
+        request.method = s3p_str_t(len: method.utf8CodeUnitCount, data: method.utf8Start)
+        var value = s3p_str_t()
+        let alloc: s3p_alloc_t = { data, _ in data?.assumingMemoryBound(to: UInt8.self) }
+        let allocations = s3p_alloc_count()
+        let start = now()
+        for _ in 0..<iterations {
+            for index in 0..<count {
+                request.index = index
+                _ = s3p_variable(&request, alloc, scratch, &value)
+            }
+        }
+        let elapsed = now() - start
+        let perCall = Double(s3p_alloc_count() - allocations) / Double(iterations)
+        print(String("    its \(count) variables:").padding(34)
+              + " \(Int((elapsed / Double(iterations)).rounded())) ns/call, \(perCall) allocations/call")
+        return perCall == 0
     }
 }
 

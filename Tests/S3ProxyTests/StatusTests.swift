@@ -410,15 +410,41 @@ private func location(_ name: StaticString, _ bucket: StaticString) -> s3p_statu
     #expect(MemoryLayout<s3p_status_rows_t>.size == count * (MemoryLayout<Int>.stride + keyMax))
 }
 
-// A location and bucket listed once (s3p_status_find): the same name with
-// another bucket, or the same bytes split otherwise, is another.
-@Test func findsALocationByNameAndBucket() {
-    let locs = [location("/a/", ""), location("/a/", "b1"), location("/a", "/b1")]
-    var name = str("/a/"), bucket = str("b1"), none = str(""), other = str("b2")
-    #expect(s3p_status_find(locs, locs.count, &name, &bucket) == 1)
-    #expect(s3p_status_find(locs, locs.count, &name, &none) == 0)
-    #expect(s3p_status_find(locs, locs.count, &name, &other) == 3)
-    var empty = s3p_str_t()
-    #expect(s3p_status_find(locs, locs.count, &name, &empty) == 0)
-    #expect(s3p_status_find(locs, 0, &name, &bucket) == 0)
+// A location and bucket listed once (StatusPage.listed): the same name
+// with another bucket, or the same bytes split otherwise, is another.
+@Test func listsALocationByNameAndBucketOnce() {
+    let locs = [location("/a/", ""), location("/a/", "b1"), location("/a", "/b1"),
+                location("/a/", "b1"), location("/a/", ""), location("/a/", "b2")]
+    let listed = locs.withUnsafeBufferPointer { StatusPage.listed($0) }
+        .map { (String(decoding: Bytes.view($0.name), as: UTF8.self),
+                String(decoding: Bytes.view($0.bucket), as: UTF8.self)) }
+    #expect(listed.map { $0.0 } == ["/a/", "/a/", "/a", "/a/"])
+    #expect(listed.map { $0.1 } == ["", "b1", "/b1", "b2"])
+}
+
+// The environment's static keys, when a location signs with them, are
+// listed after the providers as "env", never expiring.
+@Test func theEnvironmentsKeysAreListedLast() {
+    let provider = [s3p_status_source_t(
+        name: str("imds"), access_key: str("ASIAEXAMPLE0123456789"), error: s3p_str_t(),
+        expiration: 1300, refreshed: 990, successes: 7, failures: 0, streak: 0,
+        verification: S3P_VERIFICATION_UNKNOWN)]
+    var key = str("AKIDS3PROXYTEST")
+    let names = { (sources: [s3p_status_source_t]) in
+        sources.map { String(decoding: Bytes.view($0.name), as: UTF8.self) }
+    }
+    provider.withUnsafeBufferPointer { p in
+        withUnsafePointer(to: &key) { k in
+            var status = s3p_status_t()
+            status.sources = p.baseAddress
+            status.nsources = 1
+            #expect(names(StatusPage.sources(status)) == ["imds"])
+            status.env_access_key = k
+            let listed = StatusPage.sources(status)
+            #expect(names(listed) == ["imds", "env"])
+            #expect(String(decoding: Bytes.view(listed[1].access_key), as: UTF8.self)
+                    == "AKIDS3PROXYTEST")
+            #expect(listed[1].expiration == Int64(S3P_NEVER))
+        }
+    }
 }

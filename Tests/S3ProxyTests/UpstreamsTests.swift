@@ -7,6 +7,28 @@ import CShim
 import Testing
 @testable import S3Proxy
 
+/// A C array of `items`, kept for the test's life.
+private func list(_ items: [s3p_str_t]) -> UnsafeMutablePointer<s3p_str_t> {
+    let list = UnsafeMutablePointer<s3p_str_t>.allocate(capacity: max(items.count, 1))
+    list.initialize(from: items, count: items.count)
+    return list
+}
+
+/// s3p_upstreams() with memory of its own: its status and its entries.
+private func declared(
+    _ raw: s3p_settings_t, bucket: s3p_str_t = s3p_str_t(), resolve: Int32 = 0,
+    tried: [s3p_str_t] = []
+) -> (Int32, [s3p_upstream_t]) {
+    var raw = raw, bucket = bucket
+    var out: UnsafeMutablePointer<s3p_upstream_t>? = nil
+    var count = 0
+    let alloc: s3p_alloc_t = { _, size in UnsafeMutablePointer<UInt8>.allocate(capacity: size) }
+    let status = tried.withUnsafeBufferPointer {
+        s3p_upstreams(&raw, &bucket, resolve, $0.baseAddress, $0.count, alloc, nil, &out, &count)
+    }
+    return (status, out.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
+}
+
 @Suite struct UpstreamsTests {
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -60,17 +82,13 @@ import Testing
         raw.endpoint = memory.str(c.endpoint)
         raw.addressing = c.virtual ? S3P_ADDRESSING_VIRTUAL : S3P_ADDRESSING_PATH
         raw.env = UnsafePointer(memory.store(env))
-        var bucket = memory.str(c.bucket)
         let buckets = c.buckets.map { memory.str($0) }
-        let n = 1 + buckets.count
-        let out = UnsafeMutablePointer<s3p_upstream_t>.allocate(capacity: n)
-        defer { out.deallocate() }
-        var count = 0
-        let status = buckets.withUnsafeBufferPointer { list in
-            s3p_upstreams(&raw, &bucket, list.baseAddress, list.count, 0, out, n,
-                          memory.buffer(n * Int(S3P_UPSTREAM_MAX)),
-                          n * Int(S3P_UPSTREAM_MAX), &count)
+        if !buckets.isEmpty {
+            raw.buckets = UnsafePointer(list(buckets))
+            raw.nbuckets = buckets.count
         }
+        let (status, out) = declared(raw, bucket: memory.str(c.bucket))
+        let count = out.count
         #expect(status == S3P_OK)
         let got = (0..<count).map {
             text(out[$0].name.bytes) + " " + text(out[$0].server.bytes)
@@ -78,24 +96,53 @@ import Testing
         #expect(got == c.expected)
     }
 
-    @Test func tooSmallIsSpaceAndBadSettingsAreConfig() {
+    // No memory is S3P_E_SPACE; settings that do not resolve, S3P_E_CONFIG.
+    @Test func noMemoryIsSpaceAndBadSettingsAreConfig() {
+        let memory = CMemory()
+        var env = s3p_environment_t()
+        env.host = memory.str("s3.example")
+        var raw = s3p_settings_t()
+        raw.env = UnsafePointer(memory.store(env))
+        var none = s3p_str_t()
+        var out: UnsafeMutablePointer<s3p_upstream_t>? = nil
+        var count = 0
+        let nothing: s3p_alloc_t = { _, _ in nil }
+        #expect(s3p_upstreams(&raw, &none, 0, nil, 0, nothing, nil, &out, &count)
+                == S3P_E_SPACE)
+        raw.endpoint = memory.str("ftp://s3.example")
+        #expect(declared(raw).0 == S3P_E_CONFIG)
+    }
+
+    // Without s3_proxy_buckets, the hosts of S3_PROXY_BUCKETS's names, as
+    // the location's allowlist takes them.
+    @Test func theEnvironmentsAllowlistWithoutOneOfItsOwn() {
+        let memory = CMemory()
+        var env = s3p_environment_t()
+        env.host = memory.str("s3.example")
+        env.buckets = memory.str("x, y")
+        var raw = s3p_settings_t()
+        raw.addressing = S3P_ADDRESSING_VIRTUAL
+        raw.env = UnsafePointer(memory.store(env))
+        let (status, out) = declared(raw)
+        #expect(status == S3P_OK)
+        #expect(out.map { text($0.name.bytes) } == ["x.s3.example", "y.s3.example"])
+    }
+
+    // A host C tried before (its name did not resolve, and was warned
+    // about) is not offered again; the others are.
+    @Test func hostsTriedBeforeAreLeftOut() {
         let memory = CMemory()
         var env = s3p_environment_t()
         env.host = memory.str("s3.example")
         var raw = s3p_settings_t()
         raw.addressing = S3P_ADDRESSING_VIRTUAL
         raw.env = UnsafePointer(memory.store(env))
-        var none = s3p_str_t()
-        let buckets = [memory.str("a"), memory.str("b")]
-        var out = [s3p_upstream_t](repeating: s3p_upstream_t(), count: 1)
-        var count = 0
-        #expect(buckets.withUnsafeBufferPointer {
-            s3p_upstreams(&raw, &none, $0.baseAddress, 2, 0, &out, 1, memory.buffer(4096),
-                          4096, &count)
-        } == S3P_E_SPACE)
-        raw.endpoint = memory.str("ftp://s3.example")
-        #expect(s3p_upstreams(&raw, &none, nil, 0, 0, &out, 1, memory.buffer(4096), 4096,
-                              &count) == S3P_E_CONFIG)
+        raw.buckets = UnsafePointer(list([memory.str("a"), memory.str("b"), memory.str("c")]))
+        raw.nbuckets = 3
+        let (status, out) = declared(
+            raw, tried: [memory.str("b.s3.example"), memory.str("s3.example")])
+        #expect(status == S3P_OK)
+        #expect(out.map { text($0.name.bytes) } == ["a.s3.example", "c.s3.example"])
     }
 
     // The block nginx reads: "resolve" and a zone only for a name, and
@@ -118,14 +165,10 @@ import Testing
         var raw = s3p_settings_t()
         raw.endpoint = memory.str(endpoint)
         raw.env = UnsafePointer(memory.store(s3p_environment_t()))
-        var none = s3p_str_t()
-        var out = s3p_upstream_t()
-        var count = 0
-        #expect(s3p_upstreams(&raw, &none, nil, 0, resolve, &out, 1,
-                              memory.buffer(Int(S3P_UPSTREAM_MAX)), Int(S3P_UPSTREAM_MAX),
-                              &count) == S3P_OK)
-        #expect(count == 1)
-        #expect(text(out.block.bytes) == expected)
+        let (status, out) = declared(raw, resolve: resolve)
+        #expect(status == S3P_OK)
+        #expect(out.count == 1)
+        #expect(out.first.map { text($0.block.bytes) } == expected)
     }
 
     @Test(arguments: [("10.1.2.3", true), ("[::1]", true), ("1.2.3", false),

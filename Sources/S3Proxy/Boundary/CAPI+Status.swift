@@ -31,11 +31,7 @@ func s3p_status_count(
     _ event: UnsafePointer<s3p_status_event_t>?, _ out: UnsafeMutablePointer<Int>?
 ) -> Int {
     guard let event, let out else { return 0 }
-    let indexes = StatusCount.indexes(event.pointee)
-    for (i, index) in indexes.prefix(Int(S3P_STATUS_BUMPS)).enumerated() {
-        out[i] = index
-    }
-    return min(indexes.count, Int(S3P_STATUS_BUMPS))
+    return StatusCount.indexes(event.pointee, into: out)
 }
 
 @c @implementation
@@ -54,19 +50,4 @@ func s3p_status_rows(
     for i in 0..<n {
         locations[i].row = StatusRows.row(StatusRows.key(locations[i]), lens: lens, keys: keys)
     }
-}
-
-@c @implementation
-func s3p_status_find(
-    _ locations: UnsafePointer<s3p_status_location_t>?, _ n: Int,
-    _ name: UnsafePointer<s3p_str_t>?, _ bucket: UnsafePointer<s3p_str_t>?
-) -> Int {
-    guard let locations, let name, let bucket else { return n }
-    let wanted = (Bytes.view(name.pointee), Bytes.view(bucket.pointee))
-    for i in 0..<n where Bytes.view(locations[i].name).elementsEqual(wanted.0)
-        && Bytes.view(locations[i].bucket).elementsEqual(wanted.1)
-    {
-        return i
-    }
-    return n
 }

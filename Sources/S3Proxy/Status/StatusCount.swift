@@ -16,32 +16,42 @@ enum StatusCount {
     static let locations = s3Errors + errors
 
     /// The indexes, into the counters read as integers, that `event` adds
-    /// one to: a request's route, its cached redirect, its refusal's
-    /// status and its location's row; or S3's status, or its error's code.
-    static func indexes(_ event: s3p_status_event_t) -> [Int] {
+    /// one to, into `out` (room for S3P_STATUS_BUMPS); how many.  A
+    /// request's route, its cached redirect, its refusal's status and its
+    /// location's row; or S3's status, or its error's code.  Once per
+    /// request: no allocation.
+    static func indexes(_ event: s3p_status_event_t, into out: UnsafeMutablePointer<Int>) -> Int {
         let route = Int(event.route)
         let status = Int(event.status)
         let counted = (100..<600).contains(status)
         guard route < routes else {
             if route != routes {
-                return []
+                return 0
             }
             if counted {
-                return [answers + status - 100]
+                out[0] = answers + status - 100
+                return 1
             }
-            return status == 0 && Int(event.code) < errors ? [s3Errors + Int(event.code)] : []
+            guard status == 0 && Int(event.code) < errors else { return 0 }
+            out[0] = s3Errors + Int(event.code)
+            return 1
         }
-        var out = [route]
+        var n = 0
+        out[n] = route
+        n += 1
         if event.cached != 0 {
-            out.append(cached)
+            out[n] = cached
+            n += 1
         }
         if route == Int(S3P_ROUTE_REFUSED.rawValue) && counted {
-            out.append(refused + status - 100)
+            out[n] = refused + status - 100
+            n += 1
         }
         if Int(event.row) < Int(S3P_STATUS_LOCATIONS) {
-            out.append(locations + Int(event.row) * routes + route)
+            out[n] = locations + Int(event.row) * routes + route
+            n += 1
         }
-        return out
+        return n
     }
 }
 

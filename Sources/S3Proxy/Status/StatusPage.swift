@@ -28,8 +28,8 @@ struct StatusPage {
     let errors: [UInt64]
     let rows: [UInt64]
     let now: Int64
-    let sources: UnsafeBufferPointer<s3p_status_source_t>
-    let locations: UnsafeBufferPointer<s3p_status_location_t>
+    let sources: [s3p_status_source_t]
+    let locations: [s3p_status_location_t]
 
     init(_ status: s3p_status_t) {
         var counters = status.counters
@@ -40,10 +40,43 @@ struct StatusPage {
         errors = StatusPage.integers(&counters.s3_errors)
         rows = StatusPage.integers(&counters.locations)
         now = status.now
-        sources = UnsafeBufferPointer(start: status.sources,
-                                      count: status.sources == nil ? 0 : status.nsources)
-        locations = UnsafeBufferPointer(start: status.locations,
-                                        count: status.locations == nil ? 0 : status.nlocations)
+        sources = StatusPage.sources(status)
+        locations = StatusPage.listed(
+            UnsafeBufferPointer(start: status.locations,
+                                count: status.locations == nil ? 0 : status.nlocations))
+    }
+
+    /// The configuration's credential sources: the providers', then the
+    /// environment's static keys, which never expire, if a location signs
+    /// with them.
+    static func sources(_ status: s3p_status_t) -> [s3p_status_source_t] {
+        var out = Array(UnsafeBufferPointer(
+            start: status.sources, count: status.sources == nil ? 0 : status.nsources))
+        if let key = status.env_access_key {
+            var env = s3p_status_source_t()
+            env.name = s3p_str_t(len: Variable.environment.utf8CodeUnitCount,
+                                 data: Variable.environment.utf8Start)
+            env.access_key = key.pointee
+            env.expiration = Int64(S3P_NEVER)
+            out.append(env)
+        }
+        return out
+    }
+
+    /// Each location and bucket once, where it first appears: C adds one
+    /// per location block, and blocks of the same name and bucket (in
+    /// other servers) share a row.
+    static func listed(_ all: UnsafeBufferPointer<s3p_status_location_t>)
+        -> [s3p_status_location_t]
+    {
+        var out: [s3p_status_location_t] = []
+        for location in all where !out.contains(where: {
+            Bytes.view($0.name).elementsEqual(Bytes.view(location.name))
+                && Bytes.view($0.bucket).elementsEqual(Bytes.view(location.bucket))
+        }) {
+            out.append(location)
+        }
+        return out
     }
 
     /// A C array of integers (nested ones flattened), copied.
