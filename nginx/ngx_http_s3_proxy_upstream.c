@@ -1,11 +1,6 @@
 /*
- * ngx_http_s3_proxy_module: a keepalive upstream for each S3 host.
- *
- * The core writes an upstream{} block with keepalive for each host a
- * location contacts (s3p_upstreams()), and nginx parses it in the http
- * block, as it parses "nginx -g", so that the upstream, keepalive and zone
- * modules set it up with their own directives and initialisation.  When,
- * with which settings, and how names resolve: docs/design.md.
+ * ngx_http_s3_proxy_module: a keepalive upstream{} for each S3 host, the
+ * core's text read in the http block (docs/design.md, "Upstreams").
  */
 
 #include <ngx_config.h>
