@@ -1,10 +1,6 @@
 /*
- * ngx_http_s3_proxy_module: s3_proxy_status, the module's state.
- *
- * Every worker adds to the counters (s3p_status_counters_t) the core
- * names for an event, with atomic adds, in a shared zone that nginx keeps
- * across reloads; the location answers with a copy of them and each
- * credential source's health, in the page the core writes.
+ * ngx_http_s3_proxy_module: s3_proxy_status, counters in a shared zone and
+ * the page the core writes of them (docs/design.md, "Status").
  */
 
 #include "ngx_http_s3_proxy_credentials.h"
@@ -70,7 +66,6 @@ ngx_int_t
 ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name)
 {
-    s3p_str_t                       own;
     ngx_uint_t                      k, n;
     s3p_status_location_t          *loc;
     ngx_http_s3_proxy_main_conf_t  *smcf;
@@ -81,31 +76,28 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    n = conf->core->nbuckets;
+    n = conf->core->nbuckets + 1;
 
-    conf->status_rows = ngx_palloc(cf->pool, (n + 1) * sizeof(ngx_uint_t));
-    if (conf->status_rows == NULL) {
+    loc = ngx_array_push_n(smcf->status_locations, n);
+    conf->status_rows = ngx_palloc(cf->pool, n * sizeof(ngx_uint_t));
+
+    if (loc == NULL || conf->status_rows == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(&own, sizeof(s3p_str_t));
+    ngx_memzero(loc, n * sizeof(s3p_status_location_t));
 
     if (conf->bucket) {
-        own.data = conf->bucket->value.data;
-        own.len = conf->bucket->value.len;
+        loc[0].bucket.data = conf->bucket->value.data;
+        loc[0].bucket.len = conf->bucket->value.len;
     }
 
-    for (k = 0; k <= n; k++) {
-        loc = ngx_array_push(smcf->status_locations);
-        if (loc == NULL) {
-            return NGX_ERROR;
-        }
+    for (k = 0; k < n; k++) {
+        loc[k].name = *(s3p_str_t *) name;
+        loc[k].bucket = k ? conf->core->buckets[k - 1] : loc[0].bucket;
+        loc[k].row = S3P_STATUS_LOCATIONS;
 
-        loc->name = *(s3p_str_t *) name;
-        loc->bucket = k ? conf->core->buckets[k - 1] : own;
-        loc->row = S3P_STATUS_LOCATIONS;
-
-        conf->status_rows[k] = smcf->status_locations->nelts - 1;
+        conf->status_rows[k] = smcf->status_locations->nelts - n + k;
     }
 
     return NGX_OK;
@@ -224,8 +216,8 @@ ngx_http_s3_proxy_status_count(ngx_http_request_t *r, s3p_status_event_t *ev)
 
 
 /*
- * The page: a copy of the counters, and of each provider's state, read
- * from the credentials' zone (its lock held).
+ * The page: a copy of the counters, and what the core shows of each
+ * provider's slot, read under the credentials' zone lock (no secret key).
  */
 
 static ngx_int_t
@@ -280,29 +272,11 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
     p = (u_char *) (src + n);
     pp = smcf->creds ? ((ngx_array_t *) smcf->creds)->elts : NULL;
 
-    for (i = 0; i < n; i++, src++) {
-        src->name.data = pp[i]->core.name.data;
-        src->name.len = pp[i]->core.name.len;
-        slot = pp[i]->slot;
-
+    for (i = 0; i < n; i++) {
         ngx_shmtx_lock(&pp[i]->shpool->mutex);
 
-        if (ngx_http_s3_proxy_slot_ours(pp[i])) {
-            src->expiration = slot->version ? slot->expiration : 0;
-            src->refreshed = slot->refreshed;
-            src->successes = slot->refreshes;
-            src->failures = slot->refresh_failures;
-            src->streak = slot->failures;
-            src->verification = slot->verification;
-
-            src->access_key.data = p;
-            src->access_key.len = slot->version ? slot->len[0] : 0;
-            p = ngx_cpymem(p, slot->keys, src->access_key.len);
-
-            src->error.data = p;
-            src->error.len = slot->error_len;
-            p = ngx_cpymem(p, slot->error, slot->error_len);
-        }
+        slot = ngx_http_s3_proxy_slot_ours(pp[i]) ? pp[i]->slot : NULL;
+        p += s3p_slot_status(slot, &pp[i]->core, &src[i], p);
 
         ngx_shmtx_unlock(&pp[i]->shpool->mutex);
     }

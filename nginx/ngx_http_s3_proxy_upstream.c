@@ -1,11 +1,6 @@
 /*
- * ngx_http_s3_proxy_module: a keepalive upstream for each S3 host.
- *
- * The core writes an upstream{} block with keepalive for each host a
- * location contacts (s3p_upstreams()), and nginx parses it in the http
- * block, as it parses "nginx -g", so that the upstream, keepalive and zone
- * modules set it up with their own directives and initialisation.  When,
- * with which settings, and how names resolve: docs/design.md.
+ * ngx_http_s3_proxy_module: a keepalive upstream{} for each S3 host, the
+ * core's text read in the http block (docs/design.md, "Upstreams").
  */
 
 #include <ngx_config.h>
@@ -28,11 +23,7 @@ static ngx_int_t ngx_http_s3_proxy_upstream_parse(ngx_conf_t *cf,
     s3p_str_t *text);
 
 
-/*
- * Called where a directive that decides where the location's requests go
- * has been read, `conf` the location's (server's, http block's) settings
- * as they stand.
- */
+/* After a directive that decides where the location's requests go. */
 
 char *
 ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
@@ -49,10 +40,8 @@ ngx_http_s3_proxy_upstreams_declare(ngx_conf_t *cf,
 
 
 /*
- * Called when the location is merged: its proxied URLs name its hosts'
- * upstreams if it has some and each is known (none: requests name the
- * hosts), and a host it reaches otherwise by name needs a resolver
- * (s3p_config_check()).
+ * When the location is merged: whether its URLs name upstreams, and
+ * whether it has a resolver for the hosts it reaches otherwise.
  */
 
 ngx_int_t

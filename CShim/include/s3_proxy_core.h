@@ -1368,6 +1368,17 @@ typedef struct {
 } s3p_status_t;
 
 /*
+ * What the page shows of `provider`'s `slot` (NULL: the slot is no longer
+ * its own): its name, counters, expiration, verification, and its access
+ * key id and last error copied into `out` (room for S3P_ACCESS_KEY_MAX +
+ * S3P_STATUS_ERROR_MAX), never the secret key or the token, into
+ * `source`; returns the bytes written.  The caller holds the zone's lock.
+ */
+size_t s3p_slot_status(const s3p_slot_t *slot,
+    const s3p_provider_t *provider, s3p_status_source_t *source,
+    uint8_t *out);
+
+/*
  * Writes the status page: JSON, or Prometheus's text format 0.0.4 when
  * the query has format=prometheus or Accept asks for text/plain;
  * version=0.0.4.  The page goes into memory from `alloc(data, its size)`

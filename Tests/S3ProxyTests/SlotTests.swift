@@ -238,4 +238,29 @@ import Testing
         #expect(s3p_slot_keys(slot, &env, 300, 0, 1300) == 200)
         #expect(s3p_slot_keys(slot, &env, 300, 0, 1500) == -1)
     }
+
+    @Test func thePageShowsNoSecret() {
+        let zone = Zone(1)
+        let slot = zone.slots
+        var p = s3p_provider_t()
+        p.name = zone.m.str("imds")
+        var source = s3p_status_source_t()
+        var out = [UInt8](repeating: 0, count: Int(S3P_ACCESS_KEY_MAX + S3P_STATUS_ERROR_MAX))
+        #expect(s3p_slot_status(slot, [p], &source, &out) == 0)     // none yet
+        #expect(Bytes.view(source.name).elementsEqual("imds".utf8))
+        _ = s3p_slot_record(slot, [p], [zone.step(S3P_DO_RETRY, message: "timed out")])
+        _ = s3p_slot_record(slot, [p],
+                            [zone.step(S3P_DO_STORE, ["AKID", "sec", "tok"], expires: 1500)])
+        let n = s3p_slot_status(slot, [p], &source, &out)
+        #expect(n == 4 + "timed out".utf8.count)
+        #expect(Bytes.view(source.access_key).elementsEqual("AKID".utf8))
+        #expect(Bytes.view(source.error).elementsEqual("timed out".utf8))
+        #expect(!String(decoding: out[0..<n], as: UTF8.self).contains("sec"))
+        #expect(source.expiration == 1500 && source.refreshed == 1000)
+        #expect(source.successes == 1 && source.failures == 1 && source.streak == 0)
+        // a slot no longer the provider's shows its name alone
+        #expect(s3p_slot_status(nil, [p], &source, &out) == 0)
+        #expect(source.access_key.len == 0 && source.successes == 0)
+        #expect(Bytes.view(source.name).elementsEqual("imds".utf8))
+    }
 }

@@ -51,3 +51,15 @@ func s3p_status_rows(
         locations[i].row = StatusRows.row(StatusRows.key(locations[i]), lens: lens, keys: keys)
     }
 }
+
+@c @implementation
+func s3p_slot_status(
+    _ slot: UnsafePointer<s3p_slot_t>?, _ provider: UnsafePointer<s3p_provider_t>?,
+    _ source: UnsafeMutablePointer<s3p_status_source_t>?, _ out: UnsafeMutablePointer<UInt8>?
+) -> Int {
+    guard let provider, let source, let out else { return 0 }
+    source.pointee = s3p_status_source_t()
+    source.pointee.name = provider.pointee.name
+    return Slot.status(slot.map { UnsafeMutablePointer(mutating: $0) }, into: &source.pointee,
+                       out)
+}

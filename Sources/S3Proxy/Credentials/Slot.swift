@@ -204,6 +204,31 @@ enum Slot {
                                    expiration: slot.expiration, now: now)
     }
 
+    /// What s3_proxy_status shows of the slot (nil: no longer the
+    /// provider's): counters, expiration and verification, and the access
+    /// key id and last error copied into `out`, each capped; never the
+    /// secret key or the token.  Returns the bytes written.
+    static func status(
+        _ s: UnsafeMutablePointer<s3p_slot_t>?, into source: inout s3p_status_source_t,
+        _ out: UnsafeMutablePointer<UInt8>
+    ) -> Int {
+        guard let s else { return 0 }
+        let slot = s.pointee
+        source.expiration = slot.version != 0 ? slot.expiration : 0
+        source.refreshed = slot.refreshed
+        source.successes = slot.refreshes
+        source.failures = slot.refresh_failures
+        source.streak = slot.failures
+        source.verification = s3p_verification_t(UInt32(bitPattern: slot.verification))
+        let key = slot.version != 0 ? min(lens(s)[0], Int(S3P_ACCESS_KEY_MAX)) : 0
+        out.update(from: keys(s).baseAddress!, count: key)
+        let error = min(slot.error_len, Int(S3P_STATUS_ERROR_MAX))
+        out.advanced(by: key).update(from: bytes(&s.pointee.error), count: error)
+        source.access_key = s3p_str_t(len: key, data: out)
+        source.error = s3p_str_t(len: error, data: out + key)
+        return key + error
+    }
+
     /// Puts `keys` into the slot with their expiration: true, with a new
     /// version, when they changed (Provider.store).
     static func store(
