@@ -503,7 +503,7 @@ ngx_http_s3_proxy_replace(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 
     rc = s3p_answer_body(&ctx->result, how, (int32_t) r->headers_out.status,
                          ctx->body.data, ctx->body.len, ctx->body.truncated,
-                         ngx_http_s3_proxy_page_alloc, r->pool, &rp);
+                         ngx_http_s3_proxy_alloc, r->pool, &rp);
 
     level = (rp.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
@@ -525,13 +525,4 @@ ngx_http_s3_proxy_replace(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     *page = rp.page;
 
     return (rc == S3P_OK) ? NGX_OK : NGX_ERROR;
-}
-
-
-/* Memory for a page the core writes (s3p_alloc_t): the request's pool. */
-
-uint8_t *
-ngx_http_s3_proxy_page_alloc(void *pool, size_t size)
-{
-    return ngx_pnalloc(pool, size);
 }

@@ -199,7 +199,7 @@ ngx_http_s3_proxy_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     uint32_t  what;
 
     rc = s3p_settings_directive(&slcf->raw, cf->args->elts, cf->args->nelts,
-                                ngx_http_s3_proxy_conf_alloc, cf->pool,
+                                ngx_http_s3_proxy_alloc, cf->pool,
                                 &what, err, sizeof(err));
 
     if (rc == S3P_E_CONFIG || (what & S3P_DIRECTIVE_WARN)) {

@@ -38,7 +38,7 @@ typedef struct {
     s3p_environment_t          env;        /* as nginx read its config */
     ngx_array_t               *signings;   /* of ngx_http_s3_proxy_signing_t */
     void                      *creds;      /* providers, their zone */
-    ngx_array_t               *upstreams;  /* hosts declared or tried */
+    ngx_array_t               *upstreams;  /* hosts that did not resolve */
                                            /*   (s3p_str_t, in temp_pool) */
 
     /* s3_proxy_status: its zone, counters (NULL: off), locations */
@@ -117,7 +117,7 @@ typedef struct {
 void *ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf);
 ngx_int_t ngx_http_s3_proxy_read_file(u_char *path, size_t max,
     ngx_pool_t *pool, ngx_str_t *contents);
-uint8_t *ngx_http_s3_proxy_conf_alloc(void *pool, size_t size);
+uint8_t *ngx_http_s3_proxy_alloc(void *pool, size_t size);
 char *ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
@@ -143,7 +143,6 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_s3_proxy_filter.c */
 ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
-uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
 
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,

@@ -36,9 +36,13 @@ ngx_http_s3_proxy_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /* the hosts that did not resolve live as long as it is read */
+
     smcf->signings = ngx_array_create(cf->pool, 2,
                                       sizeof(ngx_http_s3_proxy_signing_t));
-    if (smcf->signings == NULL) {
+    smcf->upstreams = ngx_array_create(cf->temp_pool, 4, sizeof(s3p_str_t));
+
+    if (smcf->signings == NULL || smcf->upstreams == NULL) {
         return NULL;
     }
 
@@ -153,10 +157,13 @@ ngx_http_s3_proxy_wipe(void *data)
 }
 
 
-/* Memory for the core's lists, from a configuration's pool (`pool`). */
+/*
+ * Memory the core asks for (s3p_alloc_t): its lists and pages, from
+ * `pool`, the configuration's or the request's.
+ */
 
 uint8_t *
-ngx_http_s3_proxy_conf_alloc(void *pool, size_t size)
+ngx_http_s3_proxy_alloc(void *pool, size_t size)
 {
     return ngx_palloc(pool, size);
 }
@@ -241,7 +248,7 @@ ngx_http_s3_proxy_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     conf->raw.env = &smcf->env;
 
-    if (s3p_config_settings(core, &conf->raw, ngx_http_s3_proxy_conf_alloc,
+    if (s3p_config_settings(core, &conf->raw, ngx_http_s3_proxy_alloc,
                             cf->pool)
         != S3P_OK)
     {

@@ -291,7 +291,7 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
         }
     }
 
-    if (s3p_status(st, ngx_http_s3_proxy_page_alloc, r->pool, &page, &ct)
+    if (s3p_status(st, ngx_http_s3_proxy_alloc, r->pool, &page, &ct)
         != S3P_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

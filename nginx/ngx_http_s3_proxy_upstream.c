@@ -78,7 +78,7 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     size_t                           i, k, n, count;
     ngx_int_t                        rc;
     ngx_url_t                        u;
-    s3p_str_t                        bucket, *tried;
+    s3p_str_t                       *tried;
     ngx_uint_t                       resolve;
     s3p_settings_t                   raw, inner;
     s3p_upstream_t                  *list;
@@ -115,7 +115,6 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
     umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
 
     s3p_settings_init(&raw);
-    ngx_memzero(&bucket, sizeof(s3p_str_t));
 
     /* from the outermost level in: an inner value replaces an outer one */
 
@@ -124,33 +123,16 @@ ngx_http_s3_proxy_upstreams(ngx_conf_t *cf,
         inner = lcf->raw;
         s3p_settings_merge(&inner, &raw);
         raw = inner;
-
-        /* a bucket from variables is addressed path-style: no host */
-
-        if (lcf->bucket != NGX_CONF_UNSET_PTR && lcf->bucket != NULL) {
-            bucket.len = lcf->bucket->lengths ? 0 : lcf->bucket->value.len;
-            bucket.data = lcf->bucket->value.data;
-        }
     }
 
     raw.env = &smcf->env;
 
-    /* the names live as long as the configuration is read */
-
-    if (smcf->upstreams == NULL) {
-        smcf->upstreams = ngx_array_create(cf->temp_pool, 4,
-                                           sizeof(s3p_str_t));
-        if (smcf->upstreams == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
     /* settings that do not resolve have none: the merge names why */
 
-    if (s3p_upstreams(&raw, &bucket, (int32_t) resolve,
+    if (s3p_upstreams(&raw, (int32_t) resolve,
                       declare ? smcf->upstreams->elts : NULL,
                       declare ? smcf->upstreams->nelts : 0,
-                      ngx_http_s3_proxy_conf_alloc, cf->temp_pool,
+                      ngx_http_s3_proxy_alloc, cf->temp_pool,
                       &list, &count)
         == S3P_E_SPACE)
     {

@@ -121,7 +121,7 @@ ngx_http_s3_proxy_variable(ngx_http_request_t *r,
         }
     }
 
-    rc = s3p_variable(&in, ngx_http_s3_proxy_page_alloc, r->pool,
+    rc = s3p_variable(&in, ngx_http_s3_proxy_alloc, r->pool,
                       (s3p_str_t *) &value);
 
     if (rc == S3P_VARIABLE_NGINX) {

@@ -633,7 +633,7 @@ int s3p_signing_resolve(const s3p_settings_t *settings,
  * connections to them: one per host the location contacts, from its raw
  * settings alone, no credentials needed.  That is the endpoint's host with
  * path-style addressing; with virtual-hosted addressing "<bucket>.<host>"
- * for the location's `bucket` (empty: none), else for each bucket of its
+ * for its constant s3_proxy_bucket (`settings->bucket`), else for each of its
  * allowlist (s3_proxy_buckets, else S3_PROXY_BUCKETS; none without either:
  * those hosts are known only when requests name them).  For each:
  *
@@ -671,9 +671,9 @@ typedef struct {
 
 #define S3P_UPSTREAM_MAX  2048    /* the room one host takes, at most */
 
-int s3p_upstreams(const s3p_settings_t *settings, const s3p_str_t *bucket,
-    int32_t resolve, const s3p_str_t *tried, size_t ntried,
-    s3p_alloc_t alloc, void *data, s3p_upstream_t **out, size_t *count);
+int s3p_upstreams(const s3p_settings_t *settings, int32_t resolve,
+    const s3p_str_t *tried, size_t ntried, s3p_alloc_t alloc, void *data,
+    s3p_upstream_t **out, size_t *count);
 
 /*
  * Checks a location's configuration once, at `nginx -t` time: its mount,

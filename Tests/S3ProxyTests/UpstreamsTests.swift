@@ -19,12 +19,13 @@ private func declared(
     _ raw: s3p_settings_t, bucket: s3p_str_t = s3p_str_t(), resolve: Int32 = 0,
     tried: [s3p_str_t] = []
 ) -> (Int32, [s3p_upstream_t]) {
-    var raw = raw, bucket = bucket
+    var raw = raw
+    raw.bucket = bucket
     var out: UnsafeMutablePointer<s3p_upstream_t>? = nil
     var count = 0
     let alloc: s3p_alloc_t = { _, size in UnsafeMutablePointer<UInt8>.allocate(capacity: size) }
     let status = tried.withUnsafeBufferPointer {
-        s3p_upstreams(&raw, &bucket, resolve, $0.baseAddress, $0.count, alloc, nil, &out, &count)
+        s3p_upstreams(&raw, resolve, $0.baseAddress, $0.count, alloc, nil, &out, &count)
     }
     return (status, out.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
 }
@@ -103,11 +104,10 @@ private func declared(
         env.host = memory.str("s3.example")
         var raw = s3p_settings_t()
         raw.env = UnsafePointer(memory.store(env))
-        var none = s3p_str_t()
         var out: UnsafeMutablePointer<s3p_upstream_t>? = nil
         var count = 0
         let nothing: s3p_alloc_t = { _, _ in nil }
-        #expect(s3p_upstreams(&raw, &none, 0, nil, 0, nothing, nil, &out, &count)
+        #expect(s3p_upstreams(&raw, 0, nil, 0, nothing, nil, &out, &count)
                 == S3P_E_SPACE)
         raw.endpoint = memory.str("ftp://s3.example")
         #expect(declared(raw).0 == S3P_E_CONFIG)

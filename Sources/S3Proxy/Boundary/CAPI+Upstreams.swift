@@ -4,8 +4,8 @@ internal import CShim
 
 @c @implementation
 func s3p_upstreams(
-    _ settings: UnsafePointer<s3p_settings_t>?, _ bucket: UnsafePointer<s3p_str_t>?,
-    _ resolve: Int32, _ tried: UnsafePointer<s3p_str_t>?, _ ntried: Int,
+    _ settings: UnsafePointer<s3p_settings_t>?, _ resolve: Int32,
+    _ tried: UnsafePointer<s3p_str_t>?, _ ntried: Int,
     _ alloc: s3p_alloc_t?, _ data: UnsafeMutableRawPointer?,
     _ out: UnsafeMutablePointer<UnsafeMutablePointer<s3p_upstream_t>?>?,
     _ count: UnsafeMutablePointer<Int>?
@@ -29,7 +29,7 @@ func s3p_upstreams(
     var writer = BufferWriter(base: memory + entries, capacity: n * Int(S3P_UPSTREAM_MAX))
     var space = false
     guard let written = Upstreams.write(
-        settings.pointee, bucket: bucket?.pointee ?? s3p_str_t(),
+        settings.pointee, bucket: conf.bucket,
         buckets: Bytes.list(conf.buckets, conf.nbuckets), resolve: resolve != 0,
         into: UnsafeMutableBufferPointer(start: list, count: n),
         writer: &writer, space: &space)
