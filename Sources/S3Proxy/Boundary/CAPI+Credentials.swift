@@ -117,11 +117,21 @@ func s3p_slot_record(
 }
 
 @c @implementation
-func s3p_slot_keys(
-    _ slot: UnsafePointer<s3p_slot_t>?, _ env: UnsafeMutablePointer<s3p_environment_t>?,
-    _ expires: Int64, _ window: Int64, _ now: Int64
-) -> Int64 {
-    guard let slot, let env else { return -1 }
-    return Slot.keys(UnsafeMutablePointer(mutating: slot), into: env, expires: expires,
-                     window: window, now: now) ?? -1
+func s3p_held_use(
+    _ slot: UnsafePointer<s3p_slot_t>?, _ held: UnsafeMutablePointer<s3p_held_t>?, _ now: Int64
+) -> s3p_use_t {
+    guard let held else { return S3P_USE_NONE }
+    return Held.use(slot, &held.pointee, now: now)
+}
+
+@c @implementation
+func s3p_held_renew(
+    _ slot: UnsafePointer<s3p_slot_t>?, _ held: UnsafeMutablePointer<s3p_held_t>?, _ now: Int64,
+    _ alloc: s3p_alloc_t?, _ data: UnsafeMutableRawPointer?,
+    _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
+) -> s3p_use_t {
+    guard let held, let alloc else { return S3P_USE_NONE }
+    let (use, problem) = Held.renew(slot, &held.pointee, now: now, alloc: alloc, data: data)
+    ErrorMessage.write(problem ?? "", into: err, cap: errCap)
+    return use
 }
