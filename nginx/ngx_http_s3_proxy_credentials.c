@@ -198,12 +198,9 @@ static ngx_int_t
 ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
     ngx_http_s3_proxy_pos_t *pos)
 {
-    u_char               err[S3P_MESSAGE_MAX], *a;
-    size_t               len;
-    ngx_str_t            url;
+    u_char               err[S3P_MESSAGE_MAX];
     ngx_uint_t           i, t, tls;
     ngx_url_t           *u;
-    struct sockaddr     *sa;
     s3p_target_t        *target;
 #if (NGX_HTTP_SSL)
     ngx_str_t            bundle;
@@ -221,9 +218,6 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
         }
 
         tls |= target->tls;
-        url.data = (u_char *) target->url.data;
-        url.len = target->url.len;
-
         u->url.data = (u_char *) target->host.data;
         u->url.len = target->host.len;
         u->default_port = (in_port_t) target->port;
@@ -232,45 +226,28 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
             && t == S3P_TARGET_S3)
         {
             /* an upstream{} name, say: the keys are not verified */
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
-                           "s3 proxy: \"%V\" cannot be resolved now: the "
-                           "keys are not verified with S3", &url);
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "s3 proxy: \"%*s\" cannot be resolved now: the "
+                           "keys are not verified with S3",
+                           target->url.len, target->url.data);
             u->naddrs = 0;
             target->host.len = 0;
             continue;
         }
 
         if (u->naddrs == 0) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
-                          p->core.name.len, p->core.name.data, &url,
-                          u->err ? u->err : "no address",
-                          pos->file_name, pos->line);
-            return NGX_ERROR;
+            s3p_endpoint_problem(&p->core, S3P_ENDPOINT_UNRESOLVED, t,
+                                 u->err ? u->err : "no address",
+                                 err, sizeof(err));
+            goto failed;
         }
 
         for (i = 0; t == S3P_TARGET_PROVIDER && i < u->naddrs; i++) {
-            sa = u->addrs[i].sockaddr;
-
-            if (sa->sa_family == AF_INET) {
-                a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
-                len = 4;
-#if (NGX_HAVE_INET6)
-            } else if (sa->sa_family == AF_INET6) {
-                a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-                len = 16;
-#endif
-            } else {
-                continue;
-            }
-
-            if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
+            if (s3p_provider_address(&p->core, u->addrs[i].sockaddr,
+                                     err, sizeof(err))
                 != S3P_OK)
             {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "\"s3_proxy\": %s in %s:%ui",
-                              err, pos->file_name, pos->line);
-                return NGX_ERROR;
+                goto failed;
             }
         }
     }
@@ -307,18 +284,17 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
         return NGX_OK;
     }
 
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
-                  "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
-                  "loaded in %s:%ui", p->core.name.len, p->core.name.data,
-                  &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
-                  pos->file_name, pos->line);
+    s3p_endpoint_problem(&p->core, S3P_ENDPOINT_CA_BUNDLE, -1, NULL, err,
+                         sizeof(err));
 #else
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"s3_proxy\": the %*s endpoint \"%V\" needs nginx built "
-                  "with SSL in %s:%ui", p->core.name.len, p->core.name.data,
-                  &url, pos->file_name, pos->line);
+    s3p_endpoint_problem(&p->core, S3P_ENDPOINT_NO_TLS, -1, NULL, err,
+                         sizeof(err));
 #endif
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                  err, pos->file_name, pos->line);
 
     return NGX_ERROR;
 }

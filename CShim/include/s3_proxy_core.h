@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 
 /* A byte string; the same layout as nginx's ngx_str_t. */
@@ -993,13 +995,27 @@ void s3p_provider_verify_target(s3p_provider_t *provider,
     const s3p_str_t *buckets, size_t n);
 
 /*
- * Whether the provider may be reached at one of its addresses (`addr`:
- * 4 or 16 bytes, network order): S3P_OK, or S3P_E_CONFIG with why in
- * `err` (plain http is for loopback and link-local hosts only, where the
- * SDKs ask that).
+ * Whether the provider may be reached at one of its addresses (`addr`, as
+ * the resolver gave it; families other than IPv4 and IPv6 are not the
+ * core's to judge): S3P_OK, or S3P_E_CONFIG with why in `err` (plain
+ * http is for loopback and link-local hosts only, where the SDKs ask
+ * that).
  */
 int s3p_provider_address(const s3p_provider_t *provider,
-    const uint8_t *addr, size_t len, uint8_t *err, size_t err_cap);
+    const struct sockaddr *addr, uint8_t *err, size_t err_cap);
+
+/* Why a provider's endpoint cannot be used. */
+typedef enum {
+    S3P_ENDPOINT_UNRESOLVED = 0,      /* `target`'s host: `detail` says */
+                                      /*   why (the resolver's words) */
+    S3P_ENDPOINT_CA_BUNDLE = 1,       /* the CA bundle cannot be loaded */
+    S3P_ENDPOINT_NO_TLS = 2           /* an https host, nginx without SSL */
+} s3p_endpoint_problem_t;
+
+/* Writes the problem's message into `err` (NUL-terminated). */
+void s3p_endpoint_problem(const s3p_provider_t *provider,
+    s3p_endpoint_problem_t problem, int32_t target, const char *detail,
+    uint8_t *err, size_t err_cap);
 
 /* What happened since the last step. */
 typedef enum {

@@ -51,13 +51,37 @@ func s3p_provider_verify_target(
 
 @c @implementation
 func s3p_provider_address(
-    _ provider: UnsafePointer<s3p_provider_t>?, _ addr: UnsafePointer<UInt8>?, _ len: Int,
+    _ provider: UnsafePointer<s3p_provider_t>?, _ addr: UnsafePointer<sockaddr>?,
     _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
 ) -> Int32 {
     guard let provider, let addr else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(
-        Chain.addressProblem(provider.pointee, UnsafeBufferPointer(start: addr, count: len)),
-        into: err, cap: errCap)
+    let raw = UnsafeRawPointer(addr)
+    let family = Int32(addr.pointee.sa_family)
+    let bytes: [UInt8]
+    if family == AF_INET {
+        bytes = withUnsafeBytes(of: raw.load(as: sockaddr_in.self).sin_addr) { Array($0) }
+    } else if family == AF_INET6 {
+        bytes = withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
+    } else {
+        return S3P_OK
+    }
+    return bytes.withUnsafeBufferPointer {
+        ErrorMessage.verdict(Chain.addressProblem(provider.pointee, $0), into: err, cap: errCap)
+    }
+}
+
+@c @implementation
+func s3p_endpoint_problem(
+    _ provider: UnsafePointer<s3p_provider_t>?, _ problem: s3p_endpoint_problem_t,
+    _ target: Int32, _ detail: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<UInt8>?,
+    _ errCap: Int
+) {
+    guard let provider else { return }
+    var why: [UInt8] = []
+    while let detail, detail[why.count] != 0 { why.append(UInt8(bitPattern: detail[why.count])) }
+    ErrorMessage.write(Chain.endpointProblem(provider.pointee, problem, Int(target),
+                                             String(decoding: why, as: UTF8.self)),
+                       into: err, cap: errCap)
 }
 
 @c @implementation
