@@ -3,8 +3,9 @@
  * filter.  The core plans each one (s3p_answer_plan()): which of S3's
  * headers the client sees, its type, status and headers, and whether its
  * body is sent, collected and replaced (S3's errors cleaned, listings
- * rendered), discarded, or replaced by the next step's answer
- * (ngx_http_s3_proxy_fallback.c).  docs/design.md says why.
+ * rendered), discarded, or replaced by the next step's answer: a
+ * subrequest, whose status and headers become the main request's.
+ * docs/design.md says why.
  */
 
 #include <ngx_config.h>
@@ -16,13 +17,15 @@
 
 static ngx_int_t ngx_http_s3_proxy_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_send_header(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t error_page);
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t next);
+static ngx_http_s3_proxy_ctx_t *ngx_http_s3_proxy_kept(ngx_http_request_t *r);
+static ngx_int_t ngx_http_s3_proxy_copy_header(ngx_http_request_t *r);
 static ngx_int_t ngx_http_s3_proxy_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_s3_proxy_collect(ngx_http_request_t *r,
     ngx_http_s3_proxy_body_t *body, ngx_chain_t *in);
 static ngx_int_t ngx_http_s3_proxy_replace(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, s3p_str_t *page);
+    ngx_http_s3_proxy_ctx_t *ctx, s3p_body_t how, s3p_str_t *page);
 
 
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
@@ -47,12 +50,12 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
 {
     int32_t                        s3;
     uint32_t                       flags;
-    ngx_uint_t                     i;
+    s3p_str_t                      page;
+    ngx_uint_t                     i, next;
     s3p_answer_t                   plan;
     s3p_header_t                  *add;
     ngx_list_part_t               *part;
     ngx_table_elt_t               *h;
-    ngx_http_upstream_t           *u;
     ngx_http_s3_proxy_ctx_t       *ctx;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
@@ -77,12 +80,22 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
                       "answers first", &clcf->name, r->headers_out.status);
     }
 
-    if (ctx == NULL || ctx->result.action != S3P_ACTION_PROXY) {
+    /* after the location's error_page for S3's 404: the steps allowed */
+
+    if (ctx == NULL) {
+        ctx = ngx_http_s3_proxy_kept(r);
+        next = (ctx != NULL
+                && s3p_falls_back(&ctx->result,
+                                  (int32_t) r->headers_out.status, 1));
+
+        return ngx_http_s3_proxy_send_header(r, ctx, next);
+    }
+
+    if (ctx->result.action != S3P_ACTION_PROXY) {
         return ngx_http_s3_proxy_send_header(r, ctx, 0);
     }
 
-    u = r->upstream;
-    s3 = (u != NULL) ? (int32_t) u->headers_in.status_n : 0;
+    s3 = r->upstream ? (int32_t) r->upstream->headers_in.status_n : 0;
 
     /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
 
@@ -166,7 +179,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     }
 
     if (plan.body == S3P_BODY_LOG
-        && ngx_http_s3_proxy_replace(r, ctx, NULL) != NGX_OK)
+        && ngx_http_s3_proxy_replace(r, ctx, plan.body, &page) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -176,50 +189,136 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
         r->headers_out.content_length_n = 0;
     }
 
-    return ngx_http_s3_proxy_send_header(r, ctx, 0);
+    return ngx_http_s3_proxy_send_header(r, ctx,
+                                         plan.body == S3P_BODY_NEXT_STEP);
 }
 
 
 /*
- * The header sent on, unless its status leads to a next step, which
- * answers instead (after the location's error_page for S3's 404, with the
- * context kept, only the steps the core allows then); a next step's, the
- * last one's, becomes the main request's, whose own was held back.
+ * The header sent on; or, `next`, the next step answers instead: a nested
+ * subrequest to the main request's URI, in its location again, where the
+ * request phase signs the step after this one for result.fallback (at
+ * most 7 steps, as `step` holds), and this answer is discarded.  The last
+ * step's header becomes the main request's, whose own was held back.
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_send_header(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t error_page)
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t next)
 {
-    ngx_int_t                 rc;
-    ngx_http_s3_proxy_ctx_t  *mctx;
+    ngx_http_request_t       *sr;
+    ngx_http_s3_proxy_ctx_t  *mctx, *sctx;
 
-    if (ctx == NULL) {
-        ctx = ngx_http_s3_proxy_fallback_kept(r);
-        error_page = 1;
-    }
+    mctx = (r == r->main) ? ctx
+                          : ngx_http_get_module_ctx(r->main,
+                                                    ngx_http_s3_proxy_module);
 
-    if (ctx != NULL && ctx->answer < S3P_BODY_DISCARD
-        && s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status,
-                          (int32_t) error_page))
-    {
-        rc = ngx_http_s3_proxy_fallback(r, ctx);
+    if (next && mctx != NULL && ctx->step < 7) {
+        sctx = ngx_pcalloc(r->pool, sizeof(ngx_http_s3_proxy_ctx_t));
 
-        if (rc != NGX_DECLINED) {
-            return rc;
+        if (sctx == NULL
+            || ngx_http_subrequest(r, &mctx->uri, NULL, &sr, NULL, 0)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
         }
-    }
 
-    mctx = ngx_http_get_module_ctx(r->main, ngx_http_s3_proxy_module);
+        sctx->listing = 1;
+        sctx->step = ctx->step + 1;
+        sctx->result.fallback = ctx->result.fallback;
+        sctx->result.status = (int32_t) r->headers_out.status;
+        ngx_http_set_ctx(sr, sctx, ngx_http_s3_proxy_module);
+
+        mctx->listing_sr = sr;
+        ctx->answer = S3P_BODY_NEXT_STEP;
+        ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
+
+        return NGX_OK;
+    }
 
     if (mctx != NULL && mctx->listing_sr == r
-        && (ngx_http_s3_proxy_fallback_answer(r) != NGX_OK
+        && (ngx_http_s3_proxy_copy_header(r) != NGX_OK
             || ngx_http_next_header_filter(r->main) == NGX_ERROR))
     {
         return NGX_ERROR;
     }
 
     return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * The context kept for an internal redirect of the main request (the
+ * location's error_page), as the realip module keeps its own.
+ */
+
+static ngx_http_s3_proxy_ctx_t *
+ngx_http_s3_proxy_kept(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    for (cln = r->pool->cleanup; cln && r == r->main && r->internal;
+         cln = cln->next)
+    {
+        if (cln->handler == ngx_http_s3_proxy_keep) {
+            return cln->data;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* The last step's status and headers, in place of the main request's. */
+
+static ngx_int_t
+ngx_http_s3_proxy_copy_header(ngx_http_request_t *r)
+{
+    ngx_uint_t               i;
+    ngx_list_part_t         *part;
+    ngx_table_elt_t         *h, *copy;
+    ngx_http_headers_out_t  *out;
+
+    out = &r->main->headers_out;
+
+    ngx_memzero(out, sizeof(ngx_http_headers_out_t));
+
+    if (ngx_list_init(&out->headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK
+        || ngx_list_init(&out->trailers, r->pool, 4, sizeof(ngx_table_elt_t))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    out->status = r->headers_out.status;
+    out->status_line = r->headers_out.status_line;
+    out->content_type_len = r->headers_out.content_type_len;
+    out->content_type = r->headers_out.content_type;
+    out->charset = r->headers_out.charset;
+    out->content_length_n = r->headers_out.content_length_n;
+    out->last_modified_time = -1;
+
+    part = &r->headers_out.headers.part;
+    i = 0;
+
+    while ((h = ngx_http_s3_proxy_next_header(&part, &i))) {
+        if (h->hash == 0) {
+            continue;
+        }
+
+        copy = ngx_list_push(&out->headers);
+        if (copy == NULL) {
+            return NGX_ERROR;
+        }
+
+        *copy = *h;
+#if (nginx_version >= 1023000)
+        copy->next = NULL;
+#endif
+    }
+
+    return NGX_OK;
 }
 
 
@@ -235,7 +334,7 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_int_t                  rc;
     ngx_buf_t                 *b;
     s3p_str_t                  page;
-    ngx_uint_t                 replace, discard;
+    ngx_uint_t                 replace, discard, next;
     ngx_chain_t                out;
     ngx_http_s3_proxy_ctx_t   *ctx, *mctx;
     ngx_http_s3_proxy_body_t   none;
@@ -258,27 +357,26 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     rc = ngx_http_s3_proxy_collect(r, replace ? &ctx->body : &none, in);
 
-    if (replace && ctx->answer == S3P_BODY_RENDER && ctx->body.truncated) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: listing page larger than %uz bytes",
-                      (size_t) S3P_LISTING_XML_MAX);
-        rc = NGX_ERROR;
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
     }
 
     if (rc == NGX_AGAIN) {
         return replace ? NGX_OK : ngx_http_next_body_filter(r, NULL);
     }
 
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
     if (replace) {
-        if (rc == NGX_OK) {
-            rc = ngx_http_s3_proxy_replace(r, ctx, &page);
-        }
+        rc = ngx_http_s3_proxy_replace(r, ctx, ctx->answer, &page);
 
         ctx->answer = S3P_BODY_AS_IS;
 
         if (ctx->body.data) {
             ngx_pfree(r->pool, ctx->body.data);
-            ctx->body.data = NULL;
         }
 
         if (rc != NGX_OK) {
@@ -289,32 +387,25 @@ ngx_http_s3_proxy_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
         r->headers_out.content_length_n = page.len;
 
-        rc = ngx_http_s3_proxy_send_header(r, ctx, 0);
+        next = s3p_falls_back(&ctx->result, (int32_t) r->headers_out.status,
+                              0);
+        rc = ngx_http_s3_proxy_send_header(r, ctx, next);
 
         if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
             return rc;
         }
 
         discard = discard || ctx->answer == S3P_BODY_NEXT_STEP;
-    }
 
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
+        if (!discard) {
+            b->pos = (u_char *) page.data;
+            b->last = b->pos + page.len;
+            b->memory = 1;
+        }
     }
 
     if (discard && r != r->main) {
         return ngx_http_next_body_filter(r, NULL);
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (!discard) {
-        b->pos = (u_char *) page.data;
-        b->last = b->pos + page.len;
-        b->memory = 1;
     }
 
     b->last_buf = (r == r->main) ? 1 : 0;
@@ -350,10 +441,7 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r,
     for (cl = in; cl; cl = cl->next) {
         b = cl->buf;
         size = ngx_min((size_t) ngx_buf_size(b), body->max - body->len);
-
-        if (size < (size_t) ngx_buf_size(b)) {
-            body->truncated = 1;
-        }
+        body->truncated |= (size < (size_t) ngx_buf_size(b));
 
         if (body->len + size > body->cap) {
             cap = ngx_max(ngx_max(2 * body->cap, body->len + size), 16384);
@@ -390,10 +478,7 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r,
         body->len += size;
         b->pos = b->last;
         b->file_pos = b->file_last;
-
-        if (b->last_buf || b->last_in_chain) {
-            last = 1;
-        }
+        last |= (b->last_buf || b->last_in_chain);
     }
 
     return last ? NGX_OK : NGX_AGAIN;
@@ -401,72 +486,45 @@ ngx_http_s3_proxy_collect(ngx_http_request_t *r,
 
 
 /*
- * What replaces S3's body: a listing's page, rendered once into the
- * request's pool at its exact size (404 when no folder is there); or its
- * error document cleaned, whose code is logged at the level the core
- * chose and counted (without `page`, for a HEAD, only the status).
+ * What replaces S3's body (`how`, the plan's), written by the core, which
+ * words the log line and chooses its level: S3's error document cleaned,
+ * whose code is counted, or, for a HEAD, only its status logged; a
+ * listing's page, rendered once into the request's pool at its exact size
+ * (404 when no folder is there).
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_replace(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
-    s3p_str_t *page)
+    s3p_body_t how, s3p_str_t *page)
 {
-    u_char          *out;
-    int32_t          status;
-    ngx_uint_t       level;
-    s3p_s3_error_t   err;
+    ngx_int_t          rc;
+    ngx_uint_t         level;
+    s3p_replacement_t  rp;
 
-    if (ctx->answer == S3P_BODY_RENDER) {
-        if (s3p_render_listing(&ctx->result, ctx->body.data, ctx->body.len,
-                               ngx_http_s3_proxy_page_alloc, r->pool, page,
-                               &status)
-            != S3P_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "s3 proxy: rendering a listing failed");
-            return NGX_ERROR;
-        }
+    rc = s3p_answer_body(&ctx->result, how, (int32_t) r->headers_out.status,
+                         ctx->body.data, ctx->body.len, ctx->body.truncated,
+                         ngx_http_s3_proxy_page_alloc, r->pool, &rp);
 
-        if (status == NGX_HTTP_NOT_FOUND) {
-            r->headers_out.status = NGX_HTTP_NOT_FOUND;
-            ngx_str_null(&r->headers_out.status_line);
-        }
+    level = (rp.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
 
-        return NGX_OK;
+    if (rp.message.len) {
+        ngx_log_error(level, r->connection->log, 0, "s3 proxy: %*s",
+                      rp.message.len, rp.message.data);
     }
 
-    out = ngx_pnalloc(r->pool, S3P_ERROR_OUT_MAX);
-    if (out == NULL) {
-        return NGX_ERROR;
+    if (rp.code.len) {
+        ctx->s3_error = rp.code;
+        ngx_http_s3_proxy_status_s3(r, 0, rp.counter);
     }
 
-    if (s3p_s3_error((int32_t) r->headers_out.status, ctx->body.data,
-                     ctx->body.len, out, S3P_ERROR_OUT_MAX, &err)
-        != S3P_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "s3 proxy: cleaning an error of S3's failed");
-        return NGX_ERROR;
+    if (rp.status) {
+        r->headers_out.status = rp.status;
+        ngx_str_null(&r->headers_out.status_line);
     }
 
-    level = (err.log == S3P_LOG_ERROR) ? NGX_LOG_ERR : NGX_LOG_INFO;
+    *page = rp.page;
 
-    ctx->s3_error = err.code;
-    ngx_http_s3_proxy_status_s3(r, 0, err.counter);
-
-    if (page == NULL) {
-        ngx_log_error(level, r->connection->log, 0,
-                      "s3 proxy: S3 answered %ui", r->headers_out.status);
-        return NGX_OK;
-    }
-
-    ngx_log_error(level, r->connection->log, 0,
-                  "s3 proxy: S3 answered %ui \"%*s\"", r->headers_out.status,
-                  err.code.len, err.code.data);
-
-    *page = err.body;
-
-    return NGX_OK;
+    return (rc == S3P_OK) ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -19,7 +19,6 @@ static void ngx_http_s3_proxy_request_headers(ngx_http_request_t *r,
     s3p_request_t *req);
 static ngx_int_t ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, ngx_int_t rc);
-static void ngx_http_s3_proxy_wake(ngx_http_request_t *r);
 
 
 /*
@@ -52,24 +51,21 @@ ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
 
     mount = sscf->mounts->elts;
 
+    /* the request line stays the client's: the core routes "/eu" */
+
     for (i = 0; i < sscf->mounts->nelts; i++) {
-        if (!s3p_bucket_root(mount[i]->core, &req)) {
-            continue;
+        if (s3p_bucket_root(mount[i]->core, &req)) {
+            r->uri.data = ngx_pstrdup(r->pool, &mount[i]->mount);
+            if (r->uri.data == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            r->uri.len = mount[i]->mount.len;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "s3 proxy: bucket root \"%V\"", &r->uri);
+            break;
         }
-
-        /* the request line stays the client's: the core routes "/eu" */
-
-        r->uri.data = ngx_pstrdup(r->pool, &mount[i]->mount);
-        if (r->uri.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        r->uri.len = mount[i]->mount.len;
-
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "s3 proxy: bucket root \"%V\"", &r->uri);
-
-        return NGX_DECLINED;
     }
 
     return NGX_DECLINED;
@@ -82,11 +78,13 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     u_char                        *out;
     size_t                         bound;
     ngx_int_t                      rc;
+    ngx_event_t                   *wev;
     s3p_config_t                   now;
     const s3p_str_t               *h;
     s3p_request_t                  req;
     const s3p_config_t            *core;
     ngx_http_s3_proxy_ctx_t       *ctx;
+    ngx_pool_cleanup_t            *cln;
     ngx_http_complex_value_t       cv;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
@@ -113,7 +111,20 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
         }
     }
 
-    ctx->waiting = 0;
+    /* waiting for credentials: the timer's event runs the phases again */
+
+    if (ctx->waiting) {
+        wev = r->connection->write;
+
+        if (!wev->timedout) {
+            return (ngx_handle_write_event(wev, 0) == NGX_OK)
+                   ? NGX_AGAIN : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        wev->timedout = 0;
+        ctx->waiting = 0;
+        r->read_event_handler = ngx_http_block_reading;
+    }
 
     if (ngx_http_s3_proxy_request(r, ctx, &req) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -194,10 +205,17 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ctx->result.fallback.len && r == r->main
-            && ngx_http_s3_proxy_fallback_keep(r, ctx) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* a page that may fall back: kept for the location's error_page */
+
+        if (ctx->result.fallback.len && r == r->main) {
+            cln = ngx_pool_cleanup_add(r->pool, 0);
+            if (cln == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            cln->handler = ngx_http_s3_proxy_keep;
+            cln->data = ctx;
+            ctx->uri = r->uri;
         }
 
         /* the content phase handler, proxy_pass, takes it from here */
@@ -340,7 +358,6 @@ ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
         ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
 
         r->read_event_handler = ngx_http_test_reading;
-        r->write_event_handler = ngx_http_s3_proxy_wake;
         ngx_add_timer(r->connection->write, 100);
 
         return NGX_AGAIN;
@@ -372,27 +389,11 @@ ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
 }
 
 
-static void
-ngx_http_s3_proxy_wake(ngx_http_request_t *r)
+/* The cleanup that marks a context kept, which the pool frees. */
+
+void
+ngx_http_s3_proxy_keep(void *data)
 {
-    ngx_event_t  *wev;
-
-    wev = r->connection->write;
-
-    if (!wev->timedout) {
-        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        return;
-    }
-
-    wev->timedout = 0;
-
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-
-    ngx_http_core_run_phases(r);
 }
 
 
@@ -447,32 +448,27 @@ ngx_http_s3_proxy_add_header(ngx_http_request_t *r, const char *key,
 /*
  * The core's lookup of a key's type: nginx's "types" of the location, as
  * ngx_http_set_content_type() finds a URI's (its default_type when none
- * matches; an extension longer than 64 bytes matches none).
+ * matches).
  */
 
 s3p_str_t
 ngx_http_s3_proxy_type(const void *data, const uint8_t *ext, size_t len)
 {
-    u_char                     lowcase[64];
-    s3p_str_t                  type;
-    ngx_str_t                 *found;
-    ngx_uint_t                 hash;
+    ngx_str_t                 *type;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = (ngx_http_core_loc_conf_t *) data;
-    found = NULL;
+    type = NULL;
 
-    if (len && len <= sizeof(lowcase) && clcf->types_hash.size) {
-        hash = ngx_hash_strlow(lowcase, (u_char *) ext, len);
-        found = ngx_hash_find(&clcf->types_hash, hash, lowcase, len);
+    if (len && clcf->types_hash.size) {
+        type = ngx_hash_find(&clcf->types_hash,
+                             ngx_hash_key((u_char *) ext, len),
+                             (u_char *) ext, len);
     }
 
-    if (found == NULL) {
-        found = &clcf->default_type;
+    if (type == NULL) {
+        type = &clcf->default_type;
     }
 
-    type.len = found->len;
-    type.data = found->data;
-
-    return type;
+    return *(s3p_str_t *) type;
 }

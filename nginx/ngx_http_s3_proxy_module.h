@@ -109,7 +109,7 @@ typedef struct {
 
     /*
      * a page that may fall back: its URI, and the subrequest of the last
-     * step, whose answer is the main request's (ngx_http_s3_proxy_fallback.c)
+     * step, whose answer is the main request's (ngx_http_s3_proxy_filter.c)
      */
     ngx_str_t                  uri;
     ngx_http_request_t        *listing_sr;
@@ -150,6 +150,7 @@ ngx_int_t ngx_http_s3_proxy_upstreams_ready(ngx_conf_t *cf,
 /* ngx_http_s3_proxy_handler.c */
 ngx_int_t ngx_http_s3_proxy_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r);
+void ngx_http_s3_proxy_keep(void *data);
 ngx_table_elt_t *ngx_http_s3_proxy_next_header(ngx_list_part_t **part,
     ngx_uint_t *i);
 ngx_table_elt_t *ngx_http_s3_proxy_add_header(ngx_http_request_t *r,
@@ -163,15 +164,6 @@ ngx_int_t ngx_http_s3_proxy_add_variables(ngx_conf_t *cf);
 /* ngx_http_s3_proxy_filter.c */
 ngx_int_t ngx_http_s3_proxy_filter_init(ngx_conf_t *cf);
 uint8_t *ngx_http_s3_proxy_page_alloc(void *pool, size_t size);
-
-/* ngx_http_s3_proxy_fallback.c */
-ngx_int_t ngx_http_s3_proxy_fallback_keep(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
-ngx_http_s3_proxy_ctx_t *ngx_http_s3_proxy_fallback_kept(
-    ngx_http_request_t *r);
-ngx_int_t ngx_http_s3_proxy_fallback(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
-ngx_int_t ngx_http_s3_proxy_fallback_answer(ngx_http_request_t *r);
 
 /* ngx_http_s3_proxy_credentials.c */
 ngx_int_t ngx_http_s3_proxy_provider(ngx_conf_t *cf,

@@ -288,14 +288,16 @@ typedef enum {
 
 /*
  * The MIME type nginx's "types" give a file name extension (`ext`, `len`
- * bytes, as the key has it, any case), its "default_type" when none
- * matches; `data` is the location's s3p_config_t `type_data`.  The core
- * uses a type of at most S3P_TYPE_MAX bytes, and none longer.
+ * bytes, lowercased; none, `len` 0, when the key has none or one longer
+ * than S3P_TYPE_EXT_MAX bytes), its "default_type" when none matches;
+ * `data` is the location's s3p_config_t `type_data`.  The core uses a
+ * type of at most S3P_TYPE_MAX bytes, and none longer.
  */
 typedef s3p_str_t (*s3p_type_t)(const void *data, const uint8_t *ext,
     size_t len);
 
-#define S3P_TYPE_MAX  128
+#define S3P_TYPE_MAX      128
+#define S3P_TYPE_EXT_MAX  64
 
 
 /*
@@ -882,6 +884,36 @@ typedef struct {
  */
 void s3p_answer_plan(const s3p_result_t *result, int32_t status,
     int32_t s3_status, uint32_t flags, s3p_answer_t *answer);
+
+/*
+ * What replaces the body of an answer whose plan collects it
+ * (S3P_BODY_CLEAN, S3P_BODY_RENDER) or logs it (S3P_BODY_LOG, `len` 0):
+ * S3's error document cleaned (s3p_s3_error()) or a listing rendered
+ * (s3p_render_listing()), with what nginx's error log gets.
+ */
+typedef struct {
+    s3p_str_t        page;            /* the body the client gets (none */
+                                      /*   for S3P_BODY_LOG) */
+    int32_t          status;          /* the status answered; 0: as it is */
+    s3p_str_t        code;            /* S3's error Code, cleaned or */
+    uint32_t         counter;         /*   logged, and its status counter */
+                                      /*   (s3p_s3_error_t); empty: none */
+    s3p_log_t        log;             /* the level of `message` */
+    s3p_str_t        message;         /* for the error log; empty: none */
+} s3p_replacement_t;
+
+/*
+ * Replaces the body (`how`, the plan's) of the answer with `status` to a
+ * request answered with `result`: `body` holds the first `len` bytes of
+ * S3's (at most S3P_ERROR_BODY_MAX or S3P_LISTING_XML_MAX), `truncated` 1
+ * when more came.  The page and the message go into memory from
+ * `alloc(data, ...)`.  S3P_OK, or S3P_E_SPACE (`alloc` answered NULL, the
+ * listing is too large) or S3P_E_CONFIG (a key outside the prefix), each
+ * with its message, at level S3P_LOG_ERROR.
+ */
+int s3p_answer_body(const s3p_result_t *result, s3p_body_t how,
+    int32_t status, const uint8_t *body, size_t len, int32_t truncated,
+    s3p_alloc_t alloc, void *data, s3p_replacement_t *out);
 
 /*
  * Credentials that rotate (issue 13): which source a location signs with

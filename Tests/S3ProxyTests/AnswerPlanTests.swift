@@ -188,3 +188,72 @@ import Testing
         #expect(none.checksum_mode.data == nil && none.authorization.data == nil)
     }
 }
+
+// The body that replaces S3's (s3p_answer_body), with the line the error
+// log gets; the expectations are those of docs/operations.md ("Errors
+// from S3") and the README's s3_proxy_listing, as the module logged and
+// answered them before the two calls were one.
+@Suite struct AnswerBodyTests {
+    static let alloc: s3p_alloc_t = { _, size in UnsafeMutablePointer<UInt8>.allocate(capacity: size) }
+    static let none: s3p_alloc_t = { _, _ in nil }
+
+    static func replace(_ how: s3p_body_t, _ status: Int32, _ body: String,
+                        render: s3p_render_t = S3P_RENDER_NONE, truncated: Bool = false,
+                        alloc: s3p_alloc_t = alloc) -> (Int32, s3p_replacement_t)
+    {
+        var result = s3p_result_t()
+        result.render = render
+        var out = s3p_replacement_t()
+        let bytes = Array(body.utf8)
+        let rc = bytes.withUnsafeBufferPointer {
+            s3p_answer_body(&result, how, status, $0.baseAddress, $0.count,
+                            truncated ? 1 : 0, alloc, nil, &out)
+        }
+        return (rc, out)
+    }
+
+    static func string(_ s: s3p_str_t) -> String { AnswerPlanTests.string(s) }
+
+    @Test func anErrorIsCleanedAndLoggedWithItsCode() {
+        let (rc, out) = Self.replace(S3P_BODY_CLEAN, 403,
+            "<Error><Code>AccessDenied</Code><Message>no</Message>"
+            + "<AWSAccessKeyId>AKIDEXAMPLE</AWSAccessKeyId></Error>")
+        #expect(rc == S3P_OK && out.status == 0)
+        #expect(Self.string(out.code) == "AccessDenied" && out.counter > 0)
+        #expect(Self.string(out.page).contains("<Code>AccessDenied</Code>"))
+        #expect(!Self.string(out.page).contains("AKIDEXAMPLE"))
+        #expect(Self.string(out.message) == "S3 answered 403 \"AccessDenied\"")
+        #expect(out.log == S3P_LOG_ERROR)
+    }
+
+    @Test func aHeadErrorLogsItsStatusAlone() {
+        let (rc, out) = Self.replace(S3P_BODY_LOG, 404, "")
+        #expect(rc == S3P_OK && out.page.len == 0 && out.status == 0)
+        #expect(Self.string(out.code) == "NotFound")
+        #expect(Self.string(out.message) == "S3 answered 404")
+        #expect(out.log == S3P_LOG_INFO)
+    }
+
+    @Test func anEmptyFolderIsNotFound() {
+        let (rc, out) = Self.replace(S3P_BODY_RENDER, 200, "<ListBucketResult></ListBucketResult>",
+                                     render: S3P_RENDER_LISTING)
+        #expect(rc == S3P_OK && out.status == 404 && out.page.len > 0)
+        #expect(out.code.len == 0 && out.message.len == 0)
+        let (_, more) = Self.replace(S3P_BODY_RENDER, 200, "<ListBucketResult></ListBucketResult>",
+                                     render: S3P_RENDER_LISTING_MORE)
+        #expect(more.status == 0 && Self.string(more.page).contains("<html"))
+    }
+
+    @Test func failuresAreLoggedAsTheOperatorsProblem() {
+        var (rc, out) = Self.replace(S3P_BODY_RENDER, 200, "<ListBucketResult>",
+                                     render: S3P_RENDER_LISTING, truncated: true)
+        #expect(rc == S3P_E_SPACE && out.log == S3P_LOG_ERROR)
+        #expect(Self.string(out.message) == "listing page larger than 8388608 bytes")
+        (rc, out) = Self.replace(S3P_BODY_CLEAN, 500, "", alloc: Self.none)
+        #expect(rc == S3P_E_SPACE && Self.string(out.message) == "cleaning an error of S3's failed")
+        (rc, out) = Self.replace(S3P_BODY_RENDER, 200,
+                                 "<ListBucketResult></ListBucketResult>",
+                                 render: S3P_RENDER_LISTING, alloc: Self.none)
+        #expect(rc == S3P_E_SPACE && Self.string(out.message) == "rendering a listing failed")
+    }
+}

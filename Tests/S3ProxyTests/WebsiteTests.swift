@@ -14,10 +14,11 @@ import CShim
 import Testing
 @testable import S3Proxy
 
-/// nginx's "types" as the test's location has them: html, css, log.
+/// nginx's "types" as the test's location has them: html, css, log,
+/// looked up as nginx's hash is, by lowercase name.
 private let typeOf: s3p_type_t = { _, ext, len in
     let name = ext.map { String(decoding: UnsafeBufferPointer(start: $0, count: len),
-                                as: UTF8.self).lowercased() } ?? ""
+                                as: UTF8.self) } ?? ""
     let type: StaticString
     switch name {
     case "html": type = "text/html"
@@ -255,6 +256,19 @@ private struct Answer {
         #expect(Self.answer(&conf, memory, "/site").contentType == "")
         #expect(Self.answer(&conf, memory, "/site/", "list-type=2").contentType == "")
         #expect(Self.answer(&conf, memory, "/site/a.html").contentType == "text/html")
+    }
+
+    // nginx's types hash holds lowercase extensions of at most 64 bytes:
+    // the core asks with the key's extension lowercased, or with none.
+    @Test func typesAreLookedUpByLowercaseExtension() {
+        let memory = CMemory()
+        var conf = Self.config(memory, website: false, types: true)
+        let page = Self.answer(&conf, memory, "/ci/INDEX.HTML")
+        #expect(Self.item(page.url, "response-content-type") == "text/html")
+        let css = Self.answer(&conf, memory, "/ci/a.Css")
+        #expect(Self.item(css.url, "response-content-type") == "text/css")
+        let long = Self.answer(&conf, memory, "/ci/a." + String(repeating: "L", count: 65))
+        #expect(Self.item(long.url, "response-content-type") == "application/octet-stream")
     }
 
     @Test func websitesDropTheParametersTheyDoNotServe() {

@@ -1,7 +1,8 @@
 // The C entry points for S3's answers to proxied requests (declared in
 // CShim/include/s3_proxy_core.h): error documents cleaned, response
 // headers kept or hidden, a folder's or a website's next step, the plan
-// of each answer, and the request headers the core reads.
+// of each answer and the body that replaces S3's, and the request headers
+// the core reads.
 
 internal import CShim
 
@@ -38,6 +39,20 @@ func s3p_answer_plan(
     guard let result, let answer else { return }
     AnswerPlan.plan(result.pointee, status: status, s3Status: s3Status, flags: flags,
                     into: &answer.pointee)
+}
+
+@c @implementation
+func s3p_answer_body(
+    _ result: UnsafePointer<s3p_result_t>?, _ how: s3p_body_t, _ status: Int32,
+    _ body: UnsafePointer<UInt8>?, _ len: Int, _ truncated: Int32,
+    _ alloc: s3p_alloc_t?, _ data: UnsafeMutableRawPointer?,
+    _ out: UnsafeMutablePointer<s3p_replacement_t>?
+) -> Int32 {
+    guard let result = result?.pointee, let alloc, let out else { return S3P_E_CONFIG }
+    return AnswerBody.replace(result, how: how, status: status,
+                              body: UnsafeBufferPointer(start: body, count: body == nil ? 0 : len),
+                              truncated: truncated != 0, alloc: alloc, data: data,
+                              into: &out.pointee)
 }
 
 @c @implementation

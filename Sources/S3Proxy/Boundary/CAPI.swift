@@ -290,28 +290,8 @@ func s3p_render_listing(
     page.pointee = s3p_str_t()
     guard xmlLen <= Int(S3P_LISTING_XML_MAX) else { return S3P_E_SPACE }
     let input = UnsafeBufferPointer(start: xml, count: xml == nil ? 0 : xmlLen)
-    // Keys are shown relative to the location's key prefix.
-    let prefix = result.prefix.bytes
-    let html: [UInt8]
-    var notFound = false
-    if result.render == S3P_RENDER_LISTING_XML {
-        guard let relative = ListingXML.relative(input, prefix: prefix) else {
-            return S3P_E_CONFIG
-        }
-        html = relative
-    } else {
-        var listing = ListingPage(xml: input)
-        listing.confine(to: prefix)
-        // A prefix that holds no objects is not a folder: nginx's own 404
-        // page.
-        notFound = listing.isEmpty && result.render == S3P_RENDER_LISTING
-        let base = result.base.len > 0 ? result.base.bytes
-            : Array("/".utf8) + result.bucket.bytes + Array("/".utf8)
-        let folder = Array(result.key.bytes.dropFirst(prefix.count))
-        html = notFound ? Array(ListingHTML.notFoundPage.utf8)
-            : ListingHTML(bucket: result.bucket.bytes, prefix: folder, base: base,
-                          download: result.download.bytes)
-                .render(listing)
+    guard let (html, notFound) = AnswerBody.listing(result, xml: input) else {
+        return S3P_E_CONFIG
     }
     guard let out = alloc(data, html.count) else { return S3P_E_SPACE }
     html.withUnsafeBytes { bytes in

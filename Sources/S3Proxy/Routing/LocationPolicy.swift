@@ -192,7 +192,14 @@ extension LocationPolicy {
     func type(of key: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
         guard let lookup = conf.pointee.type else { return nil }
         let ext = Rules.fileExtension(of: key)
-        let type = Bytes.view(lookup(conf.pointee.type_data, ext.baseAddress, ext.count))
+        // nginx's "types" hash holds lowercase extensions: none is longer
+        // than S3P_TYPE_EXT_MAX, so a longer one is looked up as none.
+        let max = Int(S3P_TYPE_EXT_MAX)
+        let type = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max) { lower in
+            let count = ext.count <= max ? ext.count : 0
+            for i in 0..<count { lower[i] = ASCII.lowercased(ext[i]) }
+            return Bytes.view(lookup(conf.pointee.type_data, lower.baseAddress, count))
+        }
         guard !type.isEmpty, type.count <= Int(S3P_TYPE_MAX), ASCII.isPrintable(type) else {
             return nil
         }
