@@ -9,25 +9,22 @@
 #include "ngx_http_s3_proxy_credentials.h"
 
 
-/* A worker's signing settings resolved with one version of credentials. */
+/*
+ * A worker's memory for one location's settings resolved with one
+ * version of credentials (the core's signing follows it), held by the
+ * location while current, and by each request that signs with them.
+ */
 typedef struct {
-    s3p_signing_t              signing;
-    ngx_uint_t                 refs;           /* current, and requests */
+    ngx_uint_t                 refs;
     size_t                     size;           /* of this whole block */
-    uint64_t                   version;        /* what they were made from */
-    time_t                     expiration;
-    int64_t                    capped;         /* X-Amz-Expires used */
 } ngx_http_s3_proxy_resolved_t;
 
 
-/* What a location signs with: a provider and its own settings. */
+/* What a location signs with: a provider, and what the worker holds. */
 struct ngx_http_s3_proxy_creds_s {
     ngx_http_s3_proxy_provider_t  *provider;
-    s3p_settings_t                 raw;        /* keys: from the zone */
-    s3p_signing_t                 *signing;    /* as configured: expires, */
-                                               /*   window, cache identity */
-    ngx_http_s3_proxy_resolved_t  *current;    /* the worker's, or NULL */
-    time_t                         logged;     /* "nothing valid" logged */
+    s3p_held_t                     held;       /* the core's */
+    ngx_http_s3_proxy_resolved_t  *current;    /* held.signing's memory */
 };
 
 
@@ -35,8 +32,7 @@ static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
     ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 static ngx_int_t ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_http_s3_proxy_resolved_t *ngx_http_s3_proxy_resolve(
-    ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log, time_t now);
+static uint8_t *ngx_http_s3_proxy_alloc(void *data, size_t size);
 static void ngx_http_s3_proxy_release(void *data);
 
 
@@ -177,9 +173,9 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     }
 
     cr->provider = p;
-    cr->raw = *raw;
-    cr->raw.credentials = S3P_CREDENTIALS_ENV;
-    cr->signing = signing;
+    cr->held.raw = *raw;
+    cr->held.raw.credentials = S3P_CREDENTIALS_ENV;
+    cr->held.configured = signing;
 
     /* what the core leaves before expiry: the longest presigned lifetime */
 
@@ -202,12 +198,9 @@ static ngx_int_t
 ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
     ngx_http_s3_proxy_pos_t *pos)
 {
-    u_char               err[S3P_MESSAGE_MAX], *a;
-    size_t               len;
-    ngx_str_t            url;
+    u_char               err[S3P_MESSAGE_MAX];
     ngx_uint_t           i, t, tls;
     ngx_url_t           *u;
-    struct sockaddr     *sa;
     s3p_target_t        *target;
 #if (NGX_HTTP_SSL)
     ngx_str_t            bundle;
@@ -225,9 +218,6 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
         }
 
         tls |= target->tls;
-        url.data = (u_char *) target->url.data;
-        url.len = target->url.len;
-
         u->url.data = (u_char *) target->host.data;
         u->url.len = target->host.len;
         u->default_port = (in_port_t) target->port;
@@ -236,45 +226,28 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
             && t == S3P_TARGET_S3)
         {
             /* an upstream{} name, say: the keys are not verified */
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
-                           "s3 proxy: \"%V\" cannot be resolved now: the "
-                           "keys are not verified with S3", &url);
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                           "s3 proxy: \"%*s\" cannot be resolved now: the "
+                           "keys are not verified with S3",
+                           target->url.len, target->url.data);
             u->naddrs = 0;
             target->host.len = 0;
             continue;
         }
 
         if (u->naddrs == 0) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "\"s3_proxy\": the %*s endpoint \"%V\": %s in %s:%ui",
-                          p->core.name.len, p->core.name.data, &url,
-                          u->err ? u->err : "no address",
-                          pos->file_name, pos->line);
-            return NGX_ERROR;
+            s3p_endpoint_problem(&p->core, S3P_ENDPOINT_UNRESOLVED, t,
+                                 u->err ? u->err : "no address",
+                                 err, sizeof(err));
+            goto failed;
         }
 
         for (i = 0; t == S3P_TARGET_PROVIDER && i < u->naddrs; i++) {
-            sa = u->addrs[i].sockaddr;
-
-            if (sa->sa_family == AF_INET) {
-                a = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
-                len = 4;
-#if (NGX_HAVE_INET6)
-            } else if (sa->sa_family == AF_INET6) {
-                a = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
-                len = 16;
-#endif
-            } else {
-                continue;
-            }
-
-            if (s3p_provider_address(&p->core, a, len, err, sizeof(err))
+            if (s3p_provider_address(&p->core, u->addrs[i].sockaddr,
+                                     err, sizeof(err))
                 != S3P_OK)
             {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "\"s3_proxy\": %s in %s:%ui",
-                              err, pos->file_name, pos->line);
-                return NGX_ERROR;
+                goto failed;
             }
         }
     }
@@ -311,18 +284,17 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
         return NGX_OK;
     }
 
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"s3_proxy\": the %*s endpoint \"%V\": the CA bundle "
-                  "\"%*s\" (AWS_CA_BUNDLE, or the system's) cannot be "
-                  "loaded in %s:%ui", p->core.name.len, p->core.name.data,
-                  &url, p->core.ca_bundle.len, p->core.ca_bundle.data,
-                  pos->file_name, pos->line);
+    s3p_endpoint_problem(&p->core, S3P_ENDPOINT_CA_BUNDLE, -1, NULL, err,
+                         sizeof(err));
 #else
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "\"s3_proxy\": the %*s endpoint \"%V\" needs nginx built "
-                  "with SSL in %s:%ui", p->core.name.len, p->core.name.data,
-                  &url, pos->file_name, pos->line);
+    s3p_endpoint_problem(&p->core, S3P_ENDPOINT_NO_TLS, -1, NULL, err,
+                         sizeof(err));
 #endif
+
+failed:
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "\"s3_proxy\": %s in %s:%ui",
+                  err, pos->file_name, pos->line);
 
     return NGX_ERROR;
 }
@@ -404,150 +376,103 @@ ngx_http_s3_proxy_credentials_source(ngx_http_s3_proxy_creds_t *creds,
 
 
 /*
- * The signing settings a request of this location uses now.  NGX_OK with
- * ctx->signing and its expiration set (held until the request ends);
- * NGX_AGAIN when the source never gave credentials yet (a cold start:
- * worth waiting briefly); NGX_BUSY when no valid credentials exist (the
- * caller answers 503; logged here).
+ * The signing settings a request of this location uses now (the core's
+ * choice).  NGX_OK with ctx->signing and its expiration set (held until
+ * the request ends); NGX_AGAIN when the source never gave credentials yet
+ * (a cold start: worth waiting briefly); NGX_BUSY when no valid
+ * credentials exist (the caller answers 503; logged here).
  */
 
 ngx_int_t
 ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
     ngx_http_s3_proxy_creds_t *creds, ngx_http_s3_proxy_ctx_t *ctx)
 {
-    time_t                         now;
-    uint64_t                       version;
-    ngx_uint_t                     ours;
+    u_char                         err[S3P_MESSAGE_MAX];
+    s3p_use_t                      use;
     ngx_pool_cleanup_t            *cln;
     ngx_http_s3_proxy_resolved_t  *rs;
     ngx_http_s3_proxy_provider_t  *p;
 
     p = creds->provider;
-    now = ngx_time();
-    ours = ngx_http_s3_proxy_slot_ours(p);
-    version = ours ? p->slot->version : 0;
-    rs = creds->current;
 
-    if (rs == NULL || version != rs->version
-        || s3p_presign_cap(creds->signing->expires, creds->signing->window,
-                           rs->expiration, now)
-           != rs->capped)
-    {
-        rs = version ? ngx_http_s3_proxy_resolve(creds, r->connection->log,
-                                                 now)
-                     : NULL;
+    use = s3p_held_use(ngx_http_s3_proxy_slot_ours(p) ? p->slot : NULL,
+                       &creds->held, ngx_time());
+
+    if (use == S3P_USE_RENEW) {
+
+        /* the core copies the keys from the zone, into memory of its own */
+
+        rs = NULL;
+        ngx_shmtx_lock(&p->shpool->mutex);
+
+        use = s3p_held_renew(ngx_http_s3_proxy_slot_ours(p) ? p->slot : NULL,
+                             &creds->held, ngx_time(),
+                             ngx_http_s3_proxy_alloc, &rs, err, sizeof(err));
+
+        ngx_shmtx_unlock(&p->shpool->mutex);
+
+        if (err[0]) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "s3 proxy: credentials from \"%*s\" cannot sign: %s",
+                          p->core.name.len, p->core.name.data, err);
+        }
+
+        if (use == S3P_USE_SIGN) {
+            ngx_http_s3_proxy_release(creds->current);
+            creds->current = rs;
+
+        } else {
+            ngx_http_s3_proxy_release(rs);
+        }
     }
 
-    if (rs != NULL && rs->expiration > now) {
+    if (use == S3P_USE_SIGN) {
         cln = ngx_pool_cleanup_add(r->pool, 0);
         if (cln == NULL) {
             return NGX_ERROR;
         }
 
         cln->handler = ngx_http_s3_proxy_release;
-        cln->data = rs;
-        rs->refs++;
+        cln->data = creds->current;
+        creds->current->refs++;
 
-        ctx->signing = &rs->signing;
-        ctx->expiration = rs->expiration;
+        ctx->signing = creds->held.signing;
+        ctx->expiration = creds->held.expiration;
 
         return NGX_OK;
     }
 
-    if (version == 0 && ours && p->slot->failures == 0) {
-        return NGX_AGAIN;
-    }
-
-    if (creds->logged != now) {
-        creds->logged = now;
+    if (use == S3P_USE_SAY) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "s3 proxy: no valid credentials from \"%*s\" yet",
                       p->core.name.len, p->core.name.data);
     }
 
-    return NGX_BUSY;
+    return (use == S3P_USE_WAIT) ? NGX_AGAIN : NGX_BUSY;
 }
 
 
 /*
- * The location's settings resolved with the zone's credentials into this
- * worker's memory (a block of its own, cleared when freed), and made
- * current; NULL if they cannot be.  The core copies the keys from the
- * zone, locked meanwhile, and caps presigned URLs' lifetime to theirs.
+ * Memory for the settings the core resolves (s3p_alloc_t): a block of
+ * the worker's own, held by the location, cleared when freed.
  */
 
-static ngx_http_s3_proxy_resolved_t *
-ngx_http_s3_proxy_resolve(ngx_http_s3_proxy_creds_t *creds, ngx_log_t *log,
-    time_t now)
+static uint8_t *
+ngx_http_s3_proxy_alloc(void *data, size_t size)
 {
-    int                            rc;
-    u_char                         err[S3P_MESSAGE_MAX];
-    size_t                         size;
-    int64_t                        cap;
-    s3p_settings_t                 settings;
-    s3p_environment_t              env;
-    ngx_http_s3_proxy_resolved_t  *rs;
-    ngx_http_s3_proxy_provider_t  *p;
+    ngx_http_s3_proxy_resolved_t  **rs = data;
 
-    p = creds->provider;
-    env = *creds->raw.env;
-    settings = creds->raw;
-    settings.env = &env;
-    rs = NULL;
-    rc = S3P_OK;
+    size += sizeof(ngx_http_s3_proxy_resolved_t);
 
-    ngx_shmtx_lock(&p->shpool->mutex);
-
-    cap = ngx_http_s3_proxy_slot_ours(p)
-          ? s3p_slot_keys(p->slot, &env, creds->signing->expires,
-                          creds->signing->window, now)
-          : -1;
-
-    if (cap > 0) {
-        settings.expires = cap;
-        settings.window = S3P_UNSET;
-    }
-
-    if (cap >= 0) {
-        size = sizeof(ngx_http_s3_proxy_resolved_t)
-               + s3p_signing_bound(&settings);
-        rs = ngx_calloc(size, log);
-    }
-
-    if (rs != NULL) {
-        rs->refs = 1;           /* the location's own reference */
-        rs->size = size;
-        rs->version = p->slot->version;
-        rs->expiration = (time_t) p->slot->expiration;
-        rs->capped = cap;
-
-        rc = s3p_signing_resolve(&settings, &rs->signing, (u_char *) (rs + 1),
-                                 size - sizeof(ngx_http_s3_proxy_resolved_t),
-                                 err, sizeof(err));
-    }
-
-    ngx_shmtx_unlock(&p->shpool->mutex);
-
-    if (rc != S3P_OK) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "s3 proxy: credentials from \"%*s\" cannot sign: %s",
-                      p->core.name.len, p->core.name.data, err);
-        ngx_http_s3_proxy_release(rs);
+    *rs = ngx_calloc(size, ngx_cycle->log);
+    if (*rs == NULL) {
         return NULL;
     }
 
-    if (rs != NULL) {
-        /* the cache key's identity: the same when keys rotate */
-        rs->signing.cache_identity = creds->signing->cache_identity;
+    (*rs)->refs = 1;
+    (*rs)->size = size;
 
-        if (creds->current) {
-            ngx_http_s3_proxy_release(creds->current);
-        }
-
-        creds->current = rs;
-    }
-
-    return rs;
+    return (uint8_t *) (*rs + 1);
 }
 
 
@@ -558,7 +483,7 @@ ngx_http_s3_proxy_release(void *data)
 {
     ngx_http_s3_proxy_resolved_t  *rs = data;
 
-    if (--rs->refs == 0) {
+    if (rs != NULL && --rs->refs == 0) {
         ngx_explicit_memzero(rs, rs->size);
         ngx_free(rs);
     }

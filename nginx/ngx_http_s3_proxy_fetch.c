@@ -20,13 +20,12 @@
 
 
 static void ngx_http_s3_proxy_tick(ngx_event_t *ev);
-static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p);
+static void ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
+    const char *failed);
 static void ngx_http_s3_proxy_fetch_io(ngx_event_t *ev);
 #if (NGX_HTTP_SSL)
 static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 #endif
-static void ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
-    const char *reason);
 
 
 /* how the core's messages are logged, by s3p_say_t */
@@ -100,19 +99,21 @@ ngx_http_s3_proxy_tick(ngx_event_t *ev)
     ngx_shmtx_unlock(&p->shpool->mutex);
 
     if (claimed) {
-        ngx_http_s3_proxy_fetch_next(p);
+        ngx_http_s3_proxy_fetch_next(p, NULL);
     }
 }
 
 
 /*
- * Carries out the core's next step, after what `p->step` says happened:
- * files at once, an exchange on the event loop (which comes back here),
- * or the fetch's outcome, written into the zone and logged.
+ * Carries out the core's next step, after what `p->step` says happened
+ * (or the exchange `failed`, and why): files at once, an exchange on the
+ * event loop (which comes back here), or the fetch's outcome, written
+ * into the zone and logged.
  */
 
 static void
-ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p)
+ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
+    const char *failed)
 {
     ngx_int_t             rc;
     ngx_uint_t            i;
@@ -140,6 +141,12 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p)
     }
 
     step = &p->step;
+
+    if (failed) {
+        step->event = S3P_EVENT_FAILED;
+        step->data.data = (const uint8_t *) failed;
+        step->data.len = ngx_strlen(failed);
+    }
 
     for ( ;; ) {
         step->now = ngx_time();
@@ -180,7 +187,7 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p)
         if (step->target < 0 || step->target >= S3P_TARGETS
             || p->url[step->target].naddrs == 0)
         {
-            ngx_http_s3_proxy_fetch_failed(p, "no such target");
+            ngx_http_s3_proxy_fetch_next(p, "no such target");
             return;
         }
 
@@ -199,7 +206,7 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p)
         rc = ngx_event_connect_peer(&p->peer);
 
         if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-            ngx_http_s3_proxy_fetch_failed(p, "connect() failed");
+            ngx_http_s3_proxy_fetch_next(p, "connect() failed");
             return;
         }
 
@@ -342,7 +349,7 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
             p->step.data.data = answer;
             p->step.data.len = p->answer_len;
 
-            ngx_http_s3_proxy_fetch_next(p);
+            ngx_http_s3_proxy_fetch_next(p, NULL);
             return;
         }
 
@@ -351,7 +358,7 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
 
 failed:
 
-    ngx_http_s3_proxy_fetch_failed(p, reason);
+    ngx_http_s3_proxy_fetch_next(p, reason);
 }
 
 
@@ -377,7 +384,7 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
              : NULL;
 
     if (reason) {
-        ngx_http_s3_proxy_fetch_failed(p, reason);
+        ngx_http_s3_proxy_fetch_next(p, reason);
         return;
     }
 
@@ -388,20 +395,6 @@ ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c)
 }
 
 #endif
-
-
-/* The exchange failed: the core's next step knows why. */
-
-static void
-ngx_http_s3_proxy_fetch_failed(ngx_http_s3_proxy_provider_t *p,
-    const char *reason)
-{
-    p->step.event = S3P_EVENT_FAILED;
-    p->step.data.data = (const uint8_t *) reason;
-    p->step.data.len = ngx_strlen(reason);
-
-    ngx_http_s3_proxy_fetch_next(p);
-}
 
 
 /*

@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 
 /* A byte string; the same layout as nginx's ngx_str_t. */
@@ -1042,13 +1044,27 @@ void s3p_provider_verify_target(s3p_provider_t *provider,
     const s3p_str_t *buckets, size_t n);
 
 /*
- * Whether the provider may be reached at one of its addresses (`addr`:
- * 4 or 16 bytes, network order): S3P_OK, or S3P_E_CONFIG with why in
- * `err` (plain http is for loopback and link-local hosts only, where the
- * SDKs ask that).
+ * Whether the provider may be reached at one of its addresses (`addr`, as
+ * the resolver gave it; families other than IPv4 and IPv6 are not the
+ * core's to judge): S3P_OK, or S3P_E_CONFIG with why in `err` (plain
+ * http is for loopback and link-local hosts only, where the SDKs ask
+ * that).
  */
 int s3p_provider_address(const s3p_provider_t *provider,
-    const uint8_t *addr, size_t len, uint8_t *err, size_t err_cap);
+    const struct sockaddr *addr, uint8_t *err, size_t err_cap);
+
+/* Why a provider's endpoint cannot be used. */
+typedef enum {
+    S3P_ENDPOINT_UNRESOLVED = 0,      /* `target`'s host: `detail` says */
+                                      /*   why (the resolver's words) */
+    S3P_ENDPOINT_CA_BUNDLE = 1,       /* the CA bundle cannot be loaded */
+    S3P_ENDPOINT_NO_TLS = 2           /* an https host, nginx without SSL */
+} s3p_endpoint_problem_t;
+
+/* Writes the problem's message into `err` (NUL-terminated). */
+void s3p_endpoint_problem(const s3p_provider_t *provider,
+    s3p_endpoint_problem_t problem, int32_t target, const char *detail,
+    uint8_t *err, size_t err_cap);
 
 /* What happened since the last step. */
 typedef enum {
@@ -1239,13 +1255,52 @@ s3p_say_t s3p_slot_record(s3p_slot_t *slot, const s3p_provider_t *provider,
     const s3p_provider_step_t *step);
 
 /*
- * What a location signs with from the slot at `now`: `env`'s keys become
- * the slot's (slices of it: copy them before the lock is let go), and the
- * answer is s3p_presign_cap() of the location's `expires` and `window`
- * with the keys' expiration; -1 when the slot holds no keys valid now.
+ * What one location's requests sign with in a worker: its settings
+ * resolved with its slot's keys, into memory of the worker's own, and
+ * resolved again when the keys change, or when presigned URLs must be
+ * capped to the keys' remaining life (s3p_presign_cap()).  C sets `raw`
+ * and `configured` once; the rest is the core's.
  */
-int64_t s3p_slot_keys(const s3p_slot_t *slot, s3p_environment_t *env,
-    int64_t expires, int64_t window, int64_t now);
+typedef struct {
+    s3p_settings_t         raw;       /* the location's, keys excepted */
+    const s3p_signing_t   *configured; /* as resolved at configuration */
+                                      /*   time: expires, window, the */
+                                      /*   cache identity */
+    s3p_signing_t         *signing;   /* C reads: the current; NULL: none */
+    int64_t                expiration;  /* C reads: of its keys */
+    uint64_t               version;   /* the slot's keys it was made of */
+    int64_t                capped;    /* the cap it was made with */
+    int64_t                logged;    /* "no valid credentials" last said */
+} s3p_held_t;
+
+typedef enum {
+    S3P_USE_SIGN = 0,                 /* sign with `signing` */
+    S3P_USE_RENEW = 1,                /* resolve again: s3p_held_renew() */
+    S3P_USE_WAIT = 2,                 /* no keys ever yet, no failure: a */
+                                      /*   cold start, worth a short wait */
+    S3P_USE_NONE = 3,                 /* no valid keys: refuse */
+    S3P_USE_SAY = 4                   /* the same, and log it (once a */
+                                      /*   second) */
+} s3p_use_t;
+
+/*
+ * What a request uses at `now`, with `slot` NULL when it is no longer the
+ * provider's; read without the zone's lock.
+ */
+s3p_use_t s3p_held_use(const s3p_slot_t *slot, s3p_held_t *held,
+    int64_t now);
+
+/*
+ * After S3P_USE_RENEW, with the zone's lock held: the settings resolved
+ * with the slot's keys valid now, into memory from `alloc(data, size)`,
+ * become `signing` (S3P_USE_SIGN); else as s3p_held_use() when none are
+ * valid, or when they cannot be resolved: then why is in `err` (capacity
+ * `err_cap`, NUL-terminated; else empty), and what `alloc` gave, if
+ * anything, is not used.
+ */
+s3p_use_t s3p_held_renew(const s3p_slot_t *slot, s3p_held_t *held,
+    int64_t now, s3p_alloc_t alloc, void *data, uint8_t *err,
+    size_t err_cap);
 
 /*
  * The status handler (s3_proxy_status): counters every worker adds to,

@@ -332,11 +332,54 @@ private func http(_ body: String, status: String = "200 OK") -> String {
                        ([0x20, 1, 0xd, 0xb8] + [UInt8](repeating: 0, count: 12), false)]
         as [([UInt8], Bool)]
     {
-        #expect((s3p_provider_address(c.provider, addr, addr.count, &err, err.count) == S3P_OK)
-                == ok)
+        #expect((address(c.provider, addr, &err) == S3P_OK) == ok)
     }
     #expect(String(decoding: err.prefix { $0 != 0 }, as: UTF8.self).hasSuffix(
         "must be https, or name a loopback or link-local host"))
+    var unix = sockaddr()       // not the core's to judge
+    unix.sa_family = sa_family_t(AF_UNIX)
+    #expect(s3p_provider_address(c.provider, &unix, &err, err.count) == S3P_OK)
+}
+
+/// s3p_provider_address() of an address as the resolver gives it.
+func address(_ provider: UnsafePointer<s3p_provider_t>, _ addr: [UInt8], _ err: inout [UInt8])
+    -> Int32
+{
+    var storage = sockaddr_storage()
+    withUnsafeMutableBytes(of: &storage) { raw in
+        if addr.count == 4 {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: addr) }
+            raw.storeBytes(of: sin, as: sockaddr_in.self)
+        } else {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: addr) }
+            raw.storeBytes(of: sin6, as: sockaddr_in6.self)
+        }
+    }
+    return withUnsafePointer(to: &storage) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            s3p_provider_address(provider, $0, &err, err.count)
+        }
+    }
+}
+
+@Test func endpointProblemsNameTheEndpoint() {
+    let c = Machine(["AWS_CONTAINER_CREDENTIALS_FULL_URI": "https://creds.example/x",
+                     "AWS_CA_BUNDLE": "/no/such.pem"])
+    #expect(c.configure() == nil)
+    var err = [UInt8](repeating: 0, count: 256)
+    func said() -> String { String(decoding: err.prefix { $0 != 0 }, as: UTF8.self) }
+    s3p_endpoint_problem(c.provider, S3P_ENDPOINT_UNRESOLVED, 0, "host not found", &err,
+                         err.count)
+    #expect(said().hasPrefix("the container endpoint \"https://creds.example")
+            && said().hasSuffix("\": host not found"), "\(said())")
+    s3p_endpoint_problem(c.provider, S3P_ENDPOINT_CA_BUNDLE, -1, nil, &err, err.count)
+    #expect(said().contains("the CA bundle \"/no/such.pem\" (AWS_CA_BUNDLE"), "\(said())")
+    s3p_endpoint_problem(c.provider, S3P_ENDPOINT_NO_TLS, -1, nil, &err, err.count)
+    #expect(said().hasSuffix("needs nginx built with SSL"), "\(said())")
 }
 
 @Test func theIdIsTheSourceWhateverItsLength() {

@@ -223,20 +223,59 @@ import Testing
         #expect(slot.pointee.version == 1)
     }
 
+    /// Memory for what s3p_held_renew() resolves: the buffer `data`.
+    static let alloc: s3p_alloc_t = { data, size in
+        size <= 65536 ? data?.assumingMemoryBound(to: UInt8.self) : nil
+    }
+
+    /// A location's settings are resolved again with the slot's keys when
+    /// they change or must cap presigned URLs (s3p_held_use(), then
+    /// s3p_held_renew()); without keys, a request waits on a cold start,
+    /// else it is refused, said once a second.
     @Test func locationsSignWithKeysValidNow() {
         let zone = Zone(1)
-        let slot = zone.slots
-        var env = s3p_environment_t()
-        #expect(s3p_slot_keys(slot, &env, 300, 0, 1000) == -1)   // none yet
-        _ = s3p_slot_record(slot, [s3p_provider_t()],
+        let slot = UnsafePointer(zone.slots)
+        var raw = CAPITests.signing(zone.m)
+        raw.credentials = S3P_CREDENTIALS_ENV
+        var held = s3p_held_t()
+        held.raw = raw.settings(zone.m)
+        held.configured = zone.m.resolve(raw)
+        var err = [UInt8](repeating: 0, count: 256)
+        func renew(_ now: Int64) -> s3p_use_t {
+            s3p_held_renew(slot, &held, now, Self.alloc, zone.m.buffer(65536), &err, err.count)
+        }
+        #expect(s3p_held_use(slot, &held, 1000) == S3P_USE_WAIT)      // cold
+        zone.slots.pointee.failures = 1
+        #expect(s3p_held_use(slot, &held, 1000) == S3P_USE_SAY)
+        #expect(s3p_held_use(slot, &held, 1000) == S3P_USE_NONE)      // said
+        #expect(s3p_held_use(nil, &held, 1001) == S3P_USE_SAY)
+        _ = s3p_slot_record(zone.slots, [s3p_provider_t()],
                             [zone.step(S3P_DO_STORE, ["AKID", "sec", "tok"], expires: 1500)])
-        #expect(s3p_slot_keys(slot, &env, 300, 0, 1000) == 0)
-        #expect(Bytes.view(env.access_key_id).elementsEqual("AKID".utf8))
-        #expect(Bytes.view(env.secret_access_key).elementsEqual("sec".utf8))
-        #expect(Bytes.view(env.session_token).elementsEqual("tok".utf8))
+        #expect(s3p_held_use(slot, &held, 1000) == S3P_USE_RENEW)
+        #expect(renew(1000) == S3P_USE_SIGN && err[0] == 0)
+        let first = held.signing
+        #expect(Bytes.view(held.signing!.pointee.access_key).elementsEqual("AKID".utf8))
+        #expect(Bytes.view(held.signing!.pointee.session_token).elementsEqual("tok".utf8))
+        #expect(held.signing!.pointee.expires == 300 && held.expiration == 1500)
+        #expect(Bytes.view(held.signing!.pointee.cache_identity)
+            .elementsEqual(Bytes.view(held.configured!.pointee.cache_identity)))
+        #expect(s3p_held_use(slot, &held, 1000) == S3P_USE_SIGN)
         // presigned URLs never outlive the keys
-        #expect(s3p_slot_keys(slot, &env, 300, 0, 1300) == 200)
-        #expect(s3p_slot_keys(slot, &env, 300, 0, 1500) == -1)
+        #expect(s3p_held_use(slot, &held, 1300) == S3P_USE_RENEW)
+        #expect(renew(1300) == S3P_USE_SIGN && held.signing!.pointee.expires == 200)
+        #expect(held.signing != first)
+        #expect(s3p_held_use(slot, &held, 1500) == S3P_USE_RENEW)
+        #expect(renew(1500) == S3P_USE_SAY && held.signing!.pointee.expires == 200)
+        // settings that do not resolve: why, and what is held stays
+        _ = s3p_slot_record(zone.slots, [s3p_provider_t()],
+                            [zone.step(S3P_DO_STORE, ["AKID2", "sec", ""], expires: 3000)])
+        let kept = held.signing
+        held.raw.endpoint = zone.m.str("ftp://s3.example.com")
+        #expect(s3p_held_use(slot, &held, 2000) == S3P_USE_RENEW)
+        #expect(renew(2000) == S3P_USE_SAY && err[0] != 0 && held.signing == kept)
+        // no room: nothing changes
+        #expect(s3p_held_renew(slot, &held, 2000, { _, _ in nil }, nil, &err, err.count)
+                == S3P_USE_NONE && err[0] == 0 && held.signing == kept)
     }
 
     @Test func thePageShowsNoSecret() {

@@ -51,13 +51,37 @@ func s3p_provider_verify_target(
 
 @c @implementation
 func s3p_provider_address(
-    _ provider: UnsafePointer<s3p_provider_t>?, _ addr: UnsafePointer<UInt8>?, _ len: Int,
+    _ provider: UnsafePointer<s3p_provider_t>?, _ addr: UnsafePointer<sockaddr>?,
     _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
 ) -> Int32 {
     guard let provider, let addr else { return S3P_E_CONFIG }
-    return ErrorMessage.verdict(
-        Chain.addressProblem(provider.pointee, UnsafeBufferPointer(start: addr, count: len)),
-        into: err, cap: errCap)
+    let raw = UnsafeRawPointer(addr)
+    let family = Int32(addr.pointee.sa_family)
+    let bytes: [UInt8]
+    if family == AF_INET {
+        bytes = withUnsafeBytes(of: raw.load(as: sockaddr_in.self).sin_addr) { Array($0) }
+    } else if family == AF_INET6 {
+        bytes = withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
+    } else {
+        return S3P_OK
+    }
+    return bytes.withUnsafeBufferPointer {
+        ErrorMessage.verdict(Chain.addressProblem(provider.pointee, $0), into: err, cap: errCap)
+    }
+}
+
+@c @implementation
+func s3p_endpoint_problem(
+    _ provider: UnsafePointer<s3p_provider_t>?, _ problem: s3p_endpoint_problem_t,
+    _ target: Int32, _ detail: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<UInt8>?,
+    _ errCap: Int
+) {
+    guard let provider else { return }
+    var why: [UInt8] = []
+    while let detail, detail[why.count] != 0 { why.append(UInt8(bitPattern: detail[why.count])) }
+    ErrorMessage.write(Chain.endpointProblem(provider.pointee, problem, Int(target),
+                                             String(decoding: why, as: UTF8.self)),
+                       into: err, cap: errCap)
 }
 
 @c @implementation
@@ -117,11 +141,21 @@ func s3p_slot_record(
 }
 
 @c @implementation
-func s3p_slot_keys(
-    _ slot: UnsafePointer<s3p_slot_t>?, _ env: UnsafeMutablePointer<s3p_environment_t>?,
-    _ expires: Int64, _ window: Int64, _ now: Int64
-) -> Int64 {
-    guard let slot, let env else { return -1 }
-    return Slot.keys(UnsafeMutablePointer(mutating: slot), into: env, expires: expires,
-                     window: window, now: now) ?? -1
+func s3p_held_use(
+    _ slot: UnsafePointer<s3p_slot_t>?, _ held: UnsafeMutablePointer<s3p_held_t>?, _ now: Int64
+) -> s3p_use_t {
+    guard let held else { return S3P_USE_NONE }
+    return Held.use(slot, &held.pointee, now: now)
+}
+
+@c @implementation
+func s3p_held_renew(
+    _ slot: UnsafePointer<s3p_slot_t>?, _ held: UnsafeMutablePointer<s3p_held_t>?, _ now: Int64,
+    _ alloc: s3p_alloc_t?, _ data: UnsafeMutableRawPointer?,
+    _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
+) -> s3p_use_t {
+    guard let held, let alloc else { return S3P_USE_NONE }
+    let (use, problem) = Held.renew(slot, &held.pointee, now: now, alloc: alloc, data: data)
+    ErrorMessage.write(problem ?? "", into: err, cap: errCap)
+    return use
 }

@@ -395,6 +395,25 @@ enum Chain {
         }
     }
 
+    /// Why a provider's endpoint cannot be used, named: an unresolved
+    /// host by its target, the CA bundle and TLS by the first https one.
+    static func endpointProblem(
+        _ p: s3p_provider_t, _ problem: s3p_endpoint_problem_t, _ target: Int, _ why: String
+    ) -> String {
+        let targets = [p.targets.0, p.targets.1, p.targets.2]
+        let named = problem == S3P_ENDPOINT_UNRESOLVED && target >= 0 && target < targets.count
+            ? targets[target] : targets.first { $0.tls != 0 } ?? targets[0]
+        let endpoint = "the " + String(decoding: Bytes.view(p.name), as: UTF8.self)
+            + " endpoint \"" + String(decoding: Bytes.view(named.url), as: UTF8.self) + "\""
+        if problem == S3P_ENDPOINT_CA_BUNDLE {
+            return endpoint + ": the CA bundle \""
+                + String(decoding: Bytes.view(p.ca_bundle), as: UTF8.self)
+                + "\" (AWS_CA_BUNDLE, or the system's) cannot be loaded"
+        }
+        if problem == S3P_ENDPOINT_NO_TLS { return endpoint + " needs nginx built with SSL" }
+        return endpoint + ": " + why
+    }
+
     /// Plain http to a container's full URI: only to a loopback or
     /// link-local address (EKS Pod Identity's fd00:ec2::23 included), as
     /// the SDKs allow it.
