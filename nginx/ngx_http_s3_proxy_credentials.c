@@ -32,7 +32,7 @@ static ngx_int_t ngx_http_s3_proxy_endpoint(ngx_conf_t *cf,
     ngx_http_s3_proxy_provider_t *p, ngx_http_s3_proxy_pos_t *pos);
 static ngx_int_t ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static uint8_t *ngx_http_s3_proxy_alloc(void *data, size_t size);
+static uint8_t *ngx_http_s3_proxy_resolved_alloc(void *data, size_t size);
 static void ngx_http_s3_proxy_release(void *data);
 
 
@@ -407,7 +407,8 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
 
         use = s3p_held_renew(ngx_http_s3_proxy_slot_ours(p) ? p->slot : NULL,
                              &creds->held, ngx_time(),
-                             ngx_http_s3_proxy_alloc, &rs, err, sizeof(err));
+                             ngx_http_s3_proxy_resolved_alloc, &rs, err,
+                             sizeof(err));
 
         ngx_shmtx_unlock(&p->shpool->mutex);
 
@@ -458,7 +459,7 @@ ngx_http_s3_proxy_credentials_signing(ngx_http_request_t *r,
  */
 
 static uint8_t *
-ngx_http_s3_proxy_alloc(void *data, size_t size)
+ngx_http_s3_proxy_resolved_alloc(void *data, size_t size)
 {
     ngx_http_s3_proxy_resolved_t  **rs = data;
 
