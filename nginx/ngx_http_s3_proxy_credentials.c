@@ -54,8 +54,6 @@ ngx_http_s3_proxy_provider(ngx_conf_t *cf, ngx_http_s3_proxy_loc_conf_t *conf,
     u_char                         err[S3P_MESSAGE_MAX];
     ngx_http_s3_proxy_provider_t  *p;
 
-    *provider = NULL;
-
     p = ngx_pcalloc(cf->pool, sizeof(ngx_http_s3_proxy_provider_t));
     if (p == NULL) {
         return NGX_ERROR;
@@ -86,6 +84,7 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, void *provider, s3p_settings_t *raw,
     s3p_signing_t *signing, ngx_http_s3_proxy_creds_t **creds)
 {
+    u_char                          err[S3P_MESSAGE_MAX];
     ngx_uint_t                      i;
     ngx_array_t                    *providers;
     ngx_shm_zone_t                 *zone;
@@ -97,23 +96,18 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_s3_proxy_module);
 
     if (smcf->creds == NULL) {
-        providers = ngx_array_create(cf->pool, 1,
-                                     sizeof(ngx_http_s3_proxy_provider_t *));
-        if (providers == NULL) {
-            return NGX_ERROR;
-        }
-
+        smcf->creds = ngx_array_create(cf->pool, 1,
+                                       sizeof(ngx_http_s3_proxy_provider_t *));
         zone = ngx_shared_memory_add(cf, &ngx_http_s3_proxy_zone_name,
                    sizeof(ngx_http_s3_proxy_slot_t) * NGX_HTTP_S3_PROXY_SLOTS
                    + 65536, &ngx_http_s3_proxy_module);
-        if (zone == NULL) {
+
+        if (smcf->creds == NULL || zone == NULL) {
             return NGX_ERROR;
         }
 
         zone->init = ngx_http_s3_proxy_init_zone;
-        zone->data = providers;
-
-        smcf->creds = providers;
+        zone->data = smcf->creds;
     }
 
     providers = smcf->creds;
@@ -149,17 +143,10 @@ ngx_http_s3_proxy_credentials_conf(ngx_conf_t *cf,
 
         /* S3 verifies the keys on the location's bucket, when it has one */
 
-        s3p_provider_verify_target(&p->core, signing,
-                   (conf->bucket && conf->bucket->lengths == NULL)
-                   ? (s3p_str_t *) &conf->bucket->value : NULL,
-                   conf->core->buckets, conf->core->nbuckets);
-
-        if (p->core.targets[S3P_TARGET_S3].host.len == 0) {
-            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
-                           "s3 proxy: credentials from \"%*s\" are not "
-                           "verified with S3: no bucket (s3_proxy_bucket, "
-                           "s3_proxy_buckets)", p->core.name.len,
-                           p->core.name.data);
+        if (!s3p_provider_verify_target(&p->core, signing, conf->core, err,
+                                        sizeof(err)))
+        {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0, "s3 proxy: %s", err);
         }
 
         if (ngx_http_s3_proxy_endpoint(cf, p, &conf->enable_pos) != NGX_OK) {
@@ -222,24 +209,21 @@ ngx_http_s3_proxy_endpoint(ngx_conf_t *cf, ngx_http_s3_proxy_provider_t *p,
         u->url.len = target->host.len;
         u->default_port = (in_port_t) target->port;
 
-        if ((ngx_parse_url(cf->pool, u) != NGX_OK || u->naddrs == 0)
-            && t == S3P_TARGET_S3)
-        {
-            /* an upstream{} name, say: the keys are not verified */
-            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
-                           "s3 proxy: \"%*s\" cannot be resolved now: the "
-                           "keys are not verified with S3",
-                           target->url.len, target->url.data);
+        if (ngx_parse_url(cf->pool, u) != NGX_OK || u->naddrs == 0) {
             u->naddrs = 0;
-            target->host.len = 0;
-            continue;
-        }
 
-        if (u->naddrs == 0) {
-            s3p_endpoint_problem(&p->core, S3P_ENDPOINT_UNRESOLVED, t,
-                                 u->err ? u->err : "no address",
-                                 err, sizeof(err));
-            goto failed;
+            /* the S3 target may be an upstream{} name: then not verified */
+
+            if (s3p_endpoint_problem(&p->core, S3P_ENDPOINT_UNRESOLVED, t,
+                                     u->err ? u->err : "no address",
+                                     err, sizeof(err))
+                != S3P_OK)
+            {
+                goto failed;
+            }
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0, "s3 proxy: %s", err);
+            continue;
         }
 
         for (i = 0; t == S3P_TARGET_PROVIDER && i < u->naddrs; i++) {
@@ -310,11 +294,9 @@ static ngx_int_t
 ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     int                             rc;
-    size_t                          index[NGX_HTTP_S3_PROXY_SLOTS];
-    u_char                          ids[NGX_HTTP_S3_PROXY_SLOTS]
-                                       [S3P_PROVIDER_ID_LEN];
     ngx_uint_t                      i;
     ngx_array_t                    *providers;
+    s3p_provider_t                 *cores[NGX_HTTP_S3_PROXY_SLOTS];
     ngx_slab_pool_t                *shpool;
     ngx_http_s3_proxy_slot_t       *slots;
     ngx_http_s3_proxy_provider_t  **pp, *p;
@@ -335,18 +317,18 @@ ngx_http_s3_proxy_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     pp = providers->elts;
 
     for (i = 0; i < providers->nelts; i++) {
-        ngx_memcpy(ids[i], pp[i]->core.id, S3P_PROVIDER_ID_LEN);
+        cores[i] = &pp[i]->core;
     }
 
     ngx_shmtx_lock(&shpool->mutex);
 
-    rc = s3p_slots_take(slots, NGX_HTTP_S3_PROXY_SLOTS, (u_char *) ids,
-                        providers->nelts, index);
+    rc = s3p_slots_take(slots, NGX_HTTP_S3_PROXY_SLOTS, cores,
+                        providers->nelts);
 
     for (i = 0; rc == S3P_OK && i < providers->nelts; i++) {
         p = pp[i];
         p->shpool = shpool;
-        p->slot = &slots[index[i]];
+        p->slot = &slots[p->core.slot];
         p->generation = p->slot->generation;
 
         if (s3p_slot_start(p->slot, &p->core, p->seed)) {

@@ -9,13 +9,7 @@
 #define _NGX_HTTP_S3_PROXY_CREDENTIALS_H_INCLUDED_
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_event.h>
-#include <ngx_event_connect.h>
-#include <ngx_http.h>
-
-#include "ngx_http_s3_proxy_module.h"
+#include "ngx_http_s3_proxy_module.h"    /* nginx's http, events, peers */
 
 
 #define NGX_HTTP_S3_PROXY_SLOTS  16

@@ -28,12 +28,6 @@ static void ngx_http_s3_proxy_fetch_handshake(ngx_connection_t *c);
 #endif
 
 
-/* how the core's messages are logged, by s3p_say_t */
-static ngx_uint_t  ngx_http_s3_proxy_levels[] = {
-    0, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_LOG_INFO
-};
-
-
 /* Each worker looks at each provider once a second. */
 
 ngx_int_t
@@ -234,8 +228,11 @@ ngx_http_s3_proxy_fetch_next(ngx_http_s3_proxy_provider_t *p,
     ngx_shmtx_unlock(&p->shpool->mutex);
 
     if (say != S3P_SAY_NOTHING) {
-        ngx_log_error(ngx_http_s3_proxy_levels[say], p->tick.log, 0,
-                      "s3 proxy: %*s", step->message.len, step->message.data);
+        ngx_log_error(((say == S3P_SAY_ERROR) ? NGX_LOG_ERR
+                       : (say == S3P_SAY_NOTICE) ? NGX_LOG_NOTICE
+                       : NGX_LOG_INFO),
+                      p->tick.log, 0, "s3 proxy: %*s", step->message.len,
+                      step->message.data);
     }
 
     ngx_explicit_memzero(p->buf, S3P_PROVIDER_REQUEST_MAX
@@ -289,12 +286,12 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
             goto failed;
         }
 
-        if (ngx_ssl_handshake(c) == NGX_AGAIN) {
-            c->ssl->handler = ngx_http_s3_proxy_fetch_handshake;
-            return;
+        c->ssl->handler = ngx_http_s3_proxy_fetch_handshake;
+
+        if (ngx_ssl_handshake(c) != NGX_AGAIN) {
+            ngx_http_s3_proxy_fetch_handshake(c);
         }
 
-        ngx_http_s3_proxy_fetch_handshake(c);
         return;
     }
 #endif
@@ -313,17 +310,13 @@ ngx_http_s3_proxy_fetch_io(ngx_event_t *ev)
         }
 
         p->sent += n;
+    }
 
-        if (p->sent == request->len) {
+    /* sent: the answer's wait begins */
 
-            /* sent: the answer's wait begins */
-
-            if (c->write->timer_set) {
-                ngx_del_timer(c->write);
-            }
-
-            ngx_add_timer(c->read, (ngx_msec_t) p->step.timeout);
-        }
+    if (c->write->timer_set) {
+        ngx_del_timer(c->write);
+        ngx_add_timer(c->read, (ngx_msec_t) p->step.timeout);
     }
 
     for ( ;; ) {
@@ -408,6 +401,7 @@ ngx_int_t
 ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
 {
     int                             status;
+    u_char                          msg[NGX_MAX_ERROR_STR];
     ngx_fd_t                        fd;
     ngx_pid_t                       pid;
     ngx_uint_t                      i, j;
@@ -458,15 +452,9 @@ ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle)
                 (void) ngx_close_file(fd);
 
             } else if (path->len && ngx_errno != NGX_ENOENT) {
-                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
-                              "s3 proxy: the worker processes' user \"%s\" "
-                              "cannot read \"%s\", which credentials from "
-                              "\"%*s\" are refreshed from: they will not "
-                              "rotate; make the file and its directories "
-                              "readable by \"%s\", or name a file it can "
-                              "read", ccf->username, path->data,
-                              pp[i]->core.name.len, pp[i]->core.name.data,
-                              ccf->username);
+                s3p_endpoint_problem(&pp[i]->core, S3P_ENDPOINT_UNREADABLE,
+                                     j, ccf->username, msg, sizeof(msg));
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0, "s3 proxy: %s", msg);
             }
         }
     }

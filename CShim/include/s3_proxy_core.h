@@ -1002,6 +1002,8 @@ typedef struct {
     s3p_str_t        reads[2];        /* files every refresh needs, */
                                       /*   NUL-terminated (empty: none): */
                                       /*   the workers must read them */
+    size_t           slot;            /* its place in the zone's slots */
+                                      /*   (s3p_slots_take()) */
 
     /* the core's own */
     s3p_settings_t   settings;        /* the source's: with `assume`, no */
@@ -1035,13 +1037,14 @@ int s3p_provider_configure(const s3p_settings_t *settings,
 /*
  * Where the provider's keys are verified with S3 (a read-only signed
  * ListObjectsV2, max-keys=0): the endpoint and region of a location's
- * resolved `signing`, on its `bucket` or else the first of its `buckets`
- * (`n`); the first call that finds a bucket decides.  Writes the
- * provider's S3P_TARGET_S3 target; none without a bucket.
+ * resolved `signing`, on the `bucket` of its `conf` or else the first of
+ * its `buckets`; the first call that finds a bucket decides.  Writes the
+ * provider's S3P_TARGET_S3 target and returns 1; without one, 0 and why
+ * in `err` (NUL-terminated; for a debug log).
  */
-void s3p_provider_verify_target(s3p_provider_t *provider,
-    const s3p_signing_t *signing, const s3p_str_t *bucket,
-    const s3p_str_t *buckets, size_t n);
+int s3p_provider_verify_target(s3p_provider_t *provider,
+    const s3p_signing_t *signing, const s3p_config_t *conf, uint8_t *err,
+    size_t err_cap);
 
 /*
  * Whether the provider may be reached at one of its addresses (`addr`, as
@@ -1053,16 +1056,24 @@ void s3p_provider_verify_target(s3p_provider_t *provider,
 int s3p_provider_address(const s3p_provider_t *provider,
     const struct sockaddr *addr, uint8_t *err, size_t err_cap);
 
-/* Why a provider's endpoint cannot be used. */
+/* Why a provider's endpoint, or a file it reads, cannot be used. */
 typedef enum {
     S3P_ENDPOINT_UNRESOLVED = 0,      /* `target`'s host: `detail` says */
                                       /*   why (the resolver's words) */
     S3P_ENDPOINT_CA_BUNDLE = 1,       /* the CA bundle cannot be loaded */
-    S3P_ENDPOINT_NO_TLS = 2           /* an https host, nginx without SSL */
+    S3P_ENDPOINT_NO_TLS = 2,          /* an https host, nginx without SSL */
+    S3P_ENDPOINT_UNREADABLE = 3       /* `reads[target]`: the worker */
+                                      /*   processes' user `detail` */
+                                      /*   cannot open it (a warning) */
 } s3p_endpoint_problem_t;
 
-/* Writes the problem's message into `err` (NUL-terminated). */
-void s3p_endpoint_problem(const s3p_provider_t *provider,
+/*
+ * Writes the problem's message into `err` (NUL-terminated): S3P_OK when
+ * the provider does without (an unresolved S3 target is dropped, the keys
+ * not verified: a debug log; an unreadable file: a warning), else
+ * S3P_E_CONFIG.
+ */
+int s3p_endpoint_problem(s3p_provider_t *provider,
     s3p_endpoint_problem_t problem, int32_t target, const char *detail,
     uint8_t *err, size_t err_cap);
 
@@ -1205,14 +1216,14 @@ typedef struct {
 } s3p_slot_t;
 
 /*
- * A configuration's providers take their slots (`ids`: `n` ids of
- * S3P_PROVIDER_ID_LEN bytes, in a row; `slots`: `nslots`): each the one
- * its id holds, else one no id of `ids` holds, a never used one first.
- * Writes each one's place into `index` (`n`); S3P_OK, or S3P_E_SPACE when
- * some slot is missing (C holds the zone's lock).
+ * A configuration's providers take their slots (`providers`: `n`;
+ * `slots`: `nslots`): each the one its id holds, else one no id of theirs
+ * holds, a never used one first.  Writes each one's place into its
+ * `slot`; S3P_OK, or S3P_E_SPACE when some slot is missing (C holds the
+ * zone's lock).
  */
-int s3p_slots_take(s3p_slot_t *slots, size_t nslots, const uint8_t *ids,
-    size_t n, size_t *index);
+int s3p_slots_take(s3p_slot_t *slots, size_t nslots,
+    s3p_provider_t *const *providers, size_t n);
 
 /*
  * A configuration starts with `provider`'s slot: its keys in use are due

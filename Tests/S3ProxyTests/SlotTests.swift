@@ -29,10 +29,18 @@ import Testing
 
         /// The slots of providers with these ids (one byte each, repeated).
         func take(_ ids: [UInt8]) -> [Int]? {
-            let all = ids.flatMap { [UInt8](repeating: $0, count: Int(S3P_PROVIDER_ID_LEN)) }
-            var index = [Int](repeating: -1, count: ids.count)
-            let rc = s3p_slots_take(slots, count, all, ids.count, &index)
-            return rc == S3P_OK ? index : nil
+            let providers = ids.map { byte -> UnsafeMutablePointer<s3p_provider_t> in
+                let p = UnsafeMutablePointer<s3p_provider_t>.allocate(capacity: 1)
+                p.initialize(to: s3p_provider_t())
+                withUnsafeMutableBytes(of: &p.pointee.id) {
+                    for i in 0..<$0.count { $0[i] = byte }
+                }
+                return p
+            }
+            defer { providers.forEach { $0.deallocate() } }
+            let list: [UnsafeMutablePointer<s3p_provider_t>?] = providers
+            let rc = s3p_slots_take(slots, count, list, ids.count)
+            return rc == S3P_OK ? providers.map { $0.pointee.slot } : nil
         }
 
         func keys(_ i: Int) -> [String] {

@@ -41,12 +41,18 @@ func s3p_provider_configure(
 @c @implementation
 func s3p_provider_verify_target(
     _ provider: UnsafeMutablePointer<s3p_provider_t>?, _ signing: UnsafePointer<s3p_signing_t>?,
-    _ bucket: UnsafePointer<s3p_str_t>?, _ buckets: UnsafePointer<s3p_str_t>?, _ n: Int
-) {
-    guard let provider, let signing else { return }
-    Provider.verifyTarget(provider, signing.pointee,
-                          bucket.map { Array(Bytes.view($0.pointee)) } ?? [],
-                          Bytes.list(buckets, n).map { $0.bytes })
+    _ conf: UnsafePointer<s3p_config_t>?, _ err: UnsafeMutablePointer<UInt8>?, _ errCap: Int
+) -> Int32 {
+    guard let provider, let signing, let conf else { return 0 }
+    Provider.verifyTarget(provider, signing.pointee, Array(Bytes.view(conf.pointee.bucket)),
+                          Bytes.list(conf.pointee.buckets, conf.pointee.nbuckets)
+                              .map { $0.bytes })
+    guard provider.pointee.targets.2.host.len == 0 else { return 1 }
+    ErrorMessage.write("credentials from \""
+                       + String(decoding: Bytes.view(provider.pointee.name), as: UTF8.self)
+                       + "\" are not verified with S3: no bucket (s3_proxy_bucket, "
+                       + "s3_proxy_buckets)", into: err, cap: errCap)
+    return 0
 }
 
 @c @implementation
@@ -72,16 +78,21 @@ func s3p_provider_address(
 
 @c @implementation
 func s3p_endpoint_problem(
-    _ provider: UnsafePointer<s3p_provider_t>?, _ problem: s3p_endpoint_problem_t,
+    _ provider: UnsafeMutablePointer<s3p_provider_t>?, _ problem: s3p_endpoint_problem_t,
     _ target: Int32, _ detail: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<UInt8>?,
     _ errCap: Int
-) {
-    guard let provider else { return }
+) -> Int32 {
+    guard let provider else { return S3P_E_CONFIG }
     var why: [UInt8] = []
     while let detail, detail[why.count] != 0 { why.append(UInt8(bitPattern: detail[why.count])) }
     ErrorMessage.write(Chain.endpointProblem(provider.pointee, problem, Int(target),
                                              String(decoding: why, as: UTF8.self)),
                        into: err, cap: errCap)
+    if problem == S3P_ENDPOINT_UNRESOLVED && target == Int32(S3P_TARGET_S3) {
+        provider.pointee.targets.2.host.len = 0     // an upstream{} name, say
+        return S3P_OK
+    }
+    return problem == S3P_ENDPOINT_UNREADABLE ? S3P_OK : S3P_E_CONFIG
 }
 
 @c @implementation
@@ -103,14 +114,24 @@ func s3p_presign_cap(_ expires: Int64, _ window: Int64, _ expiration: Int64, _ n
 
 @c @implementation
 func s3p_slots_take(
-    _ slots: UnsafeMutablePointer<s3p_slot_t>?, _ nslots: Int, _ ids: UnsafePointer<UInt8>?,
-    _ n: Int, _ index: UnsafeMutablePointer<Int>?
+    _ slots: UnsafeMutablePointer<s3p_slot_t>?, _ nslots: Int,
+    _ providers: UnsafePointer<UnsafeMutablePointer<s3p_provider_t>?>?, _ n: Int
 ) -> Int32 {
-    guard let slots, let ids, let index, n <= nslots else { return S3P_E_SPACE }
-    let taken = Slot.take(UnsafeMutableBufferPointer(start: slots, count: nslots),
-                          UnsafeBufferPointer(start: ids, count: n * Slot.idLength),
-                          UnsafeMutableBufferPointer(start: index, count: n))
-    return taken ? S3P_OK : S3P_E_SPACE
+    guard let slots, let providers, n <= nslots else { return S3P_E_SPACE }
+    var ids: [UInt8] = []
+    for i in 0..<n {
+        guard let p = providers[i] else { return S3P_E_SPACE }
+        withUnsafeBytes(of: &p.pointee.id) { ids.append(contentsOf: $0) }
+    }
+    var index = [Int](repeating: 0, count: n)
+    let taken = ids.withUnsafeBufferPointer { ids in
+        index.withUnsafeMutableBufferPointer {
+            Slot.take(UnsafeMutableBufferPointer(start: slots, count: nslots), ids, $0)
+        }
+    }
+    guard taken else { return S3P_E_SPACE }
+    for i in 0..<n { providers[i]!.pointee.slot = index[i] }
+    return S3P_OK
 }
 
 @c @implementation

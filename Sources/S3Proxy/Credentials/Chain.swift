@@ -396,7 +396,9 @@ enum Chain {
     }
 
     /// Why a provider's endpoint cannot be used, named: an unresolved
-    /// host by its target, the CA bundle and TLS by the first https one.
+    /// host by its target, the CA bundle and TLS by the first https one;
+    /// or a file it reads, which the workers' user `why` cannot open; an
+    /// S3 target not resolved now only leaves the keys unverified.
     static func endpointProblem(
         _ p: s3p_provider_t, _ problem: s3p_endpoint_problem_t, _ target: Int, _ why: String
     ) -> String {
@@ -411,6 +413,20 @@ enum Chain {
                 + "\" (AWS_CA_BUNDLE, or the system's) cannot be loaded"
         }
         if problem == S3P_ENDPOINT_NO_TLS { return endpoint + " needs nginx built with SSL" }
+        if problem == S3P_ENDPOINT_UNRESOLVED && target == Int(S3P_TARGET_S3) {
+            return "\"" + String(decoding: Bytes.view(named.url), as: UTF8.self)
+                + "\" cannot be resolved now: the keys are not verified with S3"
+        }
+        if problem == S3P_ENDPOINT_UNREADABLE {
+            let file = target == 1 ? p.reads.1 : p.reads.0
+            let user = "\"" + why + "\""
+            return "the worker processes' user " + user + " cannot read \""
+                + String(decoding: Bytes.view(file), as: UTF8.self)
+                + "\", which credentials from \""
+                + String(decoding: Bytes.view(p.name), as: UTF8.self)
+                + "\" are refreshed from: they will not rotate; make the file and its"
+                + " directories readable by " + user + ", or name a file it can read"
+        }
         return endpoint + ": " + why
     }
 
