@@ -163,7 +163,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
-    ngx_http_s3_proxy_status_route(r, ctx);
+    ngx_http_s3_proxy_status_count(r, ctx, 0, 0);
 
     /* the header the core answers with: Allow, Cache-Control */
 
@@ -373,7 +373,7 @@ ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
 
     ctx->result.route = S3P_ROUTE_UNAVAILABLE;
     ctx->result.allowed = -1;
-    ngx_http_s3_proxy_status_route(r, ctx);
+    ngx_http_s3_proxy_status_count(r, ctx, 0, 0);
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
