@@ -396,6 +396,14 @@ typedef struct {
     int32_t          status;
     s3p_str_t        bucket;          /* S3P_PER_REQUEST_BUCKET, */
     s3p_str_t        prefix;          /*   _PREFIX: the values evaluated */
+    s3p_str_t        target;          /* the raw target, "path?query", */
+                                      /*   which the core splits at its */
+                                      /*   first '?'; empty: `path` and */
+                                      /*   `query` are given */
+    int32_t          decoded;         /* 1: that `path` is nginx's decoded */
+                                      /*   URI, escaped back by the core */
+                                      /*   as ngx_escape_uri() does with */
+                                      /*   NGX_ESCAPE_URI */
 } s3p_request_t;
 
 
@@ -537,8 +545,9 @@ typedef struct {
 
 /*
  * Whether `req` (its `path` nginx's decoded URI, before nginx looks its
- * location up) is an S3 client's request at the root of `conf`'s one
- * bucket, addressed path-style as the mount without its final `/`: `GET
+ * location up, read as it is: its `target` and `decoded` are not) is an
+ * S3 client's request at the root of `conf`'s one bucket, addressed
+ * path-style as the mount without its final `/`: `GET
  * /eu?list-type=2...` (ListObjectsV2, V1) or `HEAD /eu` (HeadBucket) for
  * `location /eu/` with s3_proxy_bucket.  1: it is answered as the
  * mount's root (`/eu/`), whose routing checks it like any request; 0:
@@ -571,8 +580,9 @@ int s3p_bucket_root(const s3p_config_t *conf, const s3p_request_t *req);
 
 
 /*
- * The size of output buffer that s3p_handle() needs for `req`: it never
- * answers S3P_E_SPACE with a buffer this large.
+ * The size of output buffer that s3p_handle() needs for `req` (a decoded
+ * path escaped back included): it never answers S3P_E_SPACE with a
+ * buffer this large.
  */
 size_t s3p_output_bound(const s3p_config_t *conf, const s3p_request_t *req);
 
