@@ -100,7 +100,7 @@ ngx_http_s3_proxy_header_filter(ngx_http_request_t *r)
     /* S3's own answer, not one proxy_cache kept (for s3_proxy_status) */
 
     if (s3 && !r->cached) {
-        ngx_http_s3_proxy_status_s3(r, s3, 0);
+        ngx_http_s3_proxy_status_count(r, NULL, s3, 0);
     }
 
     flags = slcf->raw.pass_headers & (S3P_PASS_REQUEST_ID|S3P_PASS_SSE);
@@ -514,7 +514,7 @@ ngx_http_s3_proxy_replace(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
 
     if (rp.code.len) {
         ctx->s3_error = rp.code;
-        ngx_http_s3_proxy_status_s3(r, 0, rp.counter);
+        ngx_http_s3_proxy_status_count(r, NULL, 0, rp.counter);
     }
 
     if (rp.status) {

@@ -15,7 +15,7 @@
 
 static ngx_int_t ngx_http_s3_proxy_request(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, s3p_request_t *req);
-static void ngx_http_s3_proxy_request_headers(ngx_http_request_t *r,
+static void ngx_http_s3_proxy_request_init(ngx_http_request_t *r,
     s3p_request_t *req);
 static ngx_int_t ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
     ngx_http_s3_proxy_ctx_t *ctx, ngx_int_t rc);
@@ -42,12 +42,7 @@ ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ngx_http_s3_proxy_request_headers(r, &req);
-
-    req.path.data = r->uri.data;
-    req.path.len = r->uri.len;
-    req.query.data = r->args.data;
-    req.query.len = r->args.len;
+    ngx_http_s3_proxy_request_init(r, &req);
 
     mount = sscf->mounts->elts;
 
@@ -55,12 +50,8 @@ ngx_http_s3_proxy_bucket_root(ngx_http_request_t *r)
 
     for (i = 0; i < sscf->mounts->nelts; i++) {
         if (s3p_bucket_root(mount[i]->core, &req)) {
-            r->uri.data = ngx_pstrdup(r->pool, &mount[i]->mount);
-            if (r->uri.data == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            r->uri.len = mount[i]->mount.len;
+            /* the configuration's bytes, as an internal redirect's are */
+            r->uri = mount[i]->mount;
 
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "s3 proxy: bucket root \"%V\"", &r->uri);
@@ -163,7 +154,7 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_s3_proxy_module);
-    ngx_http_s3_proxy_status_route(r, ctx);
+    ngx_http_s3_proxy_status_count(r, ctx, 0, 0);
 
     /* the header the core answers with: Allow, Cache-Control */
 
@@ -249,20 +240,19 @@ ngx_http_s3_proxy_handler(ngx_http_request_t *r)
  * The request as the core reads it: its method and headers, the values of
  * s3_proxy_bucket and s3_proxy_prefix with variables, and the target as
  * the client sent it, or the one of the next step to sign, whose step
- * before S3 answered with result.status (docs/design.md).
+ * before S3 answered with result.status; after an internal redirect, $uri,
+ * which the core escapes back into a path (docs/design.md).
  */
 
 static ngx_int_t
 ngx_http_s3_proxy_request(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     s3p_request_t *req)
 {
-    u_char                        *p, *q;
-    size_t                         len;
     ngx_http_s3_proxy_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
 
-    ngx_http_s3_proxy_request_headers(r, req);
+    ngx_http_s3_proxy_request_init(r, req);
 
     req->now = (int64_t) ngx_time();
 
@@ -280,48 +270,20 @@ ngx_http_s3_proxy_request(ngx_http_request_t *r, ngx_http_s3_proxy_ctx_t *ctx,
     if (ctx->listing) {
         req->fallback = ctx->step;
         req->status = ctx->result.status;
+        req->target = ctx->result.fallback;
+
+    } else if (r->valid_unparsed_uri && r == r->main) {
+        ngx_memcpy(&req->target, &r->unparsed_uri, sizeof(s3p_str_t));
     }
-
-    if (ctx->listing || (r->valid_unparsed_uri && r == r->main)) {
-        p = ctx->listing ? (u_char *) ctx->result.fallback.data
-                         : r->unparsed_uri.data;
-        len = ctx->listing ? ctx->result.fallback.len : r->unparsed_uri.len;
-
-        q = ngx_strlchr(p, p + len, '?');
-
-        req->path.data = p;
-        req->path.len = (q ? q : p + len) - p;
-        req->query.data = q ? q + 1 : p + len;
-        req->query.len = q ? (size_t) (p + len - q - 1) : 0;
-
-        return NGX_OK;
-    }
-
-    /* after an internal redirect: $uri, escaped back into a path */
-
-    len = r->uri.len + 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
-                                          NGX_ESCAPE_URI);
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    q = (u_char *) ngx_escape_uri(p, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
-
-    req->path.data = p;
-    req->path.len = q - p;
-    req->query.data = r->args.data;
-    req->query.len = r->args.len;
 
     return NGX_OK;
 }
 
 
-/* The method, and each header offered to the core, which keeps its own. */
+/* The method, $uri and $args, and each header offered to the core. */
 
 static void
-ngx_http_s3_proxy_request_headers(ngx_http_request_t *r, s3p_request_t *req)
+ngx_http_s3_proxy_request_init(ngx_http_request_t *r, s3p_request_t *req)
 {
     ngx_uint_t        i;
     ngx_list_part_t  *part;
@@ -329,8 +291,10 @@ ngx_http_s3_proxy_request_headers(ngx_http_request_t *r, s3p_request_t *req)
 
     ngx_memzero(req, sizeof(s3p_request_t));
 
-    req->method.data = r->method_name.data;
-    req->method.len = r->method_name.len;
+    ngx_memcpy(&req->method, &r->method_name, sizeof(s3p_str_t));
+    ngx_memcpy(&req->path, &r->uri, sizeof(s3p_str_t));
+    ngx_memcpy(&req->query, &r->args, sizeof(s3p_str_t));
+    req->decoded = 1;
 
     part = &r->headers_in.headers.part;
     i = 0;
@@ -373,7 +337,7 @@ ngx_http_s3_proxy_unavailable(ngx_http_request_t *r,
 
     ctx->result.route = S3P_ROUTE_UNAVAILABLE;
     ctx->result.allowed = -1;
-    ngx_http_s3_proxy_status_route(r, ctx);
+    ngx_http_s3_proxy_status_count(r, ctx, 0, 0);
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;

@@ -58,7 +58,7 @@ typedef struct {
     ngx_str_t                  mount;        /* not part of the S3 path */
     s3p_config_t              *core;         /* resolved; NULL: disabled */
     ngx_http_s3_proxy_creds_t *creds;        /* NULL: core's signing's keys */
-    ngx_uint_t                *status_rows;  /* its own, its buckets' rows */
+    ngx_uint_t                 status_row;   /* its own, then its buckets' */
 } ngx_http_s3_proxy_loc_conf_t;
 
 
@@ -161,10 +161,8 @@ char *ngx_http_s3_proxy_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name);
-void ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx);
-void ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
-    uint32_t code);
+void ngx_http_s3_proxy_status_count(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t status, uint32_t code);
 
 /* ngx_http_s3_proxy_fetch.c */
 ngx_int_t ngx_http_s3_proxy_credentials_init_module(ngx_cycle_t *cycle);

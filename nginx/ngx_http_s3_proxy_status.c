@@ -14,8 +14,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static void ngx_http_s3_proxy_status_count(ngx_http_request_t *r,
-    s3p_status_event_t *ev);
 static ngx_int_t ngx_http_s3_proxy_status_handler(ngx_http_request_t *r);
 
 
@@ -59,14 +57,14 @@ ngx_http_s3_proxy_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * A location with "s3_proxy on": its rows, by name and bucket (its own as
- * written, then those of its allowlist)
+ * written, then those of its allowlist), as the core fills them
  */
 
 ngx_int_t
 ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     ngx_http_s3_proxy_loc_conf_t *conf, ngx_str_t *name)
 {
-    ngx_uint_t                      k, n;
+    ngx_uint_t                      n;
     s3p_status_location_t          *loc;
     ngx_http_s3_proxy_main_conf_t  *smcf;
 
@@ -79,26 +77,15 @@ ngx_http_s3_proxy_status_location(ngx_conf_t *cf,
     n = conf->core->nbuckets + 1;
 
     loc = ngx_array_push_n(smcf->status_locations, n);
-    conf->status_rows = ngx_palloc(cf->pool, n * sizeof(ngx_uint_t));
-
-    if (loc == NULL || conf->status_rows == NULL) {
+    if (loc == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(loc, n * sizeof(s3p_status_location_t));
+    conf->status_row = smcf->status_locations->nelts - n;
 
-    if (conf->bucket) {
-        loc[0].bucket.data = conf->bucket->value.data;
-        loc[0].bucket.len = conf->bucket->value.len;
-    }
-
-    for (k = 0; k < n; k++) {
-        loc[k].name = *(s3p_str_t *) name;
-        loc[k].bucket = k ? conf->core->buckets[k - 1] : loc[0].bucket;
-        loc[k].row = S3P_STATUS_LOCATIONS;
-
-        conf->status_rows[k] = smcf->status_locations->nelts - n + k;
-    }
+    s3p_status_location(conf->core, (s3p_str_t *) name,
+                        conf->bucket ? (s3p_str_t *) &conf->bucket->value
+                                     : NULL, loc);
 
     return NGX_OK;
 }
@@ -141,15 +128,18 @@ ngx_http_s3_proxy_status_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * A request decided, counted by its route and by the row of its allowed
- * bucket, else its location's own.
+ * A request decided (`ctx`), counted by its route and by the row of its
+ * allowed bucket, else its location's own; or, `ctx` NULL, S3's answer
+ * with `status`; or, `status` 0, an error with `code`: the counters the
+ * core says, one each.
  */
 
 void
-ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
-    ngx_http_s3_proxy_ctx_t *ctx)
+ngx_http_s3_proxy_status_count(ngx_http_request_t *r,
+    ngx_http_s3_proxy_ctx_t *ctx, ngx_uint_t status, uint32_t code)
 {
-    ngx_uint_t                      k;
+    size_t                          i, n, at[S3P_STATUS_BUMPS];
+    uint64_t                       *counters;
     s3p_status_event_t              ev;
     s3p_status_location_t          *loc;
     ngx_http_s3_proxy_loc_conf_t   *slcf;
@@ -157,57 +147,27 @@ ngx_http_s3_proxy_status_route(ngx_http_request_t *r,
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_s3_proxy_module);
-
-    k = (ngx_uint_t) ctx->result.allowed;            /* -1: none */
-    k = (slcf->core && k < slcf->core->nbuckets) ? k + 1 : 0;
-    loc = smcf->status_locations ? smcf->status_locations->elts : NULL;
-
-    ev.route = ctx->result.route;
-    ev.status = ctx->result.status;
-    ev.code = 0;
-    ev.row = (slcf->status_rows != NULL)
-             ? loc[slcf->status_rows[k]].row : S3P_STATUS_LOCATIONS;
-    ev.cached = ctx->result.cached;
-
-    ngx_http_s3_proxy_status_count(r, &ev);
-}
-
-
-/* S3's answer with `status`; or, `status` 0, an error with `code`. */
-
-void
-ngx_http_s3_proxy_status_s3(ngx_http_request_t *r, ngx_uint_t status,
-    uint32_t code)
-{
-    s3p_status_event_t  ev;
-
-    ev.route = S3P_ROUTES;
-    ev.status = (int32_t) ngx_min(status, NGX_MAX_INT32_VALUE);
-    ev.code = code;
-    ev.row = S3P_STATUS_LOCATIONS;
-    ev.cached = 0;
-
-    ngx_http_s3_proxy_status_count(r, &ev);
-}
-
-
-/* The counters the core says an event adds to, one each. */
-
-static void
-ngx_http_s3_proxy_status_count(ngx_http_request_t *r, s3p_status_event_t *ev)
-{
-    size_t                          i, n, at[S3P_STATUS_BUMPS];
-    uint64_t                       *counters;
-    ngx_http_s3_proxy_main_conf_t  *smcf;
-
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_s3_proxy_module);
     counters = (uint64_t *) smcf->stats;
 
     if (counters == NULL) {
         return;
     }
 
-    n = s3p_status_count(ev, at);
+    ngx_memzero(&ev, sizeof(s3p_status_event_t));
+
+    ev.result = ctx ? &ctx->result : NULL;
+    ev.status = (int32_t) ngx_min(status, NGX_MAX_INT32_VALUE);
+    ev.code = code;
+
+    /* the zone's counters: every enabled location has its rows */
+
+    if (ctx && slcf->core) {
+        loc = smcf->status_locations->elts;
+        ev.rows = loc + slcf->status_row;
+        ev.nrows = slcf->core->nbuckets + 1;
+    }
+
+    n = s3p_status_count(&ev, at);
 
     for (i = 0; i < n; i++) {
         (void) ngx_atomic_fetch_add((ngx_atomic_t *) &counters[at[i]], 1);
@@ -224,7 +184,6 @@ static ngx_int_t
 ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 {
     u_char                         *p;
-    s3p_str_t                       page;
     ngx_str_t                       type;
     ngx_uint_t                      i, n;
     const char                     *ct;
@@ -291,7 +250,10 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
         }
     }
 
-    if (s3p_status(st, ngx_http_s3_proxy_alloc, r->pool, &page, &ct)
+    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
+
+    if (s3p_status(st, ngx_http_s3_proxy_alloc, r->pool,
+                   (s3p_str_t *) &cv.value, &ct)
         != S3P_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -299,10 +261,6 @@ ngx_http_s3_proxy_status_handler(ngx_http_request_t *r)
 
     type.data = (u_char *) ct;
     type.len = ngx_strlen(ct);
-
-    ngx_memzero(&cv, sizeof(ngx_http_complex_value_t));
-    cv.value.data = (u_char *) page.data;
-    cv.value.len = page.len;
 
     return ngx_http_send_response(r, NGX_HTTP_OK, &type, &cv);
 }

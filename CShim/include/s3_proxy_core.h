@@ -396,6 +396,14 @@ typedef struct {
     int32_t          status;
     s3p_str_t        bucket;          /* S3P_PER_REQUEST_BUCKET, */
     s3p_str_t        prefix;          /*   _PREFIX: the values evaluated */
+    s3p_str_t        target;          /* the raw target, "path?query", */
+                                      /*   which the core splits at its */
+                                      /*   first '?'; empty: `path` and */
+                                      /*   `query` are given */
+    int32_t          decoded;         /* 1: that `path` is nginx's decoded */
+                                      /*   URI, escaped back by the core */
+                                      /*   as ngx_escape_uri() does with */
+                                      /*   NGX_ESCAPE_URI */
 } s3p_request_t;
 
 
@@ -537,8 +545,9 @@ typedef struct {
 
 /*
  * Whether `req` (its `path` nginx's decoded URI, before nginx looks its
- * location up) is an S3 client's request at the root of `conf`'s one
- * bucket, addressed path-style as the mount without its final `/`: `GET
+ * location up, read as it is: its `target` and `decoded` are not) is an
+ * S3 client's request at the root of `conf`'s one bucket, addressed
+ * path-style as the mount without its final `/`: `GET
  * /eu?list-type=2...` (ListObjectsV2, V1) or `HEAD /eu` (HeadBucket) for
  * `location /eu/` with s3_proxy_bucket.  1: it is answered as the
  * mount's root (`/eu/`), whose routing checks it like any request; 0:
@@ -571,8 +580,9 @@ int s3p_bucket_root(const s3p_config_t *conf, const s3p_request_t *req);
 
 
 /*
- * The size of output buffer that s3p_handle() needs for `req`: it never
- * answers S3P_E_SPACE with a buffer this large.
+ * The size of output buffer that s3p_handle() needs for `req` (a decoded
+ * path escaped back included): it never answers S3P_E_SPACE with a
+ * buffer this large.
  */
 size_t s3p_output_bound(const s3p_config_t *conf, const s3p_request_t *req);
 
@@ -1338,30 +1348,6 @@ typedef struct {
     uint64_t         locations[S3P_STATUS_LOCATIONS][S3P_ROUTES];
 } s3p_status_counters_t;
 
-/*
- * One event to count: a request decided (`route` below S3P_ROUTES: refused
- * with `status`, its redirect `cached` or not, its location's `row`), or
- * S3's answer (`route` S3P_ROUTES: its `status`; or, `status` 0, an error
- * with s3p_s3_error_t's `counter` `code`).
- */
-typedef struct {
-    uint32_t         route;           /* s3p_route_t; S3P_ROUTES: S3's */
-    int32_t          status;
-    uint32_t         code;
-    uint32_t         row;             /* S3P_STATUS_LOCATIONS: none */
-    int32_t          cached;
-} s3p_status_event_t;
-
-/* The counters one event adds to, at most. */
-#define S3P_STATUS_BUMPS  4
-
-/*
- * Which counters `event` adds one to: their indexes into the counters read
- * as an array of uint64_t, in `out` (room for S3P_STATUS_BUMPS); returns
- * how many.
- */
-size_t s3p_status_count(const s3p_status_event_t *event, size_t *out);
-
 /* The last verification of a source's credentials against S3. */
 typedef enum {
     S3P_VERIFICATION_UNKNOWN = 0,     /* none yet, or not done */
@@ -1417,6 +1403,39 @@ typedef struct {
  */
 void s3p_status_rows(s3p_status_location_t *locations, size_t n,
     s3p_status_rows_t *rows);
+
+/*
+ * Fills the `conf->nbuckets + 1` rows of location `name` into `out`: its
+ * own, with `bucket` (as written; NULL: none), then one per bucket of its
+ * allowlist; each row S3P_STATUS_LOCATIONS until s3p_status_rows().
+ */
+void s3p_status_location(const s3p_config_t *conf, const s3p_str_t *name,
+    const s3p_str_t *bucket, s3p_status_location_t *out);
+
+/*
+ * One event to count: a request decided (`result`: its route, its refusal's
+ * status, its redirect cached or not, and the row of its allowed bucket
+ * among its location's `rows`, else its location's own), or, `result`
+ * NULL, S3's answer with `status`; or, `status` 0, an error with
+ * s3p_s3_error_t's `counter` `code`.
+ */
+typedef struct {
+    const s3p_result_t           *result;
+    int32_t                       status;
+    uint32_t                      code;
+    const s3p_status_location_t  *rows;     /* the location's, from */
+    size_t                        nrows;    /*   s3p_status_location() */
+} s3p_status_event_t;
+
+/* The counters one event adds to, at most. */
+#define S3P_STATUS_BUMPS  4
+
+/*
+ * Which counters `event` adds one to: their indexes into the counters read
+ * as an array of uint64_t, in `out` (room for S3P_STATUS_BUMPS); returns
+ * how many.
+ */
+size_t s3p_status_count(const s3p_status_event_t *event, size_t *out);
 
 typedef struct {
     s3p_status_counters_t        counters;   /* a copy, read now */

@@ -311,6 +311,16 @@ struct Pipeline {
     static func outputBound(
         _ conf: UnsafePointer<s3p_config_t>, _ req: s3p_request_t
     ) -> Int {
+        // A decoded path escaped back comes first, and is the path.
+        let room = RequestTarget.room(req)
+        let (pathLen, queryLen) = RequestTarget.lengths(req)
+        return room + outputBound(conf, req, pathLen: pathLen, queryLen: queryLen)
+    }
+
+    private static func outputBound(
+        _ conf: UnsafePointer<s3p_config_t>, _ req: s3p_request_t, pathLen: Int,
+        queryLen: Int
+    ) -> Int {
         // Decoding never grows.  Written at most: the bucket and key (the
         // index name may be added), the decoded query, its UriEncoded form
         // (three bytes a byte, and the folder listing's own items), the
@@ -323,31 +333,31 @@ struct Pipeline {
         // x-amz-checksum-mode: the URL again in the cache key, and its
         // name in the signed headers' names (twice for a HEAD).
         let index = max(conf.pointee.index.len, Rules.defaultIndex.utf8CodeUnitCount)
-                // Websites: the fallback path and query again, a folder redirect's
+        // Websites: the fallback path and query again, a folder redirect's
         // Location (three bytes a byte), a download's Content-Disposition
         // (decoded and encoded), a type (likewise), an error document's
         // key (as a key).
-        let website = 4 * (req.path.len + req.query.len)
-            + 4 * ContentDisposition.bound(req.path.len) + 4 * Int(S3P_TYPE_MAX)
+        let website = 4 * (pathLen + queryLen)
+            + 4 * ContentDisposition.bound(pathLen) + 4 * Int(S3P_TYPE_MAX)
             + 12 * conf.pointee.error_document.len + 64
         // A key prefix is part of the key, and goes before the value of
         // each `prefix`, `marker` and `start-after` (each name takes six
         // bytes of the query at least) and of the two added; a bucket
         // from variables is the location's own.
         let prefix = max(conf.pointee.prefix.len, req.prefix.len)
-        let path = req.path.len + index + 1 + (req.query.len / 6 + 3) * prefix
+        let path = pathLen + index + 1 + (queryLen / 6 + 3) * prefix
             + req.bucket.len
         let prepared = conf.pointee.signing.map { $0.pointee.prepared.len } ?? 0
         // A URL that names the upstream has the Host header after it: the
         // host again (within the prepared parts) and its bucket (the path's).
         // A HEAD's second Authorization: prepared parts, a date, a signature.
-        return 12 * path + 12 * req.query.len + 6 * conf.pointee.bucket.len + prepared
+        return 12 * path + 12 * queryLen + 6 * conf.pointee.bucket.len + prepared
             + (conf.pointee.upstreams != 0 ? prepared + path : 0)
             + (req.method.len == 4 ? prepared + 128 : 0) + 1024 + 32 + website
             // the cache key: the URL again (its query and path, three
             // bytes a byte, the prepared parts), the checksum mode, the
             // credentials' identity (a region, a source, a hash) and a
             // variant
-            + 3 * path + 3 * req.query.len + conf.pointee.bucket.len + prepared + 128 + 160
+            + 3 * path + 3 * queryLen + conf.pointee.bucket.len + prepared + 128 + 160
     }
 }

@@ -25,6 +25,14 @@ struct Case {
     var coldKeys = false
     /// The client sent x-amz-checksum-mode: ENABLED.
     var checksumMode = false
+    /// After an internal redirect: `path` is nginx's decoded $uri, which
+    /// the core escapes back; else the target is the request line's.
+    var decoded = false
+
+    /// The raw target nginx passes, "path?query"; empty when decoded.
+    var target: String {
+        decoded ? "" : query.isEmpty ? path : path + "?" + query
+    }
 }
 
 let sdk = "aws-cli/2.15.0 md/Botocore#1.34.0"
@@ -36,7 +44,11 @@ let cases = [
          query: "versionId=3"),
     Case(name: "redirect, escaped bucket", method: "HEAD", path: "/b%75cket/a%20b",
          query: ""),
+    Case(name: "redirect, after a redirect", method: "GET",
+         path: "/bucket/dir/file name.bin", query: "", decoded: true),
     Case(name: "index page", method: "GET", path: "/bucket/dir/", query: ""),
+    Case(name: "index page, after a redirect", method: "GET", path: "/bucket/dir/",
+         query: "", decoded: true),
     Case(name: "bucket index page", method: "GET", path: "/bucket/", query: ""),
     Case(name: "listing", method: "GET", path: "/bucket",
          query: "list-type=2&prefix=dir/&delimiter=/"),
@@ -75,8 +87,8 @@ let policy = ["bucket", "versionId"]
 // A browser's request headers, as nginx lists them.
 let headers = ["Host", "bench.example", "User-Agent", "Mozilla/5.0", "Accept", "*/*",
                "Accept-Encoding", "gzip, br", "Connection", "keep-alive"]
-let fields = settings + policy + cases.flatMap { [$0.method, $0.path, $0.query, $0.userAgent] }
-    + headers
+let fields = settings + policy
+    + cases.flatMap { [$0.method, $0.path, $0.query, $0.userAgent, $0.target] } + headers
 let storage: [UInt8] = fields.flatMap { Array($0.utf8) }
 
 print("s3p-bench: \(iterations) calls each, signing key cached")
@@ -151,7 +163,7 @@ storage.withUnsafeBufferPointer { buffer in
 
     for (index, benchCase) in cases.enumerated()
     where only.map(benchCase.name.contains) ?? true {
-        let base = settings.count + policy.count + 4 * index
+        let base = settings.count + policy.count + 5 * index
         var request = s3p_request_t(method: views[base], path: views[base + 1],
                                     query: views[base + 2], user_agent: views[base + 3],
                                     authorization: s3p_str_t(), amz_date: s3p_str_t(),
@@ -159,7 +171,13 @@ storage.withUnsafeBufferPointer { buffer in
                                     checksum_mode: benchCase.checksumMode ? enabled : s3p_str_t(),
                                     now: 1_767_225_600, fallback: benchCase.fallback,
                                     status: 404,
-                                    bucket: s3p_str_t(), prefix: s3p_str_t())
+                                    bucket: s3p_str_t(), prefix: s3p_str_t(),
+                                    target: views[base + 4],
+                                    decoded: benchCase.decoded ? 1 : 0)
+        if !benchCase.decoded {
+            request.path = s3p_str_t()
+            request.query = s3p_str_t()
+        }
         conf.signing = UnsafePointer(benchCase.window ? windowed : signing)
         out.withUnsafeMutableBufferPointer { out in
             // Warm up: derive the day's signing key, set up the contexts
@@ -170,7 +188,7 @@ storage.withUnsafeBufferPointer { buffer in
             let allocations = s3p_alloc_count()
             let start = now()
             for iteration in 0..<iterations {
-                if benchCase.coldKeys { request.path = coldViews[iteration % coldViews.count] }
+                if benchCase.coldKeys { request.target = coldViews[iteration % coldViews.count] }
                 var header = 0
                 while header < headerViews.count {
                     var name = headerViews[header], value = headerViews[header + 1]

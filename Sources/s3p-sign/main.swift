@@ -123,7 +123,8 @@ storage.withUnsafeBufferPointer { buffer in
                                 authorization: s3p_str_t(), amz_date: s3p_str_t(),
                                 amz_content_sha256: s3p_str_t(),
                                 checksum_mode: views[13], now: now, fallback: 0, status: 0,
-                                bucket: s3p_str_t(), prefix: s3p_str_t())
+                                bucket: s3p_str_t(), prefix: s3p_str_t(),
+                                target: s3p_str_t(), decoded: 0)
     let bound = s3p_output_bound(&conf, &request)
     var out = [UInt8](repeating: 0, count: bound)
     var result = s3p_result_t()

@@ -124,7 +124,8 @@ public func fuzzRequest(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
                                         checksum_mode: v[21],
                                         now: 1_700_000_000,
                                         fallback: step, status: place & 32 != 0 ? 403 : 404,
-                                        bucket: s3p_str_t(), prefix: s3p_str_t())
+                                        bucket: s3p_str_t(), prefix: s3p_str_t(),
+                                        target: s3p_str_t(), decoded: 0)
             withUnsafePointer(to: &signing) { signing in
                 conf.signing = signing
             let bound = s3p_output_bound(&conf, &request)

@@ -179,7 +179,8 @@ struct Outcome {
                       authorization: s3p_str_t(), amz_date: s3p_str_t(),
                       amz_content_sha256: s3p_str_t(), checksum_mode: s3p_str_t(),
                       now: now, fallback: 0, status: 0,
-                      bucket: s3p_str_t(), prefix: s3p_str_t())
+                      bucket: s3p_str_t(), prefix: s3p_str_t(),
+                      target: s3p_str_t(), decoded: 0)
     }
 
     /// The Swift signer the C entry point should agree with.

@@ -229,7 +229,8 @@ import Testing
                              checksum_mode: memory.str(random.pick(["", "", "ENABLED", "enabled",
                                                                     "DISABLED", "ENABLED "])),
                              now: now, fallback: random.pick([0, 0, 0, 1]), status: 404,
-                             bucket: s3p_str_t(), prefix: s3p_str_t())
+                             bucket: s3p_str_t(), prefix: s3p_str_t(),
+                             target: s3p_str_t(), decoded: 0)
     }
 
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
@@ -249,7 +250,7 @@ import Testing
                 if !production.fallback.isEmpty {
                     // The module asks for the folder's listing at the
                     // fallback path: both answer that request alike too.
-                    // (its query after the first `?`, as C splits it)
+                    // (its query after the first `?`, as the core splits a target)
                     let question = production.fallback.firstIndex(of: UInt8(ascii: "?"))
                     let againPath = Array(production.fallback[..<(question ?? production.fallback.count)])
                     let againQuery = question.map { Array(production.fallback[($0 + 1)...]) } ?? []
@@ -260,7 +261,8 @@ import Testing
                         amz_content_sha256: request.amz_content_sha256,
                         checksum_mode: request.checksum_mode,
                         now: request.now, fallback: 1, status: 404,
-                        bucket: s3p_str_t(), prefix: s3p_str_t())
+                        bucket: s3p_str_t(), prefix: s3p_str_t(),
+                        target: s3p_str_t(), decoded: 0)
                     let (second, secondReference, _) = Self.answers(&conf, again)
                     #expect(second == secondReference)
                     #expect(second.status == S3P_OK)

@@ -271,13 +271,33 @@ func routeCounted(method: String, path: String, query: String, agent: String,
 }
 
 // What one event counts (s3p_status_count): applied to zeroed counters the
-// way the workers add, then read back by the counters' field names.
+// way the workers add, then read back by the counters' field names.  A
+// request's event carries its result and its location's rows; S3's none.
 
-private func counted(_ event: s3p_status_event_t) -> s3p_status_counters_t {
-    var event = event
+private let none = UInt32(S3P_STATUS_LOCATIONS)
+private let s3 = S3P_ROUTES.rawValue
+
+private func counted(
+    route: UInt32, status: Int32 = 0, code: UInt32 = 0, allowed: Int32 = -1,
+    rows: [UInt32] = [], cached: Int32 = 0
+) -> s3p_status_counters_t {
+    var result = s3p_result_t()
+    result.route = s3p_route_t(rawValue: route)
+    result.status = status
+    result.allowed = allowed
+    result.cached = cached
+    let locations = rows.map { s3p_status_location_t(name: s3p_str_t(), bucket: s3p_str_t(),
+                                                     row: $0) }
     var counters = s3p_status_counters_t()
     var at = [Int](repeating: -1, count: Int(S3P_STATUS_BUMPS))
-    let n = s3p_status_count(&event, &at)
+    let n = withUnsafePointer(to: &result) { result in
+        locations.withUnsafeBufferPointer { rows in
+            var event = s3p_status_event_t(
+                result: route == s3 ? nil : result, status: status, code: code,
+                rows: rows.baseAddress, nrows: rows.count)
+            return s3p_status_count(&event, &at)
+        }
+    }
     withUnsafeMutableBytes(of: &counters) { raw in
         let all = raw.bindMemory(to: UInt64.self)
         for i in at.prefix(n) { all[i] += 1 }
@@ -295,20 +315,22 @@ private func at<T>(_ tuple: T, _ i: Int) -> UInt64 {
     return withUnsafeBytes(of: &tuple) { $0.bindMemory(to: UInt64.self)[i] }
 }
 
-private let none = UInt32(S3P_STATUS_LOCATIONS)
+private func location(_ c: s3p_status_counters_t, row: Int, route: UInt32) -> UInt64 {
+    at(c.locations, row * Int(S3P_ROUTES.rawValue) + Int(route))
+}
 
 @Test func countsARefusalByRouteStatusAndRow() {
     let route = S3P_ROUTE_REFUSED.rawValue
-    let c = counted(s3p_status_event_t(route: route, status: 403, code: 0, row: 2, cached: 0))
+    let c = counted(route: route, status: 403, rows: [2])
     #expect(at(c.requests, Int(route)) == 1)
     #expect(at(c.refused, 303) == 1)
-    #expect(at(c.locations, 2 * Int(S3P_ROUTES.rawValue) + Int(route)) == 1)
+    #expect(location(c, row: 2, route: route) == 1)
     #expect(total(c) == 3)
 }
 
 @Test func countsACachedRedirectWithoutARow() {
     let route = S3P_ROUTE_REDIRECT.rawValue
-    let c = counted(s3p_status_event_t(route: route, status: 0, code: 0, row: none, cached: 1))
+    let c = counted(route: route, rows: [none], cached: 1)
     #expect(at(c.requests, Int(route)) == 1)
     #expect(c.redirects_cached == 1)
     #expect(total(c) == 2)
@@ -316,37 +338,72 @@ private let none = UInt32(S3P_STATUS_LOCATIONS)
 
 @Test func countsTheLastRowAndRoute() {
     let route = S3P_ROUTE_UNAVAILABLE.rawValue
-    let c = counted(s3p_status_event_t(route: route, status: 503, code: 0, row: none - 1,
-                                       cached: 0))
+    let c = counted(route: route, status: 503, rows: [none - 1])
     #expect(at(c.locations, Int(S3P_STATUS_LOCATIONS) * Int(S3P_ROUTES.rawValue) - 1) == 1)
     #expect(total(c) == 2)
 }
 
+// The row of a request's allowed bucket (its place in the allowlist, the
+// row after the location's own), else the location's own: not allowed
+// (-1), or a place beyond the location's rows.
+@Test(arguments: [(Int32(-1), 7), (0, 8), (1, 9), (2, 7), (-2, 7)])
+func countsTheAllowedBucketsRow(allowed: Int32, row: Int) {
+    let route = S3P_ROUTE_REDIRECT.rawValue
+    let c = counted(route: route, allowed: allowed, rows: [7, 8, 9])
+    #expect(location(c, row: row, route: route) == 1)
+    #expect(total(c) == 2)
+}
+
+@Test func countsNoRowWithoutRows() {
+    let c = counted(route: S3P_ROUTE_REDIRECT.rawValue, allowed: 0)
+    #expect(total(c) == 1)
+}
+
 @Test func countsS3sAnswersAndErrors() {
-    let s3 = S3P_ROUTES.rawValue
-    var c = counted(s3p_status_event_t(route: s3, status: 200, code: 0, row: none, cached: 0))
+    var c = counted(route: s3, status: 200, rows: [0])
     #expect(at(c.s3_answers, 100) == 1)
     #expect(total(c) == 1)
-    c = counted(s3p_status_event_t(route: s3, status: 0, code: 5, row: none, cached: 0))
+    c = counted(route: s3, code: 5)
     #expect(at(c.s3_errors, 5) == 1)
     #expect(total(c) == 1)
 }
 
 @Test(arguments: [
-    s3p_status_event_t(route: S3P_ROUTES.rawValue, status: 0, code: UInt32(S3P_S3_ERRORS),
-                       row: 0, cached: 0),
-    s3p_status_event_t(route: S3P_ROUTES.rawValue, status: 600, code: 0, row: 0, cached: 0),
-    s3p_status_event_t(route: S3P_ROUTES.rawValue + 1, status: 200, code: 0, row: 0,
-                       cached: 1),
+    (s3, Int32(0), UInt32(S3P_S3_ERRORS), Int32(0)),
+    (s3, 600, 0, 0),
+    (s3 + 1, 200, 0, 1),
 ])
-func countsNothingOutOfRange(_ event: s3p_status_event_t) {
-    #expect(total(counted(event)) == 0)
+func countsNothingOutOfRange(route: UInt32, status: Int32, code: UInt32, cached: Int32) {
+    #expect(total(counted(route: route, status: status, code: code, rows: [0],
+                          cached: cached)) == 0)
 }
 
 @Test func refusalsOutsideHTTPStatusesCountTheRouteOnly() {
-    let route = S3P_ROUTE_REFUSED.rawValue
-    let c = counted(s3p_status_event_t(route: route, status: 99, code: 0, row: none, cached: 0))
+    let c = counted(route: S3P_ROUTE_REFUSED.rawValue, status: 99)
     #expect(total(c) == 1)
+}
+
+// A location's rows (s3p_status_location): its own with its bucket as
+// written (none: empty), then its allowlist's, none given a row yet.
+
+@Test func locationRowsAreItsOwnThenItsAllowlists() {
+    let buckets = [str("b1"), str("b2")]
+    buckets.withUnsafeBufferPointer { list in
+        var conf = s3p_config_t()
+        conf.buckets = list.baseAddress
+        conf.nbuckets = list.count
+        var name = str("/files/"), bucket = str("$arg_b")
+        var out = [s3p_status_location_t](repeating: s3p_status_location_t(), count: 3)
+        s3p_status_location(&conf, &name, &bucket, &out)
+        #expect(out.map { String(decoding: Bytes.view($0.bucket), as: UTF8.self) }
+                == ["$arg_b", "b1", "b2"])
+        #expect(out.allSatisfy { Bytes.view($0.name).elementsEqual("/files/".utf8) })
+        #expect(out.allSatisfy { $0.row == none })
+        var one = s3p_status_location_t()
+        conf.nbuckets = 0
+        s3p_status_location(&conf, &name, nil, &one)
+        #expect(one.bucket.len == 0 && one.row == none)
+    }
 }
 
 // The zone's rows (s3p_status_rows): a location keeps its row across

@@ -83,7 +83,8 @@ private struct Answer {
             user_agent: memory.str(agent), authorization: s3p_str_t(),
             amz_date: s3p_str_t(), amz_content_sha256: s3p_str_t(), checksum_mode: s3p_str_t(),
             now: AWSExample.unixTime, fallback: step, status: previous,
-            bucket: s3p_str_t(), prefix: s3p_str_t())
+            bucket: s3p_str_t(), prefix: s3p_str_t(),
+            target: s3p_str_t(), decoded: 0)
         let cap = s3p_output_bound(&conf, &req)
         let out = memory.buffer(cap)
         var result = s3p_result_t()

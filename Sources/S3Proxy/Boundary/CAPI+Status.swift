@@ -53,6 +53,16 @@ func s3p_status_rows(
 }
 
 @c @implementation
+func s3p_status_location(
+    _ conf: UnsafePointer<s3p_config_t>?, _ name: UnsafePointer<s3p_str_t>?,
+    _ bucket: UnsafePointer<s3p_str_t>?, _ out: UnsafeMutablePointer<s3p_status_location_t>?
+) {
+    guard let conf, let name, let out else { return }
+    StatusLocation.fill(conf.pointee, name: name.pointee, bucket: bucket?.pointee ?? s3p_str_t(),
+                        into: out)
+}
+
+@c @implementation
 func s3p_slot_status(
     _ slot: UnsafePointer<s3p_slot_t>?, _ provider: UnsafePointer<s3p_provider_t>?,
     _ source: UnsafeMutablePointer<s3p_status_source_t>?, _ out: UnsafeMutablePointer<UInt8>?

@@ -23,8 +23,12 @@ func s3p_handle(
     result.pointee = s3p_result_t()
     result.pointee.max_age = -1
     result.pointee.allowed = -1
-    return Pipeline(conf: conf).handle(IncomingRequest(req.pointee), out: out, cap: cap,
-                                       result: result)
+    // an escaped path first, what the pipeline writes after it
+    let room = RequestTarget.room(req.pointee)
+    guard room <= cap else { return S3P_E_SPACE }
+    let target = RequestTarget(req.pointee, out: out)
+    return Pipeline(conf: conf).handle(IncomingRequest(req.pointee, target), out: out + room,
+                                       cap: cap - room, result: result)
 }
 
 @c @implementation

@@ -69,10 +69,23 @@ struct IncomingRequest {
     let bucket: UnsafeBufferPointer<UInt8>
     let prefix: UnsafeBufferPointer<UInt8>
 
+    /// `req` with its path and query as given (s3p_bucket_root()).
     init(_ req: s3p_request_t) {
+        self.init(req, path: Bytes.view(req.path), query: Bytes.view(req.query))
+    }
+
+    /// `req` with the path and query of its target (RequestTarget).
+    init(_ req: s3p_request_t, _ target: RequestTarget) {
+        self.init(req, path: target.path, query: target.query)
+    }
+
+    private init(
+        _ req: s3p_request_t, path: UnsafeBufferPointer<UInt8>,
+        query: UnsafeBufferPointer<UInt8>
+    ) {
         method = Bytes.view(req.method)
-        path = Bytes.view(req.path)
-        query = Bytes.view(req.query)
+        self.path = path
+        self.query = query
         userAgent = Bytes.view(req.user_agent)
         authorization = Bytes.view(req.authorization)
         amzDate = Bytes.view(req.amz_date)

@@ -21,14 +21,9 @@ enum StatusCount {
     /// location's row; or S3's status, or its error's code.  Once per
     /// request: no allocation.
     static func indexes(_ event: s3p_status_event_t, into out: UnsafeMutablePointer<Int>) -> Int {
-        let route = Int(event.route)
-        let status = Int(event.status)
-        let counted = (100..<600).contains(status)
-        guard route < routes else {
-            if route != routes {
-                return 0
-            }
-            if counted {
+        guard let result = event.result?.pointee else {
+            let status = Int(event.status)
+            if (100..<600).contains(status) {
                 out[0] = answers + status - 100
                 return 1
             }
@@ -36,22 +31,53 @@ enum StatusCount {
             out[0] = s3Errors + Int(event.code)
             return 1
         }
+        let route = Int(result.route.rawValue)
+        let status = Int(result.status)
+        guard route < routes else { return 0 }
         var n = 0
         out[n] = route
         n += 1
-        if event.cached != 0 {
+        if result.cached != 0 {
             out[n] = cached
             n += 1
         }
-        if route == Int(S3P_ROUTE_REFUSED.rawValue) && counted {
+        if route == Int(S3P_ROUTE_REFUSED.rawValue) && (100..<600).contains(status) {
             out[n] = refused + status - 100
             n += 1
         }
-        if Int(event.row) < Int(S3P_STATUS_LOCATIONS) {
-            out[n] = locations + Int(event.row) * routes + route
+        let row = Int(self.row(allowed: result.allowed, of: event.rows, event.nrows))
+        if row < Int(S3P_STATUS_LOCATIONS) {
+            out[n] = locations + row * routes + route
             n += 1
         }
         return n
+    }
+
+    /// A request's row: its allowed bucket's, the `allowed + 1`th of its
+    /// location's rows, else its location's own, the first; none without
+    /// rows.
+    static func row(
+        allowed: Int32, of rows: UnsafePointer<s3p_status_location_t>?, _ n: Int
+    ) -> UInt32 {
+        guard let rows, n > 0 else { return UInt32(S3P_STATUS_LOCATIONS) }
+        let k = allowed >= 0 && Int(allowed) < n - 1 ? Int(allowed) + 1 : 0
+        return rows[k].row
+    }
+}
+
+/// A location's rows (s3p_status_location): its own, with the bucket it
+/// has as written, then one per bucket of its allowlist; no row yet.
+enum StatusLocation {
+    static func fill(
+        _ conf: s3p_config_t, name: s3p_str_t, bucket: s3p_str_t,
+        into out: UnsafeMutablePointer<s3p_status_location_t>
+    ) {
+        let none = UInt32(S3P_STATUS_LOCATIONS)
+        out[0] = s3p_status_location_t(name: name, bucket: bucket, row: none)
+        guard let buckets = conf.buckets else { return }
+        for k in 0..<conf.nbuckets {
+            out[k + 1] = s3p_status_location_t(name: name, bucket: buckets[k], row: none)
+        }
     }
 }
 
