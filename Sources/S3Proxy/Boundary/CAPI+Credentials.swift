@@ -119,18 +119,20 @@ func s3p_slots_take(
 ) -> Int32 {
     guard let slots, let providers, n <= nslots else { return S3P_E_SPACE }
     var ids: [UInt8] = []
+    var taking: [UnsafeMutablePointer<s3p_provider_t>] = []
     for i in 0..<n {
         guard let p = providers[i] else { return S3P_E_SPACE }
         withUnsafeBytes(of: &p.pointee.id) { ids.append(contentsOf: $0) }
+        taking.append(p)
     }
     var index = [Int](repeating: 0, count: n)
     let taken = ids.withUnsafeBufferPointer { ids in
         index.withUnsafeMutableBufferPointer {
-            Slot.take(UnsafeMutableBufferPointer(start: slots, count: nslots), ids, $0)
+            Slot.take(slots, count: nslots, ids, $0)
         }
     }
     guard taken else { return S3P_E_SPACE }
-    for i in 0..<n { providers[i]!.pointee.slot = index[i] }
+    for (p, slot) in zip(taking, index) { p.pointee.slot = slot }
     return S3P_OK
 }
 

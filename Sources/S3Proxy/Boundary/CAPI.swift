@@ -262,13 +262,8 @@ func s3p_render_listing(
     guard let (html, notFound) = AnswerBody.listing(result, xml: input) else {
         return S3P_E_CONFIG
     }
-    guard let out = alloc(data, html.count) else { return S3P_E_SPACE }
-    html.withUnsafeBytes { bytes in
-        if let start = bytes.baseAddress {
-            UnsafeMutableRawPointer(out).copyMemory(from: start, byteCount: bytes.count)
-        }
-    }
-    page.pointee = s3p_str_t(len: html.count, data: out)
+    guard let stored = AnswerBody.store(html, alloc, data) else { return S3P_E_SPACE }
+    page.pointee = stored
     status.pointee = notFound ? 404 : 200
     return S3P_OK
 }

@@ -227,8 +227,8 @@ enum Chain {
     }
 
     /// A host to exchange with, written into the provider's text; with
-    /// https, the CA bundle too.
-    private static func target(
+    /// https, the CA bundle too, unless the provider has one.
+    static func target(
         _ url: [UInt8], _ parsed: ProviderURL, _ env: s3p_environment_t,
         _ provider: UnsafeMutablePointer<s3p_provider_t>, _ text: inout BufferWriter
     ) -> s3p_target_t {

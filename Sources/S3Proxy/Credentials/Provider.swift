@@ -302,27 +302,15 @@ enum Provider {
         let url = Array(Bytes.view(signing.scheme)) + Array("://".utf8)
             + Array(Bytes.view(signing.host))
         guard let parsed = url.withUnsafeBufferPointer({ ProviderURL($0) }) else { return }
-        var target = s3p_target_t()
-        target.url = text.write(url)
-        target.host = text.write(Array(url[parsed.host]))
-        text.write(0)
-        target.port = parsed.port
-        target.tls = parsed.tls ? 1 : 0
+        let bundle = p.pointee.ca_bundle
+        let target = Chain.target(url, parsed, p.pointee.settings.env?.pointee ?? s3p_environment_t(),
+                                  p, &text)
         let bucketStr = text.write(chosen)
         let region = text.write(Bytes.view(signing.region))
-        var bundle = p.pointee.ca_bundle
-        if parsed.tls && bundle.len == 0 {
-            let start = text.count
-            if let env = p.pointee.settings.env?.pointee, env.ca_bundle.len > 0 {
-                text.write(env.ca_bundle)
-            } else {
-                text.write("/etc/ssl/certs/ca-certificates.crt")
-            }
-            bundle = text.str(start, text.count)
-            text.write(0)
+        guard !text.overflowed else {
+            p.pointee.ca_bundle = bundle
+            return
         }
-        guard !text.overflowed else { return }
-        p.pointee.ca_bundle = bundle
         p.pointee.targets.2 = target
         p.pointee.verify_bucket = bucketStr
         p.pointee.verify_region = region

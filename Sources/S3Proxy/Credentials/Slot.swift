@@ -21,8 +21,11 @@ enum Slot {
     /// last, which Swift does not import (a C array that long): it ends
     /// the slot (SlotTests checks where it starts).
     static func keys(_ s: UnsafeMutablePointer<s3p_slot_t>) -> UnsafeMutableBufferPointer<UInt8> {
-        let end = UnsafeMutableRawPointer(s) + MemoryLayout<s3p_slot_t>.size
-        return UnsafeMutableBufferPointer(start: bytes(end - keysMax), count: keysMax)
+        UnsafeMutableBufferPointer(start: keysStart(s), count: keysMax)
+    }
+
+    static func keysStart(_ s: UnsafeMutablePointer<s3p_slot_t>) -> UnsafeMutablePointer<UInt8> {
+        bytes(UnsafeMutableRawPointer(s) + MemoryLayout<s3p_slot_t>.size - keysMax)
     }
 
     static func lens(_ s: UnsafeMutablePointer<s3p_slot_t>) -> UnsafeMutableBufferPointer<Int> {
@@ -47,10 +50,11 @@ enum Slot {
     /// of an older configuration that still read it to stop.  False when
     /// a slot is missing.
     static func take(
-        _ slots: UnsafeMutableBufferPointer<s3p_slot_t>, _ ids: UnsafeBufferPointer<UInt8>,
+        _ base: UnsafeMutablePointer<s3p_slot_t>, count: Int, _ ids: UnsafeBufferPointer<UInt8>,
         _ index: UnsafeMutableBufferPointer<Int>
     ) -> Bool {
         let n = index.count
+        let slots = UnsafeMutableBufferPointer(start: base, count: count)
         var taken = [Bool](repeating: false, count: slots.count)
         func idOf(_ i: Int) -> UnsafeBufferPointer<UInt8> {
             UnsafeBufferPointer(rebasing: ids[(i * idLength)..<((i + 1) * idLength)])
@@ -58,7 +62,7 @@ enum Slot {
         for i in 0..<n {
             index[i] = slots.count
             for j in 0..<slots.count where slots[j].generation != 0
-                && id(slots.baseAddress! + j).elementsEqual(idOf(i))
+                && id(base + j).elementsEqual(idOf(i))
             {
                 index[i] = j
                 taken[j] = true
@@ -72,7 +76,7 @@ enum Slot {
                 k = j
             }
             guard k < slots.count else { return false }
-            let slot = slots.baseAddress! + k
+            let slot = base + k
             let generation = slot.pointee.generation &+ 1
             keys(slot).update(repeating: 0)
             slot.pointee = s3p_slot_t()
@@ -195,7 +199,7 @@ enum Slot {
         let slot = s.pointee
         guard slot.version != 0, slot.expiration > now else { return nil }
         let lens = lens(s)
-        let keys = UnsafePointer(keys(s).baseAddress!)
+        let keys = UnsafePointer(keysStart(s))
         guard lens[0] + lens[1] + lens[2] <= keysMax else { return nil }
         env.pointee.access_key_id = s3p_str_t(len: lens[0], data: keys)
         env.pointee.secret_access_key = s3p_str_t(len: lens[1], data: keys + lens[0])
@@ -221,7 +225,7 @@ enum Slot {
         source.streak = slot.failures
         source.verification = s3p_verification_t(UInt32(bitPattern: slot.verification))
         let key = slot.version != 0 ? min(lens(s)[0], Int(S3P_ACCESS_KEY_MAX)) : 0
-        out.update(from: keys(s).baseAddress!, count: key)
+        out.update(from: keysStart(s), count: key)
         let error = min(slot.error_len, Int(S3P_STATUS_ERROR_MAX))
         out.advanced(by: key).update(from: bytes(&s.pointee.error), count: error)
         source.access_key = s3p_str_t(len: key, data: out)

@@ -6,6 +6,19 @@
 internal import CShim
 
 enum AnswerBody {
+    /// A rendered page copied into memory from `alloc`; nil without it.
+    static func store(
+        _ page: [UInt8], _ alloc: s3p_alloc_t, _ data: UnsafeMutableRawPointer?
+    ) -> s3p_str_t? {
+        guard let memory = alloc(data, page.count) else { return nil }
+        page.withUnsafeBytes { bytes in
+            if let start = bytes.baseAddress {
+                UnsafeMutableRawPointer(memory).copyMemory(from: start, byteCount: bytes.count)
+            }
+        }
+        return s3p_str_t(len: page.count, data: memory)
+    }
+
     /// The room for a message: "S3 answered <status> \"<code>\"".
     static let messageMax = 32 + Int(S3P_ERROR_CODE_MAX)
 
@@ -26,15 +39,10 @@ enum AnswerBody {
         guard let (page, notFound) = listing(result, xml: body) else {
             return failed(S3P_E_CONFIG, "rendering a listing failed", into: &out)
         }
-        guard let memory = alloc(data, page.count) else {
+        guard let stored = store(page, alloc, data) else {
             return failed(S3P_E_SPACE, "rendering a listing failed", into: &out)
         }
-        page.withUnsafeBytes { bytes in
-            if let start = bytes.baseAddress {
-                UnsafeMutableRawPointer(memory).copyMemory(from: start, byteCount: bytes.count)
-            }
-        }
-        out.page = s3p_str_t(len: page.count, data: memory)
+        out.page = stored
         out.status = notFound ? 404 : 0
         return S3P_OK
     }
